@@ -1,0 +1,107 @@
+// The agent: one mount, its rings and its shipping workers, with an orderly stop that ships what is buffered.
+import type Fuse from 'fuse-native'
+import { Intake, type FullPolicy, type TenantStats, EROFS } from '../ring/intake'
+import { Shipper, type ShipperStats } from '../ship/shipper'
+import { LogFs, type FsStats } from '../fs/ops'
+import { cleanStale, mount, unmount } from '../fs/mount'
+import { log } from '../util/log'
+
+export interface AgentOptions {
+  mountpoint: string
+  server: string
+  token: string
+  node: string
+  memory: number
+  ringSize: number
+  policy: FullPolicy
+  workers: number
+  batchBytes: number
+  tailBytes: number
+  noShip: string[]
+  rootUid: number
+  rootGid: number
+  rootMode: number
+  compress: boolean
+  ackTimeoutMs: number
+  fsyncWaitMs: number
+  drainTimeoutMs: number
+}
+
+export interface AgentReport {
+  mountpoint: string
+  node: string
+  gen: number
+  tenants: TenantStats[]
+  ship: ShipperStats
+  fs: FsStats
+  pendingBytes: number
+  rssBytes: number
+}
+
+export class Agent {
+  readonly gen = Date.now()
+  private readonly intake: Intake
+  private readonly shipper: Shipper
+  private readonly fs: LogFs
+  private fuse: Fuse | null = null
+  private stopping: Promise<boolean> | null = null
+
+  constructor (readonly options: AgentOptions) {
+    this.intake = new Intake({ memory: options.memory, ringSize: options.ringSize, policy: options.policy })
+    this.intake.onNoRing = (tenant) => log('error', 'agent', `tenant ${tenant} gets no ring: the memory budget (${options.memory} bytes) is spent on ${this.intake.maxRings} tenants; its writes fail with ENOSPC. Raise --memory or lower --ring-size.`)
+    this.shipper = new Shipper(this.intake, {
+      link: { url: options.server, token: options.token, timeoutMs: options.ackTimeoutMs, compress: options.compress },
+      node: options.node,
+      gen: this.gen,
+      workers: options.workers,
+      batchBytes: options.batchBytes,
+    })
+    this.fs = new LogFs(this.intake, {
+      rootUid: options.rootUid,
+      rootGid: options.rootGid,
+      rootMode: options.rootMode,
+      tailBytes: options.tailBytes,
+      noShip: options.noShip,
+      fsyncWaitMs: options.fsyncWaitMs,
+    })
+  }
+
+  async start (): Promise<void> {
+    if (await cleanStale(this.options.mountpoint)) log('warn', 'agent', `cleaned a stale mount at ${this.options.mountpoint} left by an earlier crash`)
+    this.fuse = await mount(this.options.mountpoint, this.fs.ops(), { opTimeoutMs: 10_000 })
+  }
+
+  report (): AgentReport {
+    return {
+      mountpoint: this.options.mountpoint,
+      node: this.options.node,
+      gen: this.gen,
+      tenants: [...this.intake.tenants.values()].map(t => ({ ...t.stats })),
+      ship: { ...this.shipper.stats },
+      fs: this.fs.stats(),
+      pendingBytes: this.intake.pendingBytes(),
+      rssBytes: process.memoryUsage.rss(),
+    }
+  }
+
+  /**
+   * Stops taking writes, ships what is buffered (bounded by the drain timeout), unmounts.
+   * Resolves true when nothing was left unshipped.
+   */
+  stop (onProgress?: (pending: number) => void): Promise<boolean> {
+    this.stopping ??= (async () => {
+      this.intake.close()
+      const drained = await this.shipper.drain(this.options.drainTimeoutMs, onProgress)
+      if (!drained) {
+        log('error', 'agent', `drain timed out after ${this.options.drainTimeoutMs} ms; ${this.intake.pendingBytes()} bytes were not shipped`)
+        this.intake.failWaiting(EROFS)
+      }
+      if (this.fuse) {
+        await unmount(this.fuse).catch((err: Error) => log('error', 'agent', `unmount failed: ${err.message}`))
+      }
+      await this.shipper.close()
+      return drained
+    })()
+    return this.stopping
+  }
+}

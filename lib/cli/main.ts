@@ -1,0 +1,69 @@
+// The `logfs` command line.
+import { Command, CommanderError, Option } from 'commander'
+import { addAgentOptions, addStoreOptions } from './options'
+import { fail } from './run'
+import { serverCommand } from './server'
+import { mountCommand, umountCommand } from './mount'
+import { catCommand, sourcesCommand } from './read'
+import { upCommand } from './up'
+
+const STATE_DIR = process.env.LOGFS_STATE_DIR ?? '/run/logfs'
+
+const program = new Command('logfs')
+  .description('A FUSE virtual log disk: applications write log files, logfs ships them from memory to a logfs server.')
+  .version(require('../../../package.json').version)
+  .exitOverride()
+  .showHelpAfterError('(run with --help for usage)')
+
+addStoreOptions(program.command('server')
+  .description('run the ingest server with the embedded durable store')
+  .option('--token <token>', 'token granting every tenant (default: $LOGFS_TOKEN)')
+  .option('--data-dir <dir>', 'where the store keeps its segments', './logfs-data')
+  .option('--listen <host:port>', 'address for agents (WebSocket) and readers (HTTP)', '127.0.0.1:7070')
+  .option('--json', 'print events as JSON lines on stdout'))
+  .action(serverCommand)
+
+addAgentOptions(program.command('mount')
+  .description('mount a log disk at <mountpoint> and ship what is written there')
+  .argument('<mountpoint>', 'an existing directory')
+  .requiredOption('--server <url>', 'logfs server, e.g. ws://127.0.0.1:7070')
+  .addOption(new Option('--state-dir <dir>', 'where the agent keeps its pid file for `logfs umount`').default(STATE_DIR))
+  .option('--json', 'print events (mounted, stopped with a report) as JSON lines on stdout'))
+  .action(mountCommand)
+
+program.command('umount')
+  .description('stop the agent of <mountpoint> gracefully (ship, then unmount), or clean a stale mount')
+  .argument('<mountpoint>')
+  .option('--state-dir <dir>', 'where agents keep their pid files', STATE_DIR)
+  .option('--timeout <duration>', 'how long to wait for the agent to finish', '60s')
+  .action(umountCommand)
+
+addStoreOptions(addAgentOptions(program.command('up')
+  .description('demo: embedded server + mount + sample writer, with a live summary; Ctrl-C stops it cleanly')
+  .option('--data-dir <dir>', 'store directory (default: a new temporary directory)')
+  .option('--mount <dir>', 'mount point (default: a new temporary directory)')
+  .option('--listen <host:port>', 'server address', '127.0.0.1:0')
+  .option('--rate <lines/s>', 'lines per second the sample writer writes', '400')
+  .option('--duration <duration>', 'stop by itself after this long')
+  .option('--json', 'print progress and the summary as JSON lines on stdout')))
+  .action(upCommand)
+
+program.command('sources')
+  .description('list the sources the server holds')
+  .option('--server <url>', 'logfs server', 'http://127.0.0.1:7070')
+  .option('--token <token>', 'read token (default: $LOGFS_TOKEN)')
+  .option('--json', 'print JSON')
+  .action(sourcesCommand)
+
+program.command('cat')
+  .description('write the stored bytes of <source> to stdout, in cursor order')
+  .argument('<source>', 'node/path as listed by `logfs sources`')
+  .option('--server <url>', 'logfs server', 'http://127.0.0.1:7070')
+  .option('--token <token>', 'read token (default: $LOGFS_TOKEN)')
+  .option('--from <cursor>', 'start at this cursor (GEN:OFFSET)')
+  .action(catCommand)
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2)
+  fail(err)
+})

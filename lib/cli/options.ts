@@ -1,0 +1,129 @@
+// Flags shared by commands, parsed once, with errors that name the flag.
+import { Command, Option } from 'commander'
+import os from 'node:os'
+import { InputError, parseDuration, parseSize } from '../util/units'
+import type { AgentOptions } from '../agent/agent'
+import { DEFAULT_NO_SHIP } from '../fs/ops'
+
+export function parseListen (text: string): { host: string, port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text)
+  const port = m ? Number(m[3]) : NaN
+  if (!m || port > 65535) throw new InputError(`--listen: '${text}' is not HOST:PORT (example: 127.0.0.1:7070)`)
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port }
+}
+
+function parseInt10 (text: string, what: string, min: number, max: number): number {
+  const n = Number(text)
+  if (!/^\d+$/.test(text) || n < min || n > max) throw new InputError(`${what}: '${text}' must be a whole number from ${min} to ${max}`)
+  return n
+}
+
+function parseOwner (text: string): [number, number] {
+  const m = /^(\d+):(\d+)$/.exec(text)
+  if (!m) throw new InputError(`--owner: '${text}' is not UID:GID (example: 1000:1000)`)
+  return [Number(m[1]), Number(m[2])]
+}
+
+/** The server's token: from the flag, else from LOGFS_TOKEN so it need not appear in `ps`. */
+export function tokenFrom (opts: { token?: string }): string {
+  const token = opts.token ?? process.env.LOGFS_TOKEN
+  if (!token) throw new InputError('no token: give --token or set LOGFS_TOKEN')
+  return token
+}
+
+export function addAgentOptions (cmd: Command): Command {
+  return cmd
+    .option('--token <token>', 'token for the server (default: $LOGFS_TOKEN)')
+    .option('--node <name>', 'node name that prefixes every source on the server', os.hostname())
+    .option('--memory <size>', 'memory budget for all rings together', '256MiB')
+    .option('--ring-size <size>', 'ring size per tenant (top-level directory)', '16MiB')
+    .addOption(new Option('--full-policy <policy>', 'what a write does when its tenant ring is full').choices(['block', 'drop']).default('block'))
+    .option('--workers <n>', 'shipping worker threads', '1')
+    .option('--batch-size <size>', 'largest batch sent at once', '1MiB')
+    .option('--tail-size <size>', 'recent bytes of each file kept readable on the mount', '64KiB')
+    .option('--local-only <glob...>', 'files created at paths matching these globs stay in memory and are not shipped (default: rotated copies and archives)')
+    .option('--owner <uid:gid>', 'owner of the mount root; new entries inherit their directory\'s owner', '0:0')
+    .option('--mode <octal>', 'permissions of the mount root', '1777')
+    .option('--no-compress', 'send batches uncompressed')
+    .option('--ack-timeout <duration>', 'how long to wait for the server to acknowledge a batch', '15s')
+    .option('--fsync-wait <duration>', 'how long fsync waits for the server before answering EIO', '10s')
+    .option('--drain-timeout <duration>', 'how long a stop may take to ship what is buffered', '30s')
+}
+
+export interface AgentFlags {
+  token?: string
+  node: string
+  memory: string
+  ringSize: string
+  fullPolicy: 'block' | 'drop'
+  workers: string
+  batchSize: string
+  tailSize: string
+  localOnly?: string[]
+  owner: string
+  mode: string
+  compress: boolean
+  ackTimeout: string
+  fsyncWait: string
+  drainTimeout: string
+}
+
+export function agentOptionsFrom (mountpoint: string, server: string, f: AgentFlags): AgentOptions {
+  if (!/^wss?:\/\/[^/]+/.test(server)) throw new InputError(`--server: '${server}' is not a ws:// or wss:// URL (example: ws://127.0.0.1:7070)`)
+  if (!/^[0-7]{3,4}$/.test(f.mode)) throw new InputError(`--mode: '${f.mode}' is not an octal mode (example: 1777)`)
+  if (!/^[A-Za-z0-9._-]+$/.test(f.node)) throw new InputError(`--node: '${f.node}' may use only letters, digits, '.', '_' and '-'`)
+  const [rootUid, rootGid] = parseOwner(f.owner)
+  const url = new URL(server)
+  if (url.pathname === '/' || url.pathname === '') url.pathname = '/v1/ingest'
+  const ringSize = parseSize(f.ringSize, '--ring-size')
+  if (ringSize < 1024 * 1024 || ringSize % 8 !== 0) throw new InputError('--ring-size must be at least 1MiB and a multiple of 8 bytes')
+  const memory = parseSize(f.memory, '--memory')
+  if (memory < ringSize) throw new InputError(`--memory (${f.memory}) must hold at least one ring (--ring-size ${f.ringSize})`)
+  const batchBytes = parseSize(f.batchSize, '--batch-size')
+  if (batchBytes < 4096 || batchBytes > 8 * 1024 * 1024) throw new InputError('--batch-size must be from 4KiB to 8MiB')
+  return {
+    mountpoint,
+    server: url.toString(),
+    token: tokenFrom(f),
+    node: f.node,
+    memory,
+    ringSize,
+    policy: f.fullPolicy,
+    workers: parseInt10(f.workers, '--workers', 1, 64),
+    batchBytes,
+    tailBytes: Math.max(4096, parseSize(f.tailSize, '--tail-size')),
+    noShip: f.localOnly ?? DEFAULT_NO_SHIP,
+    rootUid,
+    rootGid,
+    rootMode: parseInt(f.mode, 8),
+    compress: f.compress,
+    ackTimeoutMs: parseDuration(f.ackTimeout, '--ack-timeout'),
+    fsyncWaitMs: parseDuration(f.fsyncWait, '--fsync-wait'),
+    drainTimeoutMs: parseDuration(f.drainTimeout, '--drain-timeout'),
+  }
+}
+
+export function addStoreOptions (cmd: Command): Command {
+  return cmd
+    .option('--tokens <file>', 'JSON file {"TOKEN": ["tenant", ...] | "*"}')
+    .option('--segment-size <size>', 'size at which a store segment is closed', '64MiB')
+    .option('--retention-size <size>', 'delete the oldest segments beyond this total', '10GiB')
+    .option('--retention-age <duration>', 'delete segments whose newest record is older than this', '7d')
+}
+
+export interface StoreFlags {
+  token?: string
+  tokens?: string
+  segmentSize: string
+  retentionSize: string
+  retentionAge: string
+}
+
+export function storeOptionsFrom (dir: string, f: StoreFlags): { dir: string, segmentBytes: number, retentionBytes: number, retentionMs: number } {
+  return {
+    dir,
+    segmentBytes: Math.max(1024 * 1024, parseSize(f.segmentSize, '--segment-size')),
+    retentionBytes: parseSize(f.retentionSize, '--retention-size'),
+    retentionMs: parseDuration(f.retentionAge, '--retention-age'),
+  }
+}

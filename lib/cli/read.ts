@@ -1,0 +1,55 @@
+// `logfs sources` and `logfs cat`: the minimal read path over the server's HTTP API.
+import { InputError, formatBytes } from '../util/units'
+import { tokenFrom } from './options'
+
+export interface ReadFlags { server: string, token?: string, json?: boolean }
+
+function httpBase (server: string): URL {
+  let url: URL
+  try { url = new URL(server) } catch { throw new InputError(`--server: '${server}' is not a URL (example: http://127.0.0.1:7070)`) }
+  url.protocol = url.protocol === 'wss:' || url.protocol === 'https:' ? 'https:' : 'http:'
+  url.pathname = '/'
+  return url
+}
+
+async function get (f: ReadFlags, path: string, params: Record<string, string>): Promise<Response> {
+  const url = new URL(path, httpBase(f.server))
+  for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v)
+  let res: Response
+  try {
+    res = await fetch(url, { headers: { authorization: `Bearer ${tokenFrom(f)}` } })
+  } catch (err) {
+    throw new Error(`cannot reach ${url.origin}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`)
+  }
+  if (!res.ok) {
+    const body = await res.json().catch(() => ({})) as { error?: string }
+    const err = new Error(`${res.status}: ${body.error ?? res.statusText}`)
+    throw res.status === 400 || res.status === 404 ? new InputError(err.message) : err
+  }
+  return res
+}
+
+export async function sourcesCommand (f: ReadFlags): Promise<void> {
+  const { sources } = await (await get(f, '/v1/sources', {})).json() as { sources: Array<{ source: string, bytes: number, next: string | null, lastWrite: number, gapBytes: number }> }
+  if (f.json) {
+    process.stdout.write(JSON.stringify(sources) + '\n')
+    return
+  }
+  for (const s of sources) {
+    const gap = s.gapBytes > 0 ? `  (${formatBytes(s.gapBytes)} dropped)` : ''
+    process.stdout.write(`${s.source}\t${formatBytes(s.bytes)}\t${new Date(s.lastWrite).toISOString()}\tnext=${s.next}${gap}\n`)
+  }
+}
+
+/** Streams a source's bytes to stdout page by page, so large sources need no large buffers. */
+export async function catCommand (source: string, f: ReadFlags & { from?: string }): Promise<void> {
+  let from = f.from
+  for (;;) {
+    const res = await get(f, '/v1/read', { source, max: String(4 * 1024 * 1024), ...(from ? { from } : {}) })
+    const data = Buffer.from(await res.arrayBuffer())
+    if (data.length === 0) return
+    if (!process.stdout.write(data)) await new Promise(resolve => process.stdout.once('drain', resolve))
+    from = res.headers.get('logfs-next') ?? undefined
+    if (!from) return
+  }
+}

@@ -1,0 +1,196 @@
+// Where application writes enter logfs: one ring per tenant (top-level directory), carved from a fixed memory
+// budget, so a tenant that floods its ring blocks or drops only its own writes.
+import { Ring } from './ring'
+import { tenantOf } from '../wire/frames'
+
+export type FullPolicy = 'block' | 'drop'
+
+/** A source is one log stream: the path a file was created at. Its cursor counts every byte ever written to it. */
+export interface Source {
+  readonly id: number
+  readonly path: string
+  readonly tenant: string
+  /** Cursor offset of the next byte; advances on every accepted or dropped write, never goes back. */
+  next: number
+}
+
+export interface TenantStats {
+  tenant: string
+  ringBytes: number
+  ringUsed: number
+  bytesIn: number
+  writes: number
+  droppedBytes: number
+  droppedWrites: number
+  blockedWrites: number
+  waiting: number
+}
+
+export interface IntakeOptions {
+  memory: number
+  ringSize: number
+  policy: FullPolicy
+}
+
+interface Waiting {
+  source: Source
+  bytes: Uint8Array
+  done: (errno: number) => void
+}
+
+export class Tenant {
+  readonly waiting: Waiting[] = []
+  /** fsync callers, each waiting for the ring position that was the head when it asked. */
+  readonly syncs: Array<{ pos: number, done: () => void }> = []
+  /** Ids of sources with records in the ring, with the position just past their newest record. */
+  readonly sourcesAt = new Map<number, number>()
+  readonly stats: TenantStats
+
+  constructor (readonly name: string, readonly ring: Ring) {
+    this.stats = { tenant: name, ringBytes: ring.capacity, ringUsed: 0, bytesIn: 0, writes: 0, droppedBytes: 0, droppedWrites: 0, blockedWrites: 0, waiting: 0 }
+  }
+}
+
+export const ENOSPC = -28
+export const EROFS = -30
+
+export class Intake {
+  readonly tenants = new Map<string, Tenant>()
+  private readonly sources = new Map<string, Source>()
+  private readonly byId: Source[] = []
+  private closed = false
+  /** Called after bytes enter a tenant's ring, so the shipper can schedule a batch. */
+  onData: (tenant: Tenant) => void = () => {}
+  /** Called once per tenant that could not get a ring because the memory budget is spent. */
+  onNoRing: (tenant: string) => void = () => {}
+  private readonly refused = new Set<string>()
+
+  constructor (readonly options: IntakeOptions) {
+    if (options.ringSize > options.memory) {
+      throw new RangeError(`ring size (${options.ringSize}) is larger than the memory budget (${options.memory})`)
+    }
+  }
+
+  /** The source for a path: the same object every time, so a file re-created after rotation continues its cursor. */
+  source (path: string): Source {
+    let s = this.sources.get(path)
+    if (!s) {
+      s = { id: this.byId.length, path, tenant: tenantOf(path), next: 0 }
+      this.sources.set(path, s)
+      this.byId.push(s)
+    }
+    return s
+  }
+
+  sourceById (id: number): Source { return this.byId[id] }
+
+  get maxRings (): number { return Math.floor(this.options.memory / this.options.ringSize) }
+
+  private tenant (name: string): Tenant | undefined {
+    let t = this.tenants.get(name)
+    if (!t && this.tenants.size < this.maxRings) {
+      t = new Tenant(name, new Ring(this.options.ringSize))
+      this.tenants.set(name, t)
+    }
+    if (!t && !this.refused.has(name)) {
+      this.refused.add(name)
+      this.onNoRing(name)
+    }
+    return t
+  }
+
+  /**
+   * Accepts one write. `done(0)` once its bytes are in the ring (or counted as dropped); under the block policy
+   * that may be later, when acknowledgements free space. Writes of a tenant are accepted in arrival order.
+   */
+  write (source: Source, bytes: Uint8Array, done: (errno: number) => void): void {
+    if (this.closed) return done(EROFS)
+    const t = this.tenant(source.tenant)
+    if (!t) return done(ENOSPC)
+    t.stats.writes++
+    if (t.waiting.length === 0 && this.accept(t, source, bytes)) return done(0)
+    if (this.options.policy === 'drop') {
+      source.next += bytes.length
+      t.stats.droppedBytes += bytes.length
+      t.stats.droppedWrites++
+      return done(0)
+    }
+    t.stats.blockedWrites++
+    t.waiting.push({ source, bytes, done })
+    t.stats.waiting = t.waiting.length
+  }
+
+  private accept (t: Tenant, source: Source, bytes: Uint8Array): boolean {
+    const ring = t.ring
+    const max = ring.maxRecordData
+    let end = ring.head
+    for (let at = 0; at < bytes.length; at += max) end = ring.endAfter(end, Math.min(max, bytes.length - at))
+    if (end - ring.head > ring.free) return false
+    const now = Date.now()
+    for (let at = 0; at < bytes.length; at += max) {
+      const chunk = bytes.subarray(at, Math.min(bytes.length, at + max))
+      if (!ring.tryWrite(source.id, source.next, now, chunk)) throw new Error('ring space accounting is wrong')
+      source.next += chunk.length
+    }
+    t.sourcesAt.set(source.id, ring.head)
+    t.stats.bytesIn += bytes.length
+    t.stats.ringUsed = ring.used
+    this.onData(t)
+    return true
+  }
+
+  /** Frees acknowledged ring space and lets blocked writers in. */
+  release (t: Tenant, pos: number): void {
+    t.ring.release(pos)
+    for (const [id, at] of t.sourcesAt) if (at <= pos) t.sourcesAt.delete(id)
+    while (t.waiting.length > 0) {
+      const w = t.waiting[0]
+      if (!this.accept(t, w.source, w.bytes)) break
+      t.waiting.shift()
+      w.done(0)
+    }
+    t.stats.waiting = t.waiting.length
+    t.stats.ringUsed = t.ring.used
+    while (t.syncs.length > 0 && t.syncs[0].pos <= pos) t.syncs.shift()?.done()
+  }
+
+  /** Calls `done` once everything a tenant has accepted so far is acknowledged by the server. */
+  whenAcked (tenant: string, done: () => void): void {
+    const t = this.tenants.get(tenant)
+    if (!t || t.ring.used === 0) return done()
+    t.syncs.push({ pos: t.ring.head, done })
+  }
+
+  /** Source names for the ids that have records in [start, ...) of a tenant's ring. */
+  namesFrom (t: Tenant, start: number): Array<[number, string]> {
+    const out: Array<[number, string]> = []
+    for (const [id, at] of t.sourcesAt) if (at > start) out.push([id, this.byId[id].path])
+    return out
+  }
+
+  /** Stop taking new writes; writes already waiting for space still go in as space frees. */
+  close (): void { this.closed = true }
+
+  /** True when every accepted byte has been acknowledged and nobody waits. */
+  get drained (): boolean {
+    for (const t of this.tenants.values()) if (t.ring.used > 0 || t.waiting.length > 0) return false
+    return true
+  }
+
+  pendingBytes (): number {
+    let n = 0
+    for (const t of this.tenants.values()) {
+      n += t.ring.used
+      for (const w of t.waiting) n += w.bytes.length
+    }
+    return n
+  }
+
+  /** Writers still waiting at shutdown get an error instead of hanging forever. */
+  failWaiting (errno: number): void {
+    for (const t of this.tenants.values()) {
+      for (const w of t.waiting.splice(0)) w.done(errno)
+      t.stats.waiting = 0
+    }
+  }
+}

@@ -1,0 +1,118 @@
+// One WebSocket connection from a shipping worker to the logfs server, with answers matched to batches by seq.
+import WebSocket from 'ws'
+import { asServerFrame, decodeFrame, encodeFrame, type AckFrame, type BatchFrame } from '../wire/frames'
+
+export interface LinkOptions {
+  url: string
+  token: string
+  /** How long to wait for the connection and then for each answer. */
+  timeoutMs: number
+  compress: boolean
+}
+
+interface Pending {
+  resolve: (ack: AckFrame) => void
+  reject: (err: Error) => void
+  timer: NodeJS.Timeout
+}
+
+/** Errors the agent should not retry quickly: the server said no, and will say no again. */
+export class RefusedError extends Error {
+  override name = 'RefusedError'
+}
+
+export class ServerLink {
+  private ws: WebSocket | undefined
+  private opening: Promise<WebSocket> | undefined
+  private readonly pending = new Map<number, Pending>()
+  private seq = 0
+
+  constructor (readonly options: LinkOptions) {}
+
+  private open (): Promise<WebSocket> {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) return Promise.resolve(this.ws)
+    if (this.opening) return this.opening
+    const { url, token, timeoutMs } = this.options
+    this.opening = new Promise<WebSocket>((resolve, reject) => {
+      const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` }, handshakeTimeout: timeoutMs, perMessageDeflate: false })
+      ws.binaryType = 'nodebuffer'
+      ws.once('open', () => { this.ws = ws; this.opening = undefined; resolve(ws) })
+      ws.once('unexpected-response', (_req, res) => {
+        let text = ''
+        res.on('data', (c: Buffer) => { text += c.toString() })
+        res.on('end', () => {
+          const err = res.statusCode === 401 || res.statusCode === 403
+            ? new RefusedError(`server ${url} refused the token: HTTP ${res.statusCode} ${text.trim()}`)
+            : new Error(`server ${url} answered HTTP ${res.statusCode} ${text.trim()}`)
+          ws.terminate()
+          this.opening = undefined
+          reject(err)
+        })
+      })
+      ws.once('error', (err) => {
+        this.opening = undefined
+        reject(new Error(`cannot reach server ${url}: ${err.message}`))
+      })
+      ws.on('close', (code, reason) => {
+        if (this.ws === ws) this.ws = undefined
+        this.failAll(new Error(`connection to ${url} closed (${code}${reason.length ? ': ' + reason.toString() : ''})`))
+      })
+      ws.on('message', (data: Buffer) => this.onMessage(data))
+    })
+    return this.opening
+  }
+
+  private onMessage (data: Buffer): void {
+    let frame
+    try {
+      frame = asServerFrame(decodeFrame(data))
+    } catch (err) {
+      this.ws?.terminate()
+      this.failAll(new Error(`server sent an unreadable frame: ${(err as Error).message}`))
+      return
+    }
+    if (frame.t === 'error') {
+      const err = frame.code === 'unauthorized' ? new RefusedError(frame.message) : new Error(`server error ${frame.code}: ${frame.message}`)
+      this.failAll(err)
+      return
+    }
+    const p = this.pending.get(frame.seq)
+    if (!p) return
+    this.pending.delete(frame.seq)
+    clearTimeout(p.timer)
+    if (frame.t === 'ack') p.resolve(frame)
+    else p.reject(frame.code === 'forbidden' ? new RefusedError(frame.message) : new Error(`server refused batch: ${frame.code}: ${frame.message}`))
+  }
+
+  private failAll (err: Error): void {
+    for (const p of this.pending.values()) { clearTimeout(p.timer); p.reject(err) }
+    this.pending.clear()
+  }
+
+  /** Sends one batch and resolves when the server says it is durable. */
+  async send (batch: Omit<BatchFrame, 't' | 'seq'>): Promise<{ ack: AckFrame, wireBytes: number }> {
+    const ws = await this.open()
+    const seq = ++this.seq
+    const frame = encodeFrame({ t: 'batch', seq, ...batch }, this.options.compress)
+    const ack = await new Promise<AckFrame>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(seq)
+        // A silent server may have the batch half-written; dropping the connection makes the resend unambiguous.
+        ws.terminate()
+        reject(new Error(`no answer from ${this.options.url} within ${this.options.timeoutMs} ms`))
+      }, this.options.timeoutMs)
+      this.pending.set(seq, { resolve, reject, timer })
+      ws.send(frame, (err) => {
+        if (!err) return
+        this.pending.delete(seq)
+        clearTimeout(timer)
+        reject(new Error(`send to ${this.options.url} failed: ${err.message}`))
+      })
+    })
+    return { ack, wireBytes: frame.length }
+  }
+
+  close (): void {
+    this.ws?.close(1000, 'agent stopping')
+  }
+}

@@ -1,0 +1,141 @@
+// Main-thread side of shipping: decides when a tenant's ring has a batch to send and hands it to a piscina
+// worker. It does no I/O itself, so the FUSE thread never waits on the network.
+//
+// One batch per tenant is in flight at a time. That keeps each source's records arriving in cursor order on
+// whichever worker connection carries them, so the server's (source, gen, offset) high-water mark is enough to
+// drop resent bytes exactly.
+import path from 'node:path'
+import { Piscina } from 'piscina'
+import type { Intake, Tenant } from '../ring/intake'
+import type { LinkOptions } from './link'
+import type { ShipResult, ShipTask } from './worker'
+import { log } from '../util/log'
+
+export interface ShipperOptions {
+  link: LinkOptions
+  node: string
+  gen: number
+  workers: number
+  /** Upper bound of ring bytes per batch. */
+  batchBytes: number
+}
+
+export interface ShipperStats {
+  batches: number
+  shippedBytes: number
+  wireBytes: number
+  duplicateBytes: number
+  failures: number
+  lastError: string | null
+  connected: boolean
+}
+
+interface Flight {
+  busy: boolean
+  retry: NodeJS.Timeout | null
+  failures: number
+}
+
+const MAX_BACKOFF_MS = 5000
+
+export class Shipper {
+  readonly stats: ShipperStats = { batches: 0, shippedBytes: 0, wireBytes: 0, duplicateBytes: 0, failures: 0, lastError: null, connected: false }
+  private readonly pool: Piscina
+  private readonly flights = new Map<Tenant, Flight>()
+  private readonly kicked = new Set<Tenant>()
+  private kickScheduled = false
+  private stopped = false
+
+  constructor (private readonly intake: Intake, private readonly options: ShipperOptions) {
+    this.pool = new Piscina({
+      filename: path.join(__dirname, 'worker.js'),
+      minThreads: options.workers,
+      maxThreads: options.workers,
+      // Tasks mostly wait for acknowledgements; the worker's event loop must stay free for its sockets.
+      concurrentTasksPerWorker: 64,
+      atomics: 'disabled',
+      idleTimeout: Infinity,
+    })
+    intake.onData = (t) => this.kick(t)
+  }
+
+  /** Batches bytes written in the same turn of the event loop into one send. */
+  kick (t: Tenant): void {
+    this.kicked.add(t)
+    if (this.kickScheduled) return
+    this.kickScheduled = true
+    setImmediate(() => {
+      this.kickScheduled = false
+      for (const k of this.kicked) this.send(k)
+      this.kicked.clear()
+    })
+  }
+
+  private flight (t: Tenant): Flight {
+    let f = this.flights.get(t)
+    if (!f) { f = { busy: false, retry: null, failures: 0 }; this.flights.set(t, f) }
+    return f
+  }
+
+  private send (t: Tenant): void {
+    const f = this.flight(t)
+    if (f.busy || f.retry || this.stopped) return
+    const ring = t.ring
+    const start = ring.tail
+    const end = ring.cut(start, this.options.batchBytes)
+    if (end === start) return
+    f.busy = true
+    const task: ShipTask = {
+      link: this.options.link,
+      node: this.options.node,
+      tenant: t.name,
+      gen: this.options.gen,
+      data: ring.data,
+      control: ring.control,
+      start,
+      end,
+      names: this.intake.namesFrom(t, start),
+    }
+    this.pool.run(task).then((res: ShipResult) => {
+      f.busy = false
+      if (f.failures > 0) log('info', 'ship', `tenant ${t.name}: delivering again after ${f.failures} failed attempt(s)`)
+      f.failures = 0
+      this.stats.connected = true
+      this.stats.batches++
+      this.stats.shippedBytes += res.bytes
+      this.stats.wireBytes += res.wireBytes
+      this.stats.duplicateBytes += res.duplicate
+      this.intake.release(t, end)
+      if (ring.used > 0) this.kick(t)
+    }, (err: Error) => {
+      f.busy = false
+      f.failures++
+      this.stats.failures++
+      this.stats.connected = false
+      const message = err.message
+      if (message !== this.stats.lastError || f.failures === 1) {
+        log(err.name === 'RefusedError' ? 'error' : 'warn', 'ship', `tenant ${t.name}: ${message}; ${ring.used} bytes kept in memory, retrying`)
+      }
+      this.stats.lastError = message
+      const delay = Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(f.failures - 1, 10))
+      f.retry = setTimeout(() => { f.retry = null; this.send(t) }, delay)
+    })
+  }
+
+  /** Resolves true when every accepted byte is acknowledged, false if `timeoutMs` passes first. */
+  async drain (timeoutMs: number, onProgress?: (pending: number) => void): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs
+    while (!this.intake.drained) {
+      if (Date.now() >= deadline) return false
+      onProgress?.(this.intake.pendingBytes())
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+    return true
+  }
+
+  async close (): Promise<void> {
+    this.stopped = true
+    for (const f of this.flights.values()) if (f.retry) clearTimeout(f.retry)
+    await this.pool.destroy()
+  }
+}

@@ -1,0 +1,311 @@
+// The embedded durable store: append-only segment files on local disk, an in-memory index per source rebuilt
+// on open, exactly-once by (source, gen, offset), group commit (one fsync for every batch that arrived while the
+// previous fsync ran), and retention by age and total size.
+import fs from 'node:fs'
+import path from 'node:path'
+import { encodeEntry, fileHeader, scanSegment, type Entry, type EntryRef } from './segment'
+import { log } from '../util/log'
+
+export interface StoreOptions {
+  dir: string
+  segmentBytes: number
+  retentionBytes: number
+  retentionMs: number
+}
+
+/** A position in a source: records are ordered by agent generation first, then byte offset. */
+export interface Cursor { gen: number, offset: number }
+
+export function formatCursor (c: Cursor): string { return `${c.gen}:${c.offset}` }
+
+export function parseCursor (text: string): Cursor {
+  const m = /^(\d+):(\d+)$/.exec(text)
+  if (!m) throw new Error(`'${text}' is not a cursor (expected GEN:OFFSET, e.g. 1732330000000:4096)`)
+  return { gen: Number(m[1]), offset: Number(m[2]) }
+}
+
+interface Extent { gen: number, offset: number, length: number, timestamp: number, seg: Segment, at: number }
+
+interface Segment { id: number, file: string, fd: number, size: number, newest: number }
+
+export interface SourceInfo {
+  source: string
+  tenant: string
+  bytes: number
+  first: string | null
+  next: string | null
+  lastWrite: number
+  gapBytes: number
+}
+
+class SourceIndex {
+  readonly extents: Extent[] = []
+  /** Per generation, the offset just past the highest byte stored: anything below it is a resend. */
+  readonly high = new Map<number, number>()
+  bytes = 0
+  gapBytes = 0
+  lastWrite = 0
+  constructor (readonly source: string, readonly tenant: string) {}
+
+  add (e: Extent): void {
+    const x = this.extents
+    let i = x.length
+    while (i > 0 && (x[i - 1].gen > e.gen || (x[i - 1].gen === e.gen && x[i - 1].offset > e.offset))) i--
+    x.splice(i, 0, e)
+    this.bytes += e.length
+    this.high.set(e.gen, Math.max(this.high.get(e.gen) ?? 0, e.offset + e.length))
+    this.lastWrite = Math.max(this.lastWrite, e.timestamp)
+  }
+}
+
+/** `node/tenant/...`: the tenant is the second path component (or `default` for files at the mount's top). */
+export function tenantOfSource (source: string): string {
+  const parts = source.split('/')
+  return parts.length > 2 ? parts[1] : 'default'
+}
+
+export interface AppendResult { stored: number, duplicate: number }
+
+export class Store {
+  private readonly sources = new Map<string, SourceIndex>()
+  private readonly segments: Segment[] = []
+  private active!: Segment
+  private syncing = false
+  private waiters: Array<{ resolve: () => void, reject: (e: Error) => void }> = []
+  private syncQueue: Array<{ resolve: () => void, reject: (e: Error) => void }> = []
+  private retentionTimer: NodeJS.Timeout | null = null
+  private closed = false
+  /** Set when an fsync fails: what was written may not be on disk, so nothing more is acknowledged. */
+  private failure: Error | null = null
+
+  private constructor (readonly options: StoreOptions) {}
+
+  static open (options: StoreOptions): Store {
+    const store = new Store(options)
+    store.load()
+    return store
+  }
+
+  get totalBytes (): number { return this.segments.reduce((n, s) => n + s.size, 0) }
+
+  private segFile (id: number): string {
+    return path.join(this.options.dir, `${String(id).padStart(12, '0')}.seg`)
+  }
+
+  private load (): void {
+    fs.mkdirSync(this.options.dir, { recursive: true })
+    const ids = fs.readdirSync(this.options.dir)
+      .map(f => /^(\d{12})\.seg$/.exec(f)).filter((m): m is RegExpExecArray => m !== null)
+      .map(m => Number(m[1])).sort((a, b) => a - b)
+    let entries = 0
+    for (const [i, id] of ids.entries()) {
+      const file = this.segFile(id)
+      const last = i === ids.length - 1
+      const scan = scanSegment(file, last)
+      if (scan.problem) {
+        if (last && scan.validEnd > 0) {
+          log('warn', 'store', `${file}: ${scan.problem}; cutting the torn tail`, { dropped: scan.size - scan.validEnd })
+          fs.truncateSync(file, scan.validEnd)
+          scan.size = scan.validEnd
+        } else {
+          log('error', 'store', `${file}: ${scan.problem}; entries after it are not readable`, { kept: scan.refs.length })
+        }
+      }
+      const seg: Segment = { id, file, fd: fs.openSync(file, last && scan.validEnd > 0 ? 'r+' : 'r'), size: scan.size, newest: 0 }
+      this.segments.push(seg)
+      for (const ref of scan.refs) this.index(ref, seg)
+      entries += scan.refs.length
+    }
+    const tail = this.segments[this.segments.length - 1]
+    if (tail && tail.size > 0 && tail.size < this.options.segmentBytes) {
+      fs.closeSync(tail.fd)
+      tail.fd = fs.openSync(tail.file, 'r+')
+      this.active = tail
+    } else {
+      this.roll()
+    }
+    if (ids.length > 0) log('info', 'store', `opened ${this.options.dir}`, { segments: this.segments.length, entries, sources: this.sources.size, bytes: this.totalBytes })
+    this.retentionTimer = setInterval(() => this.applyRetention(), 60_000)
+    this.retentionTimer.unref()
+  }
+
+  private index (ref: EntryRef, seg: Segment): void {
+    let s = this.sources.get(ref.source)
+    if (!s) {
+      s = new SourceIndex(ref.source, tenantOfSource(ref.source))
+      this.sources.set(ref.source, s)
+    }
+    s.add({ gen: ref.gen, offset: ref.offset, length: ref.length, timestamp: ref.timestamp, seg, at: ref.at })
+    seg.newest = Math.max(seg.newest, ref.timestamp)
+  }
+
+  private roll (): void {
+    if (this.active) fs.fsyncSync(this.active.fd)
+    const id = (this.segments[this.segments.length - 1]?.id ?? 0) + 1
+    const file = this.segFile(id)
+    const fd = fs.openSync(file, 'wx+')
+    fs.writeSync(fd, fileHeader())
+    fs.fsyncSync(fd)
+    const dirFd = fs.openSync(this.options.dir, 'r')
+    try { fs.fsyncSync(dirFd) } finally { fs.closeSync(dirFd) }
+    this.active = { id, file, fd, size: fileHeader().length, newest: 0 }
+    this.segments.push(this.active)
+  }
+
+  /**
+   * Appends the new part of each entry (resent bytes are skipped by the per-generation high-water mark) and
+   * resolves once the bytes are on stable storage.
+   */
+  async append (entries: Entry[]): Promise<AppendResult> {
+    if (this.closed) throw new Error('store is closed')
+    if (this.failure) throw this.failure
+    let stored = 0
+    let duplicate = 0
+    const bufs: Buffer[] = []
+    const refs: EntryRef[] = []
+    let at = this.active.size
+    const high = new Map<string, number>()
+    const gaps: Array<[string, number]> = []
+    for (const e of entries) {
+      const key = `${e.gen}\n${e.source}`
+      const h = high.get(key) ?? this.sources.get(e.source)?.high.get(e.gen) ?? 0
+      const end = e.offset + e.data.length
+      if (end <= h) { duplicate += e.data.length; continue }
+      let entry = e
+      if (e.offset < h) {
+        duplicate += h - e.offset
+        entry = { ...e, offset: h, data: e.data.subarray(h - e.offset) }
+      } else if (e.offset > h) {
+        gaps.push([e.source, e.offset - h])
+      }
+      high.set(key, end)
+      const buf = encodeEntry(entry)
+      bufs.push(buf)
+      refs.push({ source: entry.source, gen: entry.gen, offset: entry.offset, timestamp: entry.timestamp, at: at + buf.length - entry.data.length, length: entry.data.length })
+      at += buf.length
+      stored += entry.data.length
+    }
+    if (bufs.length > 0) {
+      const all = Buffer.concat(bufs)
+      let written = 0
+      while (written < all.length) written += fs.writeSync(this.active.fd, all, written, all.length - written, this.active.size + written)
+      this.active.size += all.length
+      for (const ref of refs) this.index(ref, this.active)
+      for (const [source, bytes] of gaps) this.gap(source, bytes)
+      await this.sync()
+      if (this.active.size >= this.options.segmentBytes) {
+        this.roll()
+        this.applyRetention()
+      }
+    }
+    return { stored, duplicate }
+  }
+
+  private gap (source: string, bytes: number): void {
+    const s = this.sources.get(source)
+    if (s) s.gapBytes += bytes
+    log('warn', 'store', `gap of ${bytes} bytes in ${source} (dropped by the agent or lost before it)`)
+  }
+
+  private sync (): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ resolve, reject })
+      this.kickSync()
+    })
+  }
+
+  private kickSync (): void {
+    if (this.syncing || this.waiters.length === 0) return
+    this.syncing = true
+    this.syncQueue = this.waiters
+    this.waiters = []
+    fs.fdatasync(this.active.fd, (err) => {
+      this.syncing = false
+      const batch = this.syncQueue
+      this.syncQueue = []
+      if (err && !this.failure) {
+        this.failure = new Error(`store fsync failed, refusing writes until restart: ${err.message}`)
+        log('error', 'store', this.failure.message)
+      }
+      for (const w of batch) {
+        if (this.failure) w.reject(this.failure)
+        else w.resolve()
+      }
+      this.kickSync()
+    })
+  }
+
+  /** Deletes whole old segments, never the one being written, until both limits hold. */
+  applyRetention (now = Date.now()): void {
+    const { retentionBytes, retentionMs } = this.options
+    while (this.segments.length > 1) {
+      const oldest = this.segments[0]
+      const tooBig = this.totalBytes > retentionBytes
+      const tooOld = retentionMs > 0 && oldest.newest > 0 && oldest.newest < now - retentionMs
+      if (!tooBig && !tooOld) break
+      this.segments.shift()
+      fs.closeSync(oldest.fd)
+      fs.rmSync(oldest.file, { force: true })
+      // Sources stay known even when all their bytes are gone: their high-water marks still stop resends.
+      for (const s of this.sources.values()) {
+        const kept = s.extents.filter(e => e.seg !== oldest)
+        if (kept.length === s.extents.length) continue
+        s.bytes = kept.reduce((n, e) => n + e.length, 0)
+        s.extents.splice(0, s.extents.length, ...kept)
+      }
+      log('info', 'store', `retention removed ${path.basename(oldest.file)}`, { reason: tooBig ? 'size' : 'age' })
+    }
+  }
+
+  listSources (allowed: (tenant: string) => boolean): SourceInfo[] {
+    const out: SourceInfo[] = []
+    for (const s of this.sources.values()) {
+      if (!allowed(s.tenant)) continue
+      const first = s.extents[0]
+      const last = s.extents[s.extents.length - 1]
+      out.push({
+        source: s.source,
+        tenant: s.tenant,
+        bytes: s.bytes,
+        first: first ? formatCursor(first) : null,
+        next: last ? formatCursor({ gen: last.gen, offset: last.offset + last.length }) : null,
+        lastWrite: s.lastWrite,
+        gapBytes: s.gapBytes,
+      })
+    }
+    return out.sort((a, b) => a.source.localeCompare(b.source))
+  }
+
+  tenantOf (source: string): string | null {
+    return this.sources.get(source)?.tenant ?? null
+  }
+
+  /** Bytes of a source from `from` (inclusive) in cursor order, at most `maxBytes`, and the cursor after them. */
+  read (source: string, from: Cursor | null, maxBytes: number): { data: Buffer, next: Cursor | null } {
+    const s = this.sources.get(source)
+    if (!s) throw new Error(`unknown source ${source}`)
+    const parts: Buffer[] = []
+    let total = 0
+    let next: Cursor | null = from
+    for (const e of s.extents) {
+      if (total >= maxBytes) break
+      if (from && (e.gen < from.gen || (e.gen === from.gen && e.offset + e.length <= from.offset))) continue
+      const skip = from && e.gen === from.gen && from.offset > e.offset ? from.offset - e.offset : 0
+      const n = Math.min(e.length - skip, maxBytes - total)
+      const buf = Buffer.allocUnsafe(n)
+      fs.readSync(e.seg.fd, buf, 0, n, e.at + skip)
+      parts.push(buf)
+      total += n
+      next = { gen: e.gen, offset: e.offset + skip + n }
+    }
+    return { data: Buffer.concat(parts, total), next }
+  }
+
+  close (): void {
+    if (this.closed) return
+    this.closed = true
+    if (this.retentionTimer) clearInterval(this.retentionTimer)
+    fs.fsyncSync(this.active.fd)
+    for (const seg of this.segments) fs.closeSync(seg.fd)
+  }
+}
