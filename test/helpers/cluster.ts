@@ -1,0 +1,144 @@
+// Test harness: real `logfs server` and `logfs mount` processes, writers in their own processes.
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { execFileSync } from 'node:child_process'
+import type { WriterSpec } from '../fixtures/lines'
+
+export const ROOT = path.resolve(__dirname, '../../..')
+export const LOGFS = path.join(ROOT, 'bin/logfs')
+export const TOKEN = 'test-token-0123456789'
+
+/** The part of tap's Test that the helpers use. */
+interface Teardown { teardown: (fn: () => unknown) => void }
+
+export function tempDir (t: Teardown, prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `logfs-test-${prefix}-`))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+export interface Proc {
+  proc: ChildProcess
+  stdout: string
+  stderr: string
+  events: Array<Record<string, unknown>>
+  exited: Promise<number | null>
+}
+
+export function run (args: string[], opts: SpawnOptions = {}): Proc {
+  const proc = spawn(process.execPath, [LOGFS, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOGFS_TOKEN: TOKEN }, ...opts })
+  const p: Proc = { proc, stdout: '', stderr: '', events: [], exited: new Promise(resolve => proc.once('exit', code => resolve(code))) }
+  proc.stdout?.on('data', (c: Buffer) => {
+    p.stdout += c.toString()
+    const lines = p.stdout.split('\n')
+    p.events = lines.filter(l => l.startsWith('{')).map(l => { try { return JSON.parse(l) } catch { return {} } })
+  })
+  proc.stderr?.on('data', (c: Buffer) => { p.stderr += c.toString() })
+  return p
+}
+
+export async function waitFor<T> (what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await fn()
+    if (v) return v
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+}
+
+export async function event (p: Proc, name: string, timeoutMs = 20000): Promise<Record<string, unknown>> {
+  return waitFor(`event ${name} (stderr: ${p.stderr.slice(-2000)})`, () => p.events.find(e => e.event === name), timeoutMs)
+}
+
+export interface Server extends Proc { port: number, http: string, ws: string, dataDir: string }
+
+export async function startServer (t: Teardown, opts: { dataDir?: string, port?: number, args?: string[] } = {}): Promise<Server> {
+  const dataDir = opts.dataDir ?? tempDir(t, 'data')
+  const p = run(['server', '--json', '--data-dir', dataDir, '--listen', `127.0.0.1:${opts.port ?? 0}`, ...(opts.args ?? [])])
+  t.teardown(() => { p.proc.kill('SIGKILL') })
+  const ev = await event(p, 'listening')
+  const port = ev.port as number
+  return Object.assign(p, { port, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}`, dataDir })
+}
+
+export interface Agent extends Proc { mnt: string, stop: () => Promise<Record<string, unknown>> }
+
+export function forceUnmount (mnt: string): void {
+  try { execFileSync('fusermount', ['-uz', mnt], { stdio: 'ignore' }) } catch {}
+}
+
+export async function startAgent (t: Teardown, server: { ws: string } | string, args: string[] = [], mnt?: string): Promise<Agent> {
+  const dir = mnt ?? tempDir(t, 'mnt')
+  const stateDir = tempDir(t, 'state')
+  const url = typeof server === 'string' ? server : server.ws
+  const p = run(['mount', dir, '--server', url, '--json', '--node', 'testnode', '--state-dir', stateDir, ...args])
+  t.teardown(async () => {
+    if (p.proc.exitCode === null) {
+      p.proc.kill('SIGKILL')
+      await p.exited
+    }
+    forceUnmount(dir)
+  })
+  await event(p, 'mounted')
+  const stop = async (): Promise<Record<string, unknown>> => {
+    p.proc.kill('SIGTERM')
+    await p.exited
+    const ev = p.events.find(e => e.event === 'stopped')
+    if (!ev) throw new Error(`agent stopped without a report: ${p.stderr.slice(-2000)}`)
+    return ev
+  }
+  return Object.assign(p, { mnt: dir, stop })
+}
+
+export interface WriterResult { lines: number, bytes: number, error: string | null }
+
+export function writer (spec: WriterSpec, opts: { uid?: number, gid?: number } = {}): { proc: ChildProcess, done: Promise<WriterResult> } {
+  const proc = spawn(process.execPath, [path.join(ROOT, 'dist/test/fixtures/writer.js'), JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'], ...opts })
+  let out = ''
+  let err = ''
+  proc.stdout?.on('data', (c: Buffer) => { out += c.toString() })
+  proc.stderr?.on('data', (c: Buffer) => { err += c.toString() })
+  const done = new Promise<WriterResult>((resolve, reject) => {
+    proc.once('exit', (code) => {
+      try { resolve(JSON.parse(out) as WriterResult) } catch { reject(new Error(`writer exited ${code}: ${err}`)) }
+    })
+  })
+  return { proc, done }
+}
+
+export async function api<T> (server: Server, pathAndQuery: string, token = TOKEN): Promise<{ status: number, body: T, headers: Headers }> {
+  const res = await fetch(server.http + pathAndQuery, { headers: { authorization: `Bearer ${token}` } })
+  const ct = res.headers.get('content-type') ?? ''
+  const body = (ct.includes('json') ? await res.json() : Buffer.from(await res.arrayBuffer())) as T
+  return { status: res.status, body, headers: res.headers }
+}
+
+/** Every stored byte of a source, read page by page. */
+export async function readSource (server: Server, source: string): Promise<Buffer> {
+  const parts: Buffer[] = []
+  let from = ''
+  for (;;) {
+    const q = `/v1/read?source=${encodeURIComponent(source)}${from ? `&from=${from}` : ''}`
+    const res = await api<Buffer>(server, q)
+    if (res.status !== 200) throw new Error(`read ${source}: ${res.status} ${JSON.stringify(res.body)}`)
+    if (res.body.length === 0) break
+    parts.push(res.body)
+    from = res.headers.get('logfs-next') ?? ''
+    if (!from) break
+  }
+  return Buffer.concat(parts)
+}
+
+export interface SourceRow { source: string, bytes: number, gapBytes: number, next: string | null }
+
+export async function sources (server: Server): Promise<SourceRow[]> {
+  return (await api<{ sources: SourceRow[] }>(server, '/v1/sources')).body.sources
+}
+
+/** Waits until the server holds `bytes` bytes of a source. */
+export async function arrived (server: Server, source: string, bytes: number, timeoutMs = 30000): Promise<void> {
+  await waitFor(`${bytes} bytes of ${source}`, async () => (await sources(server)).find(s => s.source === source && s.bytes >= bytes), timeoutMs)
+}
