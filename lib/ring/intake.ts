@@ -12,6 +12,10 @@ export interface Source {
   readonly tenant: string
   /** Cursor offset of the next byte; advances on every accepted or dropped write, never goes back. */
   next: number
+  /** Drop policy: the last accepted byte ended a line (or nothing was accepted yet). */
+  lineEnded: boolean
+  /** Drop policy: the start of the current line was dropped, so its rest is dropped too. */
+  skipping: boolean
 }
 
 export interface TenantStats {
@@ -75,7 +79,7 @@ export class Intake {
   source (path: string): Source {
     let s = this.sources.get(path)
     if (!s) {
-      s = { id: this.byId.length, path, tenant: tenantOf(path), next: 0 }
+      s = { id: this.byId.length, path, tenant: tenantOf(path), next: 0, lineEnded: true, skipping: false }
       this.sources.set(path, s)
       this.byId.push(s)
     }
@@ -108,30 +112,62 @@ export class Intake {
     const t = this.tenant(source.tenant)
     if (!t) return done(ENOSPC)
     t.stats.writes++
-    if (t.waiting.length === 0 && this.accept(t, source, bytes)) return done(0)
     if (this.options.policy === 'drop') {
-      source.next += bytes.length
-      t.stats.droppedBytes += bytes.length
-      t.stats.droppedWrites++
+      this.writeOrDrop(t, source, bytes)
       return done(0)
     }
+    if (t.waiting.length === 0 && this.accept(t, source, bytes, 0)) return done(0)
     t.stats.blockedWrites++
     t.waiting.push({ source, bytes, done })
     t.stats.waiting = t.waiting.length
   }
 
-  private accept (t: Tenant, source: Source, bytes: Uint8Array): boolean {
+  /**
+   * The drop policy, line by line: the kernel may split one write() into several requests, so a full ring could
+   * cut a line in two. A reserve at the end of the ring lets a started line finish, and after a drop the rest of
+   * the cut line is dropped too, so what arrives is whole lines and the cursor gap is exactly what was dropped.
+   */
+  private writeOrDrop (t: Tenant, source: Source, bytes: Uint8Array): void {
+    if (source.skipping) {
+      const nl = bytes.indexOf(10)
+      if (nl < 0) return this.drop(t, source, bytes)
+      this.drop(t, source, bytes.subarray(0, nl + 1))
+      source.skipping = false
+      bytes = bytes.subarray(nl + 1)
+      if (bytes.length === 0) return
+    }
+    const reserve = t.ring.capacity >> 4
+    if (this.accept(t, source, bytes, reserve)) return
+    if (!source.lineEnded) {
+      const nl = bytes.indexOf(10)
+      const rest = nl < 0 ? bytes.length : nl + 1
+      if (this.accept(t, source, bytes.subarray(0, rest), 0)) bytes = bytes.subarray(rest)
+      if (bytes.length === 0) return
+    }
+    this.drop(t, source, bytes)
+    source.skipping = bytes[bytes.length - 1] !== 10
+  }
+
+  private drop (t: Tenant, source: Source, bytes: Uint8Array): void {
+    source.next += bytes.length
+    t.stats.droppedBytes += bytes.length
+    t.stats.droppedWrites++
+  }
+
+  /** Copies a write into the ring if it fits with `reserve` bytes to spare. */
+  private accept (t: Tenant, source: Source, bytes: Uint8Array, reserve: number): boolean {
     const ring = t.ring
     const max = ring.maxRecordData
     let end = ring.head
     for (let at = 0; at < bytes.length; at += max) end = ring.endAfter(end, Math.min(max, bytes.length - at))
-    if (end - ring.head > ring.free) return false
+    if (end - ring.head + reserve > ring.free) return false
     const now = Date.now()
     for (let at = 0; at < bytes.length; at += max) {
       const chunk = bytes.subarray(at, Math.min(bytes.length, at + max))
       if (!ring.tryWrite(source.id, source.next, now, chunk)) throw new Error('ring space accounting is wrong')
       source.next += chunk.length
     }
+    if (bytes.length > 0) source.lineEnded = bytes[bytes.length - 1] === 10
     t.sourcesAt.set(source.id, ring.head)
     t.stats.bytesIn += bytes.length
     t.stats.ringUsed = ring.used
@@ -145,7 +181,7 @@ export class Intake {
     for (const [id, at] of t.sourcesAt) if (at <= pos) t.sourcesAt.delete(id)
     while (t.waiting.length > 0) {
       const w = t.waiting[0]
-      if (!this.accept(t, w.source, w.bytes)) break
+      if (!this.accept(t, w.source, w.bytes, 0)) break
       t.waiting.shift()
       w.done(0)
     }

@@ -142,3 +142,18 @@ export async function sources (server: Server): Promise<SourceRow[]> {
 export async function arrived (server: Server, source: string, bytes: number, timeoutMs = 30000): Promise<void> {
   await waitFor(`${bytes} bytes of ${source}`, async () => (await sources(server)).find(s => s.source === source && s.bytes >= bytes), timeoutMs)
 }
+
+/** A loopback port nobody listens on right now. */
+export async function freePort (): Promise<number> {
+  const net = await import('node:net')
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
