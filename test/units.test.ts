@@ -1,0 +1,90 @@
+// Pure parts: the ring's record layout and wrap-around, the tail window, globs and flag parsing.
+import t from 'tap'
+import { Ring, readRecords } from '../lib/ring/ring'
+import { TailBuffer } from '../lib/fs/tail'
+import { globToRegExp } from '../lib/util/glob'
+import { parseDuration, parseSize } from '../lib/util/units'
+import { DEFAULT_NO_SHIP } from '../lib/fs/ops'
+
+t.test('ring: records survive wrap-around and come back in order', async t => {
+  const ring = new Ring(1024 * 1024)
+  let next = 0
+  let expectOffset = 0
+  for (let round = 0; round < 50; round++) {
+    const start = ring.tail
+    const sizes: number[] = []
+    for (;;) {
+      const size = 1 + ((round * 7919 + sizes.length * 104729) % 70000)
+      const bytes = Buffer.alloc(size, (round + sizes.length) & 0xff)
+      if (!ring.tryWrite(round, next, 1, bytes)) break
+      sizes.push(size)
+      next += size
+    }
+    t.ok(sizes.length > 0)
+    const end = ring.cut(start, 1e9)
+    t.equal(end, ring.head)
+    let i = 0
+    readRecords(ring.data, ring.control, start, end, r => {
+      const fill = (round + i) & 0xff
+      if (r.sourceId !== round || r.offset !== expectOffset || r.data.length !== sizes[i] || r.data[0] !== fill || r.data[r.data.length - 1] !== fill) {
+        t.fail(`round ${round}: record ${i} is wrong`)
+      }
+      expectOffset += r.data.length
+      i++
+    })
+    if (i !== sizes.length) t.fail(`round ${round}: read ${i} of ${sizes.length} records`)
+    ring.release(end)
+  }
+  t.equal(expectOffset, next, 'every byte read back exactly once, in order')
+  t.throws(() => readRecords(ring.data, ring.control, ring.tail - 8, ring.tail, () => {}), /not inside the live range/, 'a freed range cannot be read')
+})
+
+t.test('ring: cut respects the batch size and never splits a record', async t => {
+  const ring = new Ring(1024 * 1024)
+  for (let i = 0; i < 100; i++) ring.tryWrite(0, i * 1000, 0, Buffer.alloc(1000))
+  const end = ring.cut(0, 10 * 1024)
+  t.equal(end, 10 * 1024 - (10 * 1024) % 1024, 'ten 1 KiB records (1000 bytes + 24 header, aligned)')
+  t.equal(ring.cut(0, 10), 1024, 'always at least one record')
+})
+
+t.test('tail buffer: window, holes, overwrite, truncate', async t => {
+  const tb = new TailBuffer(8)
+  tb.write(0, Buffer.from('abcdefghij'))
+  const out = Buffer.alloc(10)
+  t.equal(tb.read(0, out), 10)
+  t.equal(out.toString('latin1'), '\0\0cdefghij', 'only the last 8 bytes are held')
+  tb.write(4, Buffer.from('XY'))
+  tb.read(0, out)
+  t.equal(out.toString('latin1'), '\0\0cdXYghij', 'overwrite in the window')
+  tb.write(0, Buffer.from('Q'))
+  tb.read(0, out)
+  t.equal(out.toString('latin1'), '\0\0cdXYghij', 'a write below the window does not disturb it')
+  tb.truncate(5)
+  t.equal(tb.read(0, Buffer.alloc(10)), 5)
+  tb.truncate(12)
+  const o2 = Buffer.alloc(12)
+  tb.read(0, o2)
+  t.equal(o2.toString('latin1'), '\0\0\0\0X\0\0\0\0\0\0\0', 'extended with zeros; the window moved past cd')
+  tb.write(14, Buffer.from('Z'))
+  t.equal(tb.size, 15)
+  const o3 = Buffer.alloc(8)
+  tb.read(7, o3)
+  t.equal(o3.toString('latin1'), '\0\0\0\0\0\0\0Z', 'a write past the end leaves a hole of zeros')
+})
+
+t.test('globs and flag parsing', async t => {
+  const rotated = DEFAULT_NO_SHIP.map(globToRegExp)
+  for (const name of ['ns/app.log.1', 'a/b/app.log.12', 'x/app.log.2.gz', 'top.log.1']) t.ok(rotated.some(r => r.test(name)), `${name} is a rotated copy`)
+  for (const name of ['ns/app.log', 'ns/app-2026-11-23.log', 'a/b/access_log']) t.notOk(rotated.some(r => r.test(name)), `${name} is shipped`)
+  t.ok(globToRegExp('prod/*/app.log').test('prod/x/app.log'))
+  t.notOk(globToRegExp('prod/*/app.log').test('prod/x/y/app.log'))
+  t.ok(globToRegExp('prod/**').test('prod/x/y/app.log'))
+  t.equal(parseSize('256MiB'), 256 * 1024 * 1024)
+  t.equal(parseSize('10GB'), 10e9)
+  t.equal(parseSize('4096'), 4096)
+  t.throws(() => parseSize('ten'), /not a size/)
+  t.equal(parseDuration('7d'), 7 * 86400_000)
+  t.equal(parseDuration('500ms'), 500)
+  t.equal(parseDuration('30'), 30_000)
+  t.throws(() => parseDuration('1 fortnight'), /not a duration/)
+})
