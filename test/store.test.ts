@@ -1,5 +1,5 @@
 // The embedded store on a real directory: exactly-once, torn-tail recovery, retention.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { Store, parseCursor } from '../lib/store/store'
@@ -27,36 +27,37 @@ t.test('resent and overlapping bytes are stored once; generations order a source
   t.throws(() => store.read('n/none', null, 10), /unknown source/)
 })
 
-t.test('a torn tail is cut on open; everything before it survives', async t => {
+/** Writes two lines, closes the store, lets `damage` hurt the newest segment as a crash would, and reopens. */
+async function reopenDamaged (t: Test, lines: [string, string], damage: (segment: string) => void): Promise<{ store: Store, segment: string, good: number }> {
   const dir = tempDir(t, 'store')
-  let store = open(dir)
-  await store.append([rec('n/a/x.log', 0, 'first line\n')])
-  await store.append([rec('n/a/x.log', 11, 'second line\n')])
-  store.close()
-  const seg = path.join(dir, fs.readdirSync(dir).filter(f => f.endsWith('.seg')).sort().pop()!)
-  const good = fs.statSync(seg).size
-  // A crash in the middle of the next append: a length prefix promising more than was written.
-  fs.appendFileSync(seg, Buffer.from([200, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7]))
-  store = open(dir)
+  const first = open(dir)
+  await first.append([rec('n/a/x.log', 0, lines[0])])
+  await first.append([rec('n/a/x.log', lines[0].length, lines[1])])
+  first.close()
+  const segment = path.join(dir, fs.readdirSync(dir).filter(f => f.endsWith('.seg')).sort().pop()!)
+  const good = fs.statSync(segment).size
+  damage(segment)
+  const store = open(dir)
   t.teardown(() => store.close())
-  t.equal(fs.statSync(seg).size, good, 'the torn entry is cut off')
+  return { store, segment, good }
+}
+
+t.test('a torn tail is cut on open; everything before it survives', async t => {
+  // A crash in the middle of the next append: a length prefix promising more than was written.
+  const { store, segment, good } = await reopenDamaged(t, ['first line\n', 'second line\n'],
+    seg => fs.appendFileSync(seg, Buffer.from([200, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7])))
+  t.equal(fs.statSync(segment).size, good, 'the torn entry is cut off')
   t.equal(store.read('n/a/x.log', null, 1000).data.toString(), 'first line\nsecond line\n')
   await store.append([rec('n/a/x.log', 23, 'third line\n')])
   t.equal(store.read('n/a/x.log', null, 1000).data.toString(), 'first line\nsecond line\nthird line\n', 'appends go on after recovery')
 })
 
 t.test('a flipped bit in the newest segment is caught by its CRC', async t => {
-  const dir = tempDir(t, 'store')
-  let store = open(dir)
-  await store.append([rec('n/a/x.log', 0, 'kept\n')])
-  await store.append([rec('n/a/x.log', 5, 'corrupted\n')])
-  store.close()
-  const seg = path.join(dir, fs.readdirSync(dir).filter(f => f.endsWith('.seg')).sort().pop()!)
-  const bytes = fs.readFileSync(seg)
-  bytes[bytes.length - 3] ^= 0xff
-  fs.writeFileSync(seg, bytes)
-  store = open(dir)
-  t.teardown(() => store.close())
+  const { store } = await reopenDamaged(t, ['kept\n', 'corrupted\n'], seg => {
+    const bytes = fs.readFileSync(seg)
+    bytes[bytes.length - 3] ^= 0xff
+    fs.writeFileSync(seg, bytes)
+  })
   t.equal(store.read('n/a/x.log', null, 1000).data.toString(), 'kept\n', 'the damaged entry is dropped, the rest kept')
 })
 

@@ -10,7 +10,7 @@ import { formatBytes, parseDuration } from '../util/units'
 import { log } from '../util/log'
 import { agentOptionsFrom, type AgentFlags, type StoreFlags } from './options'
 import { startServer, stopServer } from './server'
-import { emit, onStopSignal } from './run'
+import { emit, fail, onStopSignal } from './run'
 
 export interface UpFlags extends AgentFlags, StoreFlags {
   dataDir?: string
@@ -64,5 +64,5 @@ export async function upCommand (f: UpFlags): Promise<void> {
     process.exit(summary.complete ? 0 : 1)
   }
   onStopSignal(stop)
-  if (durationMs) setTimeout(() => { stop('duration reached').catch(err => { throw err }) }, durationMs)
+  if (durationMs) setTimeout(() => { stop('duration reached').catch(fail) }, durationMs)
 }

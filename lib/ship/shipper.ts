@@ -109,6 +109,7 @@ export class Shipper {
       if (ring.used > 0) this.kick(t)
     }, (err: Error) => {
       f.busy = false
+      if (this.stopped) return
       f.failures++
       this.stats.failures++
       this.stats.connected = false
