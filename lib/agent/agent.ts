@@ -5,6 +5,8 @@ import { Shipper, type ShipperStats } from '../ship/shipper'
 import { LogFs, type FsStats } from '../fs/ops'
 import { cleanStale, mount, unmount } from '../fs/mount'
 import { log } from '../util/log'
+import { Registry } from '../metrics/registry'
+import { AgentHttp, registerAgentMetrics } from './http'
 
 export interface AgentOptions {
   mountpoint: string
@@ -25,6 +27,8 @@ export interface AgentOptions {
   ackTimeoutMs: number
   fsyncWaitMs: number
   drainTimeoutMs: number
+  /** HOST:PORT for /metrics, /healthz and /readyz; none when null. */
+  metricsListen: { host: string, port: number } | null
 }
 
 export interface AgentReport {
@@ -45,11 +49,14 @@ export class Agent {
   private readonly fs: LogFs
   private fuse: Fuse | null = null
   private stopping: Promise<boolean> | null = null
+  readonly metrics = new Registry()
+  private http: AgentHttp | null = null
 
   constructor (readonly options: AgentOptions) {
     this.intake = new Intake({ memory: options.memory, ringSize: options.ringSize, policy: options.policy })
     this.intake.onNoRing = (tenant) => log('error', 'agent', `tenant ${tenant} gets no ring: the memory budget (${options.memory} bytes) is spent on ${this.intake.maxRings} tenants; its writes fail with ENOSPC. Raise --memory or lower --ring-size.`)
     this.shipper = new Shipper(this.intake, {
+      ackLatency: this.metrics.histogram('logfs_agent_ack_duration_seconds', 'From handing a batch to a worker to the server acknowledging it.')(),
       link: { url: options.server, token: options.token, timeoutMs: options.ackTimeoutMs, compress: options.compress },
       node: options.node,
       gen: this.gen,
@@ -69,7 +76,13 @@ export class Agent {
   async start (): Promise<void> {
     if (await cleanStale(this.options.mountpoint)) log('warn', 'agent', `cleaned a stale mount at ${this.options.mountpoint} left by an earlier crash`)
     this.fuse = await mount(this.options.mountpoint, this.fs.ops(), { opTimeoutMs: 10_000 })
+    if (this.options.metricsListen) {
+      registerAgentMetrics(this.metrics, () => this.report())
+      this.http = await AgentHttp.listen(this.metrics, this.options.metricsListen, () => this.fuse !== null, () => this.fuse !== null && this.stopping === null)
+    }
   }
+
+  get metricsAddress (): { host: string, port: number } | null { return this.http?.address ?? null }
 
   report (): AgentReport {
     return {
@@ -100,6 +113,7 @@ export class Agent {
         await unmount(this.fuse).catch((err: Error) => log('error', 'agent', `unmount failed: ${err.message}`))
       }
       await this.shipper.close()
+      await this.http?.close()
       return drained
     })()
     return this.stopping

@@ -5,6 +5,7 @@ import { fail } from './run'
 import { serverCommand } from './server'
 import { mountCommand, umountCommand } from './mount'
 import { catCommand, sourcesCommand } from './read'
+import { contextCommand, grepCommand, tailCommand, traceCommand } from './query'
 import { upCommand } from './up'
 
 const STATE_DIR = process.env.LOGFS_STATE_DIR ?? '/run/logfs'
@@ -48,20 +49,52 @@ addStoreOptions(addAgentOptions(program.command('up')
   .option('--json', 'print progress and the summary as JSON lines on stdout')))
   .action(upCommand)
 
-program.command('sources')
-  .description('list the sources the server holds')
-  .option('--server <url>', 'logfs server', 'http://127.0.0.1:7070')
+/** Flags every reading command shares. */
+const reader = (cmd: Command): Command => cmd
+  .option('--server <url>', 'logfs server', process.env.LOGFS_SERVER ?? 'http://127.0.0.1:7070')
   .option('--token <token>', 'read token (default: $LOGFS_TOKEN)')
-  .option('--json', 'print JSON')
+  .option('--json', 'print JSON for scripts')
+
+reader(program.command('sources')
+  .description('list the sources the server holds (node, tenant, path, size, last write)')
+  .option('--source <glob>', 'only sources whose name or path matches'))
   .action(sourcesCommand)
 
-program.command('cat')
+reader(program.command('cat')
   .description('write the stored bytes of <source> to stdout, in cursor order')
-  .argument('<source>', 'node/path as listed by `logfs sources`')
-  .option('--server <url>', 'logfs server', 'http://127.0.0.1:7070')
-  .option('--token <token>', 'read token (default: $LOGFS_TOKEN)')
-  .option('--from <cursor>', 'start at this cursor (GEN:OFFSET)')
+  .argument('<source>', 'a source as listed by `logfs sources` (its path alone will do when unique)')
+  .option('--from <cursor>', 'start at this cursor (GEN:OFFSET)'))
   .action(catCommand)
+
+reader(program.command('tail')
+  .description('the last lines of <source>; with -f, then every new line as it arrives')
+  .argument('<source>', 'a source, or its path when unique (e.g. prod/api-7d9/app.log)')
+  .option('-f, --follow', 'keep printing new lines')
+  .option('-n, --lines <n>', 'how many lines to show first', '10'))
+  .action(tailCommand)
+
+reader(program.command('grep')
+  .description('find lines by text or regular expression; exits 1 when nothing matches')
+  .argument('<pattern>', 'text (or a regular expression with -E)')
+  .option('-E, --regex', 'the pattern is a regular expression')
+  .option('-i, --ignore-case', 'ignore case')
+  .option('--since <time>', 'only lines written since (15m, 2h, an ISO date)')
+  .option('--until <time>', 'only lines written until')
+  .option('--source <glob>', 'only sources whose name or path matches (e.g. \'prod/**\')')
+  .option('--limit <n>', 'stop after this many hits', '100'))
+  .action(grepCommand)
+
+reader(program.command('context')
+  .description('the lines around a hit, from the same source, across rotations')
+  .argument('<hit>', 'SOURCE@CURSOR, as grep prints it')
+  .option('-B, --before <n>', 'lines before', '10')
+  .option('-A, --after <n>', 'lines after', '10'))
+  .action(contextCommand)
+
+reader(program.command('trace')
+  .description('the call tree of one request, rebuilt from the rpc_id of its JSON log lines')
+  .argument('<trace_id>'))
+  .action(traceCommand)
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2)

@@ -26,7 +26,7 @@ export async function mountCommand (mnt: string, f: MountFlags): Promise<void> {
   fs.mkdirSync(f.stateDir, { recursive: true })
   fs.writeFileSync(pid, `${process.pid}\n`)
   log('info', 'agent', `mounted ${mountpoint}, shipping to ${agent.options.server} as node ${agent.options.node}`)
-  if (f.json) emit('mounted', { mountpoint, pid: process.pid, gen: agent.gen })
+  if (f.json) emit('mounted', { mountpoint, pid: process.pid, gen: agent.gen, metrics: agent.metricsAddress })
   onStopSignal(async (signal) => {
     log('info', 'agent', `${signal}: no new writes; shipping what is buffered (up to ${agent.options.drainTimeoutMs} ms)`)
     let lastNote = 0

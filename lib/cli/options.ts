@@ -5,10 +5,10 @@ import { InputError, parseDuration, parseSize } from '../util/units'
 import type { AgentOptions } from '../agent/agent'
 import { DEFAULT_NO_SHIP } from '../fs/ops'
 
-export function parseListen (text: string): { host: string, port: number } {
+export function parseListen (text: string, flag = '--listen'): { host: string, port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text)
   const port = m ? Number(m[3]) : NaN
-  if (!m || port > 65535) throw new InputError(`--listen: '${text}' is not HOST:PORT (example: 127.0.0.1:7070)`)
+  if (!m || port > 65535) throw new InputError(`${flag}: '${text}' is not HOST:PORT (example: 127.0.0.1:7070)`)
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port }
 }
 
@@ -48,6 +48,7 @@ export function addAgentOptions (cmd: Command): Command {
     .option('--ack-timeout <duration>', 'how long to wait for the server to acknowledge a batch', '15s')
     .option('--fsync-wait <duration>', 'how long fsync waits for the server before answering EIO', '10s')
     .option('--drain-timeout <duration>', 'how long a stop may take to ship what is buffered', '30s')
+    .option('--metrics-listen <host:port>', 'serve /metrics, /healthz and /readyz here (port 0: any free port)')
 }
 
 export interface AgentFlags {
@@ -66,6 +67,7 @@ export interface AgentFlags {
   ackTimeout: string
   fsyncWait: string
   drainTimeout: string
+  metricsListen?: string
 }
 
 export function agentOptionsFrom (mountpoint: string, server: string, f: AgentFlags): AgentOptions {
@@ -100,6 +102,7 @@ export function agentOptionsFrom (mountpoint: string, server: string, f: AgentFl
     ackTimeoutMs: parseDuration(f.ackTimeout, '--ack-timeout'),
     fsyncWaitMs: parseDuration(f.fsyncWait, '--fsync-wait'),
     drainTimeoutMs: parseDuration(f.drainTimeout, '--drain-timeout'),
+    metricsListen: f.metricsListen ? parseListen(f.metricsListen, '--metrics-listen') : null,
   }
 }
 

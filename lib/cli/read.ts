@@ -2,7 +2,7 @@
 import { InputError, formatBytes } from '../util/units'
 import { tokenFrom } from './options'
 
-export interface ReadFlags { server: string, token?: string, json?: boolean }
+export interface ReadFlags { server: string, token?: string, json?: boolean, source?: string }
 
 function httpBase (server: string): URL {
   let url: URL
@@ -12,7 +12,7 @@ function httpBase (server: string): URL {
   return url
 }
 
-async function get (f: ReadFlags, path: string, params: Record<string, string>): Promise<Response> {
+export async function get (f: ReadFlags, path: string, params: Record<string, string>): Promise<Response> {
   const url = new URL(path, httpBase(f.server))
   for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v)
   let res: Response
@@ -24,21 +24,22 @@ async function get (f: ReadFlags, path: string, params: Record<string, string>):
   if (!res.ok) {
     const body = await res.json().catch(() => ({})) as { error?: string }
     const err = new Error(`${res.status}: ${body.error ?? res.statusText}`)
-    throw res.status === 400 || res.status === 404 ? new InputError(err.message) : err
+    throw res.status >= 400 && res.status < 500 && res.status !== 401 ? new InputError(err.message) : err
   }
   return res
 }
 
 export async function sourcesCommand (f: ReadFlags): Promise<void> {
-  const { sources } = await (await get(f, '/v1/sources', {})).json() as { sources: Array<{ source: string, bytes: number, next: string | null, lastWrite: number, gapBytes: number }> }
+  const params: Record<string, string> = f.source ? { source: f.source } : {}
+  const { sources } = await (await get(f, '/v1/sources', params)).json() as { sources: Array<{ source: string, node: string, tenant: string, path: string, bytes: number, next: string | null, lastWrite: number, gapBytes: number }> }
   if (f.json) {
     process.stdout.write(JSON.stringify(sources) + '\n')
     return
   }
-  for (const s of sources) {
-    const gap = s.gapBytes > 0 ? `  (${formatBytes(s.gapBytes)} dropped)` : ''
-    process.stdout.write(`${s.source}\t${formatBytes(s.bytes)}\t${new Date(s.lastWrite).toISOString()}\tnext=${s.next}${gap}\n`)
-  }
+  const rows = [['NODE', 'TENANT', 'PATH', 'SIZE', 'LAST WRITE', 'DROPPED'], ...sources.map(s =>
+    [s.node, s.tenant, s.path, formatBytes(s.bytes), new Date(s.lastWrite).toISOString(), s.gapBytes > 0 ? formatBytes(s.gapBytes) : '-'])]
+  const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)))
+  for (const r of rows) process.stdout.write(r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd() + '\n')
 }
 
 /** Streams a source's bytes to stdout page by page, so large sources need no large buffers. */

@@ -23,6 +23,7 @@ export interface TenantStats {
   ringBytes: number
   ringUsed: number
   bytesIn: number
+  linesIn: number
   writes: number
   droppedBytes: number
   droppedWrites: number
@@ -51,7 +52,7 @@ export class Tenant {
   readonly stats: TenantStats
 
   constructor (readonly name: string, readonly ring: Ring) {
-    this.stats = { tenant: name, ringBytes: ring.capacity, ringUsed: 0, bytesIn: 0, writes: 0, droppedBytes: 0, droppedWrites: 0, blockedWrites: 0, waiting: 0 }
+    this.stats = { tenant: name, ringBytes: ring.capacity, ringUsed: 0, bytesIn: 0, linesIn: 0, writes: 0, droppedBytes: 0, droppedWrites: 0, blockedWrites: 0, waiting: 0 }
   }
 }
 
@@ -170,6 +171,7 @@ export class Intake {
     if (bytes.length > 0) source.lineEnded = bytes[bytes.length - 1] === 10
     t.sourcesAt.set(source.id, ring.head)
     t.stats.bytesIn += bytes.length
+    for (let nl = bytes.indexOf(10); nl >= 0; nl = bytes.indexOf(10, nl + 1)) t.stats.linesIn++
     t.stats.ringUsed = ring.used
     this.onData(t)
     return true

@@ -4,7 +4,9 @@ import http from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { Auth, type Grant } from './auth'
-import { type Store, parseCursor, formatCursor } from '../store/store'
+import type { Store } from '../store/store'
+import { HttpApi } from './http-api'
+import { Registry, addProcessMetrics, type Histogram } from '../metrics/registry'
 import { MAX_FRAME, WireError, asBatch, decodeFrame, encodeFrame, type ServerFrame } from '../wire/frames'
 import { log } from '../util/log'
 
@@ -23,17 +25,37 @@ export interface ServerOptions {
   port: number
 }
 
-const MAX_READ = 16 * 1024 * 1024
-
 export class LogServer {
   readonly stats: ServerStats = { connections: 0, batches: 0, storedBytes: 0, duplicateBytes: 0, refusedBatches: 0, malformedFrames: 0, unauthorized: 0 }
+  readonly metrics = new Registry()
   private readonly http: http.Server
   private readonly wss: WebSocketServer
+  private readonly ingestLatency: Histogram
 
   constructor (private readonly store: Store, private readonly auth: Auth) {
-    this.http = http.createServer((req, res) => this.route(req, res))
+    this.ingestLatency = this.metrics.histogram('logfs_server_ingest_duration_seconds', 'From a batch arriving to its acknowledgement (write + fsync).')()
+    this.registerMetrics()
+    const api = new HttpApi(store, auth, this.metrics, () => store.healthy)
+    this.http = http.createServer((req, res) => api.handle(req, res))
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME, perMessageDeflate: false })
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head))
+  }
+
+  private registerMetrics (): void {
+    const m = this.metrics
+    const st = this.stats
+    m.gauge('logfs_server_connections', 'Open agent connections.', () => st.connections)
+    m.counter('logfs_server_batches_total', 'Batches stored and acknowledged.', () => st.batches)
+    m.counter('logfs_server_bytes_stored_total', 'Log bytes made durable.', () => st.storedBytes)
+    m.counter('logfs_server_bytes_duplicate_total', 'Resent bytes recognised and skipped.', () => st.duplicateBytes)
+    m.counter('logfs_server_batches_refused_total', 'Batches for tenants the token does not cover.', () => st.refusedBatches)
+    m.counter('logfs_server_frames_malformed_total', 'Frames that could not be read; their connections were closed.', () => st.malformedFrames)
+    m.counter('logfs_server_unauthorized_total', 'Connections refused for a missing or wrong token.', () => st.unauthorized)
+    m.gauge('logfs_store_bytes', 'Bytes of segment files on disk.', () => this.store.totalBytes)
+    m.gauge('logfs_store_segments', 'Segment files on disk.', () => this.store.segmentCount)
+    m.gauge('logfs_store_sources', 'Sources known to the store.', () => this.store.sourceCount)
+    m.gauge('logfs_store_traces', 'Trace ids in the trace index.', () => this.store.traces.size)
+    addProcessMetrics(m)
   }
 
   listen (options: ServerOptions): Promise<{ host: string, port: number }> {
@@ -87,7 +109,9 @@ export class LogServer {
       }
       const node = batch.node
       const entries = batch.recs.map(([p, offset, timestamp, data]) => ({ source: `${node}/${p}`, gen: batch.gen, offset, timestamp, data }))
+      const arrived = process.hrtime.bigint()
       this.store.append(entries).then(({ stored, duplicate }) => {
+        this.ingestLatency.observe(Number(process.hrtime.bigint() - arrived) / 1e9)
         this.stats.batches++
         this.stats.storedBytes += stored
         this.stats.duplicateBytes += duplicate
@@ -97,41 +121,6 @@ export class LogServer {
         send({ t: 'nack', seq: batch.seq, code: 'unavailable', message: err.message })
       })
     })
-  }
-
-  private route (req: http.IncomingMessage, res: http.ServerResponse): void {
-    const url = new URL(req.url ?? '/', 'http://x')
-    const json = (status: number, body: unknown): void => {
-      res.writeHead(status, { 'content-type': 'application/json' })
-      res.end(JSON.stringify(body) + '\n')
-    }
-    if (url.pathname === '/healthz') return json(200, { ok: true })
-    const grant = this.auth.check(Auth.bearer(req.headers.authorization))
-    if (grant === null) return json(401, { error: 'missing or wrong token' })
-    try {
-      if (req.method === 'GET' && url.pathname === '/v1/sources') {
-        return json(200, { sources: this.store.listSources(t => Auth.allows(grant, t)) })
-      }
-      if (req.method === 'GET' && url.pathname === '/v1/read') {
-        const source = url.searchParams.get('source')
-        if (!source) return json(400, { error: 'parameter source is required' })
-        const tenant = this.store.tenantOf(source)
-        if (tenant === null || !Auth.allows(grant, tenant)) return json(404, { error: `unknown source ${source}` })
-        const fromText = url.searchParams.get('from')
-        let from = null
-        try { from = fromText ? parseCursor(fromText) : null } catch (err) { return json(400, { error: (err as Error).message }) }
-        const max = Number(url.searchParams.get('max') ?? MAX_READ)
-        if (!Number.isSafeInteger(max) || max <= 0 || max > MAX_READ) return json(400, { error: `max must be an integer from 1 to ${MAX_READ}` })
-        const { data, next } = this.store.read(source, from, max)
-        res.writeHead(200, { 'content-type': 'application/octet-stream', 'logfs-next': next ? formatCursor(next) : '' })
-        res.end(data)
-        return
-      }
-      json(404, { error: `no such endpoint ${req.method} ${url.pathname}` })
-    } catch (err) {
-      log('error', 'server', `${req.method} ${url.pathname}: ${(err as Error).message}`)
-      json(500, { error: (err as Error).message })
-    }
   }
 
   async close (): Promise<void> {

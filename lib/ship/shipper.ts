@@ -10,8 +10,11 @@ import type { Intake, Tenant } from '../ring/intake'
 import type { LinkOptions } from './link'
 import type { ShipResult, ShipTask } from './worker'
 import { log } from '../util/log'
+import type { Histogram } from '../metrics/registry'
 
 export interface ShipperOptions {
+  /** Observes seconds from handing a batch to a worker to its acknowledgement. */
+  ackLatency?: Histogram
   link: LinkOptions
   node: string
   gen: number
@@ -22,6 +25,9 @@ export interface ShipperOptions {
 
 export interface ShipperStats {
   batches: number
+  /** Ring bytes handed to workers, resends included. */
+  sentBytes: number
+  /** Ring bytes acknowledged by the server. */
   shippedBytes: number
   wireBytes: number
   duplicateBytes: number
@@ -39,7 +45,7 @@ interface Flight {
 const MAX_BACKOFF_MS = 5000
 
 export class Shipper {
-  readonly stats: ShipperStats = { batches: 0, shippedBytes: 0, wireBytes: 0, duplicateBytes: 0, failures: 0, lastError: null, connected: false }
+  readonly stats: ShipperStats = { batches: 0, sentBytes: 0, shippedBytes: 0, wireBytes: 0, duplicateBytes: 0, failures: 0, lastError: null, connected: false }
   private readonly pool: Piscina
   private readonly flights = new Map<Tenant, Flight>()
   private readonly kicked = new Set<Tenant>()
@@ -96,8 +102,11 @@ export class Shipper {
       end,
       names: this.intake.namesFrom(t, start),
     }
+    this.stats.sentBytes += end - start
+    const sent = process.hrtime.bigint()
     this.pool.run(task).then((res: ShipResult) => {
       f.busy = false
+      this.options.ackLatency?.observe(Number(process.hrtime.bigint() - sent) / 1e9)
       if (f.failures > 0) log('info', 'ship', `tenant ${t.name}: delivering again after ${f.failures} failed attempt(s)`)
       f.failures = 0
       this.stats.connected = true

@@ -3,8 +3,13 @@
 // previous fsync ran), and retention by age and total size.
 import fs from 'node:fs'
 import path from 'node:path'
+import { EventEmitter } from 'node:events'
 import { encodeEntry, fileHeader, scanSegment, type Entry, type EntryRef } from './segment'
+import { SourceIndex, formatCursor, type Cursor } from './source'
+import { TraceIndex } from './traces'
 import { log } from '../util/log'
+
+export { formatCursor, parseCursor, type Cursor } from './source'
 
 export interface StoreOptions {
   dir: string
@@ -13,49 +18,19 @@ export interface StoreOptions {
   retentionMs: number
 }
 
-/** A position in a source: records are ordered by agent generation first, then byte offset. */
-export interface Cursor { gen: number, offset: number }
-
-export function formatCursor (c: Cursor): string { return `${c.gen}:${c.offset}` }
-
-export function parseCursor (text: string): Cursor {
-  const m = /^(\d+):(\d+)$/.exec(text)
-  if (!m) throw new Error(`'${text}' is not a cursor (expected GEN:OFFSET, e.g. 1732330000000:4096)`)
-  return { gen: Number(m[1]), offset: Number(m[2]) }
-}
-
-interface Extent { gen: number, offset: number, length: number, timestamp: number, seg: Segment, at: number }
-
 interface Segment { id: number, file: string, fd: number, size: number, newest: number }
 
 export interface SourceInfo {
   source: string
+  node: string
   tenant: string
+  /** The path under the agent's mount, e.g. `namespace/pod/container/file` under Kubernetes. */
+  path: string
   bytes: number
   first: string | null
   next: string | null
   lastWrite: number
   gapBytes: number
-}
-
-class SourceIndex {
-  readonly extents: Extent[] = []
-  /** Per generation, the offset just past the highest byte stored: anything below it is a resend. */
-  readonly high = new Map<number, number>()
-  bytes = 0
-  gapBytes = 0
-  lastWrite = 0
-  constructor (readonly source: string, readonly tenant: string) {}
-
-  add (e: Extent): void {
-    const x = this.extents
-    let i = x.length
-    while (i > 0 && (x[i - 1].gen > e.gen || (x[i - 1].gen === e.gen && x[i - 1].offset > e.offset))) i--
-    x.splice(i, 0, e)
-    this.bytes += e.length
-    this.high.set(e.gen, Math.max(this.high.get(e.gen) ?? 0, e.offset + e.length))
-    this.lastWrite = Math.max(this.lastWrite, e.timestamp)
-  }
 }
 
 /** `node/tenant/...`: the tenant is the second path component (or `default` for files at the mount's top). */
@@ -64,10 +39,16 @@ export function tenantOfSource (source: string): string {
   return parts.length > 2 ? parts[1] : 'default'
 }
 
+function newSource (source: string): SourceIndex {
+  return new SourceIndex(source, source.slice(0, source.indexOf('/')), tenantOfSource(source))
+}
+
 export interface AppendResult { stored: number, duplicate: number }
 
-export class Store {
+/** Emits `append` (source: SourceIndex) after new bytes of a source are durable. */
+export class Store extends EventEmitter {
   private readonly sources = new Map<string, SourceIndex>()
+  readonly traces = new TraceIndex()
   private readonly segments: Segment[] = []
   private active!: Segment
   private syncing = false
@@ -78,7 +59,7 @@ export class Store {
   /** Set when an fsync fails: what was written may not be on disk, so nothing more is acknowledged. */
   private failure: Error | null = null
 
-  private constructor (readonly options: StoreOptions) {}
+  private constructor (readonly options: StoreOptions) { super() }
 
   static open (options: StoreOptions): Store {
     const store = new Store(options)
@@ -87,6 +68,10 @@ export class Store {
   }
 
   get totalBytes (): number { return this.segments.reduce((n, s) => n + s.size, 0) }
+  get segmentCount (): number { return this.segments.length }
+  get sourceCount (): number { return this.sources.size }
+  /** False once an fsync failed: the store then refuses writes until restarted. */
+  get healthy (): boolean { return this.failure === null && !this.closed }
 
   private segFile (id: number): string {
     return path.join(this.options.dir, `${String(id).padStart(12, '0')}.seg`)
@@ -116,6 +101,13 @@ export class Store {
       for (const ref of scan.refs) this.index(ref, seg)
       entries += scan.refs.length
     }
+    for (const s of this.sources.values()) {
+      for (const e of s.extents) {
+        const data = Buffer.allocUnsafe(e.length)
+        fs.readSync(e.seg.fd, data, 0, e.length, e.at)
+        this.traces.feed(s.source, e, data)
+      }
+    }
     const tail = this.segments[this.segments.length - 1]
     if (tail && tail.size > 0 && tail.size < this.options.segmentBytes) {
       fs.closeSync(tail.fd)
@@ -124,19 +116,20 @@ export class Store {
     } else {
       this.roll()
     }
-    if (ids.length > 0) log('info', 'store', `opened ${this.options.dir}`, { segments: this.segments.length, entries, sources: this.sources.size, bytes: this.totalBytes })
+    if (ids.length > 0) log('info', 'store', `opened ${this.options.dir}`, { segments: this.segments.length, entries, sources: this.sources.size, traces: this.traces.size, bytes: this.totalBytes })
     this.retentionTimer = setInterval(() => this.applyRetention(), 60_000)
     this.retentionTimer.unref()
   }
 
-  private index (ref: EntryRef, seg: Segment): void {
+  private index (ref: EntryRef, seg: Segment): SourceIndex {
     let s = this.sources.get(ref.source)
     if (!s) {
-      s = new SourceIndex(ref.source, tenantOfSource(ref.source))
+      s = newSource(ref.source)
       this.sources.set(ref.source, s)
     }
     s.add({ gen: ref.gen, offset: ref.offset, length: ref.length, timestamp: ref.timestamp, seg, at: ref.at })
     seg.newest = Math.max(seg.newest, ref.timestamp)
+    return s
   }
 
   private roll (): void {
@@ -163,6 +156,7 @@ export class Store {
     let duplicate = 0
     const bufs: Buffer[] = []
     const refs: EntryRef[] = []
+    const fresh: Entry[] = []
     let at = this.active.size
     const high = new Map<string, number>()
     const gaps: Array<[string, number]> = []
@@ -181,6 +175,7 @@ export class Store {
       high.set(key, end)
       const buf = encodeEntry(entry)
       bufs.push(buf)
+      fresh.push(entry)
       refs.push({ source: entry.source, gen: entry.gen, offset: entry.offset, timestamp: entry.timestamp, at: at + buf.length - entry.data.length, length: entry.data.length })
       at += buf.length
       stored += entry.data.length
@@ -190,9 +185,12 @@ export class Store {
       let written = 0
       while (written < all.length) written += fs.writeSync(this.active.fd, all, written, all.length - written, this.active.size + written)
       this.active.size += all.length
-      for (const ref of refs) this.index(ref, this.active)
+      const touched = new Set<SourceIndex>()
+      for (const ref of refs) touched.add(this.index(ref, this.active))
       for (const [source, bytes] of gaps) this.gap(source, bytes)
+      for (const e of fresh) this.traces.feed(e.source, e, Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength))
       await this.sync()
+      for (const s of touched) this.emit('append', s)
       if (this.active.size >= this.options.segmentBytes) {
         this.roll()
         this.applyRetention()
@@ -247,12 +245,8 @@ export class Store {
       fs.closeSync(oldest.fd)
       fs.rmSync(oldest.file, { force: true })
       // Sources stay known even when all their bytes are gone: their high-water marks still stop resends.
-      for (const s of this.sources.values()) {
-        const kept = s.extents.filter(e => e.seg !== oldest)
-        if (kept.length === s.extents.length) continue
-        s.bytes = kept.reduce((n, e) => n + e.length, 0)
-        s.extents.splice(0, s.extents.length, ...kept)
-      }
+      for (const s of this.sources.values()) s.retain(e => e.seg !== oldest)
+      this.traces.retain(ref => this.sources.get(ref.source)?.logicalOf(ref) != null)
       log('info', 'store', `retention removed ${path.basename(oldest.file)}`, { reason: tooBig ? 'size' : 'age' })
     }
   }
@@ -265,7 +259,9 @@ export class Store {
       const last = s.extents[s.extents.length - 1]
       out.push({
         source: s.source,
+        node: s.node,
         tenant: s.tenant,
+        path: s.source.slice(s.node.length + 1),
         bytes: s.bytes,
         first: first ? formatCursor(first) : null,
         next: last ? formatCursor({ gen: last.gen, offset: last.offset + last.length }) : null,
@@ -278,6 +274,24 @@ export class Store {
 
   tenantOf (source: string): string | null {
     return this.sources.get(source)?.tenant ?? null
+  }
+
+  source (name: string): SourceIndex | undefined {
+    return this.sources.get(name)
+  }
+
+  allSources (): IterableIterator<SourceIndex> {
+    return this.sources.values()
+  }
+
+  /** The time of the oldest retained byte, or null for an empty store. */
+  oldest (): number | null {
+    let t: number | null = null
+    for (const s of this.sources.values()) {
+      const e = s.extents[0]
+      if (e && (t === null || e.timestamp < t)) t = e.timestamp
+    }
+    return t
   }
 
   /** Bytes of a source from `from` (inclusive) in cursor order, at most `maxBytes`, and the cursor after them. */

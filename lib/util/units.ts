@@ -37,3 +37,12 @@ export function formatBytes (n: number): string {
   while (n >= 1024 && i < units.length - 1) { n /= 1024; i++ }
   return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`
 }
+
+/** A point in time: an ISO 8601 date, milliseconds since the epoch, or a duration ago (`15m`, `1h`, `2d`). */
+export function parseTime (text: string, what = 'time', now = Date.now()): number {
+  if (/^\d{12,}$/.test(text)) return Number(text)
+  if (/^\d+(\.\d+)?\s*(ms|s|m|h|d|w)$/.test(text)) return now - parseDuration(text, what)
+  const t = Date.parse(text)
+  if (Number.isNaN(t)) throw new InputError(`${what}: '${text}' is not a time (examples: 15m, 2h, 2026-11-23T10:00:00Z)`)
+  return t
+}

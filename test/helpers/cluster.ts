@@ -157,3 +157,19 @@ export async function freePort (): Promise<number> {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
+
+/** Appends texts to files from a child process, in order. */
+export async function append (writes: Array<[string, string]>): Promise<void> {
+  const proc = spawn(process.execPath, [path.join(ROOT, 'dist/test/fixtures/append.js'), JSON.stringify(writes)], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let err = ''
+  proc.stderr?.on('data', (c: Buffer) => { err += c.toString() })
+  const code = await new Promise<number | null>(resolve => proc.once('exit', resolve))
+  if (code !== 0) throw new Error(`append failed: ${err}`)
+}
+
+/** Runs a logfs command to its end. */
+export async function cli (args: string[], env: Record<string, string> = {}): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  const p = run(args, { env: { ...process.env, LOGFS_TOKEN: TOKEN, ...env } })
+  const code = await p.exited
+  return { code, stdout: p.stdout, stderr: p.stderr }
+}
