@@ -9,15 +9,19 @@ export function fail (err: unknown): never {
   process.exit(e instanceof InputError ? 2 : 1)
 }
 
-/** Runs `stop` once on the first SIGTERM/SIGINT; a second signal exits at once. */
+/**
+ * Runs `stop` once on the first SIGTERM/SIGINT; a second signal exits at once. A repeat within a second is the
+ * same request arriving twice (to the process and to its group), not impatience.
+ */
 export function onStopSignal (stop: (signal: string) => Promise<void>): void {
-  let stopping = false
+  let stopping = 0
   const handler = (signal: NodeJS.Signals): void => {
+    if (stopping && Date.now() - stopping < 1000) return
     if (stopping) {
       log('warn', 'cli', `second ${signal}: exiting without finishing the stop`)
       process.exit(130)
     }
-    stopping = true
+    stopping = Date.now()
     stop(signal).catch(fail)
   }
   process.on('SIGTERM', handler)

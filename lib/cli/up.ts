@@ -28,15 +28,21 @@ export async function upCommand (f: UpFlags): Promise<void> {
   const durationMs = f.duration ? parseDuration(f.duration, '--duration') : 0
   const server = await startServer({ ...f, token, dataDir, listen: f.listen })
   const agent = new Agent(agentOptionsFrom(mnt, `ws://${server.host}:${server.port}`, { ...f, token }))
+  // The writer is started before the mount exists: a child forked after it would inherit the /dev/fuse
+  // descriptor (libfuse opens it without close-on-exec) and keep a dead mount's requests waiting forever.
+  // Its own process group, so a Ctrl-C reaches only us and we stop it in order.
+  const writer = spawn(process.execPath, [path.join(__dirname, '../demo/writer.js'), mnt, f.rate], { stdio: ['pipe', 'pipe', 'inherit'], detached: true })
+  const writerExited = new Promise<void>(resolve => writer.once('exit', () => resolve()))
+  let written = ''
+  writer.stdout.on('data', (c: Buffer) => { written += c.toString() })
   try {
     await agent.start()
   } catch (err) {
+    writer.kill('SIGKILL')
     await stopServer(server)
     throw err
   }
-  const writer = spawn(process.execPath, [path.join(__dirname, '../demo/writer.js'), mnt, f.rate], { stdio: ['ignore', 'pipe', 'inherit'] })
-  let written = ''
-  writer.stdout.on('data', (c: Buffer) => { written += c.toString() })
+  writer.stdin.write('go\n')
   process.stderr.write(`logfs up: server ${server.host}:${server.port} (store ${dataDir}), mount ${mnt}\n` +
     `  read it:  LOGFS_TOKEN=${token} logfs sources --server http://${server.host}:${server.port}\n` +
     `  stop:     Ctrl-C${durationMs ? ` (or wait ${f.duration})` : ''}\n`)
@@ -50,9 +56,10 @@ export async function upCommand (f: UpFlags): Promise<void> {
   const stop = async (why: string): Promise<void> => {
     clearInterval(ticker)
     log('info', 'up', `${why}: stopping the writer, draining, unmounting`)
-    const exited = new Promise<void>(resolve => writer.once('exit', () => resolve()))
     writer.kill('SIGTERM')
-    await exited
+    const killer = setTimeout(() => writer.kill('SIGKILL'), 5000)
+    await writerExited
+    clearTimeout(killer)
     const ok = await agent.stop()
     const { lines = 0, bytes = 0 } = written ? JSON.parse(written) as { lines: number, bytes: number } : {}
     const stored = server.server.stats.storedBytes

@@ -8,12 +8,10 @@ import { randomBytes } from 'node:crypto'
 const [dir, rateText] = process.argv.slice(2)
 const rate = Number(rateText ?? 200)
 const files = ['shop/checkout/api.log', 'shop/checkout/worker.log', 'billing/invoices/app.log']
-const fds = files.map(f => {
-  fs.mkdirSync(path.join(dir, path.dirname(f)), { recursive: true })
-  return fs.openSync(path.join(dir, f), 'a')
-})
+let fds: number[] = []
 let lines = 0
 let bytes = 0
+let timer: NodeJS.Timeout | undefined
 
 function request (): void {
   const traceId = randomBytes(8).toString('hex')
@@ -27,7 +25,16 @@ function request (): void {
   }
 }
 
-const timer = setInterval(() => { for (let i = 0; i < Math.max(1, Math.round(rate / 40)); i++) request() }, 100)
+// Started before the mount exists; `logfs up` says "go" on stdin once it is mounted.
+process.stdin.once('data', () => {
+  fds = files.map(f => {
+    fs.mkdirSync(path.join(dir, path.dirname(f)), { recursive: true })
+    return fs.openSync(path.join(dir, f), 'a')
+  })
+  timer = setInterval(() => { for (let i = 0; i < Math.max(1, Math.round(rate / 40)); i++) request() }, 100)
+})
+// Our stdin closes when `logfs up` is gone: stop too, rather than write into a mount nobody serves.
+process.stdin.once('end', () => process.kill(process.pid, 'SIGTERM'))
 process.on('SIGTERM', () => {
   clearInterval(timer)
   for (const fd of fds) fs.closeSync(fd)

@@ -65,6 +65,10 @@ export async function cleanStale (mnt: string): Promise<boolean> {
   if (!entry.type.startsWith('fuse')) throw new MountError(`${mnt} is already a ${entry.type} mount point`)
   if (await probe(mnt) === 'live') throw new MountError(`${mnt} is already mounted by a running filesystem (${entry.type}); unmount it first`)
   // A hung server keeps the lazy unmount waiting on its requests; aborting the connection ends them.
+  // The control filesystem may not be mounted yet on a fresh host.
+  if ((await fsp.readdir('/sys/fs/fuse/connections').catch(() => [])).length === 0) {
+    await run('mount', ['-t', 'fusectl', 'none', '/sys/fs/fuse/connections']).catch(() => {})
+  }
   await fsp.writeFile(`/sys/fs/fuse/connections/${entry.minor}/abort`, '1').catch(() => {})
   await run('fusermount', ['-uz', mnt]).catch(async () => run('umount', ['-l', mnt]))
   return true

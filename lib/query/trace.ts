@@ -48,7 +48,7 @@ function compareIds (a: string, b: string): number {
 }
 
 export function buildTrace (store: Store, traceId: string, allowed: (tenant: string) => boolean): Trace | null {
-  const refs = store.traces.traces.get(traceId) ?? []
+  const refs = store.traces.refs(traceId)
   const nodes = new Map<string, Span>()
   const roots: Span[] = []
   const unplaced: Span[] = []

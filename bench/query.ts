@@ -1,0 +1,147 @@
+// Query latency over a store filled through a real mount: `npm run bench:query` (1 GB) or `-- --size 200MB`.
+// Writes JSON log lines from three writer processes, waits until the server has every byte, then times grep
+// (full scan, time-narrowed, regex with early stop), context, trace and tail, and the server's restart (its
+// index is rebuilt on open). Each query runs 5 times; the table gives the median and the worst.
+import { spawn, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { NEEDLE_EVERY, traceId } from './jsonwriter'
+import { parseSize } from '../lib/util/units'
+
+const ROOT = path.resolve(__dirname, '../..')
+const LOGFS = path.join(ROOT, 'bin/logfs')
+const TOKEN = 'bench-token-0123456789'
+const sizeArg = process.argv.indexOf('--size')
+const TOTAL = sizeArg > 0 ? parseSize(process.argv[sizeArg + 1], '--size') : 1024 ** 3
+const FILES = ['shop/api/app.log', 'shop/worker/app.log', 'bank/db/app.log']
+
+const children: ChildProcess[] = []
+
+function start (args: string[]): { proc: ChildProcess, events: Array<Record<string, unknown>>, exited: Promise<number | null> } {
+  const proc = spawn(process.execPath, ['--max-old-space-size=8192', LOGFS, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOGFS_TOKEN: TOKEN, LOGFS_LOG_LEVEL: 'warn' } })
+  const events: Array<Record<string, unknown>> = []
+  let buf = ''
+  proc.stdout!.on('data', (c: Buffer) => {
+    buf += c.toString()
+    let nl
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      try { events.push(JSON.parse(buf.slice(0, nl))) } catch {}
+      buf = buf.slice(nl + 1)
+    }
+  })
+  children.push(proc)
+  return { proc, events, exited: new Promise(resolve => proc.once('exit', resolve)) }
+}
+
+async function until<T> (fn: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 1_800_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await fn()
+    if (v !== undefined) return v
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+}
+
+async function get (port: number, pathAndQuery: string): Promise<unknown> {
+  const res = await fetch(`http://127.0.0.1:${port}${pathAndQuery}`, { headers: { authorization: `Bearer ${TOKEN}` } })
+  if (!res.ok) throw new Error(`${pathAndQuery}: ${res.status} ${await res.text()}`)
+  return res.json()
+}
+
+async function time (fn: () => Promise<unknown>, check: (v: unknown) => boolean, runs = 5): Promise<{ medianMs: number, maxMs: number }> {
+  const ms: number[] = []
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint()
+    const v = await fn()
+    ms.push(Number(process.hrtime.bigint() - t0) / 1e6)
+    if (!check(v)) throw new Error(`unexpected answer: ${JSON.stringify(v).slice(0, 300)}`)
+  }
+  ms.sort((a, b) => a - b)
+  return { medianMs: Number(ms[Math.floor(runs / 2)].toFixed(1)), maxMs: Number(ms[runs - 1].toFixed(1)) }
+}
+
+async function main (): Promise<void> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'logfs-qbench-'))
+  const mnt = path.join(tmp, 'mnt')
+  const dataDir = path.join(tmp, 'data')
+  fs.mkdirSync(mnt)
+  let server = start(['server', '--json', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--retention-size', '100GiB'])
+  const port = (await until(() => server.events.find(e => e.event === 'listening'), 'server')).port as number
+  const agent = start(['mount', mnt, '--server', `ws://127.0.0.1:${port}`, '--json', '--node', 'bench', '--state-dir', tmp, '--ring-size', '64MiB'])
+  await until(() => agent.events.find(e => e.event === 'mounted'), 'mount')
+  for (const f of FILES) fs.mkdirSync(path.dirname(path.join(mnt, f)), { recursive: true })
+  process.stderr.write(`bench: writing ${(TOTAL / 1e9).toFixed(2)} GB of JSON lines through the mount\n`)
+  const t0 = Date.now()
+  const outs = await Promise.all(FILES.map((f, k) => new Promise<{ bytes: number, lines: number }>((resolve, reject) => {
+    const w = spawn(process.execPath, [path.join(__dirname, 'jsonwriter.js'), path.join(mnt, f), String(k), String(Math.ceil(TOTAL / FILES.length))], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    w.stdout.on('data', (c: Buffer) => { out += c.toString() })
+    w.once('exit', code => code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`writer exited ${code}`)))
+  })))
+  const written = outs.reduce((n, o) => n + o.bytes, 0)
+  const lines = Math.min(...outs.map(o => o.lines))
+  let last = 0
+  await until(async () => {
+    const { sources } = await get(port, '/v1/sources') as { sources: Array<{ bytes: number }> }
+    const n = sources.reduce((a, s) => a + s.bytes, 0)
+    if (Date.now() - last > 2000) { last = Date.now(); process.stderr.write(`  ${(100 * n / written).toFixed(0)}% stored\n`) }
+    return n >= written ? n : undefined
+  }, 'ingest')
+  const ingestSeconds = (Date.now() - t0) / 1000
+  agent.proc.kill('SIGTERM')
+  await agent.exited
+
+  // Restart the server: the time to open is the time to rebuild its in-memory indexes from the segments.
+  server.proc.kill('SIGTERM')
+  await server.exited
+  const r0 = Date.now()
+  server = start(['server', '--json', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`])
+  await until(() => server.events.find(e => e.event === 'listening'), 'restart')
+  const openSeconds = (Date.now() - r0) / 1000
+
+  const mid = Math.floor(lines / 2)
+  // A needle with lines before it, so context has something to show; the dot ends it (needle-5 ≠ needle-50).
+  const needle = `needle-${Math.max(1, Math.floor(mid / NEEDLE_EVERY)) * NEEDLE_EVERY}.`
+  if (Math.max(1, Math.floor(mid / NEEDLE_EVERY)) * NEEDLE_EVERY >= lines) throw new Error('--size is too small for the query set; use at least 100MB')
+  const hits = (v: unknown): number => (v as { hits: unknown[] }).hits.length
+  const rows: Array<[string, string, { medianMs: number, maxMs: number }]> = []
+  const q = async (name: string, what: string, url: string, check: (v: unknown) => boolean): Promise<void> => {
+    rows.push([name, what, await time(() => get(port, url), check)])
+    process.stderr.write(`  ${name}: done\n`)
+  }
+  await q('grep, rare text, whole store', `"${needle}": full scan of ${(written / 1e9).toFixed(2)} GB`, `/v1/grep?q=${needle}&limit=10`, v => hits(v) >= 1)
+  await q('grep, regex, stops at 100 hits', '"upstream timeout after \\d+"', `/v1/grep?q=${encodeURIComponent('upstream timeout after \\d+')}&regex=1&limit=100`, v => hits(v) === 100)
+  const lastWrite = Math.max(...((await get(port, '/v1/sources')) as { sources: Array<{ lastWrite: number }> }).sources.map(s => s.lastWrite))
+  const since = Math.round(lastWrite - (lastWrite - t0) * 0.1)
+  await q('grep, newest 10 % of the time only', `"${needle}" since ${new Date(since).toISOString()}: the time index skips the rest`, `/v1/grep?q=${needle}&since=${since}&limit=10`, () => true)
+  await q('grep, one source by glob', `"${needle}" in shop/api/**`, `/v1/grep?q=${needle}&source=${encodeURIComponent('shop/api/**')}&limit=10`, v => hits(v) >= 1)
+  const hit = ((await get(port, `/v1/grep?q=${needle}&limit=1`)) as { hits: Array<{ source: string, cursor: string }> }).hits[0]
+  await q('context -B 20 -A 20', 'around the needle', `/v1/context?source=${encodeURIComponent(hit.source)}&cursor=${hit.cursor}&before=20&after=20`, v => (v as { before: unknown[] }).before.length === 20)
+  await q('trace by id', `trace of request ${mid}: 3 sources, a missing level`, `/v1/trace?id=${traceId(mid)}`, v => (v as { lines: number }).lines === 3)
+  await q('tail -n 10', 'last lines of a source', `/v1/tail?source=${encodeURIComponent('bench/shop/api/app.log')}&lines=10`, v => (v as { lines: unknown[] }).lines.length === 10)
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+  const rss = Number(/^process_resident_memory_bytes (\S+)$/m.exec(metrics)?.[1] ?? 0)
+  server.proc.kill('SIGTERM')
+  await server.exited
+  fs.rmSync(tmp, { recursive: true, force: true })
+
+  const cpus = os.cpus()
+  const table = ['| query | what | median ms | worst of 5 ms |', '|---|---|---|---|', ...rows.map(([n, w, r]) => `| ${n} | ${w} | ${r.medianMs} | ${r.maxMs} |`)].join('\n')
+  const text = `logfs queries over ${(written / 1e9).toFixed(2)} GB (${lines * 3} JSON lines) written through the mount\n` +
+    `machine: ${cpus.length} cores (${cpus[0]?.model ?? '?'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}\n` +
+    `ingest until durable: ${ingestSeconds.toFixed(1)} s (${(written / 1e6 / ingestSeconds).toFixed(1)} MB/s); server restart (index rebuild): ${openSeconds.toFixed(1)} s; server RSS after queries: ${(rss / 2 ** 20).toFixed(0)} MiB\n\n${table}\n`
+  process.stdout.write('\n' + text)
+  const dir = path.join(ROOT, 'bench/results')
+  fs.mkdirSync(dir, { recursive: true })
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-')
+  fs.writeFileSync(path.join(dir, `query-${stamp}.md`), text)
+  fs.writeFileSync(path.join(dir, `query-${stamp}.json`), JSON.stringify({ written, lines: lines * 3, ingestSeconds, openSeconds, rss, rows }, null, 2) + '\n')
+}
+
+main().catch(err => {
+  process.stderr.write(`bench: ${(err as Error).message}\n`)
+  for (const c of children) c.kill('SIGKILL')
+  process.exit(1)
+})
