@@ -3,14 +3,12 @@
 // MB/s until the last byte is durable on the server), plus the agent's peak RSS and CPU time.
 //   npm run bench            (full: 100k lines per writer)
 //   npm run bench -- --quick (20k lines per writer)
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { ROOT, fail, machine, start, storedBytes, until } from './harness'
 
-const ROOT = path.resolve(__dirname, '../..')
-const LOGFS = path.join(ROOT, 'bin/logfs')
-const TOKEN = 'bench-token-0123456789'
 const quick = process.argv.includes('--quick')
 const LINES = quick ? 20_000 : 100_000
 const SIZE = 200
@@ -22,43 +20,12 @@ interface Row {
   p50us: number, p99us: number, p999us: number, agentPeakRssMiB: number, agentCpuSeconds: number
 }
 
-function start (args: string[]): { proc: ChildProcess, events: Array<Record<string, unknown>>, exited: Promise<number | null> } {
-  const proc = spawn(process.execPath, [LOGFS, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOGFS_TOKEN: TOKEN, LOGFS_LOG_LEVEL: 'warn' } })
-  const events: Array<Record<string, unknown>> = []
-  let buf = ''
-  proc.stdout!.on('data', (c: Buffer) => {
-    buf += c.toString()
-    let nl
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      try { events.push(JSON.parse(buf.slice(0, nl))) } catch {}
-      buf = buf.slice(nl + 1)
-    }
-  })
-  return { proc, events, exited: new Promise(resolve => proc.once('exit', resolve)) }
-}
-
-async function until<T> (fn: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 600_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await fn()
-    if (v !== undefined) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 10))
-  }
-}
-
 function procStat (pid: number): { peakRssKiB: number, cpuSeconds: number } {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
   const peakRssKiB = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0)
   const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
   const ticks = Number(fields[11]) + Number(fields[12])
   return { peakRssKiB, cpuSeconds: ticks / 100 }
-}
-
-async function storedBytes (port: number): Promise<number> {
-  const res = await fetch(`http://127.0.0.1:${port}/v1/sources`, { headers: { authorization: `Bearer ${TOKEN}` } })
-  const { sources } = await res.json() as { sources: Array<{ bytes: number }> }
-  return sources.reduce((n, s) => n + s.bytes, 0)
 }
 
 async function runCase (writers: number): Promise<Row> {
@@ -107,11 +74,6 @@ async function runCase (writers: number): Promise<Row> {
   }
 }
 
-function machine (): Record<string, string | number> {
-  const cpus = os.cpus()
-  return { cores: cpus.length, cpu: cpus[0]?.model ?? '?', memGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), node: process.version }
-}
-
 async function main (): Promise<void> {
   const rows: Row[] = []
   for (const w of WRITERS) {
@@ -132,4 +94,4 @@ async function main (): Promise<void> {
   fs.writeFileSync(path.join(dir, `e2e-${stamp}.md`), text)
 }
 
-main().catch(err => { process.stderr.write(`bench: ${(err as Error).message}\n`); process.exit(1) })
+main().catch(fail)

@@ -2,53 +2,17 @@
 // Writes JSON log lines from three writer processes, waits until the server has every byte, then times grep
 // (full scan, time-narrowed, regex with early stop), context, trace and tail, and the server's restart (its
 // index is rebuilt on open). Each query runs 5 times; the table gives the median and the worst.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { NEEDLE_EVERY, traceId } from './jsonwriter'
 import { parseSize } from '../lib/util/units'
+import { ROOT, fail, get, machineLine, start, until } from './harness'
 
-const ROOT = path.resolve(__dirname, '../..')
-const LOGFS = path.join(ROOT, 'bin/logfs')
-const TOKEN = 'bench-token-0123456789'
 const sizeArg = process.argv.indexOf('--size')
 const TOTAL = sizeArg > 0 ? parseSize(process.argv[sizeArg + 1], '--size') : 1024 ** 3
 const FILES = ['shop/api/app.log', 'shop/worker/app.log', 'bank/db/app.log']
-
-const children: ChildProcess[] = []
-
-function start (args: string[]): { proc: ChildProcess, events: Array<Record<string, unknown>>, exited: Promise<number | null> } {
-  const proc = spawn(process.execPath, ['--max-old-space-size=8192', LOGFS, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOGFS_TOKEN: TOKEN, LOGFS_LOG_LEVEL: 'warn' } })
-  const events: Array<Record<string, unknown>> = []
-  let buf = ''
-  proc.stdout!.on('data', (c: Buffer) => {
-    buf += c.toString()
-    let nl
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      try { events.push(JSON.parse(buf.slice(0, nl))) } catch {}
-      buf = buf.slice(nl + 1)
-    }
-  })
-  children.push(proc)
-  return { proc, events, exited: new Promise(resolve => proc.once('exit', resolve)) }
-}
-
-async function until<T> (fn: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 1_800_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await fn()
-    if (v !== undefined) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-}
-
-async function get (port: number, pathAndQuery: string): Promise<unknown> {
-  const res = await fetch(`http://127.0.0.1:${port}${pathAndQuery}`, { headers: { authorization: `Bearer ${TOKEN}` } })
-  if (!res.ok) throw new Error(`${pathAndQuery}: ${res.status} ${await res.text()}`)
-  return res.json()
-}
 
 async function time (fn: () => Promise<unknown>, check: (v: unknown) => boolean, runs = 5): Promise<{ medianMs: number, maxMs: number }> {
   const ms: number[] = []
@@ -67,7 +31,7 @@ async function main (): Promise<void> {
   const mnt = path.join(tmp, 'mnt')
   const dataDir = path.join(tmp, 'data')
   fs.mkdirSync(mnt)
-  let server = start(['server', '--json', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--retention-size', '100GiB'])
+  let server = start(['server', '--json', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--retention-size', '100GiB'], ['--max-old-space-size=8192'])
   const port = (await until(() => server.events.find(e => e.event === 'listening'), 'server')).port as number
   const agent = start(['mount', mnt, '--server', `ws://127.0.0.1:${port}`, '--json', '--node', 'bench', '--state-dir', tmp, '--ring-size', '64MiB'])
   await until(() => agent.events.find(e => e.event === 'mounted'), 'mount')
@@ -97,7 +61,7 @@ async function main (): Promise<void> {
   server.proc.kill('SIGTERM')
   await server.exited
   const r0 = Date.now()
-  server = start(['server', '--json', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`])
+  server = start(['server', '--json', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`], ['--max-old-space-size=8192'])
   await until(() => server.events.find(e => e.event === 'listening'), 'restart')
   const openSeconds = (Date.now() - r0) / 1000
 
@@ -127,10 +91,9 @@ async function main (): Promise<void> {
   await server.exited
   fs.rmSync(tmp, { recursive: true, force: true })
 
-  const cpus = os.cpus()
   const table = ['| query | what | median ms | worst of 5 ms |', '|---|---|---|---|', ...rows.map(([n, w, r]) => `| ${n} | ${w} | ${r.medianMs} | ${r.maxMs} |`)].join('\n')
   const text = `logfs queries over ${(written / 1e9).toFixed(2)} GB (${lines * 3} JSON lines) written through the mount\n` +
-    `machine: ${cpus.length} cores (${cpus[0]?.model ?? '?'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}\n` +
+    `${machineLine()}\n` +
     `ingest until durable: ${ingestSeconds.toFixed(1)} s (${(written / 1e6 / ingestSeconds).toFixed(1)} MB/s); server restart (index rebuild): ${openSeconds.toFixed(1)} s; server RSS after queries: ${(rss / 2 ** 20).toFixed(0)} MiB\n\n${table}\n`
   process.stdout.write('\n' + text)
   const dir = path.join(ROOT, 'bench/results')
@@ -140,8 +103,4 @@ async function main (): Promise<void> {
   fs.writeFileSync(path.join(dir, `query-${stamp}.json`), JSON.stringify({ written, lines: lines * 3, ingestSeconds, openSeconds, rss, rows }, null, 2) + '\n')
 }
 
-main().catch(err => {
-  process.stderr.write(`bench: ${(err as Error).message}\n`)
-  for (const c of children) c.kill('SIGKILL')
-  process.exit(1)
-})
+main().catch(fail)
