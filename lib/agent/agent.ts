@@ -4,6 +4,7 @@ import { Intake, type FullPolicy, type TenantStats, EROFS } from '../ring/intake
 import { Shipper, type ShipperStats } from '../ship/shipper'
 import { LogFs, type FsStats } from '../fs/ops'
 import { cleanStale, mount, unmount } from '../fs/mount'
+import { SkeletonFile, restore } from '../fs/skeleton'
 import { log } from '../util/log'
 import { Registry } from '../metrics/registry'
 import { AgentHttp, registerAgentMetrics } from './http'
@@ -27,6 +28,8 @@ export interface AgentOptions {
   ackTimeoutMs: number
   fsyncWaitMs: number
   drainTimeoutMs: number
+  /** Where the directory skeleton is kept across restarts; none when null. */
+  skeletonFile: string | null
   /** HOST:PORT for /metrics, /healthz and /readyz; none when null. */
   metricsListen: { host: string, port: number } | null
 }
@@ -75,6 +78,12 @@ export class Agent {
 
   async start (): Promise<void> {
     if (await cleanStale(this.options.mountpoint)) log('warn', 'agent', `cleaned a stale mount at ${this.options.mountpoint} left by an earlier crash`)
+    if (this.options.skeletonFile) {
+      const skeleton = new SkeletonFile(this.options.skeletonFile)
+      const made = restore(this.fs.tree, skeleton.load())
+      if (made > 0) log('info', 'agent', `restored ${made} directories from ${skeleton.file}`)
+      this.fs.onTreeChange = () => skeleton.schedule(this.fs.tree)
+    }
     this.fuse = await mount(this.options.mountpoint, this.fs.ops(), { opTimeoutMs: 10_000 })
     if (this.options.metricsListen) {
       registerAgentMetrics(this.metrics, () => this.report())

@@ -2,6 +2,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { Agent } from '../agent/agent'
+import { supervise } from '../agent/supervisor'
 import { cleanStale } from '../fs/mount'
 import { log } from '../util/log'
 import { InputError, formatBytes, parseDuration } from '../util/units'
@@ -11,6 +12,7 @@ import { emit, onStopSignal } from './run'
 export interface MountFlags extends AgentFlags {
   server: string
   stateDir: string
+  supervise: boolean
   json?: boolean
 }
 
@@ -20,7 +22,13 @@ function pidFile (stateDir: string, mountpoint: string): string {
 
 export async function mountCommand (mnt: string, f: MountFlags): Promise<void> {
   const mountpoint = path.resolve(mnt)
-  const agent = new Agent(agentOptionsFrom(mountpoint, f.server, f))
+  const options = agentOptionsFrom(mountpoint, f.server, f, path.join(f.stateDir, encodeURIComponent(mountpoint) + '.dirs.json'))
+  if (f.supervise) {
+    // Same command line, run as the supervised agent; flags were checked above, so a bad one fails here once.
+    const args = [...process.execArgv, process.argv[1], ...process.argv.slice(2), '--no-supervise']
+    return supervise({ args, json: f.json === true })
+  }
+  const agent = new Agent(options)
   await agent.start()
   const pid = pidFile(f.stateDir, mountpoint)
   fs.mkdirSync(f.stateDir, { recursive: true })

@@ -70,7 +70,7 @@ export interface AgentFlags {
   metricsListen?: string
 }
 
-export function agentOptionsFrom (mountpoint: string, server: string, f: AgentFlags): AgentOptions {
+export function agentOptionsFrom (mountpoint: string, server: string, f: AgentFlags, skeletonFile: string | null = null): AgentOptions {
   if (!/^wss?:\/\/[^/]+/.test(server)) throw new InputError(`--server: '${server}' is not a ws:// or wss:// URL (example: ws://127.0.0.1:7070)`)
   if (!/^[0-7]{3,4}$/.test(f.mode)) throw new InputError(`--mode: '${f.mode}' is not an octal mode (example: 1777)`)
   if (!/^[A-Za-z0-9._-]+$/.test(f.node)) throw new InputError(`--node: '${f.node}' may use only letters, digits, '.', '_' and '-'`)
@@ -103,6 +103,7 @@ export function agentOptionsFrom (mountpoint: string, server: string, f: AgentFl
     fsyncWaitMs: parseDuration(f.fsyncWait, '--fsync-wait'),
     drainTimeoutMs: parseDuration(f.drainTimeout, '--drain-timeout'),
     metricsListen: f.metricsListen ? parseListen(f.metricsListen, '--metrics-listen') : null,
+    skeletonFile,
   }
 }
 

@@ -36,6 +36,8 @@ export class LogFs {
   private readonly handles = new Map<number, FileNode>()
   private nextHandle = 1
   private readonly noShip: RegExp[]
+  /** Called after a change to the directory skeleton (directories, owners, modes). */
+  onTreeChange: () => void = () => {}
 
   constructor (private readonly intake: Intake, readonly options: FsOptions) {
     this.tree = new Tree(options)
@@ -118,8 +120,8 @@ export class LogFs {
           cb(err instanceof FsError ? err.errno : EIO)
         }
       },
-      mkdir: (path, mode, cb) => call(cb, () => { this.tree.mkdir(path, mode) }),
-      rmdir: (path, cb) => call(cb, () => this.tree.rmdir(path)),
+      mkdir: (path, mode, cb) => call(cb, () => { this.tree.mkdir(path, mode); this.onTreeChange() }),
+      rmdir: (path, cb) => call(cb, () => { this.tree.rmdir(path); this.onTreeChange() }),
       create: (path, mode, cb) => call(cb, () => {
         const rel = path.slice(1)
         const shipped = !this.noShip.some(re => re.test(rel))
@@ -154,11 +156,12 @@ export class LogFs {
       truncate: (path, size, cb) => call(cb, () => this.resize(this.tree.file(path), size)),
       ftruncate: (path, fd, size, cb) => call(cb, () => this.resize(this.handles.get(fd) ?? this.tree.file(path), size)),
       unlink: (path, cb) => call(cb, () => this.tree.unlink(path)),
-      rename: (src, dest, cb) => call(cb, () => this.tree.rename(src, dest)),
+      rename: (src, dest, cb) => call(cb, () => { this.tree.rename(src, dest); this.onTreeChange() }),
       chmod: (path, mode, cb) => call(cb, () => {
         const node = this.tree.lookup(path)
         node.attr.mode = (node.attr.mode & ~0o7777) | (mode & 0o7777)
         node.attr.ctime = Date.now()
+        if (node.kind === 'dir') this.onTreeChange()
       }),
       chown: (path, uid, gid, cb) => call(cb, () => {
         const node = this.tree.lookup(path)
@@ -166,6 +169,7 @@ export class LogFs {
         if (uid !== 0xffffffff) node.attr.uid = uid
         if (gid !== 0xffffffff) node.attr.gid = gid
         node.attr.ctime = Date.now()
+        if (node.kind === 'dir') this.onTreeChange()
       }),
       utimens: (path, atime, mtime, cb) => call(cb, () => {
         const node = this.tree.lookup(path)

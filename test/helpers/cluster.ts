@@ -10,6 +10,8 @@ export const ROOT = path.resolve(__dirname, '../../..')
 export const LOGFS = path.join(ROOT, 'bin/logfs')
 export const TOKEN = 'test-token-0123456789'
 
+export const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
+
 /** The part of tap's Test that the helpers use. */
 interface Teardown { teardown: (fn: () => unknown) => void }
 
@@ -70,16 +72,20 @@ export function forceUnmount (mnt: string): void {
   try { execFileSync('fusermount', ['-uz', mnt], { stdio: 'ignore' }) } catch {}
 }
 
-export async function startAgent (t: Teardown, server: { ws: string } | string, args: string[] = [], mnt?: string): Promise<Agent> {
+/** Starts `logfs mount`; unsupervised unless asked, so a test's SIGKILL reaches the agent itself. */
+export async function startAgent (t: Teardown, server: { ws: string } | string, args: string[] = [], mnt?: string, opts: { supervised?: boolean } = {}): Promise<Agent> {
   const dir = mnt ?? tempDir(t, 'mnt')
   const stateDir = tempDir(t, 'state')
   const url = typeof server === 'string' ? server : server.ws
-  const p = run(['mount', dir, '--server', url, '--json', '--node', 'testnode', '--state-dir', stateDir, ...args])
+  const p = run(['mount', dir, '--server', url, '--json', '--node', 'testnode', '--state-dir', stateDir, ...(opts.supervised ? [] : ['--no-supervise']), ...args])
   t.teardown(async () => {
     if (p.proc.exitCode === null) {
       p.proc.kill('SIGKILL')
       await p.exited
     }
+    // A supervised agent outlives its killed supervisor; end every agent this mount had.
+    for (const e of p.events) if (e.event === 'mounted') try { process.kill(e.pid as number, 'SIGKILL') } catch {}
+    await sleep(50)
     forceUnmount(dir)
   })
   await event(p, 'mounted')
@@ -93,7 +99,7 @@ export async function startAgent (t: Teardown, server: { ws: string } | string, 
   return Object.assign(p, { mnt: dir, stop })
 }
 
-export interface WriterResult { lines: number, bytes: number, error: string | null }
+export interface WriterResult { lines: number, bytes: number, error: string | null, outages?: Array<{ error: string, ms: number }> }
 
 export function writer (spec: WriterSpec, opts: { uid?: number, gid?: number } = {}): { proc: ChildProcess, done: Promise<WriterResult> } {
   const proc = spawn(process.execPath, [path.join(ROOT, 'dist/test/fixtures/writer.js'), JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'], ...opts })
@@ -156,7 +162,6 @@ export async function freePort (): Promise<number> {
   })
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 
 /** Appends texts to files from a child process, in order. */
 export async function append (writes: Array<[string, string]>): Promise<void> {
