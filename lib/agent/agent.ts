@@ -5,11 +5,14 @@ import { Shipper, type ShipperStats } from '../ship/shipper'
 import { LogFs, type FsStats } from '../fs/ops'
 import { cleanStale, mount, unmount } from '../fs/mount'
 import { SkeletonFile, restore } from '../fs/skeleton'
+import { EMPTY, settingsFor, watchCollection, type Collection, type TenantSettings } from '../config/collection'
 import { log } from '../util/log'
 import { Registry } from '../metrics/registry'
 import { AgentHttp, registerAgentMetrics } from './http'
 
 export interface AgentOptions {
+  /** Per-tenant settings file (JSON, watched); null for none. */
+  configFile: string | null
   mountpoint: string
   server: string
   token: string
@@ -54,10 +57,28 @@ export class Agent {
   private stopping: Promise<boolean> | null = null
   readonly metrics = new Registry()
   private http: AgentHttp | null = null
+  private collection: Collection = EMPTY
+  private stopWatch: () => void = () => {}
 
   constructor (readonly options: AgentOptions) {
-    this.intake = new Intake({ memory: options.memory, ringSize: options.ringSize, policy: options.policy })
-    this.intake.onNoRing = (tenant) => log('error', 'agent', `tenant ${tenant} gets no ring: the memory budget (${options.memory} bytes) is spent on ${this.intake.maxRings} tenants; its writes fail with ENOSPC. Raise --memory or lower --ring-size.`)
+    if (options.configFile) {
+      const watch = watchCollection(options.configFile, (c) => {
+        this.collection = c
+        this.intake.updatePolicies()
+        log('info', 'agent', `collection settings reloaded from ${options.configFile}`, { tenants: [...c.tenants.keys()] })
+      }, (err) => log('error', 'agent', `collection settings not reloaded, keeping the last good ones: ${err.message}`))
+      this.collection = watch.initial
+      this.stopWatch = watch.stop
+    }
+    const tenantSettings = (tenant: string): TenantSettings => settingsFor(this.collection, tenant)
+    this.intake = new Intake({
+      memory: options.memory,
+      settings: (tenant) => {
+        const s = tenantSettings(tenant)
+        return { ringSize: s.ringSize ?? options.ringSize, policy: s.fullPolicy ?? options.policy }
+      },
+    })
+    this.intake.onNoRing = (tenant) => log('error', 'agent', `tenant ${tenant} gets no ring: ${this.intake.allocated} of the ${options.memory} bytes of --memory are given to ${this.intake.tenants.size} tenants; its writes fail with ENOSPC. Raise --memory or lower ring sizes.`)
     this.shipper = new Shipper(this.intake, {
       ackLatency: this.metrics.histogram('logfs_agent_ack_duration_seconds', 'From handing a batch to a worker to the server acknowledging it.')(),
       link: { url: options.server, token: options.token, timeoutMs: options.ackTimeoutMs, compress: options.compress },
@@ -73,6 +94,7 @@ export class Agent {
       tailBytes: options.tailBytes,
       noShip: options.noShip,
       fsyncWaitMs: options.fsyncWaitMs,
+      settings: tenantSettings,
     })
   }
 
@@ -121,6 +143,7 @@ export class Agent {
       if (this.fuse) {
         await unmount(this.fuse).catch((err: Error) => log('error', 'agent', `unmount failed: ${err.message}`))
       }
+      this.stopWatch()
       await this.shipper.close()
       await this.http?.close()
       return drained

@@ -30,6 +30,7 @@ addAgentOptions(program.command('mount')
   .requiredOption('--server <url>', 'logfs server, e.g. ws://127.0.0.1:7070')
   .addOption(new Option('--state-dir <dir>', 'where the agent keeps its pid file and directory skeleton').default(STATE_DIR))
   .option('--no-supervise', 'run the agent in this process instead of under a supervisor that restarts it')
+  .option('--mkdir', 'create the mount point (and its parents) if it does not exist')
   .option('--json', 'print events (mounted, stopped with a report) as JSON lines on stdout'))
   .action(mountCommand)
 

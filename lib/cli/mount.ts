@@ -13,6 +13,7 @@ export interface MountFlags extends AgentFlags {
   server: string
   stateDir: string
   supervise: boolean
+  mkdir?: boolean
   json?: boolean
 }
 
@@ -22,6 +23,7 @@ function pidFile (stateDir: string, mountpoint: string): string {
 
 export async function mountCommand (mnt: string, f: MountFlags): Promise<void> {
   const mountpoint = path.resolve(mnt)
+  if (f.mkdir) fs.mkdirSync(mountpoint, { recursive: true })
   const options = agentOptionsFrom(mountpoint, f.server, f, path.join(f.stateDir, encodeURIComponent(mountpoint) + '.dirs.json'))
   if (f.supervise) {
     // Same command line, run as the supervised agent; flags were checked above, so a bad one fails here once.

@@ -1,6 +1,8 @@
 // Flags shared by commands, parsed once, with errors that name the flag.
 import { Command, Option } from 'commander'
 import os from 'node:os'
+import fs from 'node:fs'
+import { parseCollection } from '../config/collection'
 import { InputError, parseDuration, parseSize } from '../util/units'
 import type { AgentOptions } from '../agent/agent'
 import { DEFAULT_NO_SHIP } from '../fs/ops'
@@ -49,6 +51,7 @@ export function addAgentOptions (cmd: Command): Command {
     .option('--fsync-wait <duration>', 'how long fsync waits for the server before answering EIO', '10s')
     .option('--drain-timeout <duration>', 'how long a stop may take to ship what is buffered', '30s')
     .option('--metrics-listen <host:port>', 'serve /metrics, /healthz and /readyz here (port 0: any free port)')
+    .option('--config <file>', 'per-tenant collection settings (JSON, re-read when it changes)')
 }
 
 export interface AgentFlags {
@@ -68,6 +71,7 @@ export interface AgentFlags {
   fsyncWait: string
   drainTimeout: string
   metricsListen?: string
+  config?: string
 }
 
 export function agentOptionsFrom (mountpoint: string, server: string, f: AgentFlags, skeletonFile: string | null = null): AgentOptions {
@@ -83,7 +87,14 @@ export function agentOptionsFrom (mountpoint: string, server: string, f: AgentFl
   if (memory < ringSize) throw new InputError(`--memory (${f.memory}) must hold at least one ring (--ring-size ${f.ringSize})`)
   const batchBytes = parseSize(f.batchSize, '--batch-size')
   if (batchBytes < 4096 || batchBytes > 8 * 1024 * 1024) throw new InputError('--batch-size must be from 4KiB to 8MiB')
+  if (f.config) {
+    try { parseCollection(fs.readFileSync(f.config, 'utf8'), f.config) } catch (err) {
+      if (err instanceof InputError) throw err
+      throw new InputError(`--config ${f.config}: ${(err as Error).message}`)
+    }
+  }
   return {
+    configFile: f.config ?? null,
     mountpoint,
     server: url.toString(),
     token: tokenFrom(f),

@@ -6,6 +6,8 @@ import { globToRegExp } from '../util/glob'
 import { log } from '../util/log'
 import { EINVAL, FsError, type FileNode, type Node, Tree, type TreeOptions } from './tree'
 import { MAX_WRITE } from './mount'
+import { tenantOf } from '../wire/frames'
+import type { TenantSettings } from '../config/collection'
 
 const EBADF = -9
 const EIO = -5
@@ -18,6 +20,8 @@ const BLOCK = 4096
 export interface FsOptions extends TreeOptions {
   /** Globs (matched against the path under the mount) of files that are kept in memory but never shipped. */
   noShip: string[]
+  /** Per-tenant collection settings (skip/ship globs, directory owner). */
+  settings: (tenant: string) => TenantSettings
   /** How long fsync waits for the server to acknowledge a file's bytes before answering EIO. */
   fsyncWaitMs: number
 }
@@ -120,12 +124,17 @@ export class LogFs {
           cb(err instanceof FsError ? err.errno : EIO)
         }
       },
-      mkdir: (path, mode, cb) => call(cb, () => { this.tree.mkdir(path, mode); this.onTreeChange() }),
+      mkdir: (path, mode, cb) => call(cb, () => {
+        const dir = this.tree.mkdir(path, mode)
+        // A directory's tenant is its first component, the tenant directory included.
+        const owner = this.options.settings(tenantOf(path.slice(1) + '/')).owner
+        if (owner) [dir.attr.uid, dir.attr.gid] = owner
+        this.onTreeChange()
+      }),
       rmdir: (path, cb) => call(cb, () => { this.tree.rmdir(path); this.onTreeChange() }),
       create: (path, mode, cb) => call(cb, () => {
         const rel = path.slice(1)
-        const shipped = !this.noShip.some(re => re.test(rel))
-        return this.open(this.tree.create(path, mode, shipped ? this.intake.source(rel) : null))
+        return this.open(this.tree.create(path, mode, this.shipped(rel) ? this.intake.source(rel) : null))
       }),
       open: (path, flags, cb) => call(cb, () => {
         const file = this.tree.file(path)
@@ -178,6 +187,14 @@ export class LogFs {
         node.attr.ctime = Date.now()
       }),
     }
+  }
+
+  /** Whether a file created at `rel` is shipped: not a rotated copy, not skipped, and wanted if a list is given. */
+  private shipped (rel: string): boolean {
+    if (this.noShip.some(re => re.test(rel))) return false
+    const s = this.options.settings(tenantOf(rel))
+    if (s.skip?.some(re => re.test(rel))) return false
+    return s.ship === undefined || s.ship.some(re => re.test(rel))
   }
 
   private resize (file: FileNode, size: number): void {

@@ -33,8 +33,8 @@ export interface TenantStats {
 
 export interface IntakeOptions {
   memory: number
-  ringSize: number
-  policy: FullPolicy
+  /** Ring size and full-ring policy of a tenant; asked when its ring is created, and the policy on every change. */
+  settings: (tenant: string) => { ringSize: number, policy: FullPolicy }
 }
 
 interface Waiting {
@@ -51,7 +51,7 @@ export class Tenant {
   readonly sourcesAt = new Map<number, number>()
   readonly stats: TenantStats
 
-  constructor (readonly name: string, readonly ring: Ring) {
+  constructor (readonly name: string, readonly ring: Ring, public policy: FullPolicy) {
     this.stats = { tenant: name, ringBytes: ring.capacity, ringUsed: 0, bytesIn: 0, linesIn: 0, writes: 0, droppedBytes: 0, droppedWrites: 0, blockedWrites: 0, waiting: 0 }
   }
 }
@@ -70,11 +70,7 @@ export class Intake {
   onNoRing: (tenant: string) => void = () => {}
   private readonly refused = new Set<string>()
 
-  constructor (readonly options: IntakeOptions) {
-    if (options.ringSize > options.memory) {
-      throw new RangeError(`ring size (${options.ringSize}) is larger than the memory budget (${options.memory})`)
-    }
-  }
+  constructor (readonly options: IntakeOptions) {}
 
   /** The source for a path: the same object every time, so a file re-created after rotation continues its cursor. */
   source (path: string): Source {
@@ -89,13 +85,21 @@ export class Intake {
 
   sourceById (id: number): Source { return this.byId[id] }
 
-  get maxRings (): number { return Math.floor(this.options.memory / this.options.ringSize) }
+  /** Bytes of the memory budget given to rings so far. */
+  get allocated (): number {
+    let n = 0
+    for (const t of this.tenants.values()) n += t.ring.capacity
+    return n
+  }
 
   private tenant (name: string): Tenant | undefined {
     let t = this.tenants.get(name)
-    if (!t && this.tenants.size < this.maxRings) {
-      t = new Tenant(name, new Ring(this.options.ringSize))
-      this.tenants.set(name, t)
+    if (!t) {
+      const { ringSize, policy } = this.options.settings(name)
+      if (this.allocated + ringSize <= this.options.memory) {
+        t = new Tenant(name, new Ring(ringSize), policy)
+        this.tenants.set(name, t)
+      }
     }
     if (!t && !this.refused.has(name)) {
       this.refused.add(name)
@@ -113,7 +117,7 @@ export class Intake {
     const t = this.tenant(source.tenant)
     if (!t) return done(ENOSPC)
     t.stats.writes++
-    if (this.options.policy === 'drop') {
+    if (t.policy === 'drop') {
       this.writeOrDrop(t, source, bytes)
       return done(0)
     }
@@ -190,6 +194,19 @@ export class Intake {
     t.stats.waiting = t.waiting.length
     t.stats.ringUsed = t.ring.used
     while (t.syncs.length > 0 && t.syncs[0].pos <= pos) t.syncs.shift()?.done()
+  }
+
+  /** Applies changed settings: a tenant switched to drop lets its waiting writers go (their bytes dropped if need be). */
+  updatePolicies (): void {
+    for (const t of this.tenants.values()) {
+      t.policy = this.options.settings(t.name).policy
+      if (t.policy !== 'drop') continue
+      for (const w of t.waiting.splice(0)) {
+        this.writeOrDrop(t, w.source, w.bytes)
+        w.done(0)
+      }
+      t.stats.waiting = 0
+    }
   }
 
   /** Calls `done` once everything a tenant has accepted so far is acknowledged by the server. */
