@@ -23,7 +23,8 @@ function pidFile (stateDir: string, mountpoint: string): string {
 
 export async function mountCommand (mnt: string, f: MountFlags): Promise<void> {
   const mountpoint = path.resolve(mnt)
-  if (f.mkdir) fs.mkdirSync(mountpoint, { recursive: true })
+  // A dead mount left at the place is no reason to stop: the agent cleans it.
+  if (f.mkdir) try { fs.mkdirSync(mountpoint, { recursive: true }) } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'ENOTCONN') throw err }
   const options = agentOptionsFrom(mountpoint, f.server, f, path.join(f.stateDir, encodeURIComponent(mountpoint) + '.dirs.json'))
   if (f.supervise) {
     // Same command line, run as the supervised agent; flags were checked above, so a bad one fails here once.
