@@ -50,6 +50,13 @@ t.test('SIGKILL of the agent under a writer: supervised recovery, skeleton resto
   t.ok(src.next !== null, 'one source across both agent generations')
 })
 
+t.test('a supervised agent that cannot start is not restarted in a loop', async t => {
+  const r = await cli(['mount', '/nonexistent/logfs-mnt', '--server', 'ws://127.0.0.1:1'])
+  t.equal(r.code, 1, 'the supervisor ends with the agent\'s failure')
+  t.match(r.stderr, /mount point .* does not exist/)
+  t.notMatch(r.stderr, /starting a new one/)
+})
+
 t.test('logfs umount stops a supervised agent for good', async t => {
   const server = await startServer(t)
   const agent = await startAgent(t, server, [], undefined, { supervised: true })

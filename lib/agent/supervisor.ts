@@ -20,14 +20,17 @@ export function supervise (opts: SuperviseOptions): void {
   let child: ChildProcess | null = null
   let stopping = false
   let quickFailures = 0
+  let everMounted = false
 
   const start = (): void => {
     const started = Date.now()
-    child = spawn(process.execPath, opts.args, { stdio: ['ignore', 'inherit', 'inherit'] })
+    child = spawn(process.execPath, opts.args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    child.on('message', (m: unknown) => { if ((m as { event?: string }).event === 'mounted') everMounted = true })
     child.once('exit', (code, signal) => {
       child = null
-      // A clean exit is a deliberate stop (SIGTERM, `logfs umount`): the supervisor ends with it.
-      if (stopping || code === 0) process.exit(code ?? 1)
+      // A clean exit is a deliberate stop (SIGTERM, `logfs umount`): the supervisor ends with it. An agent that
+      // never mounted failed on its configuration or its mount point; starting it again would fail the same way.
+      if (stopping || code === 0 || !everMounted) process.exit(code ?? 1)
       quickFailures = Date.now() - started > STABLE_MS ? 0 : quickFailures + 1
       const delay = quickFailures <= 1 ? 0 : Math.min(MAX_DELAY_MS, 250 * 2 ** (quickFailures - 2))
       const how = signal ? `signal ${signal}` : `exit code ${code}`

@@ -38,6 +38,8 @@ export async function mountCommand (mnt: string, f: MountFlags): Promise<void> {
   fs.writeFileSync(pid, `${process.pid}\n`)
   log('info', 'agent', `mounted ${mountpoint}, shipping to ${agent.options.server} as node ${agent.options.node}`)
   if (f.json) emit('mounted', { mountpoint, pid: process.pid, gen: agent.gen, metrics: agent.metricsAddress })
+  // Tells a supervisor that this agent got as far as mounting (see supervisor.ts).
+  process.send?.({ event: 'mounted' })
   onStopSignal(async (signal) => {
     log('info', 'agent', `${signal}: no new writes; shipping what is buffered (up to ${agent.options.drainTimeoutMs} ms)`)
     let lastNote = 0
