@@ -79,6 +79,24 @@ t.test('tail -f prints lines while the writer writes', async t => {
   t.equal(follow.stdout.split('\n').filter(Boolean).length, 301, 'nothing repeated')
 })
 
+t.test('tail -f --source GLOB follows every matching source, new ones included', async t => {
+  const server = await startServer(t)
+  const agent = await startAgent(t, server)
+  await append([[`${agent.mnt}/many/old.log`, 'history\n']])
+  await arrived(server, 'testnode/many/old.log', 8)
+  const follow = run(['tail', '-f', '--source', 'many/**', '--json', '--server', server.http])
+  t.teardown(() => { follow.proc.kill('SIGKILL') })
+  await waitFor('the stream', () => follow.proc.stdout !== null)
+  await sleep(300)
+  await append([[`${agent.mnt}/many/old.log`, 'old one more\n'], [`${agent.mnt}/many/new.log`, 'brand new\n'], [`${agent.mnt}/other/x.log`, 'not followed\n']])
+  await waitFor('two lines', () => follow.stdout.split('\n').filter(Boolean).length >= 2)
+  await sleep(200)
+  const got = follow.stdout.split('\n').filter(Boolean).map(l => JSON.parse(l) as { source: string, text: string })
+  t.same(got.map(l => [l.source, l.text]).sort(), [['testnode/many/new.log', 'brand new'], ['testnode/many/old.log', 'old one more']], 'new lines of both, no history, nothing else')
+  const bad = await cli(['tail', '--source', 'many/**', '--server', server.http])
+  t.equal(bad.code, 2, 'a glob without -f is refused')
+})
+
 t.test('context across a rename rotation and a copytruncate, across batches', async t => {
   const server = await startServer(t)
   const agent = await startAgent(t, server)

@@ -70,8 +70,9 @@ reader(program.command('cat')
 
 reader(program.command('tail')
   .description('the last lines of <source>; with -f, then every new line as it arrives')
-  .argument('<source>', 'a source, or its path when unique (e.g. prod/api-7d9/app.log)')
+  .argument('[source]', 'a source, or its path when unique (e.g. prod/api-7d9/app.log)')
   .option('-f, --follow', 'keep printing new lines')
+  .option('--source <glob>', 'with -f and no <source>: follow every matching source, new ones included')
   .option('-n, --lines <n>', 'how many lines to show first', '10'))
   .action(tailCommand)
 

@@ -21,16 +21,21 @@ function show (l: Line, match?: [number, number]): string {
 
 export interface TailFlags extends ReadFlags { follow?: boolean, lines: string }
 
-export async function tailCommand (source: string, f: TailFlags): Promise<void> {
+export async function tailCommand (source: string | undefined, f: TailFlags): Promise<void> {
+  if (source === undefined && !(f.follow && f.source)) throw new InputError('name a source, or follow many with -f --source GLOB')
   const lines = Number(f.lines)
   if (!Number.isInteger(lines) || lines < 0) throw new InputError(`--lines: '${f.lines}' is not a whole number`)
   const print = (l: Line): void => out(f.json ? JSON.stringify(l) + '\n' : color ? show(l) : l.text + '\n')
-  if (!f.follow) {
+  if (!f.follow || source === undefined) {
+    if (source === undefined) return followLines(await get(f, '/v1/tail', { glob: f.source!, follow: '1' }), print)
     const body = await (await get(f, '/v1/tail', { source, lines: String(lines) })).json() as { lines: Line[] }
     body.lines.forEach(print)
     return
   }
-  const res = await get(f, '/v1/tail', { source, lines: String(lines), follow: '1' })
+  return followLines(await get(f, '/v1/tail', { source, lines: String(lines), follow: '1' }), print)
+}
+
+async function followLines (res: Response, print: (l: Line) => void): Promise<void> {
   if (!res.body) throw new Error('the server sent no stream')
   const decoder = new TextDecoder()
   let buf = ''

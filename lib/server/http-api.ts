@@ -3,7 +3,7 @@
 import type http from 'node:http'
 import { Auth, type Grant } from './auth'
 import type { Store } from '../store/store'
-import { parseCursor, formatCursor, type SourceIndex } from '../store/source'
+import { parseCursor, formatCursor, type Cursor, type SourceIndex } from '../store/source'
 import { globToRegExp } from '../util/glob'
 import { InputError, parseTime } from '../util/units'
 import { grep, QueryError } from '../query/grep'
@@ -168,6 +168,7 @@ export class HttpApi {
 
   /** The last `lines` lines; with follow=1, then every new complete line as a Server-Sent Event. */
   private tail (grant: Grant, q: Query, req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (q.get('glob') !== null) return this.followMany(grant, q.get('glob')!, q, req, res)
     const s = this.resolve(grant, q.get('source'))
     const n = intParam(q, 'lines', 10, MAX_LINES)
     const follow = q.get('follow') === '1'
@@ -195,6 +196,31 @@ export class HttpApi {
       send(spans)
       next = s.cursorAt(spans[spans.length - 1].end)
     }
+    this.stream(req, res, onAppend)
+  }
+
+  /** Follows every source matching a glob from now on, sources that appear later included (from their start). */
+  private followMany (grant: Grant, glob: string, q: Query, req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (q.get('follow') !== '1') throw new QueryError(400, 'glob is only for follow=1; name one source to tail it')
+    const wanted = new Set(this.select(grant, glob))
+    const re = globToRegExp(glob)
+    const next = new Map<SourceIndex, Cursor>()
+    for (const s of wanted) next.set(s, s.cursorAt(lineStart(s, s.end)))
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' })
+    const onAppend = (s: SourceIndex): void => {
+      if (!wanted.has(s)) {
+        if (!Auth.allows(grant, s.tenant) || !(re.test(s.source) || re.test(s.source.slice(s.node.length + 1)))) return
+        wanted.add(s)
+      }
+      const spans = linesFrom(s, next.has(s) ? s.positionAtOrAfter(next.get(s)!) : 0, MAX_LINES, false)
+      if (spans.length === 0) return
+      for (const line of toLines(s, spans)) res.write(`event: line\ndata: ${JSON.stringify(line)}\n\n`)
+      next.set(s, s.cursorAt(spans[spans.length - 1].end))
+    }
+    this.stream(req, res, onAppend)
+  }
+
+  private stream (req: http.IncomingMessage, res: http.ServerResponse, onAppend: (s: SourceIndex) => void): void {
     const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000)
     this.store.on('append', onAppend)
     req.on('close', () => {
