@@ -1,5 +1,6 @@
 // What the benchmarks share: logfs processes started with JSON events on stdout, polling, the machine's name.
 import { spawn, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
@@ -47,6 +48,13 @@ export async function get (port: number, pathAndQuery: string): Promise<unknown>
 export async function storedBytes (port: number): Promise<number> {
   const { sources } = await get(port, '/v1/sources') as { sources: Array<{ bytes: number }> }
   return sources.reduce((n, s) => n + s.bytes, 0)
+}
+
+/** Peak RSS and CPU seconds (user + system, all threads) of a process so far. */
+export function procStat (pid: number): { peakRssKiB: number, cpuSeconds: number } {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  return { peakRssKiB: Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0), cpuSeconds: (Number(fields[11]) + Number(fields[12])) / 100 }
 }
 
 export function machine (): { cores: number, cpu: string, memGiB: number, kernel: string, node: string } {
