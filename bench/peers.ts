@@ -9,10 +9,15 @@ import { WebSocketServer } from 'ws'
 import { decodeFrame, encodeFrame, asBatch } from '../lib/wire/frames'
 import type { Collector } from './collector'
 
+let aptUpdated = false
+
 function aptInstall (packages: string[], check: () => boolean): void {
   if (check()) return
   process.stderr.write(`bench: installing ${packages.join(' ')} with apt\n`)
-  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+  if (!aptUpdated) execFileSync('apt-get', ['update', '-qq'], { stdio: ['ignore', 'ignore', 'inherit'], env })
+  aptUpdated = true
+  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { stdio: ['ignore', 'ignore', 'inherit'], env })
 }
 
 const has = (cmd: string): boolean => { try { execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true } catch { return false } }

@@ -22,6 +22,7 @@ export interface AgentOptions {
   policy: FullPolicy
   workers: number
   batchBytes: number
+  lingerMs: number
   tailBytes: number
   noShip: string[]
   rootUid: number
@@ -86,6 +87,7 @@ export class Agent {
       gen: this.gen,
       workers: options.workers,
       batchBytes: options.batchBytes,
+      lingerMs: options.lingerMs,
     })
     this.fs = new LogFs(this.intake, {
       rootUid: options.rootUid,

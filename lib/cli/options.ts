@@ -42,6 +42,7 @@ export function addAgentOptions (cmd: Command): Command {
     .addOption(new Option('--full-policy <policy>', 'what a write does when its tenant ring is full').choices(['block', 'drop']).default('block'))
     .option('--workers <n>', 'shipping worker threads', '1')
     .option('--batch-size <size>', 'largest batch sent at once', '1MiB')
+    .option('--linger <duration>', 'how long written bytes may wait for more to join their batch', '5ms')
     .option('--tail-size <size>', 'recent bytes of each file kept readable on the mount', '64KiB')
     .option('--local-only <glob...>', 'files created at paths matching these globs stay in memory and are not shipped (default: rotated copies and archives)')
     .option('--owner <uid:gid>', 'owner of the mount root; new entries inherit their directory\'s owner', '0:0')
@@ -62,6 +63,7 @@ export interface AgentFlags {
   fullPolicy: 'block' | 'drop'
   workers: string
   batchSize: string
+  linger: string
   tailSize: string
   localOnly?: string[]
   owner: string
@@ -104,6 +106,7 @@ export function agentOptionsFrom (mountpoint: string, server: string, f: AgentFl
     policy: f.fullPolicy,
     workers: parseInt10(f.workers, '--workers', 1, 64),
     batchBytes,
+    lingerMs: parseDuration(f.linger, '--linger'),
     tailBytes: Math.max(4096, parseSize(f.tailSize, '--tail-size')),
     noShip: f.localOnly ?? DEFAULT_NO_SHIP,
     rootUid,

@@ -27,7 +27,7 @@ const align8 = (n: number): number => (n + 7) & ~7
 export class Ring {
   readonly capacity: number
   readonly data: SharedArrayBuffer
-  /** head and tail, published with Atomics so a worker can check the range it was given. */
+  /** head and tail, published with Atomics so a worker can check the range it was given (head: at each cut). */
   readonly control: SharedArrayBuffer
   private readonly u8: Uint8Array
   private readonly u32: Uint32Array
@@ -85,12 +85,15 @@ export class Ring {
     this.f64[(at >> 3) + 2] = timestamp
     this.u8.set(bytes, at + HEADER)
     this.head += size
-    Atomics.store(this.ctl, CTL_HEAD, BigInt(this.head))
     return true
   }
 
-  /** The end of the longest run of whole records from `start` that spans at most `maxBytes` (at least one record). */
+  /**
+   * The end of the longest run of whole records from `start` that spans at most `maxBytes` (at least one record).
+   * Publishes the head for the worker that will read the run (once per batch, not once per write).
+   */
   cut (start: number, maxBytes: number): number {
+    Atomics.store(this.ctl, CTL_HEAD, BigInt(this.head))
     let pos = start
     while (pos < this.head) {
       const next = nextRecord(this.u32, this.capacity, pos)

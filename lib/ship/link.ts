@@ -93,7 +93,9 @@ export class ServerLink {
   async send (batch: Omit<BatchFrame, 't' | 'seq'>): Promise<{ ack: AckFrame, wireBytes: number }> {
     const ws = await this.open()
     const seq = ++this.seq
-    const frame = encodeFrame({ t: 'batch', seq, ...batch }, this.options.compress)
+    // Deflate costs more than it saves on small batches.
+    const bytes = batch.recs.reduce((n, r) => n + r[3].length, 0)
+    const frame = encodeFrame({ t: 'batch', seq, ...batch }, this.options.compress && bytes >= 4096)
     const ack = await new Promise<AckFrame>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(seq)
