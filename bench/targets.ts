@@ -66,8 +66,7 @@ async function follow (port: number, collector: Collector): Promise<() => void> 
         while ((end = buf.indexOf('\n\n')) >= 0) {
           const event = buf.slice(0, end)
           buf = buf.slice(end + 2)
-          const data = event.startsWith('event: line\ndata: ') ? event.slice(18) : null
-          if (data) collector.line((JSON.parse(data) as { text: string }).text)
+          if (event.startsWith('event: lines\ndata: ')) collector.chunk((JSON.parse(event.slice(19)) as { text: string }).text + '\n')
         }
       }
     } catch {}

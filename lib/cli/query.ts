@@ -46,7 +46,13 @@ async function followLines (res: Response, print: (l: Line) => void): Promise<vo
       const event = buf.slice(0, end)
       buf = buf.slice(end + 2)
       const data = /^data: (.*)$/m.exec(event)
-      if (/^event: line$/m.test(event) && data) print(JSON.parse(data[1]) as Line)
+      if (!data) continue
+      if (/^event: line$/m.test(event)) print(JSON.parse(data[1]) as Line)
+      // Several consecutive lines of one source; the cursor and time are the first line's.
+      else if (/^event: lines$/m.test(event)) {
+        const block = JSON.parse(data[1]) as Line
+        for (const text of block.text.split('\n')) print({ ...block, text })
+      }
     }
   }
   throw new Error('the server ended the stream')

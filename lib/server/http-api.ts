@@ -7,7 +7,7 @@ import { parseCursor, formatCursor, type Cursor, type SourceIndex } from '../sto
 import { globToRegExp } from '../util/glob'
 import { InputError, parseTime } from '../util/units'
 import { grep, QueryError } from '../query/grep'
-import { lineStart, linesBefore, linesFrom, toLines } from '../query/lines'
+import { lineAt, lineStart, linesBefore, linesFrom, toLines } from '../query/lines'
 import { buildTrace } from '../query/trace'
 import type { Registry, Histogram } from '../metrics/registry'
 import { log } from '../util/log'
@@ -214,8 +214,12 @@ export class HttpApi {
       }
       const spans = linesFrom(s, next.has(s) ? s.positionAtOrAfter(next.get(s)!) : 0, MAX_LINES, false)
       if (spans.length === 0) return
-      for (const line of toLines(s, spans)) res.write(`event: line\ndata: ${JSON.stringify(line)}\n\n`)
-      next.set(s, s.cursorAt(spans[spans.length - 1].end))
+      // One event per source and append, not per line: following busy sources must not cost more than storing them.
+      const first = spans[0].pos
+      const end = spans[spans.length - 1].end
+      const block = lineAt(s, first, end)
+      res.write(`event: lines\ndata: ${JSON.stringify(block)}\n\n`)
+      next.set(s, s.cursorAt(end))
     }
     this.stream(req, res, onAppend)
   }
