@@ -28,7 +28,15 @@ export function onStopSignal (stop: (signal: string) => Promise<void>): void {
   process.on('SIGINT', handler)
 }
 
+// A reader that goes away (`logfs grep … | head`, a supervisor that died) must not crash an agent or a server:
+// stdout is simply no longer written.
+let stdoutGone = false
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err
+  stdoutGone = true
+})
+
 /** One JSON object per line on stdout, for scripts (`--json`). */
 export function emit (event: string, fields: object): void {
-  process.stdout.write(JSON.stringify({ event, ...fields }) + '\n')
+  if (!stdoutGone) process.stdout.write(JSON.stringify({ event, ...fields }) + '\n')
 }
