@@ -13,8 +13,8 @@ export interface SuperviseOptions {
 }
 
 const MAX_DELAY_MS = 5000
-/** An agent that ran this long is considered healthy: the next restart is immediate again. */
-const STABLE_MS = 30_000
+/** An agent that ran this long was not crash-looping: its death is restarted at once. */
+const STABLE_MS = 5_000
 
 export function supervise (opts: SuperviseOptions): void {
   let child: ChildProcess | null = null
