@@ -64,7 +64,6 @@ t.test('a flipped bit in the newest segment is caught by its CRC', async t => {
 t.test('retention deletes whole old segments by size and by age, never the active one', async t => {
   const dir = tempDir(t, 'store')
   const store = open(dir, { segmentBytes: 1024 * 1024, retentionBytes: 3 * 1024 * 1024, retentionMs: 7 * 86400_000 })
-  t.teardown(() => store.close())
   const chunk = 'y'.repeat(256 * 1024)
   for (let i = 0; i < 24; i++) await store.append([rec('n/a/big.log', i * chunk.length, chunk, 1, Date.now() - 86400_000)])
   t.ok(store.totalBytes <= 3 * 1024 * 1024 + 300 * 1024, `size limit holds (${store.totalBytes} bytes)`)
@@ -73,6 +72,25 @@ t.test('retention deletes whole old segments by size and by age, never the activ
   t.same(await store.append([rec('n/a/big.log', 0, chunk)]), { stored: 0, duplicate: chunk.length }, 'deleted bytes are still not taken twice')
   store.applyRetention(Date.now() + 86400_000 * 30)
   t.equal(fs.readdirSync(dir).filter(f => f.endsWith('.seg')).length, 1, 'age: only the active segment is left')
+  store.close()
+})
+
+t.test('a source whose every byte retention removed still refuses its resends after a restart', async t => {
+  const dir = tempDir(t, 'store')
+  const store = open(dir, { segmentBytes: 1024 * 1024, retentionBytes: 2 * 1024 * 1024 })
+  const chunk = 'z'.repeat(256 * 1024)
+  await store.append([rec('n/old/a.log', 0, 'early bytes\n')])
+  for (let i = 0; i < 16; i++) await store.append([rec('n/new/b.log', i * chunk.length, chunk)])
+  t.equal(store.read('n/old/a.log', null, 100).data.length, 0, 'retention removed all of n/old/a.log')
+  store.close()
+  const reopened = open(dir)
+  t.teardown(() => reopened.close())
+  t.same(await reopened.append([rec('n/old/a.log', 0, 'early bytes\n')]), { stored: 0, duplicate: 12 }, 'its marks came back from marks.json')
+  fs.rmSync(path.join(dir, 'marks.json'))
+  reopened.close()
+  const amnesiac = open(dir)
+  t.teardown(() => amnesiac.close())
+  t.same(await amnesiac.append([rec('n/old/a.log', 0, 'early bytes\n')]), { stored: 12, duplicate: 0 }, 'without marks.json the resend would be stored again')
 })
 
 t.test('the server refuses to start without tokens, on a bad address, and prints errors', async t => {

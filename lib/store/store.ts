@@ -101,6 +101,7 @@ export class Store extends EventEmitter {
       for (const ref of scan.refs) this.index(ref, seg)
       entries += scan.refs.length
     }
+    this.loadMarks()
     for (const s of this.sources.values()) {
       for (const e of s.extents) {
         const data = Buffer.allocUnsafe(e.length)
@@ -241,6 +242,8 @@ export class Store extends EventEmitter {
       const tooBig = this.totalBytes > retentionBytes
       const tooOld = retentionMs > 0 && oldest.newest > 0 && oldest.newest < now - retentionMs
       if (!tooBig && !tooOld) break
+      // Marks first: once the segment is gone they are the only record of what it held.
+      this.saveMarks()
       this.segments.shift()
       fs.closeSync(oldest.fd)
       fs.rmSync(oldest.file, { force: true })
@@ -248,6 +251,37 @@ export class Store extends EventEmitter {
       for (const s of this.sources.values()) s.retain(e => e.seg !== oldest)
       this.traces.retain(ref => this.sources.get(ref.source)?.logicalOf(ref) != null)
       log('info', 'store', `retention removed ${path.basename(oldest.file)}`, { reason: tooBig ? 'size' : 'age' })
+    }
+  }
+
+  private get marksFile (): string { return path.join(this.options.dir, 'marks.json') }
+
+  /**
+   * Writes every source's high-water marks (`marks.json`, version 1: {source: {gen: offset}}), so bytes removed
+   * by retention are still known as stored after a restart, and a late resend of them is not stored again.
+   */
+  private saveMarks (): void {
+    const marks: Record<string, Record<string, number>> = {}
+    for (const s of this.sources.values()) marks[s.source] = Object.fromEntries(s.high)
+    const tmp = this.marksFile + '.tmp'
+    fs.writeFileSync(tmp, JSON.stringify({ version: 1, marks }))
+    const fd = fs.openSync(tmp, 'r')
+    try { fs.fsyncSync(fd) } finally { fs.closeSync(fd) }
+    fs.renameSync(tmp, this.marksFile)
+  }
+
+  private loadMarks (): void {
+    let text: string
+    try { text = fs.readFileSync(this.marksFile, 'utf8') } catch { return }
+    try {
+      const { marks } = JSON.parse(text) as { marks: Record<string, Record<string, number>> }
+      for (const [source, gens] of Object.entries(marks)) {
+        let s = this.sources.get(source)
+        if (!s) { s = newSource(source); this.sources.set(source, s) }
+        for (const [gen, offset] of Object.entries(gens)) s.high.set(Number(gen), Math.max(s.high.get(Number(gen)) ?? 0, offset))
+      }
+    } catch (err) {
+      log('warn', 'store', `${this.marksFile} is unreadable; resends of bytes removed by retention may be stored again: ${(err as Error).message}`)
     }
   }
 
