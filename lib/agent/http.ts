@@ -3,7 +3,13 @@ import http from 'node:http'
 import { addProcessMetrics, type Registry } from '../metrics/registry'
 import type { AgentReport } from './agent'
 
-export function registerAgentMetrics (m: Registry, report: () => AgentReport): void {
+export function registerAgentMetrics (m: Registry, fresh: () => AgentReport): void {
+  // One report per scrape, not one per metric: a report walks the whole tree.
+  let cached: { at: number, report: AgentReport } | null = null
+  const report = (): AgentReport => {
+    if (!cached || Date.now() - cached.at > 100) cached = { at: Date.now(), report: fresh() }
+    return cached.report
+  }
   const perTenant = (pick: (t: AgentReport['tenants'][number]) => number) => () => report().tenants.map(t => [{ tenant: t.tenant }, pick(t)] as [Record<string, string>, number])
   m.counter('logfs_agent_bytes_in_total', 'Bytes applications wrote that entered a ring.', perTenant(t => t.bytesIn))
   m.counter('logfs_agent_lines_in_total', 'Newlines in the bytes that entered a ring.', perTenant(t => t.linesIn))

@@ -306,10 +306,6 @@ export class Store extends EventEmitter {
     return out.sort((a, b) => a.source.localeCompare(b.source))
   }
 
-  tenantOf (source: string): string | null {
-    return this.sources.get(source)?.tenant ?? null
-  }
-
   source (name: string): SourceIndex | undefined {
     return this.sources.get(name)
   }
@@ -332,21 +328,10 @@ export class Store extends EventEmitter {
   read (source: string, from: Cursor | null, maxBytes: number): { data: Buffer, next: Cursor | null } {
     const s = this.sources.get(source)
     if (!s) throw new Error(`unknown source ${source}`)
-    const parts: Buffer[] = []
-    let total = 0
-    let next: Cursor | null = from
-    for (const e of s.extents) {
-      if (total >= maxBytes) break
-      if (from && (e.gen < from.gen || (e.gen === from.gen && e.offset + e.length <= from.offset))) continue
-      const skip = from && e.gen === from.gen && from.offset > e.offset ? from.offset - e.offset : 0
-      const n = Math.min(e.length - skip, maxBytes - total)
-      const buf = Buffer.allocUnsafe(n)
-      fs.readSync(e.seg.fd, buf, 0, n, e.at + skip)
-      parts.push(buf)
-      total += n
-      next = { gen: e.gen, offset: e.offset + skip + n }
-    }
-    return { data: Buffer.concat(parts, total), next }
+    const pos = from ? s.positionAtOrAfter(from) : 0
+    const end = Math.min(s.end, pos + maxBytes)
+    const data = s.read(pos, end)
+    return { data, next: data.length > 0 ? s.cursorAt(end) : from }
   }
 
   close (): void {

@@ -2,11 +2,8 @@
 export type Level = 'debug' | 'info' | 'warn' | 'error'
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 }
 
-let threshold: number = ORDER[(process.env.LOGFS_LOG_LEVEL as Level) ?? 'info'] ?? ORDER.info
-
-export function setLogLevel (level: Level): void {
-  threshold = ORDER[level]
-}
+// LOGFS_LOG_LEVEL=debug|info|warn|error
+const threshold: number = ORDER[(process.env.LOGFS_LOG_LEVEL as Level) ?? 'info'] ?? ORDER.info
 
 export function log (level: Level, component: string, message: string, fields?: Record<string, unknown>): void {
   if (ORDER[level] < threshold) return
