@@ -62,6 +62,21 @@ t.test('a tenant set to drop never waits, in a ring of its own size', async t =>
   t.ok(noisy.droppedBytes > 1_000_000, `it dropped ${noisy.droppedBytes} bytes`)
 })
 
+t.test('a tenant beyond the memory budget gets ENOSPC and a clear log line; the others are untouched', async t => {
+  const server = await startServer(t)
+  const agent = await startAgent(t, server, ['--memory', '2MiB', '--ring-size', '1MiB', '--local-only', '**/*.tmp'])
+  await append([[`${agent.mnt}/a/x.log`, 'a\n'], [`${agent.mnt}/b/x.log`, 'b\n']])
+  fs.mkdirSync(path.join(agent.mnt, 'c'), { recursive: true })
+  const r = await writer({ file: path.join(agent.mnt, 'c/x.log'), lines: 1, size: 50, prefix: 'c' }).done
+  t.match(r.error, /ENOSPC/, 'the third tenant\'s write fails with ENOSPC')
+  await waitFor('the log line', () => /tenant c gets no ring/.test(agent.stderr))
+  await arrived(server, 'testnode/a/x.log', 2)
+  await arrived(server, 'testnode/b/x.log', 2)
+  await append([[`${agent.mnt}/a/scratch.tmp`, 'kept local\n'], [`${agent.mnt}/a/y.log`, 'shipped\n']])
+  await arrived(server, 'testnode/a/y.log', 8)
+  t.notOk((await sources(server)).some(s => s.source.endsWith('.tmp')), '--local-only globs are not shipped')
+})
+
 t.test('a bad settings file is refused at start', async t => {
   const config = path.join(tempDir(t, 'cfg'), 'collection.json')
   const mnt = tempDir(t, 'mnt')

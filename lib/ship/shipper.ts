@@ -62,6 +62,8 @@ export class Shipper {
       concurrentTasksPerWorker: 64,
       atomics: 'disabled',
       idleTimeout: Infinity,
+      // A worker only frames batches of at most --batch-size: a small young generation keeps its memory small.
+      resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 96 },
     })
     intake.onData = (t) => this.kick(t)
   }
