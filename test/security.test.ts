@@ -80,6 +80,7 @@ t.test('an agent with a wrong token says so, stores nothing, and reports what it
   const r = await writer({ file: path.join(agent.mnt, 'prod/x.log'), lines: 10, size: 100, prefix: 'wt' }).done
   t.equal(r.lines, 10)
   await waitFor('the agent to report the refused token', () => /refused the token/.test(agent.stderr))
+  t.match(agent.stderr, /error ship: tenant prod: server .* refused the token/, 'logged as an error, not a warning')
   t.match(agent.stderr, /HTTP 401/)
   await sleep(300)
   t.equal((await api<{ sources: unknown[] }>(server, '/v1/sources')).body.sources.length, 0, 'nothing was stored')

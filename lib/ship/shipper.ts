@@ -8,7 +8,7 @@ import path from 'node:path'
 import { Piscina } from 'piscina'
 import type { Intake, Tenant } from '../ring/intake'
 import type { LinkOptions } from './link'
-import type { ShipResult, ShipTask } from './worker'
+import type { ShipFailure, ShipResult, ShipTask } from './worker'
 import { log } from '../util/log'
 import type { Histogram } from '../metrics/registry'
 
@@ -111,7 +111,8 @@ export class Shipper {
     }
     this.stats.sentBytes += end - start
     const sent = process.hrtime.bigint()
-    this.pool.run(task).then((res: ShipResult) => {
+    this.pool.run(task).then((res: ShipResult | ShipFailure) => {
+      if (!res.ok) return this.failed(t, f, res.message, res.refused)
       f.busy = false
       this.options.ackLatency?.observe(Number(process.hrtime.bigint() - sent) / 1e9)
       if (f.failures > 0) log('info', 'ship', `tenant ${t.name}: delivering again after ${f.failures} failed attempt(s)`)
@@ -123,20 +124,22 @@ export class Shipper {
       this.stats.duplicateBytes += res.duplicate
       this.intake.release(t, end)
       if (ring.used > 0) this.kick(t)
-    }, (err: Error) => {
-      f.busy = false
-      if (this.stopped) return
-      f.failures++
-      this.stats.failures++
-      this.stats.connected = false
-      const message = err.message
-      if (message !== this.stats.lastError || f.failures === 1) {
-        log(err.name === 'RefusedError' ? 'error' : 'warn', 'ship', `tenant ${t.name}: ${message}; ${ring.used} bytes kept in memory, retrying`)
-      }
-      this.stats.lastError = message
-      const delay = Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(f.failures - 1, 10))
-      f.retry = setTimeout(() => { f.retry = null; this.send(t) }, delay)
-    })
+    }, (err: Error) => this.failed(t, f, `shipping worker failed: ${err.message}`, false))
+  }
+
+  /** Keeps the bytes and tries again with backoff; says why once per distinct reason. */
+  private failed (t: Tenant, f: Flight, message: string, refused: boolean): void {
+    f.busy = false
+    if (this.stopped) return
+    f.failures++
+    this.stats.failures++
+    this.stats.connected = false
+    if (message !== this.stats.lastError || f.failures === 1) {
+      log(refused ? 'error' : 'warn', 'ship', `tenant ${t.name}: ${message}; ${t.ring.used} bytes kept in memory, retrying`)
+    }
+    this.stats.lastError = message
+    const delay = Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(f.failures - 1, 10))
+    f.retry = setTimeout(() => { f.retry = null; this.send(t) }, delay)
   }
 
   /** Resolves true when every accepted byte is acknowledged, false if `timeoutMs` passes first. */

@@ -1,7 +1,7 @@
 // A piscina worker: reads a range of a tenant's ring, frames it as one batch and ships it over its own
 // WebSocket connection. The task resolves only when the server has made the batch durable.
 import { readRecords } from '../ring/ring'
-import { ServerLink, type LinkOptions } from './link'
+import { RefusedError, ServerLink, type LinkOptions } from './link'
 import type { WireRecord } from '../wire/frames'
 
 export interface ShipTask {
@@ -18,11 +18,20 @@ export interface ShipTask {
 }
 
 export interface ShipResult {
+  ok: true
   records: number
   bytes: number
   wireBytes: number
   stored: number
   duplicate: number
+}
+
+/** A failed send, as data: error classes do not survive the trip between threads. */
+export interface ShipFailure {
+  ok: false
+  /** The server said no (token, tenant) and will say it again: worth an error, not a warning. */
+  refused: boolean
+  message: string
 }
 
 const links = new Map<string, ServerLink>()
@@ -58,8 +67,12 @@ export function collect (task: Pick<ShipTask, 'data' | 'control' | 'start' | 'en
   return { recs: runs.map(r => [r.path, r.offset, r.ts, Buffer.concat(r.parts, r.length)]), bytes }
 }
 
-export default async function ship (task: ShipTask): Promise<ShipResult> {
+export default async function ship (task: ShipTask): Promise<ShipResult | ShipFailure> {
   const { recs, bytes } = collect(task)
-  const { ack, wireBytes } = await linkFor(task.link).send({ node: task.node, tenant: task.tenant, gen: task.gen, recs })
-  return { records: recs.length, bytes, wireBytes, stored: ack.stored, duplicate: ack.duplicate }
+  try {
+    const { ack, wireBytes } = await linkFor(task.link).send({ node: task.node, tenant: task.tenant, gen: task.gen, recs })
+    return { ok: true, records: recs.length, bytes, wireBytes, stored: ack.stored, duplicate: ack.duplicate }
+  } catch (err) {
+    return { ok: false, refused: err instanceof RefusedError, message: (err as Error).message }
+  }
 }
