@@ -67,6 +67,9 @@ export function machineLine (): string {
   return `machine: ${m.cores} cores (${m.cpu}), ${m.memGiB} GiB, Linux ${m.kernel}, Node ${m.node}`
 }
 
+// Whatever ends a benchmark early must not leave its servers, agents, mounts or rsyslogd behind.
+process.on('uncaughtException', (err) => fail(err))
+
 export function fail (err: unknown): never {
   process.stderr.write(`bench: ${(err as Error).message}\n`)
   for (const c of children) c.kill('SIGKILL')

@@ -63,6 +63,8 @@ export async function startReceiver (collector: Collector): Promise<{ port: numb
   const server = net.createServer(sock => {
     sockets.add(sock)
     sock.once('close', () => sockets.delete(sock))
+    // rsyslog resets its connection when it stops; that ends the stream, it is not the benchmark's failure.
+    sock.on('error', () => sock.destroy())
     let rest = ''
     sock.setEncoding('latin1')
     sock.on('data', (chunk: string) => {
