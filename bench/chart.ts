@@ -11,20 +11,20 @@ export function chart (rows: Row[], machine: string): string {
   const barH = 14
   const left = 260
   const width = 980
-  const scale = (width - left - 90) / Math.max(1, ...rows.filter(r => r.target !== 'local-disk').map(r => r.appWritesPerSec))
+  const scale = (width - left - 150) / Math.max(1, ...rows.filter(r => r.target !== 'local-disk').map(r => r.appWritesPerSec))
   const out: string[] = []
   let y = 50
   for (const g of groups) {
     out.push(`<text x="10" y="${y + 10}" font-weight="bold">${esc(g)}</text>`)
     y += 18
     for (const r of rows.filter(x => `${x.workload} ×${x.writers}` === g)) {
-      const w = Math.min(width - left - 90, r.appWritesPerSec * scale)
+      const w = Math.min(width - left - 150, r.appWritesPerSec * scale)
       out.push(`<text x="20" y="${y + 11}">${esc(r.target)} writes/s</text>`,
         `<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${COLORS[r.target]}"/>`,
-        `<text x="${left + w + 4}" y="${y + 11}">${r.appWritesPerSec}${r.target === 'local-disk' && w >= width - left - 90 ? ' (off scale)' : ''}</text>`)
+        `<text x="${left + w + 4}" y="${y + 11}">${r.appWritesPerSec}${r.target === 'local-disk' && w >= width - left - 150 ? ' (off scale)' : ''}</text>`)
       y += barH + 3
       if (r.e2eLinesPerSec !== null) {
-        const e = Math.min(width - left - 90, r.e2eLinesPerSec * scale)
+        const e = Math.min(width - left - 150, r.e2eLinesPerSec * scale)
         out.push(`<text x="20" y="${y + 11}" fill="#555">${esc(r.target)} e2e lines/s</text>`,
           `<rect x="${left}" y="${y}" width="${e.toFixed(1)}" height="${barH}" fill="${COLORS[r.target]}" fill-opacity="0.45"/>`,
           `<text x="${left + e + 4}" y="${y + 11}" fill="#555">${r.e2eLinesPerSec}</text>`)
