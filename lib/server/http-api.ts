@@ -31,6 +31,13 @@ function timeParam (q: Query, name: string): number | undefined {
   try { return parseTime(text, name) } catch (err) { throw new QueryError(400, (err as InputError).message) }
 }
 
+/** A glob names a source by its full name or by its path under the mount (the name without its node). */
+function matcher (glob: string | null): (source: string) => boolean {
+  if (!glob) return () => true
+  const re = globToRegExp(glob)
+  return source => re.test(source) || re.test(source.slice(source.indexOf('/') + 1))
+}
+
 export class HttpApi {
   private readonly queryLatency: (labels?: Record<string, string>) => Histogram
 
@@ -43,13 +50,9 @@ export class HttpApi {
 
   /** Sources the grant covers whose name or path matches `glob` (all when no glob). */
   private select (grant: Grant, glob: string | null): SourceIndex[] {
-    const re = glob ? globToRegExp(glob) : null
+    const match = matcher(glob)
     const out: SourceIndex[] = []
-    for (const s of this.store.allSources()) {
-      if (!Auth.allows(grant, s.tenant)) continue
-      if (re && !re.test(s.source) && !re.test(s.source.slice(s.node.length + 1))) continue
-      out.push(s)
-    }
+    for (const s of this.store.allSources()) if (Auth.allows(grant, s.tenant) && match(s.source)) out.push(s)
     return out.sort((a, b) => a.source.localeCompare(b.source))
   }
 
@@ -96,8 +99,8 @@ export class HttpApi {
       switch (url.pathname) {
         case '/v1/sources': {
           const list = this.store.listSources(t => Auth.allows(grant, t))
-          const re = q.get('source') ? globToRegExp(q.get('source')!) : null
-          json(200, { sources: re ? list.filter(s => re.test(s.source) || re.test(s.path)) : list })
+          const match = matcher(q.get('source'))
+          json(200, { sources: list.filter(s => match(s.source)) })
           break
         }
         case '/v1/read': {
@@ -203,13 +206,13 @@ export class HttpApi {
   private followMany (grant: Grant, glob: string, q: Query, req: http.IncomingMessage, res: http.ServerResponse): void {
     if (q.get('follow') !== '1') throw new QueryError(400, 'glob is only for follow=1; name one source to tail it')
     const wanted = new Set(this.select(grant, glob))
-    const re = globToRegExp(glob)
+    const match = matcher(glob)
     const next = new Map<SourceIndex, Cursor>()
     for (const s of wanted) next.set(s, s.cursorAt(lineStart(s, s.end)))
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' })
     const onAppend = (s: SourceIndex): void => {
       if (!wanted.has(s)) {
-        if (!Auth.allows(grant, s.tenant) || !(re.test(s.source) || re.test(s.source.slice(s.node.length + 1)))) return
+        if (!Auth.allows(grant, s.tenant) || !match(s.source)) return
         wanted.add(s)
       }
       const spans = linesFrom(s, next.has(s) ? s.positionAtOrAfter(next.get(s)!) : 0, MAX_LINES, false)
