@@ -133,6 +133,13 @@ export class Intake {
    * the cut line is dropped too, so what arrives is whole lines and the cursor gap is exactly what was dropped.
    */
   private writeOrDrop (t: Tenant, source: Source, bytes: Uint8Array): void {
+    const before = t.stats.droppedBytes
+    this.acceptOrDrop(t, source, bytes)
+    // One write counts once, however many pieces of it were dropped.
+    if (t.stats.droppedBytes > before) t.stats.droppedWrites++
+  }
+
+  private acceptOrDrop (t: Tenant, source: Source, bytes: Uint8Array): void {
     if (source.skipping) {
       const nl = bytes.indexOf(10)
       if (nl < 0) return this.drop(t, source, bytes)
@@ -156,7 +163,6 @@ export class Intake {
   private drop (t: Tenant, source: Source, bytes: Uint8Array): void {
     source.next += bytes.length
     t.stats.droppedBytes += bytes.length
-    t.stats.droppedWrites++
   }
 
   /** Copies a write into the ring if it fits with `reserve` bytes to spare. */
