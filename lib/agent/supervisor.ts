@@ -2,14 +2,18 @@
 // connected"), so the supervisor starts a new one at once. The new agent cleans the dead mount, restores the
 // directory skeleton and mounts again at the same place. The supervisor never mounts anything itself: it holds
 // no /dev/fuse descriptor, so a dead agent's connection really ends and writers get ENOTCONN instead of hanging.
+// A deliberate stop is never restarted, whichever process got the signal.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { log } from '../util/log'
-import { emit, onStopSignal } from '../cli/run'
+import { emit } from '../cli/run'
+import { releasePid, writePid } from './state'
 
 export interface SuperviseOptions {
   /** The command line of one agent, run with this Node. */
   args: string[]
   json: boolean
+  /** Names the supervisor once an agent has mounted: `logfs umount` signals it, and it outlives restarts. */
+  pidFile: string
 }
 
 const MAX_DELAY_MS = 5000
@@ -22,28 +26,51 @@ export function supervise (opts: SuperviseOptions): void {
   let quickFailures = 0
   let everMounted = false
 
+  const end = (code: number): never => {
+    releasePid(opts.pidFile)
+    process.exit(code)
+  }
+
   const start = (): void => {
     const started = Date.now()
     child = spawn(process.execPath, opts.args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-    child.on('message', (m: unknown) => { if ((m as { event?: string }).event === 'mounted') everMounted = true })
-    child.once('exit', (code, signal) => {
+    child.on('message', (m: unknown) => {
+      const event = (m as { event?: string }).event
+      if (event === 'mounted') {
+        everMounted = true
+        writePid(opts.pidFile)
+      }
+      // The agent was signalled itself (its pid killed, systemd, kubelet): what follows is its stop, not a crash.
+      if (event === 'stopping') stopping = true
+    })
+    // 'close' rather than 'exit': it comes after the agent's last message, so a 'stopping' sent just before
+    // the agent exits is never missed.
+    child.once('close', (code, signal) => {
       child = null
-      // A clean exit is a deliberate stop (SIGTERM, `logfs umount`): the supervisor ends with it. An agent that
-      // never mounted failed on its configuration or its mount point; starting it again would fail the same way.
-      if (stopping || code === 0 || !everMounted) process.exit(code ?? 1)
+      const how = signal ? `signal ${signal}` : `exit code ${code}`
+      if (stopping) {
+        log('info', 'supervisor', `agent stopped deliberately (${how}); not starting a new one`)
+        end(code ?? 1)
+      }
+      // An agent that never mounted failed on its configuration or its mount point; starting it again would fail
+      // the same way. A clean exit is a stop too.
+      if (code === 0 || !everMounted) end(code ?? 1)
       quickFailures = Date.now() - started > STABLE_MS ? 0 : quickFailures + 1
       const delay = quickFailures <= 1 ? 0 : Math.min(MAX_DELAY_MS, 250 * 2 ** (quickFailures - 2))
-      const how = signal ? `signal ${signal}` : `exit code ${code}`
       log('error', 'supervisor', `agent died (${how}); starting a new one${delay ? ` in ${delay} ms` : ''}`)
       if (opts.json) emit('restarting', { reason: how, delayMs: delay })
       setTimeout(start, delay)
     })
   }
 
-  onStopSignal(async (signal) => {
+  // Every SIGTERM/SIGINT goes to the agent, which decides what it means: the first one drains, a later one ends
+  // it at once (see onStopSignal). The supervisor then ends with the agent's exit code.
+  const forward = (signal: NodeJS.Signals): void => {
     stopping = true
-    if (child) child.kill(signal as NodeJS.Signals)
-    else process.exit(0)
-  })
+    if (child) child.kill(signal)
+    else end(0)
+  }
+  process.on('SIGTERM', forward)
+  process.on('SIGINT', forward)
   start()
 }

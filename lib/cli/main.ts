@@ -35,10 +35,12 @@ addAgentOptions(program.command('mount')
   .action(mountCommand)
 
 program.command('umount')
-  .description('stop the agent of <mountpoint> gracefully (ship, then unmount), or clean a stale mount')
+  .description('stop the agent of <mountpoint> gracefully (ship, then unmount), or clean a stale mount; '
+    + 'exits 1 if bytes were left unshipped')
   .argument('<mountpoint>')
   .option('--state-dir <dir>', 'where agents keep their pid files', STATE_DIR)
   .option('--timeout <duration>', 'how long to wait for the agent to finish', '60s')
+  .option('--json', 'print the outcome of the stop (ok, pendingBytes, lastError, …) as JSON on stdout')
   .action(umountCommand)
 
 addStoreOptions(addAgentOptions(program.command('up')

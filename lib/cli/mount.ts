@@ -2,6 +2,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { Agent } from '../agent/agent'
+import { readOutcome, readPid, releasePid, stateFile, writeOutcome, writePid, type Outcome } from '../agent/state'
 import { supervise } from '../agent/supervisor'
 import { cleanStale } from '../fs/mount'
 import { log } from '../util/log'
@@ -17,30 +18,34 @@ export interface MountFlags extends AgentFlags {
   json?: boolean
 }
 
-function pidFile (stateDir: string, mountpoint: string): string {
-  return path.join(stateDir, encodeURIComponent(mountpoint) + '.pid')
-}
-
 export async function mountCommand (mnt: string, f: MountFlags): Promise<void> {
   const mountpoint = path.resolve(mnt)
   // A dead mount left at the place is no reason to stop: the agent cleans it.
   if (f.mkdir) try { fs.mkdirSync(mountpoint, { recursive: true }) } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'ENOTCONN') throw err }
-  const options = agentOptionsFrom(mountpoint, f.server, f, path.join(f.stateDir, encodeURIComponent(mountpoint) + '.dirs.json'))
+  const options = agentOptionsFrom(mountpoint, f.server, f, stateFile(f.stateDir, mountpoint, 'dirs.json'))
+  const pidFile = stateFile(f.stateDir, mountpoint, 'pid')
   if (f.supervise) {
     // Same command line, run as the supervised agent; flags were checked above, so a bad one fails here once.
     const args = [...process.execArgv, process.argv[1], ...process.argv.slice(2), '--no-supervise']
-    return supervise({ args, json: f.json === true })
+    return supervise({ args, json: f.json === true, pidFile })
   }
   const agent = new Agent(options)
   await agent.start()
-  const pid = pidFile(f.stateDir, mountpoint)
-  fs.mkdirSync(f.stateDir, { recursive: true })
-  fs.writeFileSync(pid, `${process.pid}\n`)
+  // Under a supervisor the pid file names the supervisor, the process that must be signalled for a stop to stick;
+  // if the supervisor dies, this agent is the one left to stop.
+  if (process.send) process.once('disconnect', () => writePid(pidFile))
+  else writePid(pidFile)
   log('info', 'agent', `mounted ${mountpoint}, shipping to ${agent.options.server} as node ${agent.options.node}`)
   if (f.json) emit('mounted', { mountpoint, pid: process.pid, gen: agent.gen, metrics: agent.metricsAddress })
   // Tells a supervisor that this agent got as far as mounting (see supervisor.ts).
   process.send?.({ event: 'mounted' })
   onStopSignal(async (signal) => {
+    // Whoever sent the signal (the supervisor, umount, a kill of this pid, systemd), the supervisor must not take
+    // the exit that follows for a crash; the exit waits until the message is out.
+    const told = new Promise<void>(resolve => {
+      if (process.send) process.send({ event: 'stopping' }, () => resolve())
+      else resolve()
+    })
     log('info', 'agent', `${signal}: no new writes; shipping what is buffered (up to ${agent.options.drainTimeoutMs} ms)`)
     let lastNote = 0
     const ok = await agent.stop((pending) => {
@@ -48,26 +53,51 @@ export async function mountCommand (mnt: string, f: MountFlags): Promise<void> {
       lastNote = Date.now()
       log('info', 'agent', `draining: ${formatBytes(pending)} left`)
     })
-    fs.rmSync(pid, { force: true })
     const report = agent.report()
+    const { pendingBytes, ship: { connected, lastError } } = report
+    const time = new Date().toISOString()
+    writeOutcome(stateFile(f.stateDir, mountpoint, 'stopped.json'),
+      { mountpoint, pid: process.pid, time, ok, pendingBytes, connected, lastError })
+    releasePid(pidFile)
     if (f.json) emit('stopped', { ok, ...report })
     log(ok ? 'info' : 'error', 'agent', ok ? 'stopped; everything was shipped' : `stopped; ${report.pendingBytes} bytes were not shipped`)
+    await told
     process.exit(ok ? 0 : 1)
   })
 }
 
-export async function umountCommand (mnt: string, f: { stateDir: string, timeout: string }): Promise<void> {
+export interface UmountFlags {
+  stateDir: string
+  timeout: string
+  json?: boolean
+}
+
+/**
+ * Stops the process that owns the mount and reports how the stop ended: exit 0 when everything was shipped,
+ * 1 when bytes were left, the stop took too long, or the process ended without saying.
+ */
+export async function umountCommand (mnt: string, f: UmountFlags): Promise<void> {
   const mountpoint = path.resolve(mnt)
   const timeoutMs = parseDuration(f.timeout, '--timeout')
-  const file = pidFile(f.stateDir, mountpoint)
-  let pid = NaN
-  try { pid = Number(fs.readFileSync(file, 'utf8').trim()) } catch {}
-  if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
+  const pid = readPid(stateFile(f.stateDir, mountpoint, 'pid'))
+  if (pid !== null && alive(pid)) {
+    const record = stateFile(f.stateDir, mountpoint, 'stopped.json')
+    // The record of an earlier stop would otherwise be taken for this one's.
+    fs.rmSync(record, { force: true })
     process.kill(pid, 'SIGTERM')
     const deadline = Date.now() + timeoutMs
     while (alive(pid)) {
       if (Date.now() > deadline) throw new Error(`agent ${pid} did not stop within ${f.timeout}; it may still be draining`)
       await new Promise(resolve => setTimeout(resolve, 100))
+    }
+    const outcome = readOutcome(record)
+    if (!outcome) {
+      throw new Error(`logfs mount of ${mountpoint} (pid ${pid}) ended without reporting what it shipped: `
+        + 'it was killed or crashed, and what it held in memory is lost')
+    }
+    if (f.json) process.stdout.write(JSON.stringify(outcome) + '\n')
+    if (!outcome.ok) {
+      throw new Error(`agent stopped with ${outcome.pendingBytes} bytes not shipped (${whyUnshipped(outcome)})`)
     }
     return
   }
@@ -76,6 +106,11 @@ export async function umountCommand (mnt: string, f: { stateDir: string, timeout
     return
   }
   throw new InputError(`${mountpoint} is not a logfs mount`)
+}
+
+function whyUnshipped (o: Outcome): string {
+  if (o.connected) return `the server did not acknowledge them in time; last error: ${o.lastError ?? 'none'}`
+  return `server unreachable: ${o.lastError ?? 'never connected'}`
 }
 
 function alive (pid: number): boolean {

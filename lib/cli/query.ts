@@ -1,6 +1,6 @@
 // `logfs tail`, `grep`, `context` and `trace`: the query endpoints for a terminal (colour when it is one) or a
 // script (`--json`).
-import { InputError, parseTime } from '../util/units'
+import { InputError, formatTime, parseTime, printable } from '../util/units'
 import { get, type ReadFlags } from './read'
 import { renderTrace, type Trace } from '../query/trace'
 import type { Line } from '../query/lines'
@@ -16,7 +16,7 @@ const out = (text: string): void => { process.stdout.write(text) }
 /** Time and source before each line, so lines from many sources and rotations stay readable. */
 function show (l: Line, match?: [number, number]): string {
   const text = match ? l.text.slice(0, match[0]) + hot(l.text.slice(match[0], match[1])) + l.text.slice(match[1]) : l.text
-  return `${dim(new Date(l.ts).toISOString())} ${cyan(`${l.source}@${l.cursor}`)} ${text}\n`
+  return `${dim(formatTime(l.ts))} ${cyan(`${printable(l.source)}@${l.cursor}`)} ${text}\n`
 }
 
 export interface TailFlags extends ReadFlags { follow?: boolean, lines: string }
@@ -81,7 +81,7 @@ export async function grepCommand (pattern: string, f: GrepFlags): Promise<void>
 export interface ContextFlags extends ReadFlags { before: string, after: string }
 
 export async function contextCommand (at: string, f: ContextFlags): Promise<void> {
-  const m = /^(.+)@(\d+:\d+)$/.exec(at)
+  const m = /^([\s\S]+)@(\d+:\d+)$/.exec(at)
   if (!m) throw new InputError(`'${at}' is not SOURCE@CURSOR (as grep prints it, e.g. node/shop/app.log@1795403184603:1234)`)
   const body = await (await get(f, '/v1/context', { source: m[1], cursor: m[2], before: f.before, after: f.after })).json() as { before: Line[], hit: Line | null, after: Line[] }
   if (f.json) return out(JSON.stringify(body) + '\n')

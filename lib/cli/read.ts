@@ -1,5 +1,5 @@
 // `logfs sources` and `logfs cat`: the minimal read path over the server's HTTP API.
-import { InputError, formatBytes } from '../util/units'
+import { InputError, formatBytes, formatTime, printable } from '../util/units'
 import { tokenFrom } from './options'
 
 export interface ReadFlags { server: string, token?: string, json?: boolean, source?: string }
@@ -37,7 +37,7 @@ export async function sourcesCommand (f: ReadFlags): Promise<void> {
     return
   }
   const rows = [['NODE', 'TENANT', 'PATH', 'SIZE', 'LAST WRITE', 'DROPPED'], ...sources.map(s =>
-    [s.node, s.tenant, s.path, formatBytes(s.bytes), new Date(s.lastWrite).toISOString(), s.gapBytes > 0 ? formatBytes(s.gapBytes) : '-'])]
+    [s.node, s.tenant, printable(s.path), formatBytes(s.bytes), formatTime(s.lastWrite), s.gapBytes > 0 ? formatBytes(s.gapBytes) : '-'])]
   const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)))
   for (const r of rows) process.stdout.write(r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd() + '\n')
 }

@@ -5,6 +5,7 @@ import type { Intake } from '../ring/intake'
 import { globToRegExp } from '../util/glob'
 import { log } from '../util/log'
 import { EINVAL, FsError, type FileNode, type Node, Tree, type TreeOptions } from './tree'
+import { NAME_MAX, pathErrno } from './names'
 import { MAX_WRITE } from './mount'
 import { tenantOf } from '../wire/frames'
 import type { TenantSettings } from '../config/collection'
@@ -30,6 +31,8 @@ export interface FsStats {
   files: number
   handles: number
   tailBytes: number
+  /** Calls refused for a name (EILSEQ, ENAMETOOLONG: names.ts); counted, not logged, as applications pick names. */
+  refusedNames: number
 }
 
 /** Rotated copies and compressed archives repeat bytes that were already shipped under the live name. */
@@ -39,6 +42,7 @@ export class LogFs {
   readonly tree: Tree
   private readonly handles = new Map<number, FileNode>()
   private nextHandle = 1
+  private refusedNames = 0
   private readonly noShip: RegExp[]
   /** Called after a change to the directory skeleton (directories, owners, modes). */
   onTreeChange: () => void = () => {}
@@ -56,7 +60,15 @@ export class LogFs {
       for (const c of n.children.values()) walk(c)
     }
     walk(this.tree.root)
-    return { files, handles: this.handles.size, tailBytes }
+    return { files, handles: this.handles.size, tailBytes, refusedNames: this.refusedNames }
+  }
+
+  /** `path` when the mount accepts its names (names.ts); otherwise counts the refusal and throws its errno. */
+  private checked (path: string, creating = false): string {
+    const errno = pathErrno(path, creating)
+    if (errno === 0) return path
+    this.refusedNames++
+    throw new FsError(errno, `${path}: refused name`)
   }
 
   private open (file: FileNode): number {
@@ -107,15 +119,15 @@ export class LogFs {
       statfs: (_path, cb) => {
         // The disk is as large as the server behind it; report the largest sizes FUSE can carry.
         const max = 0xffffffff
-        const statfs: StatFs = { bsize: BLOCK, frsize: BLOCK, blocks: max, bfree: max, bavail: max, files: max, ffree: max, favail: max, fsid: 0, flag: 0, namemax: 255 }
+        const statfs: StatFs = { bsize: BLOCK, frsize: BLOCK, blocks: max, bfree: max, bavail: max, files: max, ffree: max, favail: max, fsid: 0, flag: 0, namemax: NAME_MAX }
         cb(0, statfs)
       },
-      getattr: (path, cb) => call(cb, () => LogFs.stat(this.tree.lookup(path))),
-      fgetattr: (path, fd, cb) => call(cb, () => LogFs.stat(this.handles.get(fd) ?? this.tree.lookup(path))),
-      access: (path, _mode, cb) => call(cb, () => { this.tree.lookup(path) }),
+      getattr: (path, cb) => call(cb, () => LogFs.stat(this.tree.lookup(this.checked(path)))),
+      fgetattr: (path, fd, cb) => call(cb, () => LogFs.stat(this.handles.get(fd) ?? this.tree.lookup(this.checked(path)))),
+      access: (path, _mode, cb) => call(cb, () => { this.tree.lookup(this.checked(path)) }),
       readdir: (path, cb) => {
         try {
-          const dir = this.tree.dir(path)
+          const dir = this.tree.dir(this.checked(path))
           dir.attr.atime = Date.now()
           const names = ['.', '..', ...dir.children.keys()]
           const stats = [LogFs.stat(dir), LogFs.stat(dir.parent ?? dir), ...[...dir.children.values()].map(LogFs.stat)]
@@ -125,19 +137,19 @@ export class LogFs {
         }
       },
       mkdir: (path, mode, cb) => call(cb, () => {
-        const dir = this.tree.mkdir(path, mode)
+        const dir = this.tree.mkdir(this.checked(path, true), mode)
         // A directory's tenant is its first component, the tenant directory included.
         const owner = this.options.settings(tenantOf(path.slice(1) + '/')).owner
         if (owner) [dir.attr.uid, dir.attr.gid] = owner
         this.onTreeChange()
       }),
-      rmdir: (path, cb) => call(cb, () => { this.tree.rmdir(path); this.onTreeChange() }),
+      rmdir: (path, cb) => call(cb, () => { this.tree.rmdir(this.checked(path)); this.onTreeChange() }),
       create: (path, mode, cb) => call(cb, () => {
-        const rel = path.slice(1)
+        const rel = this.checked(path, true).slice(1)
         return this.open(this.tree.create(path, mode, this.shipped(rel) ? this.intake.source(rel) : null))
       }),
       open: (path, flags, cb) => call(cb, () => {
-        const file = this.tree.file(path)
+        const file = this.tree.file(this.checked(path))
         if ((flags & O_ACCMODE) !== O_WRONLY && (flags & O_ACCMODE) !== O_RDWR) file.attr.atime = Date.now()
         return this.open(file)
       }),
@@ -162,18 +174,21 @@ export class LogFs {
         cb(file.tail.read(pos, len === buf.length ? buf : buf.subarray(0, len)))
       },
       write: (_path, fd, buf, len, pos, cb) => this.write(fd, buf, len, pos, cb),
-      truncate: (path, size, cb) => call(cb, () => this.resize(this.tree.file(path), size)),
-      ftruncate: (path, fd, size, cb) => call(cb, () => this.resize(this.handles.get(fd) ?? this.tree.file(path), size)),
-      unlink: (path, cb) => call(cb, () => this.tree.unlink(path)),
-      rename: (src, dest, cb) => call(cb, () => { this.tree.rename(src, dest); this.onTreeChange() }),
+      truncate: (path, size, cb) => call(cb, () => this.resize(this.tree.file(this.checked(path)), size)),
+      ftruncate: (path, fd, size, cb) => call(cb, () => this.resize(this.handles.get(fd) ?? this.tree.file(this.checked(path)), size)),
+      unlink: (path, cb) => call(cb, () => this.tree.unlink(this.checked(path))),
+      rename: (src, dest, cb) => call(cb, () => {
+        this.tree.rename(this.checked(src), this.checked(dest, true))
+        this.onTreeChange()
+      }),
       chmod: (path, mode, cb) => call(cb, () => {
-        const node = this.tree.lookup(path)
+        const node = this.tree.lookup(this.checked(path))
         node.attr.mode = (node.attr.mode & ~0o7777) | (mode & 0o7777)
         node.attr.ctime = Date.now()
         if (node.kind === 'dir') this.onTreeChange()
       }),
       chown: (path, uid, gid, cb) => call(cb, () => {
-        const node = this.tree.lookup(path)
+        const node = this.tree.lookup(this.checked(path))
         // uid/gid of -1 mean "leave as is" (they arrive as unsigned 32-bit).
         if (uid !== 0xffffffff) node.attr.uid = uid
         if (gid !== 0xffffffff) node.attr.gid = gid
@@ -181,7 +196,7 @@ export class LogFs {
         if (node.kind === 'dir') this.onTreeChange()
       }),
       utimens: (path, atime, mtime, cb) => call(cb, () => {
-        const node = this.tree.lookup(path)
+        const node = this.tree.lookup(this.checked(path))
         node.attr.atime = atime
         node.attr.mtime = mtime
         node.attr.ctime = Date.now()

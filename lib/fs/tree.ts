@@ -13,6 +13,8 @@ export const EISDIR = -21
 export const EINVAL = -22
 export const ENOTEMPTY = -39
 export const EACCES = -13
+export const ENAMETOOLONG = -36
+export const EILSEQ = -84
 
 export class FsError extends Error {
   constructor (readonly errno: number, message: string) { super(message) }

@@ -5,7 +5,7 @@ import { Auth, type Grant } from './auth'
 import type { Store } from '../store/store'
 import { parseCursor, formatCursor, type Cursor, type SourceIndex } from '../store/source'
 import { globToRegExp } from '../util/glob'
-import { InputError, parseTime } from '../util/units'
+import { InputError, formatTime, parseTime } from '../util/units'
 import { grep, QueryError } from '../query/grep'
 import { lineAt, lineStart, linesBefore, linesFrom, toLines } from '../query/lines'
 import { buildTrace } from '../query/trace'
@@ -72,7 +72,7 @@ export class HttpApi {
     if (since !== undefined && until !== undefined && since > until) throw new QueryError(400, 'since is after until')
     const oldest = this.store.oldest()
     if (until !== undefined && oldest !== null && until < oldest) {
-      throw new QueryError(410, `the range ends before the oldest retained data (${new Date(oldest).toISOString()}): retention has removed it`)
+      throw new QueryError(410, `the range ends before the oldest retained data (${formatTime(oldest)}): retention has removed it`)
     }
   }
 
@@ -108,7 +108,12 @@ export class HttpApi {
           const from = q.get('from') ? this.cursor(q.get('from')!) : null
           const max = intParam(q, 'max', MAX_READ, MAX_READ)
           const { data, next } = this.store.read(s.source, from, Math.max(1, max))
-          res.writeHead(200, { 'content-type': 'application/octet-stream', 'logfs-next': next ? formatCursor(next) : '', 'logfs-source': s.source })
+          // Header values must be Latin-1 without control characters; a source name is any UTF-8 path.
+          res.writeHead(200, {
+            'content-type': 'application/octet-stream',
+            'logfs-next': next ? formatCursor(next) : '',
+            'logfs-source': encodeURIComponent(s.source),
+          })
           res.end(data)
           break
         }

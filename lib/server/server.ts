@@ -7,7 +7,8 @@ import { Auth, type Grant } from './auth'
 import type { Store } from '../store/store'
 import { HttpApi } from './http-api'
 import { Registry, addProcessMetrics, type Histogram } from '../metrics/registry'
-import { MAX_FRAME, WireError, asBatch, decodeFrame, encodeFrame, type ServerFrame } from '../wire/frames'
+import { MAX_FRAME, InvalidBatch, WireError, asBatch, decodeFrame, encodeFrame, type NackCode, type ServerFrame } from '../wire/frames'
+import { NodeClaims } from './claims'
 import { log } from '../util/log'
 
 export interface ServerStats {
@@ -16,8 +17,22 @@ export interface ServerStats {
   storedBytes: number
   duplicateBytes: number
   refusedBatches: number
+  invalidBatches: number
+  conflictBatches: number
   malformedFrames: number
   unauthorized: number
+}
+
+/**
+ * A WebSocket close reason is at most 123 bytes, and ws throws past that: cut by bytes, at a character boundary, since
+ * a refusal can quote a client's non-ASCII name (found by test/fuzz.test.ts; it took the whole server down).
+ */
+function closeReason (message: string): string {
+  const bytes = Buffer.from(message)
+  if (bytes.length <= 123) return message
+  let end = 123
+  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--
+  return bytes.toString('utf8', 0, end)
 }
 
 export interface ServerOptions {
@@ -26,11 +41,12 @@ export interface ServerOptions {
 }
 
 export class LogServer {
-  readonly stats: ServerStats = { connections: 0, batches: 0, storedBytes: 0, duplicateBytes: 0, refusedBatches: 0, malformedFrames: 0, unauthorized: 0 }
+  readonly stats: ServerStats = { connections: 0, batches: 0, storedBytes: 0, duplicateBytes: 0, refusedBatches: 0, invalidBatches: 0, conflictBatches: 0, malformedFrames: 0, unauthorized: 0 }
   readonly metrics = new Registry()
   private readonly http: http.Server
   private readonly wss: WebSocketServer
   private readonly ingestLatency: Histogram
+  private readonly claims = new NodeClaims()
 
   constructor (private readonly store: Store, private readonly auth: Auth) {
     this.ingestLatency = this.metrics.histogram('logfs_server_ingest_duration_seconds', 'From a batch arriving to its acknowledgement (write + fsync).')()
@@ -49,12 +65,17 @@ export class LogServer {
     m.counter('logfs_server_bytes_stored_total', 'Log bytes made durable.', () => st.storedBytes)
     m.counter('logfs_server_bytes_duplicate_total', 'Resent bytes recognised and skipped.', () => st.duplicateBytes)
     m.counter('logfs_server_batches_refused_total', 'Batches for tenants the token does not cover.', () => st.refusedBatches)
+    m.counter('logfs_server_batches_invalid_total', 'Batches read but refused for a field out of range.', () => st.invalidBatches)
+    m.counter('logfs_server_batches_conflict_total', 'Batches refused: another agent generation holds the node.', () => st.conflictBatches)
     m.counter('logfs_server_frames_malformed_total', 'Frames that could not be read; their connections were closed.', () => st.malformedFrames)
     m.counter('logfs_server_unauthorized_total', 'Connections refused for a missing or wrong token.', () => st.unauthorized)
+    // Counted by the store: every append it rejects is a batch nacked `unavailable`.
+    m.counter('logfs_server_batches_unavailable_total', 'Batches nacked unavailable: the store could not make them durable (disk full, failed fsync, stopping).', () => this.store.refusedAppends)
     m.gauge('logfs_store_bytes', 'Bytes of segment files on disk.', () => this.store.totalBytes)
     m.gauge('logfs_store_segments', 'Segment files on disk.', () => this.store.segmentCount)
     m.gauge('logfs_store_sources', 'Sources known to the store.', () => this.store.sourceCount)
     m.gauge('logfs_store_traces', 'Trace ids in the trace index.', () => this.store.traces.size)
+    m.gauge('logfs_store_full', '1 while batches are refused because the data dir has no space left.', () => this.store.full ? 1 : 0)
     addProcessMetrics(m)
   }
 
@@ -87,7 +108,17 @@ export class LogServer {
   private serve (ws: WebSocket, grant: Grant, peer: string): void {
     this.stats.connections++
     const send = (f: ServerFrame): void => { if (ws.readyState === ws.OPEN) ws.send(encodeFrame(f, false)) }
-    ws.on('close', () => { this.stats.connections-- })
+    // Refusals are logged once per connection and kind: a client repeating a bad batch must not flood the log.
+    const logged = new Set<string>()
+    const refuse = (seq: number, code: NackCode, message: string): void => {
+      if (!logged.has(code)) log('warn', 'server', `refused a batch from ${peer} (${code}): ${message}`)
+      logged.add(code)
+      send({ t: 'nack', seq, code, message })
+    }
+    ws.on('close', () => {
+      this.stats.connections--
+      this.claims.release(ws)
+    })
     ws.on('error', (err) => log('warn', 'server', `connection from ${peer}: ${err.message}`))
     ws.on('message', (data, isBinary) => {
       let batch
@@ -95,19 +126,28 @@ export class LogServer {
         if (!isBinary) throw new WireError('text frames are not part of the protocol')
         batch = asBatch(decodeFrame(data as Buffer))
       } catch (err) {
+        if (err instanceof InvalidBatch) {
+          this.stats.invalidBatches++
+          return refuse(err.seq, 'invalid', err.message)
+        }
         this.stats.malformedFrames++
         const message = err instanceof WireError ? err.message : `unreadable frame: ${(err as Error).message}`
         log('warn', 'server', `malformed frame from ${peer}, closing: ${message}`)
         send({ t: 'error', code: 'malformed', message })
-        ws.close(1007, message.slice(0, 120))
+        ws.close(1007, closeReason(message))
         return
       }
       if (!Auth.allows(grant, batch.tenant)) {
         this.stats.refusedBatches++
-        send({ t: 'nack', seq: batch.seq, code: 'forbidden', message: `token does not cover tenant ${batch.tenant}` })
-        return
+        return refuse(batch.seq, 'forbidden', `token does not cover tenant ${batch.tenant}`)
       }
       const node = batch.node
+      const conflict = this.claims.claim(node, batch.gen, ws, peer)
+      if (conflict) {
+        this.stats.conflictBatches++
+        return refuse(batch.seq, 'conflict', `node ${node} is in use by another agent (generation ${conflict.holderGen}, ` +
+          `connected from ${conflict.holderPeer}); give each mount its own --node`)
+      }
       const entries = batch.recs.map(([p, offset, timestamp, data]) => ({ source: `${node}/${p}`, gen: batch.gen, offset, timestamp, data }))
       const arrived = process.hrtime.bigint()
       this.store.append(entries).then(({ stored, duplicate }) => {

@@ -81,7 +81,8 @@ export class ServerLink {
     this.pending.delete(frame.seq)
     clearTimeout(p.timer)
     if (frame.t === 'ack') p.resolve(frame)
-    else p.reject(frame.code === 'forbidden' ? new RefusedError(frame.message) : new Error(`server refused batch: ${frame.code}: ${frame.message}`))
+    else if (frame.code === 'unavailable') p.reject(new Error(`server cannot store now: ${frame.message}`))
+    else p.reject(new RefusedError(`server refused batch (${frame.code}): ${frame.message}`))
   }
 
   private failAll (err: Error): void {

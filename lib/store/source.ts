@@ -39,9 +39,14 @@ export class SourceIndex {
     let i = x.length
     while (i > 0 && before(e, x[i - 1])) i--
     x.splice(i, 0, e)
-    if (i === x.length - 1) this.starts.push(this.bytes)
-    else this.reindex()
-    this.bytes += e.length
+    if (i === x.length - 1) {
+      this.starts.push(this.bytes)
+      this.bytes += e.length
+    } else {
+      // An older generation after a newer one (a clock that went back, a second agent under the same node):
+      // everything after the insertion point moves, and reindex counts the new extent itself.
+      this.reindex()
+    }
     this.high.set(e.gen, Math.max(this.high.get(e.gen) ?? 0, e.offset + e.length))
     this.lastWrite = Math.max(this.lastWrite, e.timestamp)
   }

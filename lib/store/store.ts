@@ -4,7 +4,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { EventEmitter } from 'node:events'
-import { encodeEntry, fileHeader, scanSegment, type Entry, type EntryRef } from './segment'
+import { FILE_HEADER, encodeEntry, fileHeader, scanSegment, type Entry, type EntryRef } from './segment'
 import { SourceIndex, formatCursor, type Cursor } from './source'
 import { TraceIndex } from './traces'
 import { log } from '../util/log'
@@ -45,6 +45,12 @@ function newSource (source: string): SourceIndex {
 
 export interface AppendResult { stored: number, duplicate: number }
 
+/** Errors that go away once space is freed, unlike an I/O error. */
+function noSpace (err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code
+  return code === 'ENOSPC' || code === 'EDQUOT'
+}
+
 /** Emits `append` (source: SourceIndex) after new bytes of a source are durable. */
 export class Store extends EventEmitter {
   private readonly sources = new Map<string, SourceIndex>()
@@ -58,6 +64,11 @@ export class Store extends EventEmitter {
   private closed = false
   /** Set when an fsync fails: what was written may not be on disk, so nothing more is acknowledged. */
   private failure: Error | null = null
+  /** Set while batches fail for lack of space; the next batch that fits clears it. */
+  private fullSince: { error: Error, at: number, refused: number } | null = null
+  /** Set while a new segment cannot be made; the active one grows past segmentBytes meanwhile. */
+  private rollError: string | null = null
+  private refused = 0
 
   private constructor (readonly options: StoreOptions) { super() }
 
@@ -72,6 +83,10 @@ export class Store extends EventEmitter {
   get sourceCount (): number { return this.sources.size }
   /** False once an fsync failed: the store then refuses writes until restarted. */
   get healthy (): boolean { return this.failure === null && !this.closed }
+  /** True while batches are refused for lack of space in the data dir. */
+  get full (): boolean { return this.fullSince !== null }
+  /** Appends that failed, each a batch the server nacked. */
+  get refusedAppends (): number { return this.refused }
 
   private segFile (id: number): string {
     return path.join(this.options.dir, `${String(id).padStart(12, '0')}.seg`)
@@ -83,6 +98,7 @@ export class Store extends EventEmitter {
       .map(f => /^(\d{12})\.seg$/.exec(f)).filter((m): m is RegExpExecArray => m !== null)
       .map(m => Number(m[1])).sort((a, b) => a - b)
     let entries = 0
+    let tailWritable = false
     for (const [i, id] of ids.entries()) {
       const file = this.segFile(id)
       const last = i === ids.length - 1
@@ -96,7 +112,8 @@ export class Store extends EventEmitter {
           log('error', 'store', `${file}: ${scan.problem}; entries after it are not readable`, { kept: scan.refs.length })
         }
       }
-      const seg: Segment = { id, file, fd: fs.openSync(file, last && scan.validEnd > 0 ? 'r+' : 'r'), size: scan.size, newest: 0 }
+      tailWritable = last && scan.validEnd > 0
+      const seg: Segment = { id, file, fd: fs.openSync(file, tailWritable ? 'r+' : 'r'), size: scan.size, newest: 0 }
       this.segments.push(seg)
       for (const ref of scan.refs) this.index(ref, seg)
       entries += scan.refs.length
@@ -110,10 +127,12 @@ export class Store extends EventEmitter {
       }
     }
     const tail = this.segments[this.segments.length - 1]
-    if (tail && tail.size > 0 && tail.size < this.options.segmentBytes) {
-      fs.closeSync(tail.fd)
-      tail.fd = fs.openSync(tail.file, 'r+')
+    if (tailWritable && tail.size < this.options.segmentBytes) {
       this.active = tail
+    } else if (tailWritable) {
+      // Started on a full disk: write on in the last segment rather than not start.
+      this.active = tail
+      this.tryRoll()
     } else {
       this.roll()
     }
@@ -133,17 +152,45 @@ export class Store extends EventEmitter {
     return s
   }
 
+  /**
+   * Starts the next segment. It is made under a temporary name and renamed once its header is on disk, so a
+   * failure (disk full) leaves no headerless segment for load() to trip over; a leftover `.new` file from a crash
+   * is ignored by load() and overwritten by the next roll, which uses the same id.
+   */
   private roll (): void {
-    if (this.active) fs.fsyncSync(this.active.fd)
     const id = (this.segments[this.segments.length - 1]?.id ?? 0) + 1
     const file = this.segFile(id)
-    const fd = fs.openSync(file, 'wx+')
-    fs.writeSync(fd, fileHeader())
-    fs.fsyncSync(fd)
-    const dirFd = fs.openSync(this.options.dir, 'r')
-    try { fs.fsyncSync(dirFd) } finally { fs.closeSync(dirFd) }
-    this.active = { id, file, fd, size: fileHeader().length, newest: 0 }
+    const tmp = file + '.new'
+    const fd = fs.openSync(tmp, 'w+')
+    try {
+      fs.writeSync(fd, fileHeader())
+      fs.fsyncSync(fd)
+      fs.renameSync(tmp, file)
+      const dirFd = fs.openSync(this.options.dir, 'r')
+      try { fs.fsyncSync(dirFd) } finally { fs.closeSync(dirFd) }
+    } catch (err) {
+      fs.closeSync(fd)
+      fs.rmSync(tmp, { force: true })
+      throw err
+    }
+    this.active = { id, file, fd, size: FILE_HEADER, newest: 0 }
     this.segments.push(this.active)
+  }
+
+  /** Rolls, or keeps writing to the active segment and tries again after the next batch. Says why once. */
+  private tryRoll (): boolean {
+    const from = path.basename(this.active.file)
+    try {
+      this.roll()
+    } catch (err) {
+      const message = (err as Error).message
+      if (this.rollError === null) log('warn', 'store', `cannot start a new segment, ${from} grows past --segment-size until one can be made: ${message}`)
+      this.rollError = message
+      return false
+    }
+    if (this.rollError !== null) log('info', 'store', `started ${path.basename(this.active.file)} after ${from} grew past --segment-size`, { size: this.segments[this.segments.length - 2].size })
+    this.rollError = null
+    return true
   }
 
   /**
@@ -151,6 +198,16 @@ export class Store extends EventEmitter {
    * resolves once the bytes are on stable storage.
    */
   async append (entries: Entry[]): Promise<AppendResult> {
+    try {
+      return await this.appendBatch(entries)
+    } catch (err) {
+      this.refused++
+      if (this.fullSince) this.fullSince.refused++
+      throw err
+    }
+  }
+
+  private async appendBatch (entries: Entry[]): Promise<AppendResult> {
     if (this.closed) throw new Error('store is closed')
     if (this.failure) throw this.failure
     let stored = 0
@@ -182,22 +239,75 @@ export class Store extends EventEmitter {
       stored += entry.data.length
     }
     if (bufs.length > 0) {
-      const all = Buffer.concat(bufs)
-      let written = 0
-      while (written < all.length) written += fs.writeSync(this.active.fd, all, written, all.length - written, this.active.size + written)
-      this.active.size += all.length
+      this.write(Buffer.concat(bufs))
       const touched = new Set<SourceIndex>()
       for (const ref of refs) touched.add(this.index(ref, this.active))
       for (const [source, bytes] of gaps) this.gap(source, bytes)
       for (const e of fresh) this.traces.feed(e.source, e, Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength))
       await this.sync()
       for (const s of touched) this.emit('append', s)
-      if (this.active.size >= this.options.segmentBytes) {
-        this.roll()
-        this.applyRetention()
-      }
+      if (this.active.size >= this.options.segmentBytes) this.closeActive()
     }
     return { stored, duplicate }
+  }
+
+  /** Appends a batch to the active segment whole, or not at all. */
+  private write (all: Buffer): void {
+    const seg = this.active
+    let written = 0
+    try {
+      while (written < all.length) written += fs.writeSync(seg.fd, all, written, all.length - written, seg.size + written)
+    } catch (err) {
+      this.cutBack(seg, err as Error)
+    }
+    seg.size += all.length
+    if (this.fullSince) {
+      log('info', 'store', `space is back, storing batches again in ${this.options.dir}`, { fullMs: Date.now() - this.fullSince.at, refusedBatches: this.fullSince.refused })
+      this.fullSince = null
+    }
+  }
+
+  /**
+   * A write failed, maybe after writing part of the batch: cuts that part off, so the next entry follows the
+   * last good one and no garbage sits between entries (older segments are read without CRC checks).
+   */
+  private cutBack (seg: Segment, err: Error): never {
+    try {
+      fs.ftruncateSync(seg.fd, seg.size)
+    } catch (cut) {
+      // Only the torn-tail cut on the next open can clean the segment up now.
+      throw this.fail(`store write failed and the segment could not be cut back, refusing writes until restart: ${(cut as Error).message}`)
+    }
+    if (!noSpace(err)) throw err
+    if (!this.fullSince) {
+      log('error', 'store', `data dir full, refusing batches until space returns: ${err.message}`, { dir: this.options.dir })
+      this.fullSince = { error: new Error(`disk full: ${err.message}`), at: Date.now(), refused: 0 }
+    }
+    throw this.fullSince.error
+  }
+
+  /**
+   * After a batch made the active segment reach segmentBytes: makes its bytes durable, starts the next segment and
+   * applies retention. The batch is already durable, so nothing here may fail it.
+   */
+  private closeActive (): void {
+    try {
+      // Later fsyncs go to the new segment; batches still waiting for theirs were written to this one.
+      fs.fsyncSync(this.active.fd)
+    } catch (err) {
+      this.fail(`store fsync failed, refusing writes until restart: ${(err as Error).message}`)
+      return
+    }
+    if (this.tryRoll()) this.applyRetention()
+  }
+
+  /** Enters the failed state: nothing more is acknowledged until a restart rereads the segments. */
+  private fail (message: string): Error {
+    if (!this.failure) {
+      this.failure = new Error(message)
+      log('error', 'store', message)
+    }
+    return this.failure
   }
 
   private gap (source: string, bytes: number): void {
@@ -222,10 +332,7 @@ export class Store extends EventEmitter {
       this.syncing = false
       const batch = this.syncQueue
       this.syncQueue = []
-      if (err && !this.failure) {
-        this.failure = new Error(`store fsync failed, refusing writes until restart: ${err.message}`)
-        log('error', 'store', this.failure.message)
-      }
+      if (err) this.fail(`store fsync failed, refusing writes until restart: ${err.message}`)
       for (const w of batch) {
         if (this.failure) w.reject(this.failure)
         else w.resolve()
@@ -234,8 +341,19 @@ export class Store extends EventEmitter {
     })
   }
 
-  /** Deletes whole old segments, never the one being written, until both limits hold. */
+  /**
+   * Deletes whole old segments, never the one being written, until both limits hold. A failure (no room for
+   * marks.json) keeps the segment until the next try: after a roll, or within a minute.
+   */
   applyRetention (now = Date.now()): void {
+    try {
+      this.retain(now)
+    } catch (err) {
+      log('warn', 'store', `retention failed, old segments stay until it succeeds: ${(err as Error).message}`)
+    }
+  }
+
+  private retain (now: number): void {
     const { retentionBytes, retentionMs } = this.options
     while (this.segments.length > 1) {
       const oldest = this.segments[0]
@@ -264,9 +382,15 @@ export class Store extends EventEmitter {
     const marks: Record<string, Record<string, number>> = {}
     for (const s of this.sources.values()) marks[s.source] = Object.fromEntries(s.high)
     const tmp = this.marksFile + '.tmp'
-    fs.writeFileSync(tmp, JSON.stringify({ version: 1, marks }))
-    const fd = fs.openSync(tmp, 'r')
-    try { fs.fsyncSync(fd) } finally { fs.closeSync(fd) }
+    try {
+      fs.writeFileSync(tmp, JSON.stringify({ version: 1, marks }))
+      const fd = fs.openSync(tmp, 'r')
+      try { fs.fsyncSync(fd) } finally { fs.closeSync(fd) }
+    } catch (err) {
+      // A partial file would only take space from the segments.
+      fs.rmSync(tmp, { force: true })
+      throw err
+    }
     fs.renameSync(tmp, this.marksFile)
   }
 

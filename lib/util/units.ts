@@ -1,4 +1,5 @@
-// Parsing of human-friendly sizes and durations for CLI flags. Errors name the flag so the user knows what to fix.
+// Parsing of human-friendly sizes, durations and times for CLI flags, and their display. Errors name the flag so
+// the user knows what to fix.
 
 const SIZE_UNITS: Record<string, number> = {
   '': 1, b: 1,
@@ -45,4 +46,19 @@ export function parseTime (text: string, what = 'time', now = Date.now()): numbe
   const t = Date.parse(text)
   if (Number.isNaN(t)) throw new InputError(`${what}: '${text}' is not a time (examples: 15m, 2h, 2026-11-23T10:00:00Z)`)
   return t
+}
+
+/**
+ * ISO 8601 for a time in ms, or the raw number when no date has it: a store written before times were checked at
+ * ingest may hold any f64, and one such record must not break every listing (toISOString throws on it).
+ */
+export function formatTime (ms: number): string {
+  const d = new Date(ms)
+  return Number.isNaN(d.getTime()) ? `(time ${ms})` : d.toISOString()
+}
+
+/** A name for a terminal: control characters (a newline in a file name) as escapes, so one entry stays one line. */
+export function printable (name: string): string {
+  // eslint-disable-next-line no-control-regex
+  return name.replace(/[\x00-\x1f\x7f]/g, c => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
 }

@@ -28,13 +28,31 @@ export interface BatchFrame {
 }
 
 export interface AckFrame { t: 'ack', seq: number, stored: number, duplicate: number }
-export interface NackFrame { t: 'nack', seq: number, code: 'forbidden' | 'invalid' | 'unavailable', message: string }
+/**
+ * `forbidden`: the token does not cover the tenant; `invalid`: the batch was read but a field is out of range;
+ * `conflict`: another agent generation holds the node; `unavailable`: the store cannot write now.
+ */
+export type NackCode = 'forbidden' | 'invalid' | 'conflict' | 'unavailable'
+export interface NackFrame { t: 'nack', seq: number, code: NackCode, message: string }
 export interface ErrorFrame { t: 'error', code: 'malformed' | 'unauthorized', message: string }
 export type ServerFrame = AckFrame | NackFrame | ErrorFrame
 
+/** A frame that cannot be read or has no usable seq: the connection is closed, since answers could not match. */
 export class WireError extends Error {
   override name = 'WireError'
 }
+
+/** A batch that was read, with its seq, but whose content is refused: answered with a nack, connection kept. */
+export class InvalidBatch extends WireError {
+  override name = 'InvalidBatch'
+  constructor (readonly seq: number, message: string) { super(message) }
+}
+
+/**
+ * Record times are the agent's wall clock in ms. Outside [0, 8.64e15] (JavaScript's Date range) no clock could
+ * have produced them, and every reader that formats a time would fail on them.
+ */
+export const MAX_TIMESTAMP = 8.64e15
 
 const packr = new Packr({ useRecords: false, moreTypes: false })
 
@@ -63,7 +81,8 @@ export function decodeFrame (frame: Buffer): unknown {
   try {
     return packr.unpack(body)
   } catch (err) {
-    throw new WireError(`body is not msgpack: ${(err as Error).message}`)
+    // msgpackr's message can quote what it decoded so far: up to a whole frame of someone else's bytes.
+    throw new WireError(`body is not msgpack: ${(err as Error).message.slice(0, 200)}`)
   }
 }
 
@@ -87,20 +106,23 @@ export function asBatch (v: unknown): BatchFrame {
   const f = v as Partial<BatchFrame> | null
   if (f === null || typeof f !== 'object' || f.t !== 'batch') throw new WireError('frame is not a batch')
   if (!isInt(f.seq)) throw new WireError('batch.seq must be a non-negative integer')
-  if (!isName(f.node) || f.node.includes('/')) throw new WireError('batch.node must be a name without /')
-  if (!isName(f.tenant) || f.tenant.includes('/')) throw new WireError('batch.tenant must be a name without /')
-  if (!isInt(f.gen)) throw new WireError('batch.gen must be a non-negative integer')
-  if (!Array.isArray(f.recs)) throw new WireError('batch.recs must be an array')
+  const seq = f.seq
+  const refuse = (message: string): never => { throw new InvalidBatch(seq, message) }
+  if (!isName(f.node) || f.node.includes('/') || !isSafePath(f.node)) refuse('batch.node must be a name without /')
+  if (!isName(f.tenant) || f.tenant.includes('/') || !isSafePath(f.tenant)) refuse('batch.tenant must be a name without /')
+  if (!isInt(f.gen)) refuse('batch.gen must be a non-negative integer')
+  if (!Array.isArray(f.recs)) refuse('batch.recs must be an array')
   for (const r of f.recs as unknown[]) {
-    if (!Array.isArray(r) || r.length !== 4) throw new WireError('a record must be [path, offset, timestamp, data]')
+    if (!Array.isArray(r) || r.length !== 4) refuse('a record must be [path, offset, timestamp, data]')
     const [path, offset, ts, data] = r as unknown[]
-    if (!isName(path) || !isSafePath(path)) throw new WireError(`record path ${JSON.stringify(path)} is not a relative path inside the mount`)
-    if (tenantOf(path) !== f.tenant) {
-      throw new WireError(`record path ${path} is not in tenant ${f.tenant}`)
+    if (!isName(path) || !isSafePath(path)) refuse(`record path ${JSON.stringify(path)} is not a relative path inside the mount`)
+    if (tenantOf(path as string) !== f.tenant) refuse(`record path ${String(path)} is not in tenant ${String(f.tenant)}`)
+    if (!isInt(offset)) refuse('record offset must be a non-negative integer')
+    if (typeof ts !== 'number' || !(ts >= 0 && ts <= MAX_TIMESTAMP)) {
+      refuse(`record timestamp ${String(ts)} is not a time in ms since 1970 (0 to ${MAX_TIMESTAMP})`)
     }
-    if (!isInt(offset)) throw new WireError('record offset must be a non-negative integer')
-    if (typeof ts !== 'number' || !Number.isFinite(ts)) throw new WireError('record timestamp must be a number')
-    if (!(data instanceof Uint8Array)) throw new WireError('record data must be binary')
+    if (!(data instanceof Uint8Array)) refuse('record data must be binary')
+    if (!isInt((offset as number) + (data as Uint8Array).length)) refuse('record offset + length is beyond 2^53')
   }
   return f as BatchFrame
 }

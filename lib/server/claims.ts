@@ -1,0 +1,49 @@
+// Which agent generation speaks for a node. Sources are `node/path` and cursors are (gen, offset): two live agents
+// under one node name (two mounts left at the default --node, the hostname) would interleave two different files
+// as one source. The first generation to send a batch holds the node while any of its connections is open; a
+// different generation is refused with a `conflict` nack until then, and its bytes stay in its memory.
+import type { WebSocket } from 'ws'
+
+/** How long a holder may take to answer a ping before its connection is taken for dead. */
+const PROBE_MS = 3000
+
+interface Claim { gen: number, peer: string, conns: Set<WebSocket> }
+
+export interface Conflict { node: string, holderGen: number, holderPeer: string }
+
+export class NodeClaims {
+  private readonly claims = new Map<string, Claim>()
+  private readonly probing = new WeakSet<WebSocket>()
+
+  /** Takes or joins the claim on `node` for `gen`; returns the conflict when another generation holds it. */
+  claim (node: string, gen: number, ws: WebSocket, peer: string): Conflict | null {
+    const held = this.claims.get(node)
+    if (held === undefined || held.conns.size === 0) {
+      this.claims.set(node, { gen, peer, conns: new Set([ws]) })
+    } else if (held.gen === gen) {
+      held.conns.add(ws)
+    } else {
+      // A node that rebooted leaves a half-open connection that would hold its name forever: ask it to prove it
+      // is alive, and let the refused agent's next retry in once it is gone.
+      for (const c of held.conns) this.probe(c)
+      return { node, holderGen: held.gen, holderPeer: held.peer }
+    }
+    return null
+  }
+
+  /** A closed connection gives up what it held. */
+  release (ws: WebSocket): void {
+    for (const [node, c] of this.claims) {
+      if (c.conns.delete(ws) && c.conns.size === 0) this.claims.delete(node)
+    }
+  }
+
+  private probe (ws: WebSocket): void {
+    if (this.probing.has(ws)) return
+    this.probing.add(ws)
+    const timer = setTimeout(() => ws.terminate(), PROBE_MS)
+    ws.once('pong', () => { clearTimeout(timer); this.probing.delete(ws) })
+    ws.once('close', () => clearTimeout(timer))
+    ws.ping()
+  }
+}
