@@ -122,7 +122,7 @@ const open = (dir: string, segmentBytes: number, retentionBytes = 1e12): Store =
   Store.open({ dir, segmentBytes, retentionBytes, retentionMs: 0 })
 const rec = (offset: number, data: Buffer) => ({ source: 'n/a/x.log', gen: 1, offset, timestamp: Date.now(), data })
 const chunk = (n: number, fill: number): Buffer => Buffer.alloc(n, fill)
-/** Header (16 bytes) + entries: 34 bytes of fixed fields and the source name each. */
+/** What an entry adds to its data in a segment (after the 16-byte file header): fixed fields and the source name. */
 const ENTRY = 34 + 'n/a/x.log'.length
 
 t.test('store: a write that hits ENOSPC is cut off, refused, and the next one after space returns succeeds', async t => {

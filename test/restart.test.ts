@@ -69,3 +69,16 @@ t.test('logfs umount stops a supervised agent for good', async t => {
   t.notOk(fs.readFileSync('/proc/mounts', 'utf8').includes(agent.mnt))
   t.equal((await readSource(server, 'testnode/x/a.log')).toString(), 'bye\n')
 })
+
+t.test('a restarted agent takes a generation above its predecessor\'s even when the clock went back', async t => {
+  const server = await startServer(t)
+  // A predecessor whose clock ran a day ahead: what a clock stepped back by NTP looks like to the next agent.
+  const ahead = Date.now() + 86_400_000
+  const agent = await startAgent(t, server, [], undefined, { supervised: true, env: { LOGFS_GEN_FLOOR: String(ahead) } })
+  const first = agent.events.find(e => e.event === 'mounted')!
+  t.equal(first.gen, ahead + 1, 'the first agent starts above the floor it was given')
+  process.kill(first.pid as number, 'SIGKILL')
+  const again = await waitFor('a new agent', () => agent.events.filter(e => e.event === 'mounted')[1], 20000)
+  t.equal(again.gen, ahead + 2, 'the supervisor hands the last generation down, not the clock')
+  t.equal((await agent.stop()).ok, true)
+})

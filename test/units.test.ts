@@ -79,6 +79,8 @@ t.test('globs and flag parsing', async t => {
   t.ok(globToRegExp('prod/*/app.log').test('prod/x/app.log'))
   t.notOk(globToRegExp('prod/*/app.log').test('prod/x/y/app.log'))
   t.ok(globToRegExp('prod/**').test('prod/x/y/app.log'))
+  t.ok(globToRegExp('prod/**').test('prod/x/new\nline.log'), '** crosses a newline in a name')
+  t.ok(rotated.some(r => r.test('ns/a\nb.log.1')), 'a rotated copy with a newline in its name is still a rotated copy')
   t.equal(parseSize('256MiB'), 256 * 1024 * 1024)
   t.equal(parseSize('10GB'), 10e9)
   t.equal(parseSize('4096'), 4096)

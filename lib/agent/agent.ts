@@ -9,6 +9,7 @@ import { EMPTY, settingsFor, watchCollection, type Collection, type TenantSettin
 import { log } from '../util/log'
 import { Registry } from '../metrics/registry'
 import { AgentHttp, registerAgentMetrics } from './http'
+import { GEN_FLOOR_ENV } from './state'
 
 export interface AgentOptions {
   /** Per-tenant settings file (JSON, watched); null for none. */
@@ -50,7 +51,11 @@ export interface AgentReport {
 }
 
 export class Agent {
-  readonly gen = Date.now()
+  /**
+   * Cursors order generations first, so a new agent must take a generation above its predecessor's even when the
+   * clock went back meanwhile: a supervisor hands the last one down (GEN_FLOOR_ENV).
+   */
+  readonly gen = Math.max(Date.now(), Number(process.env[GEN_FLOOR_ENV] ?? 0) + 1)
   private readonly intake: Intake
   private readonly shipper: Shipper
   private readonly fs: LogFs

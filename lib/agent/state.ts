@@ -5,6 +5,12 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { log } from '../util/log'
 
+/**
+ * Not a file but state all the same: the supervisor gives each agent it starts the generation of the one before
+ * (in this environment variable), since a restart must never go back in cursor order.
+ */
+export const GEN_FLOOR_ENV = 'LOGFS_GEN_FLOOR'
+
 export function stateFile (stateDir: string, mountpoint: string, suffix: 'pid' | 'dirs.json' | 'stopped.json'): string {
   return path.join(stateDir, `${encodeURIComponent(mountpoint)}.${suffix}`)
 }

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { log } from '../util/log'
 import { emit } from '../cli/run'
-import { releasePid, writePid } from './state'
+import { GEN_FLOOR_ENV, releasePid, writePid } from './state'
 
 export interface SuperviseOptions {
   /** The command line of one agent, run with this Node. */
@@ -25,6 +25,7 @@ export function supervise (opts: SuperviseOptions): void {
   let stopping = false
   let quickFailures = 0
   let everMounted = false
+  let lastGen = Number(process.env[GEN_FLOOR_ENV] ?? 0)
 
   const end = (code: number): never => {
     releasePid(opts.pidFile)
@@ -33,11 +34,13 @@ export function supervise (opts: SuperviseOptions): void {
 
   const start = (): void => {
     const started = Date.now()
-    child = spawn(process.execPath, opts.args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    const env = { ...process.env, [GEN_FLOOR_ENV]: String(lastGen) }
+    child = spawn(process.execPath, opts.args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env })
     child.on('message', (m: unknown) => {
-      const event = (m as { event?: string }).event
+      const { event, gen } = m as { event?: string, gen?: number }
       if (event === 'mounted') {
         everMounted = true
+        lastGen = gen ?? lastGen
         writePid(opts.pidFile)
       }
       // The agent was signalled itself (its pid killed, systemd, kubelet): what follows is its stop, not a crash.

@@ -38,7 +38,7 @@ export async function mountCommand (mnt: string, f: MountFlags): Promise<void> {
   log('info', 'agent', `mounted ${mountpoint}, shipping to ${agent.options.server} as node ${agent.options.node}`)
   if (f.json) emit('mounted', { mountpoint, pid: process.pid, gen: agent.gen, metrics: agent.metricsAddress })
   // Tells a supervisor that this agent got as far as mounting (see supervisor.ts).
-  process.send?.({ event: 'mounted' })
+  process.send?.({ event: 'mounted', gen: agent.gen })
   onStopSignal(async (signal) => {
     // Whoever sent the signal (the supervisor, umount, a kill of this pid, systemd), the supervisor must not take
     // the exit that follows for a crash; the exit waits until the message is out.

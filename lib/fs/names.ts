@@ -15,6 +15,7 @@ const PATH_MAX = 4096
  * each byte that is not valid UTF-8 with U+FFFD, so `bad\xff.log` and `bad\xfe.log` arrive as the same string
  * and would become one file with one source. The original bytes are gone by then, so a genuine U+FFFD in a
  * name cannot be told apart and is refused too; a native core that sees the raw bytes could lift that.
+ * Lookups are checked as well, so such a name answers EILSEQ to every call and can never reach another file.
  *
  * The whole path is limited on creation only. What is created must fit because its path becomes the source
  * name, and the wire refuses longer ones (isName in wire/frames.ts); but a directory renamed to a longer name

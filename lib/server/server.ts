@@ -157,7 +157,8 @@ export class LogServer {
         this.stats.duplicateBytes += duplicate
         send({ t: 'ack', seq: batch.seq, stored, duplicate })
       }, (err: Error) => {
-        log('error', 'server', `store refused a batch: ${err.message}`)
+        // A full disk is logged once per episode by the store; a batch refused for it is not news.
+        if (!this.store.full) log('error', 'server', `store refused a batch: ${err.message}`)
         send({ t: 'nack', seq: batch.seq, code: 'unavailable', message: err.message })
       })
     })

@@ -73,11 +73,12 @@ export function forceUnmount (mnt: string): void {
 }
 
 /** Starts `logfs mount`; unsupervised unless asked, so a test's SIGKILL reaches the agent itself. */
-export async function startAgent (t: Teardown, server: { ws: string } | string, args: string[] = [], mnt?: string, opts: { supervised?: boolean } = {}): Promise<Agent> {
+export async function startAgent (t: Teardown, server: { ws: string } | string, args: string[] = [], mnt?: string, opts: { supervised?: boolean, env?: Record<string, string> } = {}): Promise<Agent> {
   const dir = mnt ?? tempDir(t, 'mnt')
   const stateDir = tempDir(t, 'state')
   const url = typeof server === 'string' ? server : server.ws
-  const p = run(['mount', dir, '--server', url, '--json', '--node', 'testnode', '--state-dir', stateDir, ...(opts.supervised ? [] : ['--no-supervise']), ...args])
+  const p = run(['mount', dir, '--server', url, '--json', '--node', 'testnode', '--state-dir', stateDir, ...(opts.supervised ? [] : ['--no-supervise']), ...args],
+    { env: { ...process.env, LOGFS_TOKEN: TOKEN, ...opts.env } })
   t.teardown(async () => {
     if (p.proc.exitCode === null) {
       p.proc.kill('SIGKILL')
