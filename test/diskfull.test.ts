@@ -7,7 +7,7 @@ import path from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { Store } from '../lib/store/store'
 import { expected, line } from './fixtures/lines'
-import { arrived, readSource, sleep, sources, startAgent, startServer, waitFor, writer, type Server } from './helpers/cluster'
+import { arrived, readSource, sleep, sources, startAgent, startServer, waitFor, writer, type Agent, type Server } from './helpers/cluster'
 
 const PAGE = 4096
 const FULL = /data dir full, refusing batches until space returns/
@@ -36,11 +36,17 @@ async function metric (server: Server, name: string): Promise<number> {
 
 const SOURCE_BYTES = 2 * 1024 * 1024
 
-t.test('disk full under block: the writer waits, the server says why, and every line arrives once after the disk grows', async t => {
+/** A server on a 2 MiB tmpfs and an agent with a 1 MiB ring under `policy`, with a tenant directory `app`. */
+async function smallDisk (t: Test, policy: 'block' | 'drop'): Promise<{ disk: ReturnType<typeof tmpfs>, server: Server, agent: Agent }> {
   const disk = tmpfs(t, SOURCE_BYTES)
   const server = await startServer(t, { dataDir: disk.dir, args: ['--segment-size', '1MiB'] })
-  const agent = await startAgent(t, server, ['--memory', '1MiB', '--ring-size', '1MiB', '--full-policy', 'block'])
+  const agent = await startAgent(t, server, ['--memory', '1MiB', '--ring-size', '1MiB', '--full-policy', policy])
   fs.mkdirSync(path.join(agent.mnt, 'app'), { recursive: true })
+  return { disk, server, agent }
+}
+
+t.test('disk full under block: the writer waits, the server says why, and every line arrives once after the disk grows', async t => {
+  const { disk, server, agent } = await smallDisk(t, 'block')
   const source = 'testnode/app/big.log'
   const lines = 25000 // 5 MB: more than the 2 MiB disk and the 1 MiB ring together
   const w = writer({ file: path.join(agent.mnt, 'app/big.log'), lines, size: 200, prefix: 'df' })
@@ -80,10 +86,7 @@ t.test('disk full under block: the writer waits, the server says why, and every 
 })
 
 t.test('disk full under drop: the writer never waits, and exactly the dropped bytes are missing', async t => {
-  const disk = tmpfs(t, SOURCE_BYTES)
-  const server = await startServer(t, { dataDir: disk.dir, args: ['--segment-size', '1MiB'] })
-  const agent = await startAgent(t, server, ['--memory', '1MiB', '--ring-size', '1MiB', '--full-policy', 'drop'])
-  fs.mkdirSync(path.join(agent.mnt, 'app'), { recursive: true })
+  const { disk, server, agent } = await smallDisk(t, 'drop')
   const source = 'testnode/app/drop.log'
   const file = path.join(agent.mnt, 'app/drop.log')
   const lines = 50000
