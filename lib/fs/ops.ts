@@ -7,7 +7,7 @@ import { log } from '../util/log'
 import { EINVAL, FsError, type FileNode, type Node, Tree, type TreeOptions } from './tree'
 import { NAME_MAX, pathErrno } from './names'
 import { MAX_WRITE } from './mount'
-import { tenantOf } from '../wire/frames'
+import { tenantOf } from '../util/sources'
 import type { TenantSettings } from '../config/collection'
 
 const EBADF = -9

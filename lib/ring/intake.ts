@@ -1,7 +1,7 @@
 // Where application writes enter logfs: one ring per tenant (top-level directory), carved from a fixed memory
 // budget, so a tenant that floods its ring blocks or drops only its own writes.
 import { Ring } from './ring'
-import { tenantOf } from '../wire/frames'
+import { tenantOf } from '../util/sources'
 
 export type FullPolicy = 'block' | 'drop'
 

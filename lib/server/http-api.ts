@@ -5,6 +5,7 @@ import { Auth, type Grant } from './auth'
 import type { Store } from '../store/store'
 import { parseCursor, formatCursor, type Cursor, type SourceIndex } from '../store/source'
 import { globToRegExp } from '../util/glob'
+import { splitSource } from '../util/sources'
 import { InputError, formatTime, parseTime } from '../util/units'
 import { grep, QueryError } from '../query/grep'
 import { lineAt, lineStart, linesBefore, linesFrom, toLines } from '../query/lines'
@@ -35,7 +36,7 @@ function timeParam (q: Query, name: string): number | undefined {
 function matcher (glob: string | null): (source: string) => boolean {
   if (!glob) return () => true
   const re = globToRegExp(glob)
-  return source => re.test(source) || re.test(source.slice(source.indexOf('/') + 1))
+  return source => re.test(source) || re.test(splitSource(source).path)
 }
 
 export class HttpApi {

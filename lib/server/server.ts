@@ -9,6 +9,7 @@ import { HttpApi } from './http-api'
 import { Registry, addProcessMetrics, type Histogram } from '../metrics/registry'
 import { MAX_FRAME, InvalidBatch, WireError, asBatch, decodeFrame, encodeFrame, type NackCode, type ServerFrame } from '../wire/frames'
 import { NodeClaims } from './claims'
+import { sourceName } from '../util/sources'
 import { log } from '../util/log'
 
 export interface ServerStats {
@@ -148,7 +149,7 @@ export class LogServer {
         return refuse(batch.seq, 'conflict', `node ${node} is in use by another agent (generation ${conflict.holderGen}, ` +
           `connected from ${conflict.holderPeer}); give each mount its own --node`)
       }
-      const entries = batch.recs.map(([p, offset, timestamp, data]) => ({ source: `${node}/${p}`, gen: batch.gen, offset, timestamp, data }))
+      const entries = batch.recs.map(([p, offset, timestamp, data]) => ({ source: sourceName(node, p), gen: batch.gen, offset, timestamp, data }))
       const arrived = process.hrtime.bigint()
       this.store.append(entries).then(({ stored, duplicate }) => {
         this.ingestLatency.observe(Number(process.hrtime.bigint() - arrived) / 1e9)

@@ -8,6 +8,7 @@ import { FILE_HEADER, encodeEntry, fileHeader, scanSegment, type Entry, type Ent
 import { SourceIndex, formatCursor, type Cursor } from './source'
 import { TraceIndex } from './traces'
 import { log } from '../util/log'
+import { splitSource } from '../util/sources'
 
 export { formatCursor, parseCursor, type Cursor } from './source'
 
@@ -33,14 +34,9 @@ export interface SourceInfo {
   gapBytes: number
 }
 
-/** `node/tenant/...`: the tenant is the second path component (or `default` for files at the mount's top). */
-export function tenantOfSource (source: string): string {
-  const parts = source.split('/')
-  return parts.length > 2 ? parts[1] : 'default'
-}
-
 function newSource (source: string): SourceIndex {
-  return new SourceIndex(source, source.slice(0, source.indexOf('/')), tenantOfSource(source))
+  const { node, tenant } = splitSource(source)
+  return new SourceIndex(source, node, tenant)
 }
 
 export interface AppendResult { stored: number, duplicate: number }
@@ -419,7 +415,7 @@ export class Store extends EventEmitter {
         source: s.source,
         node: s.node,
         tenant: s.tenant,
-        path: s.source.slice(s.node.length + 1),
+        path: splitSource(s.source).path,
         bytes: s.bytes,
         first: first ? formatCursor(first) : null,
         next: last ? formatCursor({ gen: last.gen, offset: last.offset + last.length }) : null,

@@ -4,6 +4,7 @@
 // stored), and sends `error` before closing a connection whose frame it cannot read.
 import { Packr } from 'msgpackr'
 import { deflateRawSync, inflateRawSync } from 'node:zlib'
+import { isSafePath, tenantOf } from '../util/sources'
 
 export const WIRE_VERSION = 1
 export const CODEC_NONE = 0
@@ -86,20 +87,8 @@ export function decodeFrame (frame: Buffer): unknown {
   }
 }
 
-/** The tenant a path belongs to: its top-level directory, or `default` for files at the top. */
-export function tenantOf (path: string): string {
-  const slash = path.indexOf('/')
-  return slash > 0 ? path.slice(0, slash) : 'default'
-}
-
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
 const isName = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 4096
-
-/** A path under the mount as the agent sends it: relative, no empty, `.` or `..` components. */
-export function isSafePath (p: string): boolean {
-  if (p.startsWith('/') || p.includes('\0')) return false
-  return p.split('/').every(part => part !== '' && part !== '.' && part !== '..')
-}
 
 /** Checks a decoded frame field by field, so nothing malformed reaches the store. */
 export function asBatch (v: unknown): BatchFrame {
