@@ -7,7 +7,9 @@ import { Auth, type Grant } from './auth'
 import type { Store } from '../store/store'
 import { HttpApi } from './http-api'
 import { Registry, addProcessMetrics, type Histogram } from '../metrics/registry'
-import { MAX_FRAME, InvalidBatch, WireError, asBatch, decodeFrame, encodeFrame, type NackCode, type ServerFrame } from '../wire/frames'
+import {
+  MAX_FRAME, InvalidBatch, WireError, asBatch, decodeFrame, encodeFrame, type NackCode, type ServerFrame,
+} from '../wire/frames'
 import { NodeClaims } from './claims'
 import { sourceName } from '../util/sources'
 import { log } from '../util/log'
@@ -42,7 +44,10 @@ export interface ServerOptions {
 }
 
 export class LogServer {
-  readonly stats: ServerStats = { connections: 0, batches: 0, storedBytes: 0, duplicateBytes: 0, refusedBatches: 0, invalidBatches: 0, conflictBatches: 0, malformedFrames: 0, unauthorized: 0 }
+  readonly stats: ServerStats = {
+    connections: 0, batches: 0, storedBytes: 0, duplicateBytes: 0,
+    refusedBatches: 0, invalidBatches: 0, conflictBatches: 0, malformedFrames: 0, unauthorized: 0,
+  }
   readonly metrics = new Registry()
   private readonly http: http.Server
   private readonly wss: WebSocketServer
@@ -50,7 +55,8 @@ export class LogServer {
   private readonly claims = new NodeClaims()
 
   constructor (private readonly store: Store, private readonly auth: Auth) {
-    this.ingestLatency = this.metrics.histogram('logfs_server_ingest_duration_seconds', 'From a batch arriving to its acknowledgement (write + fsync).')()
+    this.ingestLatency = this.metrics.histogram('logfs_server_ingest_duration_seconds',
+      'From a batch arriving to its acknowledgement (write + fsync).')()
     this.registerMetrics()
     const api = new HttpApi(store, auth, this.metrics, () => store.healthy)
     this.http = http.createServer((req, res) => api.handle(req, res))
@@ -65,18 +71,26 @@ export class LogServer {
     m.counter('logfs_server_batches_total', 'Batches stored and acknowledged.', () => st.batches)
     m.counter('logfs_server_bytes_stored_total', 'Log bytes made durable.', () => st.storedBytes)
     m.counter('logfs_server_bytes_duplicate_total', 'Resent bytes recognised and skipped.', () => st.duplicateBytes)
-    m.counter('logfs_server_batches_refused_total', 'Batches for tenants the token does not cover.', () => st.refusedBatches)
-    m.counter('logfs_server_batches_invalid_total', 'Batches read but refused for a field out of range.', () => st.invalidBatches)
-    m.counter('logfs_server_batches_conflict_total', 'Batches refused: another agent generation holds the node.', () => st.conflictBatches)
-    m.counter('logfs_server_frames_malformed_total', 'Frames that could not be read; their connections were closed.', () => st.malformedFrames)
-    m.counter('logfs_server_unauthorized_total', 'Connections refused for a missing or wrong token.', () => st.unauthorized)
+    m.counter('logfs_server_batches_refused_total', 'Batches for tenants the token does not cover.',
+      () => st.refusedBatches)
+    m.counter('logfs_server_batches_invalid_total', 'Batches read but refused for a field out of range.',
+      () => st.invalidBatches)
+    m.counter('logfs_server_batches_conflict_total', 'Batches refused: another agent generation holds the node.',
+      () => st.conflictBatches)
+    m.counter('logfs_server_frames_malformed_total', 'Frames that could not be read; their connections were closed.',
+      () => st.malformedFrames)
+    m.counter('logfs_server_unauthorized_total', 'Connections refused for a missing or wrong token.',
+      () => st.unauthorized)
     // Counted by the store: every append it rejects is a batch nacked `unavailable`.
-    m.counter('logfs_server_batches_unavailable_total', 'Batches nacked unavailable: the store could not make them durable (disk full, failed fsync, stopping).', () => this.store.refusedAppends)
+    m.counter('logfs_server_batches_unavailable_total',
+      'Batches nacked unavailable: the store could not make them durable (disk full, failed fsync, stopping).',
+      () => this.store.refusedAppends)
     m.gauge('logfs_store_bytes', 'Bytes of segment files on disk.', () => this.store.totalBytes)
     m.gauge('logfs_store_segments', 'Segment files on disk.', () => this.store.segmentCount)
     m.gauge('logfs_store_sources', 'Sources known to the store.', () => this.store.sourceCount)
     m.gauge('logfs_store_traces', 'Trace ids in the trace index.', () => this.store.traces.size)
-    m.gauge('logfs_store_full', '1 while batches are refused because the data dir has no space left.', () => this.store.full ? 1 : 0)
+    m.gauge('logfs_store_full', '1 while batches are refused because the data dir has no space left.',
+      () => this.store.full ? 1 : 0)
     addProcessMetrics(m)
   }
 
@@ -94,13 +108,15 @@ export class LogServer {
 
   private upgrade (req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     const refuse = (status: number, text: string): void => {
-      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`)
+      const head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: text/plain\r\n`
+      socket.end(`${head}Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`)
     }
     if (new URL(req.url ?? '/', 'http://x').pathname !== '/v1/ingest') return refuse(404, 'no such endpoint; agents connect to /v1/ingest')
     const grant = this.auth.check(Auth.bearer(req.headers.authorization))
     if (grant === null) {
       this.stats.unauthorized++
-      log('warn', 'server', 'refused an ingest connection with a missing or wrong token', { from: req.socket.remoteAddress })
+      const from = req.socket.remoteAddress
+      log('warn', 'server', 'refused an ingest connection with a missing or wrong token', { from })
       return refuse(401, 'missing or wrong token')
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.serve(ws, grant, req.socket.remoteAddress ?? '?'))
@@ -146,10 +162,13 @@ export class LogServer {
       const conflict = this.claims.claim(node, batch.gen, ws, peer)
       if (conflict) {
         this.stats.conflictBatches++
-        return refuse(batch.seq, 'conflict', `node ${node} is in use by another agent (generation ${conflict.holderGen}, ` +
-          `connected from ${conflict.holderPeer}); give each mount its own --node`)
+        const { holderGen, holderPeer } = conflict
+        return refuse(batch.seq, 'conflict', `node ${node} is in use by another agent (generation ${holderGen}, ` +
+          `connected from ${holderPeer}); give each mount its own --node`)
       }
-      const entries = batch.recs.map(([p, offset, timestamp, data]) => ({ source: sourceName(node, p), gen: batch.gen, offset, timestamp, data }))
+      const gen = batch.gen
+      const entries = batch.recs.map(([p, offset, timestamp, data]) =>
+        ({ source: sourceName(node, p), gen, offset, timestamp, data }))
       const arrived = process.hrtime.bigint()
       this.store.append(entries).then(({ stored, duplicate }) => {
         this.ingestLatency.observe(Number(process.hrtime.bigint() - arrived) / 1e9)

@@ -1,4 +1,4 @@
-// Segment files of the embedded store, format version 1 (documented in docs/store.md).
+// Segment files of the embedded store, format version 1 (documented in lib/store/README.md).
 //
 //   file header, 16 bytes: "LOGFSSEG" | u32 LE version (1) | u32 LE reserved (0)
 //   entry:  u32 LE length (of what follows the CRC) | u32 LE CRC-32 (of what follows it)
@@ -73,11 +73,14 @@ export function scanSegment (file: string, verify: boolean): ScanResult {
   try {
     const size = fs.fstatSync(fd).size
     const head = Buffer.alloc(FILE_HEADER)
-    if (size < FILE_HEADER || fs.readSync(fd, head, 0, FILE_HEADER, 0) < FILE_HEADER || !head.subarray(0, 8).equals(MAGIC)) {
+    const headRead = size >= FILE_HEADER ? fs.readSync(fd, head, 0, FILE_HEADER, 0) : 0
+    if (headRead < FILE_HEADER || !head.subarray(0, 8).equals(MAGIC)) {
       return { refs: [], validEnd: 0, size, problem: 'not a logfs segment (bad header)' }
     }
     const version = head.readUInt32LE(8)
-    if (version !== FORMAT_VERSION) return { refs: [], validEnd: 0, size, problem: `segment format version ${version} is not supported` }
+    if (version !== FORMAT_VERSION) {
+      return { refs: [], validEnd: 0, size, problem: `segment format version ${version} is not supported` }
+    }
     const refs: EntryRef[] = []
     let pos = FILE_HEADER
     const fixed = Buffer.alloc(FIXED + 65535)
@@ -86,7 +89,9 @@ export function scanSegment (file: string, verify: boolean): ScanResult {
       fs.readSync(fd, fixed, 0, FIXED, pos)
       const length = fixed.readUInt32LE(0)
       const srcLen = fixed.readUInt16LE(32)
-      if (length < FIXED - 8 + srcLen || length > MAX_ENTRY) return { refs, validEnd: pos, size, problem: `bad entry length at ${pos}` }
+      if (length < FIXED - 8 + srcLen || length > MAX_ENTRY) {
+        return { refs, validEnd: pos, size, problem: `bad entry length at ${pos}` }
+      }
       if (pos + 8 + length > size) return { refs, validEnd: pos, size, problem: `torn entry at ${pos}` }
       const ref: EntryRef = {
         source: '',
@@ -99,7 +104,9 @@ export function scanSegment (file: string, verify: boolean): ScanResult {
       if (verify) {
         const body = Buffer.allocUnsafe(length)
         fs.readSync(fd, body, 0, length, pos + 8)
-        if (crc32(body) !== fixed.readUInt32LE(4)) return { refs, validEnd: pos, size, problem: `CRC mismatch at ${pos}` }
+        if (crc32(body) !== fixed.readUInt32LE(4)) {
+          return { refs, validEnd: pos, size, problem: `CRC mismatch at ${pos}` }
+        }
         ref.source = body.toString('utf8', FIXED - 8, FIXED - 8 + srcLen)
       } else {
         fs.readSync(fd, fixed, FIXED, srcLen, pos + FIXED)

@@ -1,6 +1,7 @@
 // One source's index: its entries in cursor order, and a logical position space (the source's retained bytes
 // laid end to end) that queries use to read windows, walk lines and step across entries and generations.
 import fs from 'node:fs'
+import { promisify } from 'node:util'
 
 /** A position in a source: records are ordered by agent generation first, then byte offset. */
 export interface Cursor { gen: number, offset: number }
@@ -19,6 +20,52 @@ export interface Extent { gen: number, offset: number, length: number, timestamp
 
 const before = (a: Cursor, b: Cursor): boolean => a.gen < b.gen || (a.gen === b.gen && a.offset < b.offset)
 
+const pread = promisify(fs.read)
+
+/**
+ * Pieces of one asynchronous read that lie this close in one segment are read with one call: a source shipped in
+ * small batches has thousands of tiny extents per window, and a threadpool round trip costs more than the bytes
+ * between them. One call spans at most SPAN bytes of a segment.
+ */
+const GAP = 16 * 1024
+const SPAN = 8 * 1024 * 1024
+
+/** A run of an extent's bytes, `into` bytes into what is read. */
+interface Piece { e: Extent, skip: number, length: number, into: number }
+
+const fileStart = (p: Piece): number => p.e.at + p.skip
+const fileEnd = (p: Piece): number => p.e.at + p.skip + p.length
+
+/**
+ * Bytes read from a source with the extents they came from, so that an offset in them still maps to its cursor
+ * and time when the index has changed since (appends of an older generation and retention move positions).
+ */
+export class Chunk {
+  constructor (readonly data: Buffer, private readonly pieces: Piece[]) {}
+
+  /** The first `n` bytes. */
+  head (n: number): Chunk { return new Chunk(this.data.subarray(0, n), this.pieces) }
+
+  /** The piece holding offset `i` (the last one for the end). */
+  private piece (i: number): Piece {
+    let lo = 0
+    let hi = this.pieces.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if (this.pieces[mid].into <= i) lo = mid
+      else hi = mid - 1
+    }
+    return this.pieces[lo]
+  }
+
+  cursorAt (i: number): Cursor {
+    const p = this.piece(i)
+    return { gen: p.e.gen, offset: p.e.offset + p.skip + Math.min(i - p.into, p.length) }
+  }
+
+  timestampAt (i: number): number { return this.piece(i).e.timestamp }
+}
+
 export class SourceIndex {
   readonly extents: Extent[] = []
   /** Logical position of each extent's first byte. */
@@ -28,6 +75,8 @@ export class SourceIndex {
   bytes = 0
   gapBytes = 0
   lastWrite = 0
+  /** Counts the calls to retain that dropped extents: a read in flight checks it to know its bytes stayed. */
+  private retentions = 0
 
   constructor (readonly source: string, readonly node: string, readonly tenant: string) {}
 
@@ -57,6 +106,7 @@ export class SourceIndex {
     if (kept.length === this.extents.length) return
     this.extents.splice(0, this.extents.length, ...kept)
     this.reindex()
+    this.retentions++
   }
 
   private reindex (): void {
@@ -99,8 +149,15 @@ export class SourceIndex {
   positionAtOrAfter (c: Cursor): number {
     const exact = this.logicalOf(c)
     if (exact !== null) return exact
-    const i = this.extents.findIndex(e => before(c, { gen: e.gen, offset: e.offset }))
-    return i < 0 ? this.bytes : this.starts[i]
+    // The first extent that starts after `c`: a scan resumes here once per window, so not a linear search.
+    let lo = 0
+    let hi = this.extents.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (before(c, this.extents[mid])) hi = mid
+      else lo = mid + 1
+    }
+    return lo < this.extents.length ? this.starts[lo] : this.bytes
   }
 
   cursorAt (pos: number): Cursor {
@@ -126,22 +183,76 @@ export class SourceIndex {
     return lo < this.extents.length ? this.starts[lo] : this.bytes
   }
 
-  /** The bytes in logical [from, to). */
-  read (from: number, to: number): Buffer {
+  /** Where the bytes in logical [from, to) lie, extent by extent. */
+  private pieces (from: number, to: number): Piece[] {
     from = Math.max(0, from)
     to = Math.min(this.bytes, to)
-    if (to <= from) return Buffer.alloc(0)
-    const out = Buffer.allocUnsafe(to - from)
-    let i = this.extentAt(from)
-    let pos = from
-    while (pos < to) {
-      const e = this.extents[i]
+    const out: Piece[] = []
+    for (let i = this.extentAt(from), pos = from; pos < to; i++) {
       const skip = pos - this.starts[i]
-      const n = Math.min(e.length - skip, to - pos)
-      fs.readSync(e.seg.fd, out, pos - from, n, e.at + skip)
-      pos += n
-      i++
+      const length = Math.min(this.extents[i].length - skip, to - pos)
+      out.push({ e: this.extents[i], skip, length, into: pos - from })
+      pos += length
     }
     return out
   }
+
+  /** The bytes in logical [from, to). */
+  read (from: number, to: number): Buffer {
+    const pieces = this.pieces(from, to)
+    const out = Buffer.allocUnsafe(pieces.reduce((n, p) => n + p.length, 0))
+    for (const p of pieces) fs.readSync(p.e.seg.fd, out, p.into, p.length, fileStart(p))
+    return out
+  }
+
+  /**
+   * The bytes in logical [from, to), read in libuv's threadpool so the event loop serves ingest meanwhile; null
+   * when retention removed some of them before the read finished. The store closes a segment's file in the same
+   * turn as it retains the segment's extents away, so a piece whose extent is still here was read from its file,
+   * not from a descriptor since closed and reused.
+   */
+  async readAsync (from: number, to: number): Promise<Chunk | null> {
+    const pieces = this.pieces(from, to)
+    const data = Buffer.allocUnsafe(pieces.reduce((n, p) => n + p.length, 0))
+    const retentions = this.retentions
+    const reads = await Promise.allSettled(runs(pieces).map(run => readRun(run, data)))
+    if (this.retentions !== retentions) {
+      const kept = new Set(this.extents)
+      if (pieces.some(p => !kept.has(p.e))) return null
+    }
+    for (const r of reads) if (r.status === 'rejected') throw r.reason
+    return new Chunk(data, pieces)
+  }
+}
+
+/** Pieces grouped into runs that one read of their segment covers (see GAP). */
+function runs (pieces: Piece[]): Piece[][] {
+  const out: Piece[][] = []
+  let run: Piece[] = []
+  for (const p of pieces) {
+    const first = run[0]
+    const last = run[run.length - 1]
+    const joins = last !== undefined && p.e.seg === last.e.seg && fileStart(p) >= fileEnd(last) &&
+      fileStart(p) - fileEnd(last) <= GAP && fileEnd(p) - fileStart(first) <= SPAN
+    if (!joins && run.length > 0) {
+      out.push(run)
+      run = []
+    }
+    run.push(p)
+  }
+  if (run.length > 0) out.push(run)
+  return out
+}
+
+/** Reads a run's span of its segment and puts each piece in its place in `out`. */
+async function readRun (run: Piece[], out: Buffer): Promise<void> {
+  const fd = run[0].e.seg.fd
+  if (run.length === 1) {
+    await pread(fd, out, run[0].into, run[0].length, fileStart(run[0]))
+    return
+  }
+  const start = fileStart(run[0])
+  const span = Buffer.allocUnsafe(fileEnd(run[run.length - 1]) - start)
+  await pread(fd, span, 0, span.length, start)
+  for (const p of run) span.copy(out, p.into, fileStart(p) - start, fileEnd(p) - start)
 }

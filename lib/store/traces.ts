@@ -68,7 +68,12 @@ class HeadTable {
     const values = this.values
     this.keys = new Float64Array(keys.length * 2)
     this.values = new Int32Array(keys.length * 2)
-    for (let i = 0; i < keys.length; i++) if (keys[i] !== 0) { const j = this.slot(keys[i]); this.keys[j] = keys[i]; this.values[j] = values[i] }
+    for (let i = 0; i < keys.length; i++) {
+      if (keys[i] === 0) continue
+      const j = this.slot(keys[i])
+      this.keys[j] = keys[i]
+      this.values[j] = values[i]
+    }
   }
 
   * entries (): IterableIterator<[number, number]> {
@@ -143,7 +148,8 @@ export class TraceIndex {
     }
     const rest = buf.length - complete
     if (rest > 0 && rest <= MAX_PENDING) {
-      this.pending.set(source, { gen: base.gen, offset: base.offset + complete, bytes: Buffer.from(buf.subarray(complete)) })
+      const unfinished = Buffer.from(buf.subarray(complete))
+      this.pending.set(source, { gen: base.gen, offset: base.offset + complete, bytes: unfinished })
     } else {
       this.pending.delete(source)
     }
@@ -153,7 +159,9 @@ export class TraceIndex {
   private static valueAfter (buf: Buffer, hit: number, limit: number): [number, number] | null {
     const quote = hit - 1
     if (quote < 0) return null
-    const opening = buf[quote] === 0x22 ? quote : (quote >= 2 && buf[quote] === 0x5f && buf[quote - 1] === 0x78 && buf[quote - 2] === 0x22 ? quote - 2 : -1)
+    // `"trace_id` or `"x_trace_id`: the quote before the key, or -1 when the match is inside another key.
+    const prefixed = quote >= 2 && buf[quote] === 0x5f && buf[quote - 1] === 0x78 && buf[quote - 2] === 0x22
+    const opening = buf[quote] === 0x22 ? quote : (prefixed ? quote - 2 : -1)
     if (opening < 0) return null
     let i = hit + KEY.length
     while (i < limit && (buf[i] === 0x20 || buf[i] === 0x09)) i++
@@ -183,7 +191,8 @@ export class TraceIndex {
     this.count = 0
     for (let i = 0; i < oldCount; i++) {
       const at = i * STRIDE
-      if (keep({ source: this.sourceNames[old[at]], gen: old[at + 1], offset: old[at + 2] })) this.add(hashOf[i], old[at], old[at + 1], old[at + 2])
+      const [sourceId, gen, offset] = [old[at], old[at + 1], old[at + 2]]
+      if (keep({ source: this.sourceNames[sourceId], gen, offset })) this.add(hashOf[i], sourceId, gen, offset)
     }
   }
 }

@@ -1,0 +1,237 @@
+// The store's segment files as a set: opening them (torn tails cut), appending a batch whole or not at all,
+// group commit (one fdatasync for every batch that arrived while the previous one ran), rolling to a new segment,
+// and removing the oldest. What the bytes mean (sources, cursors) is the Store's business, not this file's.
+import fs from 'node:fs'
+import path from 'node:path'
+import { FILE_HEADER, fileHeader, scanSegment, type EntryRef } from './segment'
+import { log } from '../util/log'
+
+export interface Segment { id: number, file: string, fd: number, size: number, newest: number }
+
+interface Waiter { resolve: () => void, reject: (e: Error) => void }
+
+/** Errors that go away once space is freed, unlike an I/O error. */
+function noSpace (err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code
+  return code === 'ENOSPC' || code === 'EDQUOT'
+}
+
+export class Segments {
+  readonly list: Segment[] = []
+  private current!: Segment
+  private syncing = false
+  private waiters: Waiter[] = []
+  /** Set when an fsync fails: what was written may not be on disk, so nothing more is acknowledged. */
+  private failure: Error | null = null
+  /** Set while batches fail for lack of space; the next batch that fits clears it. */
+  private fullSince: { error: Error, at: number, refused: number } | null = null
+  /** Set while a new segment cannot be made; the active one grows past segmentBytes meanwhile. */
+  private rollError: string | null = null
+
+  constructor (readonly dir: string, readonly segmentBytes: number) {}
+
+  get active (): Segment { return this.current }
+  get totalBytes (): number { return this.list.reduce((n, s) => n + s.size, 0) }
+  /** Null, or why nothing more is acknowledged until a restart. */
+  get failed (): Error | null { return this.failure }
+  get full (): boolean { return this.fullSince !== null }
+
+  private file (id: number): string {
+    return path.join(this.dir, `${String(id).padStart(12, '0')}.seg`)
+  }
+
+  /** Opens every segment, hands each entry to `index`, and makes the newest one (or a new one) active. */
+  open (index: (ref: EntryRef, seg: Segment) => void): number {
+    fs.mkdirSync(this.dir, { recursive: true })
+    const ids = fs.readdirSync(this.dir)
+      .map(f => /^(\d{12})\.seg$/.exec(f)).filter((m): m is RegExpExecArray => m !== null)
+      .map(m => Number(m[1])).sort((a, b) => a - b)
+    let entries = 0
+    let tailWritable = false
+    for (const [i, id] of ids.entries()) {
+      const file = this.file(id)
+      const last = i === ids.length - 1
+      const scan = scanSegment(file, last)
+      if (scan.problem) {
+        if (last && scan.validEnd > 0) {
+          const dropped = scan.size - scan.validEnd
+          log('warn', 'store', `${file}: ${scan.problem}; cutting the torn tail`, { dropped })
+          fs.truncateSync(file, scan.validEnd)
+          scan.size = scan.validEnd
+        } else {
+          const kept = scan.refs.length
+          log('error', 'store', `${file}: ${scan.problem}; entries after it are not readable`, { kept })
+        }
+      }
+      tailWritable = last && scan.validEnd > 0
+      const seg: Segment = { id, file, fd: fs.openSync(file, tailWritable ? 'r+' : 'r'), size: scan.size, newest: 0 }
+      this.list.push(seg)
+      for (const ref of scan.refs) index(ref, seg)
+      entries += scan.refs.length
+    }
+    const tail = this.list[this.list.length - 1]
+    if (tailWritable) {
+      this.current = tail
+      // Started on a full disk: write on in the last segment rather than not start.
+      if (tail.size >= this.segmentBytes) this.tryRoll()
+    } else {
+      this.roll()
+    }
+    return entries
+  }
+
+  /**
+   * Starts the next segment. It is made under a temporary name and renamed once its header is on disk, so a
+   * failure (disk full) leaves no headerless segment for open() to trip over; a leftover `.new` file from a crash
+   * is ignored by open() and overwritten by the next roll, which uses the same id.
+   */
+  private roll (): void {
+    const id = (this.list[this.list.length - 1]?.id ?? 0) + 1
+    const file = this.file(id)
+    const tmp = file + '.new'
+    const fd = fs.openSync(tmp, 'w+')
+    try {
+      fs.writeSync(fd, fileHeader())
+      fs.fsyncSync(fd)
+      fs.renameSync(tmp, file)
+      const dirFd = fs.openSync(this.dir, 'r')
+      try { fs.fsyncSync(dirFd) } finally { fs.closeSync(dirFd) }
+    } catch (err) {
+      fs.closeSync(fd)
+      fs.rmSync(tmp, { force: true })
+      throw err
+    }
+    this.current = { id, file, fd, size: FILE_HEADER, newest: 0 }
+    this.list.push(this.current)
+  }
+
+  /** Rolls, or keeps writing to the active segment and tries again after the next batch. Says why once. */
+  private tryRoll (): boolean {
+    const from = path.basename(this.current.file)
+    try {
+      this.roll()
+    } catch (err) {
+      const message = (err as Error).message
+      if (this.rollError === null) {
+        const until = 'until one can be made'
+        log('warn', 'store', `cannot start a new segment, ${from} grows past --segment-size ${until}: ${message}`)
+      }
+      this.rollError = message
+      return false
+    }
+    if (this.rollError !== null) {
+      const size = this.list[this.list.length - 2].size
+      const started = path.basename(this.current.file)
+      log('info', 'store', `started ${started} after ${from} grew past --segment-size`, { size })
+    }
+    this.rollError = null
+    return true
+  }
+
+  /** Counts a batch refused while the disk is full, for the episode's log line. */
+  countRefusal (): void {
+    if (this.fullSince) this.fullSince.refused++
+  }
+
+  /** Appends a batch to the active segment whole, or not at all; returns the file offset it starts at. */
+  write (all: Buffer): number {
+    const seg = this.current
+    const at = seg.size
+    let written = 0
+    try {
+      while (written < all.length) written += fs.writeSync(seg.fd, all, written, all.length - written, at + written)
+    } catch (err) {
+      this.cutBack(seg, err as Error)
+    }
+    seg.size += all.length
+    if (this.fullSince) {
+      const { at: since, refused } = this.fullSince
+      const fields = { fullMs: Date.now() - since, refusedBatches: refused }
+      log('info', 'store', `space is back, storing batches again in ${this.dir}`, fields)
+      this.fullSince = null
+    }
+    return at
+  }
+
+  /**
+   * A write failed, maybe after writing part of the batch: cuts that part off, so the next entry follows the
+   * last good one and no garbage sits between entries (older segments are read without CRC checks).
+   */
+  private cutBack (seg: Segment, err: Error): never {
+    try {
+      fs.ftruncateSync(seg.fd, seg.size)
+    } catch (cut) {
+      // Only the torn-tail cut on the next open can clean the segment up now.
+      const why = (cut as Error).message
+      throw this.fail(`store write failed and the segment could not be cut back, refusing writes until restart: ${why}`)
+    }
+    if (!noSpace(err)) throw err
+    if (!this.fullSince) {
+      log('error', 'store', `data dir full, refusing batches until space returns: ${err.message}`, { dir: this.dir })
+      this.fullSince = { error: new Error(`disk full: ${err.message}`), at: Date.now(), refused: 0 }
+    }
+    throw this.fullSince.error
+  }
+
+  /** Resolves once everything written so far is on stable storage. */
+  sync (): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ resolve, reject })
+      this.kickSync()
+    })
+  }
+
+  private kickSync (): void {
+    if (this.syncing || this.waiters.length === 0) return
+    this.syncing = true
+    const batch = this.waiters
+    this.waiters = []
+    fs.fdatasync(this.current.fd, (err) => {
+      this.syncing = false
+      if (err) this.fail(`store fsync failed, refusing writes until restart: ${err.message}`)
+      for (const w of batch) {
+        if (this.failure) w.reject(this.failure)
+        else w.resolve()
+      }
+      this.kickSync()
+    })
+  }
+
+  /**
+   * After a batch made the active segment reach segmentBytes: makes its bytes durable and starts the next segment.
+   * The batch is already durable, so nothing here may fail it. True when a new segment was started.
+   */
+  closeActive (): boolean {
+    try {
+      // Later fsyncs go to the new segment; batches still waiting for theirs were written to this one.
+      fs.fsyncSync(this.current.fd)
+    } catch (err) {
+      this.fail(`store fsync failed, refusing writes until restart: ${(err as Error).message}`)
+      return false
+    }
+    return this.tryRoll()
+  }
+
+  /** Enters the failed state: nothing more is acknowledged until a restart rereads the segments. */
+  private fail (message: string): Error {
+    if (!this.failure) {
+      this.failure = new Error(message)
+      log('error', 'store', message)
+    }
+    return this.failure
+  }
+
+  /** Deletes the oldest segment's file; never the active one. */
+  removeOldest (): Segment {
+    if (this.list.length < 2) throw new Error('the active segment is never removed')
+    const oldest = this.list.shift()!
+    fs.closeSync(oldest.fd)
+    fs.rmSync(oldest.file, { force: true })
+    return oldest
+  }
+
+  close (): void {
+    fs.fsyncSync(this.current.fd)
+    for (const seg of this.list) fs.closeSync(seg.fd)
+  }
+}
