@@ -5,7 +5,10 @@ import path from 'node:path'
 import { run, startAgent, startServer, tempDir } from './helpers/cluster'
 
 t.test('--help for every command, exit 0', async t => {
-  for (const cmd of [[], ['server'], ['mount'], ['umount'], ['up'], ['sources'], ['cat'], ['tail'], ['grep'], ['context'], ['trace']]) {
+  const commands = [
+    [], ['server'], ['mount'], ['umount'], ['up'], ['sources'], ['cat'], ['tail'], ['grep'], ['context'], ['trace'],
+  ]
+  for (const cmd of commands) {
     const p = run([...cmd, '--help'])
     t.equal(await p.exited, 0, `logfs ${cmd.join(' ')} --help`)
     t.match(p.stdout, /Usage: logfs/)

@@ -2,7 +2,9 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { append, arrived, cli, freePort, sources, startAgent, startServer, tempDir, waitFor, writer } from './helpers/cluster'
+import {
+  append, arrived, cli, freePort, sources, startAgent, startServer, tempDir, waitFor, writer,
+} from './helpers/cluster'
 
 const write = (file: string, doc: unknown): void => fs.writeFileSync(file, JSON.stringify(doc))
 
@@ -57,7 +59,8 @@ t.test('a tenant set to drop never waits, in a ring of its own size', async t =>
   const r = await writer({ file: path.join(agent.mnt, 'noisy/flood.log'), lines: 15000, size: 200, prefix: 'n' }).done
   t.equal(r.lines, 15000, 'the noisy tenant never waits')
   const report = await agent.stop()
-  const noisy = (report.tenants as Array<{ tenant: string, ringBytes: number, droppedBytes: number }>).find(x => x.tenant === 'noisy')!
+  const tenants = report.tenants as Array<{ tenant: string, ringBytes: number, droppedBytes: number }>
+  const noisy = tenants.find(x => x.tenant === 'noisy')!
   t.equal(noisy.ringBytes, 1024 * 1024, 'its ring has the configured size')
   t.ok(noisy.droppedBytes > 1_000_000, `it dropped ${noisy.droppedBytes} bytes`)
 })

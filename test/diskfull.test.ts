@@ -7,7 +7,9 @@ import path from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { Store } from '../lib/store/store'
 import { expected, line } from './fixtures/lines'
-import { arrived, readSource, sleep, sources, startAgent, startServer, waitFor, writer, type Agent, type Server } from './helpers/cluster'
+import {
+  arrived, readSource, sleep, sources, startAgent, startServer, waitFor, writer, type Agent, type Server,
+} from './helpers/cluster'
 
 const PAGE = 4096
 const FULL = /data dir full, refusing batches until space returns/
@@ -37,7 +39,9 @@ async function metric (server: Server, name: string): Promise<number> {
 const SOURCE_BYTES = 2 * 1024 * 1024
 
 /** A server on a 2 MiB tmpfs and an agent with a 1 MiB ring under `policy`, with a tenant directory `app`. */
-async function smallDisk (t: Test, policy: 'block' | 'drop'): Promise<{ disk: ReturnType<typeof tmpfs>, server: Server, agent: Agent }> {
+async function smallDisk (
+  t: Test, policy: 'block' | 'drop',
+): Promise<{ disk: ReturnType<typeof tmpfs>, server: Server, agent: Agent }> {
   const disk = tmpfs(t, SOURCE_BYTES)
   const server = await startServer(t, { dataDir: disk.dir, args: ['--segment-size', '1MiB'] })
   const agent = await startAgent(t, server, ['--memory', '1MiB', '--ring-size', '1MiB', '--full-policy', policy])
@@ -45,7 +49,8 @@ async function smallDisk (t: Test, policy: 'block' | 'drop'): Promise<{ disk: Re
   return { disk, server, agent }
 }
 
-t.test('disk full under block: the writer waits, the server says why, and every line arrives once after the disk grows', async t => {
+t.test('disk full under block: the writer waits, the server says why, ' +
+  'and every line arrives once after the disk grows', async t => {
   const { disk, server, agent } = await smallDisk(t, 'block')
   const source = 'testnode/app/big.log'
   const lines = 25000 // 5 MB: more than the 2 MiB disk and the 1 MiB ring together
@@ -63,7 +68,8 @@ t.test('disk full under block: the writer waits, the server says why, and every 
   t.ok(refused >= 2, `the agent keeps retrying (${refused} batches nacked)`)
   t.equal(count(server.stderr, FULL), 1, 'the full disk is logged once, not per batch')
   t.match(server.stderr, /data dir full, refusing batches until space returns: ENOSPC/, 'with the reason')
-  t.equal((await fetch(server.http + '/readyz')).status, 200, 'still ready: reads go on, and there is no other server to send agents to')
+  t.equal((await fetch(server.http + '/readyz')).status, 200,
+    'still ready: reads go on, and there is no other server to send agents to')
 
   disk.resize(64 * 1024 * 1024)
   const r = await w.done
@@ -105,7 +111,8 @@ t.test('disk full under drop: the writer never waits, and exactly the dropped by
   }, 60000)
   // Later lines make the dropped stretch at the end visible to the server as a gap in the cursor.
   t.equal((await writer({ file, lines: 10, size: 200, prefix: 'af' }).done).lines, 10)
-  await waitFor('the lines after the gap', async () => (await readSource(server, source)).toString().endsWith(expected('af', 10, 200)), 30000)
+  await waitFor('the lines after the gap', async () =>
+    (await readSource(server, source)).toString().endsWith(expected('af', 10, 200)), 30000)
   const report = await agent.stop()
   const tenant = (report.tenants as Array<{ droppedBytes: number, blockedWrites: number }>)[0]
   t.equal(tenant.blockedWrites, 0, 'no write waited')
@@ -115,7 +122,8 @@ t.test('disk full under drop: the writer never waits, and exactly the dropped by
   t.equal(src.gapBytes, tenant.droppedBytes, 'the server counts exactly the dropped bytes as a gap')
   const got = (await readSource(server, source)).toString().match(/[^\n]*\n/g) ?? []
   const numbers = got.slice(0, -10).map(l => Number(l.slice(3, 11)))
-  t.ok(got.slice(0, -10).every((l, i) => l === line('dr', numbers[i], 200)), 'what arrived is whole lines that were written')
+  t.ok(got.slice(0, -10).every((l, i) => l === line('dr', numbers[i], 200)),
+    'what arrived is whole lines that were written')
   t.ok(numbers.every((n, i) => i === 0 || n > numbers[i - 1]), 'each once, in order')
   t.equal(count(server.stderr, FULL), 1, 'the full disk is logged once')
   t.equal(count(server.stderr, BACK), 1, 'and its end')
@@ -128,7 +136,8 @@ const chunk = (n: number, fill: number): Buffer => Buffer.alloc(n, fill)
 /** What an entry adds to its data in a segment (after the 16-byte file header): fixed fields and the source name. */
 const ENTRY = 34 + 'n/a/x.log'.length
 
-t.test('store: a write that hits ENOSPC is cut off, refused, and the next one after space returns succeeds', async t => {
+t.test('store: a write that hits ENOSPC is cut off, refused, ' +
+  'and the next one after space returns succeeds', async t => {
   const disk = tmpfs(t, 256 * PAGE)
   let store = open(disk.dir, 1e9)
   const segment = path.join(disk.dir, '000000000001.seg')
@@ -156,21 +165,25 @@ t.test('store: a write that hits ENOSPC is cut off, refused, and the next one af
   t.equal(fs.statSync(segment).size, offset + 16 + acked.length * ENTRY, 'and cut off again')
 
   disk.resize(1024 * PAGE)
-  t.same(await store.append([rec(offset, resend)]), { stored: resend.length, duplicate: 0 }, 'the next append succeeds by itself')
+  t.same(await store.append([rec(offset, resend)]), { stored: resend.length, duplicate: 0 },
+    'the next append succeeds by itself')
   acked.push(resend)
   t.equal(store.full, false)
   store.close()
   store = open(disk.dir, 1e9)
   t.teardown(() => store.close())
-  t.ok(store.read('n/a/x.log', null, 1e9).data.equals(Buffer.concat(acked)), 'a reopened store reads every acknowledged byte')
+  t.ok(store.read('n/a/x.log', null, 1e9).data.equals(Buffer.concat(acked)),
+    'a reopened store reads every acknowledged byte')
 })
 
-t.test('store: no room for a new segment or for marks.json: the batch stays acknowledged, the store writes on', async t => {
+t.test('store: no room for a new segment or for marks.json: ' +
+  'the batch stays acknowledged, the store writes on', async t => {
   // Page arithmetic: the first segment fills the tmpfs exactly, so the next segment's header has no room.
   const disk = tmpfs(t, 64 * PAGE)
   const first = chunk(64 * PAGE - 16 - ENTRY, 120)
   let store = open(disk.dir, 200_000, 100_000)
-  t.same(await store.append([rec(0, first)]), { stored: first.length, duplicate: 0 }, 'acknowledged though no new segment could be made')
+  t.same(await store.append([rec(0, first)]), { stored: first.length, duplicate: 0 },
+    'acknowledged though no new segment could be made')
   t.same(fs.readdirSync(disk.dir), ['000000000001.seg'], 'no half-made segment is left behind')
   t.equal(store.healthy, true)
   await t.rejects(store.append([rec(first.length, chunk(10, 1))]), /disk full/, 'the segment itself is full too')
@@ -182,7 +195,8 @@ t.test('store: no room for a new segment or for marks.json: the batch stays ackn
   // Room for the next batch and a new segment, not for marks.json, which retention writes before deleting.
   disk.resize(66 * PAGE)
   const second = chunk(10, 121)
-  t.same(await store.append([rec(first.length, second)]), { stored: 10, duplicate: 0 }, 'acknowledged though retention failed')
+  t.same(await store.append([rec(first.length, second)]), { stored: 10, duplicate: 0 },
+    'acknowledged though retention failed')
   t.equal(store.segmentCount, 2, 'the new segment was made, the old one kept')
   t.same(fs.readdirSync(disk.dir).sort(), ['000000000001.seg', '000000000002.seg'], 'no partial marks.json.tmp left')
 
@@ -192,5 +206,6 @@ t.test('store: no room for a new segment or for marks.json: the batch stays ackn
   store.close()
   store = open(disk.dir, 200_000, 100_000)
   t.teardown(() => store.close())
-  t.same(await store.append([rec(0, Buffer.concat([first, second]))]), { stored: 0, duplicate: first.length + 10 }, 'marks.json was written: removed bytes are still known')
+  t.same(await store.append([rec(0, Buffer.concat([first, second]))]), { stored: 0, duplicate: first.length + 10 },
+    'marks.json was written: removed bytes are still known')
 })

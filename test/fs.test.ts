@@ -62,8 +62,10 @@ t.test('POSIX file operations', async t => {
   t.equal(pw.lines, 300)
   const stop = await agent.stop()
   t.equal(stop.ok, true)
-  t.equal((await readSource(server, 'testnode/ns/pod2/ctr/gone.log')).toString(), 'before unlink\nafter unlink\n', 'writes after unlink arrived')
-  t.ok((await readSource(server, 'testnode/ns/pos.log')).toString() === expected('pw', 300, 100), 'positional writes arrived in order')
+  t.equal((await readSource(server, 'testnode/ns/pod2/ctr/gone.log')).toString(), 'before unlink\nafter unlink\n',
+    'writes after unlink arrived')
+  t.ok((await readSource(server, 'testnode/ns/pos.log')).toString() === expected('pw', 300, 100),
+    'positional writes arrived in order')
   // Every byte ever written to app.log's path, in write order: truncation does not rewind the stream.
   t.equal((await readSource(server, 'testnode/ns/pod/ctr/app.log')).toString(), 'hello\nworld\n')
 })
@@ -76,7 +78,8 @@ t.test('large writes reach the filesystem in 128 KiB requests; the tail stays re
   const data = Buffer.alloc(4 * 1024 * 1024)
   for (let i = 0; i < data.length; i++) data[i] = (i * 7 + (i >> 12)) & 0xff
   // One write() of 4 MiB: at 4 KiB per request that would be 1024 requests.
-  execFileSync('dd', [`of=${f}`, 'bs=4M', 'count=1', 'iflag=fullblock'], { input: data, stdio: ['pipe', 'ignore', 'ignore'] })
+  execFileSync('dd', [`of=${f}`, 'bs=4M', 'count=1', 'iflag=fullblock'],
+    { input: data, stdio: ['pipe', 'ignore', 'ignore'] })
   const tail = Buffer.alloc(1000)
   const fd = fs.openSync(f, 'r')
   fs.readSync(fd, tail, 0, 1000, data.length - 1000)

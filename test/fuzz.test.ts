@@ -71,10 +71,13 @@ t.test(`ingest fuzz: ${FRAMES} frames, seed ${SEED}`, async t => {
   const pick = <T>(xs: T[]): T => xs[int(xs.length)]
   const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => int(256)))
   const model = new Model()
-  const junkValues = (): unknown => pick([null, -1, 1.5, 2 ** 60, 'x', '', [], {}, true, Buffer.from('b'), 'a'.repeat(5000), NaN, -0])
+  const junkValues = (): unknown =>
+    pick([null, -1, 1.5, 2 ** 60, 'x', '', [], {}, true, Buffer.from('b'), 'a'.repeat(5000), NaN, -0])
 
   /** A well-formed batch with cursors that may go backwards, repeat, or skip ahead. */
-  const goodBatch = (seq: number, node: string, gen: number): { body: Record<string, unknown>, recs: Array<[string, number, number, Buffer]> } => {
+  const goodBatch = (
+    seq: number, node: string, gen: number,
+  ): { body: Record<string, unknown>, recs: Array<[string, number, number, Buffer]> } => {
     const recs: Array<[string, number, number, Buffer]> = []
     for (let i = 0, n = 1 + int(4); i < n; i++) {
       const data = Buffer.from(`${node} ${gen} ${seq}.${i} ${'z'.repeat(int(40))}\n`)
@@ -83,10 +86,10 @@ t.test(`ingest fuzz: ${FRAMES} frames, seed ${SEED}`, async t => {
     return { body: { t: 'batch', seq, node, tenant: 'fz', gen, recs }, recs }
   }
 
-  type Kind = 'good' | 'truncated' | 'flipped' | 'wrong-type' | 'random' | 'version' | 'codec' | 'huge-claim' | 'bomb' | 'bad-time' |
-    'text' | 'no-token' | 'empty-recs-junk'
-  const kinds: Kind[] = ['good', 'good', 'good', 'truncated', 'flipped', 'wrong-type', 'random', 'version', 'codec', 'huge-claim',
-    'bomb', 'bad-time', 'text', 'no-token', 'empty-recs-junk']
+  type Kind = 'good' | 'truncated' | 'flipped' | 'wrong-type' | 'random' | 'version' | 'codec' | 'huge-claim' |
+    'bomb' | 'bad-time' | 'text' | 'no-token' | 'empty-recs-junk'
+  const kinds: Kind[] = ['good', 'good', 'good', 'truncated', 'flipped', 'wrong-type', 'random', 'version', 'codec',
+    'huge-claim', 'bomb', 'bad-time', 'text', 'no-token', 'empty-recs-junk']
   // 80 MiB of zeros deflate to ~80 KiB: more than a body may inflate to.
   const bomb = Buffer.concat([Buffer.from([1, 1]), deflateRawSync(Buffer.alloc(80 * 1024 * 1024))])
   const outcomes = new Map<string, number>()
@@ -124,13 +127,21 @@ t.test(`ingest fuzz: ${FRAMES} frames, seed ${SEED}`, async t => {
         frame = encodeFrame({ ...body, [field]: junkValues() }, false)
         break
       }
-      case 'empty-recs-junk': frame = encodeFrame({ ...body, recs: [[...recs[0].slice(0, int(4)), junkValues()]] }, false); break
+      case 'empty-recs-junk': {
+        frame = encodeFrame({ ...body, recs: [[...recs[0].slice(0, int(4)), junkValues()]] }, false)
+        break
+      }
       case 'random': frame = bytes(int(64)); break
       case 'version': frame = Buffer.concat([Buffer.from([pick([0, 2, 255])]), valid.subarray(1)]); break
       case 'codec': frame = Buffer.concat([valid.subarray(0, 1), Buffer.from([2 + int(250)]), valid.subarray(2)]); break
       case 'huge-claim': {
         // A map claiming 2^32-1 entries, a string and a binary claiming 4 GiB: nothing may be allocated for them.
-        const claim = pick([[0xdf, 0xff, 0xff, 0xff, 0xff], [0xdb, 0xff, 0xff, 0xff, 0xf0], [0xc6, 0x7f, 0xff, 0xff, 0xff], [0xdd, 0xff, 0xff, 0xff, 0xff]])
+        const claim = pick([
+          [0xdf, 0xff, 0xff, 0xff, 0xff],
+          [0xdb, 0xff, 0xff, 0xff, 0xf0],
+          [0xc6, 0x7f, 0xff, 0xff, 0xff],
+          [0xdd, 0xff, 0xff, 0xff, 0xff],
+        ])
         frame = Buffer.concat([Buffer.from([1, 0]), Buffer.from(claim), bytes(int(16))])
         break
       }
@@ -145,7 +156,8 @@ t.test(`ingest fuzz: ${FRAMES} frames, seed ${SEED}`, async t => {
       }
       case 'text': frame = packr.pack(body).toString('latin1'); break
       case 'no-token': {
-        const refused = await connect(server.ws, pick(['', 'wrong-token-xyz', TOKEN + 'x'])).then(() => 0, (e: { status?: number }) => e.status ?? -1)
+        const refused = await connect(server.ws, pick(['', 'wrong-token-xyz', TOKEN + 'x']))
+          .then(() => 0, (e: { status?: number }) => e.status ?? -1)
         t.equal(refused, 401, `frame ${seq}: a connection without a valid token is refused at the handshake`)
         count('no-token → 401')
         continue
@@ -167,9 +179,12 @@ t.test(`ingest fuzz: ${FRAMES} frames, seed ${SEED}`, async t => {
       continue
     }
     if (reply === null) { t.fail(`frame ${seq} (${kind}): closed without a word`); continue }
-    t.ok(typeof reply.message === 'string' && reply.message.length > 0, `frame ${seq} (${kind}): ${String(reply.t)} says why`)
+    t.ok(typeof reply.message === 'string' && reply.message.length > 0,
+      `frame ${seq} (${kind}): ${String(reply.t)} says why`)
     // A good batch is refused only because another generation holds the node.
-    if (kind === 'good') t.match(reply, { t: 'nack', code: 'conflict' }, `frame ${seq} (good) is stored or meets a held node`)
+    if (kind === 'good') {
+      t.match(reply, { t: 'nack', code: 'conflict' }, `frame ${seq} (good) is stored or meets a held node`)
+    }
     if (reply.t === 'error') {
       t.equal((await close)[0], 1007, `frame ${seq} (${kind}): closed as invalid payload`)
       ws = null
@@ -181,16 +196,18 @@ t.test(`ingest fuzz: ${FRAMES} frames, seed ${SEED}`, async t => {
 
   t.same(await honest.done, { lines, bytes: lines * 100, error: null }, 'the honest writer finished')
   await arrived(server, 'testnode/real/app.log', lines * 100)
-  t.ok((await readSource(server, 'testnode/real/app.log')).equals(Buffer.from(expected('ok', lines, 100))), 'the agent\'s data is exact')
+  t.ok((await readSource(server, 'testnode/real/app.log')).equals(Buffer.from(expected('ok', lines, 100))),
+    'the agent\'s data is exact')
   for (const [source, want] of model.contents()) {
-    t.ok((await readSource(server, source)).equals(want), `${source}: exactly the acknowledged bytes, each once, in cursor order`)
+    t.ok((await readSource(server, source)).equals(want),
+      `${source}: exactly the acknowledged bytes, each once, in cursor order`)
   }
 
   t.equal(server.proc.exitCode, null, 'the server is still up')
   t.equal((await api(server, '/healthz')).status, 200)
   const S = ['--server', server.http]
-  for (const args of [['sources'], ['grep', 'zzz', '--source', '**/fz/**'], ['grep', '-E', '^fz[0-9] '], ['tail', 'testnode/real/app.log'],
-    ['cat', 'testnode/real/app.log']]) {
+  for (const args of [['sources'], ['grep', 'zzz', '--source', '**/fz/**'], ['grep', '-E', '^fz[0-9] '],
+    ['tail', 'testnode/real/app.log'], ['cat', 'testnode/real/app.log']]) {
     const r = await cli([...args, ...S])
     t.equal(r.code, 0, `logfs ${args.join(' ')} answers (${r.stderr.trim().slice(0, 200)})`)
   }

@@ -7,7 +7,9 @@ import { encodeFrame } from '../lib/wire/frames'
 import { encodeEntry, fileHeader } from '../lib/store/segment'
 import { expected } from './fixtures/lines'
 import { batch, connect, exchange } from './helpers/ingest'
-import { TOKEN, api, arrived, cli, readSource, sleep, sources, startAgent, startServer, tempDir, waitFor, writer } from './helpers/cluster'
+import {
+  TOKEN, api, arrived, cli, readSource, sleep, sources, startAgent, startServer, tempDir, waitFor, writer,
+} from './helpers/cluster'
 
 const rec = (p: string, offset: number, text: string, ts = Date.now()): unknown[] => [p, offset, ts, Buffer.from(text)]
 
@@ -23,7 +25,10 @@ t.test('an older generation after a newer one is stored in cursor order and the 
     ws.close()
     await sleep(100)
   }
-  await agentRun(2000, [[rec('prod/app.log', 0, 'new 1\n'), rec('prod/other.log', 0, 'other\n')], [rec('prod/app.log', 6, 'new 2\n')]])
+  await agentRun(2000, [
+    [rec('prod/app.log', 0, 'new 1\n'), rec('prod/other.log', 0, 'other\n')],
+    [rec('prod/app.log', 6, 'new 2\n')],
+  ])
   await agentRun(1000, [[rec('prod/app.log', 0, 'old 1\n')], [rec('prod/app.log', 6, 'old 2\n')]])
   const all = 'old 1\nold 2\nnew 1\nnew 2\n'
   t.equal((await readSource(server, 'n1/prod/app.log')).toString(), all, 'read: cursor order, generation first')
@@ -32,9 +37,11 @@ t.test('an older generation after a newer one is stored in cursor order and the 
   const paged = await api<Buffer>(server, '/v1/read?source=n1/prod/app.log&from=1000:6&max=7')
   t.equal(paged.body.toString(), 'old 2\nn', 'a read from the older generation continues into the newer one')
   t.equal(paged.headers.get('logfs-next'), '2000:1')
-  const tail = await api<{ lines: Array<{ text: string, cursor: string }> }>(server, '/v1/tail?source=n1/prod/app.log&lines=3')
+  const tail = await api<{ lines: Array<{ text: string, cursor: string }> }>(server,
+    '/v1/tail?source=n1/prod/app.log&lines=3')
   t.same(tail.body.lines.map(l => l.text), ['old 2', 'new 1', 'new 2'])
-  const ctx = await api<{ before: unknown[], hit: { text: string } }>(server, '/v1/context?source=n1/prod/app.log&cursor=1000:6&before=5')
+  const ctx = await api<{ before: unknown[], hit: { text: string } }>(server,
+    '/v1/context?source=n1/prod/app.log&cursor=1000:6&before=5')
   t.match(ctx.body, { before: [{ text: 'old 1' }], hit: { text: 'old 2' } })
   const grep = await cli(['grep', 'old', '--json', '--server', server.http])
   t.equal(grep.code, 0, 'grep over the tenant answers')
@@ -64,13 +71,15 @@ t.test('two agents under one node name: the second is refused until the first is
   t.same(await a.done, { lines: 300, bytes: 24000, error: null })
   await arrived(server, 'testnode/prod/app.log', 24000)
   await sleep(300)
-  t.equal((await readSource(server, 'testnode/prod/app.log')).toString(), expected('one', 300, 80), 'only the holder is stored')
+  t.equal((await readSource(server, 'testnode/prod/app.log')).toString(), expected('one', 300, 80),
+    'only the holder is stored')
   const metrics = (await api<Buffer>(server, '/metrics')).body.toString()
   t.match(metrics, /logfs_server_batches_conflict_total [1-9]/, 'counted in the metrics')
 
   t.equal((await first.stop()).ok, true, 'the first agent stops and lets go of the node')
   await arrived(server, 'testnode/prod/app.log', 48000)
-  t.equal((await readSource(server, 'testnode/prod/app.log')).toString(), expected('one', 300, 80) + expected('two', 300, 80),
+  t.equal((await readSource(server, 'testnode/prod/app.log')).toString(),
+    expected('one', 300, 80) + expected('two', 300, 80),
     'then the second agent\'s bytes follow, under its own generation, in one piece')
   t.equal((await second.stop()).ok, true)
 })
@@ -102,22 +111,26 @@ t.test('absurd record times are refused at ingest; stored ones do not break any 
   const list = await cli(['sources', ...S])
   t.equal(list.code, 0, `logfs sources answers: ${list.stderr}`)
   t.match(list.stdout, /prod\/old\.log/)
-  for (const args of [['grep', 'timeout'], ['grep', 'timeout', '--since', '1h'], ['grep', '-E', 'time+out', '--until', '2999-01-01'],
-    ['tail', 'prod/old.log'], ['cat', 'prod/old.log']]) {
+  for (const args of [['grep', 'timeout'], ['grep', 'timeout', '--since', '1h'],
+    ['grep', '-E', 'time+out', '--until', '2999-01-01'], ['tail', 'prod/old.log'], ['cat', 'prod/old.log']]) {
     const r = await cli([...args, ...S], { FORCE_COLOR: '1' })
     t.equal(r.code, 0, `logfs ${args.join(' ')} answers (${r.stderr.trim()})`)
   }
   const g = JSON.parse((await cli(['grep', 'timeout', '--json', ...S])).stdout) as { hits: unknown[] }
   t.equal(g.hits.length, 4, 'every line is found')
-  t.equal((await api(old, '/v1/grep?q=timeout&until=100000000000')).status, 410, 'a range before the oldest record is still 410')
+  t.equal((await api(old, '/v1/grep?q=timeout&until=100000000000')).status, 410,
+    'a range before the oldest record is still 410')
 })
 
 t.test('source names that are not ASCII pass through every endpoint and command', async t => {
   const server = await startServer(t)
-  const names = ['prod/日本語/é 😀.log', 'prod/new\nline.log', 'prod/\ufffd.log', 'prod/quote"and\\back.log', 'prod/tab\there.log']
+  const names = [
+    'prod/日本語/é 😀.log', 'prod/new\nline.log', 'prod/\ufffd.log', 'prod/quote"and\\back.log', 'prod/tab\there.log',
+  ]
   const ws = await connect(server.ws, TOKEN)
   for (const [i, name] of names.entries()) {
-    const { frame } = await exchange(ws, encodeFrame(batch(i + 1, 'prod', [rec(name, 0, `first ${i}\nneedle ${i}\nlast ${i}\n`)]), false))
+    const recs = [rec(name, 0, `first ${i}\nneedle ${i}\nlast ${i}\n`)]
+    const { frame } = await exchange(ws, encodeFrame(batch(i + 1, 'prod', recs), false))
     t.match(frame, { t: 'ack', stored: 21 + String(i).length * 3 }, `${JSON.stringify(name)} stored`)
   }
   ws.close()
@@ -132,12 +145,15 @@ t.test('source names that are not ASCII pass through every endpoint and command'
     const what = JSON.stringify(name)
     const read = await api<Buffer>(server, `/v1/read?source=${q}`)
     t.equal(read.status, 200, `${what}: /v1/read`)
-    t.equal(decodeURIComponent(read.headers.get('logfs-source') ?? ''), full, `${what}: logfs-source header, percent-encoded`)
+    t.equal(decodeURIComponent(read.headers.get('logfs-source') ?? ''), full,
+      `${what}: logfs-source header, percent-encoded`)
     const tail = await api<{ source: string, lines: Array<{ text: string }> }>(server, `/v1/tail?source=${q}&lines=1`)
     t.match(tail.body, { source: full, lines: [{ text: `last ${i}` }] }, `${what}: /v1/tail`)
-    const grep = await api<{ hits: Array<{ source: string, cursor: string }> }>(server, `/v1/grep?q=needle%20${i}&source=${q}`)
+    const grep = await api<{ hits: Array<{ source: string, cursor: string }> }>(server,
+      `/v1/grep?q=needle%20${i}&source=${q}`)
     t.match(grep.body.hits, [{ source: full }], `${what}: /v1/grep`)
-    const ctx = await api<{ source: string, hit: { text: string } }>(server, `/v1/context?source=${q}&cursor=${grep.body.hits[0].cursor}`)
+    const ctx = await api<{ source: string, hit: { text: string } }>(server,
+      `/v1/context?source=${q}&cursor=${grep.body.hits[0].cursor}`)
     t.match(ctx.body, { source: full, hit: { text: `needle ${i}` } }, `${what}: /v1/context`)
     const cat = await cli(['cat', full, ...S])
     t.equal(cat.stdout, `first ${i}\nneedle ${i}\nlast ${i}\n`, `${what}: logfs cat (${cat.stderr.trim()})`)

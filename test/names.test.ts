@@ -25,10 +25,16 @@ const GOOD: Array<[label: string, rel: string]> = [
   ['40 levels', `names/deep/${DEEP}/app.log`],
 ]
 
-/** Makes files (holding 'fits\n') and directories by relative names from `cwd`, in another process: 'ok' or the error code of each. */
+/**
+ * Makes files (holding 'fits\n') and directories by relative names from `cwd`, in another process: 'ok' or the
+ * error code of each.
+ */
 function fromDeep (cwd: string, ops: Array<['file' | 'dir', string]>): string[] {
   const script = `process.stdout.write(JSON.stringify(JSON.parse(process.argv[1]).map(([kind, name]) => {
-    try { kind === 'file' ? require('fs').writeFileSync(name, 'fits\\n') : require('fs').mkdirSync(name); return 'ok' } catch (e) { return e.code }
+    try {
+      kind === 'file' ? require('fs').writeFileSync(name, 'fits\\n') : require('fs').mkdirSync(name)
+      return 'ok'
+    } catch (e) { return e.code }
   })))`
   const r = spawnSync(process.execPath, ['-e', script, JSON.stringify(ops)], { cwd, encoding: 'utf8' })
   return r.status === 0 ? JSON.parse(r.stdout) as string[] : [`failed: ${r.stderr}`]
@@ -61,24 +67,29 @@ t.test('odd but valid names travel byte for byte to every read endpoint and comm
     const q = encodeURIComponent(f.source)
     const [first, second] = f.data.split('\n')
     const tenant = f.rel.split('/')[0]
-    t.match(listed.find(s => s.source === f.source), { path: f.rel, tenant, bytes: Buffer.byteLength(f.data) }, `${at} /v1/sources`)
+    t.match(listed.find(s => s.source === f.source), { path: f.rel, tenant, bytes: Buffer.byteLength(f.data) },
+      `${at} /v1/sources`)
     const glob = encodeURIComponent(`${tenant}/**`)
     const globbed = (await api<{ sources: SourceRow[] }>(server, `/v1/sources?source=${glob}`)).body.sources
     t.ok(globbed.some(s => s.source === f.source), `${at} a ** glob over its tenant lists it`)
     t.equal((await readSource(server, f.source)).toString(), f.data, `${at} /v1/read returns the exact bytes`)
     const read = await api<Buffer>(server, `/v1/read?source=${q}`)
     t.equal(read.status, 200, `${at} /v1/read answers 200`)
-    t.equal(decodeURIComponent(read.headers.get('logfs-source') ?? ''), f.source, `${at} the logfs-source header names it`)
+    t.equal(decodeURIComponent(read.headers.get('logfs-source') ?? ''), f.source,
+      `${at} the logfs-source header names it`)
     const tail = await api<{ source: string, lines: Line[] }>(server, `/v1/tail?source=${q}&lines=2`)
     t.equal(tail.status, 200, `${at} /v1/tail answers 200`)
-    t.match(tail.body, { source: f.source, lines: [{ source: f.source, text: first }, { text: second }] }, `${at} /v1/tail`)
+    t.match(tail.body, { source: f.source, lines: [{ source: f.source, text: first }, { text: second }] },
+      `${at} /v1/tail`)
     const grep = await api<{ hits: Line[] }>(server, `/v1/grep?q=${encodeURIComponent(`second ${f.tok}`)}`)
     t.equal(grep.status, 200, `${at} /v1/grep answers 200`)
     t.match(grep.body.hits, [{ source: f.source, text: second }], `${at} /v1/grep`)
     const hit = grep.body.hits[0]
-    const ctx = await api<{ source: string, before: Line[], hit: Line }>(server, `/v1/context?source=${q}&cursor=${hit?.cursor}`)
+    const ctx = await api<{ source: string, before: Line[], hit: Line }>(server,
+      `/v1/context?source=${q}&cursor=${hit?.cursor}`)
     t.equal(ctx.status, 200, `${at} /v1/context answers 200`)
-    t.match(ctx.body, { source: f.source, before: [{ text: first }], hit: { source: f.source, text: second } }, `${at} /v1/context`)
+    t.match(ctx.body, { source: f.source, before: [{ text: first }], hit: { source: f.source, text: second } },
+      `${at} /v1/context`)
 
     t.match(listedByCli.find(s => s.source === f.source), { path: f.rel }, `${at} logfs sources --json`)
     t.same(await cli(['cat', f.source, ...S]), { code: 0, stdout: f.data, stderr: '' }, `${at} logfs cat`)
@@ -88,7 +99,8 @@ t.test('odd but valid names travel byte for byte to every read endpoint and comm
     t.match(JSON.parse(g.stdout), { hits: [{ source: f.source, cursor: hit?.cursor }] }, `${at} logfs grep --json`)
     const c = await cli(['context', `${f.source}@${hit?.cursor}`, '-B', '1', '-A', '0', '--json', ...S])
     t.equal(c.code, 0, `${at} logfs context exits 0 (${c.stderr.trim()})`)
-    t.match(c.code === 0 ? JSON.parse(c.stdout) : null, { before: [{ text: first }], hit: { source: f.source, text: second } }, `${at} logfs context --json`)
+    t.match(c.code === 0 ? JSON.parse(c.stdout) : null,
+      { before: [{ text: first }], hit: { source: f.source, text: second } }, `${at} logfs context --json`)
   }
 })
 
@@ -104,13 +116,16 @@ t.test('names the mount cannot keep are refused with a clear errno, never merged
   const badFE = inDir(Buffer.from('bad'), Buffer.from([0xfe]), Buffer.from('.log'))
 
   // Both names would arrive as `bad\ufffd.log` (see lib/fs/names.ts): the second must not write into the first.
-  t.throws(() => fs.appendFileSync(badFF, 'data for bad 0xff\n'), { code: 'EILSEQ' }, 'invalid UTF-8: open(O_CREAT) answers EILSEQ')
-  t.throws(() => fs.appendFileSync(badFE, 'data for bad 0xfe\n'), { code: 'EILSEQ' }, 'a second invalid name: EILSEQ too')
+  t.throws(() => fs.appendFileSync(badFF, 'data for bad 0xff\n'), { code: 'EILSEQ' },
+    'invalid UTF-8: open(O_CREAT) answers EILSEQ')
+  t.throws(() => fs.appendFileSync(badFE, 'data for bad 0xfe\n'), { code: 'EILSEQ' },
+    'a second invalid name: EILSEQ too')
   t.throws(() => fs.openSync(badFF, 'r'), { code: 'EILSEQ' }, 'a lookup answers EILSEQ as well, never another file')
   t.throws(() => fs.statSync(badFE), { code: 'EILSEQ' }, 'stat')
   t.throws(() => fs.mkdirSync(inDir(Buffer.from([0x64, 0xff]))), { code: 'EILSEQ' }, 'mkdir')
   t.throws(() => fs.renameSync(path.join(dir, 'good.log'), badFE), { code: 'EILSEQ' }, 'rename to an invalid name')
-  t.throws(() => fs.openSync(path.join(dir, 'genuine\ufffd.log'), 'a'), { code: 'EILSEQ' }, 'a genuine U+FFFD cannot be told apart: refused too')
+  t.throws(() => fs.openSync(path.join(dir, 'genuine\ufffd.log'), 'a'), { code: 'EILSEQ' },
+    'a genuine U+FFFD cannot be told apart: refused too')
   t.same(fs.readdirSync(dir), ['good.log'], 'nothing was created, good.log kept its name')
 
   // Name components are limited to 255 bytes (statfs namemax), counted in bytes, not characters.
@@ -127,8 +142,10 @@ t.test('names the mount cannot keep are refused with a clear errno, never merged
   const deep = path.join(dir, ...levels)
   fs.mkdirSync(deep, { recursive: true })
   const room = 4095 - Buffer.byteLength(`/refuse/${levels.join('/')}/`)
-  t.same(fromDeep(deep, [['file', 'f'.repeat(room)], ['file', 'o'.repeat(room + 1)], ['dir', 'd'.repeat(room)], ['dir', 'e'.repeat(room + 1)]]),
-    ['ok', 'ENAMETOOLONG', 'ok', 'ENAMETOOLONG'], 'paths of 4095 bytes are made, of 4096 refused')
+  t.same(fromDeep(deep, [
+    ['file', 'f'.repeat(room)], ['file', 'o'.repeat(room + 1)],
+    ['dir', 'd'.repeat(room)], ['dir', 'e'.repeat(room + 1)],
+  ]), ['ok', 'ENAMETOOLONG', 'ok', 'ENAMETOOLONG'], 'paths of 4095 bytes are made, of 4096 refused')
   const longest = `testnode/refuse/${levels.join('/')}/${'f'.repeat(room)}`
 
   t.equal(agent.stderr, stderrBefore, 'nothing logged per refused call')
@@ -137,6 +154,7 @@ t.test('names the mount cannot keep are refused with a clear errno, never merged
   const names = (await sources(server)).map(s => s.source)
   t.notOk(names.some(n => n.includes('\ufffd')), 'no source with a replaced name')
   t.ok(names.includes('testnode/refuse/good.log'), 'good.log arrived')
-  t.equal((await readSource(server, 'testnode/refuse/good.log')).toString(), 'good\n', 'the good file holds only its own bytes')
+  t.equal((await readSource(server, 'testnode/refuse/good.log')).toString(), 'good\n',
+    'the good file holds only its own bytes')
   t.equal((await readSource(server, longest)).toString(), 'fits\n', 'the longest path is shipped')
 })

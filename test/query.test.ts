@@ -4,7 +4,9 @@ import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { expected, line } from './fixtures/lines'
-import { TOKEN, append, api, arrived, cli, run, sleep, startAgent, startServer, tempDir, waitFor, writer } from './helpers/cluster'
+import {
+  TOKEN, append, api, arrived, cli, run, sleep, startAgent, startServer, tempDir, waitFor, writer,
+} from './helpers/cluster'
 
 t.test('sources, tail, grep and tenant scoping', async t => {
   const tokens = path.join(tempDir(t, 'tok'), 'tokens.json')
@@ -24,10 +26,14 @@ t.test('sources, tail, grep and tenant scoping', async t => {
   const src = await cli(['sources', '--json', ...S])
   t.equal(src.code, 0)
   t.match(JSON.parse(src.stdout), [
-    { source: 'testnode/prod/api-7d9/app/app.log', node: 'testnode', tenant: 'prod', path: 'prod/api-7d9/app/app.log', bytes: 86 },
+    {
+      source: 'testnode/prod/api-7d9/app/app.log', node: 'testnode', tenant: 'prod', path: 'prod/api-7d9/app/app.log',
+      bytes: 86,
+    },
     { source: 'testnode/staging/web-1/app/app.log', tenant: 'staging' },
   ])
-  t.equal(JSON.parse((await cli(['sources', '--json', '--source', 'staging/**', ...S])).stdout).length, 1, 'a glob narrows the list')
+  t.equal(JSON.parse((await cli(['sources', '--json', '--source', 'staging/**', ...S])).stdout).length, 1,
+    'a glob narrows the list')
   const table = await cli(['sources', ...S])
   t.match(table.stdout, /NODE\s+TENANT\s+PATH\s+SIZE\s+LAST WRITE/)
 
@@ -36,27 +42,39 @@ t.test('sources, tail, grep and tenant scoping', async t => {
 
   const g = await cli(['grep', 'timeout', '--json', ...S])
   t.equal(g.code, 0)
-  const hits = JSON.parse(g.stdout).hits as Array<{ source: string, text: string, match: [number, number], cursor: string }>
-  t.same(hits.map(h => h.text), ['GET /slow 504 upstream timeout', 'staging timeout here'], 'plain text, case-sensitive')
+  type Hit = { source: string, text: string, match: [number, number], cursor: string }
+  const hits = JSON.parse(g.stdout).hits as Hit[]
+  t.same(hits.map(h => h.text), ['GET /slow 504 upstream timeout', 'staging timeout here'],
+    'plain text, case-sensitive')
   t.same(hits[0].match, [23, 30])
-  const gi = JSON.parse((await cli(['grep', '-i', 'TIMEOUT', '--json', '--source', 'prod/**', ...S])).stdout).hits as Array<{ text: string }>
-  t.same(gi.map(h => h.text), ['GET /slow 504 upstream timeout', 'POST /pay Timeout talking to bank'], '-i and a source glob')
-  const re = JSON.parse((await cli(['grep', '-E', '^(GET|POST) /\\w+ (504|200)$', '--json', ...S])).stdout).hits as Array<{ text: string }>
+  const gi = JSON.parse((await cli(['grep', '-i', 'TIMEOUT', '--json', '--source', 'prod/**', ...S])).stdout)
+    .hits as Array<{ text: string }>
+  t.same(gi.map(h => h.text), ['GET /slow 504 upstream timeout', 'POST /pay Timeout talking to bank'],
+    '-i and a source glob')
+  const re = JSON.parse((await cli(['grep', '-E', '^(GET|POST) /\\w+ (504|200)$', '--json', ...S])).stdout)
+    .hits as Array<{ text: string }>
   t.same(re.map(h => h.text), ['GET /x 200'], 'regular expressions are anchored per line')
   t.equal(JSON.parse((await cli(['grep', 'GET', '--limit', '1', '--json', ...S])).stdout).truncated, true, '--limit')
-  t.equal(JSON.parse((await cli(['grep', 'timeout', '--since', '1h', '--json', ...S])).stdout).hits.length, 2, 'since an hour ago')
+  t.equal(JSON.parse((await cli(['grep', 'timeout', '--since', '1h', '--json', ...S])).stdout).hits.length, 2,
+    'since an hour ago')
   const future = new Date(Date.now() + 3600_000).toISOString()
-  t.equal((await cli(['grep', 'timeout', '--since', future, ...S])).code, 1, 'nothing since a future time: exit 1, like grep')
+  t.equal((await cli(['grep', 'timeout', '--since', future, ...S])).code, 1,
+    'nothing since a future time: exit 1, like grep')
   const text = await cli(['grep', 'upstream', ...S])
   t.match(text.stdout, /^\d{4}-\d\d-\d\dT[^ ]+ testnode\/prod\/api-7d9\/app\/app.log@\d+:\d+ GET \/slow 504 upstream timeout\n$/, 'time, source@cursor, line')
 
   const scoped = { LOGFS_TOKEN: 'only-prod-token' }
-  t.same(JSON.parse((await cli(['sources', '--json', ...S], scoped)).stdout).map((s: { tenant: string }) => s.tenant), ['prod'], 'a scoped token lists its tenant only')
-  t.same(JSON.parse((await cli(['grep', 'timeout', '--json', ...S], scoped)).stdout).hits.map((h: { source: string }) => h.source), ['testnode/prod/api-7d9/app/app.log'])
+  const scopedSources = await cli(['sources', '--json', ...S], scoped)
+  t.same(JSON.parse(scopedSources.stdout).map((s: { tenant: string }) => s.tenant), ['prod'],
+    'a scoped token lists its tenant only')
+  const scopedGrep = await cli(['grep', 'timeout', '--json', ...S], scoped)
+  t.same(JSON.parse(scopedGrep.stdout).hits.map((h: { source: string }) => h.source),
+    ['testnode/prod/api-7d9/app/app.log'])
   const hidden = await cli(['tail', 'staging/web-1/app/app.log', ...S], scoped)
   t.equal(hidden.code, 2)
   t.match(hidden.stderr, /unknown source/, 'another tenant\'s source does not exist for it')
-  t.equal((await api(server, '/v1/context?source=testnode/staging/web-1/app/app.log&cursor=1:0', 'only-prod-token')).status, 404)
+  const otherTenant = '/v1/context?source=testnode/staging/web-1/app/app.log&cursor=1:0'
+  t.equal((await api(server, otherTenant, 'only-prod-token')).status, 404)
 })
 
 t.test('tail -f prints lines while the writer writes', async t => {
@@ -74,7 +92,8 @@ t.test('tail -f prints lines while the writer writes', async t => {
   await waitFor('300 followed lines', () => follow.stdout.split('\n').filter(Boolean).length >= 301)
   const got = follow.stdout.split('\n').filter(Boolean).map(l => JSON.parse(l) as { text: string })
   t.equal(got[0].text, 'before follow')
-  t.ok(got.slice(1).map(l => l.text + '\n').join('') === expected('live', 300, 80), 'every new line once, in order, while it was written')
+  t.ok(got.slice(1).map(l => l.text + '\n').join('') === expected('live', 300, 80),
+    'every new line once, in order, while it was written')
   await sleep(200)
   t.equal(follow.stdout.split('\n').filter(Boolean).length, 301, 'nothing repeated')
 })
@@ -88,11 +107,17 @@ t.test('tail -f --source GLOB follows every matching source, new ones included',
   t.teardown(() => { follow.proc.kill('SIGKILL') })
   await waitFor('the stream', () => follow.proc.stdout !== null)
   await sleep(300)
-  await append([[`${agent.mnt}/many/old.log`, 'old one more\n'], [`${agent.mnt}/many/new.log`, 'brand new\n'], [`${agent.mnt}/other/x.log`, 'not followed\n']])
+  await append([
+    [`${agent.mnt}/many/old.log`, 'old one more\n'],
+    [`${agent.mnt}/many/new.log`, 'brand new\n'],
+    [`${agent.mnt}/other/x.log`, 'not followed\n'],
+  ])
   await waitFor('two lines', () => follow.stdout.split('\n').filter(Boolean).length >= 2)
   await sleep(200)
   const got = follow.stdout.split('\n').filter(Boolean).map(l => JSON.parse(l) as { source: string, text: string })
-  t.same(got.map(l => [l.source, l.text]).sort(), [['testnode/many/new.log', 'brand new'], ['testnode/many/old.log', 'old one more']], 'new lines of both, no history, nothing else')
+  t.same(got.map(l => [l.source, l.text]).sort(),
+    [['testnode/many/new.log', 'brand new'], ['testnode/many/old.log', 'old one more']],
+    'new lines of both, no history, nothing else')
   const bad = await cli(['tail', '--source', 'many/**', '--server', server.http])
   t.equal(bad.code, 2, 'a glob without -f is refused')
 })
@@ -110,16 +135,24 @@ t.test('context across a rename rotation and a copytruncate, across batches', as
   ])
   for (const [name, prefix] of [['ren', 'ren'], ['cpt', 'cpt']]) {
     await arrived(server, `testnode/ctx/${name}.log`, 300 * 60)
-    const g = JSON.parse((await cli(['grep', line(prefix, 100, 60).slice(0, 12), '--json', '--server', server.http])).stdout).hits as Array<{ source: string, cursor: string }>
+    const found = await cli(['grep', line(prefix, 100, 60).slice(0, 12), '--json', '--server', server.http])
+    const g = JSON.parse(found.stdout).hits as Array<{ source: string, cursor: string }>
     t.equal(g.length, 1, `${name}: the first line after the rotation is found once`)
-    const c = await cli(['context', `${g[0].source}@${g[0].cursor}`, '-B', '3', '-A', '3', '--json', '--server', server.http])
+    const c = await cli(['context', `${g[0].source}@${g[0].cursor}`, '-B', '3', '-A', '3', '--json',
+      '--server', server.http])
     t.equal(c.code, 0)
-    const body = JSON.parse(c.stdout) as { before: Array<{ text: string }>, hit: { text: string }, after: Array<{ text: string }> }
-    t.same(body.before.map(l => l.text), [97, 98, 99].map(n => line(prefix, n, 60).trimEnd()), `${name}: the lines before the rotation`)
+    const body = JSON.parse(c.stdout) as {
+      before: Array<{ text: string }>, hit: { text: string }, after: Array<{ text: string }>
+    }
+    t.same(body.before.map(l => l.text), [97, 98, 99].map(n => line(prefix, n, 60).trimEnd()),
+      `${name}: the lines before the rotation`)
     t.equal(body.hit.text, line(prefix, 100, 60).trimEnd())
-    t.same(body.after.map(l => l.text), [101, 102, 103].map(n => line(prefix, n, 60).trimEnd()), `${name}: the lines after`)
+    t.same(body.after.map(l => l.text), [101, 102, 103].map(n => line(prefix, n, 60).trimEnd()),
+      `${name}: the lines after`)
   }
-  const first = await cli(['context', `testnode/ctx/ren.log@${JSON.parse((await cli(['grep', 'ren 00000000', '--json', '--server', server.http])).stdout).hits[0].cursor}`, '-B', '5', '-A', '1', '--json', '--server', server.http])
+  const firstHit = JSON.parse((await cli(['grep', 'ren 00000000', '--json', '--server', server.http])).stdout).hits[0]
+  const first = await cli(['context', `testnode/ctx/ren.log@${firstHit.cursor}`, '-B', '5', '-A', '1', '--json',
+    '--server', server.http])
   t.same(JSON.parse(first.stdout).before, [], 'nothing before the first line')
 })
 
@@ -128,15 +161,19 @@ t.test('a trace spread over three sources, with one level never logged', async t
   const agent = await startAgent(t, server)
   const m = agent.mnt
   const T = 'a1b2c3d4e5f60718'
+  const json = (fields: Record<string, unknown>): string => JSON.stringify(fields) + '\n'
   await append([
     [`${m}/shop/api/app.log`, 'plain text mentioning trace_id" but not JSON\n'],
-    [`${m}/shop/api/app.log`, JSON.stringify({ trace_id: T, rpc_id: '1', name: 'GET /pay', duration: 120 }) + '\n'],
-    [`${m}/auth/svc/app.log`, JSON.stringify({ x_trace_id: T, x_rpc_id: '1.1', x_name: 'auth.check', x_duration: 5 }) + '\n'],
-    [`${m}/bank/db/app.log`, JSON.stringify({ trace_id: 'other-trace', rpc_id: '1', name: 'unrelated' }) + '\n'],
-    [`${m}/bank/db/app.log`, JSON.stringify({ trace_id: T, rpc_id: '1.2.1', name: 'db.query', duration: 50, 'db.error': 'timeout' }) + '\n'],
-    [`${m}/bank/db/app.log`, JSON.stringify({ trace_id: T, rpc_id: '1.2.1.1', name: 'db.retry', duration: 20 }) + '\n'],
+    [`${m}/shop/api/app.log`, json({ trace_id: T, rpc_id: '1', name: 'GET /pay', duration: 120 })],
+    [`${m}/auth/svc/app.log`, json({ x_trace_id: T, x_rpc_id: '1.1', x_name: 'auth.check', x_duration: 5 })],
+    [`${m}/bank/db/app.log`, json({ trace_id: 'other-trace', rpc_id: '1', name: 'unrelated' })],
+    [`${m}/bank/db/app.log`, json({
+      trace_id: T, rpc_id: '1.2.1', name: 'db.query', duration: 50, 'db.error': 'timeout',
+    })],
+    [`${m}/bank/db/app.log`, json({ trace_id: T, rpc_id: '1.2.1.1', name: 'db.retry', duration: 20 })],
   ])
-  await waitFor('the trace', async () => (await api(server, `/v1/trace?id=${T}`)).status === 200 && ((await api<{ lines: number }>(server, `/v1/trace?id=${T}`)).body.lines === 4))
+  await waitFor('the trace', async () => (await api(server, `/v1/trace?id=${T}`)).status === 200 &&
+    ((await api<{ lines: number }>(server, `/v1/trace?id=${T}`)).body.lines === 4))
   const tr = await cli(['trace', T, '--json', '--server', server.http])
   t.equal(tr.code, 0)
   const trace = JSON.parse(tr.stdout)
@@ -145,7 +182,13 @@ t.test('a trace spread over three sources, with one level never logged', async t
     rpcId: '1', name: 'GET /pay', duration: 120, missing: false, error: false, source: 'testnode/shop/api/app.log',
     children: [
       { rpcId: '1.1', name: 'auth.check', duration: 5, source: 'testnode/auth/svc/app.log' },
-      { rpcId: '1.2', missing: true, children: [{ rpcId: '1.2.1', name: 'db.query', error: true, children: [{ rpcId: '1.2.1.1', name: 'db.retry' }] }] },
+      {
+        rpcId: '1.2',
+        missing: true,
+        children: [{
+          rpcId: '1.2.1', name: 'db.query', error: true, children: [{ rpcId: '1.2.1.1', name: 'db.retry' }],
+        }],
+      },
     ],
   }], 'the tree, with the missing level 1.2 in its place')
   const text = await cli(['trace', T, '--server', server.http])

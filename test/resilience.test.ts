@@ -3,7 +3,9 @@ import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { expected, line } from './fixtures/lines'
-import { arrived, freePort, waitFor, readSource, sleep, sources, startAgent, startServer, writer } from './helpers/cluster'
+import {
+  arrived, freePort, waitFor, readSource, sleep, sources, startAgent, startServer, writer,
+} from './helpers/cluster'
 
 t.test('server killed with SIGKILL and restarted three times mid-stream: every byte exactly once', async t => {
   let server = await startServer(t)
@@ -11,7 +13,8 @@ t.test('server killed with SIGKILL and restarted three times mid-stream: every b
   const agent = await startAgent(t, server, ['--ack-timeout', '3s'])
   fs.mkdirSync(path.join(agent.mnt, 'prod'), { recursive: true })
   const lines = 2500
-  const ws = [0, 1].map(i => writer({ file: path.join(agent.mnt, `prod/k${i}.log`), lines, size: 200, prefix: `k${i}`, delayMs: 1 }))
+  const ws = [0, 1].map(i =>
+    writer({ file: path.join(agent.mnt, `prod/k${i}.log`), lines, size: 200, prefix: `k${i}`, delayMs: 1 }))
   for (let round = 0; round < 3; round++) {
     await sleep(700)
     server.proc.kill('SIGKILL')
@@ -23,7 +26,8 @@ t.test('server killed with SIGKILL and restarted three times mid-stream: every b
   for (const r of results) t.same(r, { lines, bytes: lines * 200, error: null })
   for (let i = 0; i < 2; i++) {
     await arrived(server, `testnode/prod/k${i}.log`, lines * 200)
-    t.ok((await readSource(server, `testnode/prod/k${i}.log`)).toString() === expected(`k${i}`, lines, 200), `k${i}.log: every line once, in order`)
+    t.ok((await readSource(server, `testnode/prod/k${i}.log`)).toString() === expected(`k${i}`, lines, 200),
+      `k${i}.log: every line once, in order`)
   }
   const report = await agent.stop()
   t.equal(report.ok, true)
@@ -34,7 +38,9 @@ t.test('SIGTERM of the agent mid-stream: every write that succeeded is shipped b
   const server = await startServer(t)
   const agent = await startAgent(t, server)
   fs.mkdirSync(path.join(agent.mnt, 'prod'), { recursive: true })
-  const w = writer({ file: path.join(agent.mnt, 'prod/term.log'), lines: 100000, size: 200, prefix: 'term', delayMs: 1 })
+  const w = writer({
+    file: path.join(agent.mnt, 'prod/term.log'), lines: 100000, size: 200, prefix: 'term', delayMs: 1,
+  })
   await sleep(1500)
   const report = await agent.stop()
   t.equal(await agent.exited, 0, 'agent exits 0')
@@ -42,7 +48,8 @@ t.test('SIGTERM of the agent mid-stream: every write that succeeded is shipped b
   const r = await w.done
   t.ok(r.lines > 100 && r.lines < 100000, `the writer wrote ${r.lines} lines before the mount went away`)
   t.ok(r.error, `the writer was told the disk went away (${r.error})`)
-  t.ok((await readSource(server, 'testnode/prod/term.log')).toString() === expected('term', r.lines, 200), 'every line written before the stop arrived, once')
+  t.ok((await readSource(server, 'testnode/prod/term.log')).toString() === expected('term', r.lines, 200),
+    'every line written before the stop arrived, once')
 })
 
 t.test('full ring under block: the writer waits, loses nothing, and other tenants keep writing', async t => {
@@ -61,7 +68,8 @@ t.test('full ring under block: the writer waits, loses nothing, and other tenant
   const r = await flood.done
   t.same(r, { lines, bytes: lines * 200, error: null })
   await arrived(server, 'testnode/flood/big.log', lines * 200)
-  t.ok((await readSource(server, 'testnode/flood/big.log')).toString() === expected('fl', lines, 200), 'all of it arrived, once, in order')
+  t.ok((await readSource(server, 'testnode/flood/big.log')).toString() === expected('fl', lines, 200),
+    'all of it arrived, once, in order')
   await arrived(server, 'testnode/calm/small.log', 40000)
   const report = await agent.stop()
   const tenants = report.tenants as Array<{ tenant: string, blockedWrites: number, droppedBytes: number }>

@@ -14,7 +14,8 @@ t.test('SIGKILL of the agent under a writer: supervised recovery, skeleton resto
   fs.chownSync(dir, 65534, 65534)
   await sleep(300) // the skeleton is saved 100 ms after a change
   const lines = 1500
-  const w = writer({ file: path.join(dir, 'app.log'), lines, size: 100, prefix: 'rs', delayMs: 2, reopenOnError: true }, { uid: 65534, gid: 65534 })
+  const w = writer({ file: path.join(dir, 'app.log'), lines, size: 100, prefix: 'rs', delayMs: 2, reopenOnError: true },
+    { uid: 65534, gid: 65534 })
   await sleep(800)
   const firstPid = agent.events.find(e => e.event === 'mounted')!.pid as number
   const killed = Date.now()
@@ -74,7 +75,8 @@ t.test('a restarted agent takes a generation above its predecessor\'s even when 
   const server = await startServer(t)
   // A predecessor whose clock ran a day ahead: what a clock stepped back by NTP looks like to the next agent.
   const ahead = Date.now() + 86_400_000
-  const agent = await startAgent(t, server, [], undefined, { supervised: true, env: { LOGFS_GEN_FLOOR: String(ahead) } })
+  const agent = await startAgent(t, server, [], undefined,
+    { supervised: true, env: { LOGFS_GEN_FLOOR: String(ahead) } })
   const first = agent.events.find(e => e.event === 'mounted')!
   t.equal(first.gen, ahead + 1, 'the first agent starts above the floor it was given')
   process.kill(first.pid as number, 'SIGKILL')

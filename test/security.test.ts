@@ -6,7 +6,9 @@ import path from 'node:path'
 import { encodeFrame } from '../lib/wire/frames'
 import { answer, batch, connect, exchange } from './helpers/ingest'
 import { expected } from './fixtures/lines'
-import { TOKEN, api, arrived, readSource, sleep, startAgent, startServer, tempDir, waitFor, writer } from './helpers/cluster'
+import {
+  TOKEN, api, arrived, readSource, sleep, startAgent, startServer, tempDir, waitFor, writer,
+} from './helpers/cluster'
 
 t.test('malformed frames close that connection with an error; the server keeps serving', async t => {
   const tokens = path.join(tempDir(t, 'tok'), 'tokens.json')
@@ -30,7 +32,8 @@ t.test('malformed frames close that connection with an error; the server keeps s
   // A batch that reads fine but names what it may not is refused by seq; the connection goes on.
   const ws = await connect(server.ws, TOKEN)
   const refusedContent: Array<[string, Buffer]> = [
-    ['path escaping the mount', encodeFrame(batch(1, 'shop', [['shop/../../etc/passwd', 0, 1, Buffer.from('x')]]), false)],
+    ['path escaping the mount',
+      encodeFrame(batch(1, 'shop', [['shop/../../etc/passwd', 0, 1, Buffer.from('x')]]), false)],
     ['absolute path', encodeFrame(batch(2, 'default', [['/etc/passwd', 0, 1, Buffer.from('x')]]), false)],
     ['record outside its tenant', encodeFrame(batch(3, 'shop', [['bank/a.log', 0, 1, Buffer.from('x')]]), true)],
   ]
@@ -47,7 +50,8 @@ t.test('malformed frames close that connection with an error; the server keeps s
   const scoped = await connect(server.ws, 'only-shop-token')
   const refused = answer(scoped)
   scoped.send(encodeFrame(batch(3, 'bank', [['bank/a.log', 0, 1, Buffer.from('x\n')]]), false))
-  t.match((await refused).frame, { t: 'nack', seq: 3, code: 'forbidden' }, 'a batch for a tenant the token does not cover is refused')
+  t.match((await refused).frame, { t: 'nack', seq: 3, code: 'forbidden' },
+    'a batch for a tenant the token does not cover is refused')
   const allowed = answer(scoped)
   scoped.send(encodeFrame(batch(4, 'shop', [['shop/a.log', 6, 1, Buffer.from('more\n')]]), false))
   t.match((await allowed).frame, { t: 'ack', seq: 4, stored: 5 }, 'the same connection may still write its own tenant')
@@ -86,12 +90,16 @@ t.test('a non-root writer works in a directory it owns, and is refused where it 
   fs.chownSync(dir, 65534, 65534)
   fs.mkdirSync(path.join(agent.mnt, 'rootonly'), { mode: 0o755 })
   const opts = { uid: 65534, gid: 65534 }
-  const r = await writer({ file: path.join(dir, 'app.log'), lines: 500, size: 120, prefix: 'nb', rotate: 'rename', rotateEvery: 200 }, opts).done
+  const r = await writer({
+    file: path.join(dir, 'app.log'), lines: 500, size: 120, prefix: 'nb', rotate: 'rename', rotateEvery: 200,
+  }, opts).done
   t.same(r, { lines: 500, bytes: 60000, error: null }, 'nobody creates, appends and rotates its log')
   t.equal(fs.statSync(path.join(dir, 'app.log')).uid, 65534, 'the file belongs to the directory owner')
   await arrived(server, 'testnode/team/app/app.log', 60000)
-  t.ok((await readSource(server, 'testnode/team/app/app.log')).toString() === expected('nb', 500, 120), 'its bytes arrive')
-  const denied = await writer({ file: path.join(agent.mnt, 'rootonly/x.log'), lines: 1, size: 50, prefix: 'no' }, opts).done.catch((e: Error) => e)
+  t.ok((await readSource(server, 'testnode/team/app/app.log')).toString() === expected('nb', 500, 120),
+    'its bytes arrive')
+  const denied = await writer({ file: path.join(agent.mnt, 'rootonly/x.log'), lines: 1, size: 50, prefix: 'no' }, opts)
+    .done.catch((e: Error) => e)
   t.match(String((denied as Error).message ?? ''), /EACCES|permission denied/i, 'nobody cannot create files in a root-owned 0755 directory')
   await agent.stop()
 })

@@ -5,7 +5,8 @@ import path from 'node:path'
 import { Store, parseCursor } from '../lib/store/store'
 import { tempDir, run, startServer } from './helpers/cluster'
 
-const open = (dir: string, extra: Partial<{ segmentBytes: number, retentionBytes: number, retentionMs: number }> = {}): Store =>
+type Limits = Partial<{ segmentBytes: number, retentionBytes: number, retentionMs: number }>
+const open = (dir: string, extra: Limits = {}): Store =>
   Store.open({ dir, segmentBytes: 1024 * 1024, retentionBytes: 1e12, retentionMs: 0, ...extra })
 
 const rec = (source: string, offset: number, text: string, gen = 1, timestamp = Date.now()) =>
@@ -15,8 +16,10 @@ t.test('resent and overlapping bytes are stored once; generations order a source
   const store = open(tempDir(t, 'store'))
   t.teardown(() => store.close())
   t.same(await store.append([rec('n/a/x.log', 0, 'hello ')]), { stored: 6, duplicate: 0 })
-  t.same(await store.append([rec('n/a/x.log', 0, 'hello world\n')]), { stored: 6, duplicate: 6 }, 'overlap: only the new part')
-  t.same(await store.append([rec('n/a/x.log', 0, 'hello world\n')]), { stored: 0, duplicate: 12 }, 'full resend: nothing')
+  t.same(await store.append([rec('n/a/x.log', 0, 'hello world\n')]), { stored: 6, duplicate: 6 },
+    'overlap: only the new part')
+  t.same(await store.append([rec('n/a/x.log', 0, 'hello world\n')]), { stored: 0, duplicate: 12 },
+    'full resend: nothing')
   await store.append([rec('n/a/x.log', 0, 'restarted\n', 2)])
   t.equal(store.read('n/a/x.log', null, 1000).data.toString(), 'hello world\nrestarted\n')
   const from = store.read('n/a/x.log', parseCursor('1:6'), 1000)
@@ -28,7 +31,9 @@ t.test('resent and overlapping bytes are stored once; generations order a source
 })
 
 /** Writes two lines, closes the store, lets `damage` hurt the newest segment as a crash would, and reopens. */
-async function reopenDamaged (t: Test, lines: [string, string], damage: (segment: string) => void): Promise<{ store: Store, segment: string, good: number }> {
+async function reopenDamaged (
+  t: Test, lines: [string, string], damage: (segment: string) => void,
+): Promise<{ store: Store, segment: string, good: number }> {
   const dir = tempDir(t, 'store')
   const first = open(dir)
   await first.append([rec('n/a/x.log', 0, lines[0])])
@@ -49,7 +54,8 @@ t.test('a torn tail is cut on open; everything before it survives', async t => {
   t.equal(fs.statSync(segment).size, good, 'the torn entry is cut off')
   t.equal(store.read('n/a/x.log', null, 1000).data.toString(), 'first line\nsecond line\n')
   await store.append([rec('n/a/x.log', 23, 'third line\n')])
-  t.equal(store.read('n/a/x.log', null, 1000).data.toString(), 'first line\nsecond line\nthird line\n', 'appends go on after recovery')
+  t.equal(store.read('n/a/x.log', null, 1000).data.toString(), 'first line\nsecond line\nthird line\n',
+    'appends go on after recovery')
 })
 
 t.test('a flipped bit in the newest segment is caught by its CRC', async t => {
@@ -65,11 +71,14 @@ t.test('retention deletes whole old segments by size and by age, never the activ
   const dir = tempDir(t, 'store')
   const store = open(dir, { segmentBytes: 1024 * 1024, retentionBytes: 3 * 1024 * 1024, retentionMs: 7 * 86400_000 })
   const chunk = 'y'.repeat(256 * 1024)
-  for (let i = 0; i < 24; i++) await store.append([rec('n/a/big.log', i * chunk.length, chunk, 1, Date.now() - 86400_000)])
+  for (let i = 0; i < 24; i++) {
+    await store.append([rec('n/a/big.log', i * chunk.length, chunk, 1, Date.now() - 86400_000)])
+  }
   t.ok(store.totalBytes <= 3 * 1024 * 1024 + 300 * 1024, `size limit holds (${store.totalBytes} bytes)`)
   const left = store.listSources(() => true)[0]
   t.ok(left.bytes < 24 * chunk.length && left.bytes > 0, 'the oldest bytes are gone, the newest kept')
-  t.same(await store.append([rec('n/a/big.log', 0, chunk)]), { stored: 0, duplicate: chunk.length }, 'deleted bytes are still not taken twice')
+  t.same(await store.append([rec('n/a/big.log', 0, chunk)]), { stored: 0, duplicate: chunk.length },
+    'deleted bytes are still not taken twice')
   store.applyRetention(Date.now() + 86400_000 * 30)
   t.equal(fs.readdirSync(dir).filter(f => f.endsWith('.seg')).length, 1, 'age: only the active segment is left')
   store.close()
@@ -85,16 +94,19 @@ t.test('a source whose every byte retention removed still refuses its resends af
   store.close()
   const reopened = open(dir)
   t.teardown(() => reopened.close())
-  t.same(await reopened.append([rec('n/old/a.log', 0, 'early bytes\n')]), { stored: 0, duplicate: 12 }, 'its marks came back from marks.json')
+  t.same(await reopened.append([rec('n/old/a.log', 0, 'early bytes\n')]), { stored: 0, duplicate: 12 },
+    'its marks came back from marks.json')
   fs.rmSync(path.join(dir, 'marks.json'))
   reopened.close()
   const amnesiac = open(dir)
   t.teardown(() => amnesiac.close())
-  t.same(await amnesiac.append([rec('n/old/a.log', 0, 'early bytes\n')]), { stored: 12, duplicate: 0 }, 'without marks.json the resend would be stored again')
+  t.same(await amnesiac.append([rec('n/old/a.log', 0, 'early bytes\n')]), { stored: 12, duplicate: 0 },
+    'without marks.json the resend would be stored again')
 })
 
 t.test('the server refuses to start without tokens, on a bad address, and prints errors', async t => {
-  const noToken = run(['server', '--data-dir', tempDir(t, 'd'), '--listen', '127.0.0.1:0'], { env: { ...process.env, LOGFS_TOKEN: '' } })
+  const noToken = run(['server', '--data-dir', tempDir(t, 'd'), '--listen', '127.0.0.1:0'],
+    { env: { ...process.env, LOGFS_TOKEN: '' } })
   t.equal(await noToken.exited, 2)
   t.match(noToken.stderr, /no tokens configured/)
   const badListen = run(['server', '--data-dir', tempDir(t, 'd'), '--listen', 'nonsense'])

@@ -26,7 +26,8 @@ t.test('ring: records survive wrap-around and come back in order', async t => {
     let i = 0
     readRecords(ring.data, ring.control, start, end, r => {
       const fill = (round + i) & 0xff
-      if (r.sourceId !== round || r.offset !== expectOffset || r.data.length !== sizes[i] || r.data[0] !== fill || r.data[r.data.length - 1] !== fill) {
+      if (r.sourceId !== round || r.offset !== expectOffset || r.data.length !== sizes[i] ||
+        r.data[0] !== fill || r.data[r.data.length - 1] !== fill) {
         t.fail(`round ${round}: record ${i} is wrong`)
       }
       expectOffset += r.data.length
@@ -74,8 +75,12 @@ t.test('tail buffer: window, holes, overwrite, truncate', async t => {
 
 t.test('globs and flag parsing', async t => {
   const rotated = DEFAULT_NO_SHIP.map(globToRegExp)
-  for (const name of ['ns/app.log.1', 'a/b/app.log.12', 'x/app.log.2.gz', 'top.log.1']) t.ok(rotated.some(r => r.test(name)), `${name} is a rotated copy`)
-  for (const name of ['ns/app.log', 'ns/app-2026-11-23.log', 'a/b/access_log']) t.notOk(rotated.some(r => r.test(name)), `${name} is shipped`)
+  for (const name of ['ns/app.log.1', 'a/b/app.log.12', 'x/app.log.2.gz', 'top.log.1']) {
+    t.ok(rotated.some(r => r.test(name)), `${name} is a rotated copy`)
+  }
+  for (const name of ['ns/app.log', 'ns/app-2026-11-23.log', 'a/b/access_log']) {
+    t.notOk(rotated.some(r => r.test(name)), `${name} is shipped`)
+  }
   t.ok(globToRegExp('prod/*/app.log').test('prod/x/app.log'))
   t.notOk(globToRegExp('prod/*/app.log').test('prod/x/y/app.log'))
   t.ok(globToRegExp('prod/**').test('prod/x/y/app.log'))
@@ -108,7 +113,9 @@ t.test('trace index: ids across split entries, x_ keys, order, retention', async
     { source: 'n/a.log', gen: 1, offset: l1.length },
     { source: 'n/b.log', gen: 2, offset: 100 },
   ], 'both keys, a split line, oldest first; parent_trace_id is not a trace id')
-  t.same(ix.refs('other'), [{ source: 'n/a.log', gen: 1, offset: l1.length + l2.length + '{"parent_trace_id":"abc"}\n'.length }])
+  t.same(ix.refs('other'), [
+    { source: 'n/a.log', gen: 1, offset: l1.length + l2.length + '{"parent_trace_id":"abc"}\n'.length },
+  ])
   t.same(ix.refs('missing'), [])
   t.equal(ix.size, 2)
   ix.retain(r => r.source !== 'n/a.log')

@@ -30,8 +30,11 @@ export interface Proc {
 }
 
 export function run (args: string[], opts: SpawnOptions = {}): Proc {
-  const proc = spawn(process.execPath, [LOGFS, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOGFS_TOKEN: TOKEN }, ...opts })
-  const p: Proc = { proc, stdout: '', stderr: '', events: [], exited: new Promise(resolve => proc.once('exit', code => resolve(code))) }
+  const proc = spawn(process.execPath, [LOGFS, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOGFS_TOKEN: TOKEN }, ...opts,
+  })
+  const exited = new Promise<number | null>(resolve => proc.once('exit', code => resolve(code)))
+  const p: Proc = { proc, stdout: '', stderr: '', events: [], exited }
   proc.stdout?.on('data', (c: Buffer) => {
     p.stdout += c.toString()
     const lines = p.stdout.split('\n')
@@ -41,7 +44,9 @@ export function run (args: string[], opts: SpawnOptions = {}): Proc {
   return p
 }
 
-export async function waitFor<T> (what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20000): Promise<T> {
+export async function waitFor<T> (
+  what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const v = await fn()
@@ -52,14 +57,18 @@ export async function waitFor<T> (what: string, fn: () => T | undefined | false 
 }
 
 export async function event (p: Proc, name: string, timeoutMs = 20000): Promise<Record<string, unknown>> {
-  return waitFor(`event ${name} (stderr: ${p.stderr.slice(-2000)})`, () => p.events.find(e => e.event === name), timeoutMs)
+  const what = `event ${name} (stderr: ${p.stderr.slice(-2000)})`
+  return waitFor(what, () => p.events.find(e => e.event === name), timeoutMs)
 }
 
 export interface Server extends Proc { port: number, http: string, ws: string, dataDir: string }
 
-export async function startServer (t: Teardown, opts: { dataDir?: string, port?: number, args?: string[] } = {}): Promise<Server> {
+export async function startServer (
+  t: Teardown, opts: { dataDir?: string, port?: number, args?: string[] } = {},
+): Promise<Server> {
   const dataDir = opts.dataDir ?? tempDir(t, 'data')
-  const p = run(['server', '--json', '--data-dir', dataDir, '--listen', `127.0.0.1:${opts.port ?? 0}`, ...(opts.args ?? [])])
+  const listen = `127.0.0.1:${opts.port ?? 0}`
+  const p = run(['server', '--json', '--data-dir', dataDir, '--listen', listen, ...(opts.args ?? [])])
   t.teardown(() => { p.proc.kill('SIGKILL') })
   const ev = await event(p, 'listening')
   const port = ev.port as number
@@ -73,12 +82,17 @@ export function forceUnmount (mnt: string): void {
 }
 
 /** Starts `logfs mount`; unsupervised unless asked, so a test's SIGKILL reaches the agent itself. */
-export async function startAgent (t: Teardown, server: { ws: string } | string, args: string[] = [], mnt?: string, opts: { supervised?: boolean, env?: Record<string, string> } = {}): Promise<Agent> {
+export async function startAgent (
+  t: Teardown, server: { ws: string } | string, args: string[] = [], mnt?: string,
+  opts: { supervised?: boolean, env?: Record<string, string> } = {},
+): Promise<Agent> {
   const dir = mnt ?? tempDir(t, 'mnt')
   const stateDir = tempDir(t, 'state')
   const url = typeof server === 'string' ? server : server.ws
-  const p = run(['mount', dir, '--server', url, '--json', '--node', 'testnode', '--state-dir', stateDir, ...(opts.supervised ? [] : ['--no-supervise']), ...args],
-    { env: { ...process.env, LOGFS_TOKEN: TOKEN, ...opts.env } })
+  const p = run([
+    'mount', dir, '--server', url, '--json', '--node', 'testnode', '--state-dir', stateDir,
+    ...(opts.supervised ? [] : ['--no-supervise']), ...args,
+  ], { env: { ...process.env, LOGFS_TOKEN: TOKEN, ...opts.env } })
   t.teardown(async () => {
     if (p.proc.exitCode === null) {
       p.proc.kill('SIGKILL')
@@ -100,10 +114,18 @@ export async function startAgent (t: Teardown, server: { ws: string } | string, 
   return Object.assign(p, { mnt: dir, stop })
 }
 
-export interface WriterResult { lines: number, bytes: number, error: string | null, outages?: Array<{ error: string, ms: number }> }
+export interface WriterResult {
+  lines: number
+  bytes: number
+  error: string | null
+  outages?: Array<{ error: string, ms: number }>
+}
 
-export function writer (spec: WriterSpec, opts: { uid?: number, gid?: number } = {}): { proc: ChildProcess, done: Promise<WriterResult> } {
-  const proc = spawn(process.execPath, [path.join(ROOT, 'dist/test/fixtures/writer.js'), JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'], ...opts })
+export function writer (
+  spec: WriterSpec, opts: { uid?: number, gid?: number } = {},
+): { proc: ChildProcess, done: Promise<WriterResult> } {
+  const script = path.join(ROOT, 'dist/test/fixtures/writer.js')
+  const proc = spawn(process.execPath, [script, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'], ...opts })
   let out = ''
   let err = ''
   proc.stdout?.on('data', (c: Buffer) => { out += c.toString() })
@@ -116,7 +138,9 @@ export function writer (spec: WriterSpec, opts: { uid?: number, gid?: number } =
   return { proc, done }
 }
 
-export async function api<T> (server: Server, pathAndQuery: string, token = TOKEN): Promise<{ status: number, body: T, headers: Headers }> {
+export async function api<T> (
+  server: Server, pathAndQuery: string, token = TOKEN,
+): Promise<{ status: number, body: T, headers: Headers }> {
   const res = await fetch(server.http + pathAndQuery, { headers: { authorization: `Bearer ${token}` } })
   const ct = res.headers.get('content-type') ?? ''
   const body = (ct.includes('json') ? await res.json() : Buffer.from(await res.arrayBuffer())) as T
@@ -147,7 +171,8 @@ export async function sources (server: Server): Promise<SourceRow[]> {
 
 /** Waits until the server holds `bytes` bytes of a source. */
 export async function arrived (server: Server, source: string, bytes: number, timeoutMs = 30000): Promise<void> {
-  await waitFor(`${bytes} bytes of ${source}`, async () => (await sources(server)).find(s => s.source === source && s.bytes >= bytes), timeoutMs)
+  await waitFor(`${bytes} bytes of ${source}`,
+    async () => (await sources(server)).find(s => s.source === source && s.bytes >= bytes), timeoutMs)
 }
 
 /** A loopback port nobody listens on right now. */
@@ -166,7 +191,8 @@ export async function freePort (): Promise<number> {
 
 /** Appends texts to files from a child process, in order. */
 export async function append (writes: Array<[string, string]>): Promise<void> {
-  const proc = spawn(process.execPath, [path.join(ROOT, 'dist/test/fixtures/append.js'), JSON.stringify(writes)], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const script = path.join(ROOT, 'dist/test/fixtures/append.js')
+  const proc = spawn(process.execPath, [script, JSON.stringify(writes)], { stdio: ['ignore', 'ignore', 'pipe'] })
   let err = ''
   proc.stderr?.on('data', (c: Buffer) => { err += c.toString() })
   const code = await new Promise<number | null>(resolve => proc.once('exit', resolve))
@@ -174,7 +200,9 @@ export async function append (writes: Array<[string, string]>): Promise<void> {
 }
 
 /** Runs a logfs command to its end. */
-export async function cli (args: string[], env: Record<string, string> = {}): Promise<{ code: number | null, stdout: string, stderr: string }> {
+export async function cli (
+  args: string[], env: Record<string, string> = {},
+): Promise<{ code: number | null, stdout: string, stderr: string }> {
   const p = run(args, { env: { ...process.env, LOGFS_TOKEN: TOKEN, ...env } })
   const code = await p.exited
   return { code, stdout: p.stdout, stderr: p.stderr }

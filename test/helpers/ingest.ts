@@ -6,7 +6,8 @@ export function connect (url: string, token: string): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url + '/v1/ingest', { headers: { authorization: `Bearer ${token}` } })
     ws.once('open', () => resolve(ws))
-    ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode })))
+    ws.once('unexpected-response', (_req, res) =>
+      reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode })))
     ws.once('error', reject)
   })
 }
@@ -15,7 +16,8 @@ export interface Answer { frame: Record<string, unknown> | null, close: Promise<
 
 /** The server's next frame on `ws` (null when it closes first), and the close that may follow. */
 export function answer (ws: WebSocket): Promise<Answer> {
-  const close = new Promise<[number, string]>(resolve => ws.once('close', (code, reason) => resolve([code, reason.toString()])))
+  const close = new Promise<[number, string]>(resolve =>
+    ws.once('close', (code, reason) => resolve([code, reason.toString()])))
   return new Promise(resolve => {
     ws.once('message', (data: Buffer) => resolve({ frame: decodeFrame(data) as Record<string, unknown>, close }))
     ws.once('close', () => resolve({ frame: null, close }))
