@@ -1,6 +1,6 @@
 // An SVG bar chart of a comparison run: write() calls per second as the application sees them, and end-to-end
 // lines per second where lines are delivered, one group of bars per workload and writer count.
-import type { Row } from './run'
+import type { Row } from './row'
 
 const COLORS: Record<string, string> = { 'local-disk': '#9e9e9e', 'c-fuse': '#5c6bc0', 'logfs-mount': '#26a69a', logfs: '#00897b', rsyslog: '#ef6c00' }
 

@@ -8,6 +8,7 @@ import path from 'node:path'
 import { Collector } from './collector'
 import { ROOT, children, fail, machine, machineLine, procStat } from './harness'
 import { TARGETS, TENANTS, setUp, type TargetName } from './targets'
+import type { Row } from './row'
 import type { AppResult, AppSpec } from './appwriter'
 import { chart } from './chart'
 
@@ -27,26 +28,6 @@ const WORKLOADS: Workload[] = quick
       { name: '1KiB JSON lines', size: 1024, buffered: false, rate: 0, lines: w => (w === 1 ? 50_000 : 20_000), writers: [1, 4] },
       { name: '200B lines at 10k/s', size: 200, buffered: false, rate: 10_000, lines: () => 50_000, writers: [1] },
     ]
-
-export interface Row {
-  workload: string
-  writers: number
-  target: TargetName
-  lines: number
-  appWritesPerSec: number
-  appMBps: number
-  writeP50us: number
-  writeP99us: number
-  writeP999us: number
-  e2eLinesPerSec: number | null
-  deliveryP50ms: number | null
-  deliveryP99ms: number | null
-  agentCpuSecPerGB: number | null
-  agentPeakRssMiB: number | null
-  wirePerByte: number | null
-  lost: number | null
-  duplicated: number | null
-}
 
 function runWriter (spec: AppSpec): Promise<AppResult> {
   return new Promise((resolve, reject) => {

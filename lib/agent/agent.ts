@@ -1,14 +1,15 @@
 // The agent: one mount, its rings and its shipping workers, with an orderly stop that ships what is buffered.
 import type Fuse from 'fuse-native'
-import { Intake, type FullPolicy, type TenantStats, EROFS } from '../ring/intake'
-import { Shipper, type ShipperStats } from '../ship/shipper'
-import { LogFs, type FsStats } from '../fs/ops'
+import { Intake, type FullPolicy, EROFS } from '../ring/intake'
+import { Shipper } from '../ship/shipper'
+import { LogFs } from '../fs/ops'
 import { cleanStale, mount, unmount } from '../fs/mount'
 import { SkeletonFile, restore } from '../fs/skeleton'
 import { EMPTY, settingsFor, watchCollection, type Collection, type TenantSettings } from '../config/collection'
 import { log } from '../util/log'
 import { Registry } from '../metrics/registry'
 import { AgentHttp, registerAgentMetrics } from './http'
+import type { AgentReport } from './report'
 import { GEN_FLOOR_ENV } from './state'
 
 export interface AgentOptions {
@@ -39,17 +40,6 @@ export interface AgentOptions {
   metricsListen: { host: string, port: number } | null
 }
 
-export interface AgentReport {
-  mountpoint: string
-  node: string
-  gen: number
-  tenants: TenantStats[]
-  ship: ShipperStats
-  fs: FsStats
-  pendingBytes: number
-  rssBytes: number
-}
-
 export class Agent {
   /**
    * Cursors order generations first, so a new agent must take a generation above its predecessor's even when the
@@ -71,7 +61,8 @@ export class Agent {
       const watch = watchCollection(options.configFile, (c) => {
         this.collection = c
         this.intake.updatePolicies()
-        log('info', 'agent', `collection settings reloaded from ${options.configFile}`, { tenants: [...c.tenants.keys()] })
+        log('info', 'agent', `collection settings reloaded from ${options.configFile}`,
+          { tenants: [...c.tenants.keys()] })
       }, (err) => log('error', 'agent', `collection settings not reloaded, keeping the last good ones: ${err.message}`))
       this.collection = watch.initial
       this.stopWatch = watch.stop
@@ -84,9 +75,12 @@ export class Agent {
         return { ringSize: s.ringSize ?? options.ringSize, policy: s.fullPolicy ?? options.policy }
       },
     })
-    this.intake.onNoRing = (tenant) => log('error', 'agent', `tenant ${tenant} gets no ring: ${this.intake.allocated} of the ${options.memory} bytes of --memory are given to ${this.intake.tenants.size} tenants; its writes fail with ENOSPC. Raise --memory or lower ring sizes.`)
+    this.intake.onNoRing = (tenant) => log('error', 'agent', `tenant ${tenant} gets no ring: `
+      + `${this.intake.allocated} of the ${options.memory} bytes of --memory are given to ${this.intake.tenants.size} `
+      + 'tenants; its writes fail with ENOSPC. Raise --memory or lower ring sizes.')
     this.shipper = new Shipper(this.intake, {
-      ackLatency: this.metrics.histogram('logfs_agent_ack_duration_seconds', 'From handing a batch to a worker to the server acknowledging it.')(),
+      ackLatency: this.metrics.histogram('logfs_agent_ack_duration_seconds',
+        'From handing a batch to a worker to the server acknowledging it.')(),
       link: { url: options.server, token: options.token, timeoutMs: options.ackTimeoutMs, compress: options.compress },
       node: options.node,
       gen: this.gen,
@@ -106,7 +100,9 @@ export class Agent {
   }
 
   async start (): Promise<void> {
-    if (await cleanStale(this.options.mountpoint)) log('warn', 'agent', `cleaned a stale mount at ${this.options.mountpoint} left by an earlier crash`)
+    if (await cleanStale(this.options.mountpoint)) {
+      log('warn', 'agent', `cleaned a stale mount at ${this.options.mountpoint} left by an earlier crash`)
+    }
     if (this.options.skeletonFile) {
       const skeleton = new SkeletonFile(this.options.skeletonFile)
       const made = restore(this.fs.tree, skeleton.load())
@@ -116,7 +112,8 @@ export class Agent {
     this.fuse = await mount(this.options.mountpoint, this.fs.ops(), { opTimeoutMs: 10_000 })
     if (this.options.metricsListen) {
       registerAgentMetrics(this.metrics, () => this.report())
-      this.http = await AgentHttp.listen(this.metrics, this.options.metricsListen, () => this.fuse !== null, () => this.fuse !== null && this.stopping === null)
+      this.http = await AgentHttp.listen(this.metrics, this.options.metricsListen,
+        () => this.fuse !== null, () => this.fuse !== null && this.stopping === null)
     }
   }
 
@@ -144,7 +141,8 @@ export class Agent {
       this.intake.close()
       const drained = await this.shipper.drain(this.options.drainTimeoutMs, onProgress)
       if (!drained) {
-        log('error', 'agent', `drain timed out after ${this.options.drainTimeoutMs} ms; ${this.intake.pendingBytes()} bytes were not shipped`)
+        log('error', 'agent', `drain timed out after ${this.options.drainTimeoutMs} ms; `
+          + `${this.intake.pendingBytes()} bytes were not shipped`)
         this.intake.failWaiting(EROFS)
       }
       if (this.fuse) {

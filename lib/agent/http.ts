@@ -1,7 +1,7 @@
 // The agent's own HTTP endpoint for Prometheus and Kubernetes probes: /metrics, /healthz, /readyz.
 import http from 'node:http'
 import { addProcessMetrics, type Registry } from '../metrics/registry'
-import type { AgentReport } from './agent'
+import type { AgentReport } from './report'
 
 export function registerAgentMetrics (m: Registry, fresh: () => AgentReport): void {
   // One report per scrape, not one per metric: a report walks the whole tree.
@@ -10,28 +10,38 @@ export function registerAgentMetrics (m: Registry, fresh: () => AgentReport): vo
     if (!cached || Date.now() - cached.at > 100) cached = { at: Date.now(), report: fresh() }
     return cached.report
   }
-  const perTenant = (pick: (t: AgentReport['tenants'][number]) => number) => () => report().tenants.map(t => [{ tenant: t.tenant }, pick(t)] as [Record<string, string>, number])
+  const perTenant = (pick: (t: AgentReport['tenants'][number]) => number) => () =>
+    report().tenants.map(t => [{ tenant: t.tenant }, pick(t)] as [Record<string, string>, number])
   m.counter('logfs_agent_bytes_in_total', 'Bytes applications wrote that entered a ring.', perTenant(t => t.bytesIn))
   m.counter('logfs_agent_lines_in_total', 'Newlines in the bytes that entered a ring.', perTenant(t => t.linesIn))
   m.counter('logfs_agent_writes_total', 'Write requests received from the kernel.', perTenant(t => t.writes))
-  m.counter('logfs_agent_bytes_dropped_total', 'Bytes dropped because the ring was full (drop policy).', perTenant(t => t.droppedBytes))
-  m.counter('logfs_agent_writes_blocked_total', 'Writes that had to wait for ring space (block policy).', perTenant(t => t.blockedWrites))
+  m.counter('logfs_agent_bytes_dropped_total', 'Bytes dropped because the ring was full (drop policy).',
+    perTenant(t => t.droppedBytes))
+  m.counter('logfs_agent_writes_blocked_total', 'Writes that had to wait for ring space (block policy).',
+    perTenant(t => t.blockedWrites))
   m.gauge('logfs_agent_writes_waiting', 'Writes waiting for ring space now.', perTenant(t => t.waiting))
-  m.gauge('logfs_agent_ring_fill_ratio', 'Fraction of the tenant ring holding unacknowledged bytes.', perTenant(t => t.ringUsed / t.ringBytes))
-  m.counter('logfs_agent_bytes_sent_total', 'Ring bytes handed to shipping workers, resends included.', () => report().ship.sentBytes)
-  m.counter('logfs_agent_bytes_acked_total', 'Ring bytes the server acknowledged as durable.', () => report().ship.shippedBytes)
-  m.counter('logfs_agent_wire_bytes_total', 'Bytes sent on the wire for acknowledged batches.', () => report().ship.wireBytes)
+  m.gauge('logfs_agent_ring_fill_ratio', 'Fraction of the tenant ring holding unacknowledged bytes.',
+    perTenant(t => t.ringUsed / t.ringBytes))
+  m.counter('logfs_agent_bytes_sent_total', 'Ring bytes handed to shipping workers, resends included.',
+    () => report().ship.sentBytes)
+  m.counter('logfs_agent_bytes_acked_total', 'Ring bytes the server acknowledged as durable.',
+    () => report().ship.shippedBytes)
+  m.counter('logfs_agent_wire_bytes_total', 'Bytes sent on the wire for acknowledged batches.',
+    () => report().ship.wireBytes)
   m.counter('logfs_agent_batches_total', 'Batches acknowledged.', () => report().ship.batches)
-  m.counter('logfs_agent_send_failures_total', 'Failed sends (server away, refused, timed out); each is retried.', () => report().ship.failures)
+  m.counter('logfs_agent_send_failures_total', 'Failed sends (server away, refused, timed out); each is retried.',
+    () => report().ship.failures)
   m.gauge('logfs_agent_connected', '1 when the last send succeeded.', () => report().ship.connected ? 1 : 0)
-  m.gauge('logfs_agent_pending_bytes', 'Bytes accepted and not yet acknowledged, waiting writes included.', () => report().pendingBytes)
+  m.gauge('logfs_agent_pending_bytes', 'Bytes accepted and not yet acknowledged, waiting writes included.',
+    () => report().pendingBytes)
   addProcessMetrics(m)
 }
 
 export class AgentHttp {
   private constructor (private readonly server: http.Server, readonly address: { host: string, port: number }) {}
 
-  static listen (metrics: Registry, at: { host: string, port: number }, healthy: () => boolean, ready: () => boolean): Promise<AgentHttp> {
+  static listen (metrics: Registry, at: { host: string, port: number }, healthy: () => boolean,
+    ready: () => boolean): Promise<AgentHttp> {
     const server = http.createServer((req, res) => {
       const path = new URL(req.url ?? '/', 'http://x').pathname
       const status = (ok: boolean): void => {

@@ -5,7 +5,7 @@
 // A deliberate stop is never restarted, whichever process got the signal.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { log } from '../util/log'
-import { emit } from '../cli/run'
+import { emit } from '../util/process'
 import { GEN_FLOOR_ENV, releasePid, writePid } from './state'
 
 export interface SuperviseOptions {

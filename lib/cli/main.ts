@@ -1,6 +1,9 @@
 // The `logfs` command line.
 import { Command, CommanderError, Option } from 'commander'
+import fs from 'node:fs'
+import path from 'node:path'
 import { addAgentOptions, addStoreOptions } from './options'
+import { tolerateClosedStdout } from '../util/process'
 import { fail } from './run'
 import { serverCommand } from './server'
 import { mountCommand, umountCommand } from './mount'
@@ -8,11 +11,15 @@ import { catCommand, sourcesCommand } from './read'
 import { contextCommand, grepCommand, tailCommand, traceCommand } from './query'
 import { upCommand } from './up'
 
+tolerateClosedStdout()
+
 const STATE_DIR = process.env.LOGFS_STATE_DIR ?? '/run/logfs'
+// Read at run time from beside dist/: the build does not copy package.json.
+const PACKAGE_JSON = path.join(__dirname, '../../../package.json')
 
 const program = new Command('logfs')
   .description('A FUSE virtual log disk: applications write log files, logfs ships them from memory to a logfs server.')
-  .version(require('../../../package.json').version)
+  .version((JSON.parse(fs.readFileSync(PACKAGE_JSON, 'utf8')) as { version: string }).version)
   .exitOverride()
   .showHelpAfterError('(run with --help for usage)')
 
@@ -28,7 +35,8 @@ addAgentOptions(program.command('mount')
   .description('mount a log disk at <mountpoint> and ship what is written there')
   .argument('<mountpoint>', 'an existing directory')
   .requiredOption('--server <url>', 'logfs server, e.g. ws://127.0.0.1:7070')
-  .addOption(new Option('--state-dir <dir>', 'where the agent keeps its pid file and directory skeleton').default(STATE_DIR))
+  .addOption(new Option('--state-dir <dir>', 'where the agent keeps its pid file and directory skeleton')
+    .default(STATE_DIR))
   .option('--no-supervise', 'run the agent in this process instead of under a supervisor that restarts it')
   .option('--mkdir', 'create the mount point (and its parents) if it does not exist')
   .option('--json', 'print events (mounted, stopped with a report) as JSON lines on stdout'))

@@ -8,7 +8,8 @@ import { cleanStale } from '../fs/mount'
 import { log } from '../util/log'
 import { InputError, formatBytes, parseDuration } from '../util/units'
 import { agentOptionsFrom, type AgentFlags } from './options'
-import { emit, onStopSignal } from './run'
+import { emit, onStopSignal } from '../util/process'
+import { fail } from './run'
 
 export interface MountFlags extends AgentFlags {
   server: string
@@ -21,7 +22,13 @@ export interface MountFlags extends AgentFlags {
 export async function mountCommand (mnt: string, f: MountFlags): Promise<void> {
   const mountpoint = path.resolve(mnt)
   // A dead mount left at the place is no reason to stop: the agent cleans it.
-  if (f.mkdir) try { fs.mkdirSync(mountpoint, { recursive: true }) } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'ENOTCONN') throw err }
+  if (f.mkdir) {
+    try {
+      fs.mkdirSync(mountpoint, { recursive: true })
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOTCONN') throw err
+    }
+  }
   const options = agentOptionsFrom(mountpoint, f.server, f, stateFile(f.stateDir, mountpoint, 'dirs.json'))
   const pidFile = stateFile(f.stateDir, mountpoint, 'pid')
   if (f.supervise) {
@@ -46,7 +53,8 @@ export async function mountCommand (mnt: string, f: MountFlags): Promise<void> {
       if (process.send) process.send({ event: 'stopping' }, () => resolve())
       else resolve()
     })
-    log('info', 'agent', `${signal}: no new writes; shipping what is buffered (up to ${agent.options.drainTimeoutMs} ms)`)
+    log('info', 'agent',
+      `${signal}: no new writes; shipping what is buffered (up to ${agent.options.drainTimeoutMs} ms)`)
     let lastNote = 0
     const ok = await agent.stop((pending) => {
       if (Date.now() - lastNote < 1000) return
@@ -60,10 +68,11 @@ export async function mountCommand (mnt: string, f: MountFlags): Promise<void> {
       { mountpoint, pid: process.pid, time, ok, pendingBytes, connected, lastError })
     releasePid(pidFile)
     if (f.json) emit('stopped', { ok, ...report })
-    log(ok ? 'info' : 'error', 'agent', ok ? 'stopped; everything was shipped' : `stopped; ${report.pendingBytes} bytes were not shipped`)
+    log(ok ? 'info' : 'error', 'agent',
+      ok ? 'stopped; everything was shipped' : `stopped; ${report.pendingBytes} bytes were not shipped`)
     await told
     process.exit(ok ? 0 : 1)
-  })
+  }, fail)
 }
 
 export interface UmountFlags {
@@ -87,7 +96,9 @@ export async function umountCommand (mnt: string, f: UmountFlags): Promise<void>
     process.kill(pid, 'SIGTERM')
     const deadline = Date.now() + timeoutMs
     while (alive(pid)) {
-      if (Date.now() > deadline) throw new Error(`agent ${pid} did not stop within ${f.timeout}; it may still be draining`)
+      if (Date.now() > deadline) {
+        throw new Error(`agent ${pid} did not stop within ${f.timeout}; it may still be draining`)
+      }
       await new Promise(resolve => setTimeout(resolve, 100))
     }
     const outcome = readOutcome(record)

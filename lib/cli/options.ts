@@ -4,6 +4,8 @@ import os from 'node:os'
 import fs from 'node:fs'
 import { parseCollection } from '../config/collection'
 import { InputError, parseDuration, parseSize } from '../util/units'
+import { parseOwner } from '../util/owner'
+import { checkRingSize } from '../ring/ring'
 import type { AgentOptions } from '../agent/agent'
 import { DEFAULT_NO_SHIP } from '../fs/ops'
 
@@ -16,14 +18,10 @@ export function parseListen (text: string, flag = '--listen'): { host: string, p
 
 function parseInt10 (text: string, what: string, min: number, max: number): number {
   const n = Number(text)
-  if (!/^\d+$/.test(text) || n < min || n > max) throw new InputError(`${what}: '${text}' must be a whole number from ${min} to ${max}`)
+  if (!/^\d+$/.test(text) || n < min || n > max) {
+    throw new InputError(`${what}: '${text}' must be a whole number from ${min} to ${max}`)
+  }
   return n
-}
-
-function parseOwner (text: string): [number, number] {
-  const m = /^(\d+):(\d+)$/.exec(text)
-  if (!m) throw new InputError(`--owner: '${text}' is not UID:GID (example: 1000:1000)`)
-  return [Number(m[1]), Number(m[2])]
 }
 
 /** The server's token: from the flag, else from LOGFS_TOKEN so it need not appear in `ps`. */
@@ -39,12 +37,14 @@ export function addAgentOptions (cmd: Command): Command {
     .option('--node <name>', 'node name that prefixes every source on the server', os.hostname())
     .option('--memory <size>', 'memory budget for all rings together', '256MiB')
     .option('--ring-size <size>', 'ring size per tenant (top-level directory)', '16MiB')
-    .addOption(new Option('--full-policy <policy>', 'what a write does when its tenant ring is full').choices(['block', 'drop']).default('block'))
+    .addOption(new Option('--full-policy <policy>', 'what a write does when its tenant ring is full')
+      .choices(['block', 'drop']).default('block'))
     .option('--workers <n>', 'shipping worker threads', '1')
     .option('--batch-size <size>', 'largest batch sent at once', '1MiB')
     .option('--linger <duration>', 'how long written bytes may wait for more to join their batch', '5ms')
     .option('--tail-size <size>', 'recent bytes of each file kept readable on the mount', '64KiB')
-    .option('--local-only <glob...>', 'files created at paths matching these globs stay in memory and are not shipped (default: rotated copies and archives)')
+    .option('--local-only <glob...>', 'files created at paths matching these globs stay in memory and are not shipped '
+      + '(default: rotated copies and archives)')
     .option('--owner <uid:gid>', 'owner of the mount root; new entries inherit their directory\'s owner', '0:0')
     .option('--mode <octal>', 'permissions of the mount root', '1777')
     .option('--no-compress', 'send batches uncompressed')
@@ -76,17 +76,25 @@ export interface AgentFlags {
   config?: string
 }
 
-export function agentOptionsFrom (mountpoint: string, server: string, f: AgentFlags, skeletonFile: string | null = null): AgentOptions {
-  if (!/^wss?:\/\/[^/]+/.test(server)) throw new InputError(`--server: '${server}' is not a ws:// or wss:// URL (example: ws://127.0.0.1:7070)`)
+export function agentOptionsFrom (mountpoint: string, server: string, f: AgentFlags,
+  skeletonFile: string | null = null): AgentOptions {
+  if (!/^wss?:\/\/[^/]+/.test(server)) {
+    throw new InputError(`--server: '${server}' is not a ws:// or wss:// URL (example: ws://127.0.0.1:7070)`)
+  }
   if (!/^[0-7]{3,4}$/.test(f.mode)) throw new InputError(`--mode: '${f.mode}' is not an octal mode (example: 1777)`)
-  if (!/^[A-Za-z0-9._-]+$/.test(f.node)) throw new InputError(`--node: '${f.node}' may use only letters, digits, '.', '_' and '-'`)
-  const [rootUid, rootGid] = parseOwner(f.owner)
+  if (!/^[A-Za-z0-9._-]+$/.test(f.node)) {
+    throw new InputError(`--node: '${f.node}' may use only letters, digits, '.', '_' and '-'`)
+  }
+  const owner = parseOwner(f.owner)
+  if (!owner) throw new InputError(`--owner: '${f.owner}' is not UID:GID (example: 1000:1000)`)
+  const [rootUid, rootGid] = owner
   const url = new URL(server)
   if (url.pathname === '/' || url.pathname === '') url.pathname = '/v1/ingest'
-  const ringSize = parseSize(f.ringSize, '--ring-size')
-  if (ringSize < 1024 * 1024 || ringSize % 8 !== 0) throw new InputError('--ring-size must be at least 1MiB and a multiple of 8 bytes')
+  const ringSize = checkRingSize(parseSize(f.ringSize, '--ring-size'), '--ring-size', InputError)
   const memory = parseSize(f.memory, '--memory')
-  if (memory < ringSize) throw new InputError(`--memory (${f.memory}) must hold at least one ring (--ring-size ${f.ringSize})`)
+  if (memory < ringSize) {
+    throw new InputError(`--memory (${f.memory}) must hold at least one ring (--ring-size ${f.ringSize})`)
+  }
   const batchBytes = parseSize(f.batchSize, '--batch-size')
   if (batchBytes < 4096 || batchBytes > 8 * 1024 * 1024) throw new InputError('--batch-size must be from 4KiB to 8MiB')
   if (f.config) {
@@ -137,7 +145,8 @@ export interface StoreFlags {
   retentionAge: string
 }
 
-export function storeOptionsFrom (dir: string, f: StoreFlags): { dir: string, segmentBytes: number, retentionBytes: number, retentionMs: number } {
+export function storeOptionsFrom (dir: string, f: StoreFlags):
+  { dir: string, segmentBytes: number, retentionBytes: number, retentionMs: number } {
   return {
     dir,
     segmentBytes: Math.max(1024 * 1024, parseSize(f.segmentSize, '--segment-size')),

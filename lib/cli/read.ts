@@ -4,9 +4,25 @@ import { tokenFrom } from './options'
 
 export interface ReadFlags { server: string, token?: string, json?: boolean, source?: string }
 
+/** One source as /v1/sources lists it. */
+interface SourceRow {
+  source: string
+  node: string
+  tenant: string
+  path: string
+  bytes: number
+  next: string | null
+  lastWrite: number
+  gapBytes: number
+}
+
 function httpBase (server: string): URL {
   let url: URL
-  try { url = new URL(server) } catch { throw new InputError(`--server: '${server}' is not a URL (example: http://127.0.0.1:7070)`) }
+  try {
+    url = new URL(server)
+  } catch {
+    throw new InputError(`--server: '${server}' is not a URL (example: http://127.0.0.1:7070)`)
+  }
   url.protocol = url.protocol === 'wss:' || url.protocol === 'https:' ? 'https:' : 'http:'
   url.pathname = '/'
   return url
@@ -19,7 +35,8 @@ export async function get (f: ReadFlags, path: string, params: Record<string, st
   try {
     res = await fetch(url, { headers: { authorization: `Bearer ${tokenFrom(f)}` } })
   } catch (err) {
-    throw new Error(`cannot reach ${url.origin}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`)
+    const e = err as Error & { cause?: Error }
+    throw new Error(`cannot reach ${url.origin}: ${e.cause?.message ?? e.message}`)
   }
   if (!res.ok) {
     const body = await res.json().catch(() => ({})) as { error?: string }
@@ -31,13 +48,14 @@ export async function get (f: ReadFlags, path: string, params: Record<string, st
 
 export async function sourcesCommand (f: ReadFlags): Promise<void> {
   const params: Record<string, string> = f.source ? { source: f.source } : {}
-  const { sources } = await (await get(f, '/v1/sources', params)).json() as { sources: Array<{ source: string, node: string, tenant: string, path: string, bytes: number, next: string | null, lastWrite: number, gapBytes: number }> }
+  const { sources } = await (await get(f, '/v1/sources', params)).json() as { sources: SourceRow[] }
   if (f.json) {
     process.stdout.write(JSON.stringify(sources) + '\n')
     return
   }
   const rows = [['NODE', 'TENANT', 'PATH', 'SIZE', 'LAST WRITE', 'DROPPED'], ...sources.map(s =>
-    [s.node, s.tenant, printable(s.path), formatBytes(s.bytes), formatTime(s.lastWrite), s.gapBytes > 0 ? formatBytes(s.gapBytes) : '-'])]
+    [s.node, s.tenant, printable(s.path), formatBytes(s.bytes), formatTime(s.lastWrite),
+      s.gapBytes > 0 ? formatBytes(s.gapBytes) : '-'])]
   const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)))
   for (const r of rows) process.stdout.write(r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd() + '\n')
 }

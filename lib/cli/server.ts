@@ -4,7 +4,8 @@ import { LogServer } from '../server/server'
 import { Store } from '../store/store'
 import { log } from '../util/log'
 import { parseListen, storeOptionsFrom, type StoreFlags } from './options'
-import { emit, onStopSignal } from './run'
+import { emit, onStopSignal } from '../util/process'
+import { fail } from './run'
 
 export interface ServerFlags extends StoreFlags {
   dataDir: string
@@ -40,5 +41,5 @@ export async function serverCommand (f: ServerFlags): Promise<void> {
     await stopServer(r)
     if (f.json) emit('stopped', { stats: r.server.stats })
     process.exit(0)
-  })
+  }, fail)
 }

@@ -10,7 +10,8 @@ import { formatBytes, parseDuration } from '../util/units'
 import { log } from '../util/log'
 import { agentOptionsFrom, type AgentFlags, type StoreFlags } from './options'
 import { startServer, stopServer } from './server'
-import { emit, fail, onStopSignal } from './run'
+import { emit, onStopSignal } from '../util/process'
+import { fail } from './run'
 
 export interface UpFlags extends AgentFlags, StoreFlags {
   dataDir?: string
@@ -31,7 +32,8 @@ export async function upCommand (f: UpFlags): Promise<void> {
   // The writer is started before the mount exists: a child forked after it would inherit the /dev/fuse
   // descriptor (libfuse opens it without close-on-exec) and keep a dead mount's requests waiting forever.
   // Its own process group, so a Ctrl-C reaches only us and we stop it in order.
-  const writer = spawn(process.execPath, [path.join(__dirname, '../demo/writer.js'), mnt, f.rate], { stdio: ['pipe', 'pipe', 'inherit'], detached: true })
+  const writer = spawn(process.execPath, [path.join(__dirname, '../demo/writer.js'), mnt, f.rate],
+    { stdio: ['pipe', 'pipe', 'inherit'], detached: true })
   const writerExited = new Promise<void>(resolve => writer.once('exit', () => resolve()))
   let written = ''
   writer.stdout.on('data', (c: Buffer) => { written += c.toString() })
@@ -49,9 +51,19 @@ export async function upCommand (f: UpFlags): Promise<void> {
   const started = Date.now()
   const ticker = setInterval(() => {
     const r = agent.report()
-    const line = { seconds: Math.round((Date.now() - started) / 1000), storedBytes: server.server.stats.storedBytes, batches: r.ship.batches, pendingBytes: r.pendingBytes, rssBytes: r.rssBytes, connected: r.ship.connected }
+    const line = {
+      seconds: Math.round((Date.now() - started) / 1000),
+      storedBytes: server.server.stats.storedBytes,
+      batches: r.ship.batches,
+      pendingBytes: r.pendingBytes,
+      rssBytes: r.rssBytes,
+      connected: r.ship.connected,
+    }
     if (f.json) emit('progress', line)
-    else process.stderr.write(`  ${line.seconds}s: stored ${formatBytes(line.storedBytes)} in ${line.batches} batches, ${formatBytes(line.pendingBytes)} in flight, agent RSS ${formatBytes(line.rssBytes)}\n`)
+    else {
+      process.stderr.write(`  ${line.seconds}s: stored ${formatBytes(line.storedBytes)} in ${line.batches} batches, `
+        + `${formatBytes(line.pendingBytes)} in flight, agent RSS ${formatBytes(line.rssBytes)}\n`)
+    }
   }, 2000)
   const stop = async (why: string): Promise<void> => {
     clearInterval(ticker)
@@ -64,12 +76,16 @@ export async function upCommand (f: UpFlags): Promise<void> {
     const { lines = 0, bytes = 0 } = written ? JSON.parse(written) as { lines: number, bytes: number } : {}
     const stored = server.server.stats.storedBytes
     await stopServer(server)
-    const summary = { lines, writtenBytes: bytes, storedBytes: stored, complete: ok && stored === bytes, dataDir, mount: mnt }
+    const complete = ok && stored === bytes
+    const summary = { lines, writtenBytes: bytes, storedBytes: stored, complete, dataDir, mount: mnt }
     if (f.json) emit('summary', summary)
-    else process.stderr.write(`logfs up: the writer wrote ${lines} lines (${bytes} bytes); the server stored ${stored} bytes: ${summary.complete ? 'nothing lost' : 'MISMATCH'}\n`)
+    else {
+      process.stderr.write(`logfs up: the writer wrote ${lines} lines (${bytes} bytes); `
+        + `the server stored ${stored} bytes: ${complete ? 'nothing lost' : 'MISMATCH'}\n`)
+    }
     fs.rmSync(mnt, { recursive: true, force: true })
     process.exit(summary.complete ? 0 : 1)
   }
-  onStopSignal(stop)
+  onStopSignal(stop, fail)
   if (durationMs) setTimeout(() => { stop('duration reached').catch(fail) }, durationMs)
 }

@@ -63,7 +63,9 @@ export async function cleanStale (mnt: string): Promise<boolean> {
   const entry = await mountAt(mnt)
   if (entry === null) return false
   if (!entry.type.startsWith('fuse')) throw new MountError(`${mnt} is already a ${entry.type} mount point`)
-  if (await probe(mnt) === 'live') throw new MountError(`${mnt} is already mounted by a running filesystem (${entry.type}); unmount it first`)
+  if (await probe(mnt) === 'live') {
+    throw new MountError(`${mnt} is already mounted by a running filesystem (${entry.type}); unmount it first`)
+  }
   // A hung server keeps the lazy unmount waiting on its requests; aborting the connection ends them.
   // The control filesystem may not be mounted yet on a fresh host.
   if ((await fsp.readdir('/sys/fs/fuse/connections').catch(() => [])).length === 0) {
@@ -88,7 +90,10 @@ export async function mount (mnt: string, ops: Ops, options: MountOptions): Prom
     subtype: 'logfs',
     timeout: { default: options.opTimeoutMs, write: false, fsync: false },
   })
-  await new Promise<void>((resolve, reject) => fuse.mount(err => err ? reject(new MountError(`cannot mount ${mnt}: ${err.message}`)) : resolve()))
+  await new Promise<void>((resolve, reject) => fuse.mount(err => {
+    if (err) reject(new MountError(`cannot mount ${mnt}: ${err.message}`))
+    else resolve()
+  }))
   return fuse
 }
 

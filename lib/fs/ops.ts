@@ -1,7 +1,7 @@
 // The FUSE operations of logfs: POSIX file semantics over the in-memory tree, with every write of a shipped
 // file handed to the intake (ring) before the application's write() returns.
 import type { Ops, Stat, StatFs } from 'fuse-native'
-import type { Intake } from '../ring/intake'
+import { FULL, type Intake } from '../ring/intake'
 import { globToRegExp } from '../util/glob'
 import { log } from '../util/log'
 import { EINVAL, FsError, type FileNode, type Node, Tree, type TreeOptions } from './tree'
@@ -101,16 +101,26 @@ export class LogFs {
     cb(0, value)
   }
 
+  /** Most writes go into the ring at once and need no callback: only one that has to wait for space gets a closure. */
   private write (fd: number, buf: Buffer, len: number, pos: number, cb: (n: number) => void): void {
     const file = this.handles.get(fd)
     if (!file) return cb(EBADF)
-    const apply = (): void => {
-      file.tail.write(pos, buf.subarray(0, len))
-      file.attr.mtime = file.attr.ctime = Date.now()
-      cb(len)
+    const bytes = buf.subarray(0, len)
+    if (file.source) {
+      const errno = this.intake.write(file.source, bytes)
+      if (errno === FULL) {
+        return this.intake.wait(file.source, bytes, (e) => e ? cb(e) : LogFs.written(file, pos, bytes, cb))
+      }
+      if (errno) return cb(errno)
     }
-    if (!file.source) return apply()
-    this.intake.write(file.source, buf.subarray(0, len), (errno) => errno ? cb(errno) : apply())
+    LogFs.written(file, pos, bytes, cb)
+  }
+
+  /** A write the intake took (or an unshipped file's): it shows in the file, and the application gets its length. */
+  private static written (file: FileNode, pos: number, bytes: Buffer, cb: (n: number) => void): void {
+    file.tail.write(pos, bytes)
+    file.attr.mtime = file.attr.ctime = Date.now()
+    cb(bytes.length)
   }
 
   ops (): Ops {
@@ -119,11 +129,15 @@ export class LogFs {
       statfs: (_path, cb) => {
         // The disk is as large as the server behind it; report the largest sizes FUSE can carry.
         const max = 0xffffffff
-        const statfs: StatFs = { bsize: BLOCK, frsize: BLOCK, blocks: max, bfree: max, bavail: max, files: max, ffree: max, favail: max, fsid: 0, flag: 0, namemax: NAME_MAX }
+        const statfs: StatFs = {
+          bsize: BLOCK, frsize: BLOCK, blocks: max, bfree: max, bavail: max, files: max, ffree: max, favail: max,
+          fsid: 0, flag: 0, namemax: NAME_MAX,
+        }
         cb(0, statfs)
       },
       getattr: (path, cb) => call(cb, () => LogFs.stat(this.tree.lookup(this.checked(path)))),
-      fgetattr: (path, fd, cb) => call(cb, () => LogFs.stat(this.handles.get(fd) ?? this.tree.lookup(this.checked(path)))),
+      fgetattr: (path, fd, cb) =>
+        call(cb, () => LogFs.stat(this.handles.get(fd) ?? this.tree.lookup(this.checked(path)))),
       access: (path, _mode, cb) => call(cb, () => { this.tree.lookup(this.checked(path)) }),
       readdir: (path, cb) => {
         try {
@@ -175,7 +189,8 @@ export class LogFs {
       },
       write: (_path, fd, buf, len, pos, cb) => this.write(fd, buf, len, pos, cb),
       truncate: (path, size, cb) => call(cb, () => this.resize(this.tree.file(this.checked(path)), size)),
-      ftruncate: (path, fd, size, cb) => call(cb, () => this.resize(this.handles.get(fd) ?? this.tree.file(this.checked(path)), size)),
+      ftruncate: (path, fd, size, cb) =>
+        call(cb, () => this.resize(this.handles.get(fd) ?? this.tree.file(this.checked(path)), size)),
       unlink: (path, cb) => call(cb, () => this.tree.unlink(this.checked(path))),
       rename: (src, dest, cb) => call(cb, () => {
         this.tree.rename(this.checked(src), this.checked(dest, true))

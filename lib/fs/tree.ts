@@ -119,7 +119,8 @@ export class Tree {
   create (path: string, mode: number, source: Source | null): FileNode {
     const [parent, name] = this.split(path)
     if (parent.children.has(name)) throw new FsError(EEXIST, `${path}: exists`)
-    const file = new FileNode(this.attr(S_IFREG | (mode & 0o7777), parent.attr.uid, parent.attr.gid), new TailBuffer(this.options.tailBytes), source)
+    const attr = this.attr(S_IFREG | (mode & 0o7777), parent.attr.uid, parent.attr.gid)
+    const file = new FileNode(attr, new TailBuffer(this.options.tailBytes), source)
     parent.children.set(name, file)
     this.touch(parent)
     return file
@@ -162,7 +163,9 @@ export class Tree {
     if (existing) {
       if (existing.kind === 'dir' && node.kind !== 'dir') throw new FsError(EISDIR, `${dest}: is a directory`)
       if (existing.kind !== 'dir' && node.kind === 'dir') throw new FsError(ENOTDIR, `${dest}: not a directory`)
-      if (existing.kind === 'dir' && existing.children.size > 0) throw new FsError(ENOTEMPTY, `${dest}: directory not empty`)
+      if (existing.kind === 'dir' && existing.children.size > 0) {
+        throw new FsError(ENOTEMPTY, `${dest}: directory not empty`)
+      }
       if (existing.kind === 'file') existing.nlink = 0
     }
     from.children.delete(fromName)

@@ -2,6 +2,7 @@
 // budget, so a tenant that floods its ring blocks or drops only its own writes.
 import { Ring } from './ring'
 import { tenantOf } from '../util/sources'
+import { NL } from '../util/bytes'
 
 export type FullPolicy = 'block' | 'drop'
 
@@ -52,12 +53,17 @@ export class Tenant {
   readonly stats: TenantStats
 
   constructor (readonly name: string, readonly ring: Ring, public policy: FullPolicy) {
-    this.stats = { tenant: name, ringBytes: ring.capacity, ringUsed: 0, bytesIn: 0, linesIn: 0, writes: 0, droppedBytes: 0, droppedWrites: 0, blockedWrites: 0, waiting: 0 }
+    this.stats = {
+      tenant: name, ringBytes: ring.capacity, ringUsed: 0, bytesIn: 0, linesIn: 0, writes: 0,
+      droppedBytes: 0, droppedWrites: 0, blockedWrites: 0, waiting: 0,
+    }
   }
 }
 
 export const ENOSPC = -28
 export const EROFS = -30
+/** `write` could not take the bytes yet: the tenant's ring is full under the block policy (see `wait`). */
+export const FULL = 1
 
 export class Intake {
   readonly tenants = new Map<string, Tenant>()
@@ -109,19 +115,30 @@ export class Intake {
   }
 
   /**
-   * Accepts one write. `done(0)` once its bytes are in the ring (or counted as dropped); under the block policy
-   * that may be later, when acknowledgements free space. Writes of a tenant are accepted in arrival order.
+   * Takes one write: 0 when its bytes are in the ring (or counted as dropped), a negative errno when it is refused,
+   * or FULL when it has to wait for acknowledgements to free space; the caller then hands it to `wait` at once.
+   * Answering on the spot, rather than through a callback, spares the FUSE thread a closure per write.
    */
-  write (source: Source, bytes: Uint8Array, done: (errno: number) => void): void {
-    if (this.closed) return done(EROFS)
+  write (source: Source, bytes: Uint8Array): number {
+    if (this.closed) return EROFS
     const t = this.tenant(source.tenant)
-    if (!t) return done(ENOSPC)
+    if (!t) return ENOSPC
     t.stats.writes++
     if (t.policy === 'drop') {
       this.writeOrDrop(t, source, bytes)
-      return done(0)
+      return 0
     }
-    if (t.waiting.length === 0 && this.accept(t, source, bytes, 0)) return done(0)
+    if (t.waiting.length === 0 && this.accept(t, source, bytes, 0)) return 0
+    return FULL
+  }
+
+  /**
+   * Queues a write that `write` answered FULL: `done(0)` once its bytes are in the ring (or counted as dropped),
+   * or an errno if the agent stops first. Writes of a tenant are accepted in arrival order.
+   */
+  wait (source: Source, bytes: Uint8Array, done: (errno: number) => void): void {
+    const t = this.tenants.get(source.tenant)
+    if (!t) throw new Error(`wait() for tenant ${source.tenant}, which has no ring: write() did not answer FULL`)
     t.stats.blockedWrites++
     t.waiting.push({ source, bytes, done })
     t.stats.waiting = t.waiting.length
@@ -141,7 +158,7 @@ export class Intake {
 
   private acceptOrDrop (t: Tenant, source: Source, bytes: Uint8Array): void {
     if (source.skipping) {
-      const nl = bytes.indexOf(10)
+      const nl = bytes.indexOf(NL)
       if (nl < 0) return this.drop(t, source, bytes)
       this.drop(t, source, bytes.subarray(0, nl + 1))
       source.skipping = false
@@ -151,13 +168,13 @@ export class Intake {
     const reserve = t.ring.capacity >> 4
     if (this.accept(t, source, bytes, reserve)) return
     if (!source.lineEnded) {
-      const nl = bytes.indexOf(10)
+      const nl = bytes.indexOf(NL)
       const rest = nl < 0 ? bytes.length : nl + 1
       if (this.accept(t, source, bytes.subarray(0, rest), 0)) bytes = bytes.subarray(rest)
       if (bytes.length === 0) return
     }
     this.drop(t, source, bytes)
-    source.skipping = bytes[bytes.length - 1] !== 10
+    source.skipping = bytes[bytes.length - 1] !== NL
   }
 
   private drop (t: Tenant, source: Source, bytes: Uint8Array): void {
@@ -178,10 +195,17 @@ export class Intake {
       if (!ring.tryWrite(source.id, source.next, now, chunk)) throw new Error('ring space accounting is wrong')
       source.next += chunk.length
     }
-    if (bytes.length > 0) source.lineEnded = bytes[bytes.length - 1] === 10
+    if (bytes.length > 0) {
+      const last = bytes.length - 1
+      source.lineEnded = bytes[last] === NL
+      // The last byte was just looked at: the count takes it from there and searches only before it, which spares
+      // most writes (one line, newline-terminated) a second search that would find nothing.
+      let lines = source.lineEnded ? 1 : 0
+      for (let nl = bytes.indexOf(NL); nl >= 0 && nl < last; nl = bytes.indexOf(NL, nl + 1)) lines++
+      t.stats.linesIn += lines
+    }
     t.sourcesAt.set(source.id, ring.head)
     t.stats.bytesIn += bytes.length
-    for (let nl = bytes.indexOf(10); nl >= 0; nl = bytes.indexOf(10, nl + 1)) t.stats.linesIn++
     t.stats.ringUsed = ring.used
     this.onData(t)
     return true
@@ -202,7 +226,9 @@ export class Intake {
     while (t.syncs.length > 0 && t.syncs[0].pos <= pos) t.syncs.shift()?.done()
   }
 
-  /** Applies changed settings: a tenant switched to drop lets its waiting writers go (their bytes dropped if need be). */
+  /**
+   * Applies changed settings: a tenant switched to drop lets its waiting writers go (their bytes dropped if need be).
+   */
   updatePolicies (): void {
     for (const t of this.tenants.values()) {
       t.policy = this.options.settings(t.name).policy

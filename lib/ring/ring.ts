@@ -24,6 +24,18 @@ export interface RingRecord {
 
 const align8 = (n: number): number => (n + 7) & ~7
 
+/**
+ * The ring-size rule, for every place that takes a ring size: returns `bytes` when it may be one, else throws a
+ * `Failure` that names the setting (`what`). Records are 8-byte aligned, so a ring holds whole 8-byte words.
+ */
+export function checkRingSize (bytes: number, what: string,
+  Failure: new (message: string) => Error = RangeError): number {
+  if (bytes < 1024 * 1024 || bytes % 8 !== 0) {
+    throw new Failure(`${what} must be at least 1MiB and a multiple of 8 bytes`)
+  }
+  return bytes
+}
+
 export class Ring {
   readonly capacity: number
   readonly data: SharedArrayBuffer
@@ -37,10 +49,7 @@ export class Ring {
   tail = 0
 
   constructor (capacity: number) {
-    if (capacity < 1024 * 1024 || capacity % 8 !== 0) {
-      throw new RangeError(`ring capacity must be a multiple of 8 and at least 1 MiB, got ${capacity}`)
-    }
-    this.capacity = capacity
+    this.capacity = checkRingSize(capacity, `ring capacity ${capacity}`)
     this.data = new SharedArrayBuffer(capacity)
     this.control = new SharedArrayBuffer(16)
     this.u8 = new Uint8Array(this.data)

@@ -34,7 +34,8 @@ export class ServerLink {
     if (this.opening) return this.opening
     const { url, token, timeoutMs } = this.options
     this.opening = new Promise<WebSocket>((resolve, reject) => {
-      const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` }, handshakeTimeout: timeoutMs, perMessageDeflate: false })
+      const ws = new WebSocket(url,
+        { headers: { authorization: `Bearer ${token}` }, handshakeTimeout: timeoutMs, perMessageDeflate: false })
       ws.binaryType = 'nodebuffer'
       ws.once('open', () => { this.ws = ws; this.opening = undefined; resolve(ws) })
       ws.once('unexpected-response', (_req, res) => {
@@ -72,7 +73,9 @@ export class ServerLink {
       return
     }
     if (frame.t === 'error') {
-      const err = frame.code === 'unauthorized' ? new RefusedError(frame.message) : new Error(`server error ${frame.code}: ${frame.message}`)
+      const err = frame.code === 'unauthorized'
+        ? new RefusedError(frame.message)
+        : new Error(`server error ${frame.code}: ${frame.message}`)
       this.failAll(err)
       return
     }

@@ -48,7 +48,10 @@ interface Flight {
 const MAX_BACKOFF_MS = 5000
 
 export class Shipper {
-  readonly stats: ShipperStats = { batches: 0, sentBytes: 0, shippedBytes: 0, wireBytes: 0, duplicateBytes: 0, failures: 0, lastError: null, connected: false }
+  readonly stats: ShipperStats = {
+    batches: 0, sentBytes: 0, shippedBytes: 0, wireBytes: 0, duplicateBytes: 0, failures: 0, lastError: null,
+    connected: false,
+  }
   private readonly pool: Piscina
   private readonly flights = new Map<Tenant, Flight>()
   private stopped = false
@@ -115,7 +118,9 @@ export class Shipper {
       if (!res.ok) return this.failed(t, f, res.message, res.refused)
       f.busy = false
       this.options.ackLatency?.observe(Number(process.hrtime.bigint() - sent) / 1e9)
-      if (f.failures > 0) log('info', 'ship', `tenant ${t.name}: delivering again after ${f.failures} failed attempt(s)`)
+      if (f.failures > 0) {
+        log('info', 'ship', `tenant ${t.name}: delivering again after ${f.failures} failed attempt(s)`)
+      }
       f.failures = 0
       this.stats.connected = true
       this.stats.batches++
@@ -135,7 +140,8 @@ export class Shipper {
     this.stats.failures++
     this.stats.connected = false
     if (message !== this.stats.lastError || f.failures === 1) {
-      log(refused ? 'error' : 'warn', 'ship', `tenant ${t.name}: ${message}; ${t.ring.used} bytes kept in memory, retrying`)
+      log(refused ? 'error' : 'warn', 'ship',
+        `tenant ${t.name}: ${message}; ${t.ring.used} bytes kept in memory, retrying`)
     }
     this.stats.lastError = message
     const delay = Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(f.failures - 1, 10))

@@ -47,7 +47,8 @@ function linkFor (options: LinkOptions): ServerLink {
 }
 
 /** Joins consecutive writes of one source into one record: fewer, larger records for the wire and the store. */
-export function collect (task: Pick<ShipTask, 'data' | 'control' | 'start' | 'end' | 'names'>): { recs: WireRecord[], bytes: number } {
+export function collect (task: Pick<ShipTask, 'data' | 'control' | 'start' | 'end' | 'names'>):
+  { recs: WireRecord[], bytes: number } {
   const names = new Map(task.names)
   const runs: Array<{ path: string, offset: number, ts: number, length: number, parts: Uint8Array[] }> = []
   let bytes = 0
@@ -70,7 +71,8 @@ export function collect (task: Pick<ShipTask, 'data' | 'control' | 'start' | 'en
 export default async function ship (task: ShipTask): Promise<ShipResult | ShipFailure> {
   const { recs, bytes } = collect(task)
   try {
-    const { ack, wireBytes } = await linkFor(task.link).send({ node: task.node, tenant: task.tenant, gen: task.gen, recs })
+    const { ack, wireBytes } = await linkFor(task.link)
+      .send({ node: task.node, tenant: task.tenant, gen: task.gen, recs })
     return { ok: true, records: recs.length, bytes, wireBytes, stored: ack.stored, duplicate: ack.duplicate }
   } catch (err) {
     return { ok: false, refused: err instanceof RefusedError, message: (err as Error).message }

@@ -4,7 +4,8 @@ export function globToRegExp (glob: string): RegExp {
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i]
     if (c === '*') {
-      // [^] and not `.`: a file name may hold a newline, and `.` stops there (a rotated `a\nb.log.1` escaped `**.[0-9]`).
+      // [^] and not `.`: a file name may hold a newline, and `.` stops there
+      // (a rotated `a\nb.log.1` escaped `**.[0-9]`).
       if (glob[i + 1] === '*') { re += '[^]*'; i++ } else re += '[^/]*'
     } else if (c === '?') re += '[^/]'
     else if (c === '[') {

@@ -5,8 +5,10 @@ const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 
 // LOGFS_LOG_LEVEL=debug|info|warn|error
 const threshold: number = ORDER[(process.env.LOGFS_LOG_LEVEL as Level) ?? 'info'] ?? ORDER.info
 
+const field = ([k, v]: [string, unknown]): string => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`
+
 export function log (level: Level, component: string, message: string, fields?: Record<string, unknown>): void {
   if (ORDER[level] < threshold) return
-  const extra = fields ? ' ' + Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ') : ''
+  const extra = fields ? ' ' + Object.entries(fields).map(field).join(' ') : ''
   process.stderr.write(`${new Date().toISOString()} ${level.padEnd(5)} ${component}: ${message}${extra}\n`)
 }

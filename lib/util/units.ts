@@ -44,7 +44,9 @@ export function parseTime (text: string, what = 'time', now = Date.now()): numbe
   if (/^\d{12,}$/.test(text)) return Number(text)
   if (/^\d+(\.\d+)?\s*(ms|s|m|h|d|w)$/.test(text)) return now - parseDuration(text, what)
   const t = Date.parse(text)
-  if (Number.isNaN(t)) throw new InputError(`${what}: '${text}' is not a time (examples: 15m, 2h, 2026-11-23T10:00:00Z)`)
+  if (Number.isNaN(t)) {
+    throw new InputError(`${what}: '${text}' is not a time (examples: 15m, 2h, 2026-11-23T10:00:00Z)`)
+  }
   return t
 }
 
@@ -59,6 +61,5 @@ export function formatTime (ms: number): string {
 
 /** A name for a terminal: control characters (a newline in a file name) as escapes, so one entry stays one line. */
 export function printable (name: string): string {
-  // eslint-disable-next-line no-control-regex
   return name.replace(/[\x00-\x1f\x7f]/g, c => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
 }

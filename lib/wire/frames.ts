@@ -1,4 +1,4 @@
-// The logfs wire format, version 1 (documented in docs/wire.md). Every WebSocket message is one binary frame:
+// The logfs wire format, version 1 (documented in lib/wire/README.md). Every WebSocket message is one binary frame:
 //   byte 0: format version (1) | byte 1: codec (0 = none, 1 = raw deflate) | rest: msgpack body, maybe deflated
 // Agents send `batch` frames; the server answers each with `ack` (durable) or `nack` (refused, will not be
 // stored), and sends `error` before closing a connection whose frame it cannot read.

@@ -1,0 +1,145 @@
+// The shape of the code: no import cycles, and no layer imports one above it. Data flows FUSE → ring → worker →
+// wire → server → store → query; util is at the bottom, cli at the top. Read from the sources, in-process.
+import t from 'tap'
+import fs from 'node:fs'
+import path from 'node:path'
+
+const ROOT = path.resolve(__dirname, '../..')
+
+/**
+ * The layers each layer may import directly, besides its own; what they may import is allowed too. A directory
+ * of lib/ missing here fails the test until it is given a place.
+ */
+const MAY_IMPORT: Record<string, string[]> = {
+  util: [],
+  wire: ['util'],
+  metrics: ['util'],
+  ring: ['util'],
+  store: ['wire'],
+  query: ['store'],
+  server: ['query', 'metrics'],
+  config: ['ring'],
+  fs: ['ring', 'config'],
+  ship: ['ring', 'wire', 'metrics'],
+  demo: ['util'],
+  agent: ['fs', 'ship', 'config', 'metrics'],
+  cli: ['agent', 'server', 'demo'],
+  // The benchmarks drive the whole program.
+  bench: ['cli'],
+}
+
+function below (layer: string, seen = new Set<string>()): Set<string> {
+  for (const l of MAY_IMPORT[layer] ?? []) {
+    if (seen.has(l)) continue
+    seen.add(l)
+    below(l, seen)
+  }
+  return seen
+}
+
+/** The relative module specifiers in a TypeScript source: imports and re-exports (type-only too), require, import(). */
+export function specifiers (text: string): string[] {
+  const found: string[] = []
+  const patterns = [
+    /^\s*(?:import|export)\b[^'";]*?\bfrom\s*['"]([^'"]+)['"]/gm,
+    /^\s*import\s*['"]([^'"]+)['"]/gm,
+    /\b(?:require|import)\(\s*['"]([^'"]+)['"]\s*\)/g,
+  ]
+  for (const re of patterns) for (const m of text.matchAll(re)) if (m[1].startsWith('.')) found.push(m[1])
+  return found
+}
+
+/**
+ * Module id (path from the root, no extension) of a relative specifier; null for JSON, which is data, not code
+ * (and is required relative to dist/, not to the source).
+ */
+function resolve (from: string, spec: string): string | null {
+  if (spec.endsWith('.json')) return null
+  const base = path.join(path.dirname(from), spec)
+  for (const file of [`${base}.ts`, `${base}.d.ts`, path.join(base, 'index.ts')]) {
+    if (fs.existsSync(path.join(ROOT, file))) return file.replace(/(\.d)?\.ts$/, '').replace(/\/index$/, '')
+  }
+  throw new Error(`${from}: cannot resolve '${spec}'`)
+}
+
+function sources (dir: string): string[] {
+  return fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true, recursive: true })
+    .filter(e => e.isFile() && e.name.endsWith('.ts'))
+    .map(e => path.relative(ROOT, path.join(e.parentPath, e.name)))
+}
+
+/** Module id → the module ids it imports. */
+function graph (files: string[]): Map<string, string[]> {
+  const g = new Map<string, string[]>()
+  for (const file of files) {
+    const deps = specifiers(fs.readFileSync(path.join(ROOT, file), 'utf8'))
+      .map(s => resolve(file, s)).filter((m): m is string => m !== null)
+    g.set(file.replace(/(\.d)?\.ts$/, ''), [...new Set(deps)])
+  }
+  return g
+}
+
+/** One import cycle as a path that ends where it starts, or null when there is none. */
+export function findCycle (g: Map<string, string[]>): string[] | null {
+  const done = new Set<string>()
+  const stack: string[] = []
+  const onStack = new Set<string>()
+  const visit = (m: string): string[] | null => {
+    if (onStack.has(m)) return [...stack.slice(stack.indexOf(m)), m]
+    if (done.has(m)) return null
+    stack.push(m)
+    onStack.add(m)
+    for (const d of g.get(m) ?? []) {
+      const cycle = visit(d)
+      if (cycle) return cycle
+    }
+    stack.pop()
+    onStack.delete(m)
+    done.add(m)
+    return null
+  }
+  for (const m of g.keys()) {
+    const cycle = visit(m)
+    if (cycle) return cycle
+  }
+  return null
+}
+
+const layerOf = (m: string): string => m.startsWith('bench/') ? 'bench' : m.split('/')[1]
+
+t.test('the import reader sees every kind of relative import', async t => {
+  const text = [
+    "import { a,\n  b } from './multi'",
+    "import type { C } from '../typed'",
+    "export { d } from './reexported'",
+    "export * from './all'",
+    "import './side-effect'",
+    "const pkg = require('../package.json')",
+    "import fs from 'node:fs'",
+    "export const DIR = './not-an-import'",
+  ].join('\n')
+  t.same(specifiers(text).sort(), ['../package.json', '../typed', './all', './multi', './reexported', './side-effect'])
+})
+
+t.test('the cycle finder finds a cycle and clears a tree', async t => {
+  t.same(findCycle(new Map([['a', ['b']], ['b', ['c']], ['c', ['a']]])), ['a', 'b', 'c', 'a'])
+  t.equal(findCycle(new Map([['a', ['b', 'c']], ['b', ['c']], ['c', []]])), null)
+})
+
+t.test('lib and bench: no import cycles, no upward imports', async t => {
+  const g = graph([...sources('lib'), ...sources('bench')])
+  t.ok(g.size > 50 && [...g.values()].flat().length > 100, `read ${g.size} modules`)
+  t.ok(g.get('lib/agent/agent')?.includes('lib/ring/intake'), 'a known import is seen')
+
+  const cycle = findCycle(g)
+  t.equal(cycle, null, cycle ? `import cycle: ${cycle.join(' → ')}` : 'no import cycle')
+
+  const unplaced = [...g.keys()].filter(m => !(layerOf(m) in MAY_IMPORT))
+  t.same(unplaced, [], 'every module belongs to a layer of MAY_IMPORT')
+  const upward: string[] = []
+  for (const [m, deps] of g) {
+    const allowed = below(layerOf(m)).add(layerOf(m))
+    for (const d of deps) if (!allowed.has(layerOf(d))) upward.push(`${m} → ${d}`)
+  }
+  t.same(upward, [], 'every import goes to the same layer or one below')
+})
