@@ -15,7 +15,15 @@ export interface AppSpec {
   rate: number
 }
 
-export interface AppResult { lines: number, bytes: number, writes: number, seconds: number, p50us: number, p99us: number, p999us: number }
+export interface AppResult {
+  lines: number
+  bytes: number
+  writes: number
+  seconds: number
+  p50us: number
+  p99us: number
+  p999us: number
+}
 
 const now = (): number => performance.timeOrigin + performance.now()
 
@@ -58,7 +66,9 @@ function main (): void {
   fs.closeSync(fd)
   const l = lat.subarray(0, writes).sort()
   const q = (p: number): number => l[Math.min(writes - 1, Math.floor(p * writes))]
-  const result: AppResult = { lines: spec.lines, bytes, writes, seconds, p50us: q(0.5), p99us: q(0.99), p999us: q(0.999) }
+  const result: AppResult = {
+    lines: spec.lines, bytes, writes, seconds, p50us: q(0.5), p99us: q(0.99), p999us: q(0.999),
+  }
   process.stdout.write(JSON.stringify(result) + '\n')
 }
 

@@ -14,11 +14,12 @@ export interface Started { proc: ChildProcess, events: Array<Record<string, unkn
 export const children: ChildProcess[] = []
 
 export function start (args: string[], nodeArgs: string[] = []): Started {
-  const proc = spawn(process.execPath, [...nodeArgs, LOGFS, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOGFS_TOKEN: TOKEN, LOGFS_LOG_LEVEL: 'warn' } })
+  const env = { ...process.env, LOGFS_TOKEN: TOKEN, LOGFS_LOG_LEVEL: 'warn' }
+  const proc = spawn(process.execPath, [...nodeArgs, LOGFS, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env })
   children.push(proc)
   const events: Array<Record<string, unknown>> = []
   let buf = ''
-  proc.stdout!.on('data', (c: Buffer) => {
+  proc.stdout.on('data', (c: Buffer) => {
     buf += c.toString()
     let nl
     while ((nl = buf.indexOf('\n')) >= 0) {
@@ -29,7 +30,9 @@ export function start (args: string[], nodeArgs: string[] = []): Started {
   return { proc, events, exited: new Promise(resolve => proc.once('exit', resolve)) }
 }
 
-export async function until<T> (fn: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 1_800_000): Promise<T> {
+export async function until<T> (
+  fn: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 1_800_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const v = await fn()
@@ -54,12 +57,21 @@ export async function storedBytes (port: number): Promise<number> {
 export function procStat (pid: number): { peakRssKiB: number, cpuSeconds: number } {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
   const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-  return { peakRssKiB: Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0), cpuSeconds: (Number(fields[11]) + Number(fields[12])) / 100 }
+  return {
+    peakRssKiB: Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0),
+    cpuSeconds: (Number(fields[11]) + Number(fields[12])) / 100,
+  }
 }
 
 export function machine (): { cores: number, cpu: string, memGiB: number, kernel: string, node: string } {
   const cpus = os.cpus()
-  return { cores: cpus.length, cpu: cpus[0]?.model ?? '?', memGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), node: process.version }
+  return {
+    cores: cpus.length,
+    cpu: cpus[0]?.model ?? '?',
+    memGiB: Math.round(os.totalmem() / 2 ** 30),
+    kernel: os.release(),
+    node: process.version,
+  }
 }
 
 export function machineLine (): string {

@@ -3,7 +3,8 @@
 // logged, as in the seed's missing-level case). Trace ids are a function of i, so the harness knows them.
 import fs from 'node:fs'
 
-export const traceId = (i: number): string => ((i * 2654435761) % 4294967296).toString(16).padStart(8, '0') + i.toString(16).padStart(8, '0')
+export const traceId = (i: number): string =>
+  ((i * 2654435761) % 4294967296).toString(16).padStart(8, '0') + i.toString(16).padStart(8, '0')
 export const NEEDLE_EVERY = 50_000
 
 const RPC = ['1', '1.1', '1.2.1']
@@ -20,8 +21,12 @@ function main (): void {
   let lines = 0
   for (let i = 0; written + used < target; i++) {
     const error = i % 1000 === 999
-    const msg = i % NEEDLE_EVERY === 0 ? `needle-${i}.` : error ? 'upstream timeout after 3 retries' : 'request handled, everything fine'
-    const line = `{"timestamp":${Date.now()},"level":"${error ? 'error' : 'info'}","trace_id":"${traceId(i)}","rpc_id":"${RPC[k]}","name":"${NAMES[k]}","duration":${i % 97},"msg":"${msg}","seq":${i}}\n`
+    const msg = i % NEEDLE_EVERY === 0
+      ? `needle-${i}.`
+      : error ? 'upstream timeout after 3 retries' : 'request handled, everything fine'
+    const level = error ? 'error' : 'info'
+    const line = `{"timestamp":${Date.now()},"level":"${level}","trace_id":"${traceId(i)}","rpc_id":"${RPC[k]}",` +
+      `"name":"${NAMES[k]}","duration":${i % 97},"msg":"${msg}","seq":${i}}\n`
     if (used + line.length > buf.length) {
       fs.writeSync(fd, buf, 0, used)
       written += used

@@ -17,10 +17,13 @@ function aptInstall (packages: string[], check: () => boolean): void {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
   if (!aptUpdated) execFileSync('apt-get', ['update', '-qq'], { stdio: ['ignore', 'ignore', 'inherit'], env })
   aptUpdated = true
-  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { stdio: ['ignore', 'ignore', 'inherit'], env })
+  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages],
+    { stdio: ['ignore', 'ignore', 'inherit'], env })
 }
 
-const has = (cmd: string): boolean => { try { execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true } catch { return false } }
+const has = (cmd: string): boolean => {
+  try { execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true } catch { return false }
+}
 
 export interface Peer { proc: ChildProcess, stop: () => Promise<void> }
 
@@ -32,7 +35,8 @@ async function waitFor (what: string, fn: () => boolean, ms = 10000): Promise<vo
   }
 }
 
-const mounted = (mnt: string): boolean => fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some(l => l.split(' ')[4] === mnt)
+const mounted = (mnt: string): boolean =>
+  fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some(l => l.split(' ')[4] === mnt)
 
 function stopper (proc: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): () => Promise<void> {
   return async () => {
@@ -45,11 +49,13 @@ function stopper (proc: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): () =>
 
 /** The C libfuse 2 filesystem that discards writes, built once into `buildDir`. */
 export async function startNullFs (mnt: string, buildDir: string): Promise<Peer> {
-  aptInstall(['libfuse-dev', 'pkg-config', 'gcc', 'libc6-dev'], () => has('gcc') && has('pkg-config') && fs.existsSync('/usr/include/fuse/fuse.h'))
+  const haveBuildTools = (): boolean => has('gcc') && has('pkg-config') && fs.existsSync('/usr/include/fuse/fuse.h')
+  aptInstall(['libfuse-dev', 'pkg-config', 'gcc', 'libc6-dev'], haveBuildTools)
   const bin = path.join(buildDir, 'nullfs')
   if (!fs.existsSync(bin)) {
     const flags = execFileSync('pkg-config', ['fuse', '--cflags', '--libs'], { encoding: 'utf8' }).trim().split(/\s+/)
-    execFileSync('gcc', ['-O2', '-o', bin, path.join(__dirname, '../../bench/cfuse/nullfs.c'), ...flags], { stdio: 'inherit' })
+    const source = path.join(__dirname, '../../bench/cfuse/nullfs.c')
+    execFileSync('gcc', ['-O2', '-o', bin, source, ...flags], { stdio: 'inherit' })
   }
   const proc = spawn(bin, [mnt, '-f', '-o', 'big_writes,max_write=131072'], { stdio: ['ignore', 'ignore', 'inherit'] })
   await waitFor('nullfs to mount', () => mounted(mnt))
@@ -57,7 +63,9 @@ export async function startNullFs (mnt: string, buildDir: string): Promise<Peer>
 }
 
 /** A TCP server that feeds every line it receives to the collector and counts bytes. */
-export async function startReceiver (collector: Collector): Promise<{ port: number, bytes: () => number, close: () => Promise<void> }> {
+export async function startReceiver (
+  collector: Collector,
+): Promise<{ port: number, bytes: () => number, close: () => Promise<void> }> {
   let bytes = 0
   const sockets = new Set<net.Socket>()
   const server = net.createServer(sock => {
@@ -93,26 +101,38 @@ action(type="omfwd" target="127.0.0.1" port="${port}" protocol="tcp" template="r
        queue.type="LinkedList" queue.size="1000000" action.resumeRetryCount="-1")
 `)
   execFileSync('/usr/sbin/rsyslogd', ['-N1', '-f', conf], { stdio: 'ignore' })
-  const proc = spawn('/usr/sbin/rsyslogd', ['-n', '-f', conf, '-i', path.join(work, 'rsyslogd.pid')], { stdio: ['ignore', 'ignore', 'inherit'] })
+  const proc = spawn('/usr/sbin/rsyslogd', ['-n', '-f', conf, '-i', path.join(work, 'rsyslogd.pid')],
+    { stdio: ['ignore', 'ignore', 'inherit'] })
   await new Promise(resolve => setTimeout(resolve, 300))
   if (proc.exitCode !== null) throw new Error(`rsyslogd exited with ${proc.exitCode}`)
   return { proc, stop: stopper(proc) }
 }
 
 /** A logfs server stand-in that acknowledges every batch at once and stores nothing: the cost of the mount alone. */
-export async function startDiscardSink (collector: Collector): Promise<{ url: string, wireBytes: () => number, close: () => Promise<void> }> {
+export async function startDiscardSink (
+  collector: Collector,
+): Promise<{ url: string, wireBytes: () => number, close: () => Promise<void> }> {
   let wireBytes = 0
   const rest = new Map<string, string>()
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 })
+  const wss = new WebSocketServer({
+    host: '127.0.0.1', port: 0, perMessageDeflate: false, maxPayload: 64 * 1024 * 1024,
+  })
   wss.on('connection', ws => {
     ws.on('message', (data: Buffer) => {
       wireBytes += data.length
       const batch = asBatch(decodeFrame(data))
-      for (const [p, , , bytes] of batch.recs) rest.set(p, collector.chunk((rest.get(p) ?? '') + Buffer.from(bytes).toString('latin1')))
+      for (const [p, , , bytes] of batch.recs) {
+        const text = (rest.get(p) ?? '') + Buffer.from(bytes).toString('latin1')
+        rest.set(p, collector.chunk(text))
+      }
       ws.send(encodeFrame({ t: 'ack', seq: batch.seq, stored: 0, duplicate: 0 }, false))
     })
   })
   await new Promise<void>(resolve => wss.once('listening', () => resolve()))
   const port = (wss.address() as net.AddressInfo).port
-  return { url: `ws://127.0.0.1:${port}`, wireBytes: () => wireBytes, close: () => new Promise(resolve => { for (const c of wss.clients) c.terminate(); wss.close(() => resolve()) }) }
+  return {
+    url: `ws://127.0.0.1:${port}`,
+    wireBytes: () => wireBytes,
+    close: () => new Promise(resolve => { for (const c of wss.clients) c.terminate(); wss.close(() => resolve()) }),
+  }
 }

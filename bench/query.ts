@@ -14,7 +14,11 @@ const sizeArg = process.argv.indexOf('--size')
 const TOTAL = sizeArg > 0 ? parseSize(process.argv[sizeArg + 1], '--size') : 1024 ** 3
 const FILES = ['shop/api/app.log', 'shop/worker/app.log', 'bank/db/app.log']
 
-async function time (fn: () => Promise<unknown>, check: (v: unknown) => boolean, runs = 5): Promise<{ medianMs: number, maxMs: number }> {
+interface Timing { medianMs: number, maxMs: number }
+/** What a jsonwriter.js process reports when it is done. */
+interface Written { bytes: number, lines: number }
+
+async function time (fn: () => Promise<unknown>, check: (v: unknown) => boolean, runs = 5): Promise<Timing> {
   const ms: number[] = []
   for (let i = 0; i < runs; i++) {
     const t0 = process.hrtime.bigint()
@@ -31,15 +35,24 @@ async function main (): Promise<void> {
   const mnt = path.join(tmp, 'mnt')
   const dataDir = path.join(tmp, 'data')
   fs.mkdirSync(mnt)
-  let server = start(['server', '--json', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--retention-size', '100GiB'], ['--max-old-space-size=8192'])
+  const bigHeap = ['--max-old-space-size=8192']
+  let server = start([
+    'server', '--json', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--retention-size', '100GiB',
+  ], bigHeap)
   const port = (await until(() => server.events.find(e => e.event === 'listening'), 'server')).port as number
-  const agent = start(['mount', mnt, '--server', `ws://127.0.0.1:${port}`, '--json', '--node', 'bench', '--state-dir', tmp, '--ring-size', '64MiB'])
+  const agent = start([
+    'mount', mnt, '--server', `ws://127.0.0.1:${port}`, '--json', '--node', 'bench', '--state-dir', tmp,
+    '--ring-size', '64MiB',
+  ])
   await until(() => agent.events.find(e => e.event === 'mounted'), 'mount')
   for (const f of FILES) fs.mkdirSync(path.dirname(path.join(mnt, f)), { recursive: true })
   process.stderr.write(`bench: writing ${(TOTAL / 1e9).toFixed(2)} GB of JSON lines through the mount\n`)
   const t0 = Date.now()
-  const outs = await Promise.all(FILES.map((f, k) => new Promise<{ bytes: number, lines: number }>((resolve, reject) => {
-    const w = spawn(process.execPath, [path.join(__dirname, 'jsonwriter.js'), path.join(mnt, f), String(k), String(Math.ceil(TOTAL / FILES.length))], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const perWriter = String(Math.ceil(TOTAL / FILES.length))
+  const writer = path.join(__dirname, 'jsonwriter.js')
+  const outs = await Promise.all(FILES.map((f, k) => new Promise<Written>((resolve, reject) => {
+    const w = spawn(process.execPath, [writer, path.join(mnt, f), String(k), perWriter],
+      { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     w.stdout.on('data', (c: Buffer) => { out += c.toString() })
     w.once('exit', code => code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`writer exited ${code}`)))
@@ -50,7 +63,10 @@ async function main (): Promise<void> {
   await until(async () => {
     const { sources } = await get(port, '/v1/sources') as { sources: Array<{ bytes: number }> }
     const n = sources.reduce((a, s) => a + s.bytes, 0)
-    if (Date.now() - last > 2000) { last = Date.now(); process.stderr.write(`  ${(100 * n / written).toFixed(0)}% stored\n`) }
+    if (Date.now() - last > 2000) {
+      last = Date.now()
+      process.stderr.write(`  ${(100 * n / written).toFixed(0)}% stored\n`)
+    }
     return n >= written ? n : undefined
   }, 'ingest')
   const ingestSeconds = (Date.now() - t0) / 1000
@@ -61,46 +77,68 @@ async function main (): Promise<void> {
   server.proc.kill('SIGTERM')
   await server.exited
   const r0 = Date.now()
-  server = start(['server', '--json', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`], ['--max-old-space-size=8192'])
+  server = start(['server', '--json', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`], bigHeap)
   await until(() => server.events.find(e => e.event === 'listening'), 'restart')
   const openSeconds = (Date.now() - r0) / 1000
 
   const mid = Math.floor(lines / 2)
   // A needle with lines before it, so context has something to show; the dot ends it (needle-5 ≠ needle-50).
-  const needle = `needle-${Math.max(1, Math.floor(mid / NEEDLE_EVERY)) * NEEDLE_EVERY}.`
-  if (Math.max(1, Math.floor(mid / NEEDLE_EVERY)) * NEEDLE_EVERY >= lines) throw new Error('--size is too small for the query set; use at least 100MB')
+  const needleLine = Math.max(1, Math.floor(mid / NEEDLE_EVERY)) * NEEDLE_EVERY
+  const needle = `needle-${needleLine}.`
+  if (needleLine >= lines) throw new Error('--size is too small for the query set; use at least 100MB')
   const hits = (v: unknown): number => (v as { hits: unknown[] }).hits.length
-  const rows: Array<[string, string, { medianMs: number, maxMs: number }]> = []
+  const rows: Array<[string, string, Timing]> = []
   const q = async (name: string, what: string, url: string, check: (v: unknown) => boolean): Promise<void> => {
     rows.push([name, what, await time(() => get(port, url), check)])
     process.stderr.write(`  ${name}: done\n`)
   }
-  await q('grep, rare text, whole store', `"${needle}": full scan of ${(written / 1e9).toFixed(2)} GB`, `/v1/grep?q=${needle}&limit=10`, v => hits(v) >= 1)
-  await q('grep, regex, stops at 100 hits', '"upstream timeout after \\d+"', `/v1/grep?q=${encodeURIComponent('upstream timeout after \\d+')}&regex=1&limit=100`, v => hits(v) === 100)
-  const lastWrite = Math.max(...((await get(port, '/v1/sources')) as { sources: Array<{ lastWrite: number }> }).sources.map(s => s.lastWrite))
+  const gb = (written / 1e9).toFixed(2)
+  await q('grep, rare text, whole store', `"${needle}": full scan of ${gb} GB`,
+    `/v1/grep?q=${needle}&limit=10`, v => hits(v) >= 1)
+  const regex = 'upstream timeout after \\d+'
+  await q('grep, regex, stops at 100 hits', `"${regex}"`,
+    `/v1/grep?q=${encodeURIComponent(regex)}&regex=1&limit=100`, v => hits(v) === 100)
+  const listed = (await get(port, '/v1/sources')) as { sources: Array<{ lastWrite: number }> }
+  const lastWrite = Math.max(...listed.sources.map(s => s.lastWrite))
   const since = Math.round(lastWrite - (lastWrite - t0) * 0.1)
-  await q('grep, newest 10 % of the time only', `"${needle}" since ${new Date(since).toISOString()}: the time index skips the rest`, `/v1/grep?q=${needle}&since=${since}&limit=10`, () => true)
-  await q('grep, one source by glob', `"${needle}" in shop/api/**`, `/v1/grep?q=${needle}&source=${encodeURIComponent('shop/api/**')}&limit=10`, v => hits(v) >= 1)
-  const hit = ((await get(port, `/v1/grep?q=${needle}&limit=1`)) as { hits: Array<{ source: string, cursor: string }> }).hits[0]
-  await q('context -B 20 -A 20', 'around the needle', `/v1/context?source=${encodeURIComponent(hit.source)}&cursor=${hit.cursor}&before=20&after=20`, v => (v as { before: unknown[] }).before.length === 20)
-  await q('trace by id', `trace of request ${mid}: 3 sources, a missing level`, `/v1/trace?id=${traceId(mid)}`, v => (v as { lines: number }).lines === 3)
-  await q('tail -n 10', 'last lines of a source', `/v1/tail?source=${encodeURIComponent('bench/shop/api/app.log')}&lines=10`, v => (v as { lines: unknown[] }).lines.length === 10)
+  await q('grep, newest 10 % of the time only',
+    `"${needle}" since ${new Date(since).toISOString()}: the time index skips the rest`,
+    `/v1/grep?q=${needle}&since=${since}&limit=10`, () => true)
+  await q('grep, one source by glob', `"${needle}" in shop/api/**`,
+    `/v1/grep?q=${needle}&source=${encodeURIComponent('shop/api/**')}&limit=10`, v => hits(v) >= 1)
+  const found = (await get(port, `/v1/grep?q=${needle}&limit=1`)) as { hits: Array<{ source: string, cursor: string }> }
+  const hit = found.hits[0]
+  await q('context -B 20 -A 20', 'around the needle',
+    `/v1/context?source=${encodeURIComponent(hit.source)}&cursor=${hit.cursor}&before=20&after=20`,
+    v => (v as { before: unknown[] }).before.length === 20)
+  await q('trace by id', `trace of request ${mid}: 3 sources, a missing level`, `/v1/trace?id=${traceId(mid)}`,
+    v => (v as { lines: number }).lines === 3)
+  await q('tail -n 10', 'last lines of a source',
+    `/v1/tail?source=${encodeURIComponent('bench/shop/api/app.log')}&lines=10`,
+    v => (v as { lines: unknown[] }).lines.length === 10)
   const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
   const rss = Number(/^process_resident_memory_bytes (\S+)$/m.exec(metrics)?.[1] ?? 0)
   server.proc.kill('SIGTERM')
   await server.exited
   fs.rmSync(tmp, { recursive: true, force: true })
 
-  const table = ['| query | what | median ms | worst of 5 ms |', '|---|---|---|---|', ...rows.map(([n, w, r]) => `| ${n} | ${w} | ${r.medianMs} | ${r.maxMs} |`)].join('\n')
-  const text = `logfs queries over ${(written / 1e9).toFixed(2)} GB (${lines * 3} JSON lines) written through the mount\n` +
+  const table = [
+    '| query | what | median ms | worst of 5 ms |',
+    '|---|---|---|---|',
+    ...rows.map(([n, w, r]) => `| ${n} | ${w} | ${r.medianMs} | ${r.maxMs} |`),
+  ].join('\n')
+  const text = `logfs queries over ${gb} GB (${lines * 3} JSON lines) written through the mount\n` +
     `${machineLine()}\n` +
-    `ingest until durable: ${ingestSeconds.toFixed(1)} s (${(written / 1e6 / ingestSeconds).toFixed(1)} MB/s); server restart (index rebuild): ${openSeconds.toFixed(1)} s; server RSS after queries: ${(rss / 2 ** 20).toFixed(0)} MiB\n\n${table}\n`
+    `ingest until durable: ${ingestSeconds.toFixed(1)} s (${(written / 1e6 / ingestSeconds).toFixed(1)} MB/s); ` +
+    `server restart (index rebuild): ${openSeconds.toFixed(1)} s; ` +
+    `server RSS after queries: ${(rss / 2 ** 20).toFixed(0)} MiB\n\n${table}\n`
   process.stdout.write('\n' + text)
   const dir = path.join(ROOT, 'bench/results')
   fs.mkdirSync(dir, { recursive: true })
   const stamp = new Date().toISOString().replace(/[:.]/g, '-')
   fs.writeFileSync(path.join(dir, `query-${stamp}.md`), text)
-  fs.writeFileSync(path.join(dir, `query-${stamp}.json`), JSON.stringify({ written, lines: lines * 3, ingestSeconds, openSeconds, rss, rows }, null, 2) + '\n')
+  const json = { written, lines: lines * 3, ingestSeconds, openSeconds, rss, rows }
+  fs.writeFileSync(path.join(dir, `query-${stamp}.json`), JSON.stringify(json, null, 2) + '\n')
 }
 
 main().catch(fail)

@@ -15,13 +15,17 @@ async function main (): Promise<void> {
   fs.mkdirSync(mnt)
   const server = start(['server', '--json', '--data-dir', path.join(tmp, 'data'), '--listen', '127.0.0.1:0'])
   const port = (await until(() => server.events.find(e => e.event === 'listening'), 'server', 30_000)).port as number
-  const agent = start(['mount', mnt, '--server', `ws://127.0.0.1:${port}`, '--json', '--node', 'bench', '--state-dir', path.join(tmp, 'state')])
+  const agent = start([
+    'mount', mnt, '--server', `ws://127.0.0.1:${port}`, '--json', '--node', 'bench', '--state-dir', path.join(tmp, 'state'),
+  ])
   const mounts = (): Array<Record<string, unknown>> => agent.events.filter(e => e.event === 'mounted')
   await until(() => mounts()[0], 'mount', 30_000)
   fs.mkdirSync(path.join(mnt, 'app'))
   await new Promise(resolve => setTimeout(resolve, 300))
   const lines = 40_000
-  const w = spawn(process.execPath, [path.join(__dirname, 'reopenwriter.js'), path.join(mnt, 'app/app.log'), String(lines), '1'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const writer = path.join(__dirname, 'reopenwriter.js')
+  const w = spawn(process.execPath, [writer, path.join(mnt, 'app/app.log'), String(lines), '1'],
+    { stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   w.stdout.on('data', (c: Buffer) => { out += c.toString() })
   const writerDone = new Promise<void>(resolve => w.once('exit', () => resolve()))
@@ -45,8 +49,10 @@ async function main (): Promise<void> {
   server.proc.kill('SIGTERM')
   await server.exited
   fs.rmSync(tmp, { recursive: true, force: true })
-  const rows = backMs.map((ms, i) => `| ${i + 1} | ${ms} | ${outages[i] ? `${outages[i].ms} (${outages[i].error})` : '–'} |`)
-  const text = `logfs agent restarts: ${KILLS} × SIGKILL under a writer (about 1 line/ms, reopening on error), kills 6 s apart, supervised mount\n${machineLine()}\n\n` +
+  const outage = (i: number): string => outages[i] ? `${outages[i].ms} (${outages[i].error})` : '–'
+  const rows = backMs.map((ms, i) => `| ${i + 1} | ${ms} | ${outage(i)} |`)
+  const text = `logfs agent restarts: ${KILLS} × SIGKILL under a writer (about 1 line/ms, reopening on error), ` +
+    `kills 6 s apart, supervised mount\n${machineLine()}\n\n` +
     `| kill | mount back after ms | the application could not write for ms |\n|---|---|---|\n${rows.join('\n')}\n\n` +
     `lines written ${lines}, arrived ${arrived}, lost with the killed agents' memory ${lines - arrived}\n`
   process.stdout.write('\n' + text)

@@ -12,7 +12,14 @@ import type { Row } from './row'
 import type { AppResult, AppSpec } from './appwriter'
 import { chart } from './chart'
 
-interface Workload { name: string, size: number, buffered: boolean, rate: number, lines: (writers: number) => number, writers: number[] }
+interface Workload {
+  name: string
+  size: number
+  buffered: boolean
+  rate: number
+  lines: (writers: number) => number
+  writers: number[]
+}
 
 const quick = process.argv.includes('--quick')
 const only = (flag: string): string[] | null => {
@@ -23,18 +30,27 @@ const only = (flag: string): string[] | null => {
 const WORKLOADS: Workload[] = quick
   ? [{ name: '200B lines', size: 200, buffered: false, rate: 0, lines: () => 10_000, writers: [1, 4] }]
   : [
-      { name: '200B lines', size: 200, buffered: false, rate: 0, lines: w => (w === 1 ? 100_000 : w === 4 ? 50_000 : 15_000), writers: [1, 4, 16] },
+      {
+        name: '200B lines', size: 200, buffered: false, rate: 0,
+        lines: w => (w === 1 ? 100_000 : w === 4 ? 50_000 : 15_000), writers: [1, 4, 16],
+      },
       { name: '200B lines, 64KiB writes', size: 200, buffered: true, rate: 0, lines: () => 250_000, writers: [1, 4] },
-      { name: '1KiB JSON lines', size: 1024, buffered: false, rate: 0, lines: w => (w === 1 ? 50_000 : 20_000), writers: [1, 4] },
+      {
+        name: '1KiB JSON lines', size: 1024, buffered: false, rate: 0,
+        lines: w => (w === 1 ? 50_000 : 20_000), writers: [1, 4],
+      },
       { name: '200B lines at 10k/s', size: 200, buffered: false, rate: 10_000, lines: () => 50_000, writers: [1] },
     ]
 
 function runWriter (spec: AppSpec): Promise<AppResult> {
   return new Promise((resolve, reject) => {
-    const w = spawn(process.execPath, [path.join(__dirname, 'appwriter.js'), JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const w = spawn(process.execPath, [path.join(__dirname, 'appwriter.js'), JSON.stringify(spec)],
+      { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     w.stdout.on('data', (c: Buffer) => { out += c.toString() })
-    w.once('exit', code => code === 0 ? resolve(JSON.parse(out) as AppResult) : reject(new Error(`writer exited ${code}`)))
+    w.once('exit', code => code === 0
+      ? resolve(JSON.parse(out) as AppResult)
+      : reject(new Error(`writer exited ${code}`)))
   })
 }
 
@@ -48,7 +64,8 @@ async function runOne (wl: Workload, writers: number, target: TargetName, buildD
     const cpu0 = t.agentPid ? procStat(t.agentPid).cpuSeconds : 0
     const t0 = Date.now()
     const results = await Promise.all(Array.from({ length: writers }, (_, w) => runWriter({
-      file: path.join(t.dir, TENANTS[w % TENANTS.length], `w${w}.log`), writer: w, lines, size: wl.size, buffered: wl.buffered, rate: wl.rate,
+      file: path.join(t.dir, TENANTS[w % TENANTS.length], `w${w}.log`),
+      writer: w, lines, size: wl.size, buffered: wl.buffered, rate: wl.rate,
     })))
     const bytes = results.reduce((n, r) => n + r.bytes, 0)
     let complete = false
@@ -59,12 +76,13 @@ async function runOne (wl: Workload, writers: number, target: TargetName, buildD
     const writes = results.reduce((n, r) => n + r.writes, 0)
     const worst = (k: 'p50us' | 'p99us' | 'p999us'): number => Math.round(Math.max(...results.map(r => r[k])) * 10) / 10
     const round = (n: number, d = 2): number => Math.round(n * 10 ** d) / 10 ** d
+    const e2eSeconds = (collector.lastArrival - t0) / 1000
     return {
       workload: wl.name, writers, target, lines: lines * writers,
       appWritesPerSec: Math.round(writes / writeSeconds),
       appMBps: round(bytes / writeSeconds / 1e6),
       writeP50us: worst('p50us'), writeP99us: worst('p99us'), writeP999us: worst('p999us'),
-      e2eLinesPerSec: t.delivers && complete ? Math.round(collector.expected / ((collector.lastArrival - t0) / 1000)) : null,
+      e2eLinesPerSec: t.delivers && complete ? Math.round(collector.expected / e2eSeconds) : null,
       deliveryP50ms: t.delivers ? round(collector.quantileMs(0.5)) : null,
       deliveryP99ms: t.delivers ? round(collector.quantileMs(0.99)) : null,
       agentCpuSecPerGB: agent ? round((agent.cpuSeconds - cpu0) / (bytes / 1e9), 1) : null,
@@ -82,25 +100,40 @@ async function runOne (wl: Workload, writers: number, target: TargetName, buildD
 const show = (v: number | null): string => v === null ? '–' : String(v)
 
 export function table (rows: Row[]): string {
-  const head = '| workload | writers | target | app writes/s | app MB/s | write p50 µs | p99 µs | p99.9 µs | e2e lines/s | delivery p50 ms | p99 ms | agent CPU s/GB | agent peak RSS MiB | wire bytes/byte | lost | dup |'
-  return [head, head.replace(/[^|]+/g, m => '-'.repeat(Math.max(3, m.length))),
-    ...rows.map(r => `| ${r.workload} | ${r.writers} | ${r.target} | ${r.appWritesPerSec} | ${r.appMBps} | ${r.writeP50us} | ${r.writeP99us} | ${r.writeP999us} | ${show(r.e2eLinesPerSec)} | ${show(r.deliveryP50ms)} | ${show(r.deliveryP99ms)} | ${show(r.agentCpuSecPerGB)} | ${show(r.agentPeakRssMiB)} | ${show(r.wirePerByte)} | ${show(r.lost)} | ${show(r.duplicated)} |`)].join('\n')
+  const head = '| workload | writers | target | app writes/s | app MB/s | write p50 µs | p99 µs | p99.9 µs ' +
+    '| e2e lines/s | delivery p50 ms | p99 ms | agent CPU s/GB | agent peak RSS MiB | wire bytes/byte | lost | dup |'
+  const line = (r: Row): string =>
+    `| ${r.workload} | ${r.writers} | ${r.target} | ${r.appWritesPerSec} | ${r.appMBps} ` +
+    `| ${r.writeP50us} | ${r.writeP99us} | ${r.writeP999us} ` +
+    `| ${show(r.e2eLinesPerSec)} | ${show(r.deliveryP50ms)} | ${show(r.deliveryP99ms)} ` +
+    `| ${show(r.agentCpuSecPerGB)} | ${show(r.agentPeakRssMiB)} | ${show(r.wirePerByte)} ` +
+    `| ${show(r.lost)} | ${show(r.duplicated)} |`
+  return [head, head.replace(/[^|]+/g, m => '-'.repeat(Math.max(3, m.length))), ...rows.map(line)].join('\n')
 }
 
 /** logfs against the C ceiling (writes/s) and against rsyslog (lines per agent CPU second, delivery latency). */
 export function ratios (rows: Row[]): string {
-  const out = ['| workload | writers | logfs ÷ C FUSE, writes/s | logfs ÷ rsyslog, e2e lines per agent CPU s | delivery p50, logfs vs rsyslog |', '|---|---|---|---|---|']
+  const out = [
+    '| workload | writers | logfs ÷ C FUSE, writes/s | logfs ÷ rsyslog, e2e lines per agent CPU s ' +
+      '| delivery p50, logfs vs rsyslog |',
+    '|---|---|---|---|---|',
+  ]
   const groups = new Set(rows.map(r => `${r.workload}\n${r.writers}`))
   for (const g of groups) {
     const [workload, w] = g.split('\n')
-    const pick = (t: TargetName): Row | undefined => rows.find(r => r.workload === workload && r.writers === Number(w) && r.target === t)
+    const pick = (t: TargetName): Row | undefined =>
+      rows.find(r => r.workload === workload && r.writers === Number(w) && r.target === t)
     const l = pick('logfs')
     const c = pick('c-fuse')
     const r = pick('rsyslog')
     if (!l) continue
     // Same lines and bytes on both sides, so lines per CPU second compare as the inverse of CPU seconds per GB.
-    const perCpu = l.agentCpuSecPerGB && r?.agentCpuSecPerGB ? (r.agentCpuSecPerGB / l.agentCpuSecPerGB).toFixed(2) : '–'
-    out.push(`| ${workload} | ${w} | ${c ? (l.appWritesPerSec / c.appWritesPerSec).toFixed(2) : '–'} | ${perCpu} | ${l.deliveryP50ms ?? '–'} ms vs ${r?.deliveryP50ms ?? '–'} ms |`)
+    const perCpu = l.agentCpuSecPerGB && r?.agentCpuSecPerGB
+      ? (r.agentCpuSecPerGB / l.agentCpuSecPerGB).toFixed(2)
+      : '–'
+    const perWrite = c ? (l.appWritesPerSec / c.appWritesPerSec).toFixed(2) : '–'
+    const delivery = `${l.deliveryP50ms ?? '–'} ms vs ${r?.deliveryP50ms ?? '–'} ms`
+    out.push(`| ${workload} | ${w} | ${perWrite} | ${perCpu} | ${delivery} |`)
   }
   return out.join('\n')
 }
@@ -112,15 +145,20 @@ async function main (): Promise<void> {
   const rows: Row[] = []
   const started = Date.now()
   for (const [i, { wl, w, t }] of plan.entries()) {
-    process.stderr.write(`bench [${i + 1}/${plan.length}, ${Math.round((Date.now() - started) / 1000)} s] ${wl.name} x${w} -> ${t}\n`)
+    const elapsed = Math.round((Date.now() - started) / 1000)
+    process.stderr.write(`bench [${i + 1}/${plan.length}, ${elapsed} s] ${wl.name} x${w} -> ${t}\n`)
     const row = await runOne(wl, w, t, buildDir)
-    if (row.lost || row.duplicated) process.stderr.write(`bench: ${t} lost ${row.lost} and duplicated ${row.duplicated} lines\n`)
+    if (row.lost || row.duplicated) {
+      process.stderr.write(`bench: ${t} lost ${row.lost} and duplicated ${row.duplicated} lines\n`)
+    }
     rows.push(row)
   }
   fs.rmSync(buildDir, { recursive: true, force: true })
   const m = machine()
   const text = `logfs comparison (${quick ? 'quick' : 'full'}), ${new Date().toISOString()}\n${machineLine()}\n` +
-    'Same machine, one run after another. e2e and delivery: until the line is durable on the logfs server, acknowledged by the discarding sink (logfs-mount), or received over TCP (rsyslog). Agent: the logfs agent, the C filesystem, or rsyslogd.\n\n' +
+    'Same machine, one run after another. e2e and delivery: until the line is durable on the logfs server, ' +
+    'acknowledged by the discarding sink (logfs-mount), or received over TCP (rsyslog). ' +
+    'Agent: the logfs agent, the C filesystem, or rsyslogd.\n\n' +
     `${table(rows)}\n\n${ratios(rows)}\n`
   process.stdout.write('\n' + text)
   const dir = path.join(ROOT, 'bench/results')
@@ -129,8 +167,11 @@ async function main (): Promise<void> {
   fs.writeFileSync(path.join(dir, `compare-${stamp}.md`), text)
   fs.writeFileSync(path.join(dir, `compare-${stamp}.json`), JSON.stringify({ machine: m, quick, rows }, null, 2) + '\n')
   fs.writeFileSync(path.join(dir, `compare-${stamp}.svg`), chart(rows, machineLine()))
-  process.stderr.write(`bench: results in bench/results/compare-${stamp}.{md,json,svg} (${Math.round((Date.now() - started) / 1000)} s)\n`)
+  const seconds = Math.round((Date.now() - started) / 1000)
+  process.stderr.write(`bench: results in bench/results/compare-${stamp}.{md,json,svg} (${seconds} s)\n`)
   if (rows.some(r => r.lost || r.duplicated)) process.exitCode = 1
 }
 
-if (require.main === module) main().catch(err => { for (const c of children) c.kill('SIGKILL'); fail(err) })
+if (require.main === module) {
+  main().catch(err => { for (const c of children) c.kill('SIGKILL'); fail(err) })
+}

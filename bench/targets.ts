@@ -27,10 +27,15 @@ export const TENANTS = ['t0', 't1']
 export type TargetName = 'local-disk' | 'c-fuse' | 'logfs-mount' | 'logfs' | 'rsyslog'
 export const TARGETS: TargetName[] = ['local-disk', 'c-fuse', 'logfs-mount', 'logfs', 'rsyslog']
 
-async function logfsAgent (ctx: Context, server: string): Promise<{ mnt: string, pid: number, metricsPort: number, stop: () => Promise<void> }> {
+interface Agent { mnt: string, pid: number, metricsPort: number, stop: () => Promise<void> }
+
+async function logfsAgent (ctx: Context, server: string): Promise<Agent> {
   const mnt = path.join(ctx.tmp, 'mnt')
   fs.mkdirSync(mnt)
-  const agent = start(['mount', mnt, '--server', server, '--json', '--node', 'bench', '--no-supervise', '--state-dir', ctx.tmp, '--metrics-listen', '127.0.0.1:0'])
+  const agent = start([
+    'mount', mnt, '--server', server, '--json', '--node', 'bench', '--no-supervise', '--state-dir', ctx.tmp,
+    '--metrics-listen', '127.0.0.1:0',
+  ])
   const ev = await until(() => agent.events.find(e => e.event === 'mounted'), 'mount', 30_000)
   return {
     mnt,
@@ -66,7 +71,10 @@ async function follow (port: number, collector: Collector): Promise<() => void> 
         while ((end = buf.indexOf('\n\n')) >= 0) {
           const event = buf.slice(0, end)
           buf = buf.slice(end + 2)
-          if (event.startsWith('event: lines\ndata: ')) collector.chunk((JSON.parse(event.slice(19)) as { text: string }).text + '\n')
+          if (event.startsWith('event: lines\ndata: ')) {
+            const { text } = JSON.parse(event.slice(19)) as { text: string }
+            collector.chunk(text + '\n')
+          }
         }
       }
     } catch {}
@@ -101,7 +109,8 @@ export async function setUp (name: TargetName, ctx: Context): Promise<Running> {
     }
     case 'logfs': {
       const server = start(['server', '--json', '--data-dir', path.join(ctx.tmp, 'data'), '--listen', '127.0.0.1:0'])
-      const port = (await until(() => server.events.find(e => e.event === 'listening'), 'server', 30_000)).port as number
+      const listening = await until(() => server.events.find(e => e.event === 'listening'), 'server', 30_000)
+      const port = listening.port as number
       const unfollow = await follow(port, ctx.collector)
       const agent = await logfsAgent(ctx, `ws://127.0.0.1:${port}`)
       return {

@@ -69,7 +69,9 @@ export function encodeFrame (body: object, compress: boolean): Buffer {
 
 export function decodeFrame (frame: Buffer): unknown {
   if (frame.length < 3) throw new WireError(`frame of ${frame.length} bytes is too short`)
-  if (frame[0] !== WIRE_VERSION) throw new WireError(`wire version ${frame[0]} is not supported (this server speaks ${WIRE_VERSION})`)
+  if (frame[0] !== WIRE_VERSION) {
+    throw new WireError(`wire version ${frame[0]} is not supported (this server speaks ${WIRE_VERSION})`)
+  }
   let body: Buffer
   if (frame[1] === CODEC_NONE) body = frame.subarray(2)
   else if (frame[1] === CODEC_DEFLATE) {
@@ -98,14 +100,20 @@ export function asBatch (v: unknown): BatchFrame {
   const seq = f.seq
   const refuse = (message: string): never => { throw new InvalidBatch(seq, message) }
   if (!isName(f.node) || f.node.includes('/') || !isSafePath(f.node)) refuse('batch.node must be a name without /')
-  if (!isName(f.tenant) || f.tenant.includes('/') || !isSafePath(f.tenant)) refuse('batch.tenant must be a name without /')
+  if (!isName(f.tenant) || f.tenant.includes('/') || !isSafePath(f.tenant)) {
+    refuse('batch.tenant must be a name without /')
+  }
   if (!isInt(f.gen)) refuse('batch.gen must be a non-negative integer')
   if (!Array.isArray(f.recs)) refuse('batch.recs must be an array')
   for (const r of f.recs as unknown[]) {
     if (!Array.isArray(r) || r.length !== 4) refuse('a record must be [path, offset, timestamp, data]')
     const [path, offset, ts, data] = r as unknown[]
-    if (!isName(path) || !isSafePath(path)) refuse(`record path ${JSON.stringify(path)} is not a relative path inside the mount`)
-    if (tenantOf(path as string) !== f.tenant) refuse(`record path ${String(path)} is not in tenant ${String(f.tenant)}`)
+    if (!isName(path) || !isSafePath(path)) {
+      refuse(`record path ${JSON.stringify(path)} is not a relative path inside the mount`)
+    }
+    if (tenantOf(path as string) !== f.tenant) {
+      refuse(`record path ${String(path)} is not in tenant ${String(f.tenant)}`)
+    }
     if (!isInt(offset)) refuse('record offset must be a non-negative integer')
     if (typeof ts !== 'number' || !(ts >= 0 && ts <= MAX_TIMESTAMP)) {
       refuse(`record timestamp ${String(ts)} is not a time in ms since 1970 (0 to ${MAX_TIMESTAMP})`)
