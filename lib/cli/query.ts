@@ -2,9 +2,11 @@
 // script (`--json`).
 import { InputError, formatTime, parseTime, printable } from '../util/units'
 import { get, type ReadFlags } from './read'
-import { renderTrace, type Trace } from '../query/trace'
+import type { Trace } from '../query/trace'
+import { renderTrace } from './trace-view'
 import type { Line } from '../query/lines'
 import type { GrepResult } from '../query/grep'
+import type { Context } from '../query/context'
 
 const color = process.stdout.isTTY === true && !process.env.NO_COLOR
 const dim = (s: string): string => color ? `\x1b[2m${s}\x1b[0m` : s
@@ -15,14 +17,18 @@ const out = (text: string): void => { process.stdout.write(text) }
 
 /** Time and source before each line, so lines from many sources and rotations stay readable. */
 function show (l: Line, match?: [number, number]): string {
-  const text = match ? l.text.slice(0, match[0]) + hot(l.text.slice(match[0], match[1])) + l.text.slice(match[1]) : l.text
+  const text = match
+    ? l.text.slice(0, match[0]) + hot(l.text.slice(match[0], match[1])) + l.text.slice(match[1])
+    : l.text
   return `${dim(formatTime(l.ts))} ${cyan(`${printable(l.source)}@${l.cursor}`)} ${text}\n`
 }
 
 export interface TailFlags extends ReadFlags { follow?: boolean, lines: string }
 
 export async function tailCommand (source: string | undefined, f: TailFlags): Promise<void> {
-  if (source === undefined && !(f.follow && f.source)) throw new InputError('name a source, or follow many with -f --source GLOB')
+  if (source === undefined && !(f.follow && f.source)) {
+    throw new InputError('name a source, or follow many with -f --source GLOB')
+  }
   const lines = Number(f.lines)
   if (!Number.isInteger(lines) || lines < 0) throw new InputError(`--lines: '${f.lines}' is not a whole number`)
   const print = (l: Line): void => out(f.json ? JSON.stringify(l) + '\n' : color ? show(l) : l.text + '\n')
@@ -58,7 +64,13 @@ async function followLines (res: Response, print: (l: Line) => void): Promise<vo
   throw new Error('the server ended the stream')
 }
 
-export interface GrepFlags extends ReadFlags { regex?: boolean, ignoreCase?: boolean, since?: string, until?: string, limit: string }
+export interface GrepFlags extends ReadFlags {
+  regex?: boolean
+  ignoreCase?: boolean
+  since?: string
+  until?: string
+  limit: string
+}
 
 export async function grepCommand (pattern: string, f: GrepFlags): Promise<void> {
   const params: Record<string, string> = { q: pattern, limit: f.limit }
@@ -82,8 +94,11 @@ export interface ContextFlags extends ReadFlags { before: string, after: string 
 
 export async function contextCommand (at: string, f: ContextFlags): Promise<void> {
   const m = /^([\s\S]+)@(\d+:\d+)$/.exec(at)
-  if (!m) throw new InputError(`'${at}' is not SOURCE@CURSOR (as grep prints it, e.g. node/shop/app.log@1795403184603:1234)`)
-  const body = await (await get(f, '/v1/context', { source: m[1], cursor: m[2], before: f.before, after: f.after })).json() as { before: Line[], hit: Line | null, after: Line[] }
+  if (!m) {
+    throw new InputError(`'${at}' is not SOURCE@CURSOR (as grep prints it, e.g. node/shop/app.log@1795403184603:1234)`)
+  }
+  const params = { source: m[1], cursor: m[2], before: f.before, after: f.after }
+  const body = await (await get(f, '/v1/context', params)).json() as Context
   if (f.json) return out(JSON.stringify(body) + '\n')
   for (const l of body.before) out(show(l))
   if (body.hit) out(show(body.hit, [0, body.hit.text.length]))

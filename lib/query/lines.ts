@@ -1,6 +1,6 @@
 // Lines of a source, read in windows of its logical byte space; a line may span entries, batches and rotations.
-import type { SourceIndex } from '../store/source'
-import { formatCursor } from '../store/source'
+import { formatCursor, type Cursor, type SourceIndex } from '../store/source'
+import { NL } from '../util/bytes'
 
 export interface Line {
   source: string
@@ -10,11 +10,21 @@ export interface Line {
   text: string
 }
 
+/** A line's logical byte range, its newline included when it has one. */
+export interface Span { pos: number, end: number }
+
+/** The most lines one answer carries, and one follow event. */
+export const MAX_LINES = 10_000
+
 const WINDOW = 256 * 1024
 
+/** A line from its bytes (without the newline that ends it) and where it begins. */
+export function makeLine (source: string, at: Cursor, ts: number, bytes: Buffer): Line {
+  return { source, cursor: formatCursor(at), ts, text: bytes.toString('utf8').replace(/\n$/, '') }
+}
+
 export function lineAt (s: SourceIndex, pos: number, end: number): Line {
-  const text = s.read(pos, end).toString('utf8').replace(/\n$/, '')
-  return { source: s.source, cursor: formatCursor(s.cursorAt(pos)), ts: s.timestampAt(pos), text }
+  return makeLine(s.source, s.cursorAt(pos), s.timestampAt(pos), s.read(pos, end))
 }
 
 /** Logical position of the start of the line holding `pos`. */
@@ -22,7 +32,7 @@ export function lineStart (s: SourceIndex, pos: number): number {
   let to = pos
   while (to > 0) {
     const from = Math.max(0, to - WINDOW)
-    const nl = s.read(from, to).lastIndexOf(10)
+    const nl = s.read(from, to).lastIndexOf(NL)
     if (nl >= 0) return from + nl + 1
     to = from
   }
@@ -30,14 +40,14 @@ export function lineStart (s: SourceIndex, pos: number): number {
 }
 
 /** Up to `n` whole lines starting at line start `pos`; the last may lack its newline if `partial`. */
-export function linesFrom (s: SourceIndex, pos: number, n: number, partial = true): Array<{ pos: number, end: number }> {
-  const out: Array<{ pos: number, end: number }> = []
+export function linesFrom (s: SourceIndex, pos: number, n: number, partial = true): Span[] {
+  const out: Span[] = []
   let start = pos
   let scan = pos
   while (out.length < n && scan < s.end) {
     const buf = s.read(scan, Math.min(s.end, scan + WINDOW))
     let at = 0
-    for (let nl = buf.indexOf(10); nl >= 0 && out.length < n; nl = buf.indexOf(10, at)) {
+    for (let nl = buf.indexOf(NL); nl >= 0 && out.length < n; nl = buf.indexOf(NL, at)) {
       out.push({ pos: start, end: scan + nl + 1 })
       start = scan + nl + 1
       at = nl + 1
@@ -49,7 +59,7 @@ export function linesFrom (s: SourceIndex, pos: number, n: number, partial = tru
 }
 
 /** Up to `n` whole lines ending just before line start `pos`, oldest first. */
-export function linesBefore (s: SourceIndex, pos: number, n: number): Array<{ pos: number, end: number }> {
+export function linesBefore (s: SourceIndex, pos: number, n: number): Span[] {
   const starts: number[] = []
   let to = pos
   // Each newline found before `pos` (other than the one ending at pos) marks the start of a line after it.
@@ -59,7 +69,7 @@ export function linesBefore (s: SourceIndex, pos: number, n: number): Array<{ po
     let at = buf.length - 1
     if (to === pos) at = buf.length - 2
     // (lastIndexOf counts a negative offset from the end, so `at < 0` must not reach it.)
-    for (let nl = at >= 0 ? buf.lastIndexOf(10, at) : -1; nl >= 0 && starts.length < n; nl = buf.lastIndexOf(10, at)) {
+    for (let nl = at >= 0 ? buf.lastIndexOf(NL, at) : -1; nl >= 0 && starts.length < n; nl = buf.lastIndexOf(NL, at)) {
       starts.push(from + nl + 1)
       at = nl - 1
       if (at < 0) break
@@ -72,6 +82,6 @@ export function linesBefore (s: SourceIndex, pos: number, n: number): Array<{ po
   return ordered.map((p, i) => ({ pos: p, end: i + 1 < ordered.length ? ordered[i + 1] : pos }))
 }
 
-export function toLines (s: SourceIndex, spans: Array<{ pos: number, end: number }>): Line[] {
+export function toLines (s: SourceIndex, spans: Span[]): Line[] {
   return spans.map(sp => lineAt(s, sp.pos, sp.end))
 }

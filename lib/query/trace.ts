@@ -30,7 +30,8 @@ const pick = (o: Record<string, unknown>, key: string): unknown => o[key] ?? o[`
 
 function isError (o: Record<string, unknown>): boolean {
   for (const [k, v] of Object.entries(o)) {
-    if ((k === 'error' || k.endsWith('.error') || k === 'log.exception' || k === 'exception') && v !== false && v !== null && v !== '') return true
+    const named = k === 'error' || k.endsWith('.error') || k === 'log.exception' || k === 'exception'
+    if (named && v !== false && v !== null && v !== '') return true
   }
   const log = o.log as Record<string, unknown> | undefined
   if (log && typeof log === 'object' && log.exception) return true
@@ -111,24 +112,4 @@ export function buildTrace (store: Store, traceId: string, allowed: (tenant: str
   }
   sort(roots)
   return { traceId, lines, sources: [...sources].sort(), roots, unplaced }
-}
-
-/** The tree as text, one span a line, for a terminal. */
-export function renderTrace (t: Trace, color: boolean): string {
-  const red = (s: string): string => color ? `\x1b[1;31m${s}\x1b[0m` : s
-  const dim = (s: string): string => color ? `\x1b[2m${s}\x1b[0m` : s
-  const out = [`trace ${t.traceId}: ${t.lines} line(s) from ${t.sources.length} source(s)`]
-  const walk = (list: Span[], prefix: string): void => {
-    list.forEach((n, i) => {
-      const last = i === list.length - 1
-      const label = n.missing
-        ? dim(`${n.rpcId} (missing: no line logged for this level)`)
-        : `${n.rpcId} ${n.name ?? ''}${n.duration !== undefined ? ` ${n.duration}ms` : ''}${n.error ? ' ' + red('ERROR') : ''}  ${dim(n.source ?? '')}`
-      out.push(`${prefix}${last ? '└─ ' : '├─ '}${label}`)
-      walk(n.children, prefix + (last ? '   ' : '│  '))
-    })
-  }
-  walk(t.roots, '')
-  for (const n of t.unplaced) out.push(`?  ${n.name ?? ''} (no rpc_id)  ${dim(n.source ?? '')}`)
-  return out.join('\n') + '\n'
 }

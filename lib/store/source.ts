@@ -25,45 +25,64 @@ const pread = promisify(fs.read)
 /**
  * Pieces of one asynchronous read that lie this close in one segment are read with one call: a source shipped in
  * small batches has thousands of tiny extents per window, and a threadpool round trip costs more than the bytes
- * between them. One call spans at most SPAN bytes of a segment.
+ * between them. One call spans at most SPAN bytes of a segment and RUN pieces, which are copied out of it on the
+ * event loop when the call completes.
  */
 const GAP = 16 * 1024
 const SPAN = 8 * 1024 * 1024
+const RUN = 1024
 
-/** A run of an extent's bytes, `into` bytes into what is read. */
-interface Piece { e: Extent, skip: number, length: number, into: number }
+/**
+ * Where the bytes of one read lie: a piece of each of consecutive extents, the first entered `skip` bytes in, the
+ * last cut where the read ends. A snapshot: appends and retention change the index, not this.
+ */
+class Pieces {
+  constructor (
+    readonly extents: Extent[],
+    /** Where each piece starts in what is read. */
+    readonly offsets: number[],
+    readonly skip: number,
+    readonly length: number,
+  ) {}
 
-const fileStart = (p: Piece): number => p.e.at + p.skip
-const fileEnd = (p: Piece): number => p.e.at + p.skip + p.length
+  get count (): number { return this.extents.length }
+
+  /** Bytes of piece k. */
+  size (k: number): number { return (k + 1 < this.count ? this.offsets[k + 1] : this.length) - this.offsets[k] }
+
+  /** Segment file offset of piece k. */
+  fileStart (k: number): number { return this.extents[k].at + (k === 0 ? this.skip : 0) }
+
+  /** The piece holding offset `i` of what is read (the last one for its end). */
+  find (i: number): number {
+    let lo = 0
+    let hi = this.count - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if (this.offsets[mid] <= i) lo = mid
+      else hi = mid - 1
+    }
+    return lo
+  }
+}
 
 /**
  * Bytes read from a source with the extents they came from, so that an offset in them still maps to its cursor
  * and time when the index has changed since (appends of an older generation and retention move positions).
  */
 export class Chunk {
-  constructor (readonly data: Buffer, private readonly pieces: Piece[]) {}
+  constructor (readonly data: Buffer, private readonly pieces: Pieces) {}
 
   /** The first `n` bytes. */
   head (n: number): Chunk { return new Chunk(this.data.subarray(0, n), this.pieces) }
 
-  /** The piece holding offset `i` (the last one for the end). */
-  private piece (i: number): Piece {
-    let lo = 0
-    let hi = this.pieces.length - 1
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1
-      if (this.pieces[mid].into <= i) lo = mid
-      else hi = mid - 1
-    }
-    return this.pieces[lo]
-  }
-
   cursorAt (i: number): Cursor {
-    const p = this.piece(i)
-    return { gen: p.e.gen, offset: p.e.offset + p.skip + Math.min(i - p.into, p.length) }
+    const k = this.pieces.find(i)
+    const e = this.pieces.extents[k]
+    return { gen: e.gen, offset: e.offset + (k === 0 ? this.pieces.skip : 0) + i - this.pieces.offsets[k] }
   }
 
-  timestampAt (i: number): number { return this.piece(i).e.timestamp }
+  timestampAt (i: number): number { return this.pieces.extents[this.pieces.find(i)].timestamp }
 }
 
 export class SourceIndex {
@@ -75,10 +94,12 @@ export class SourceIndex {
   bytes = 0
   gapBytes = 0
   lastWrite = 0
-  /** Counts the calls to retain that dropped extents: a read in flight checks it to know its bytes stayed. */
-  private retentions = 0
+  private dropped = 0
 
   constructor (readonly source: string, readonly node: string, readonly tenant: string) {}
+
+  /** How many times retention dropped extents: a reader that awaits compares it to know its bytes stayed. */
+  get retentions (): number { return this.dropped }
 
   /** Logical length: every retained byte. */
   get end (): number { return this.bytes }
@@ -106,7 +127,7 @@ export class SourceIndex {
     if (kept.length === this.extents.length) return
     this.extents.splice(0, this.extents.length, ...kept)
     this.reindex()
-    this.retentions++
+    this.dropped++
   }
 
   private reindex (): void {
@@ -184,24 +205,21 @@ export class SourceIndex {
   }
 
   /** Where the bytes in logical [from, to) lie, extent by extent. */
-  private pieces (from: number, to: number): Piece[] {
+  private pieces (from: number, to: number): Pieces {
     from = Math.max(0, from)
     to = Math.min(this.bytes, to)
-    const out: Piece[] = []
-    for (let i = this.extentAt(from), pos = from; pos < to; i++) {
-      const skip = pos - this.starts[i]
-      const length = Math.min(this.extents[i].length - skip, to - pos)
-      out.push({ e: this.extents[i], skip, length, into: pos - from })
-      pos += length
-    }
-    return out
+    if (to <= from) return new Pieces([], [], 0, 0)
+    const first = this.extentAt(from)
+    const last = this.extentAt(to - 1)
+    const offsets = this.starts.slice(first, last + 1).map(start => Math.max(0, start - from))
+    return new Pieces(this.extents.slice(first, last + 1), offsets, from - this.starts[first], to - from)
   }
 
   /** The bytes in logical [from, to). */
   read (from: number, to: number): Buffer {
-    const pieces = this.pieces(from, to)
-    const out = Buffer.allocUnsafe(pieces.reduce((n, p) => n + p.length, 0))
-    for (const p of pieces) fs.readSync(p.e.seg.fd, out, p.into, p.length, fileStart(p))
+    const p = this.pieces(from, to)
+    const out = Buffer.allocUnsafe(p.length)
+    for (let k = 0; k < p.count; k++) fs.readSync(p.extents[k].seg.fd, out, p.offsets[k], p.size(k), p.fileStart(k))
     return out
   }
 
@@ -212,47 +230,51 @@ export class SourceIndex {
    * not from a descriptor since closed and reused.
    */
   async readAsync (from: number, to: number): Promise<Chunk | null> {
-    const pieces = this.pieces(from, to)
-    const data = Buffer.allocUnsafe(pieces.reduce((n, p) => n + p.length, 0))
+    const p = this.pieces(from, to)
+    const data = Buffer.allocUnsafe(p.length)
     const retentions = this.retentions
-    const reads = await Promise.allSettled(runs(pieces).map(run => readRun(run, data)))
+    let failure: unknown = null
+    try {
+      // One read at a time: more in parallel would take the event loop's core for threadpool copying.
+      for (const [a, b] of runs(p)) await readRun(p, a, b, data)
+    } catch (err) {
+      failure = err
+    }
     if (this.retentions !== retentions) {
       const kept = new Set(this.extents)
-      if (pieces.some(p => !kept.has(p.e))) return null
+      if (p.extents.some(e => !kept.has(e))) return null
     }
-    for (const r of reads) if (r.status === 'rejected') throw r.reason
-    return new Chunk(data, pieces)
+    if (failure !== null) throw failure
+    return new Chunk(data, p)
   }
 }
 
-/** Pieces grouped into runs that one read of their segment covers (see GAP). */
-function runs (pieces: Piece[]): Piece[][] {
-  const out: Piece[][] = []
-  let run: Piece[] = []
-  for (const p of pieces) {
-    const first = run[0]
-    const last = run[run.length - 1]
-    const joins = last !== undefined && p.e.seg === last.e.seg && fileStart(p) >= fileEnd(last) &&
-      fileStart(p) - fileEnd(last) <= GAP && fileEnd(p) - fileStart(first) <= SPAN
-    if (!joins && run.length > 0) {
-      out.push(run)
-      run = []
+/** Pieces [a, b) that one read of their segment covers (see GAP). */
+function runs (p: Pieces): Array<[number, number]> {
+  const out: Array<[number, number]> = []
+  let a = 0
+  for (let k = 1; k <= p.count; k++) {
+    const joins = k < p.count && k - a < RUN && p.extents[k].seg === p.extents[a].seg &&
+      p.fileStart(k) >= p.fileStart(k - 1) + p.size(k - 1) &&
+      p.fileStart(k) - (p.fileStart(k - 1) + p.size(k - 1)) <= GAP &&
+      p.fileStart(k) + p.size(k) - p.fileStart(a) <= SPAN
+    if (!joins) {
+      out.push([a, k])
+      a = k
     }
-    run.push(p)
   }
-  if (run.length > 0) out.push(run)
   return out
 }
 
-/** Reads a run's span of its segment and puts each piece in its place in `out`. */
-async function readRun (run: Piece[], out: Buffer): Promise<void> {
-  const fd = run[0].e.seg.fd
-  if (run.length === 1) {
-    await pread(fd, out, run[0].into, run[0].length, fileStart(run[0]))
+/** Reads the span of a segment that pieces [a, b) lie in, and puts each piece in its place in `out`. */
+async function readRun (p: Pieces, a: number, b: number, out: Buffer): Promise<void> {
+  const fd = p.extents[a].seg.fd
+  if (b - a === 1) {
+    await pread(fd, out, p.offsets[a], p.size(a), p.fileStart(a))
     return
   }
-  const start = fileStart(run[0])
-  const span = Buffer.allocUnsafe(fileEnd(run[run.length - 1]) - start)
+  const start = p.fileStart(a)
+  const span = Buffer.allocUnsafe(p.fileStart(b - 1) + p.size(b - 1) - start)
   await pread(fd, span, 0, span.length, start)
-  for (const p of run) span.copy(out, p.into, fileStart(p) - start, fileEnd(p) - start)
+  for (let k = a; k < b; k++) span.copy(out, p.offsets[k], p.fileStart(k) - start, p.fileStart(k) - start + p.size(k))
 }

@@ -1,0 +1,53 @@
+// A forward scan over part of a source, in windows of whole lines read off the event loop (in libuv's threadpool)
+// one at a time: between windows the loop serves ingest, so a scan of the whole store holds it up for one window's
+// work at a time, not for the whole scan. Across reads the scan keeps cursors, not logical positions: an older
+// generation arriving, or retention, moves positions while a read is in flight.
+import type { Chunk, SourceIndex } from '../store/source'
+import { NL } from '../util/bytes'
+
+const WINDOW = 4 * 1024 * 1024
+
+/**
+ * Windows of whole lines of logical [from, to) of `s`, in cursor order. A range that starts inside a line starts
+ * at the next whole line; a line longer than a window comes in pieces. When retention removes the bytes where the
+ * scan was to go on, it goes on at the next whole line of what is left.
+ */
+export async function * scanLines (s: SourceIndex, from: number, to: number): AsyncGenerator<Chunk> {
+  if (from >= to) return
+  let next = s.cursorAt(from)
+  const stop = s.cursorAt(to)
+  // 'check': whether the byte before `next` ends a line is not known; 'skip': it does not, so the scan starts
+  // after the next newline.
+  let align: 'check' | 'skip' | null = 'check'
+  let retentions = s.retentions
+  for (;;) {
+    if (s.retentions !== retentions) {
+      retentions = s.retentions
+      if (s.logicalOf(next) === null) align = 'check'
+    }
+    // Positions are taken afresh after every read.
+    const pos = s.positionAtOrAfter(next)
+    const end = s.positionAtOrAfter(stop)
+    if (pos >= end) return
+    if (align === 'check' && pos > 0) {
+      const before = await s.readAsync(pos - 1, pos)
+      if (before !== null) align = before.data[0] === NL ? null : 'skip'
+      continue
+    }
+    const chunk = await s.readAsync(pos, Math.min(end, pos + WINDOW))
+    if (chunk === null) continue
+    const buf = chunk.data
+    if (align === 'skip') {
+      const nl = buf.indexOf(NL)
+      if (nl < 0) return
+      next = chunk.cursorAt(nl + 1)
+      align = null
+      continue
+    }
+    align = null
+    let complete = pos + buf.length === end ? buf.length : buf.lastIndexOf(NL) + 1
+    if (complete === 0) complete = buf.length
+    next = chunk.cursorAt(complete)
+    yield chunk.head(complete)
+  }
+}
