@@ -15,10 +15,15 @@ let timer: NodeJS.Timeout | undefined
 
 function request (): void {
   const traceId = randomBytes(8).toString('hex')
-  const calls: Array<[string, string]> = [['1', 'GET /checkout'], ['1.1', 'cart.load'], ['1.2', 'payment.charge'], ['1.2.1', 'bank.authorize']]
+  const calls: Array<[string, string]> = [
+    ['1', 'GET /checkout'], ['1.1', 'cart.load'], ['1.2', 'payment.charge'], ['1.2.1', 'bank.authorize'],
+  ]
   for (const [rpcId, name] of calls) {
     const fd = fds[lines % fds.length]
-    const line = JSON.stringify({ timestamp: new Date().toISOString(), level: 'info', trace_id: traceId, rpc_id: rpcId, name, duration: Math.round(Math.random() * 50), msg: `${name} done` }) + '\n'
+    const duration = Math.round(Math.random() * 50)
+    const timestamp = new Date().toISOString()
+    const record = { timestamp, level: 'info', trace_id: traceId, rpc_id: rpcId, name, duration }
+    const line = JSON.stringify({ ...record, msg: `${name} done` }) + '\n'
     fs.writeSync(fd, line)
     lines++
     bytes += Buffer.byteLength(line)
