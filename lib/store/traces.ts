@@ -7,6 +7,7 @@
 // Float64Array. A hash collision only adds a line of another trace, which `buildTrace` drops when it reads the
 // line and compares the id.
 import type { Cursor } from './source'
+import { NL } from '../util/bytes'
 
 export interface TraceRef { source: string, gen: number, offset: number }
 
@@ -137,13 +138,13 @@ export class TraceIndex {
       base = { gen: p.gen, offset: p.offset }
       buf = Buffer.concat([p.bytes, data])
     }
-    const lastNl = buf.lastIndexOf(10)
+    const lastNl = buf.lastIndexOf(NL)
     const complete = lastNl + 1
     const no = this.number(source)
     for (let hit = buf.indexOf(KEY); hit >= 0 && hit < complete; hit = buf.indexOf(KEY, hit + KEY.length)) {
       const value = TraceIndex.valueAfter(buf, hit, complete)
       if (value === null) continue
-      const lineStart = buf.lastIndexOf(10, hit) + 1
+      const lineStart = buf.lastIndexOf(NL, hit) + 1
       this.add(hashBytes(buf, value[0], value[1]), no, base.gen, base.offset + lineStart)
     }
     const rest = buf.length - complete
@@ -172,7 +173,7 @@ export class TraceIndex {
     const start = i + 1
     const close = buf.indexOf(0x22, start)
     if (close < 0 || close >= limit || close - start === 0 || close - start > MAX_ID) return null
-    const nl = buf.indexOf(10, start)
+    const nl = buf.indexOf(NL, start)
     if (nl >= 0 && nl < close) return null
     return [start, close]
   }
