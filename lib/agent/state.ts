@@ -19,7 +19,9 @@ export function stateFile (stateDir: string, mountpoint: string, suffix: 'pid' |
 export function writePid (file: string): void {
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true })
-    fs.writeFileSync(file, `${process.pid}\n`)
+    // Renamed into place: a reader never sees the file empty or half written.
+    fs.writeFileSync(`${file}.tmp`, `${process.pid}\n`)
+    fs.renameSync(`${file}.tmp`, file)
   } catch (err) {
     log('error', 'agent', `cannot write ${file}; logfs umount will not find this mount: ${(err as Error).message}`)
   }

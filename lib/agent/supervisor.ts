@@ -37,11 +37,12 @@ export function supervise (opts: SuperviseOptions): void {
     const env = { ...process.env, [GEN_FLOOR_ENV]: String(lastGen) }
     child = spawn(process.execPath, opts.args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env })
     child.on('message', (m: unknown) => {
-      const { event, gen } = m as { event?: string, gen?: number }
+      const { event, ...fields } = m as { event?: string, gen?: number }
       if (event === 'mounted') {
         everMounted = true
-        lastGen = gen ?? lastGen
+        lastGen = fields.gen ?? lastGen
         writePid(opts.pidFile)
+        if (opts.json) emit('mounted', fields)
       }
       // The agent was signalled itself (its pid killed, systemd, kubelet): what follows is its stop, not a crash.
       if (event === 'stopping') stopping = true

@@ -40,12 +40,17 @@ export async function mountCommand (mnt: string, f: MountFlags): Promise<void> {
   await agent.start()
   // Under a supervisor the pid file names the supervisor, the process that must be signalled for a stop to stick;
   // if the supervisor dies, this agent is the one left to stop.
-  if (process.send) process.once('disconnect', () => writePid(pidFile))
-  else writePid(pidFile)
   log('info', 'agent', `mounted ${mountpoint}, shipping to ${agent.options.server} as node ${agent.options.node}`)
-  if (f.json) emit('mounted', { mountpoint, pid: process.pid, gen: agent.gen, metrics: agent.metricsAddress })
-  // Tells a supervisor that this agent got as far as mounting (see supervisor.ts).
-  process.send?.({ event: 'mounted', gen: agent.gen })
+  const mounted = { mountpoint, pid: process.pid, gen: agent.gen, metrics: agent.metricsAddress }
+  if (process.send) {
+    process.once('disconnect', () => writePid(pidFile))
+    // The supervisor announces the mount once its pid file names it, so `logfs umount` right after `mounted`
+    // finds the process to signal (see supervisor.ts).
+    process.send({ event: 'mounted', ...mounted })
+  } else {
+    writePid(pidFile)
+    if (f.json) emit('mounted', mounted)
+  }
   onStopSignal(async (signal) => {
     // Whoever sent the signal (the supervisor, umount, a kill of this pid, systemd), the supervisor must not take
     // the exit that follows for a crash; the exit waits until the message is out.
