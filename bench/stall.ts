@@ -1,0 +1,246 @@
+// Ingest during queries: `npm run bench:stall` (200 MB store) or `-- --size 50MB`. Fills a real `logfs server`
+// through its WebSocket ingest, then, phase by phase, sends one small batch at a time (5 ms after the previous
+// ack, as an agent keeps one batch in flight per tenant) and times its ack, first idle and then while full-scan
+// greps run. A grep that holds the server's event loop shows as ack p99/max far above idle and as fewer acks.
+// The server exposes no event-loop delay metric, so the ack latency, what agents see, is the measure.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { performance } from 'node:perf_hooks'
+import WebSocket from 'ws'
+import { asServerFrame, decodeFrame, encodeFrame, type BatchFrame, type WireRecord } from '../lib/wire/frames'
+import { parseSize } from '../lib/util/units'
+import { ROOT, TOKEN, fail, get, machine, machineLine, start, storedBytes, until } from './harness'
+
+const sizeArg = process.argv.indexOf('--size')
+const TOTAL = sizeArg > 0 ? parseSize(process.argv[sizeArg + 1], '--size') : 200e6
+const TENANT = 'prod'
+const SOURCES = 4
+const LINES_PER_RECORD = 400
+/** Fill batches in flight at once: enough to keep the server's fsyncs back to back. */
+const FILL_WINDOW = 8
+const PROBE_GAP_MS = 5
+/** Each phase lasts at least this long, so every row has a few hundred acks behind its p99. */
+const PHASE_MS = 5000
+const MIN_GREP_RUNS = 3
+/** Quiet time before each phase, so the previous phase's garbage collection is not charged to it. */
+const SETTLE_MS = 300
+
+const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
+
+/** One ingest connection, as an agent has: batches go out with increasing seq and each resolves on its ack. */
+class Ingest {
+  private seq = 0
+  private readonly waiting = new Map<number, { resolve: () => void, reject: (err: Error) => void }>()
+  // An agent's generation is when it started; both connections here are separate nodes, so one gen serves both.
+  private readonly gen = Date.now()
+
+  private constructor (private readonly ws: WebSocket) {
+    ws.on('message', (data: Buffer) => {
+      const f = asServerFrame(decodeFrame(data))
+      if (f.t === 'error') return this.failAll(new Error(`server closed the connection: ${f.message}`))
+      const w = this.waiting.get(f.seq)
+      this.waiting.delete(f.seq)
+      if (f.t === 'ack') w?.resolve()
+      else w?.reject(new Error(`batch refused (${f.code}): ${f.message}`))
+    })
+    ws.on('error', err => this.failAll(err))
+    ws.on('close', () => this.failAll(new Error('ingest connection closed')))
+  }
+
+  static open (port: number): Promise<Ingest> {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/ingest`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    return new Promise((resolve, reject) => {
+      ws.once('open', () => resolve(new Ingest(ws)))
+      ws.once('error', reject)
+    })
+  }
+
+  send (node: string, recs: WireRecord[]): Promise<void> {
+    const batch: BatchFrame = { t: 'batch', seq: ++this.seq, node, tenant: TENANT, gen: this.gen, recs }
+    return new Promise((resolve, reject) => {
+      this.waiting.set(batch.seq, { resolve, reject })
+      this.ws.send(encodeFrame(batch, false))
+    })
+  }
+
+  close (): void {
+    this.ws.close()
+  }
+
+  private failAll (err: Error): void {
+    for (const w of this.waiting.values()) w.reject(err)
+    this.waiting.clear()
+  }
+}
+
+/** JSON lines in SOURCES sources, LINES_PER_RECORD lines per record, each line containing "GET". */
+async function fill (link: Ingest, total: number): Promise<{ bytes: number, lines: number }> {
+  const offsets = new Array<number>(SOURCES).fill(0)
+  let bytes = 0
+  let line = 0
+  let reported = Date.now()
+  const t0 = Date.now()
+  const batch = (): WireRecord[] => {
+    const recs: WireRecord[] = []
+    for (let s = 0; s < SOURCES; s++) {
+      const lines: string[] = []
+      for (let k = 0; k < LINES_PER_RECORD; k++, line++) {
+        lines.push(`{"level":"info","msg":"GET /api/items/${line} 200 in ${line % 97}ms",` +
+          `"user":"u${line % 1000}","trace":"t${line}"}`)
+      }
+      const data = Buffer.from(lines.join('\n') + '\n')
+      recs.push([`${TENANT}/app${s}.log`, offsets[s], Date.now(), data])
+      offsets[s] += data.length
+      bytes += data.length
+    }
+    return recs
+  }
+  // Lanes, each waiting for its own ack, keep FILL_WINDOW batches in flight; the server stores them in the
+  // order they arrive, so the offsets need no coordination beyond the shared counters.
+  const lane = async (): Promise<void> => {
+    while (bytes < total) {
+      await link.send('fill', batch())
+      if (Date.now() - reported > 2000) {
+        reported = Date.now()
+        const mbs = bytes / 1e6 / ((Date.now() - t0) / 1000)
+        process.stderr.write(`  ${(100 * bytes / total).toFixed(0)}% filled (${mbs.toFixed(0)} MB/s)\n`)
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: FILL_WINDOW }, lane))
+  return { bytes, lines: line }
+}
+
+interface Sample { sentMs: number, ackMs: number }
+interface GrepRun { ms: number, hits: number, scannedBytes: number }
+interface Row {
+  name: string
+  runs: GrepRun[]
+  acks: number
+  p50: number
+  p99: number
+  max: number
+}
+
+/** Nearest-rank percentile of values sorted ascending. */
+function pct (sorted: number[], p: number): number {
+  return sorted[Math.max(0, Math.ceil(p / 100 * sorted.length) - 1)]
+}
+
+async function main (): Promise<void> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'logfs-stall-'))
+  // On every way out (the end, fail() after an error, a signal) the store of hundreds of MB goes too.
+  process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }))
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => fail(new Error(signal)))
+  const server = start([
+    'server', '--json', '--data-dir', path.join(tmp, 'data'), '--listen', '127.0.0.1:0', '--retention-size', '100GiB',
+  ])
+  const port = (await until(() => server.events.find(e => e.event === 'listening'), 'server', 30_000)).port as number
+
+  process.stderr.write(`bench: filling ${(TOTAL / 1e6).toFixed(0)} MB through the WebSocket ingest\n`)
+  const filler = await Ingest.open(port)
+  const f0 = performance.now()
+  const filled = await fill(filler, TOTAL)
+  const fillSeconds = (performance.now() - f0) / 1000
+  filler.close()
+  const stored = await storedBytes(port)
+  if (stored < filled.bytes) throw new Error(`stored ${stored} of ${filled.bytes} bytes`)
+
+  const probe = await Ingest.open(port)
+  const samples: Sample[] = []
+  let probing = true
+  let lastSentMs = 0
+  const probeLoop = async (): Promise<void> => {
+    let offset = 0
+    for (let n = 0; probing; n++) {
+      const data = Buffer.from(`probe line ${n}\n`)
+      lastSentMs = performance.now()
+      await probe.send('probe', [[`${TENANT}/probe.log`, offset, Date.now(), data]])
+      samples.push({ sentMs: lastSentMs, ackMs: performance.now() - lastSentMs })
+      offset += data.length
+      await sleep(PROBE_GAP_MS)
+    }
+  }
+  const probed = probeLoop().catch(fail)
+
+  const rows: Row[] = []
+  const phase = async (name: string, work: () => Promise<GrepRun[]>): Promise<void> => {
+    await sleep(SETTLE_MS)
+    const from = performance.now()
+    const runs = await work()
+    const to = performance.now()
+    // A batch belongs to the phase it was sent in; one batch is in flight at a time, so once a batch was sent
+    // after the phase, every batch sent during it has its ack.
+    await until(() => lastSentMs >= to || undefined, 'the probe ack', 60_000)
+    const ms = samples.filter(s => s.sentMs >= from && s.sentMs < to).map(s => s.ackMs).sort((a, b) => a - b)
+    rows.push({ name, runs, acks: ms.length, p50: pct(ms, 50), p99: pct(ms, 99), max: ms[ms.length - 1] })
+    process.stderr.write(`  ${name}: ${ms.length} acks, p99 ${pct(ms, 99).toFixed(1)} ms\n`)
+  }
+  // Back-to-back runs of one query for at least PHASE_MS; `check` rejects an answer that did not do the work
+  // the row claims (a "full scan" that stopped early).
+  const greps = (query: string, check: (r: GrepRun) => boolean) => async (): Promise<GrepRun[]> => {
+    const runs: GrepRun[] = []
+    const t0 = performance.now()
+    while (runs.length < MIN_GREP_RUNS || performance.now() - t0 < PHASE_MS) {
+      const s = performance.now()
+      const answer = await get(port, `/v1/grep?${query}`) as { hits: unknown[], scannedBytes: number }
+      const run = { ms: performance.now() - s, hits: answer.hits.length, scannedBytes: answer.scannedBytes }
+      if (!check(run)) throw new Error(`grep ${query}: unexpected answer ${JSON.stringify(run)}`)
+      runs.push(run)
+    }
+    return runs
+  }
+  const fullScan = (r: GrepRun): boolean => r.hits === 0 && r.scannedBytes >= filled.bytes
+  const literal = 'q=no-such-needle-anywhere&limit=10'
+
+  process.stderr.write('bench: measuring ack latency, idle and during greps\n')
+  // Unmeasured: the first scan also pays for compiling the scan code, which no later grep does.
+  await get(port, `/v1/grep?${literal}`)
+  await phase('idle', async () => { await sleep(PHASE_MS); return [] })
+  await phase('grep literal, no hit', greps(literal, fullScan))
+  await phase('grep -i, no hit', greps('q=NO-SUCH-NEEDLE&i=1&limit=10', fullScan))
+  await phase('grep -E, no hit', greps(`q=${encodeURIComponent('needle-\\d+x')}&regex=1&limit=10`, fullScan))
+  await phase('grep literal, 10,000 hits', greps('q=GET&limit=10000', r => r.hits === 10_000))
+  probing = false
+  await probed
+  probe.close()
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+  const rss = Number(/^process_resident_memory_bytes (\S+)$/m.exec(metrics)?.[1] ?? 0)
+  server.proc.kill('SIGTERM')
+  await server.exited
+
+  const idle = rows[0]
+  const f1 = (n: number): string => n.toFixed(1)
+  const lines = rows.map(r => {
+    const ms = r.runs.map(g => g.ms).sort((a, b) => a - b)
+    const grep = r.runs.length === 0 ? '– | – | – | –'
+      : `${r.runs.length} | ${pct(ms, 50).toFixed(0)} | ${ms[ms.length - 1].toFixed(0)} | ` +
+        `${(r.runs[0].scannedBytes / 1e6).toFixed(0)}`
+    return `| ${r.name} | ${grep} | ${r.acks} | ${f1(r.p50)} | ${f1(r.p99)} | ${f1(r.max)} | ` +
+      `${(r.p99 / idle.p99).toFixed(1)} |`
+  })
+  const table = [
+    '| phase | grep runs | grep median ms | grep max ms | scanned MB | acks | ack p50 ms | ack p99 ms | ' +
+      'ack max ms | ack p99 ÷ idle |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...lines,
+  ].join('\n')
+  const text = `logfs ingest during queries: ack latency of one small batch at a time (${PROBE_GAP_MS} ms after ` +
+    `the previous ack) over ${(filled.bytes / 1e6).toFixed(0)} MB ` +
+    `(${filled.lines} JSON lines in ${SOURCES} sources)\n` +
+    `${machineLine()}\n` +
+    `fill through the WebSocket ingest: ${fillSeconds.toFixed(1)} s ` +
+    `(${(filled.bytes / 1e6 / fillSeconds).toFixed(0)} MB/s); server RSS after the greps: ` +
+    `${(rss / 2 ** 20).toFixed(0)} MiB; each phase at least ${PHASE_MS / 1000} s and ${MIN_GREP_RUNS} greps\n\n` +
+    `${table}\n`
+  process.stdout.write('\n' + text)
+  const dir = path.join(ROOT, 'bench/results')
+  fs.mkdirSync(dir, { recursive: true })
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-')
+  fs.writeFileSync(path.join(dir, `stall-${stamp}.md`), text)
+  const json = { machine: machine(), ...filled, fillSeconds, rss, probeGapMs: PROBE_GAP_MS, phaseMs: PHASE_MS, rows }
+  fs.writeFileSync(path.join(dir, `stall-${stamp}.json`), JSON.stringify(json, null, 2) + '\n')
+}
+
+main().catch(fail)
