@@ -63,6 +63,7 @@ t.test('block: a stop fails writes that still wait, and refuses new ones', async
   const ix = intake('block')
   const src = ix.source('app/a.log')
   const big = Buffer.alloc(200_000, 0x61)
+  big[big.length - 1] = NL
   let accepted = 0
   while (ix.write(src, big) === 0) accepted++
   t.equal(accepted, 5, 'five 200 kB writes fill a 1 MiB ring')
@@ -73,6 +74,18 @@ t.test('block: a stop fails writes that still wait, and refuses new ones', async
   ix.failWaiting(EROFS)
   t.equal(answer, EROFS, 'the waiting write is answered with the errno')
   t.equal(ix.tenants.get('app')!.stats.waiting, 0)
+})
+
+t.test('a stop lets a started line finish: the kernel may have split its write() in two', async t => {
+  const ix = intake('block')
+  const src = ix.source('app/a.log')
+  t.equal(ix.write(src, Buffer.from('first half of a line, ')), 0)
+  ix.close()
+  t.equal(ix.write(src, Buffer.from('second half\n')), 0, 'the rest of the line goes in')
+  t.equal(ix.write(src, Buffer.from('a new line\n')), EROFS, 'a new line does not')
+  const other = ix.source('app/b.log')
+  t.equal(ix.write(other, Buffer.from('x')), EROFS, 'nor does a source whose last line was whole')
+  t.equal(ix.tenants.get('app')!.stats.linesIn, 1)
 })
 
 t.test('drop: a full ring drops whole lines and counts every dropped byte', async t => {

@@ -120,7 +120,10 @@ export class Intake {
    * Answering on the spot, rather than through a callback, spares the FUSE thread a closure per write.
    */
   write (source: Source, bytes: Uint8Array): number {
-    if (this.closed) return EROFS
+    // After a stop began, a write that continues an unfinished line still goes in: the kernel splits a write()
+    // that crosses a page into two requests, and refusing the second would store half a line the application
+    // was told (by a short write) it had written.
+    if (this.closed && source.lineEnded) return EROFS
     const t = this.tenant(source.tenant)
     if (!t) return ENOSPC
     t.stats.writes++
@@ -255,7 +258,7 @@ export class Intake {
     return out
   }
 
-  /** Stop taking new writes; writes already waiting for space still go in as space frees. */
+  /** Stop taking new writes (but the rest of a started line); writes already waiting still go in as space frees. */
   close (): void { this.closed = true }
 
   /** True when every accepted byte has been acknowledged and nobody waits. */
