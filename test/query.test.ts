@@ -105,16 +105,24 @@ t.test('tail -f --source GLOB follows every matching source, new ones included',
   await arrived(server, 'testnode/many/old.log', 8)
   const follow = run(['tail', '-f', '--source', 'many/**', '--json', '--server', server.http])
   t.teardown(() => { follow.proc.kill('SIGKILL') })
-  await waitFor('the stream', () => follow.proc.stdout !== null)
-  await sleep(300)
+  // The follower sees lines from when its stream opened: a warm-up line, appended until it shows, says it is open.
+  let warm = 0
+  await waitFor('the follower to be streaming', async () => {
+    if (follow.stdout.includes('"warm')) return true
+    await append([[`${agent.mnt}/many/old.log`, `warm ${warm++}\n`]])
+    await sleep(300)
+    return false
+  })
+  const seen = follow.stdout.split('\n').filter(Boolean).length
   await append([
     [`${agent.mnt}/many/old.log`, 'old one more\n'],
     [`${agent.mnt}/many/new.log`, 'brand new\n'],
     [`${agent.mnt}/other/x.log`, 'not followed\n'],
   ])
-  await waitFor('two lines', () => follow.stdout.split('\n').filter(Boolean).length >= 2)
+  await waitFor('two lines', () => follow.stdout.split('\n').filter(Boolean).length >= seen + 2)
   await sleep(200)
   const got = follow.stdout.split('\n').filter(Boolean).map(l => JSON.parse(l) as { source: string, text: string })
+    .filter(l => !l.text.startsWith('warm'))
   t.same(got.map(l => [l.source, l.text]).sort(),
     [['testnode/many/new.log', 'brand new'], ['testnode/many/old.log', 'old one more']],
     'new lines of both, no history, nothing else')
