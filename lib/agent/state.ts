@@ -4,6 +4,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { log } from '../util/log'
+import { writeFileAtomic } from '../util/atomic-file'
 
 /**
  * Not a file but state all the same: the supervisor gives each agent it starts the generation of the one before
@@ -19,9 +20,8 @@ export function stateFile (stateDir: string, mountpoint: string, suffix: 'pid' |
 export function writePid (file: string): void {
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true })
-    // Renamed into place: a reader never sees the file empty or half written.
-    fs.writeFileSync(`${file}.tmp`, `${process.pid}\n`)
-    fs.renameSync(`${file}.tmp`, file)
+    // Replaced whole: a reader never sees the file empty or half written.
+    writeFileAtomic(file, `${process.pid}\n`)
   } catch (err) {
     log('error', 'agent', `cannot write ${file}; logfs umount will not find this mount: ${(err as Error).message}`)
   }
@@ -58,16 +58,8 @@ export interface Outcome {
  * is logged, not thrown: the stop itself went as it went, and its exit code still says so.
  */
 export function writeOutcome (file: string, outcome: Omit<Outcome, 'version'>): void {
-  const tmp = `${file}.tmp`
   try {
-    const fd = fs.openSync(tmp, 'w')
-    try {
-      fs.writeSync(fd, JSON.stringify({ version: 1, ...outcome }) + '\n')
-      fs.fsyncSync(fd)
-    } finally {
-      fs.closeSync(fd)
-    }
-    fs.renameSync(tmp, file)
+    writeFileAtomic(file, JSON.stringify({ version: 1, ...outcome }) + '\n')
   } catch (err) {
     log('error', 'agent', `cannot write the outcome of this stop to ${file}: ${(err as Error).message}`)
   }

@@ -5,6 +5,7 @@
 import fs from 'node:fs'
 import { type DirNode, type Tree } from './tree'
 import { log } from '../util/log'
+import { writeFileAtomic } from '../util/atomic-file'
 
 export interface DirEntry { path: string, mode: number, uid: number, gid: number }
 
@@ -64,10 +65,8 @@ export class SkeletonFile {
 
   write (tree: Tree): void {
     if (this.timer) { clearTimeout(this.timer); this.timer = null }
-    const tmp = `${this.file}.tmp`
     try {
-      fs.writeFileSync(tmp, JSON.stringify({ version: 1, dirs: snapshot(tree) }))
-      fs.renameSync(tmp, this.file)
+      writeFileAtomic(this.file, JSON.stringify({ version: 1, dirs: snapshot(tree) }))
     } catch (err) {
       log('warn', 'fs', `cannot save the directory snapshot ${this.file}: ${(err as Error).message}`)
     }

@@ -4,6 +4,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { log } from '../util/log'
+import { writeFileAtomic } from '../util/atomic-file'
 
 const VERSION = 1
 
@@ -15,22 +16,7 @@ const fileIn = (dir: string): string => path.join(dir, 'marks.json')
 export function saveMarks (dir: string, marks: Iterable<[string, Map<number, number>]>): void {
   const body: Record<string, Record<string, number>> = {}
   for (const [source, high] of marks) body[source] = Object.fromEntries(high)
-  const file = fileIn(dir)
-  const tmp = file + '.tmp'
-  try {
-    const fd = fs.openSync(tmp, 'w')
-    try {
-      fs.writeSync(fd, JSON.stringify({ version: VERSION, marks: body }))
-      fs.fsyncSync(fd)
-    } finally {
-      fs.closeSync(fd)
-    }
-  } catch (err) {
-    // A partial file would only take space from the segments.
-    fs.rmSync(tmp, { force: true })
-    throw err
-  }
-  fs.renameSync(tmp, file)
+  writeFileAtomic(fileIn(dir), JSON.stringify({ version: VERSION, marks: body }))
 }
 
 /** The saved marks; none when there is no file, and none (with a warning) when it cannot be read. */
