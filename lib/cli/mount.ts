@@ -38,11 +38,11 @@ export async function mountCommand (mnt: string, f: MountFlags): Promise<void> {
   }
   const agent = new Agent(options)
   await agent.start()
-  // Under a supervisor the pid file names the supervisor, the process that must be signalled for a stop to stick;
-  // if the supervisor dies, this agent is the one left to stop.
   log('info', 'agent', `mounted ${mountpoint}, shipping to ${agent.options.server} as node ${agent.options.node}`)
   const mounted = { mountpoint, pid: process.pid, gen: agent.gen, metrics: agent.metricsAddress }
   if (process.send) {
+    // Under a supervisor the pid file names the supervisor, the process that must be signalled for a stop to
+    // stick; if the supervisor dies, this agent is the one left to stop.
     process.once('disconnect', () => writePid(pidFile))
     // The supervisor announces the mount once its pid file names it, so `logfs umount` right after `mounted`
     // finds the process to signal (see supervisor.ts).

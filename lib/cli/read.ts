@@ -1,20 +1,9 @@
 // `logfs sources` and `logfs cat`: the minimal read path over the server's HTTP API.
 import { InputError, formatBytes, formatTime, printable } from '../util/units'
 import { tokenFrom } from './options'
+import type { SourceInfo } from '../store/store'
 
 export interface ReadFlags { server: string, token?: string, json?: boolean, source?: string }
-
-/** One source as /v1/sources lists it. */
-interface SourceRow {
-  source: string
-  node: string
-  tenant: string
-  path: string
-  bytes: number
-  next: string | null
-  lastWrite: number
-  gapBytes: number
-}
 
 function httpBase (server: string): URL {
   let url: URL
@@ -48,7 +37,7 @@ export async function get (f: ReadFlags, path: string, params: Record<string, st
 
 export async function sourcesCommand (f: ReadFlags): Promise<void> {
   const params: Record<string, string> = f.source ? { source: f.source } : {}
-  const { sources } = await (await get(f, '/v1/sources', params)).json() as { sources: SourceRow[] }
+  const { sources } = await (await get(f, '/v1/sources', params)).json() as { sources: SourceInfo[] }
   if (f.json) {
     process.stdout.write(JSON.stringify(sources) + '\n')
     return

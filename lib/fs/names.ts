@@ -24,7 +24,9 @@ const PATH_MAX = 4096
 export function pathErrno (path: string, creating: boolean): number {
   // '/' is never U+FFFD, so the path contains one exactly when one of its names does.
   if (path.includes('\ufffd')) return EILSEQ
-  if (path.split('/').some(name => Buffer.byteLength(name) > NAME_MAX)) return ENAMETOOLONG
-  if (creating && Buffer.byteLength(path) >= PATH_MAX) return ENAMETOOLONG
+  // Checked on every lookup: only a path longer than NAME_MAX can hold a name that is, so most are not split.
+  const bytes = Buffer.byteLength(path)
+  if (bytes > NAME_MAX && path.split('/').some(name => Buffer.byteLength(name) > NAME_MAX)) return ENAMETOOLONG
+  if (creating && bytes >= PATH_MAX) return ENAMETOOLONG
   return 0
 }

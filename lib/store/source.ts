@@ -22,6 +22,18 @@ const before = (a: Cursor, b: Cursor): boolean => a.gen < b.gen || (a.gen === b.
 
 const pread = promisify(fs.read)
 
+/** Index of the last of `sorted` (ascending) that is at most `x`; 0 when none is. */
+function lastAtOrBelow (sorted: number[], x: number): number {
+  let lo = 0
+  let hi = sorted.length - 1
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1
+    if (sorted[mid] <= x) lo = mid
+    else hi = mid - 1
+  }
+  return lo
+}
+
 /**
  * Pieces of one asynchronous read that lie this close in one segment are read with one call: a source shipped in
  * small batches has thousands of tiny extents per window, and a threadpool round trip costs more than the bytes
@@ -54,16 +66,7 @@ class Pieces {
   fileStart (k: number): number { return this.extents[k].at + (k === 0 ? this.skip : 0) }
 
   /** The piece holding offset `i` of what is read (the last one for its end). */
-  find (i: number): number {
-    let lo = 0
-    let hi = this.count - 1
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1
-      if (this.offsets[mid] <= i) lo = mid
-      else hi = mid - 1
-    }
-    return lo
-  }
+  find (i: number): number { return lastAtOrBelow(this.offsets, i) }
 }
 
 /**
@@ -138,16 +141,7 @@ export class SourceIndex {
   }
 
   /** Index of the extent holding logical position `pos` (the last one for `pos == end`). */
-  private extentAt (pos: number): number {
-    let lo = 0
-    let hi = this.starts.length - 1
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1
-      if (this.starts[mid] <= pos) lo = mid
-      else hi = mid - 1
-    }
-    return lo
-  }
+  private extentAt (pos: number): number { return lastAtOrBelow(this.starts, pos) }
 
   /** Logical position of a cursor, or null when no retained byte has it. */
   logicalOf (c: Cursor): number | null {

@@ -91,6 +91,8 @@ export function decodeFrame (frame: Buffer): unknown {
 
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
 const isName = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 4096
+/** One path component: a node or tenant name becomes part of every source name. */
+const isComponent = (v: unknown): v is string => isName(v) && !v.includes('/') && isSafePath(v)
 
 /** Checks a decoded frame field by field, so nothing malformed reaches the store. */
 export function asBatch (v: unknown): BatchFrame {
@@ -99,10 +101,8 @@ export function asBatch (v: unknown): BatchFrame {
   if (!isInt(f.seq)) throw new WireError('batch.seq must be a non-negative integer')
   const seq = f.seq
   const refuse = (message: string): never => { throw new InvalidBatch(seq, message) }
-  if (!isName(f.node) || f.node.includes('/') || !isSafePath(f.node)) refuse('batch.node must be a name without /')
-  if (!isName(f.tenant) || f.tenant.includes('/') || !isSafePath(f.tenant)) {
-    refuse('batch.tenant must be a name without /')
-  }
+  if (!isComponent(f.node)) refuse('batch.node must be a name without /')
+  if (!isComponent(f.tenant)) refuse('batch.tenant must be a name without /')
   if (!isInt(f.gen)) refuse('batch.gen must be a non-negative integer')
   if (!Array.isArray(f.recs)) refuse('batch.recs must be an array')
   for (const r of f.recs as unknown[]) {
