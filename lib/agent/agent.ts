@@ -1,9 +1,8 @@
 // The agent: one mount, its rings and its shipping workers, with an orderly stop that ships what is buffered.
-import type Fuse from 'fuse-native'
 import { Intake, type FullPolicy, EROFS } from '../ring/intake'
 import { Shipper } from '../ship/shipper'
 import { LogFs } from '../fs/ops'
-import { cleanStale, mount, unmount } from '../fs/mount'
+import { cleanStale, mount, type CacheMode, type Mount } from '../fs/mount'
 import { SkeletonFile, restore } from '../fs/skeleton'
 import { EMPTY, settingsFor, watchCollection, type Collection, type TenantSettings } from '../config/collection'
 import { log } from '../util/log'
@@ -26,6 +25,10 @@ export interface AgentOptions {
   batchBytes: number
   lingerMs: number
   tailBytes: number
+  /** writethrough (default) or writeback: the kernel's page cache takes writes; see README "Cache modes". */
+  cache: CacheMode
+  /** Writeback mode: how often dirty pages are handed to logfs, bounding delivery latency. */
+  flushMs: number
   noShip: string[]
   rootUid: number
   rootGid: number
@@ -49,7 +52,7 @@ export class Agent {
   private readonly intake: Intake
   private readonly shipper: Shipper
   private readonly fs: LogFs
-  private fuse: Fuse | null = null
+  private fuse: Mount | null = null
   private stopping: Promise<boolean> | null = null
   readonly metrics = new Registry()
   private http: AgentHttp | null = null
@@ -109,7 +112,8 @@ export class Agent {
       if (made > 0) log('info', 'agent', `restored ${made} directories from ${skeleton.file}`)
       this.fs.onTreeChange = () => skeleton.schedule(this.fs.tree)
     }
-    this.fuse = await mount(this.options.mountpoint, this.fs.ops(), { opTimeoutMs: 10_000 })
+    this.fuse = await mount(this.options.mountpoint, this.fs.dispatch, () => this.intake.announced(),
+      { cache: this.options.cache, flushMs: this.options.flushMs })
     if (this.options.metricsListen) {
       registerAgentMetrics(this.metrics, () => this.report())
       this.http = await AgentHttp.listen(this.metrics, this.options.metricsListen,
@@ -138,6 +142,9 @@ export class Agent {
    */
   stop (onProgress?: (pending: number) => void): Promise<boolean> {
     this.stopping ??= (async () => {
+      // Writeback mode: what applications wrote sits in the kernel's page cache until flushed; it must reach the
+      // rings before they stop taking writes.
+      await this.fuse?.flush()
       this.intake.close()
       const drained = await this.shipper.drain(this.options.drainTimeoutMs, onProgress)
       if (!drained) {
@@ -145,9 +152,7 @@ export class Agent {
           + `${this.intake.pendingBytes()} bytes were not shipped`)
         this.intake.failWaiting(EROFS)
       }
-      if (this.fuse) {
-        await unmount(this.fuse).catch((err: Error) => log('error', 'agent', `unmount failed: ${err.message}`))
-      }
+      this.fuse?.unmount()
       this.stopWatch()
       await this.shipper.close()
       await this.http?.close()

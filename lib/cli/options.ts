@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import { parseCollection } from '../config/collection'
 import { InputError, parseDuration, parseSize } from '../util/units'
 import { parseOwner } from '../util/owner'
-import { checkRingSize } from '../ring/ring'
+import { checkRingSize } from '../ring/records'
 import type { AgentOptions } from '../agent/agent'
 import { DEFAULT_NO_SHIP } from '../fs/ops'
 
@@ -42,6 +42,11 @@ export function addAgentOptions (cmd: Command): Command {
     .option('--workers <n>', 'shipping worker threads', '1')
     .option('--batch-size <size>', 'largest batch sent at once', '1MiB')
     .option('--linger <duration>', 'how long written bytes may wait for more to join their batch', '5ms')
+    .addOption(new Option('--cache <mode>', 'writethrough: every write() reaches logfs before it returns; writeback: '
+      + 'the kernel\'s page cache takes writes and logfs gets them at least every --flush-interval (faster; what is '
+      + 'not yet flushed is lost if the agent dies, see README "Cache modes")')
+      .choices(['writethrough', 'writeback']).default('writethrough'))
+    .option('--flush-interval <duration>', 'writeback mode: how often written pages are handed to logfs', '20ms')
     .option('--tail-size <size>', 'recent bytes of each file kept readable on the mount', '64KiB')
     .option('--local-only <glob...>', 'files created at paths matching these globs stay in memory and are not shipped '
       + '(default: rotated copies and archives)')
@@ -64,6 +69,8 @@ export interface AgentFlags {
   workers: string
   batchSize: string
   linger: string
+  cache: 'writethrough' | 'writeback'
+  flushInterval: string
   tailSize: string
   localOnly?: string[]
   owner: string
@@ -97,6 +104,8 @@ export function agentOptionsFrom (mountpoint: string, server: string, f: AgentFl
   }
   const batchBytes = parseSize(f.batchSize, '--batch-size')
   if (batchBytes < 4096 || batchBytes > 8 * 1024 * 1024) throw new InputError('--batch-size must be from 4KiB to 8MiB')
+  const flushMs = parseDuration(f.flushInterval, '--flush-interval')
+  if (flushMs < 1 || flushMs > 60_000) throw new InputError('--flush-interval must be from 1ms to 60s')
   if (f.config) {
     try { parseCollection(fs.readFileSync(f.config, 'utf8'), f.config) } catch (err) {
       if (err instanceof InputError) throw err
@@ -116,6 +125,8 @@ export function agentOptionsFrom (mountpoint: string, server: string, f: AgentFl
     batchBytes,
     lingerMs: parseDuration(f.linger, '--linger'),
     tailBytes: Math.max(4096, parseSize(f.tailSize, '--tail-size')),
+    cache: f.cache,
+    flushMs,
     noShip: f.localOnly ?? DEFAULT_NO_SHIP,
     rootUid,
     rootGid,

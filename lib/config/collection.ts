@@ -10,7 +10,7 @@ import { InputError, parseSize } from '../util/units'
 import { globToRegExp } from '../util/glob'
 import { parseOwner } from '../util/owner'
 import type { FullPolicy } from '../ring/intake'
-import { checkRingSize } from '../ring/ring'
+import { checkRingSize } from '../ring/records'
 
 export interface TenantSettings {
   /** Ring size for this tenant's ring when it is created (a running ring keeps its size). */

@@ -1,30 +1,22 @@
 // Mounting and unmounting the logfs filesystem, including the clean-up of a mount left stale by a crash.
-import Fuse, { type Ops } from 'fuse-native'
 import { execFile } from 'node:child_process'
 import { promises as fsp } from 'node:fs'
 import { promisify } from 'node:util'
+import { native, type Dispatch } from '../native/native'
 
 const run = promisify(execFile)
 
-/** Largest write request the kernel may send; 128 KiB is the libfuse 2 / kernel ceiling. */
+/** Largest write request in write-through mode: 128 KiB, the kernel's default without FUSE_MAX_PAGES. */
 export const MAX_WRITE = 131072
+/** Writeback mode: the kernel sends dirty pages in requests of up to 1 MiB (FUSE_MAX_PAGES). */
+const MAX_WRITE_WRITEBACK = 1024 * 1024
 
-/**
- * fuse-native builds the `-o` option string itself and has no setting for large writes, so every write would
- * arrive in 4 KiB pieces. This subclass extends that option string with `big_writes,max_write=131072`
- * (the libfuse 2 spellings), which is the one place fuse-native meant options to come from.
- */
-class LogFuse extends Fuse {
-  protected override _fuseOptions (): string {
-    const base = super._fuseOptions()
-    const extra = `big_writes,max_write=${MAX_WRITE}`
-    return base ? `${base},${extra}` : `-o${extra}`
-  }
-}
+export type CacheMode = 'writethrough' | 'writeback'
 
 export interface MountOptions {
-  /** Milliseconds an op may take before fuse-native answers ETIMEDOUT; writes waiting for ring space are exempt. */
-  opTimeoutMs: number
+  /** writeback: the kernel's page cache takes writes, a flusher every flushMs hands them to logfs (see README). */
+  cache: CacheMode
+  flushMs: number
 }
 
 export class MountError extends Error {
@@ -76,27 +68,42 @@ export async function cleanStale (mnt: string): Promise<boolean> {
   return true
 }
 
-export async function mount (mnt: string, ops: Ops, options: MountOptions): Promise<Fuse> {
+/** The live mount of this process (one per process: the native core serves one). */
+export class Mount {
+  private mounted = true
+  constructor (readonly mountpoint: string, readonly cache: CacheMode) {}
+
+  /** Writeback mode: resolves once dirty pages written before the call have reached logfs. */
+  async flush (): Promise<void> {
+    if (this.cache === 'writeback' && this.mounted) await new Promise<void>(resolve => native.flush(resolve))
+  }
+
+  /** Unmounts lazily: files still open keep being served until they are closed or the process ends. */
+  unmount (): void {
+    if (!this.mounted) return
+    this.mounted = false
+    native.unmount()
+  }
+}
+
+export async function mount (mnt: string, dispatch: Dispatch, onData: () => void, options: MountOptions): Promise<Mount> {
   const st = await fsp.stat(mnt).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOTCONN') return null
     if (err.code === 'ENOENT') throw new MountError(`mount point ${mnt} does not exist`)
     throw new MountError(`mount point ${mnt}: ${err.message}`)
   })
   if (st && !st.isDirectory()) throw new MountError(`mount point ${mnt} is not a directory`)
-  const fuse = new LogFuse(mnt, ops, {
-    allowOther: true,
-    defaultPermissions: true,
-    fsname: 'logfs',
-    subtype: 'logfs',
-    timeout: { default: options.opTimeoutMs, write: false, fsync: false },
-  })
-  await new Promise<void>((resolve, reject) => fuse.mount(err => {
-    if (err) reject(new MountError(`cannot mount ${mnt}: ${err.message}`))
-    else resolve()
-  }))
-  return fuse
-}
-
-export async function unmount (fuse: Fuse): Promise<void> {
-  await new Promise<void>((resolve, reject) => fuse.unmount(err => err ? reject(err) : resolve()))
+  const writeback = options.cache === 'writeback'
+  try {
+    native.mount(mnt, {
+      writeback: writeback ? 1 : 0,
+      flushMs: options.flushMs,
+      maxWrite: writeback ? MAX_WRITE_WRITEBACK : MAX_WRITE,
+      // The kernel may keep names and attributes for a second, as libfuse's high-level API does by default.
+      cacheSeconds: 1,
+    }, dispatch, onData)
+  } catch (err) {
+    throw new MountError(`cannot mount ${mnt}: ${(err as Error).message}`)
+  }
+  return new Mount(mnt, options.cache)
 }

@@ -1,24 +1,28 @@
-// The FUSE operations of logfs: POSIX file semantics over the in-memory tree, with every write of a shipped
-// file handed to the intake (ring) before the application's write() returns.
-import type { Ops, Stat, StatFs } from 'fuse-native'
-import { FULL, type Intake } from '../ring/intake'
+// The FUSE operations of logfs that run in TypeScript: the namespace (lookup, create, mkdir, rename, unlink…),
+// attributes, open/release and fsync. Writes and reads never come here: the native core answers them on the FUSE
+// threads, into the tenant's ring and the file's tail (lib/native/src/session.c). Each op arrives from the native
+// core with a request handle and is answered through native.reply*, now or later (fsync waits for the server).
+import { native, Op, SetAttr, type Dispatch } from '../native/native'
+import type { Intake } from '../ring/intake'
 import { globToRegExp } from '../util/glob'
 import { log } from '../util/log'
-import { EINVAL, FsError, type FileNode, type Node, Tree, type TreeOptions } from './tree'
-import { NAME_MAX, pathErrno } from './names'
-import { MAX_WRITE } from './mount'
+import { EINVAL, EISDIR, FsError, type DirNode, type FileNode, type Node, S_IFDIR, Tree, type TreeOptions } from './tree'
+import { nameErrno } from './names'
 import { tenantOf } from '../util/sources'
 import type { TenantSettings } from '../config/collection'
 
-const EBADF = -9
-const EIO = -5
+const EIO = 5
 const EFBIG = -27
 const O_ACCMODE = 3
 const O_WRONLY = 1
 const O_RDWR = 2
+const O_TRUNC = 0o1000
+const RENAME_NOREPLACE = 1
 const BLOCK = 4096
 
 export interface FsOptions extends TreeOptions {
+  /** Bytes of each file's tail kept readable on the mount. */
+  tailBytes: number
   /** Globs (matched against the path under the mount) of files that are kept in memory but never shipped. */
   noShip: string[]
   /** Per-tenant collection settings (skip/ship globs, directory owner). */
@@ -40,8 +44,6 @@ export const DEFAULT_NO_SHIP = ['**.[0-9]', '**.[0-9][0-9]', '**.gz', '**.bz2', 
 
 export class LogFs {
   readonly tree: Tree
-  private readonly handles = new Map<number, FileNode>()
-  private nextHandle = 1
   private refusedNames = 0
   private readonly noShip: RegExp[]
   /** Called after a change to the directory skeleton (directories, owners, modes). */
@@ -49,174 +51,164 @@ export class LogFs {
 
   constructor (private readonly intake: Intake, readonly options: FsOptions) {
     this.tree = new Tree(options)
+    this.tree.onFileGone = (file) => native.fileRemove(file.attr.ino)
     this.noShip = options.noShip.map(globToRegExp)
   }
 
   stats (): FsStats {
     let files = 0
-    let tailBytes = 0
+    let handles = 0
     const walk = (n: Node): void => {
-      if (n.kind === 'file') { files++; tailBytes += n.tail.held; return }
+      if (n.kind === 'file') { files++; handles += n.handles; return }
       for (const c of n.children.values()) walk(c)
     }
     walk(this.tree.root)
-    return { files, handles: this.handles.size, tailBytes, refusedNames: this.refusedNames }
+    const [refusedInC, , , tailBytes] = native.counts()
+    return { files, handles, tailBytes, refusedNames: this.refusedNames + refusedInC }
   }
 
-  /** `path` when the mount accepts its names (names.ts); otherwise counts the refusal and throws its errno. */
-  private checked (path: string, creating = false): string {
-    const errno = pathErrno(path, creating)
-    if (errno === 0) return path
+  /** `name` when the mount accepts it (names.ts); otherwise counts the refusal and throws its errno. */
+  private checked (name: string, path?: string): string {
+    const errno = nameErrno(name, path)
+    if (errno === 0) return name
     this.refusedNames++
-    throw new FsError(errno, `${path}: refused name`)
+    throw new FsError(errno, `${path ?? name}: refused name`)
   }
 
-  private open (file: FileNode): number {
-    const fd = this.nextHandle++
-    this.handles.set(fd, file)
-    return fd
-  }
-
-  private static stat (node: Node): Stat {
+  /** The attributes of a node as native.reply* take them; a file's size and write mtime are added in C. */
+  private static attr (node: Node): [number, number, number, number, number, number, number, number, number] {
     const { ino, mode, uid, gid, atime, mtime, ctime } = node.attr
-    const size = node.kind === 'file' ? node.size : BLOCK
-    return {
-      ino, mode, uid, gid, size, atime, mtime, ctime,
-      nlink: node.kind === 'file' ? node.nlink : 2 + [...node.children.values()].filter(c => c.kind === 'dir').length,
-      blksize: MAX_WRITE,
-      blocks: Math.ceil(size / 512),
-    }
+    const nlink = node.kind === 'file'
+      ? node.nlink
+      : 2 + [...node.children.values()].filter(c => c.kind === 'dir').length
+    return [ino, mode, nlink, uid, gid, node.kind === 'file' ? 0 : BLOCK, atime, mtime, ctime]
   }
 
-  /** Runs a synchronous tree operation and answers FUSE with 0 or the errno it raised. */
-  private static call<T> (cb: (err: number, value?: T) => void, fn: () => T): void {
-    let value: T
+  private entry (req: number, node: Node): void {
+    node.nlookup++
+    native.replyEntry(req, ...LogFs.attr(node))
+  }
+
+  /** The one entry point for ops from the native core; an op that throws is answered with its errno. */
+  readonly dispatch: Dispatch = (op, req, ino, name, ino2, name2, a, b, c, d, e, f, g) => {
     try {
-      value = fn()
+      this.handle(op, req, ino, name ?? '', ino2, name2 ?? '', a, b, c, d, e, f, g)
     } catch (err) {
-      if (err instanceof FsError) return cb(err.errno)
-      log('error', 'fs', `unexpected failure: ${(err as Error).stack ?? String(err)}`)
-      return cb(EIO)
+      if (!(err instanceof FsError)) log('error', 'fs', `unexpected failure: ${(err as Error).stack ?? String(err)}`)
+      if (req) native.replyErr(req, err instanceof FsError ? -err.errno : EIO)
     }
-    cb(0, value)
   }
 
-  /** Most writes go into the ring at once and need no callback: only one that has to wait for space gets a closure. */
-  private write (fd: number, buf: Buffer, len: number, pos: number, cb: (n: number) => void): void {
-    const file = this.handles.get(fd)
-    if (!file) return cb(EBADF)
-    const bytes = buf.subarray(0, len)
-    if (file.source) {
-      const errno = this.intake.write(file.source, bytes)
-      if (errno === FULL) {
-        return this.intake.wait(file.source, bytes, (e) => e ? cb(e) : LogFs.written(file, pos, bytes, cb))
+  private handle (op: Op, req: number, ino: number, name: string, ino2: number, name2: string,
+    a: number, b: number, c: number, d: number, e: number, f: number, g: number): void {
+    const tree = this.tree
+    switch (op) {
+      case Op.Lookup:
+        return this.entry(req, tree.child(tree.dir(ino), this.checked(name)))
+      case Op.Forget:
+        return tree.forget(ino, a)
+      case Op.Getattr:
+        return native.replyAttr(req, ...LogFs.attr(tree.get(ino)))
+      case Op.Setattr:
+        return this.setattr(req, tree.get(ino), a, b, c, d, e, f, g)
+      case Op.Mkdir:
+        return this.entry(req, this.mkdir(tree.dir(ino), name, a))
+      case Op.Unlink:
+        return this.done(req, () => tree.unlink(tree.dir(ino), this.checked(name)))
+      case Op.Rmdir:
+        return this.done(req, () => { tree.rmdir(tree.dir(ino), this.checked(name)); this.onTreeChange() })
+      case Op.Rename:
+        return this.done(req, () => this.rename(tree.dir(ino), name, tree.dir(ino2), name2, a))
+      case Op.Open:
+        return this.open(req, tree.file(ino), a)
+      case Op.Create: {
+        const file = this.create(tree.dir(ino), name, a)
+        file.nlookup++
+        file.handles++
+        return native.replyCreate(req, ...LogFs.attr(file), file.attr.ino)
       }
-      if (errno) return cb(errno)
+      case Op.Release:
+        return tree.released(tree.file(ino))
+      case Op.Fsync:
+        return this.fsync(req, tree.file(ino))
+      case Op.Readdir:
+        return this.readdir(req, tree.dir(ino), a, b)
     }
-    LogFs.written(file, pos, bytes, cb)
   }
 
-  /** A write the intake took (or an unshipped file's): it shows in the file, and the application gets its length. */
-  private static written (file: FileNode, pos: number, bytes: Buffer, cb: (n: number) => void): void {
-    file.tail.write(pos, bytes)
-    file.attr.mtime = file.attr.ctime = Date.now()
-    cb(bytes.length)
+  private done (req: number, fn: () => void): void {
+    fn()
+    native.replyErr(req, 0)
   }
 
-  ops (): Ops {
-    const call = LogFs.call
-    return {
-      statfs: (_path, cb) => {
-        // The disk is as large as the server behind it; report the largest sizes FUSE can carry.
-        const max = 0xffffffff
-        const statfs: StatFs = {
-          bsize: BLOCK, frsize: BLOCK, blocks: max, bfree: max, bavail: max, files: max, ffree: max, favail: max,
-          fsid: 0, flag: 0, namemax: NAME_MAX,
-        }
-        cb(0, statfs)
-      },
-      getattr: (path, cb) => call(cb, () => LogFs.stat(this.tree.lookup(this.checked(path)))),
-      fgetattr: (path, fd, cb) =>
-        call(cb, () => LogFs.stat(this.handles.get(fd) ?? this.tree.lookup(this.checked(path)))),
-      access: (path, _mode, cb) => call(cb, () => { this.tree.lookup(this.checked(path)) }),
-      readdir: (path, cb) => {
-        try {
-          const dir = this.tree.dir(this.checked(path))
-          dir.attr.atime = Date.now()
-          const names = ['.', '..', ...dir.children.keys()]
-          const stats = [LogFs.stat(dir), LogFs.stat(dir.parent ?? dir), ...[...dir.children.values()].map(LogFs.stat)]
-          cb(0, names, stats)
-        } catch (err) {
-          cb(err instanceof FsError ? err.errno : EIO)
-        }
-      },
-      mkdir: (path, mode, cb) => call(cb, () => {
-        const dir = this.tree.mkdir(this.checked(path, true), mode)
-        // A directory's tenant is its first component, the tenant directory included.
-        const owner = this.options.settings(tenantOf(path.slice(1) + '/')).owner
-        if (owner) [dir.attr.uid, dir.attr.gid] = owner
-        this.onTreeChange()
-      }),
-      rmdir: (path, cb) => call(cb, () => { this.tree.rmdir(this.checked(path)); this.onTreeChange() }),
-      create: (path, mode, cb) => call(cb, () => {
-        const rel = this.checked(path, true).slice(1)
-        return this.open(this.tree.create(path, mode, this.shipped(rel) ? this.intake.source(rel) : null))
-      }),
-      open: (path, flags, cb) => call(cb, () => {
-        const file = this.tree.file(this.checked(path))
-        if ((flags & O_ACCMODE) !== O_WRONLY && (flags & O_ACCMODE) !== O_RDWR) file.attr.atime = Date.now()
-        return this.open(file)
-      }),
-      release: (_path, fd, cb) => { this.handles.delete(fd); cb(0) },
-      flush: (_path, _fd, cb) => cb(0),
-      fsync: (_path, _datasync, fd, cb) => {
-        const file = this.handles.get(fd)
-        if (!file) return cb(EBADF)
-        if (!file.source) return cb(0)
-        // Durable means acknowledged by the server, so fsync waits for that, within a bound.
-        let answered = false
-        const timer = setTimeout(() => { answered = true; cb(EIO) }, this.options.fsyncWaitMs)
-        this.intake.whenAcked(file.source.tenant, () => {
-          if (answered) return
-          clearTimeout(timer)
-          cb(0)
-        })
-      },
-      read: (_path, fd, buf, len, pos, cb) => {
-        const file = this.handles.get(fd)
-        if (!file) return cb(EBADF)
-        cb(file.tail.read(pos, len === buf.length ? buf : buf.subarray(0, len)))
-      },
-      write: (_path, fd, buf, len, pos, cb) => this.write(fd, buf, len, pos, cb),
-      truncate: (path, size, cb) => call(cb, () => this.resize(this.tree.file(this.checked(path)), size)),
-      ftruncate: (path, fd, size, cb) =>
-        call(cb, () => this.resize(this.handles.get(fd) ?? this.tree.file(this.checked(path)), size)),
-      unlink: (path, cb) => call(cb, () => this.tree.unlink(this.checked(path))),
-      rename: (src, dest, cb) => call(cb, () => {
-        this.tree.rename(this.checked(src), this.checked(dest, true))
-        this.onTreeChange()
-      }),
-      chmod: (path, mode, cb) => call(cb, () => {
-        const node = this.tree.lookup(this.checked(path))
-        node.attr.mode = (node.attr.mode & ~0o7777) | (mode & 0o7777)
-        node.attr.ctime = Date.now()
-        if (node.kind === 'dir') this.onTreeChange()
-      }),
-      chown: (path, uid, gid, cb) => call(cb, () => {
-        const node = this.tree.lookup(this.checked(path))
-        // uid/gid of -1 mean "leave as is" (they arrive as unsigned 32-bit).
-        if (uid !== 0xffffffff) node.attr.uid = uid
-        if (gid !== 0xffffffff) node.attr.gid = gid
-        node.attr.ctime = Date.now()
-        if (node.kind === 'dir') this.onTreeChange()
-      }),
-      utimens: (path, atime, mtime, cb) => call(cb, () => {
-        const node = this.tree.lookup(this.checked(path))
-        node.attr.atime = atime
-        node.attr.mtime = mtime
-        node.attr.ctime = Date.now()
-      }),
+  private mkdir (parent: DirNode, name: string, mode: number): DirNode {
+    const path = this.tree.path(parent, name)
+    const dir = this.tree.mkdir(parent, this.checked(name, path), mode)
+    // A directory's tenant is its first component, the tenant directory included.
+    const owner = this.options.settings(tenantOf(path.slice(1) + '/')).owner
+    if (owner) [dir.attr.uid, dir.attr.gid] = owner
+    this.onTreeChange()
+    return dir
+  }
+
+  private create (parent: DirNode, name: string, mode: number): FileNode {
+    const path = this.tree.path(parent, name)
+    const rel = path.slice(1)
+    this.checked(name, path)
+    const file = this.tree.create(parent, name, mode, this.shipped(rel) ? this.intake.source(rel) : null)
+    native.fileAdd(file.attr.ino, file.source?.id ?? -1, this.options.tailBytes)
+    return file
+  }
+
+  private rename (from: DirNode, name: string, to: DirNode, newName: string, flags: number): void {
+    if (flags & ~RENAME_NOREPLACE) throw new FsError(EINVAL, 'rename: only RENAME_NOREPLACE is supported')
+    this.tree.rename(from, this.checked(name), to, this.checked(newName, this.tree.path(to, newName)),
+      (flags & RENAME_NOREPLACE) !== 0)
+    this.onTreeChange()
+  }
+
+  private open (req: number, file: FileNode, flags: number): void {
+    if ((flags & O_ACCMODE) !== O_WRONLY && (flags & O_ACCMODE) !== O_RDWR) file.attr.atime = Date.now()
+    if (flags & O_TRUNC) this.resize(file, 0)
+    file.handles++
+    native.replyOpen(req, file.attr.ino)
+  }
+
+  private setattr (req: number, node: Node, valid: number, mode: number, uid: number, gid: number, size: number,
+    atime: number, mtime: number): void {
+    const now = Date.now()
+    if (valid & SetAttr.Size) {
+      if (node.kind !== 'file') throw new FsError(EISDIR, 'cannot truncate a directory')
+      this.resize(node, size)
     }
+    if (valid & SetAttr.Mode) node.attr.mode = (node.attr.mode & ~0o7777) | (mode & 0o7777)
+    if (valid & SetAttr.Uid) node.attr.uid = uid
+    if (valid & SetAttr.Gid) node.attr.gid = gid
+    if (valid & SetAttr.Atime) node.attr.atime = valid & SetAttr.AtimeNow ? now : atime
+    if (valid & SetAttr.Mtime) node.attr.mtime = valid & SetAttr.MtimeNow ? now : mtime
+    node.attr.ctime = now
+    if (node.kind === 'dir' && valid & (SetAttr.Mode | SetAttr.Uid | SetAttr.Gid)) this.onTreeChange()
+    native.replyAttr(req, ...LogFs.attr(node))
+  }
+
+  private fsync (req: number, file: FileNode): void {
+    if (!file.source) return native.replyErr(req, 0)
+    // Durable means acknowledged by the server, so fsync waits for that, within a bound.
+    let answered = false
+    const timer = setTimeout(() => { answered = true; native.replyErr(req, EIO) }, this.options.fsyncWaitMs)
+    this.intake.whenAcked(file.source.tenant, () => {
+      if (answered) return
+      clearTimeout(timer)
+      native.replyErr(req, 0)
+    })
+  }
+
+  private readdir (req: number, dir: DirNode, size: number, offset: number): void {
+    if (offset === 0) dir.attr.atime = Date.now()
+    const nodes: Node[] = [dir, dir.parent ?? dir, ...dir.children.values()]
+    const names = ['.', '..', ...dir.children.keys()]
+    native.replyDir(req, size, offset, names, Float64Array.from(nodes, n => n.attr.ino),
+      Uint32Array.from(nodes, n => n.kind === 'dir' ? S_IFDIR : n.attr.mode))
   }
 
   /** Whether a file created at `rel` is shipped: not a rotated copy, not skipped, and wanted if a list is given. */
@@ -231,7 +223,8 @@ export class LogFs {
     if (size < 0) throw new FsError(EINVAL, 'negative size')
     if (size > Number.MAX_SAFE_INTEGER) throw new FsError(EFBIG, 'size too large')
     // Truncation changes what the file shows, not the stream: the cursor keeps counting written bytes.
-    file.tail.truncate(size)
+    const errno = native.fileTruncate(file.attr.ino, size, Date.now())
+    if (errno) throw new FsError(errno, `${this.tree.path(file)}: cannot truncate`)
     file.attr.mtime = file.attr.ctime = Date.now()
   }
 }

@@ -23,7 +23,8 @@ export function snapshot (tree: Tree): DirEntry[] {
 export function restore (tree: Tree, entries: DirEntry[]): number {
   let made = 0
   for (const e of entries) {
-    const dir = e.path === '' ? tree.root : tree.mkdir(e.path, e.mode)
+    const at = e.path.lastIndexOf('/')
+    const dir = e.path === '' ? tree.root : tree.mkdir(tree.lookupDir(e.path.slice(0, at)), e.path.slice(at + 1), e.mode)
     dir.attr.mode = e.mode
     dir.attr.uid = e.uid
     dir.attr.gid = e.gid

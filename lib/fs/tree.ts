@@ -1,7 +1,7 @@
-// The in-memory namespace of the mount: directories, files and their attributes. No bytes are stored here
-// beyond each file's recent tail; the log stream itself lives in the rings and on the server.
+// The in-memory namespace of the mount: directories, files and their attributes, by inode number (which is also
+// the FUSE node ID: logfs chooses them, so a restarted agent can answer for them). No bytes are stored here; a
+// file's tail, size and mtime of its writes live in the native core (lib/native/src/files.c).
 import type { Source } from '../ring/intake'
-import { TailBuffer } from './tail'
 
 export const S_IFDIR = 0o040000
 export const S_IFREG = 0o100000
@@ -15,6 +15,9 @@ export const ENOTEMPTY = -39
 export const EACCES = -13
 export const ENAMETOOLONG = -36
 export const EILSEQ = -84
+
+/** The inode number of the root, as FUSE fixes it (FUSE_ROOT_ID). */
+export const ROOT_INO = 1
 
 export class FsError extends Error {
   constructor (readonly errno: number, message: string) { super(message) }
@@ -30,17 +33,23 @@ interface Attr {
   ctime: number
 }
 
-export class FileNode {
-  readonly kind = 'file'
-  nlink = 1
-  constructor (readonly attr: Attr, readonly tail: TailBuffer, public source: Source | null) {}
-  get size (): number { return this.tail.size }
+/** What every node has: where it is, and how many references the kernel holds (lookups not yet forgotten). */
+abstract class BaseNode {
+  nlookup = 0
+  constructor (readonly attr: Attr, public name: string, public parent: DirNode | null) {}
 }
 
-export class DirNode {
+export class FileNode extends BaseNode {
+  readonly kind = 'file'
+  nlink = 1
+  /** Open handles (the kernel's file handle is the inode number). */
+  handles = 0
+  constructor (attr: Attr, name: string, parent: DirNode, readonly source: Source | null) { super(attr, name, parent) }
+}
+
+export class DirNode extends BaseNode {
   readonly kind = 'dir'
   readonly children = new Map<string, Node>()
-  constructor (readonly attr: Attr, public parent: DirNode | null) {}
 }
 
 export type Node = FileNode | DirNode
@@ -49,15 +58,19 @@ export interface TreeOptions {
   rootUid: number
   rootGid: number
   rootMode: number
-  tailBytes: number
 }
 
 export class Tree {
   readonly root: DirNode
-  private nextIno = 1
+  /** Every node the kernel may still name: in the tree, or removed but still looked up or open. */
+  private readonly nodes = new Map<number, Node>()
+  private nextIno = ROOT_INO
+  /** Called when a removed file is no longer referenced by the kernel, so its native entry can go. */
+  onFileGone: (file: FileNode) => void = () => {}
 
   constructor (readonly options: TreeOptions) {
-    this.root = new DirNode(this.attr(S_IFDIR | options.rootMode, options.rootUid, options.rootGid), null)
+    this.root = new DirNode(this.attr(S_IFDIR | options.rootMode, options.rootUid, options.rootGid), '', null)
+    this.nodes.set(ROOT_INO, this.root)
   }
 
   private attr (mode: number, uid: number, gid: number): Attr {
@@ -65,114 +78,141 @@ export class Tree {
     return { ino: this.nextIno++, mode, uid, gid, atime: now, mtime: now, ctime: now }
   }
 
-  /** Splits a FUSE path (always absolute, already normalised by the kernel) into its names. */
-  static parts (path: string): string[] {
-    return path === '/' ? [] : path.slice(1).split('/')
+  get (ino: number): Node {
+    const node = this.nodes.get(ino)
+    if (!node) throw new FsError(ENOENT, `inode ${ino}: not known`)
+    return node
   }
 
-  lookup (path: string): Node {
-    let node: Node = this.root
-    for (const name of Tree.parts(path)) {
-      if (node.kind !== 'dir') throw new FsError(ENOTDIR, `${path}: not a directory`)
-      const next = node.children.get(name)
-      if (!next) throw new FsError(ENOENT, `${path}: no such file or directory`)
-      node = next
+  dir (ino: number): DirNode {
+    const node = this.get(ino)
+    if (node.kind !== 'dir') throw new FsError(ENOTDIR, `${this.path(node)}: not a directory`)
+    return node
+  }
+
+  file (ino: number): FileNode {
+    const node = this.get(ino)
+    if (node.kind !== 'file') throw new FsError(EISDIR, `${this.path(node)}: is a directory`)
+    return node
+  }
+
+  child (dir: DirNode, name: string): Node {
+    const node = dir.children.get(name)
+    if (!node) throw new FsError(ENOENT, `${this.path(dir, name)}: no such file or directory`)
+    return node
+  }
+
+  /** The absolute path of a node (or of `name` in it), as it stands now. */
+  path (node: Node, name?: string): string {
+    const parts: string[] = name === undefined ? [] : [name]
+    for (let n: Node | null = node; n && n !== this.root; n = n.parent) parts.push(n.name)
+    return '/' + parts.reverse().join('/')
+  }
+
+  /** The directory at an absolute path, for the skeleton restored at start. */
+  lookupDir (path: string): DirNode {
+    let dir = this.root
+    for (const name of path.split('/').filter(Boolean)) {
+      const next = this.child(dir, name)
+      if (next.kind !== 'dir') throw new FsError(ENOTDIR, `${path}: not a directory`)
+      dir = next
     }
-    return node
-  }
-
-  dir (path: string): DirNode {
-    const node = this.lookup(path)
-    if (node.kind !== 'dir') throw new FsError(ENOTDIR, `${path}: not a directory`)
-    return node
-  }
-
-  file (path: string): FileNode {
-    const node = this.lookup(path)
-    if (node.kind !== 'file') throw new FsError(EISDIR, `${path}: is a directory`)
-    return node
-  }
-
-  /** The parent directory of `path` and the last name in it. */
-  private split (path: string): [DirNode, string] {
-    const parts = Tree.parts(path)
-    const name = parts.pop()
-    if (name === undefined) throw new FsError(EINVAL, 'the root has no parent')
-    return [this.dir('/' + parts.join('/')), name]
+    return dir
   }
 
   private touch (dir: DirNode): void {
     dir.attr.mtime = dir.attr.ctime = Date.now()
   }
 
-  // fuse-native does not tell us who called, so new entries take their owner from the directory they are made
-  // in; an administrator chowns a tenant's directory once and everything its applications create is theirs.
-  mkdir (path: string, mode: number): DirNode {
-    const [parent, name] = this.split(path)
-    if (parent.children.has(name)) throw new FsError(EEXIST, `${path}: exists`)
-    const dir = new DirNode(this.attr(S_IFDIR | (mode & 0o7777), parent.attr.uid, parent.attr.gid), parent)
+  // New entries take their owner from the directory they are made in; an administrator chowns a tenant's
+  // directory once and everything its applications create is theirs.
+  mkdir (parent: DirNode, name: string, mode: number): DirNode {
+    if (parent.children.has(name)) throw new FsError(EEXIST, `${this.path(parent, name)}: exists`)
+    const dir = new DirNode(this.attr(S_IFDIR | (mode & 0o7777), parent.attr.uid, parent.attr.gid), name, parent)
     parent.children.set(name, dir)
+    this.nodes.set(dir.attr.ino, dir)
     this.touch(parent)
     return dir
   }
 
-  create (path: string, mode: number, source: Source | null): FileNode {
-    const [parent, name] = this.split(path)
-    if (parent.children.has(name)) throw new FsError(EEXIST, `${path}: exists`)
+  create (parent: DirNode, name: string, mode: number, source: Source | null): FileNode {
+    if (parent.children.has(name)) throw new FsError(EEXIST, `${this.path(parent, name)}: exists`)
     const attr = this.attr(S_IFREG | (mode & 0o7777), parent.attr.uid, parent.attr.gid)
-    const file = new FileNode(attr, new TailBuffer(this.options.tailBytes), source)
+    const file = new FileNode(attr, name, parent, source)
     parent.children.set(name, file)
+    this.nodes.set(attr.ino, file)
     this.touch(parent)
     return file
   }
 
-  unlink (path: string): void {
-    const [parent, name] = this.split(path)
-    const node = parent.children.get(name)
-    if (!node) throw new FsError(ENOENT, `${path}: no such file`)
-    if (node.kind === 'dir') throw new FsError(EISDIR, `${path}: is a directory`)
+  unlink (parent: DirNode, name: string): void {
+    const node = this.child(parent, name)
+    if (node.kind === 'dir') throw new FsError(EISDIR, `${this.path(parent, name)}: is a directory`)
     parent.children.delete(name)
-    node.nlink = 0
-    node.attr.ctime = Date.now()
+    this.detach(node)
     this.touch(parent)
   }
 
-  rmdir (path: string): void {
-    const [parent, name] = this.split(path)
-    const node = parent.children.get(name)
-    if (!node) throw new FsError(ENOENT, `${path}: no such directory`)
-    if (node.kind !== 'dir') throw new FsError(ENOTDIR, `${path}: not a directory`)
-    if (node.children.size > 0) throw new FsError(ENOTEMPTY, `${path}: directory not empty`)
+  rmdir (parent: DirNode, name: string): void {
+    const node = this.child(parent, name)
+    if (node.kind !== 'dir') throw new FsError(ENOTDIR, `${this.path(parent, name)}: not a directory`)
+    if (node.children.size > 0) throw new FsError(ENOTEMPTY, `${this.path(parent, name)}: directory not empty`)
     parent.children.delete(name)
+    this.detach(node)
     this.touch(parent)
   }
 
   /** rename(2) semantics: replaces an existing target of the same kind (an empty one, for directories). */
-  rename (src: string, dest: string): void {
-    const [from, fromName] = this.split(src)
-    const [to, toName] = this.split(dest)
-    const node = from.children.get(fromName)
-    if (!node) throw new FsError(ENOENT, `${src}: no such file or directory`)
+  rename (from: DirNode, fromName: string, to: DirNode, toName: string, noReplace: boolean): void {
+    const node = this.child(from, fromName)
     if (node.kind === 'dir') {
       for (let d: DirNode | null = to; d; d = d.parent) {
-        if (d === node) throw new FsError(EINVAL, `cannot move ${src} into itself`)
+        if (d === node) throw new FsError(EINVAL, `cannot move ${this.path(node)} into itself`)
       }
     }
     const existing = to.children.get(toName)
     if (existing === node) return
     if (existing) {
+      const dest = this.path(to, toName)
+      if (noReplace) throw new FsError(EEXIST, `${dest}: exists`)
       if (existing.kind === 'dir' && node.kind !== 'dir') throw new FsError(EISDIR, `${dest}: is a directory`)
       if (existing.kind !== 'dir' && node.kind === 'dir') throw new FsError(ENOTDIR, `${dest}: not a directory`)
-      if (existing.kind === 'dir' && existing.children.size > 0) {
-        throw new FsError(ENOTEMPTY, `${dest}: directory not empty`)
-      }
-      if (existing.kind === 'file') existing.nlink = 0
+      if (existing.kind === 'dir' && existing.children.size > 0) throw new FsError(ENOTEMPTY, `${dest}: not empty`)
+      this.detach(existing)
     }
     from.children.delete(fromName)
     to.children.set(toName, node)
-    if (node.kind === 'dir') node.parent = to
+    node.parent = to
+    node.name = toName
     node.attr.ctime = Date.now()
     this.touch(from)
     this.touch(to)
+  }
+
+  /** A node left the namespace; it stays known while the kernel still holds it. */
+  private detach (node: Node): void {
+    node.parent = null
+    node.attr.ctime = Date.now()
+    if (node.kind === 'file') node.nlink = 0
+    this.dropIfUnused(node)
+  }
+
+  /** The kernel dropped `n` references (FUSE forget). */
+  forget (ino: number, n: number): void {
+    const node = this.nodes.get(ino)
+    if (!node || node === this.root) return
+    node.nlookup = Math.max(0, node.nlookup - n)
+    this.dropIfUnused(node)
+  }
+
+  released (file: FileNode): void {
+    file.handles--
+    this.dropIfUnused(file)
+  }
+
+  private dropIfUnused (node: Node): void {
+    if (node.parent !== null || node.nlookup > 0 || (node.kind === 'file' && node.handles > 0)) return
+    this.nodes.delete(node.attr.ino)
+    if (node.kind === 'file') this.onFileGone(node)
   }
 }

@@ -72,7 +72,7 @@ export class Shipper {
   }
 
   /**
-   * Called after every accepted write: sends a full batch at once, otherwise lets bytes linger a few ms so that
+   * Called when a ring got bytes (once per batch, see ring.ts `announced`) and after each acknowledgement: sends a full batch at once, otherwise lets bytes linger a few ms so that
    * one batch (one task, one frame, one fsync on the server) carries many writes. Batches were the agent's
    * largest CPU cost per write before this.
    */
@@ -97,8 +97,11 @@ export class Shipper {
     const f = this.flight(t)
     if (f.busy || f.retry || this.stopped) return
     const ring = t.ring
+    // Cleared before the cut: a write after this point announces itself again (ring.ts).
+    ring.clearAnnouncement()
     const start = ring.tail
-    const end = ring.cut(start, this.options.batchBytes)
+    const sources = new Set<number>()
+    const end = ring.cut(start, this.options.batchBytes, sources)
     if (end === start) return
     f.busy = true
     const task: ShipTask = {
@@ -110,7 +113,7 @@ export class Shipper {
       control: ring.control,
       start,
       end,
-      names: this.intake.namesFrom(t, start),
+      names: this.intake.names(sources),
     }
     this.stats.sentBytes += end - start
     const sent = process.hrtime.bigint()
@@ -128,7 +131,7 @@ export class Shipper {
       this.stats.wireBytes += res.wireBytes
       this.stats.duplicateBytes += res.duplicate
       this.intake.release(t, end)
-      if (ring.used > 0) this.kick(t)
+      if (ring.used > 0 || ring.announced) this.kick(t)
     }, (err: Error) => this.failed(t, f, `shipping worker failed: ${err.message}`, false))
   }
 

@@ -1,6 +1,6 @@
 // A piscina worker: reads a range of a tenant's ring, frames it as one batch and ships it over its own
 // WebSocket connection. The task resolves only when the server has made the batch durable.
-import { readRecords } from '../ring/ring'
+import { readRecords } from '../ring/records'
 import { RefusedError, ServerLink, type LinkOptions } from './link'
 import type { WireRecord } from '../wire/frames'
 

@@ -1,0 +1,11 @@
+# The native core of logfs (lib/native/src), built by bin/logfs-setup with the node-gyp that comes with npm.
+# Needs a C compiler, make, python3 and libfuse3-dev (pkg-config fuse3).
+{
+  "targets": [{
+    "target_name": "logfs_native",
+    "sources": ["src/addon.c", "src/session.c", "src/intake.c", "src/files.c", "src/tail.c"],
+    "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "<!@(pkg-config --cflags fuse3)"],
+    "libraries": ["<!@(pkg-config --libs fuse3)"],
+    "defines": ["_GNU_SOURCE"]
+  }]
+}

@@ -1,0 +1,95 @@
+// The one typed interface to the native core (lib/native/src, built by bin/logfs-setup): the FUSE session on
+// libfuse 3's low-level API, the ring producer and the files' tails. fs/ and ring/ use it; nothing else does.
+import path from 'node:path'
+
+/** The ops C hands to JavaScript (session.h, enum lf_op). Writes, reads, flush and statfs never come here. */
+export const enum Op {
+  Lookup = 1, Forget, Getattr, Setattr, Mkdir, Unlink, Rmdir, Rename, Open, Create, Release, Fsync, Readdir,
+}
+
+/** setattr's `valid` bits (session.h, enum lf_set). */
+export const enum SetAttr {
+  Mode = 1 << 0, Uid = 1 << 1, Gid = 1 << 2, Size = 1 << 3, Atime = 1 << 4, Mtime = 1 << 5,
+  AtimeNow = 1 << 7, MtimeNow = 1 << 8,
+}
+
+/**
+ * One op from a FUSE thread. `req` names the request for the reply functions (0: answered already). The meaning
+ * of ino2, name2 and a..g depends on the op; session.h (struct lf_call) lists them.
+ */
+export type Dispatch = (op: Op, req: number, ino: number, name: string | null, ino2: number, name2: string | null,
+  a: number, b: number, c: number, d: number, e: number, f: number, g: number) => void
+
+export interface MountSettings {
+  /** 1: the kernel's writeback cache, with a flusher every flushMs. */
+  writeback: number
+  flushMs: number
+  maxWrite: number
+  /** Seconds the kernel may cache names and attributes. */
+  cacheSeconds: number
+}
+
+/** ino, mode, nlink, uid, gid, size, atime, mtime, ctime (ms); a file's size and mtime are filled in by C. */
+type Attr = [ino: number, mode: number, nlink: number, uid: number, gid: number, size: number,
+  atime: number, mtime: number, ctime: number]
+
+export interface NativeCore {
+  /** Mounts and serves on libfuse threads; throws with the reason. One mount per process. */
+  mount (mountpoint: string, settings: MountSettings, dispatch: Dispatch, onData: () => void): void
+  unmount (): void
+  /** Writeback mode: calls `done` once dirty pages written before the call reached logfs (off the JS thread). */
+  flush (done: () => void): void
+  /** Names refused as not UTF-8, writes and reads answered in C, bytes held in tails. */
+  counts (): [refusedNames: number, writes: number, reads: number, tailBytes: number]
+
+  replyErr (req: number, errno: number): void
+  replyEntry (req: number, ...attr: Attr): void
+  replyAttr (req: number, ...attr: Attr): void
+  replyCreate (req: number, ...attrAndHandle: [...Attr, fh: number]): void
+  replyOpen (req: number, fh: number): void
+  replyDir (req: number, size: number, offset: number, names: string[], inos: Float64Array, modes: Uint32Array): void
+
+  /** Registers a ring (its memory and control block stay referenced from C for good); returns its index. */
+  tenantNew (data: Uint8Array, control: BigInt64Array, policy: Policy): number
+  tenantPolicy (tenant: number, policy: Policy): void
+  /** Wakes writers waiting for ring space, after the tail moved. */
+  tenantWake (tenant: number): void
+  tenantFailWaiting (tenant: number, errno: number): void
+  /** A new source in a tenant (-1: the tenant has no ring, its writes fail with ENOSPC); returns its id. */
+  sourceNew (tenant: number): number
+  sourceNext (source: number): number
+  /** The producer, from the JS thread: 0, a negative errno, or constants.FULL (it never waits here). */
+  write (source: number, bytes: Uint8Array): number
+  /** Stop taking writes, except the rest of a started line. */
+  close (): void
+
+  /** The write path's view of a file: its source (-1: not shipped) and a tail of tailBytes. */
+  fileAdd (ino: number, source: number, tailBytes: number): void
+  fileRemove (ino: number): void
+  fileTruncate (ino: number, size: number, nowMs: number): number
+  fileSize (ino: number): number
+
+  readonly constants: { HEADER: number, CONTROL_BYTES: number, CTL_SLOTS: number, FULL: number }
+}
+
+export const enum Policy { Block = 0, Drop = 1 }
+
+/** Where bin/logfs-setup builds the addon, from dist/lib/native/ (this file, compiled) or lib/native/. */
+const ADDON = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../../lib/native' : '.',
+  'build/Release/logfs_native.node')
+
+function load (): NativeCore {
+  try {
+    return require(ADDON) as NativeCore
+  } catch (err) {
+    throw new Error(`the logfs native core is not built (${ADDON}: ${(err as Error).message.split('\n')[0]}); `
+      + 'run bin/logfs-setup, which needs the apt packages build-essential python3 pkg-config libfuse3-dev')
+  }
+}
+
+let core: NativeCore | null = null
+
+/** Loaded on first use, so commands that mount nothing (`logfs server`, queries) run without the addon. */
+export const native: NativeCore = new Proxy({} as NativeCore, {
+  get: (_target, key: keyof NativeCore) => (core ??= load())[key],
+})

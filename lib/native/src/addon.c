@@ -1,0 +1,517 @@
+// The N-API surface of the native core: the one place JavaScript and C meet. lib/native/native.ts types it.
+// Forked in spirit from fuse-native (MIT, see LICENSE-fuse-native): ops are handed to the JS thread and answered
+// from there, but through libfuse 3's low-level API, and writes and reads never reach JS at all.
+#define NAPI_VERSION 8
+#include <errno.h>
+#include <node_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "files.h"
+#include "intake.h"
+#include "session.h"
+
+static lf_intake intake;
+static napi_threadsafe_function ops_fn, data_fn;
+static int mounted;
+
+static lf_tenant **tenants;
+static uint32_t n_tenants;
+static lf_source **sources;
+static uint32_t n_sources, cap_sources;
+
+#define CHECK(call) do { if ((call) != napi_ok) return throw_last(env); } while (0)
+
+static napi_value throw_last(napi_env env) {
+  const napi_extended_error_info *info;
+  napi_get_last_error_info(env, &info);
+  napi_throw_error(env, NULL, info && info->error_message ? info->error_message : "N-API call failed");
+  return NULL;
+}
+
+static napi_value throw_msg(napi_env env, const char *message) {
+  napi_throw_error(env, NULL, message);
+  return NULL;
+}
+
+static napi_value undefined(napi_env env) {
+  napi_value v;
+  napi_get_undefined(env, &v);
+  return v;
+}
+
+static napi_value number(napi_env env, double d) {
+  napi_value v;
+  napi_create_double(env, d, &v);
+  return v;
+}
+
+static int get_double(napi_env env, napi_value v, double *out) {
+  return napi_get_value_double(env, v, out) == napi_ok ? 0 : -1;
+}
+
+/** Reads `n` numeric arguments from argv[from] on into `out`; -1 (with an exception) if one is not a number. */
+static int numbers(napi_env env, napi_value *argv, size_t from, size_t n, double *out) {
+  for (size_t i = 0; i < n; i++) {
+    if (get_double(env, argv[from + i], &out[i]) != 0) {
+      napi_throw_type_error(env, NULL, "expected a number");
+      return -1;
+    }
+  }
+  return 0;
+}
+
+#define ARGS(n) \
+  size_t argc = n; \
+  napi_value argv[n]; \
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL)); \
+  if (argc < n) return throw_msg(env, "too few arguments")
+
+static void *typed_data(napi_env env, napi_value v, size_t *bytes) {
+  napi_typedarray_type type;
+  size_t length, offset;
+  void *data;
+  napi_value buffer;
+  *bytes = 0;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, &buffer, &offset) != napi_ok) return NULL;
+  size_t unit = type == napi_bigint64_array || type == napi_biguint64_array || type == napi_float64_array ? 8
+    : type == napi_int32_array || type == napi_uint32_array || type == napi_float32_array ? 4
+    : type == napi_int16_array || type == napi_uint16_array ? 2 : 1;
+  *bytes = length * unit;
+  return data;
+}
+
+// --- FUSE ops handed to JS ---
+
+static void call_js(napi_env env, napi_value fn, void *context, void *data) {
+  (void) context;
+  lf_call *c = data;
+  if (env == NULL) {
+    if (c->req) lf_reply_err(c->req, EIO);
+    lf_call_free(c);
+    return;
+  }
+  napi_value argv[13];
+  napi_value null;
+  napi_get_null(env, &null);
+  argv[0] = number(env, c->op);
+  argv[1] = number(env, (double) (uintptr_t) c->req);
+  argv[2] = number(env, (double) c->ino);
+  argv[3] = null;
+  if (c->name) napi_create_string_utf8(env, c->name, NAPI_AUTO_LENGTH, &argv[3]);
+  argv[4] = number(env, (double) c->ino2);
+  argv[5] = null;
+  if (c->name2) napi_create_string_utf8(env, c->name2, NAPI_AUTO_LENGTH, &argv[5]);
+  const double rest[7] = { c->a, c->b, c->c, c->d, c->e, c->f, c->g };
+  for (int i = 0; i < 7; i++) argv[6 + i] = number(env, rest[i]);
+  napi_status status = napi_call_function(env, undefined(env), fn, 13, argv, NULL);
+  if (status != napi_ok) {
+    // The dispatcher catches its own errors; one escaping here must not leave the caller hanging.
+    napi_value err;
+    napi_get_and_clear_last_exception(env, &err);
+    fprintf(stderr, "logfs native: op %d failed in JavaScript\n", c->op);
+    if (c->req) lf_reply_err(c->req, EIO);
+  }
+  lf_call_free(c);
+}
+
+static void dispatch(lf_call *c, void *arg) {
+  (void) arg;
+  if (!__atomic_load_n(&mounted, __ATOMIC_ACQUIRE) ||
+      napi_call_threadsafe_function(ops_fn, c, napi_tsfn_blocking) != napi_ok) {
+    if (c->req) lf_reply_err(c->req, ENOTCONN);
+    lf_call_free(c);
+  }
+}
+
+static void data_js(napi_env env, napi_value fn, void *context, void *data) {
+  (void) context;
+  (void) data;
+  if (env == NULL) return;
+  if (napi_call_function(env, undefined(env), fn, 0, NULL, NULL) != napi_ok) {
+    napi_value err;
+    napi_get_and_clear_last_exception(env, &err);
+  }
+}
+
+static void on_data(void *arg) {
+  (void) arg;
+  if (__atomic_load_n(&mounted, __ATOMIC_ACQUIRE)) napi_call_threadsafe_function(data_fn, NULL, napi_tsfn_nonblocking);
+}
+
+static int get_prop_double(napi_env env, napi_value obj, const char *key, double *out) {
+  napi_value v;
+  if (napi_get_named_property(env, obj, key, &v) != napi_ok) return -1;
+  return get_double(env, v, out);
+}
+
+/** mount(mountpoint, { writeback, flushMs, maxWrite, cacheSeconds }, dispatch, onData) */
+static napi_value js_mount(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  char mnt[4096];
+  size_t len;
+  CHECK(napi_get_value_string_utf8(env, argv[0], mnt, sizeof mnt, &len));
+  double writeback, flush_ms, max_write, cache_s;
+  if (get_prop_double(env, argv[1], "writeback", &writeback) || get_prop_double(env, argv[1], "flushMs", &flush_ms) ||
+      get_prop_double(env, argv[1], "maxWrite", &max_write) ||
+      get_prop_double(env, argv[1], "cacheSeconds", &cache_s)) {
+    return throw_msg(env, "mount options: writeback, flushMs, maxWrite and cacheSeconds must be numbers");
+  }
+  napi_value name;
+  napi_create_string_utf8(env, "logfs-fuse", NAPI_AUTO_LENGTH, &name);
+  CHECK(napi_create_threadsafe_function(env, argv[2], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &ops_fn));
+  CHECK(napi_create_threadsafe_function(env, argv[3], NULL, name, 0, 1, NULL, NULL, NULL, data_js, &data_fn));
+  intake.on_data = on_data;
+  __atomic_store_n(&mounted, 1, __ATOMIC_RELEASE);
+  lf_session_options o = {
+    .mountpoint = mnt, .writeback = writeback != 0, .flush_ms = (unsigned) flush_ms, .max_write = (unsigned) max_write,
+    .cache_s = cache_s, .dispatch = dispatch, .dispatch_arg = NULL,
+  };
+  char error[256];
+  if (lf_session_start(&o, &intake, error, sizeof error) != 0) {
+    __atomic_store_n(&mounted, 0, __ATOMIC_RELEASE);
+    napi_release_threadsafe_function(ops_fn, napi_tsfn_abort);
+    napi_release_threadsafe_function(data_fn, napi_tsfn_abort);
+    return throw_msg(env, error);
+  }
+  return undefined(env);
+}
+
+static napi_value js_unmount(napi_env env, napi_callback_info info) {
+  (void) info;
+  if (!__atomic_exchange_n(&mounted, 0, __ATOMIC_ACQ_REL)) return undefined(env);
+  lf_session_stop();
+  napi_release_threadsafe_function(ops_fn, napi_tsfn_abort);
+  napi_release_threadsafe_function(data_fn, napi_tsfn_abort);
+  return undefined(env);
+}
+
+typedef struct flush_work {
+  napi_async_work work;
+  napi_ref done;
+} flush_work;
+
+static void flush_execute(napi_env env, void *data) {
+  (void) env;
+  (void) data;
+  lf_session_sync();
+}
+
+static void flush_complete(napi_env env, napi_status status, void *data) {
+  (void) status;
+  flush_work *w = data;
+  napi_value done;
+  if (napi_get_reference_value(env, w->done, &done) == napi_ok) napi_call_function(env, undefined(env), done, 0, NULL, NULL);
+  napi_delete_reference(env, w->done);
+  napi_delete_async_work(env, w->work);
+  free(w);
+}
+
+/** flush(done): syncs the mount on a libuv worker thread, then calls done on this one. */
+static napi_value js_flush(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  flush_work *w = calloc(1, sizeof *w);
+  if (w == NULL) return throw_msg(env, "flush: out of memory");
+  napi_value name;
+  napi_create_string_utf8(env, "logfs-flush", NAPI_AUTO_LENGTH, &name);
+  CHECK(napi_create_reference(env, argv[0], 1, &w->done));
+  CHECK(napi_create_async_work(env, NULL, name, flush_execute, flush_complete, w, &w->work));
+  CHECK(napi_queue_async_work(env, w->work));
+  return undefined(env);
+}
+
+static napi_value js_counts(napi_env env, napi_callback_info info) {
+  (void) info;
+  double v[4];
+  lf_session_counts(&v[0], &v[1], &v[2]);
+  v[3] = (double) lf_files_tail_bytes();
+  napi_value arr;
+  napi_create_array_with_length(env, 4, &arr);
+  for (uint32_t i = 0; i < 4; i++) napi_set_element(env, arr, i, number(env, v[i]));
+  return arr;
+}
+
+// --- replies ---
+
+static void *req_of(double d) { return (void *) (uintptr_t) d; }
+
+/** (req, ino, mode, nlink, uid, gid, size, atime, mtime, ctime) */
+static int read_attr(napi_env env, napi_value *argv, double *req, lf_attr *a) {
+  double v[10];
+  if (numbers(env, argv, 0, 10, v) != 0) return -1;
+  *req = v[0];
+  *a = (lf_attr) {
+    .ino = (uint64_t) v[1], .mode = (uint32_t) v[2], .nlink = (uint32_t) v[3], .uid = (uint32_t) v[4],
+    .gid = (uint32_t) v[5], .size = (uint64_t) v[6], .atime = v[7], .mtime = v[8], .ctime = v[9],
+  };
+  return 0;
+}
+
+static napi_value js_reply_err(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  double v[2];
+  if (numbers(env, argv, 0, 2, v) != 0) return NULL;
+  lf_reply_err(req_of(v[0]), (int) v[1]);
+  return undefined(env);
+}
+
+static napi_value js_reply_entry(napi_env env, napi_callback_info info) {
+  ARGS(10);
+  double req;
+  lf_attr a;
+  if (read_attr(env, argv, &req, &a) != 0) return NULL;
+  lf_reply_entry(req_of(req), &a);
+  return undefined(env);
+}
+
+static napi_value js_reply_attr(napi_env env, napi_callback_info info) {
+  ARGS(10);
+  double req;
+  lf_attr a;
+  if (read_attr(env, argv, &req, &a) != 0) return NULL;
+  lf_reply_attr(req_of(req), &a);
+  return undefined(env);
+}
+
+static napi_value js_reply_create(napi_env env, napi_callback_info info) {
+  ARGS(11);
+  double req, fh;
+  lf_attr a;
+  if (read_attr(env, argv, &req, &a) != 0 || numbers(env, argv, 10, 1, &fh) != 0) return NULL;
+  lf_reply_create(req_of(req), &a, (uint64_t) fh);
+  return undefined(env);
+}
+
+static napi_value js_reply_open(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  double v[2];
+  if (numbers(env, argv, 0, 2, v) != 0) return NULL;
+  lf_reply_open(req_of(v[0]), (uint64_t) v[1]);
+  return undefined(env);
+}
+
+/** replyDir(req, size, offset, names: string[], inos: Float64Array, modes: Uint32Array) */
+static napi_value js_reply_dir(napi_env env, napi_callback_info info) {
+  ARGS(6);
+  double v[3];
+  if (numbers(env, argv, 0, 3, v) != 0) return NULL;
+  uint32_t count;
+  CHECK(napi_get_array_length(env, argv[3], &count));
+  size_t ino_bytes, mode_bytes;
+  double *inos_d = typed_data(env, argv[4], &ino_bytes);
+  uint32_t *modes = typed_data(env, argv[5], &mode_bytes);
+  if (inos_d == NULL || modes == NULL || ino_bytes < count * 8u || mode_bytes < count * 4u) {
+    return throw_msg(env, "replyDir: inos and modes must cover every name");
+  }
+  char **names = calloc(count + 1, sizeof *names);
+  uint64_t *inos = calloc(count + 1, sizeof *inos);
+  int failed = names == NULL || inos == NULL;
+  for (uint32_t i = 0; i < count && !failed; i++) {
+    napi_value s;
+    size_t n;
+    inos[i] = (uint64_t) inos_d[i];
+    failed = napi_get_element(env, argv[3], i, &s) != napi_ok ||
+      napi_get_value_string_utf8(env, s, NULL, 0, &n) != napi_ok || (names[i] = malloc(n + 1)) == NULL ||
+      napi_get_value_string_utf8(env, s, names[i], n + 1, &n) != napi_ok;
+  }
+  if (failed) lf_reply_err(req_of(v[0]), ENOMEM);
+  else lf_reply_dir(req_of(v[0]), (size_t) v[1], (off_t) v[2], count, (const char *const *) names, inos, modes);
+  for (uint32_t i = 0; names != NULL && i < count; i++) free(names[i]);
+  free(names);
+  free(inos);
+  return undefined(env);
+}
+
+// --- rings, sources, files ---
+
+/** tenantNew(data: Uint8Array over the ring's SharedArrayBuffer, control: BigInt64Array, policy) → index */
+static napi_value js_tenant_new(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  size_t data_bytes, ctl_bytes;
+  uint8_t *data = typed_data(env, argv[0], &data_bytes);
+  int64_t *ctl = typed_data(env, argv[1], &ctl_bytes);
+  double policy;
+  if (data == NULL || ctl == NULL || ctl_bytes < LF_CONTROL_BYTES || get_double(env, argv[2], &policy) != 0) {
+    return throw_msg(env, "tenantNew: expected (Uint8Array, BigInt64Array of the control block, policy)");
+  }
+  lf_tenant **grown = realloc(tenants, (n_tenants + 1) * sizeof *grown);
+  lf_tenant *t = malloc(sizeof *t);
+  if (grown == NULL || t == NULL) {
+    free(t);
+    if (grown) tenants = grown;
+    return throw_msg(env, "tenantNew: out of memory");
+  }
+  tenants = grown;
+  // The ring's memory belongs to its SharedArrayBuffer: a reference keeps it alive (tenants are never freed).
+  napi_ref keep;
+  CHECK(napi_create_reference(env, argv[0], 1, &keep));
+  CHECK(napi_create_reference(env, argv[1], 1, &keep));
+  lf_tenant_init(t, data, data_bytes, ctl, (int) policy);
+  tenants[n_tenants] = t;
+  return number(env, n_tenants++);
+}
+
+static lf_tenant *tenant_arg(napi_env env, napi_value v) {
+  double i;
+  if (get_double(env, v, &i) != 0 || i < 0 || i >= n_tenants) {
+    napi_throw_range_error(env, NULL, "no such tenant");
+    return NULL;
+  }
+  return tenants[(uint32_t) i];
+}
+
+static napi_value js_tenant_policy(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  lf_tenant *t = tenant_arg(env, argv[0]);
+  double policy;
+  if (t == NULL || get_double(env, argv[1], &policy) != 0) return NULL;
+  lf_tenant_set_policy(t, (int) policy);
+  return undefined(env);
+}
+
+static napi_value js_tenant_wake(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  lf_tenant *t = tenant_arg(env, argv[0]);
+  if (t == NULL) return NULL;
+  lf_tenant_wake(t);
+  return undefined(env);
+}
+
+static napi_value js_tenant_fail(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  lf_tenant *t = tenant_arg(env, argv[0]);
+  double e;
+  if (t == NULL || get_double(env, argv[1], &e) != 0) return NULL;
+  lf_tenant_fail_waiting(t, (int) e);
+  return undefined(env);
+}
+
+/** sourceNew(tenant index or -1 for none) → id (ids count up from 0, like lib/ring/intake.ts's) */
+static napi_value js_source_new(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  double ti;
+  if (get_double(env, argv[0], &ti) != 0) return NULL;
+  lf_tenant *t = NULL;
+  if (ti >= 0 && (t = tenant_arg(env, argv[0])) == NULL) return NULL;
+  if (n_sources == cap_sources) {
+    uint32_t cap = cap_sources ? cap_sources * 2 : 64;
+    lf_source **grown = realloc(sources, cap * sizeof *grown);
+    if (grown == NULL) return throw_msg(env, "sourceNew: out of memory");
+    sources = grown;
+    cap_sources = cap;
+  }
+  lf_source *s = calloc(1, sizeof *s);
+  if (s == NULL) return throw_msg(env, "sourceNew: out of memory");
+  s->tenant = t;
+  s->id = n_sources;
+  s->line_ended = 1;
+  sources[n_sources] = s;
+  return number(env, n_sources++);
+}
+
+static lf_source *source_arg(napi_env env, napi_value v) {
+  double i;
+  if (get_double(env, v, &i) != 0 || i < 0 || i >= n_sources) {
+    napi_throw_range_error(env, NULL, "no such source");
+    return NULL;
+  }
+  return sources[(uint32_t) i];
+}
+
+/** sourceNext(id) → the cursor offset of the source's next byte */
+static napi_value js_source_next(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  lf_source *s = source_arg(env, argv[0]);
+  if (s == NULL) return NULL;
+  if (s->tenant) pthread_mutex_lock(&s->tenant->mu);
+  double next = (double) s->next;
+  if (s->tenant) pthread_mutex_unlock(&s->tenant->mu);
+  return number(env, next);
+}
+
+/** write(sourceId, bytes) → 0, a negative errno, or 1 (FULL: the block policy would wait; JS never waits). */
+static napi_value js_write(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  lf_source *s = source_arg(env, argv[0]);
+  size_t len;
+  uint8_t *bytes = typed_data(env, argv[1], &len);
+  if (s == NULL) return NULL;
+  if (bytes == NULL && len != 0) return throw_msg(env, "write: bytes must be a Uint8Array");
+  return number(env, lf_intake_write(&intake, s, bytes, len, 0));
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  (void) info;
+  __atomic_store_n(&intake.closed, 1, __ATOMIC_RELEASE);
+  return undefined(env);
+}
+
+/** fileAdd(ino, sourceId or -1, tailBytes) */
+static napi_value js_file_add(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  double v[3];
+  if (numbers(env, argv, 0, 3, v) != 0) return NULL;
+  lf_source *s = NULL;
+  if (v[1] >= 0 && (s = source_arg(env, argv[1])) == NULL) return NULL;
+  int rc = lf_files_add((uint64_t) v[0], s, (uint64_t) v[2]);
+  if (rc != 0) return throw_msg(env, rc == -ENOMEM ? "fileAdd: out of memory" : "fileAdd: inode number too large");
+  return undefined(env);
+}
+
+static napi_value js_file_remove(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  double ino;
+  if (numbers(env, argv, 0, 1, &ino) != 0) return NULL;
+  lf_files_remove((uint64_t) ino);
+  return undefined(env);
+}
+
+/** fileTruncate(ino, size, nowMs) → 0 or a negative errno */
+static napi_value js_file_truncate(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  double v[3];
+  if (numbers(env, argv, 0, 3, v) != 0) return NULL;
+  lf_file *f = lf_files_get((uint64_t) v[0]);
+  if (f == NULL) return number(env, -EBADF);
+  return number(env, lf_file_truncate(f, (uint64_t) v[1], v[2]));
+}
+
+/** fileSize(ino) → bytes, or -1 when the inode has no file entry */
+static napi_value js_file_size(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  double ino;
+  if (numbers(env, argv, 0, 1, &ino) != 0) return NULL;
+  lf_file *f = lf_files_get((uint64_t) ino);
+  if (f == NULL) return number(env, -1);
+  uint64_t size;
+  double mtime;
+  lf_file_state(f, &size, &mtime);
+  return number(env, (double) size);
+}
+
+#define EXPORT(name, fn) { name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL }
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    EXPORT("mount", js_mount), EXPORT("unmount", js_unmount), EXPORT("flush", js_flush),
+    EXPORT("counts", js_counts), EXPORT("replyErr", js_reply_err), EXPORT("replyEntry", js_reply_entry),
+    EXPORT("replyAttr", js_reply_attr), EXPORT("replyCreate", js_reply_create), EXPORT("replyOpen", js_reply_open),
+    EXPORT("replyDir", js_reply_dir), EXPORT("tenantNew", js_tenant_new), EXPORT("tenantPolicy", js_tenant_policy),
+    EXPORT("tenantWake", js_tenant_wake), EXPORT("tenantFailWaiting", js_tenant_fail),
+    EXPORT("sourceNew", js_source_new), EXPORT("sourceNext", js_source_next), EXPORT("write", js_write),
+    EXPORT("close", js_close), EXPORT("fileAdd", js_file_add), EXPORT("fileRemove", js_file_remove),
+    EXPORT("fileTruncate", js_file_truncate), EXPORT("fileSize", js_file_size),
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof *props, props);
+  napi_value consts;
+  napi_create_object(env, &consts);
+  const struct { const char *name; double value; } c[] = {
+    { "HEADER", LF_HEADER }, { "CONTROL_BYTES", LF_CONTROL_BYTES }, { "CTL_SLOTS", LF_CTL_SLOTS }, { "FULL", LF_FULL },
+  };
+  for (size_t i = 0; i < sizeof c / sizeof *c; i++) napi_set_named_property(env, consts, c[i].name, number(env, c[i].value));
+  napi_set_named_property(env, exports, "constants", consts);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,42 @@
+// The files of the mount as the write path sees them, by inode number (which is also the FUSE node ID and the
+// file handle): each with its readable tail, its size and mtime, and the source its writes ship to. JS creates
+// and frees entries (metadata ops stay in TypeScript); FUSE threads look them up without a lock.
+#ifndef LOGFS_FILES_H
+#define LOGFS_FILES_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "intake.h"
+#include "tail.h"
+
+typedef struct lf_file {
+  pthread_mutex_t mu;
+  lf_tail tail;
+  /** Milliseconds since the epoch of the last write or truncate. */
+  double mtime;
+  /** NULL: kept in memory, never shipped (rotated copies, --local-only). */
+  lf_source *source;
+  /**
+   * Writeback mode: the file offset up to which bytes have gone to the ring. The kernel re-sends a dirty page
+   * whole, so bytes below this are not shipped again (issue 11); a truncate lowers it.
+   */
+  uint64_t shipped;
+} lf_file;
+
+/** Makes (or replaces) the entry for `ino`; -ENOMEM or -EINVAL on failure. */
+int lf_files_add(uint64_t ino, lf_source *source, uint64_t tail_cap);
+lf_file *lf_files_get(uint64_t ino);
+/** Frees an entry; the caller guarantees no FUSE thread can still use it (node forgotten, handles released). */
+void lf_files_remove(uint64_t ino);
+/** Shows a write in the file (tail, size, mtime); 0 or -ENOMEM. */
+int lf_file_write(lf_file *f, uint64_t offset, const uint8_t *bytes, uint64_t len, double now);
+int lf_file_truncate(lf_file *f, uint64_t size, double now);
+uint64_t lf_file_read(lf_file *f, uint64_t offset, uint8_t *into, uint64_t len);
+/** The file's size and mtime, read together. */
+void lf_file_state(lf_file *f, uint64_t *size, double *mtime);
+
+/** Bytes held in tails, all files together. */
+uint64_t lf_files_tail_bytes(void);
+
+#endif
