@@ -1,76 +1,79 @@
-// Pure parts: the ring's record layout and wrap-around, the tail window, globs and flag parsing.
+// Pure parts: the ring's record layout and wrap-around (filled by the native producer), globs and flag parsing.
+// The tail buffer moved to C with the write path: test/native/producer_test.c tests it.
 import t from 'tap'
-import { Ring, readRecords } from '../lib/ring/ring'
-import { TailBuffer } from '../lib/fs/tail'
+import { Ring } from '../lib/ring/ring'
+import { readRecords } from '../lib/ring/records'
+import { native, Policy } from '../lib/native/native'
 import { globToRegExp } from '../lib/util/glob'
 import { parseDuration, parseSize } from '../lib/util/units'
 import { DEFAULT_NO_SHIP } from '../lib/fs/ops'
 
+const MiB = 1024 * 1024
+
+/** A ring registered with the native producer (block policy), and `n` sources writing into it. */
+function producer (n: number): { ring: Ring, sources: number[] } {
+  const ring = new Ring(MiB)
+  const tenant = ring.register(Policy.Block)
+  return { ring, sources: Array.from({ length: n }, () => native.sourceNew(tenant)) }
+}
+
 t.test('ring: records survive wrap-around and come back in order', async t => {
-  const ring = new Ring(1024 * 1024)
-  let next = 0
-  let expectOffset = 0
+  const { ring, sources } = producer(2)
+  const written = new Map(sources.map(id => [id, 0]))
+  const read = new Map(sources.map(id => [id, 0]))
+  let total = 0
   for (let round = 0; round < 50; round++) {
     const start = ring.tail
     const sizes: number[] = []
+    const from: number[] = []
     for (;;) {
       const size = 1 + ((round * 7919 + sizes.length * 104729) % 70000)
       const bytes = Buffer.alloc(size, (round + sizes.length) & 0xff)
-      if (!ring.tryWrite(round, next, 1, bytes)) break
+      const id = sources[sizes.length % 2]
+      const rc = native.write(id, bytes)
+      if (rc === native.constants.FULL) break
+      if (rc !== 0) throw new Error(`write answered ${rc}`)
       sizes.push(size)
-      next += size
+      from.push(id)
+      written.set(id, written.get(id)! + size)
+      total += size
     }
     t.ok(sizes.length > 0)
-    const end = ring.cut(start, 1e9)
+    const seen = new Set<number>()
+    const end = ring.cut(start, 1e9, seen)
     t.equal(end, ring.head)
+    if (sizes.length > 1 && seen.size !== 2) t.fail(`round ${round}: cut saw sources ${[...seen]}`)
     let i = 0
     readRecords(ring.data, ring.control, start, end, r => {
       const fill = (round + i) & 0xff
-      if (r.sourceId !== round || r.offset !== expectOffset || r.data.length !== sizes[i] ||
+      if (r.sourceId !== from[i] || r.offset !== read.get(r.sourceId) || r.data.length !== sizes[i] ||
         r.data[0] !== fill || r.data[r.data.length - 1] !== fill) {
         t.fail(`round ${round}: record ${i} is wrong`)
       }
-      expectOffset += r.data.length
+      read.set(r.sourceId, r.offset + r.data.length)
       i++
     })
     if (i !== sizes.length) t.fail(`round ${round}: read ${i} of ${sizes.length} records`)
     ring.release(end)
   }
-  t.equal(expectOffset, next, 'every byte read back exactly once, in order')
-  t.throws(() => readRecords(ring.data, ring.control, ring.tail - 8, ring.tail, () => {}), /not inside the live range/, 'a freed range cannot be read')
+  t.same(read, written, 'every byte read back exactly once, in order, at its source\'s cursor')
+  t.same(sources.map(id => native.sourceNext(id)), sources.map(id => written.get(id)), 'the cursors')
+  t.ok(total > 40 * MiB, 'the ring wrapped around many times')
+  t.throws(() => readRecords(ring.data, ring.control, ring.tail - 8, ring.tail, () => {}), /not inside the live range/,
+    'a freed range cannot be read')
 })
 
 t.test('ring: cut respects the batch size and never splits a record', async t => {
-  const ring = new Ring(1024 * 1024)
-  for (let i = 0; i < 100; i++) ring.tryWrite(0, i * 1000, 0, Buffer.alloc(1000))
-  const end = ring.cut(0, 10 * 1024)
+  const { ring, sources: [a, b] } = producer(2)
+  for (let i = 0; i < 100; i++) t.equal(native.write(i % 2 ? b : a, Buffer.alloc(1000)), 0)
+  const seen = new Set<number>()
+  const end = ring.cut(0, 10 * 1024, seen)
   t.equal(end, 10 * 1024 - (10 * 1024) % 1024, 'ten 1 KiB records (1000 bytes + 24 header, aligned)')
-  t.equal(ring.cut(0, 10), 1024, 'always at least one record')
-})
-
-t.test('tail buffer: window, holes, overwrite, truncate', async t => {
-  const tb = new TailBuffer(8)
-  tb.write(0, Buffer.from('abcdefghij'))
-  const out = Buffer.alloc(10)
-  t.equal(tb.read(0, out), 10)
-  t.equal(out.toString('latin1'), '\0\0cdefghij', 'only the last 8 bytes are held')
-  tb.write(4, Buffer.from('XY'))
-  tb.read(0, out)
-  t.equal(out.toString('latin1'), '\0\0cdXYghij', 'overwrite in the window')
-  tb.write(0, Buffer.from('Q'))
-  tb.read(0, out)
-  t.equal(out.toString('latin1'), '\0\0cdXYghij', 'a write below the window does not disturb it')
-  tb.truncate(5)
-  t.equal(tb.read(0, Buffer.alloc(10)), 5)
-  tb.truncate(12)
-  const o2 = Buffer.alloc(12)
-  tb.read(0, o2)
-  t.equal(o2.toString('latin1'), '\0\0\0\0X\0\0\0\0\0\0\0', 'extended with zeros; the window moved past cd')
-  tb.write(14, Buffer.from('Z'))
-  t.equal(tb.size, 15)
-  const o3 = Buffer.alloc(8)
-  tb.read(7, o3)
-  t.equal(o3.toString('latin1'), '\0\0\0\0\0\0\0Z', 'a write past the end leaves a hole of zeros')
+  t.same([...seen].sort(), [a, b].sort(), 'the sources of the records cut')
+  const first = new Set<number>()
+  t.equal(ring.cut(0, 10, first), 1024, 'always at least one record')
+  t.same([...first], [a], 'only the sources of the records cut')
+  t.equal(ring.cut(ring.head, 10), ring.head, 'nothing to cut at the head')
 })
 
 t.test('globs and flag parsing', async t => {

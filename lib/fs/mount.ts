@@ -6,10 +6,13 @@ import { native, type Dispatch } from '../native/native'
 
 const run = promisify(execFile)
 
-/** Largest write request in write-through mode: 128 KiB, the kernel's default without FUSE_MAX_PAGES. */
+/**
+ * Largest write request: 128 KiB, the kernel's default without FUSE_MAX_PAGES, in both cache modes. One request
+ * must always fit in an empty ring with the drop policy's reserve to spare (rings are at least 1 MiB, see
+ * records.ts checkRingSize), and larger requests would not make writeback faster: at 150k lines/s they come
+ * ~230 times a second.
+ */
 export const MAX_WRITE = 131072
-/** Writeback mode: the kernel sends dirty pages in requests of up to 1 MiB (FUSE_MAX_PAGES). */
-const MAX_WRITE_WRITEBACK = 1024 * 1024
 
 export type CacheMode = 'writethrough' | 'writeback'
 
@@ -86,7 +89,8 @@ export class Mount {
   }
 }
 
-export async function mount (mnt: string, dispatch: Dispatch, onData: () => void, options: MountOptions): Promise<Mount> {
+export async function mount (mnt: string, dispatch: Dispatch, onData: () => void,
+  options: MountOptions): Promise<Mount> {
   const st = await fsp.stat(mnt).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOTCONN') return null
     if (err.code === 'ENOENT') throw new MountError(`mount point ${mnt} does not exist`)
@@ -98,7 +102,7 @@ export async function mount (mnt: string, dispatch: Dispatch, onData: () => void
     native.mount(mnt, {
       writeback: writeback ? 1 : 0,
       flushMs: options.flushMs,
-      maxWrite: writeback ? MAX_WRITE_WRITEBACK : MAX_WRITE,
+      maxWrite: MAX_WRITE,
       // The kernel may keep names and attributes for a second, as libfuse's high-level API does by default.
       cacheSeconds: 1,
     }, dispatch, onData)

@@ -6,7 +6,9 @@ import { native, Op, SetAttr, type Dispatch } from '../native/native'
 import type { Intake } from '../ring/intake'
 import { globToRegExp } from '../util/glob'
 import { log } from '../util/log'
-import { EINVAL, EISDIR, FsError, type DirNode, type FileNode, type Node, S_IFDIR, Tree, type TreeOptions } from './tree'
+import {
+  EINVAL, EISDIR, FsError, type DirNode, type FileNode, type Node, S_IFDIR, Tree, type TreeOptions,
+} from './tree'
 import { nameErrno } from './names'
 import { tenantOf } from '../util/sources'
 import type { TenantSettings } from '../config/collection'

@@ -24,7 +24,9 @@ export function restore (tree: Tree, entries: DirEntry[]): number {
   let made = 0
   for (const e of entries) {
     const at = e.path.lastIndexOf('/')
-    const dir = e.path === '' ? tree.root : tree.mkdir(tree.lookupDir(e.path.slice(0, at)), e.path.slice(at + 1), e.mode)
+    const dir = e.path === ''
+      ? tree.root
+      : tree.mkdir(tree.lookupDir(e.path.slice(0, at)), e.path.slice(at + 1), e.mode)
     dir.attr.mode = e.mode
     dir.attr.uid = e.uid
     dir.attr.gid = e.gid

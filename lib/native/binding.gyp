@@ -3,7 +3,7 @@
 {
   "targets": [{
     "target_name": "logfs_native",
-    "sources": ["src/addon.c", "src/session.c", "src/intake.c", "src/files.c", "src/tail.c"],
+    "sources": ["src/addon.c", "src/session.c", "src/intake.c", "src/files.c", "src/tail.c", "src/writeback.c"],
     "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "<!@(pkg-config --cflags fuse3)"],
     "libraries": ["<!@(pkg-config --libs fuse3)"],
     "defines": ["_GNU_SOURCE"]

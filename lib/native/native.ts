@@ -39,8 +39,11 @@ export interface NativeCore {
   unmount (): void
   /** Writeback mode: calls `done` once dirty pages written before the call reached logfs (off the JS thread). */
   flush (done: () => void): void
-  /** Names refused as not UTF-8, writes and reads answered in C, bytes held in tails. */
-  counts (): [refusedNames: number, writes: number, reads: number, tailBytes: number]
+  /**
+   * Names refused as not UTF-8, writes and reads answered in C, bytes held in tails, and writeback bytes that came
+   * ahead of the bytes before them (accepted, not yet in a ring: see writeback.h).
+   */
+  counts (): [refusedNames: number, writes: number, reads: number, tailBytes: number, reorderBytes: number]
 
   replyErr (req: number, errno: number): void
   replyEntry (req: number, ...attr: Attr): void
@@ -80,7 +83,9 @@ const ADDON = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.
 
 function load (): NativeCore {
   try {
-    return require(ADDON) as NativeCore
+    const addon = { exports: {} }
+    process.dlopen(addon, ADDON)
+    return addon.exports as NativeCore
   } catch (err) {
     throw new Error(`the logfs native core is not built (${ADDON}: ${(err as Error).message.split('\n')[0]}); `
       + 'run bin/logfs-setup, which needs the apt packages build-essential python3 pkg-config libfuse3-dev')

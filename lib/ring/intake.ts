@@ -130,11 +130,13 @@ export class Intake {
   /** Frees acknowledged ring space and lets blocked writers in. */
   release (t: Tenant, pos: number): void {
     t.ring.release(pos)
-    if (t.ring.stats[Stat.Waiting] > 0) native.tenantWake(t.index)
+    // Always, not only when the waiting counter says so: that counter is a plain double, and a writer that just
+    // began to wait may not show in it yet; a missed wake-up would leave it asleep with space free.
+    native.tenantWake(t.index)
     while (t.syncs.length > 0 && t.syncs[0].pos <= pos) t.syncs.shift()?.done()
   }
 
-  /** Applies changed settings: a tenant switched to drop lets its waiting writers go (their bytes dropped if need be). */
+  /** Applies changed settings: a tenant switched to drop lets its waiting writers go (bytes dropped if need be). */
   updatePolicies (): void {
     for (const t of this.tenants.values()) {
       t.policy = this.options.settings(t.name).policy
@@ -165,11 +167,12 @@ export class Intake {
   /** True when every accepted byte has been acknowledged and nobody waits. */
   get drained (): boolean {
     for (const t of this.tenants.values()) if (t.ring.used > 0 || t.ring.stats[Stat.Waiting] > 0) return false
-    return true
+    return native.counts()[4] === 0
   }
 
+  /** Bytes accepted but not acknowledged: in rings, waiting for ring space, or waiting for writeback order. */
   pendingBytes (): number {
-    let n = 0
+    let n = native.counts()[4]
     for (const t of this.tenants.values()) n += t.ring.used + t.waitingBytes
     return n
   }

@@ -4,7 +4,9 @@
 // Positions are monotonic byte counters (never wrapped), so a range [start, end) names the same bytes for as
 // long as it is unacknowledged and a resend after a reconnect reads exactly what was sent before.
 import { native } from '../native/native'
-import { CONTROL_BYTES, CTL_ANNOUNCED, CTL_HEAD, CTL_SLOTS, CTL_TAIL, HEADER, PAD, checkRingSize, nextRecord } from './records'
+import {
+  CONTROL_BYTES, CTL_ANNOUNCED, CTL_HEAD, CTL_SLOTS, CTL_TAIL, HEADER, PAD, checkRingSize, nextRecord,
+} from './records'
 
 
 export class Ring {
@@ -57,7 +59,8 @@ export class Ring {
       const next = nextRecord(this.u32, this.capacity, pos)
       if (next - start > maxBytes && pos > start) break
       const at = pos % this.capacity
-      if (sources && this.capacity - at >= HEADER && this.u32[(at >> 2) + 1] !== PAD) sources.add(this.u32[(at >> 2) + 1])
+      const source = this.u32[(at >> 2) + 1]
+      if (sources && this.capacity - at >= HEADER && source !== PAD) sources.add(source)
       pos = next
     }
     return pos

@@ -72,7 +72,8 @@ export class Shipper {
   }
 
   /**
-   * Called when a ring got bytes (once per batch, see ring.ts `announced`) and after each acknowledgement: sends a full batch at once, otherwise lets bytes linger a few ms so that
+   * Called when a ring got bytes (once per batch, see ring.ts `announced`) and after each acknowledgement: sends
+   * a full batch at once, otherwise lets bytes linger a few ms so that
    * one batch (one task, one frame, one fsync on the server) carries many writes. Batches were the agent's
    * largest CPU cost per write before this.
    */

@@ -223,12 +223,12 @@ static napi_value js_flush(napi_env env, napi_callback_info info) {
 
 static napi_value js_counts(napi_env env, napi_callback_info info) {
   (void) info;
-  double v[4];
-  lf_session_counts(&v[0], &v[1], &v[2]);
+  double v[5];
+  lf_session_counts(&v[0], &v[1], &v[2], &v[4]);
   v[3] = (double) lf_files_tail_bytes();
   napi_value arr;
-  napi_create_array_with_length(env, 4, &arr);
-  for (uint32_t i = 0; i < 4; i++) napi_set_element(env, arr, i, number(env, v[i]));
+  napi_create_array_with_length(env, 5, &arr);
+  for (uint32_t i = 0; i < 5; i++) napi_set_element(env, arr, i, number(env, v[i]));
   return arr;
 }
 

@@ -1,5 +1,7 @@
 #include "files.h"
 
+#include "writeback.h"
+
 #include <errno.h>
 #include <stdlib.h>
 
@@ -35,6 +37,8 @@ int lf_files_add(uint64_t ino, lf_source *source, uint64_t tail_cap) {
   lf_file *f = calloc(1, sizeof *f);
   if (f == NULL) return -ENOMEM;
   pthread_mutex_init(&f->mu, NULL);
+  pthread_mutex_init(&f->ship_mu, NULL);
+  f->lower_to = -1;
   lf_tail_init(&f->tail, tail_cap);
   f->source = source;
   lf_files_remove(ino);
@@ -51,10 +55,14 @@ void lf_files_remove(uint64_t ino) {
   lf_file **s = slot(ino, 0);
   if (s == NULL) return;
   lf_file *f = __atomic_exchange_n(s, NULL, __ATOMIC_ACQ_REL);
-  if (f == NULL) return;
+  if (f != NULL && !lf_wb_detach(f)) lf_file_free(f);
+}
+
+void lf_file_free(lf_file *f) {
   __atomic_sub_fetch(&tail_bytes, f->tail.held, __ATOMIC_RELAXED);
   lf_tail_free(&f->tail);
   pthread_mutex_destroy(&f->mu);
+  pthread_mutex_destroy(&f->ship_mu);
   free(f);
 }
 
@@ -74,7 +82,7 @@ int lf_file_truncate(lf_file *f, uint64_t size, double now) {
   int rc = lf_tail_truncate(&f->tail, size);
   if (rc == 0) {
     f->mtime = now;
-    if (f->shipped > size) f->shipped = size;
+    __atomic_store_n(&f->lower_to, (int64_t) size, __ATOMIC_RELEASE);
   }
   __atomic_add_fetch(&tail_bytes, f->tail.held - held, __ATOMIC_RELAXED);
   pthread_mutex_unlock(&f->mu);

@@ -11,6 +11,7 @@
 #include "tail.h"
 
 typedef struct lf_file {
+  /** Guards the tail, size and mtime; held only for a copy, never across a wait (JS takes it too). */
   pthread_mutex_t mu;
   lf_tail tail;
   /** Milliseconds since the epoch of the last write or truncate. */
@@ -19,14 +20,24 @@ typedef struct lf_file {
   lf_source *source;
   /**
    * Writeback mode: the file offset up to which bytes have gone to the ring. The kernel re-sends a dirty page
-   * whole, so bytes below this are not shipped again (issue 11); a truncate lowers it.
+   * whole, so bytes below this are not shipped again (issue 11). Guarded by ship_mu, which a FUSE thread holds
+   * while it waits for ring space; JS never takes it (a truncate posts `lower_to` instead).
    */
   uint64_t shipped;
+  pthread_mutex_t ship_mu;
+  /** Requests that came ahead of the bytes before them (writeback.c), sorted by offset. Under ship_mu. */
+  void *pending;
+  /** A truncate's new size for `shipped` (if lower), taken by the next write; -1 when none. */
+  int64_t lower_to;
+  /** On writeback.c's list of files with pending bytes; removed from the table meanwhile (it frees the file). */
+  int in_registry, orphan;
 } lf_file;
 
 /** Makes (or replaces) the entry for `ino`; -ENOMEM or -EINVAL on failure. */
 int lf_files_add(uint64_t ino, lf_source *source, uint64_t tail_cap);
 lf_file *lf_files_get(uint64_t ino);
+/** Frees a file that is out of the table. */
+void lf_file_free(lf_file *f);
 /** Frees an entry; the caller guarantees no FUSE thread can still use it (node forgotten, handles released). */
 void lf_files_remove(uint64_t ino);
 /** Shows a write in the file (tail, size, mtime); 0 or -ENOMEM. */

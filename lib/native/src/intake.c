@@ -69,12 +69,18 @@ static void put_record(lf_tenant *t, uint32_t source, uint64_t offset, double ts
   t->head += size;
 }
 
-/** Copies a write into the ring if it fits with `reserve` bytes to spare; returns whether it did. */
-static int accept(lf_tenant *t, lf_source *s, const uint8_t *bytes, uint64_t len, uint64_t reserve) {
+/** Ring bytes a write of `len` takes at the head: its records, and the skip or pad before any that would wrap. */
+static uint64_t need(const lf_tenant *t, uint64_t len) {
   uint64_t max = lf_max_record_data(t);
   uint64_t end = t->head;
   for (uint64_t at = 0; at < len; at += max) end = end_after(t, end, len - at < max ? len - at : max);
-  if (end - t->head + reserve > free_bytes(t)) return 0;
+  return end - t->head;
+}
+
+/** Copies a write into the ring if it fits with `reserve` bytes to spare; returns whether it did. */
+static int accept(lf_tenant *t, lf_source *s, const uint8_t *bytes, uint64_t len, uint64_t reserve) {
+  uint64_t max = lf_max_record_data(t);
+  if (need(t, len) + reserve > free_bytes(t)) return 0;
   double ts = now_ms();
   for (uint64_t at = 0; at < len; at += max) {
     uint64_t n = len - at < max ? len - at : max;
@@ -121,6 +127,7 @@ static void accept_or_drop(lf_tenant *t, lf_source *s, const uint8_t *bytes, uin
     uint64_t cut = (uint64_t) (nl - bytes) + 1;
     drop(t, s, cut);
     s->skipping = 0;
+    s->line_ended = 1;
     bytes += cut;
     len -= cut;
     if (len == 0) return;
@@ -132,7 +139,9 @@ static void accept_or_drop(lf_tenant *t, lf_source *s, const uint8_t *bytes, uin
     if (len == 0) return;
   }
   drop(t, s, len);
-  s->skipping = bytes[len - 1] != NL;
+  // The stream is at a line boundary exactly when the dropped bytes end a line, whatever was accepted before.
+  s->line_ended = bytes[len - 1] == NL;
+  s->skipping = !s->line_ended;
 }
 
 static void write_or_drop(lf_tenant *t, lf_source *s, const uint8_t *bytes, uint64_t len) {
@@ -147,24 +156,31 @@ static int announce(lf_tenant *t) {
   return __atomic_exchange_n(&t->ctl[LF_CTL_ANNOUNCED], 1, __ATOMIC_ACQ_REL) == 0;
 }
 
-int lf_intake_write(lf_intake *ix, lf_source *s, const uint8_t *bytes, size_t len, int may_block) {
+int lf_intake_write(lf_intake *ix, lf_source *s, const uint8_t *bytes, size_t len, int flags) {
   lf_tenant *t = s->tenant;
   if (t == NULL) return -ENOSPC;
   int rc = 0;
   pthread_mutex_lock(&t->mu);
+  uint64_t head = t->head;
   // After a stop began, a write that continues an unfinished line still goes in: the kernel splits a write()
   // that crosses a page into two requests, and refusing the second would store half a line the application
   // was told (by a short write) it had written.
-  if (__atomic_load_n(&ix->closed, __ATOMIC_ACQUIRE) && s->line_ended) {
+  if (!(flags & LF_FORCE) && __atomic_load_n(&ix->closed, __ATOMIC_ACQUIRE) && s->line_ended) {
     pthread_mutex_unlock(&t->mu);
     return -EROFS;
   }
   t->stats[LF_ST_WRITES]++;
+  // A write that could not fit even in the empty ring would wait forever, and every later write of the tenant
+  // behind it. From the mount this never happens (requests are at most 128 KiB, rings at least 1 MiB).
+  if (t->policy == LF_BLOCK && need(t, len) > t->capacity) {
+    pthread_mutex_unlock(&t->mu);
+    return -EFBIG;
+  }
   if (t->policy == LF_DROP) {
     write_or_drop(t, s, bytes, len);
   } else if (t->ticket_next == t->ticket_serve && accept(t, s, bytes, len, 0)) {
     rc = 0;
-  } else if (!may_block) {
+  } else if (!(flags & LF_WAIT)) {
     rc = LF_FULL;
   } else {
     uint64_t ticket = t->ticket_next++;
@@ -187,7 +203,8 @@ int lf_intake_write(lf_intake *ix, lf_source *s, const uint8_t *bytes, size_t le
     // The next ticket may fit in what is left.
     pthread_cond_broadcast(&t->space);
   }
-  int tell = rc == 0 && announce(t);
+  // Only bytes in the ring are news: a write dropped whole, or an empty one, wakes nobody.
+  int tell = t->head != head && announce(t);
   pthread_mutex_unlock(&t->mu);
   if (tell && ix->on_data) ix->on_data(ix->on_data_arg);
   return rc;

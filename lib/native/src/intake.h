@@ -1,6 +1,6 @@
 // The ring producer: where a write's bytes enter its tenant's ring, on whichever thread answers the write.
 // Plain C with pthreads only (no libfuse, no N-API), so it is tested on its own under AddressSanitizer
-// (test/native/intake_test.c).
+// (test/native/producer_test.c).
 //
 // The ring is shared with JavaScript, which reads it (lib/ring/ring.ts has the same record layout) and frees it.
 // Record layout, 8-byte aligned, at `pos % capacity`:
@@ -18,6 +18,10 @@
 #define LF_PAD 0xffffffffu
 /** lf_intake_write: the ring is full under the block policy and the caller may not wait. */
 #define LF_FULL 1
+/** lf_intake_write flags: wait for space under the block policy (a FUSE thread; never JS). */
+#define LF_WAIT 1
+/** lf_intake_write flags: bytes the kernel already took (writeback mode): a stop does not refuse them. */
+#define LF_FORCE 2
 
 enum lf_policy { LF_BLOCK = 0, LF_DROP = 1 };
 
@@ -76,10 +80,10 @@ void lf_tenant_fail_waiting(lf_tenant *t, int errno_);
 
 /**
  * Takes one write of a shipped file: 0 when its bytes are in the ring (or counted as dropped), a negative errno
- * when refused, or LF_FULL when the ring is full under the block policy and `may_block` is 0. With `may_block`
- * the calling thread waits, in arrival order, for acknowledgements to free space.
+ * when refused, or LF_FULL when the ring is full under the block policy and LF_WAIT is not in `flags`. With
+ * LF_WAIT the calling thread waits, in arrival order, for acknowledgements to free space.
  */
-int lf_intake_write(lf_intake *ix, lf_source *s, const uint8_t *bytes, size_t len, int may_block);
+int lf_intake_write(lf_intake *ix, lf_source *s, const uint8_t *bytes, size_t len, int flags);
 
 /** Largest data length of one record: it must always fit in an empty ring, with room to spare. */
 uint64_t lf_max_record_data(const lf_tenant *t);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "files.h"
+#include "writeback.h"
 
 static struct fuse_session *se;
 static lf_session_options opts;
@@ -30,9 +31,6 @@ static int flushing;
 static pthread_mutex_t flush_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t flush_cv = PTHREAD_COND_INITIALIZER;
 static uint64_t n_refused, n_writes, n_reads;
-
-/** How long a writeback request past the shipped offset waits for the request before it (see ship_new). */
-#define GAP_WAIT_MS 200
 
 static double now_ms(void) {
   struct timespec ts;
@@ -219,36 +217,6 @@ static void ll_statfs(fuse_req_t req, fuse_ino_t ino) {
   fuse_reply_statfs(req, &st);
 }
 
-/**
- * Writeback mode: the kernel sends dirty pages, and re-sends a partial last page whole each time it is flushed,
- * so only bytes past what was shipped go to the ring. Requests of one file may be answered on different threads
- * out of order; one that starts past the shipped offset waits briefly for the one before it, and after
- * GAP_WAIT_MS counts as a real gap (a seek past the end).
- */
-static int ship_new(lf_file *f, const uint8_t *buf, uint64_t size, uint64_t off) {
-  static pthread_cond_t moved = PTHREAD_COND_INITIALIZER;
-  pthread_mutex_lock(&f->mu);
-  if (off > f->shipped) {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_nsec += GAP_WAIT_MS * 1000000L;
-    deadline.tv_sec += deadline.tv_nsec / 1000000000L;
-    deadline.tv_nsec %= 1000000000L;
-    while (off > f->shipped && pthread_cond_timedwait(&moved, &f->mu, &deadline) == 0) {}
-  }
-  uint64_t skip = f->shipped > off ? f->shipped - off : 0;
-  int rc = 0;
-  if (skip < size) {
-    rc = lf_intake_write(intake, f->source, buf + skip, size - skip, 1);
-    if (rc == 0) {
-      f->shipped = off + size;
-      pthread_cond_broadcast(&moved);
-    }
-  }
-  pthread_mutex_unlock(&f->mu);
-  return rc;
-}
-
 static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
   struct fuse_file_info *fi) {
   (void) fi;
@@ -260,7 +228,7 @@ static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
   const uint8_t *bytes = (const uint8_t *) buf;
   int rc = 0;
   if (f->source != NULL) {
-    rc = opts.writeback ? ship_new(f, bytes, size, (uint64_t) off) : lf_intake_write(intake, f->source, bytes, size, 1);
+    rc = opts.writeback ? lf_wb_write(intake, f, bytes, size, (uint64_t) off) : lf_intake_write(intake, f->source, bytes, size, LF_WAIT);
   }
   if (rc == 0) rc = lf_file_write(f, (uint64_t) off, bytes, size, now_ms());
   __atomic_add_fetch(&n_writes, 1, __ATOMIC_RELAXED);
@@ -375,6 +343,7 @@ static void *flush_main(void *arg) {
     pthread_cond_timedwait(&flush_cv, &flush_mu, &deadline);
     pthread_mutex_unlock(&flush_mu);
     if (fd >= 0) syncfs(fd);
+    lf_wb_expire(intake);
     pthread_mutex_lock(&flush_mu);
   }
   pthread_mutex_unlock(&flush_mu);
@@ -382,6 +351,7 @@ static void *flush_main(void *arg) {
     syncfs(fd);
     close(fd);
   }
+  lf_wb_expire(intake);
   return NULL;
 }
 
@@ -439,7 +409,8 @@ void lf_session_stop(void) {
   fuse_session_unmount(se);
 }
 
-void lf_session_counts(double *refused_names, double *writes, double *reads) {
+void lf_session_counts(double *refused_names, double *writes, double *reads, double *reorder_bytes) {
+  *reorder_bytes = (double) lf_wb_waiting_bytes();
   *refused_names = (double) __atomic_load_n(&n_refused, __ATOMIC_RELAXED);
   *writes = (double) __atomic_load_n(&n_writes, __ATOMIC_RELAXED);
   *reads = (double) __atomic_load_n(&n_reads, __ATOMIC_RELAXED);

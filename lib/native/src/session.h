@@ -68,8 +68,8 @@ int lf_session_start(const lf_session_options *o, lf_intake *intake, char *error
 void lf_session_sync(void);
 /** Unmounts (lazily: files still open keep being served until closed or the process ends). */
 void lf_session_stop(void);
-/** Counters of the C side: names refused as not UTF-8, writes and reads answered. */
-void lf_session_counts(double *refused_names, double *writes, double *reads);
+/** Counters of the C side: names refused as not UTF-8, writes and reads answered, writeback bytes out of order. */
+void lf_session_counts(double *refused_names, double *writes, double *reads, double *reorder_bytes);
 
 void lf_call_free(lf_call *call);
 void lf_reply_err(void *req, int errno_);

@@ -1,0 +1,30 @@
+// Writeback mode's side of the write path. With the kernel's writeback cache, logfs receives dirty pages rather
+// than write() calls: the partial last page is sent again, whole, each time it is flushed, and pages do not come
+// in file order (background writeback resumes where it stopped and wraps to the start; requests are answered
+// on several threads). A file's stream must still go to the ring once, in file order, so:
+//   - bytes below the file's shipped offset are not shipped again;
+//   - a request that starts past the shipped offset is answered at once but its bytes wait here, copied, until
+//     the bytes before them arrive; after LF_WB_GAP_MS the gap counts as real (a seek past the end) and they go.
+#ifndef LOGFS_WRITEBACK_H
+#define LOGFS_WRITEBACK_H
+
+#include <stdint.h>
+
+#include "files.h"
+#include "intake.h"
+
+#define LF_WB_GAP_MS 200
+
+/** Ships the new bytes of one writeback request of a shipped file; 0 or a negative errno. */
+int lf_wb_write(lf_intake *ix, lf_file *f, const uint8_t *buf, uint64_t size, uint64_t off);
+/** Ships what waited longer than LF_WB_GAP_MS, in every file; run by the flusher thread, never by JS. */
+void lf_wb_expire(lf_intake *ix);
+/**
+ * A file leaves the table: 1 when it still has waiting bytes, in which case lf_wb_expire ships them and frees
+ * the file; 0 when the caller frees it.
+ */
+int lf_wb_detach(lf_file *f);
+/** Bytes waiting for the bytes before them, all files together. */
+uint64_t lf_wb_waiting_bytes(void);
+
+#endif
