@@ -16,6 +16,8 @@ export interface AppSpec {
 }
 
 export interface AppResult {
+  /** Wall-clock ms when the first line was made: delivery rates count from here, not from the process spawn. */
+  started: number
   lines: number
   bytes: number
   writes: number
@@ -67,7 +69,7 @@ function main (): void {
   const l = lat.subarray(0, writes).sort()
   const q = (p: number): number => l[Math.min(writes - 1, Math.floor(p * writes))]
   const result: AppResult = {
-    lines: spec.lines, bytes, writes, seconds, p50us: q(0.5), p99us: q(0.99), p999us: q(0.999),
+    started, lines: spec.lines, bytes, writes, seconds, p50us: q(0.5), p99us: q(0.99), p999us: q(0.999),
   }
   process.stdout.write(JSON.stringify(result) + '\n')
 }

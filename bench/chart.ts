@@ -7,12 +7,15 @@ const COLORS: Record<string, string> = {
   'c-fuse': '#5c6bc0',
   'logfs-mount': '#26a69a',
   logfs: '#00897b',
+  'logfs-writeback': '#004d40',
   rsyslog: '#ef6c00',
 }
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;')
 
-export function chart (rows: Row[], machine: string): string {
+export function chart (all: Row[], machine: string): string {
+  // Idle rows write nothing: no bars.
+  const rows = all.flatMap(r => r.appWritesPerSec === null ? [] : [{ ...r, appWritesPerSec: r.appWritesPerSec }])
   const groups = [...new Set(rows.map(r => `${r.workload} ×${r.writers}`))]
   const barH = 14
   const left = 260

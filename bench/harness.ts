@@ -3,6 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { killTree } from './proctree'
+import { abortMountsUnder } from './mounts'
 
 export const ROOT = path.resolve(__dirname, '../..')
 export const TOKEN = 'bench-token-0123456789'
@@ -10,7 +12,10 @@ const LOGFS = path.join(ROOT, 'bin/logfs')
 
 export interface Started { proc: ChildProcess, events: Array<Record<string, unknown>>, exited: Promise<number | null> }
 
-/** Every process started, so a failing benchmark can stop them all rather than leave mounts behind. */
+/**
+ * Every process started (logfs, and the peers: nullfs, rsyslogd), so a failing benchmark can stop them all, with
+ * whatever they started, rather than leave mounts and agents behind.
+ */
 export const children: ChildProcess[] = []
 
 export function start (args: string[], nodeArgs: string[] = []): Started {
@@ -53,16 +58,6 @@ export async function storedBytes (port: number): Promise<number> {
   return sources.reduce((n, s) => n + s.bytes, 0)
 }
 
-/** Peak RSS and CPU seconds (user + system, all threads) of a process so far. */
-export function procStat (pid: number): { peakRssKiB: number, cpuSeconds: number } {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-  return {
-    peakRssKiB: Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0),
-    cpuSeconds: (Number(fields[11]) + Number(fields[12])) / 100,
-  }
-}
-
 export function machine (): { cores: number, cpu: string, memGiB: number, kernel: string, node: string } {
   const cpus = os.cpus()
   return {
@@ -76,7 +71,25 @@ export function machine (): { cores: number, cpu: string, memGiB: number, kernel
 
 export function machineLine (): string {
   const m = machine()
-  return `machine: ${m.cores} cores (${m.cpu}), ${m.memGiB} GiB, Linux ${m.kernel}, Node ${m.node}`
+  // The load average says how noisy the machine was: compare targets within one run, not across runs.
+  const load = os.loadavg().map(l => l.toFixed(2)).join(' ')
+  return `machine: ${m.cores} cores (${m.cpu}), ${m.memGiB} GiB, Linux ${m.kernel}, Node ${m.node}, load ${load}`
+}
+
+/** Scratch directories of runs in progress; whatever is mounted below one is the benchmark's own. */
+export const scratch = new Set<string>()
+
+/**
+ * Ends everything a run started and did not stop (processes with what they started, mounts, scratch
+ * directories): after a failed run, before the next one, and when a benchmark ends early.
+ */
+export function cleanUp (): void {
+  for (const c of children) if (c.pid !== undefined && c.exitCode === null && c.signalCode === null) killTree(c.pid)
+  for (const dir of scratch) {
+    abortMountsUnder(dir)
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+  scratch.clear()
 }
 
 // Whatever ends a benchmark early must not leave its servers, agents, mounts or rsyslogd behind.
@@ -84,6 +97,6 @@ process.on('uncaughtException', (err) => fail(err))
 
 export function fail (err: unknown): never {
   process.stderr.write(`bench: ${(err as Error).message}\n`)
-  for (const c of children) c.kill('SIGKILL')
+  cleanUp()
   process.exit(1)
 }

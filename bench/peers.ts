@@ -8,6 +8,7 @@ import path from 'node:path'
 import { WebSocketServer } from 'ws'
 import { decodeFrame, encodeFrame, asBatch } from '../lib/wire/frames'
 import type { Collector } from './collector'
+import { children } from './harness'
 
 let aptUpdated = false
 
@@ -58,6 +59,7 @@ export async function startNullFs (mnt: string, buildDir: string): Promise<Peer>
     execFileSync('gcc', ['-O2', '-o', bin, source, ...flags], { stdio: 'inherit' })
   }
   const proc = spawn(bin, [mnt, '-f', '-o', 'big_writes,max_write=131072'], { stdio: ['ignore', 'ignore', 'inherit'] })
+  children.push(proc)
   await waitFor('nullfs to mount', () => mounted(mnt))
   return { proc, stop: async () => { execFileSync('fusermount', ['-u', mnt]); await stopper(proc)() } }
 }
@@ -103,6 +105,7 @@ action(type="omfwd" target="127.0.0.1" port="${port}" protocol="tcp" template="r
   execFileSync('/usr/sbin/rsyslogd', ['-N1', '-f', conf], { stdio: 'ignore' })
   const proc = spawn('/usr/sbin/rsyslogd', ['-n', '-f', conf, '-i', path.join(work, 'rsyslogd.pid')],
     { stdio: ['ignore', 'ignore', 'inherit'] })
+  children.push(proc)
   await new Promise(resolve => setTimeout(resolve, 300))
   if (proc.exitCode !== null) throw new Error(`rsyslogd exited with ${proc.exitCode}`)
   return { proc, stop: stopper(proc) }

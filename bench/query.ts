@@ -55,7 +55,7 @@ async function main (): Promise<void> {
       { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     w.stdout.on('data', (c: Buffer) => { out += c.toString() })
-    w.once('exit', code => code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`writer exited ${code}`)))
+    w.once('close', code => code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`writer exited ${code}`)))
   })))
   const written = outs.reduce((n, o) => n + o.bytes, 0)
   const lines = Math.min(...outs.map(o => o.lines))

@@ -325,6 +325,13 @@ static void start_worker(void) {
   pthread_attr_destroy(&attr);
 }
 
+/** Syncs the mount, then ships what waited for a gap the sync proved real (writeback.h). */
+static void sync_mount(int fd) {
+  double began = lf_wb_now();
+  syncfs(fd);
+  lf_wb_expire(intake, began);
+}
+
 /**
  * Writeback mode: dirty pages reach logfs only at writeback (up to dirty_expire_centisecs, 30 s), fsync or
  * close. This thread syncs the mount every flush_ms so delivery latency stays bounded. It is not the JS thread:
@@ -342,16 +349,11 @@ static void *flush_main(void *arg) {
     deadline.tv_nsec %= 1000000000L;
     pthread_cond_timedwait(&flush_cv, &flush_mu, &deadline);
     pthread_mutex_unlock(&flush_mu);
-    if (fd >= 0) syncfs(fd);
-    lf_wb_expire(intake);
+    if (fd >= 0) sync_mount(fd);
     pthread_mutex_lock(&flush_mu);
   }
   pthread_mutex_unlock(&flush_mu);
-  if (fd >= 0) {
-    syncfs(fd);
-    close(fd);
-  }
-  lf_wb_expire(intake);
+  if (fd >= 0) close(fd);
   return NULL;
 }
 
@@ -381,7 +383,7 @@ int lf_session_start(const lf_session_options *o, lf_intake *ix, char *error, si
   start_worker();
   if (opts.writeback) {
     flushing = 1;
-    pthread_create(&flush_thread, NULL, flush_main, NULL);
+    if (pthread_create(&flush_thread, NULL, flush_main, NULL) == 0) pthread_detach(flush_thread);
   }
   return 0;
 }
@@ -390,18 +392,19 @@ void lf_session_sync(void) {
   if (se == NULL || !opts.writeback) return;
   int fd = open(opts.mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return;
-  syncfs(fd);
+  sync_mount(fd);
   close(fd);
 }
 
 void lf_session_stop(void) {
   if (se == NULL) return;
   if (opts.writeback) {
+    // Not joined: this is the JS thread, and the flusher may be in a sync whose writes wait for ring space that
+    // only JS frees. The stop synced the mount already (lf_session_sync); the flusher ends after its current sync.
     pthread_mutex_lock(&flush_mu);
     flushing = 0;
     pthread_cond_signal(&flush_cv);
     pthread_mutex_unlock(&flush_mu);
-    pthread_join(flush_thread, NULL);
   }
   fuse_session_exit(se);
   // The session is not destroyed: JS may still answer requests it holds, and libfuse frees a request's session

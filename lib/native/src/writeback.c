@@ -24,7 +24,7 @@ static lf_entry *registry;
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t waiting_bytes;
 
-static double now_ms(void) {
+double lf_wb_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double) ts.tv_sec * 1000.0 + (double) ts.tv_nsec / 1e6;
@@ -60,7 +60,7 @@ static int stash(lf_file *f, const uint8_t *buf, uint64_t size, uint64_t off) {
   if (p == NULL) return -ENOMEM;
   p->off = off;
   p->len = size;
-  p->at = now_ms();
+  p->at = lf_wb_now();
   memcpy(p->data, buf, size);
   p->next = *at;
   *at = p;
@@ -119,19 +119,18 @@ int lf_wb_write(lf_intake *ix, lf_file *f, const uint8_t *buf, uint64_t size, ui
   return rc;
 }
 
-void lf_wb_expire(lf_intake *ix) {
+void lf_wb_expire(lf_intake *ix, double sync_began) {
   pthread_mutex_lock(&registry_mu);
   lf_entry *list = registry;
   registry = NULL;
   pthread_mutex_unlock(&registry_mu);
-  double now = now_ms();
   while (list != NULL) {
     lf_entry *e = list;
     list = e->next;
     lf_file *f = e->file;
     pthread_mutex_lock(&f->ship_mu);
     lf_piece *first = f->pending;
-    if (first != NULL && now - first->at >= LF_WB_GAP_MS) drain(ix, f, 1);
+    if (first != NULL && first->at < sync_began) drain(ix, f, 1);
     int keep = f->pending != NULL;
     pthread_mutex_lock(&registry_mu);
     int orphan = f->orphan;

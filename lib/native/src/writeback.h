@@ -4,7 +4,10 @@
 // on several threads). A file's stream must still go to the ring once, in file order, so:
 //   - bytes below the file's shipped offset are not shipped again;
 //   - a request that starts past the shipped offset is answered at once but its bytes wait here, copied, until
-//     the bytes before them arrive; after LF_WB_GAP_MS the gap counts as real (a seek past the end) and they go.
+//     the bytes before them arrive. A gap still open after a sync of the whole mount that began after the bytes
+//     arrived is real (a seek past the end): such a sync writes back every page dirty when it began, and waits for
+//     pages already under writeback, so the bytes before them would have come. Only then do they go.
+//     (A timeout would not be safe: a request can be held up longer than any timeout while the ring is full.)
 #ifndef LOGFS_WRITEBACK_H
 #define LOGFS_WRITEBACK_H
 
@@ -13,12 +16,15 @@
 #include "files.h"
 #include "intake.h"
 
-#define LF_WB_GAP_MS 200
-
 /** Ships the new bytes of one writeback request of a shipped file; 0 or a negative errno. */
 int lf_wb_write(lf_intake *ix, lf_file *f, const uint8_t *buf, uint64_t size, uint64_t off);
-/** Ships what waited longer than LF_WB_GAP_MS, in every file; run by the flusher thread, never by JS. */
-void lf_wb_expire(lf_intake *ix);
+/** A monotonic time in ms, for lf_wb_expire: take it just before a sync of the whole mount begins. */
+double lf_wb_now(void);
+/**
+ * After a sync of the whole mount that began at `sync_began`: ships the waiting bytes of every file whose gap is
+ * older than that sync, so real. Run after the sync, never by JS (it may wait for ring space).
+ */
+void lf_wb_expire(lf_intake *ix, double sync_began);
 /**
  * A file leaves the table: 1 when it still has waiting bytes, in which case lf_wb_expire ships them and frees
  * the file; 0 when the caller frees it.
