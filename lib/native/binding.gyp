@@ -7,5 +7,12 @@
     "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "<!@(pkg-config --cflags fuse3)"],
     "libraries": ["<!@(pkg-config --libs fuse3)"],
     "defines": ["_GNU_SOURCE"]
+  }, {
+    # The supervisor `logfs mount` execs into (src/supervise.c): a program of its own, so it carries no Node.
+    "target_name": "logfs-supervise",
+    "type": "executable",
+    "sources": ["src/supervise.c"],
+    "cflags": ["-O2", "-Wall", "-Wextra"],
+    "defines": ["_GNU_SOURCE"]
   }]
 }

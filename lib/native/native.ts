@@ -72,6 +72,12 @@ export interface NativeCore {
   fileTruncate (ino: number, size: number, nowMs: number): number
   fileSize (ino: number): number
 
+  /**
+   * Replaces this process with the program `file` (execv, argv[0] = file), keeping its pid; throws with the
+   * reason if it cannot. Whatever this process still had to write must be out first.
+   */
+  exec (file: string, args: string[]): never
+
   readonly constants: { HEADER: number, CONTROL_BYTES: number, CTL_SLOTS: number, FULL: number }
 }
 

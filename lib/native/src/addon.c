@@ -1,12 +1,15 @@
 // The N-API surface of the native core: the one place JavaScript and C meet. lib/native/native.ts types it.
-// Forked in spirit from fuse-native (MIT, see LICENSE-fuse-native): ops are handed to the JS thread and answered
-// from there, but through libfuse 3's low-level API, and writes and reads never reach JS at all.
+// It replaces fuse-native (which binds libfuse 2's high-level API and sends every op, writes included, through
+// the JS thread): ops other than write and read are queued to JS through a thread-safe function and answered
+// from there, and the request handle travels as a number.
 #define NAPI_VERSION 8
 #include <errno.h>
+#include <fcntl.h>
 #include <node_api.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "files.h"
 #include "intake.h"
@@ -256,22 +259,22 @@ static napi_value js_reply_err(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-static napi_value js_reply_entry(napi_env env, napi_callback_info info) {
+/** replyEntry and replyAttr: the same arguments, answered by `reply`. */
+static napi_value reply_with_attr(napi_env env, napi_callback_info info, void (*reply)(void *, const lf_attr *)) {
   ARGS(10);
   double req;
   lf_attr a;
   if (read_attr(env, argv, &req, &a) != 0) return NULL;
-  lf_reply_entry(req_of(req), &a);
+  reply(req_of(req), &a);
   return undefined(env);
 }
 
+static napi_value js_reply_entry(napi_env env, napi_callback_info info) {
+  return reply_with_attr(env, info, lf_reply_entry);
+}
+
 static napi_value js_reply_attr(napi_env env, napi_callback_info info) {
-  ARGS(10);
-  double req;
-  lf_attr a;
-  if (read_attr(env, argv, &req, &a) != 0) return NULL;
-  lf_reply_attr(req_of(req), &a);
-  return undefined(env);
+  return reply_with_attr(env, info, lf_reply_attr);
 }
 
 static napi_value js_reply_create(napi_env env, napi_callback_info info) {
@@ -352,13 +355,20 @@ static napi_value js_tenant_new(napi_env env, napi_callback_info info) {
   return number(env, n_tenants++);
 }
 
-static lf_tenant *tenant_arg(napi_env env, napi_value v) {
+/** 0 with the index `v` names in a table of `count` entries, or -1 with a RangeError saying `what`. */
+static int index_arg(napi_env env, napi_value v, uint32_t count, const char *what, uint32_t *index) {
   double i;
-  if (get_double(env, v, &i) != 0 || i < 0 || i >= n_tenants) {
-    napi_throw_range_error(env, NULL, "no such tenant");
-    return NULL;
+  if (get_double(env, v, &i) != 0 || i < 0 || i >= count) {
+    napi_throw_range_error(env, NULL, what);
+    return -1;
   }
-  return tenants[(uint32_t) i];
+  *index = (uint32_t) i;
+  return 0;
+}
+
+static lf_tenant *tenant_arg(napi_env env, napi_value v) {
+  uint32_t i;
+  return index_arg(env, v, n_tenants, "no such tenant", &i) == 0 ? tenants[i] : NULL;
 }
 
 static napi_value js_tenant_policy(napi_env env, napi_callback_info info) {
@@ -411,12 +421,8 @@ static napi_value js_source_new(napi_env env, napi_callback_info info) {
 }
 
 static lf_source *source_arg(napi_env env, napi_value v) {
-  double i;
-  if (get_double(env, v, &i) != 0 || i < 0 || i >= n_sources) {
-    napi_throw_range_error(env, NULL, "no such source");
-    return NULL;
-  }
-  return sources[(uint32_t) i];
+  uint32_t i;
+  return index_arg(env, v, n_sources, "no such source", &i) == 0 ? sources[i] : NULL;
 }
 
 /** sourceNext(id) → the cursor offset of the source's next byte */
@@ -490,6 +496,46 @@ static napi_value js_file_size(napi_env env, napi_callback_info info) {
   return number(env, (double) size);
 }
 
+// --- exec ---
+
+/**
+ * exec(file, args): replaces this process with `file` (argv[0] = file), keeping its pid; returns only by throwing.
+ * Node 20 has no process.execve, and `logfs mount` must become its supervisor without a Node left around it.
+ */
+static napi_value js_exec(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  uint32_t n;
+  CHECK(napi_get_array_length(env, argv[1], &n));
+  char **args = calloc(n + 2, sizeof *args);
+  if (args == NULL) return throw_msg(env, "exec: out of memory");
+  int failed = 0;
+  for (uint32_t i = 0; i <= n && !failed; i++) {
+    napi_value s = argv[0];
+    size_t len;
+    failed = (i > 0 && napi_get_element(env, argv[1], i - 1, &s) != napi_ok) ||
+      napi_get_value_string_utf8(env, s, NULL, 0, &len) != napi_ok || (args[i] = malloc(len + 1)) == NULL ||
+      napi_get_value_string_utf8(env, s, args[i], len + 1, &len) != napi_ok;
+  }
+  char message[4200];
+  if (failed) {
+    snprintf(message, sizeof message, "exec: expected (file: string, args: string[])");
+  } else {
+    // Node marks stdin, stdout and stderr close-on-exec; the new program is to write where this one did.
+    int fd_flags[3];
+    for (int fd = 0; fd < 3; fd++) {
+      fd_flags[fd] = fcntl(fd, F_GETFD);
+      if (fd_flags[fd] > 0) fcntl(fd, F_SETFD, fd_flags[fd] & ~FD_CLOEXEC);
+    }
+    execv(args[0], args);
+    int err = errno;
+    for (int fd = 0; fd < 3; fd++) if (fd_flags[fd] > 0) fcntl(fd, F_SETFD, fd_flags[fd]);
+    snprintf(message, sizeof message, "exec %s: %s", args[0], strerror(err));
+  }
+  for (uint32_t i = 0; i <= n; i++) free(args[i]);
+  free(args);
+  return throw_msg(env, message);
+}
+
 #define EXPORT(name, fn) { name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL }
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -501,7 +547,7 @@ static napi_value init(napi_env env, napi_value exports) {
     EXPORT("tenantWake", js_tenant_wake), EXPORT("tenantFailWaiting", js_tenant_fail),
     EXPORT("sourceNew", js_source_new), EXPORT("sourceNext", js_source_next), EXPORT("write", js_write),
     EXPORT("close", js_close), EXPORT("fileAdd", js_file_add), EXPORT("fileRemove", js_file_remove),
-    EXPORT("fileTruncate", js_file_truncate), EXPORT("fileSize", js_file_size),
+    EXPORT("fileTruncate", js_file_truncate), EXPORT("fileSize", js_file_size), EXPORT("exec", js_exec),
   };
   napi_define_properties(env, exports, sizeof props / sizeof *props, props);
   napi_value consts;
