@@ -371,13 +371,18 @@ static lf_tenant *tenant_arg(napi_env env, napi_value v) {
   return index_arg(env, v, n_tenants, "no such tenant", &i) == 0 ? tenants[i] : NULL;
 }
 
-static napi_value js_tenant_policy(napi_env env, napi_callback_info info) {
+/** (tenant, number): tenantPolicy and tenantFailWaiting, answered by `fn`. */
+static napi_value with_tenant_int(napi_env env, napi_callback_info info, void (*fn)(lf_tenant *, int)) {
   ARGS(2);
   lf_tenant *t = tenant_arg(env, argv[0]);
-  double policy;
-  if (t == NULL || get_double(env, argv[1], &policy) != 0) return NULL;
-  lf_tenant_set_policy(t, (int) policy);
+  double n;
+  if (t == NULL || get_double(env, argv[1], &n) != 0) return NULL;
+  fn(t, (int) n);
   return undefined(env);
+}
+
+static napi_value js_tenant_policy(napi_env env, napi_callback_info info) {
+  return with_tenant_int(env, info, lf_tenant_set_policy);
 }
 
 static napi_value js_tenant_wake(napi_env env, napi_callback_info info) {
@@ -389,12 +394,7 @@ static napi_value js_tenant_wake(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_tenant_fail(napi_env env, napi_callback_info info) {
-  ARGS(2);
-  lf_tenant *t = tenant_arg(env, argv[0]);
-  double e;
-  if (t == NULL || get_double(env, argv[1], &e) != 0) return NULL;
-  lf_tenant_fail_waiting(t, (int) e);
-  return undefined(env);
+  return with_tenant_int(env, info, lf_tenant_fail_waiting);
 }
 
 /** sourceNew(tenant index or -1 for none) → id (ids count up from 0, like lib/ring/intake.ts's) */

@@ -170,16 +170,15 @@ int lf_intake_write(lf_intake *ix, lf_source *s, const uint8_t *bytes, size_t le
     return -EROFS;
   }
   t->stats[LF_ST_WRITES]++;
-  // A write that could not fit even in the empty ring would wait forever, and every later write of the tenant
-  // behind it. From the mount this never happens (requests are at most 128 KiB, rings at least 1 MiB).
-  if (t->policy == LF_BLOCK && need(t, len) > t->capacity) {
-    pthread_mutex_unlock(&t->mu);
-    return -EFBIG;
-  }
   if (t->policy == LF_DROP) {
     write_or_drop(t, s, bytes, len);
   } else if (t->ticket_next == t->ticket_serve && accept(t, s, bytes, len, 0)) {
     rc = 0;
+  } else if (need(t, len) > t->capacity) {
+    // Checked only for a write that does not fit now: one that could not fit even in the empty ring would wait
+    // forever, and every later write of the tenant behind it. From the mount this never happens (requests are
+    // at most 128 KiB, rings at least 1 MiB).
+    rc = -EFBIG;
   } else if (!(flags & LF_WAIT)) {
     rc = LF_FULL;
   } else {
