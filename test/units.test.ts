@@ -3,6 +3,7 @@
 import t from 'tap'
 import { Ring } from '../lib/ring/ring'
 import { readRecords } from '../lib/ring/records'
+import { claimState } from '../lib/ring/state'
 import { native, Policy } from '../lib/native/native'
 import { globToRegExp } from '../lib/util/glob'
 import { parseDuration, parseSize } from '../lib/util/units'
@@ -11,10 +12,14 @@ import { DEFAULT_NO_SHIP } from '../lib/fs/ops'
 const MiB = 1024 * 1024
 
 /** A ring registered with the native producer (block policy), and `n` sources writing into it. */
+let rings = 0
+
 function producer (n: number): { ring: Ring, sources: number[] } {
-  const ring = new Ring(MiB)
-  const tenant = ring.register(Policy.Block)
-  return { ring, sources: Array.from({ length: n }, () => native.sourceNew(tenant)) }
+  claimState()
+  const name = `units-${rings++}`
+  const ring = Ring.create(name, MiB, Policy.Block)
+  if (!ring) throw new Error('no room for a ring in the state')
+  return { ring, sources: Array.from({ length: n }, (_, i) => native.sourceNew(ring.index, `${name}/s${i}.log`)) }
 }
 
 t.test('ring: records survive wrap-around and come back in order', async t => {

@@ -10,6 +10,8 @@ import { Registry } from '../metrics/registry'
 import { AgentHttp, registerAgentMetrics } from './http'
 import type { AgentReport } from './report'
 import { GEN_FLOOR_ENV } from './state'
+import { HandoverError, openHandover, type Handover } from './handover'
+import { native } from '../native/native'
 
 export interface AgentOptions {
   /** Per-tenant settings file (JSON, watched); null for none. */
@@ -46,9 +48,12 @@ export interface AgentOptions {
 export class Agent {
   /**
    * Cursors order generations first, so a new agent must take a generation above its predecessor's even when the
-   * clock went back meanwhile: a supervisor hands the last one down (GEN_FLOOR_ENV).
+   * clock went back meanwhile: a supervisor hands the last one down (GEN_FLOOR_ENV). An agent that takes over
+   * goes on with its predecessor's generation: its sources' cursors go on too.
    */
-  readonly gen = Math.max(Date.now(), Number(process.env[GEN_FLOOR_ENV] ?? 0) + 1)
+  readonly gen: number
+  /** How this agent came to serve the mount (lib/agent/handover.ts). */
+  readonly handover: Handover
   private readonly intake: Intake
   private readonly shipper: Shipper
   private readonly fs: LogFs
@@ -60,6 +65,10 @@ export class Agent {
   private stopWatch: () => void = () => {}
 
   constructor (readonly options: AgentOptions) {
+    // Before the rings: they live in the state, which a takeover finds full of the dead agent's bytes.
+    this.handover = openHandover(options.memory)
+    this.gen = this.handover.gen ?? Math.max(Date.now(), Number(process.env[GEN_FLOOR_ENV] ?? 0) + 1)
+    native.stateGen(this.gen)
     if (options.configFile) {
       const watch = watchCollection(options.configFile, (c) => {
         this.collection = c
@@ -102,23 +111,50 @@ export class Agent {
     })
   }
 
+  /**
+   * Serves the mount: mounts it, or takes it over from an agent that died. Throws HandoverError when a takeover
+   * cannot be made; the caller then ends the old connection and has the supervisor start over (EXIT_RENEW).
+   */
   async start (): Promise<void> {
-    if (await cleanStale(this.options.mountpoint)) {
-      log('warn', 'agent', `cleaned a stale mount at ${this.options.mountpoint} left by an earlier crash`)
+    const { mode, fuseFd, failure } = this.handover
+    if (mode === 'unusable') throw new HandoverError(`the state left by the agent before cannot be used: ${failure}`)
+    const skeleton = this.options.skeletonFile ? new SkeletonFile(this.options.skeletonFile) : null
+    if (mode === 'takeover') {
+      await this.takeOver(fuseFd)
+    } else {
+      if (await cleanStale(this.options.mountpoint)) {
+        log('warn', 'agent', `cleaned a stale mount at ${this.options.mountpoint} left by an earlier crash`)
+      }
+      if (skeleton) {
+        const made = restore(this.fs.tree, skeleton.load())
+        if (made > 0) log('info', 'agent', `restored ${made} directories from ${skeleton.file}`)
+      }
+      this.fs.recordAll()
+      this.fuse = await mount(this.options.mountpoint, this.fs.dispatch, () => this.intake.announced(),
+        { cache: this.options.cache, flushMs: this.options.flushMs, fuseFd, takeover: false })
     }
-    if (this.options.skeletonFile) {
-      const skeleton = new SkeletonFile(this.options.skeletonFile)
-      const made = restore(this.fs.tree, skeleton.load())
-      if (made > 0) log('info', 'agent', `restored ${made} directories from ${skeleton.file}`)
-      this.fs.onTreeChange = () => skeleton.schedule(this.fs.tree)
-    }
-    this.fuse = await mount(this.options.mountpoint, this.fs.dispatch, () => this.intake.announced(),
-      { cache: this.options.cache, flushMs: this.options.flushMs })
+    if (skeleton) this.fs.onTreeChange = () => skeleton.schedule(this.fs.tree)
     if (this.options.metricsListen) {
       registerAgentMetrics(this.metrics, () => this.report())
       this.http = await AgentHttp.listen(this.metrics, this.options.metricsListen,
         () => this.fuse !== null, () => this.fuse !== null && this.stopping === null)
     }
+  }
+
+  /** The dead agent's namespace, files and rings, then its connection; its unacknowledged bytes ship now. */
+  private async takeOver (fuseFd: number): Promise<void> {
+    let nodes: number
+    try {
+      nodes = this.fs.restore()
+      this.fuse = await mount(this.options.mountpoint, this.fs.dispatch, () => this.intake.announced(),
+        { cache: this.options.cache, flushMs: this.options.flushMs, fuseFd, takeover: true })
+    } catch (err) {
+      throw new HandoverError(`cannot take over the mount: ${(err as Error).message}`)
+    }
+    const pending = this.intake.pendingBytes()
+    for (const t of this.intake.tenants.values()) if (t.ring.used > 0) this.intake.onData(t)
+    log('info', 'agent', `took over ${this.options.mountpoint} from the agent before (${nodes} nodes, `
+      + `${pending} unacknowledged bytes, generation ${this.gen}); open files kept working`)
   }
 
   get metricsAddress (): { host: string, port: number } | null { return this.http?.address ?? null }
@@ -131,6 +167,9 @@ export class Agent {
       tenants: [...this.intake.tenants.values()].map(t => ({ ...t.stats })),
       ship: { ...this.shipper.stats },
       fs: this.fs.stats(),
+      handover: {
+        mode: this.handover.mode, takeovers: this.handover.takeovers, renewals: this.handover.renewals,
+      },
       pendingBytes: this.intake.pendingBytes(),
       rssBytes: process.memoryUsage.rss(),
     }

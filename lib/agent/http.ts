@@ -34,6 +34,12 @@ export function registerAgentMetrics (m: Registry, fresh: () => AgentReport): vo
   m.gauge('logfs_agent_connected', '1 when the last send succeeded.', () => report().ship.connected ? 1 : 0)
   m.gauge('logfs_agent_pending_bytes', 'Bytes accepted and not yet acknowledged, waiting writes included.',
     () => report().pendingBytes)
+  m.counter('logfs_agent_takeovers_total',
+    'Agents that took the mount over from one that died or was upgraded, open files kept working (issue 12).',
+    () => report().handover.takeovers)
+  m.counter('logfs_agent_handover_fallbacks_total',
+    'Handovers given up for a new mount, which broke the open files on it (the reason is logged).',
+    () => report().handover.renewals)
   addProcessMetrics(m)
 }
 

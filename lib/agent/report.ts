@@ -2,6 +2,7 @@
 import type { TenantStats } from '../ring/intake'
 import type { ShipperStats } from '../ship/shipper'
 import type { FsStats } from '../fs/ops'
+import type { HandoverMode } from './handover'
 
 export interface AgentReport {
   mountpoint: string
@@ -10,6 +11,8 @@ export interface AgentReport {
   tenants: TenantStats[]
   ship: ShipperStats
   fs: FsStats
+  /** How this agent came to serve the mount; takeovers and renewals (handovers given up) since the first. */
+  handover: { mode: HandoverMode, takeovers: number, renewals: number }
   pendingBytes: number
   rssBytes: number
 }

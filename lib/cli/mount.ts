@@ -3,7 +3,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { Agent } from '../agent/agent'
 import { readOutcome, readPid, releasePid, stateFile, writeOutcome, writePid, type Outcome } from '../agent/state'
-import { cleanStale } from '../fs/mount'
+import { abortMount, cleanStale } from '../fs/mount'
+import { EXIT_HANDED_OVER, EXIT_RENEW, HandoverError } from '../agent/handover'
 import { native } from '../native/native'
 import { log } from '../util/log'
 import { InputError, formatBytes, parseDuration } from '../util/units'
@@ -66,8 +67,27 @@ export async function mountCommand (mnt: string, f: MountFlags): Promise<void> {
     }
   }
   const agent = new Agent(options)
-  await agent.start()
-  log('info', 'agent', `mounted ${mountpoint}, shipping to ${agent.options.server} as node ${agent.options.node}`)
+  try {
+    await agent.start()
+  } catch (err) {
+    if (!(err instanceof HandoverError)) throw err
+    // Writers wait on a connection nobody will answer: end it, and let the supervisor start over.
+    log('error', 'agent', `${err.message}; ending the old connection so the next agent mounts again: `
+      + `open files on ${mountpoint} break`)
+    await abortMount(mountpoint)
+    process.exit(EXIT_RENEW)
+  }
+  if (agent.handover.mode !== 'takeover') {
+    log('info', 'agent', `mounted ${mountpoint}, shipping to ${agent.options.server} as node ${agent.options.node}`)
+  }
+  if (agent.handover.mode === 'fresh' || agent.handover.mode === 'takeover') {
+    // The supervisor's SIGHUP (an upgrade): leave the mount and the state as they are for the next agent, which
+    // takes both over; what this one took and did not answer, the kernel sends it again.
+    process.once('SIGUSR2', () => {
+      log('info', 'agent', 'handing the mount over to a new agent')
+      process.exit(EXIT_HANDED_OVER)
+    })
+  }
   const mounted = { mountpoint, pid: process.pid, gen: agent.gen, metrics: agent.metricsAddress }
   if (process.send) {
     // Under a supervisor the pid file names the supervisor, the process that must be signalled for a stop to

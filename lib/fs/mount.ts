@@ -20,6 +20,10 @@ export interface MountOptions {
   /** writeback: the kernel's page cache takes writes, a flusher every flushMs hands them to logfs (see README). */
   cache: CacheMode
   flushMs: number
+  /** The supervisor's /dev/fuse descriptor, or -1 (lib/agent/handover.ts). */
+  fuseFd: number
+  /** Serve the mount a dead agent served on fuseFd, instead of mounting. */
+  takeover: boolean
 }
 
 export class MountError extends Error {
@@ -61,6 +65,20 @@ export async function cleanStale (mnt: string): Promise<boolean> {
   if (await probe(mnt) === 'live') {
     throw new MountError(`${mnt} is already mounted by a running filesystem (${entry.type}); unmount it first`)
   }
+  await abortAndDetach(mnt, entry)
+  return true
+}
+
+/**
+ * Ends the FUSE connection at `mnt` and detaches the mount, whoever still holds the connection: writers get
+ * ENOTCONN instead of waiting. For a handover that cannot be made (lib/agent/handover.ts).
+ */
+export async function abortMount (mnt: string): Promise<void> {
+  const entry = await mountAt(mnt)
+  if (entry !== null && entry.type.startsWith('fuse')) await abortAndDetach(mnt, entry)
+}
+
+async function abortAndDetach (mnt: string, entry: MountEntry): Promise<void> {
   // A hung server keeps the lazy unmount waiting on its requests; aborting the connection ends them.
   // The control filesystem may not be mounted yet on a fresh host.
   if ((await fsp.readdir('/sys/fs/fuse/connections').catch(() => [])).length === 0) {
@@ -68,7 +86,6 @@ export async function cleanStale (mnt: string): Promise<boolean> {
   }
   await fsp.writeFile(`/sys/fs/fuse/connections/${entry.minor}/abort`, '1').catch(() => {})
   await run('fusermount', ['-uz', mnt]).catch(async () => run('umount', ['-l', mnt]))
-  return true
 }
 
 /** The live mount of this process (one per process: the native core serves one). */
@@ -91,7 +108,8 @@ export class Mount {
 
 export async function mount (mnt: string, dispatch: Dispatch, onData: () => void,
   options: MountOptions): Promise<Mount> {
-  const st = await fsp.stat(mnt).catch((err: NodeJS.ErrnoException) => {
+  // A mount being taken over has nobody answering yet: a stat of it would wait for this very process.
+  const st = options.takeover ? null : await fsp.stat(mnt).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOTCONN') return null
     if (err.code === 'ENOENT') throw new MountError(`mount point ${mnt} does not exist`)
     throw new MountError(`mount point ${mnt}: ${err.message}`)
@@ -102,6 +120,8 @@ export async function mount (mnt: string, dispatch: Dispatch, onData: () => void
     native.mount(mnt, {
       writeback: writeback ? 1 : 0,
       flushMs: options.flushMs,
+      fuseFd: options.fuseFd,
+      takeover: options.takeover ? 1 : 0,
       maxWrite: MAX_WRITE,
       // The kernel may keep names and attributes for a second, as libfuse's high-level API does by default.
       cacheSeconds: 1,

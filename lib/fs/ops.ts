@@ -10,6 +10,7 @@ import {
   EINVAL, EISDIR, FsError, type DirNode, type FileNode, type Node, S_IFDIR, Tree, type TreeOptions,
 } from './tree'
 import { nameErrno } from './names'
+import { Journal } from './journal'
 import { tenantOf } from '../util/sources'
 import type { TenantSettings } from '../config/collection'
 
@@ -51,10 +52,32 @@ export class LogFs {
   /** Called after a change to the directory skeleton (directories, owners, modes). */
   onTreeChange: () => void = () => {}
 
+  /** Records the namespace in the state a restarted agent takes over. */
+  private readonly journal: Journal
+
   constructor (private readonly intake: Intake, readonly options: FsOptions) {
     this.tree = new Tree(options)
-    this.tree.onFileGone = (file) => native.fileRemove(file.attr.ino)
+    this.journal = new Journal(this.tree)
+    this.tree.onGone = (node) => {
+      if (node.kind === 'file') native.fileRemove(node.attr.ino)
+      this.journal.gone(node)
+    }
     this.noShip = options.noShip.map(globToRegExp)
+  }
+
+  /** A fresh start: the namespace as it stands (root, restored skeleton) becomes what a restart takes over. */
+  recordAll (): void { this.journal.snapshot() }
+
+  /**
+   * A takeover: the namespace the dead agent served, by the inode numbers the kernel holds, with each file's
+   * size; then a snapshot of it starts this agent's journal. Throws when the state cannot be read.
+   */
+  restore (): number {
+    const saved = Journal.read()
+    const files = this.tree.restore(saved.records, saved.inoLimit, id => this.intake.sourceById(id) ?? null)
+    for (const f of files) native.fileAdd(f.attr.ino, f.source?.id ?? -1, this.options.tailBytes, f.slot, 1)
+    this.journal.snapshot()
+    return saved.records.size
   }
 
   stats (): FsStats {
@@ -92,12 +115,49 @@ export class LogFs {
   }
 
   /** The one entry point for ops from the native core; an op that throws is answered with its errno. */
-  readonly dispatch: Dispatch = (op, req, ino, name, ino2, name2, a, b, c, d, e, f, g) => {
+  readonly dispatch: Dispatch = (op, req, ino, name, ino2, name2, a, b, c, d, e, f, g, resent) => {
     try {
+      if (resent && this.doneBefore(op, req, ino, name ?? '', ino2, name2 ?? '')) return
       this.handle(op, req, ino, name ?? '', ino2, name2 ?? '', a, b, c, d, e, f, g)
     } catch (err) {
       if (!(err instanceof FsError)) log('error', 'fs', `unexpected failure: ${(err as Error).stack ?? String(err)}`)
       if (req) native.replyErr(req, err instanceof FsError ? -err.errno : EIO)
+    }
+  }
+
+  /**
+   * A request the kernel sent again because the agent that took it died (issue 12). If that agent made the
+   * change before it died (the journal has it), the change is answered as done instead of failing with EEXIST or
+   * ENOENT; returns whether it was.
+   */
+  private doneBefore (op: Op, req: number, ino: number, name: string, ino2: number, name2: string): boolean {
+    const tree = this.tree
+    const parent = tree.get(ino)
+    const existing = parent.kind === 'dir' ? parent.children.get(name) : undefined
+    switch (op) {
+      case Op.Create:
+        if (existing?.kind !== 'file') return false
+        existing.nlookup++
+        existing.handles++
+        native.replyCreate(req, ...LogFs.attr(existing), existing.attr.ino)
+        return true
+      case Op.Mkdir:
+        if (existing?.kind !== 'dir') return false
+        this.entry(req, existing)
+        return true
+      case Op.Unlink:
+      case Op.Rmdir:
+        if (existing) return false
+        native.replyErr(req, 0)
+        return true
+      case Op.Rename: {
+        const to = tree.get(ino2)
+        if (existing || to.kind !== 'dir' || !to.children.has(name2)) return false
+        native.replyErr(req, 0)
+        return true
+      }
+      default:
+        return false
     }
   }
 
@@ -116,15 +176,16 @@ export class LogFs {
       case Op.Mkdir:
         return this.entry(req, this.mkdir(tree.dir(ino), name, a))
       case Op.Unlink:
-        return this.done(req, () => tree.unlink(tree.dir(ino), this.checked(name)))
+        return this.done(req, () => this.remove(tree.dir(ino), this.checked(name), false))
       case Op.Rmdir:
-        return this.done(req, () => { tree.rmdir(tree.dir(ino), this.checked(name)); this.onTreeChange() })
+        return this.done(req, () => { this.remove(tree.dir(ino), this.checked(name), true); this.onTreeChange() })
       case Op.Rename:
         return this.done(req, () => this.rename(tree.dir(ino), name, tree.dir(ino2), name2, a))
       case Op.Open:
         return this.open(req, tree.file(ino), a)
       case Op.Create: {
         const file = this.create(tree.dir(ino), name, a)
+        this.journal.write(file, file.parent)
         file.nlookup++
         file.handles++
         return native.replyCreate(req, ...LogFs.attr(file), file.attr.ino)
@@ -143,12 +204,20 @@ export class LogFs {
     native.replyErr(req, 0)
   }
 
+  private remove (parent: DirNode, name: string, dir: boolean): void {
+    const node = this.tree.child(parent, name)
+    if (dir) this.tree.rmdir(parent, name)
+    else this.tree.unlink(parent, name)
+    this.journal.write(node, parent)
+  }
+
   private mkdir (parent: DirNode, name: string, mode: number): DirNode {
     const path = this.tree.path(parent, name)
     const dir = this.tree.mkdir(parent, this.checked(name, path), mode)
     // A directory's tenant is its first component, the tenant directory included.
     const owner = this.options.settings(tenantOf(path.slice(1) + '/')).owner
     if (owner) [dir.attr.uid, dir.attr.gid] = owner
+    this.journal.write(dir, parent)
     this.onTreeChange()
     return dir
   }
@@ -158,14 +227,17 @@ export class LogFs {
     const rel = path.slice(1)
     this.checked(name, path)
     const file = this.tree.create(parent, name, mode, this.shipped(rel) ? this.intake.source(rel) : null)
-    native.fileAdd(file.attr.ino, file.source?.id ?? -1, this.options.tailBytes)
+    native.fileAdd(file.attr.ino, file.source?.id ?? -1, this.options.tailBytes, file.slot, 0)
     return file
   }
 
   private rename (from: DirNode, name: string, to: DirNode, newName: string, flags: number): void {
     if (flags & ~RENAME_NOREPLACE) throw new FsError(EINVAL, 'rename: only RENAME_NOREPLACE is supported')
-    this.tree.rename(from, this.checked(name), to, this.checked(newName, this.tree.path(to, newName)),
+    const node = this.tree.child(from, this.checked(name))
+    const replaced = to.children.get(newName)
+    this.tree.rename(from, name, to, this.checked(newName, this.tree.path(to, newName)),
       (flags & RENAME_NOREPLACE) !== 0)
+    this.journal.write(node, replaced, from, to)
     this.onTreeChange()
   }
 
@@ -189,6 +261,7 @@ export class LogFs {
     if (valid & SetAttr.Atime) node.attr.atime = valid & SetAttr.AtimeNow ? now : atime
     if (valid & SetAttr.Mtime) node.attr.mtime = valid & SetAttr.MtimeNow ? now : mtime
     node.attr.ctime = now
+    this.journal.write(node)
     if (node.kind === 'dir' && valid & (SetAttr.Mode | SetAttr.Uid | SetAttr.Gid)) this.onTreeChange()
     native.replyAttr(req, ...LogFs.attr(node))
   }

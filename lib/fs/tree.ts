@@ -36,6 +36,11 @@ interface Attr {
 /** What every node has: where it is, and how many references the kernel holds (lookups not yet forgotten). */
 abstract class BaseNode {
   nlookup = 0
+  /**
+   * Served by an agent that died (lib/fs/journal.ts): how many references the kernel holds is not known. The
+   * kernel forgets a node once, with everything it holds, when it evicts it; until then it stays.
+   */
+  restored = false
   constructor (readonly attr: Attr, public name: string, public parent: DirNode | null) {}
 }
 
@@ -44,7 +49,9 @@ export class FileNode extends BaseNode {
   nlink = 1
   /** Open handles (the kernel's file handle is the inode number). */
   handles = 0
-  constructor (attr: Attr, name: string, parent: DirNode, readonly source: Source | null) { super(attr, name, parent) }
+  constructor (attr: Attr, name: string, parent: DirNode | null, readonly source: Source | null,
+    /** Where the native core keeps its size for the next agent (state.h). */
+    readonly slot: number) { super(attr, name, parent) }
 }
 
 export class DirNode extends BaseNode {
@@ -53,6 +60,10 @@ export class DirNode extends BaseNode {
 }
 
 export type Node = FileNode | DirNode
+
+/** A node as the namespace journal keeps it (lib/fs/journal.ts); parent 0: removed, still held by the kernel. */
+export type NodeRecord = [ino: number, dir: number, parent: number, name: string, mode: number, uid: number,
+  gid: number, atime: number, mtime: number, ctime: number, nlink: number, source: number, slot: number]
 
 export interface TreeOptions {
   rootUid: number
@@ -65,8 +76,11 @@ export class Tree {
   /** Every node the kernel may still name: in the tree, or removed but still looked up or open. */
   private readonly nodes = new Map<number, Node>()
   private nextIno = ROOT_INO
-  /** Called when a removed file is no longer referenced by the kernel, so its native entry can go. */
-  onFileGone: (file: FileNode) => void = () => {}
+  /** File slots in the state (state.h) free for new files; past `nextSlot` all are. */
+  private readonly freeSlots: number[] = []
+  private nextSlot = 0
+  /** Called when a removed node is no longer referenced by the kernel, so its native entry can go. */
+  onGone: (node: Node) => void = () => {}
 
   constructor (readonly options: TreeOptions) {
     this.root = new DirNode(this.attr(S_IFDIR | options.rootMode, options.rootUid, options.rootGid), '', null)
@@ -138,7 +152,7 @@ export class Tree {
   create (parent: DirNode, name: string, mode: number, source: Source | null): FileNode {
     if (parent.children.has(name)) throw new FsError(EEXIST, `${this.path(parent, name)}: exists`)
     const attr = this.attr(S_IFREG | (mode & 0o7777), parent.attr.uid, parent.attr.gid)
-    const file = new FileNode(attr, name, parent, source)
+    const file = new FileNode(attr, name, parent, source, this.freeSlots.pop() ?? this.nextSlot++)
     parent.children.set(name, file)
     this.nodes.set(attr.ino, file)
     this.touch(parent)
@@ -201,18 +215,67 @@ export class Tree {
   forget (ino: number, n: number): void {
     const node = this.nodes.get(ino)
     if (!node || node === this.root) return
-    node.nlookup = Math.max(0, node.nlookup - n)
+    node.nlookup = node.restored ? 0 : Math.max(0, node.nlookup - n)
+    node.restored = false
     this.dropIfUnused(node)
   }
 
   released (file: FileNode): void {
-    file.handles--
+    // A restored file's handles were opened from the dead agent, uncounted here.
+    file.handles = Math.max(0, file.handles - 1)
     this.dropIfUnused(file)
   }
 
   private dropIfUnused (node: Node): void {
-    if (node.parent !== null || node.nlookup > 0 || (node.kind === 'file' && node.handles > 0)) return
+    if (node.parent !== null || node.nlookup > 0 || node.restored || (node.kind === 'file' && node.handles > 0)) return
     this.nodes.delete(node.attr.ino)
-    if (node.kind === 'file') this.onFileGone(node)
+    if (node.kind === 'file') this.freeSlots.push(node.slot)
+    this.onGone(node)
+  }
+
+  /** Whether the kernel may still name the node (it was not dropped). */
+  has (node: Node): boolean { return this.nodes.get(node.attr.ino) === node }
+
+  /** Every node the kernel may name, for a snapshot of the namespace. */
+  all (): IterableIterator<Node> { return this.nodes.values() }
+
+  /** The inode number the next node gets. */
+  get inoLimit (): number { return this.nextIno }
+
+  record (node: Node): NodeRecord {
+    const { ino, mode, uid, gid, atime, mtime, ctime } = node.attr
+    const file = node.kind === 'file' ? node : null
+    return [ino, file ? 0 : 1, node.parent?.attr.ino ?? 0, node.name, mode, uid, gid, atime, mtime, ctime,
+      file?.nlink ?? 0, file?.source?.id ?? -1, file?.slot ?? -1]
+  }
+
+  /**
+   * Rebuilds the namespace a dead agent served from its records (in order: a later record of an inode replaces
+   * an earlier one; `gone` ones were dropped). Every node is marked restored. Returns the files, for the native
+   * core to take back.
+   */
+  restore (records: Map<number, NodeRecord>, inoLimit: number, sourceOf: (id: number) => Source | null): FileNode[] {
+    const files: FileNode[] = []
+    for (const [ino, dir, , name, mode, uid, gid, atime, mtime, ctime, nlink, source, slot] of records.values()) {
+      const attr = { ino, mode, uid, gid, atime, mtime, ctime }
+      const node = ino === ROOT_INO ? this.root
+        : dir ? new DirNode(attr, name, null) : new FileNode(attr, name, null, sourceOf(source), slot)
+      if (node === this.root) Object.assign(this.root.attr, attr)
+      node.restored = node !== this.root
+      if (node.kind === 'file') { node.nlink = nlink; files.push(node) }
+      this.nodes.set(ino, node)
+    }
+    for (const [ino, , parent] of records.values()) {
+      const node = this.nodes.get(ino)
+      const dir = this.nodes.get(parent)
+      if (!node || node === this.root || !dir || dir.kind !== 'dir') continue
+      node.parent = dir
+      dir.children.set(node.name, node)
+    }
+    this.nextIno = Math.max(this.nextIno, inoLimit)
+    const used = new Set(files.map(f => f.slot))
+    for (const slot of used) this.nextSlot = Math.max(this.nextSlot, slot + 1)
+    for (let slot = this.nextSlot - 1; slot >= 0; slot--) if (!used.has(slot)) this.freeSlots.push(slot)
+    return files
   }
 }

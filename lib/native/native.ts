@@ -18,11 +18,15 @@ export const enum SetAttr {
  * of ino2, name2 and a..g depends on the op; session.h (struct lf_call) lists them.
  */
 export type Dispatch = (op: Op, req: number, ino: number, name: string | null, ino2: number, name2: string | null,
-  a: number, b: number, c: number, d: number, e: number, f: number, g: number) => void
+  a: number, b: number, c: number, d: number, e: number, f: number, g: number, resent: number) => void
 
 export interface MountSettings {
   /** 1: the kernel's writeback cache, with a flusher every flushMs. */
   writeback: number
+  /** The supervisor's /dev/fuse descriptor (-1: none; libfuse mounts itself and a restart breaks open files). */
+  fuseFd: number
+  /** 1: the mount exists and a dead agent served it; this one answers for it (state.h). */
+  takeover: number
   flushMs: number
   maxWrite: number
   /** Seconds the kernel may cache names and attributes. */
@@ -52,22 +56,41 @@ export interface NativeCore {
   replyOpen (req: number, fh: number): void
   replyDir (req: number, size: number, offset: number, names: string[], inos: Float64Array, modes: Uint32Array): void
 
-  /** Registers a ring (its memory and control block stay referenced from C for good); returns its index. */
-  tenantNew (data: Uint8Array, control: BigInt64Array, policy: Policy): number
+  /**
+   * Opens the state a restarted agent takes over (lib/native/src/state.h): the supervisor's memory file, or a
+   * private one (fd -1). Once per process; throws with the reason when the state cannot be used.
+   */
+  stateOpen (fd: number, memory: number): StateFound
+  /** Records the cursor generation the state's sources go on with. */
+  stateGen (gen: number): void
+  /** The live namespace snapshot and the journal records after it (lib/fs/journal.ts). */
+  metaRead (): [snapshot: Buffer, journal: Buffer]
+  /** Appends a journal record; false when full (write a snapshot then). */
+  metaAppend (record: Uint8Array): boolean
+  /** Replaces snapshot and journal with `snapshot` at once; false when it does not fit. */
+  metaSnapshot (snapshot: Uint8Array): boolean
+
+  /** A tenant's ring, carved from the state; its index, or -1 when the state has no room for it. */
+  tenantNew (name: string, capacity: number, policy: Policy): number
+  /** The ring's data and control block, shared with C and with the shipping workers. */
+  tenantBuffers (tenant: number): [data: SharedArrayBuffer, control: SharedArrayBuffer]
   tenantPolicy (tenant: number, policy: Policy): void
   /** Wakes writers waiting for ring space, after the tail moved. */
   tenantWake (tenant: number): void
   tenantFailWaiting (tenant: number, errno: number): void
   /** A new source in a tenant (-1: the tenant has no ring, its writes fail with ENOSPC); returns its id. */
-  sourceNew (tenant: number): number
+  sourceNew (tenant: number, path: string): number
   sourceNext (source: number): number
   /** The producer, from the JS thread: 0, a negative errno, or constants.FULL (it never waits here). */
   write (source: number, bytes: Uint8Array): number
   /** Stop taking writes, except the rest of a started line. */
   close (): void
 
-  /** The write path's view of a file: its source (-1: not shipped) and a tail of tailBytes. */
-  fileAdd (ino: number, source: number, tailBytes: number): void
+  /**
+   * The write path's view of a file: its source (-1: not shipped), a tail of tailBytes, and its slot in the
+   * state; `restore` 1 takes the size a dead agent left there.
+   */
+  fileAdd (ino: number, source: number, tailBytes: number, slot: number, restore: number): void
   fileRemove (ino: number): void
   fileTruncate (ino: number, size: number, nowMs: number): number
   fileSize (ino: number): number
@@ -82,6 +105,16 @@ export interface NativeCore {
 }
 
 export const enum Policy { Block = 0, Drop = 1 }
+
+/** What stateOpen found: with `takeover`, the rings and sources of a dead agent, by index. */
+export interface StateFound {
+  takeover: number
+  gen: number
+  /** Agents that took this state over so far. */
+  takeovers: number
+  tenants: Array<[name: string, capacity: number, policy: Policy]>
+  sources: Array<[tenant: number, path: string]>
+}
 
 /** Where bin/logfs-setup builds the addon, from dist/lib/native/ (this file, compiled) or lib/native/. */
 const ADDON = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../../lib/native' : '.',

@@ -5,6 +5,7 @@
 // frees acknowledged space and answers "is everything acknowledged?".
 import { Ring } from './ring'
 import { Stat } from './records'
+import { claimState } from './state'
 import { tenantOf } from '../util/sources'
 import { native, Policy } from '../native/native'
 
@@ -45,7 +46,7 @@ export class Tenant {
   readonly index: number
 
   constructor (readonly name: string, readonly ring: Ring, public policy: FullPolicy) {
-    this.index = ring.register(policyOf(policy))
+    this.index = ring.index
   }
 
   /** A snapshot of the counters; the producer updates them on the FUSE threads. */
@@ -77,18 +78,31 @@ export class Intake {
   onNoRing: (tenant: string) => void = () => {}
   private readonly refused = new Set<string>()
 
-  constructor (readonly options: IntakeOptions) {}
+  constructor (readonly options: IntakeOptions) {
+    // After a takeover the dead agent's rings and sources go on: same indexes, cursors, unacknowledged bytes.
+    const state = claimState()
+    state.tenants.forEach(([name, capacity, policy], index) => {
+      this.tenants.set(name, new Tenant(name, new Ring(index, capacity), policy === Policy.Drop ? 'drop' : 'block'))
+    })
+    state.sources.forEach(([, path], id) => this.remember(new Source(id, path, tenantOf(path))))
+    if (state.takeover) this.updatePolicies()
+  }
+
+  private remember (s: Source): Source {
+    this.sources.set(s.path, s)
+    this.byId.set(s.id, s)
+    return s
+  }
+
+  /** A source by id, as the state and the namespace journal name them. */
+  sourceById (id: number): Source | undefined { return this.byId.get(id) }
 
   /** The source for a path: the same object every time, so a file re-created after rotation continues its cursor. */
   source (path: string): Source {
-    let s = this.sources.get(path)
-    if (!s) {
-      const tenant = tenantOf(path)
-      s = new Source(native.sourceNew(this.tenant(tenant)?.index ?? -1), path, tenant)
-      this.sources.set(path, s)
-      this.byId.set(s.id, s)
-    }
-    return s
+    const s = this.sources.get(path)
+    if (s) return s
+    const tenant = tenantOf(path)
+    return this.remember(new Source(native.sourceNew(this.tenant(tenant)?.index ?? -1, path), path, tenant))
   }
 
   /** Bytes of the memory budget given to rings so far. */
@@ -102,8 +116,10 @@ export class Intake {
     let t = this.tenants.get(name)
     if (!t) {
       const { ringSize, policy } = this.options.settings(name)
-      if (this.allocated + ringSize <= this.options.memory) {
-        t = new Tenant(name, new Ring(ringSize), policy)
+      const fits = this.allocated + ringSize <= this.options.memory
+      const ring = fits ? Ring.create(name, ringSize, policyOf(policy)) : null
+      if (ring) {
+        t = new Tenant(name, ring, policy)
         this.tenants.set(name, t)
       }
     }

@@ -1,40 +1,45 @@
-// A tenant's ring: write records in a SharedArrayBuffer, filled by the native core on the FUSE threads
-// (lib/native/src/intake.c), cut into batches and freed here. Layout and readers: records.ts.
+// A tenant's ring: write records in shared memory, filled by the native core on the FUSE threads
+// (lib/native/src/intake.c), cut into batches and freed here. Layout and readers: records.ts. The memory is the
+// state the supervisor holds across agents (issue 12), seen from JS as SharedArrayBuffers.
 //
 // Positions are monotonic byte counters (never wrapped), so a range [start, end) names the same bytes for as
 // long as it is unacknowledged and a resend after a reconnect reads exactly what was sent before.
-import { native } from '../native/native'
+import { native, type Policy } from '../native/native'
 import {
   CONTROL_BYTES, CTL_ANNOUNCED, CTL_HEAD, CTL_SLOTS, CTL_TAIL, HEADER, PAD, checkRingSize, nextRecord,
 } from './records'
 
 
 export class Ring {
-  readonly capacity: number
   readonly data: SharedArrayBuffer
   readonly control: SharedArrayBuffer
   /** The producer's counters (Stat). */
   readonly stats: Float64Array
   private readonly u32: Uint32Array
   private readonly ctl: BigInt64Array
-  tail = 0
+  tail: number
 
-  constructor (capacity: number) {
-    this.capacity = checkRingSize(capacity, `ring capacity ${capacity}`)
-    this.data = new SharedArrayBuffer(capacity)
-    this.control = new SharedArrayBuffer(CONTROL_BYTES)
-    this.u32 = new Uint32Array(this.data)
-    this.ctl = new BigInt64Array(this.control)
-    this.stats = new Float64Array(this.control, CTL_SLOTS * 8)
-  }
-
-  /** Registers the ring with the producer; its memory is then referenced from C for good. */
-  register (policy: number): number {
+  /**
+   * A new ring for a tenant, carved from the state the next agent takes over (lib/native/src/state.h); null when
+   * the state has no room for it.
+   */
+  static create (name: string, capacity: number, policy: Policy): Ring | null {
+    checkRingSize(capacity, `ring capacity ${capacity}`)
     // The layout is written down twice, in intake.h and records.ts; a build of one without the other must not run.
     if (native.constants.HEADER !== HEADER || native.constants.CONTROL_BYTES !== CONTROL_BYTES) {
       throw new Error('the native core was built for another ring layout: run bin/logfs-setup again')
     }
-    return native.tenantNew(new Uint8Array(this.data), this.ctl, policy)
+    const index = native.tenantNew(name, capacity, policy)
+    return index < 0 ? null : new Ring(index, capacity)
+  }
+
+  /** The ring with this index in the state: a new one, or one a dead agent left, unacknowledged bytes and all. */
+  constructor (readonly index: number, readonly capacity: number) {
+    [this.data, this.control] = native.tenantBuffers(index)
+    this.u32 = new Uint32Array(this.data)
+    this.ctl = new BigInt64Array(this.control)
+    this.stats = new Float64Array(this.control, CTL_SLOTS * 8)
+    this.tail = Number(Atomics.load(this.ctl, CTL_TAIL))
   }
 
   get head (): number { return Number(Atomics.load(this.ctl, CTL_HEAD)) }

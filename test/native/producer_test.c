@@ -900,7 +900,7 @@ static void files_table(void) {
   uint64_t base = lf_files_tail_bytes();
   CHECK(lf_files_get(5) == NULL, "nothing there yet");
   CHECK(lf_files_get((uint64_t) 1 << 40) == NULL, "nor far away");
-  CHECK_EQ(lf_files_add(5, &src, 64), 0, "add");
+  CHECK_EQ(lf_files_add(5, &src, 64, NULL, 0), 0, "add");
   lf_file *f = lf_files_get(5);
   CHECK(f != NULL, "get");
   if (f == NULL) return;
@@ -924,16 +924,16 @@ static void files_table(void) {
 
   // Another chunk of the table, a file never shipped, and a replaced entry (the old one is freed).
   uint64_t far = 3 * 4096 + 17;
-  CHECK_EQ(lf_files_add(far, NULL, 0), 0, "add in another chunk");
+  CHECK_EQ(lf_files_add(far, NULL, 0, NULL, 0), 0, "add in another chunk");
   CHECK(lf_files_get(far) != NULL && lf_files_get(far)->source == NULL, "not shipped");
   CHECK(lf_files_get(far + 1) == NULL, "its neighbour is empty");
-  CHECK_EQ(lf_files_add(5, NULL, 16), 0, "replace");
+  CHECK_EQ(lf_files_add(5, NULL, 16, NULL, 0), 0, "replace");
   lf_file *g = lf_files_get(5);
   CHECK(g != NULL && g->source == NULL && g->tail.size == 0, "a fresh entry");
   CHECK_EQ(lf_files_tail_bytes() - base, 0, "the old tail's bytes are given back");
   if (g) lf_file_write(g, 0, (const uint8_t *) "abc", 3, 1.0);
   CHECK_EQ(lf_files_tail_bytes() - base, 16, "tail bytes");
-  CHECK_EQ(lf_files_add((uint64_t) 1 << 40, NULL, 0), -EINVAL, "an inode beyond the table");
+  CHECK_EQ(lf_files_add((uint64_t) 1 << 40, NULL, 0, NULL, 0), -EINVAL, "an inode beyond the table");
   lf_files_remove(5);
   CHECK(lf_files_get(5) == NULL, "removed");
   CHECK_EQ(lf_files_tail_bytes() - base, 0, "tail bytes given back");

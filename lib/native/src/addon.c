@@ -14,6 +14,8 @@
 #include "files.h"
 #include "intake.h"
 #include "session.h"
+#include "shared.h"
+#include "state.h"
 
 static lf_intake intake;
 static napi_threadsafe_function ops_fn, data_fn;
@@ -21,8 +23,7 @@ static int mounted;
 
 static lf_tenant **tenants;
 static uint32_t n_tenants;
-static lf_source **sources;
-static uint32_t n_sources, cap_sources;
+static int state_open;
 
 #define CHECK(call) do { if ((call) != napi_ok) return throw_last(env); } while (0)
 
@@ -95,7 +96,7 @@ static void call_js(napi_env env, napi_value fn, void *context, void *data) {
     lf_call_free(c);
     return;
   }
-  napi_value argv[13];
+  napi_value argv[14];
   napi_value null;
   napi_get_null(env, &null);
   argv[0] = number(env, c->op);
@@ -108,7 +109,8 @@ static void call_js(napi_env env, napi_value fn, void *context, void *data) {
   if (c->name2) napi_create_string_utf8(env, c->name2, NAPI_AUTO_LENGTH, &argv[5]);
   const double rest[7] = { c->a, c->b, c->c, c->d, c->e, c->f, c->g };
   for (int i = 0; i < 7; i++) argv[6 + i] = number(env, rest[i]);
-  napi_status status = napi_call_function(env, undefined(env), fn, 13, argv, NULL);
+  argv[13] = number(env, c->resent);
+  napi_status status = napi_call_function(env, undefined(env), fn, 14, argv, NULL);
   if (status != napi_ok) {
     // The dispatcher catches its own errors; one escaping here must not leave the caller hanging.
     napi_value err;
@@ -155,12 +157,16 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   char mnt[4096];
   size_t len;
   CHECK(napi_get_value_string_utf8(env, argv[0], mnt, sizeof mnt, &len));
-  double writeback, flush_ms, max_write, cache_s;
+  double writeback, flush_ms, max_write, cache_s, fuse_fd, takeover;
   if (get_prop_double(env, argv[1], "writeback", &writeback) || get_prop_double(env, argv[1], "flushMs", &flush_ms) ||
       get_prop_double(env, argv[1], "maxWrite", &max_write) ||
-      get_prop_double(env, argv[1], "cacheSeconds", &cache_s)) {
-    return throw_msg(env, "mount options: writeback, flushMs, maxWrite and cacheSeconds must be numbers");
+      get_prop_double(env, argv[1], "cacheSeconds", &cache_s) || get_prop_double(env, argv[1], "fuseFd", &fuse_fd) ||
+      get_prop_double(env, argv[1], "takeover", &takeover)) {
+    return throw_msg(env, "mount options: writeback, flushMs, maxWrite, cacheSeconds, fuseFd and takeover must be numbers");
   }
+  if (!state_open) return throw_msg(env, "mount: open the state first (stateOpen)");
+  // Children of the agent (mount helpers) must not hold the connection open.
+  if (fuse_fd >= 0 && fcntl((int) fuse_fd, F_SETFD, FD_CLOEXEC) != 0) return throw_msg(env, "mount: fuseFd is not open");
   napi_value name;
   napi_create_string_utf8(env, "logfs-fuse", NAPI_AUTO_LENGTH, &name);
   CHECK(napi_create_threadsafe_function(env, argv[2], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &ops_fn));
@@ -169,7 +175,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   __atomic_store_n(&mounted, 1, __ATOMIC_RELEASE);
   lf_session_options o = {
     .mountpoint = mnt, .writeback = writeback != 0, .flush_ms = (unsigned) flush_ms, .max_write = (unsigned) max_write,
-    .cache_s = cache_s, .dispatch = dispatch, .dispatch_arg = NULL,
+    .cache_s = cache_s, .dispatch = dispatch, .dispatch_arg = NULL, .fuse_fd = (int) fuse_fd, .takeover = takeover != 0,
   };
   char error[256];
   if (lf_session_start(&o, &intake, error, sizeof error) != 0) {
@@ -328,31 +334,37 @@ static napi_value js_reply_dir(napi_env env, napi_callback_info info) {
 
 // --- rings, sources, files ---
 
-/** tenantNew(data: Uint8Array over the ring's SharedArrayBuffer, control: BigInt64Array, policy) → index */
-static napi_value js_tenant_new(napi_env env, napi_callback_info info) {
-  ARGS(3);
-  size_t data_bytes, ctl_bytes;
-  uint8_t *data = typed_data(env, argv[0], &data_bytes);
-  int64_t *ctl = typed_data(env, argv[1], &ctl_bytes);
-  double policy;
-  if (data == NULL || ctl == NULL || ctl_bytes < LF_CONTROL_BYTES || get_double(env, argv[2], &policy) != 0) {
-    return throw_msg(env, "tenantNew: expected (Uint8Array, BigInt64Array of the control block, policy)");
-  }
+/** Adds a tenant's ring (in the state) to the table; -1 when out of memory. */
+static int add_tenant(int64_t *ctl, uint8_t *data, uint64_t capacity, int policy) {
   lf_tenant **grown = realloc(tenants, (n_tenants + 1) * sizeof *grown);
   lf_tenant *t = malloc(sizeof *t);
   if (grown == NULL || t == NULL) {
     free(t);
     if (grown) tenants = grown;
-    return throw_msg(env, "tenantNew: out of memory");
+    return -1;
   }
   tenants = grown;
-  // The ring's memory belongs to its SharedArrayBuffer: a reference keeps it alive (tenants are never freed).
-  napi_ref keep;
-  CHECK(napi_create_reference(env, argv[0], 1, &keep));
-  CHECK(napi_create_reference(env, argv[1], 1, &keep));
-  lf_tenant_init(t, data, data_bytes, ctl, (int) policy);
-  tenants[n_tenants] = t;
-  return number(env, n_tenants++);
+  lf_tenant_init(t, data, capacity, ctl, policy);
+  tenants[n_tenants++] = t;
+  return 0;
+}
+
+/** tenantNew(name, capacity, policy) → index, or -1 when the state has no room for the ring */
+static napi_value js_tenant_new(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  char name[LF_TENANT_NAME + 1];
+  size_t len;
+  double v[2];
+  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok || len >= LF_TENANT_NAME ||
+      numbers(env, argv, 1, 2, v) != 0) {
+    return throw_msg(env, "tenantNew: expected (name of at most 255 bytes, capacity, policy)");
+  }
+  int64_t *ctl;
+  uint8_t *data;
+  if (!state_open) return throw_msg(env, "tenantNew: open the state first (stateOpen)");
+  if (lf_state_tenant_new(name, (uint64_t) v[0], (int) v[1], &ctl, &data) == NULL) return number(env, -1);
+  if (add_tenant(ctl, data, (uint64_t) v[0], (int) v[1]) != 0) return throw_msg(env, "tenantNew: out of memory");
+  return number(env, n_tenants - 1);
 }
 
 /** 0 with the index `v` names in a table of `count` entries, or -1 with a RangeError saying `what`. */
@@ -397,32 +409,44 @@ static napi_value js_tenant_fail(napi_env env, napi_callback_info info) {
   return with_tenant_int(env, info, lf_tenant_fail_waiting);
 }
 
-/** sourceNew(tenant index or -1 for none) → id (ids count up from 0, like lib/ring/intake.ts's) */
-static napi_value js_source_new(napi_env env, napi_callback_info info) {
+/** tenantBuffers(index) → [data, control]: SharedArrayBuffers over the ring in the state */
+static napi_value js_tenant_buffers(napi_env env, napi_callback_info info) {
   ARGS(1);
+  uint32_t i;
+  if (index_arg(env, argv[0], n_tenants, "no such tenant", &i) != 0) return NULL;
+  int64_t *ctl;
+  uint8_t *data;
+  lf_tenant_rec *r = lf_state_tenant(i, &ctl, &data);
+  napi_value arr;
+  CHECK(napi_create_array_with_length(env, 2, &arr));
+  CHECK(napi_set_element(env, arr, 0, lf_shared_array_buffer(env, data, r->capacity)));
+  CHECK(napi_set_element(env, arr, 1, lf_shared_array_buffer(env, ctl, LF_CONTROL_BYTES)));
+  return arr;
+}
+
+/** sourceNew(tenant index or -1 for none, path) → id (ids count up from 0 in the state) */
+static napi_value js_source_new(napi_env env, napi_callback_info info) {
+  ARGS(2);
   double ti;
   if (get_double(env, argv[0], &ti) != 0) return NULL;
   lf_tenant *t = NULL;
   if (ti >= 0 && (t = tenant_arg(env, argv[0])) == NULL) return NULL;
-  if (n_sources == cap_sources) {
-    uint32_t cap = cap_sources ? cap_sources * 2 : 64;
-    lf_source **grown = realloc(sources, cap * sizeof *grown);
-    if (grown == NULL) return throw_msg(env, "sourceNew: out of memory");
-    sources = grown;
-    cap_sources = cap;
-  }
-  lf_source *s = calloc(1, sizeof *s);
-  if (s == NULL) return throw_msg(env, "sourceNew: out of memory");
-  s->tenant = t;
-  s->id = n_sources;
-  s->line_ended = 1;
-  sources[n_sources] = s;
-  return number(env, n_sources++);
+  size_t len;
+  CHECK(napi_get_value_string_utf8(env, argv[1], NULL, 0, &len));
+  char *path = malloc(len + 1);
+  if (path == NULL) return throw_msg(env, "sourceNew: out of memory");
+  napi_get_value_string_utf8(env, argv[1], path, len + 1, &len);
+  lf_source_rec *r = state_open ? lf_state_source_new(ti >= 0 ? (int32_t) ti : -1, path, len) : NULL;
+  free(path);
+  if (r == NULL) return throw_msg(env, "sourceNew: the state's source table is full");
+  r->s.tenant = t;
+  return number(env, r->s.id);
 }
 
 static lf_source *source_arg(napi_env env, napi_value v) {
   uint32_t i;
-  return index_arg(env, v, n_sources, "no such source", &i) == 0 ? sources[i] : NULL;
+  lf_state_header *h = state_open ? lf_state() : NULL;
+  return index_arg(env, v, h ? h->n_sources : 0, "no such source", &i) == 0 ? &lf_state_source(i)->s : NULL;
 }
 
 /** sourceNext(id) → the cursor offset of the source's next byte */
@@ -453,14 +477,16 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-/** fileAdd(ino, sourceId or -1, tailBytes) */
+/** fileAdd(ino, sourceId or -1, tailBytes, slot in the state, restore: 1 for a file a dead agent served) */
 static napi_value js_file_add(napi_env env, napi_callback_info info) {
-  ARGS(3);
-  double v[3];
-  if (numbers(env, argv, 0, 3, v) != 0) return NULL;
+  ARGS(5);
+  double v[5];
+  if (numbers(env, argv, 0, 5, v) != 0) return NULL;
   lf_source *s = NULL;
   if (v[1] >= 0 && (s = source_arg(env, argv[1])) == NULL) return NULL;
-  int rc = lf_files_add((uint64_t) v[0], s, (uint64_t) v[2]);
+  lf_file_rec *rec = state_open && v[3] >= 0 ? lf_state_file((uint32_t) v[3]) : NULL;
+  if (rec == NULL) return throw_msg(env, "fileAdd: no such file slot in the state");
+  int rc = lf_files_add((uint64_t) v[0], s, (uint64_t) v[2], rec, v[4] != 0);
   if (rc != 0) return throw_msg(env, rc == -ENOMEM ? "fileAdd: out of memory" : "fileAdd: inode number too large");
   return undefined(env);
 }
@@ -495,6 +521,109 @@ static napi_value js_file_size(napi_env env, napi_callback_info info) {
   lf_file_state(f, &size, &mtime);
   return number(env, (double) size);
 }
+
+// --- the state a restarted agent takes over (state.h) ---
+
+/**
+ * stateOpen(fd or -1, memory) → { takeover, gen, takeovers, tenants: [[name, capacity, policy]],
+ * sources: [[tenant, path]] }; throws with the reason when the state cannot be used. After a takeover the rings
+ * and sources are the dead agent's, recovered (lf_state_recover).
+ */
+static napi_value js_state_open(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  double v[2];
+  if (numbers(env, argv, 0, 2, v) != 0) return NULL;
+  char error[256];
+  int found = lf_state_open((int) v[0], (uint64_t) v[1], error, sizeof error);
+  if (found < 0) return throw_msg(env, error);
+  state_open = 1;
+  lf_state_header *h = lf_state();
+  napi_value out, list;
+  CHECK(napi_create_object(env, &out));
+  napi_set_named_property(env, out, "takeover", number(env, found == LF_STATE_TAKEOVER));
+  napi_set_named_property(env, out, "gen", number(env, h->gen));
+  napi_set_named_property(env, out, "takeovers", number(env, (double) h->takeovers));
+  CHECK(napi_create_array_with_length(env, h->n_tenants, &list));
+  for (uint32_t i = 0; i < h->n_tenants; i++) {
+    int64_t *ctl;
+    uint8_t *data;
+    lf_tenant_rec *r = lf_state_tenant(i, &ctl, &data);
+    if (add_tenant(ctl, data, r->capacity, (int) r->policy) != 0) return throw_msg(env, "stateOpen: out of memory");
+    napi_value t, name;
+    napi_create_array_with_length(env, 3, &t);
+    napi_create_string_utf8(env, r->name, NAPI_AUTO_LENGTH, &name);
+    napi_set_element(env, t, 0, name);
+    napi_set_element(env, t, 1, number(env, (double) r->capacity));
+    napi_set_element(env, t, 2, number(env, r->policy));
+    napi_set_element(env, list, i, t);
+  }
+  napi_set_named_property(env, out, "tenants", list);
+  CHECK(napi_create_array_with_length(env, h->n_sources, &list));
+  for (uint32_t i = 0; i < h->n_sources; i++) {
+    lf_source_rec *r = lf_state_source(i);
+    r->s.tenant = r->tenant >= 0 && (uint32_t) r->tenant < n_tenants ? tenants[r->tenant] : NULL;
+    napi_value src, path;
+    napi_create_array_with_length(env, 2, &src);
+    napi_create_string_utf8(env, lf_state_source_path(r), r->path_len, &path);
+    napi_set_element(env, src, 0, number(env, r->tenant));
+    napi_set_element(env, src, 1, path);
+    napi_set_element(env, list, i, src);
+  }
+  napi_set_named_property(env, out, "sources", list);
+  if (found == LF_STATE_TAKEOVER) lf_state_recover(tenants, n_tenants);
+  return out;
+}
+
+/** stateGen(gen): the cursor generation the sources in the state go on with */
+static napi_value js_state_gen(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  double gen;
+  if (numbers(env, argv, 0, 1, &gen) != 0) return NULL;
+  if (!state_open) return throw_msg(env, "stateGen: open the state first");
+  lf_state()->gen = gen;
+  return undefined(env);
+}
+
+static napi_value buffer_copy(napi_env env, const uint8_t *bytes, uint64_t len) {
+  napi_value b;
+  void *into;
+  if (napi_create_buffer_copy(env, (size_t) len, len ? bytes : (const uint8_t *) "", &into, &b) != napi_ok) {
+    return throw_last(env);
+  }
+  return b;
+}
+
+/** metaRead() → [snapshot, journal]: copies of the live namespace snapshot and the journal after it */
+static napi_value js_meta_read(napi_env env, napi_callback_info info) {
+  (void) info;
+  if (!state_open) return throw_msg(env, "metaRead: open the state first");
+  const uint8_t *snapshot, *journal;
+  uint64_t snapshot_len, journal_len;
+  lf_state_meta(&snapshot, &snapshot_len, &journal, &journal_len);
+  napi_value arr, s, j;
+  CHECK(napi_create_array_with_length(env, 2, &arr));
+  if ((s = buffer_copy(env, snapshot, snapshot_len)) == NULL || (j = buffer_copy(env, journal, journal_len)) == NULL) {
+    return NULL;
+  }
+  napi_set_element(env, arr, 0, s);
+  napi_set_element(env, arr, 1, j);
+  return arr;
+}
+
+/** metaAppend(bytes) / metaSnapshot(bytes) → false when the slot is full */
+static napi_value meta_write(napi_env env, napi_callback_info info, int snapshot) {
+  ARGS(1);
+  size_t len;
+  uint8_t *bytes = typed_data(env, argv[0], &len);
+  if ((bytes == NULL && len != 0) || !state_open) return throw_msg(env, "meta: expected a Uint8Array, state open");
+  int rc = snapshot ? lf_state_meta_snapshot(bytes, len) : lf_state_meta_append(bytes, (uint32_t) len);
+  napi_value b;
+  napi_get_boolean(env, rc == 0, &b);
+  return b;
+}
+
+static napi_value js_meta_append(napi_env env, napi_callback_info info) { return meta_write(env, info, 0); }
+static napi_value js_meta_snapshot(napi_env env, napi_callback_info info) { return meta_write(env, info, 1); }
 
 // --- exec ---
 
@@ -545,6 +674,8 @@ static napi_value init(napi_env env, napi_value exports) {
     EXPORT("replyAttr", js_reply_attr), EXPORT("replyCreate", js_reply_create), EXPORT("replyOpen", js_reply_open),
     EXPORT("replyDir", js_reply_dir), EXPORT("tenantNew", js_tenant_new), EXPORT("tenantPolicy", js_tenant_policy),
     EXPORT("tenantWake", js_tenant_wake), EXPORT("tenantFailWaiting", js_tenant_fail),
+    EXPORT("tenantBuffers", js_tenant_buffers), EXPORT("stateOpen", js_state_open), EXPORT("stateGen", js_state_gen),
+    EXPORT("metaRead", js_meta_read), EXPORT("metaAppend", js_meta_append), EXPORT("metaSnapshot", js_meta_snapshot),
     EXPORT("sourceNew", js_source_new), EXPORT("sourceNext", js_source_next), EXPORT("write", js_write),
     EXPORT("close", js_close), EXPORT("fileAdd", js_file_add), EXPORT("fileRemove", js_file_remove),
     EXPORT("fileTruncate", js_file_truncate), EXPORT("fileSize", js_file_size), EXPORT("exec", js_exec),

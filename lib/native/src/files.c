@@ -15,6 +15,13 @@ static lf_file **chunks[CHUNKS];
 static pthread_mutex_t grow_mu = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t tail_bytes;
 
+/** Copies what the next agent needs; under f->mu. */
+static void mirror(lf_file *f) {
+  if (f->rec == NULL) return;
+  f->rec->size = f->tail.size;
+  f->rec->mtime = f->mtime;
+}
+
 static lf_file **slot(uint64_t ino, int create) {
   uint64_t c = ino >> CHUNK_BITS;
   if (c >= CHUNKS) return NULL;
@@ -31,7 +38,7 @@ static lf_file **slot(uint64_t ino, int create) {
   return chunk == NULL ? NULL : &chunk[ino & (CHUNK - 1)];
 }
 
-int lf_files_add(uint64_t ino, lf_source *source, uint64_t tail_cap) {
+int lf_files_add(uint64_t ino, lf_source *source, uint64_t tail_cap, lf_file_rec *rec, int restore) {
   lf_file **s = slot(ino, 1);
   if (s == NULL) return ino >> CHUNK_BITS >= CHUNKS ? -EINVAL : -ENOMEM;
   lf_file *f = calloc(1, sizeof *f);
@@ -41,6 +48,14 @@ int lf_files_add(uint64_t ino, lf_source *source, uint64_t tail_cap) {
   f->lower_to = -1;
   lf_tail_init(&f->tail, tail_cap);
   f->source = source;
+  f->rec = rec;
+  if (rec != NULL && restore) {
+    f->tail.size = f->tail.low = rec->size;
+    f->mtime = rec->mtime;
+    f->shipped = rec->shipped;
+  } else if (rec != NULL) {
+    *rec = (lf_file_rec) { 0 };
+  }
   lf_files_remove(ino);
   __atomic_store_n(s, f, __ATOMIC_RELEASE);
   return 0;
@@ -70,7 +85,10 @@ int lf_file_write(lf_file *f, uint64_t offset, const uint8_t *bytes, uint64_t le
   pthread_mutex_lock(&f->mu);
   uint64_t held = f->tail.held;
   int rc = lf_tail_write(&f->tail, offset, bytes, len);
-  if (rc == 0) f->mtime = now;
+  if (rc == 0) {
+    f->mtime = now;
+    mirror(f);
+  }
   __atomic_add_fetch(&tail_bytes, f->tail.held - held, __ATOMIC_RELAXED);
   pthread_mutex_unlock(&f->mu);
   return rc;
@@ -82,6 +100,7 @@ int lf_file_truncate(lf_file *f, uint64_t size, double now) {
   int rc = lf_tail_truncate(&f->tail, size);
   if (rc == 0) {
     f->mtime = now;
+    mirror(f);
     __atomic_store_n(&f->lower_to, (int64_t) size, __ATOMIC_RELEASE);
   }
   __atomic_add_fetch(&tail_bytes, f->tail.held - held, __ATOMIC_RELAXED);

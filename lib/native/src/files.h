@@ -10,6 +10,14 @@
 #include "intake.h"
 #include "tail.h"
 
+/** What of a file outlives its agent (state.h): mirrored on every change, read back by a new agent. */
+typedef struct lf_file_rec {
+  uint64_t size;
+  double mtime;
+  uint64_t shipped;
+  uint64_t pad;
+} lf_file_rec;
+
 typedef struct lf_file {
   /** Guards the tail, size and mtime; held only for a copy, never across a wait (JS takes it too). */
   pthread_mutex_t mu;
@@ -29,12 +37,17 @@ typedef struct lf_file {
   void *pending;
   /** A truncate's new size for `shipped` (if lower), taken by the next write; -1 when none. */
   int64_t lower_to;
+  /** Where the size, mtime and shipped offset are mirrored for the next agent; NULL when nowhere. */
+  lf_file_rec *rec;
   /** On writeback.c's list of files with pending bytes; removed from the table meanwhile (it frees the file). */
   int in_registry, orphan;
 } lf_file;
 
-/** Makes (or replaces) the entry for `ino`; -ENOMEM or -EINVAL on failure. */
-int lf_files_add(uint64_t ino, lf_source *source, uint64_t tail_cap);
+/**
+ * Makes (or replaces) the entry for `ino`; -ENOMEM or -EINVAL on failure. With `restore`, the size, mtime and
+ * shipped offset come from `rec` (a file a dead agent served: its tail's bytes are gone, its size is not).
+ */
+int lf_files_add(uint64_t ino, lf_source *source, uint64_t tail_cap, lf_file_rec *rec, int restore);
 lf_file *lf_files_get(uint64_t ino);
 /** Frees a file that is out of the table. */
 void lf_file_free(lf_file *f);

@@ -77,16 +77,24 @@ static uint64_t need(const lf_tenant *t, uint64_t len) {
   return end - t->head;
 }
 
+__thread uint64_t *lf_intake_mark;
+
 /** Copies a write into the ring if it fits with `reserve` bytes to spare; returns whether it did. */
 static int accept(lf_tenant *t, lf_source *s, const uint8_t *bytes, uint64_t len, uint64_t reserve) {
   uint64_t max = lf_max_record_data(t);
   if (need(t, len) + reserve > free_bytes(t)) return 0;
+  if (lf_intake_mark != NULL) *lf_intake_mark = s->next;
   double ts = now_ms();
+  uint64_t next = s->next;
   for (uint64_t at = 0; at < len; at += max) {
     uint64_t n = len - at < max ? len - at : max;
-    put_record(t, s->id, s->next, ts, bytes + at, n);
-    s->next += n;
+    put_record(t, s->id, next, ts, bytes + at, n);
+    next += n;
   }
+  // The head is published before the cursor moves: an agent killed in between leaves records past the cursor,
+  // which the next one finds (lf_state_recover); the other order would leave a cursor past bytes never written.
+  __atomic_store_n(&t->ctl[LF_CTL_HEAD], (int64_t) t->head, __ATOMIC_RELEASE);
+  s->next = next;
   if (len > 0) {
     uint64_t last = len - 1;
     s->line_ended = bytes[last] == NL;
@@ -101,7 +109,6 @@ static int accept(lf_tenant *t, lf_source *s, const uint8_t *bytes, uint64_t len
     t->stats[LF_ST_LINES_IN] += lines;
   }
   t->stats[LF_ST_BYTES_IN] += (double) len;
-  __atomic_store_n(&t->ctl[LF_CTL_HEAD], (int64_t) t->head, __ATOMIC_RELEASE);
   return 1;
 }
 

@@ -85,6 +85,13 @@ void lf_tenant_fail_waiting(lf_tenant *t, int errno_);
  */
 int lf_intake_write(lf_intake *ix, lf_source *s, const uint8_t *bytes, size_t len, int flags);
 
+/**
+ * When set, the thread's next accepted write stores here the cursor its bytes start at, under the tenant's lock
+ * just before they go in. session.c points it at the write's intent (state.h), so that after a crash the write
+ * is known to be in a ring or not: no other write of the source can go in between (they need the same lock).
+ */
+extern __thread uint64_t *lf_intake_mark;
+
 /** Largest data length of one record: it must always fit in an empty ring, with room to spare. */
 uint64_t lf_max_record_data(const lf_tenant *t);
 

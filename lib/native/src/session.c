@@ -16,12 +16,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "files.h"
+#include "state.h"
 #include "writeback.h"
+
+// From the kernel's include/uapi/linux/fuse.h, protocol 7.40 (Linux 6.9); the headers installed here are 7.38.
+/** Asks the kernel to send again every request a reader took and never answered. */
+#define FUSE_NOTIFY_RESEND 7
+/** Set in the id of a request sent again that way. */
+#define FUSE_UNIQUE_RESEND (1ULL << 63)
+#define FUSE_INIT 26
+/** struct fuse_in_header, the start of every request. */
+typedef struct in_header {
+  uint32_t len, opcode;
+  uint64_t unique, nodeid;
+  uint32_t uid, gid, pid;
+  uint16_t total_extlen, padding;
+} in_header;
+
+/** The request this thread is handling, and the slot where it notes a write it takes (state.h). */
+static __thread uint64_t cur_unique;
+static __thread lf_intent *my_intent;
 
 static struct fuse_session *se;
 static lf_session_options opts;
@@ -70,6 +90,7 @@ static lf_call *call_new(int op, fuse_req_t req, fuse_ino_t ino) {
     return NULL;
   }
   c->op = op;
+  c->resent = (cur_unique & FUSE_UNIQUE_RESEND) != 0;
   c->req = req;
   c->ino = ino;
   return c;
@@ -227,13 +248,27 @@ static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
   }
   const uint8_t *bytes = (const uint8_t *) buf;
   int rc = 0;
-  if (f->source != NULL) {
+  uint64_t unique = cur_unique & ~FUSE_UNIQUE_RESEND;
+  lf_intent *w = my_intent;
+  if (f->source == NULL || ((cur_unique & FUSE_UNIQUE_RESEND) && lf_state_resend_done(unique))) {
+    // Not shipped, or sent again after the agent that took it died with its bytes already in the ring.
+  } else {
+    // Until the answer is out, the state says which write this thread holds and (intake.c) where its bytes went.
+    if (w != NULL) {
+      w->unique = unique;
+      w->source = f->source->id;
+      w->cursor = LF_NO_CURSOR;
+      __atomic_store_n(&w->armed, 1, __ATOMIC_RELEASE);
+      lf_intake_mark = &w->cursor;
+    }
     rc = opts.writeback ? lf_wb_write(intake, f, bytes, size, (uint64_t) off) : lf_intake_write(intake, f->source, bytes, size, LF_WAIT);
+    lf_intake_mark = NULL;
   }
   if (rc == 0) rc = lf_file_write(f, (uint64_t) off, bytes, size, now_ms());
   __atomic_add_fetch(&n_writes, 1, __ATOMIC_RELAXED);
   if (rc < 0) fuse_reply_err(req, -rc);
   else fuse_reply_write(req, size);
+  if (w != NULL) __atomic_store_n(&w->armed, 0, __ATOMIC_RELEASE);
 }
 
 static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
@@ -273,9 +308,11 @@ static unsigned n_threads, n_reading;
 static pthread_mutex_t threads_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void start_worker(void);
+/** Threads ever started: each keeps its index, and with it its intent slot, for the life of the session. */
+static unsigned n_started;
 
 static void *worker_main(void *arg) {
-  (void) arg;
+  my_intent = lf_state_intent((unsigned) (uintptr_t) arg);
   struct fuse_buf buf = { .mem = NULL };
   while (!fuse_session_exited(se)) {
     int n = fuse_session_receive_buf(se, &buf);
@@ -294,7 +331,12 @@ static void *worker_main(void *arg) {
       // ENODEV: the filesystem was unmounted and the connection ended.
       fuse_session_exit(se);
     } else {
+      const in_header *h = !(buf.flags & FUSE_BUF_IS_FD) && (size_t) n >= sizeof *h ? buf.mem : NULL;
+      cur_unique = h ? h->unique : 0;
+      // The first agent keeps INIT for the ones after it, which must answer as the same session.
+      if (h && h->opcode == FUSE_INIT) lf_state_keep_init(buf.mem, (size_t) n);
       fuse_session_process_buf(se, &buf);
+      cur_unique = 0;
     }
     pthread_mutex_lock(&threads_mu);
     n_reading++;
@@ -315,7 +357,8 @@ static void start_worker(void) {
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  if (pthread_create(&thread, &attr, worker_main, NULL) != 0) {
+  unsigned index = __atomic_fetch_add(&n_started, 1, __ATOMIC_RELAXED);
+  if (pthread_create(&thread, &attr, worker_main, (void *) (uintptr_t) index) != 0) {
     pthread_mutex_lock(&threads_mu);
     n_threads--;
     n_reading--;
@@ -357,6 +400,53 @@ static void *flush_main(void *arg) {
   return NULL;
 }
 
+/**
+ * The supervisor's /dev/fuse descriptor: mounted here the first time; after that the mount exists and the
+ * kernel holds requests a dead agent took. libfuse refuses every request before INIT, which only the first agent
+ * got: its INIT is replayed (the answer goes nowhere: the kernel has no such request any more). Then the kernel
+ * is asked to send again what the dead agent never answered.
+ */
+static int serve_fd(char *error, size_t error_len) {
+  char dev[32];
+  snprintf(dev, sizeof dev, "/dev/fd/%d", opts.fuse_fd);
+  if (!opts.takeover) {
+    char o[160];
+    snprintf(o, sizeof o, "fd=%d,rootmode=40000,user_id=%u,group_id=%u,allow_other,default_permissions",
+      opts.fuse_fd, (unsigned) getuid(), (unsigned) getgid());
+    if (mount("logfs", opts.mountpoint, "fuse.logfs", MS_NOSUID | MS_NODEV, o) != 0) {
+      snprintf(error, error_len, "mount: %s", strerror(errno));
+      return -1;
+    }
+  }
+  if (fuse_session_mount(se, dev) != 0) {
+    snprintf(error, error_len, "libfuse does not take the descriptor %s", dev);
+    return -1;
+  }
+  if (!opts.takeover) return 0;
+  lf_state_header *h = lf_state();
+  uint32_t len = __atomic_load_n(&h->init_len, __ATOMIC_ACQUIRE);
+  if (len == 0) {
+    snprintf(error, error_len, "the agent before died before the kernel's INIT was kept");
+    return -1;
+  }
+  char *init = malloc(len);
+  if (init == NULL) {
+    snprintf(error, error_len, "out of memory");
+    return -1;
+  }
+  memcpy(init, h->init, len);
+  struct fuse_buf b = { .size = len, .mem = init };
+  fuse_session_process_buf(se, &b);
+  free(init);
+  const struct { uint32_t len; int32_t error; uint64_t unique; } resend = { 16, FUSE_NOTIFY_RESEND, 0 };
+  if (write(opts.fuse_fd, &resend, sizeof resend) != (ssize_t) sizeof resend) {
+    snprintf(error, error_len, "the kernel refused FUSE_NOTIFY_RESEND (Linux 6.9 or later has it): %s",
+      strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
 int lf_session_start(const lf_session_options *o, lf_intake *ix, char *error, size_t error_len) {
   if (se != NULL) {
     snprintf(error, error_len, "this process already serves a mount (one per process)");
@@ -372,12 +462,13 @@ int lf_session_start(const lf_session_options *o, lf_intake *ix, char *error, si
     snprintf(error, error_len, "libfuse could not create a session");
     return -1;
   }
-  if (fuse_session_mount(se, opts.mountpoint) != 0) {
+  if (opts.fuse_fd >= 0 ? serve_fd(error, error_len) != 0 : fuse_session_mount(se, opts.mountpoint) != 0) {
+    if (opts.fuse_fd < 0) snprintf(error, error_len, "mount failed (libfuse 3 mounts as root, or through fusermount3)");
     fuse_session_destroy(se);
     se = NULL;
-    snprintf(error, error_len, "mount failed (libfuse 3 mounts as root, or through fusermount3)");
     return -1;
   }
+  lf_state()->mounted = 1;
   n_threads = n_reading = 2;
   start_worker();
   start_worker();
@@ -409,7 +500,8 @@ void lf_session_stop(void) {
   fuse_session_exit(se);
   // The session is not destroyed: JS may still answer requests it holds, and libfuse frees a request's session
   // with it. One mount per process, so this leaks nothing that matters.
-  fuse_session_unmount(se);
+  if (opts.fuse_fd >= 0) umount2(opts.mountpoint, MNT_DETACH);
+  else fuse_session_unmount(se);
 }
 
 void lf_session_counts(double *refused_names, double *writes, double *reads, double *reorder_bytes) {

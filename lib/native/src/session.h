@@ -32,6 +32,8 @@ enum lf_set {
  */
 typedef struct lf_call {
   int op;
+  /** The kernel sent this request again after the agent that first got it died (state.h): it may be done. */
+  int resent;
   void *req;
   uint64_t ino, ino2;
   char *name, *name2;
@@ -40,6 +42,12 @@ typedef struct lf_call {
 
 typedef struct lf_session_options {
   const char *mountpoint;
+  /**
+   * A /dev/fuse descriptor the supervisor holds across agents (-1: none, libfuse mounts on its own). Without
+   * `takeover` this agent mounts it; with it, the mount exists and a dead agent served it (state.h).
+   */
+  int fuse_fd;
+  int takeover;
   /** The kernel's writeback cache (FUSE_CAP_WRITEBACK_CACHE), with a flusher every flush_ms. */
   int writeback;
   unsigned flush_ms;
@@ -59,7 +67,10 @@ typedef struct lf_attr {
   double atime, mtime, ctime;
 } lf_attr;
 
-/** Mounts and starts serving on libfuse threads; 0, or -1 with a message in `error`. One mount per process. */
+/**
+ * Mounts (or takes over the mount) and starts serving on libfuse threads; 0, or -1 with a message in `error`.
+ * One mount per process. Needs the state open (state.h).
+ */
 int lf_session_start(const lf_session_options *o, lf_intake *intake, char *error, size_t error_len);
 /**
  * Writeback mode: returns once dirty pages written before the call have reached logfs. Never on the JS thread:

@@ -2,11 +2,17 @@
 // that systemd, a container runtime or a shell knows stays the one to signal. It was a Node process that only
 // waited, at ~55 MiB of memory next to the agent it watches; in C the same work takes ~1.5 MiB, mostly libc.
 //
-// Why a supervisor: a FUSE agent that dies leaves every writer's mount broken ("Transport endpoint is not
-// connected"), so a new one is started at once; it cleans the dead mount, restores the directory skeleton and
-// mounts again at the same place. The supervisor never mounts anything itself: it holds no /dev/fuse descriptor,
-// so a dead agent's connection really ends and writers get ENOTCONN instead of hanging. A deliberate stop is never
+// Why a supervisor: it holds what must outlive an agent (issue 12). It opens /dev/fuse and a memory file for the
+// state (state.h) once, and every agent it starts gets both (LOGFS_FUSE_FD, LOGFS_STATE_FD): the first mounts
+// with them, each later one takes the same connection over, so when an agent dies (a crash, an OOM kill) or is
+// upgraded (SIGHUP here: the agent hands over and a new one starts from the program on disk), writers' open files
+// keep working and the bytes they wrote wait in the state. The kernel keeps a FUSE connection as long as someone
+// holds its descriptor: while an agent is gone, writers wait rather than fail. A deliberate stop is never
 // restarted, whichever process got the signal.
+//
+// The agent's exit codes (lib/agent/handover.ts): EXIT_HANDED_OVER, it handed over on request: the next one
+// starts now; EXIT_RENEW, it could not take the state over (a version it does not read, say): the descriptors are
+// replaced by new ones and the next agent mounts again, breaking the open files, and says so.
 //
 // The agent is the Node program lib/cli/mount.ts runs with --no-supervise. It talks back over Node's IPC channel
 // (fd 3, NODE_CHANNEL_FD, json serialization: one object per line): {"event":"mounted",...} once it serves the
@@ -23,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -35,6 +42,11 @@
 #define STABLE_MS 5000
 /** lib/agent/state.ts: each agent gets the generation of the one before, since a restart must never go back. */
 #define GEN_FLOOR_ENV "LOGFS_GEN_FLOOR"
+/** lib/agent/handover.ts: the descriptors an agent gets, at these numbers, and the renewals so far. */
+#define FUSE_FD 4
+#define STATE_FD 5
+#define EXIT_HANDED_OVER 3
+#define EXIT_RENEW 4
 
 extern char **environ;
 
@@ -46,6 +58,11 @@ static char **agent_envp;
 /** agent_envp's GEN_FLOOR_ENV entry points here once an agent has said its generation. */
 static char gen_var[sizeof GEN_FLOOR_ENV + 32];
 static int gen_slot;
+/** What outlives agents: the mount's connection and the state; -1 when /dev/fuse could not be opened. */
+static int fuse_fd = -1, state_fd = -1;
+static int renewals;
+static char renewals_var[48];
+static int renewals_slot;
 
 static int sig_fd;
 static pid_t child;            // the agent, from its start until its close (exit and the end of its channel)
@@ -314,6 +331,8 @@ static int read_channel(void) {
 
 // --- the agent's life ---
 
+static void open_held(void);
+
 static void start(void) {
   restart_at = -1;
   started_ms = now_ms();
@@ -337,7 +356,12 @@ static void start(void) {
     for (int s = 1; s < 32; s++) if (s != SIGKILL && s != SIGSTOP) signal(s, SIG_DFL);
     sigprocmask(SIG_SETMASK, &none, NULL);
     int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(sv[1], 3) < 0 || fcntl(3, F_SETFD, 0) != 0) {
+    // Moved above the numbers they go to first, so that no dup2 below overwrites one not placed yet.
+    int chan_fd = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
+    int fuse = fuse_fd >= 0 ? fcntl(fuse_fd, F_DUPFD_CLOEXEC, 10) : -1;
+    int state = state_fd >= 0 ? fcntl(state_fd, F_DUPFD_CLOEXEC, 10) : -1;
+    if (null < 0 || chan_fd < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(chan_fd, 3) < 0 ||
+        (fuse >= 0 && (dup2(fuse, FUSE_FD) < 0 || dup2(state, STATE_FD) < 0))) {
       dprintf(STDERR_FILENO, "logfs-supervise: cannot set up the agent's descriptors: %s\n", strerror(errno));
       _exit(127);
     }
@@ -392,6 +416,21 @@ static void on_close(void) {
     log_line(INFO, "supervisor", "agent stopped deliberately (%s); not starting a new one", how);
     end(exit_code);
   }
+  if (code == EXIT_HANDED_OVER && fuse_fd >= 0) {
+    log_line(INFO, "supervisor", "agent handed the mount over; starting the new one");
+    restart_at = now_ms();
+    return;
+  }
+  if (code == EXIT_RENEW && fuse_fd >= 0) {
+    // The agent said why, ended the old connection and detached the mount; the next one mounts on fresh ones.
+    close(fuse_fd);
+    close(state_fd);
+    open_held();
+    renewals++;
+    log_line(ERROR, "supervisor", "the handover failed; the next agent mounts again, open files on the mount broke");
+    restart_at = now_ms();
+    return;
+  }
   // An agent that never mounted failed on its configuration or its mount point; starting it again would fail
   // the same way. A clean exit is a stop too.
   if (code == 0 || !ever_mounted) end(exit_code);
@@ -424,10 +463,22 @@ static void forward(int sig) {
   }
 }
 
+/** SIGHUP: the agent hands over and a new one starts from the program on disk (an upgrade, a reload). */
+static void upgrade(void) {
+  if (fuse_fd < 0) {
+    log_line(WARN, "supervisor", "SIGHUP: no handover without /dev/fuse held here; restart the mount instead");
+  } else if (child && !child_exited && !stopping) {
+    log_line(INFO, "supervisor", "SIGHUP: asking the agent to hand over to a new one");
+    kill(child, SIGUSR2);
+  }
+}
+
 static void on_signals(void) {
   struct signalfd_siginfo si;
   while (read(sig_fd, &si, sizeof si) == (ssize_t) sizeof si) {
-    if (si.ssi_signo == SIGCHLD) {
+    if (si.ssi_signo == SIGHUP) {
+      upgrade();
+    } else if (si.ssi_signo == SIGCHLD) {
       int status;
       if (child && !child_exited && waitpid(child, &status, WNOHANG) == child) {
         child_exited = 1;
@@ -446,11 +497,36 @@ static __attribute__((noreturn)) void usage(void) {
   exit(2);
 }
 
+/**
+ * Opens what agents hand over: /dev/fuse (a connection the first agent mounts) and the state's memory file. No
+ * /dev/fuse (no permission, no module) means no handover: each agent mounts on its own, as before issue 12.
+ */
+static void open_held(void) {
+  fuse_fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+  if (fuse_fd < 0) {
+    log_line(WARN, "supervisor", "cannot open /dev/fuse (%s): an agent restart will break open files", strerror(errno));
+    return;
+  }
+  state_fd = memfd_create("logfs-state", MFD_CLOEXEC);
+  if (state_fd < 0) {
+    log_line(WARN, "supervisor", "memfd_create: %s: an agent restart will break open files", strerror(errno));
+    close(fuse_fd);
+    fuse_fd = -1;
+  }
+  snprintf(renewals_var, sizeof renewals_var, "LOGFS_RENEWALS=%d", renewals);
+  static char fuse_var[32], state_var[32];
+  snprintf(fuse_var, sizeof fuse_var, "LOGFS_FUSE_FD=%d", FUSE_FD);
+  snprintf(state_var, sizeof state_var, "LOGFS_STATE_FD=%d", STATE_FD);
+  agent_envp[renewals_slot] = renewals_var;
+  agent_envp[renewals_slot + 1] = fuse_fd >= 0 ? fuse_var : NULL;
+  agent_envp[renewals_slot + 2] = fuse_fd >= 0 ? state_var : NULL;
+}
+
 /** The agent's environment: ours, with its generation floor and Node's IPC channel. */
 static void build_env(void) {
   size_t n = 0;
   while (environ[n]) n++;
-  agent_envp = calloc(n + 4, sizeof *agent_envp);
+  agent_envp = calloc(n + 7, sizeof *agent_envp);
   if (agent_envp == NULL) {
     fputs("logfs-supervise: out of memory\n", stderr);
     exit(1);
@@ -460,7 +536,11 @@ static void build_env(void) {
   gen_slot = -1;
   for (size_t i = 0; i < n; i++) {
     const char *v = environ[i];
-    if (strncmp(v, "NODE_CHANNEL_FD=", 16) == 0 || strncmp(v, "NODE_CHANNEL_SERIALIZATION_MODE=", 32) == 0) continue;
+    if (strncmp(v, "NODE_CHANNEL_FD=", 16) == 0 || strncmp(v, "NODE_CHANNEL_SERIALIZATION_MODE=", 32) == 0 ||
+        strncmp(v, "LOGFS_FUSE_FD=", 14) == 0 || strncmp(v, "LOGFS_STATE_FD=", 15) == 0 ||
+        strncmp(v, "LOGFS_RENEWALS=", 15) == 0) {
+      continue;
+    }
     if (strncmp(v, GEN_FLOOR_ENV "=", gen_prefix) == 0) {
       // The first one is what Node's process.env would have read; handed down as is until an agent mounts.
       if (gen_slot >= 0) continue;
@@ -475,7 +555,9 @@ static void build_env(void) {
   }
   agent_envp[k++] = "NODE_CHANNEL_FD=3";
   agent_envp[k++] = "NODE_CHANNEL_SERIALIZATION_MODE=json";
-  agent_envp[k] = NULL;
+  // Last, so that a NULL in them (no /dev/fuse) ends the list: set by open_held.
+  renewals_slot = (int) k;
+  agent_envp[k + 3] = NULL;
 }
 
 int main(int argc, char **argv) {
@@ -511,6 +593,7 @@ int main(int argc, char **argv) {
   sigaddset(&mask, SIGTERM);
   sigaddset(&mask, SIGINT);
   sigaddset(&mask, SIGCHLD);
+  sigaddset(&mask, SIGHUP);
   sigprocmask(SIG_SETMASK, &mask, NULL);
   signal(SIGPIPE, SIG_IGN);
   sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -519,6 +602,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   build_env();
+  open_held();
 
   start();
   for (;;) {

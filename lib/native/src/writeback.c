@@ -69,12 +69,18 @@ static int stash(lf_file *f, const uint8_t *buf, uint64_t size, uint64_t off) {
   return 0;
 }
 
+/** Under ship_mu; mirrored for the agent after this one, which must not ship these bytes again either. */
+static void set_shipped(lf_file *f, uint64_t to) {
+  f->shipped = to;
+  if (f->rec != NULL) f->rec->shipped = to;
+}
+
 /** Ships [off, off + size) past the shipped offset, which must be at or after `off`. */
 static int ship(lf_intake *ix, lf_file *f, const uint8_t *buf, uint64_t size, uint64_t off, int flags) {
   if (off + size <= f->shipped) return 0;
   uint64_t skip = f->shipped - off;
   int rc = lf_intake_write(ix, f->source, buf + skip, size - skip, flags);
-  if (rc == 0) f->shipped = off + size;
+  if (rc == 0) set_shipped(f, off + size);
   return rc;
 }
 
@@ -82,7 +88,7 @@ static int ship(lf_intake *ix, lf_file *f, const uint8_t *buf, uint64_t size, ui
 static void drain(lf_intake *ix, lf_file *f, int gap_is_real) {
   lf_piece *p;
   while ((p = f->pending) != NULL && (p->off <= f->shipped || gap_is_real)) {
-    if (p->off > f->shipped) f->shipped = p->off;
+    if (p->off > f->shipped) set_shipped(f, p->off);
     // The kernel was told these bytes were taken, so a stop does not refuse them (LF_FORCE); a tenant without
     // a ring (ENOSPC) is the one error left, and nobody is left to tell.
     ship(ix, f, p->data, p->len, p->off, LF_WAIT | LF_FORCE);
@@ -96,7 +102,7 @@ static void drain(lf_intake *ix, lf_file *f, int gap_is_real) {
 static void apply_truncate(lf_file *f) {
   int64_t lower = __atomic_exchange_n(&f->lower_to, -1, __ATOMIC_ACQ_REL);
   if (lower < 0 || (uint64_t) lower >= f->shipped) return;
-  f->shipped = (uint64_t) lower;
+  set_shipped(f, (uint64_t) lower);
   lf_piece **at = (lf_piece **) &f->pending;
   while (*at != NULL) {
     lf_piece *p = *at;

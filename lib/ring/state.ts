@@ -1,0 +1,30 @@
+// The state a restarted agent takes over (lib/native/src/state.h): rings, cursors, file sizes and the namespace
+// journal in one memory file that the supervisor holds across agents (issue 12). Opened once per process.
+import { native, type StateFound } from '../native/native'
+
+/**
+ * The ring budget of a private state (no supervisor: tests, --no-supervise). Only pages rings touch cost memory,
+ * so a generous size costs nothing; several Intakes in one process (tests) share it.
+ */
+const PRIVATE_MEMORY = 4 * 1024 ** 3
+
+let found: StateFound | null = null
+let claimed = false
+
+/** Opens the supervisor's state (fd) or a private one (-1). Throws with the reason when it cannot be used. */
+export function openState (fd: number, memory: number): StateFound {
+  if (found) throw new Error('the state is already open')
+  found = native.stateOpen(fd, memory)
+  return found
+}
+
+/**
+ * What the first Intake of the process restores: the dead agent's rings and sources after a takeover, nothing
+ * otherwise. Opens a private state if nobody opened one.
+ */
+export function claimState (): StateFound {
+  found ??= native.stateOpen(-1, PRIVATE_MEMORY)
+  if (claimed) return { ...found, takeover: 0, tenants: [], sources: [] }
+  claimed = true
+  return found
+}
