@@ -1,14 +1,134 @@
-// A FUSE agent killed under a writer: the supervisor brings the mount back at the same place, with its
-// directories, and writes after recovery arrive. What the application sees meanwhile is documented in the README.
-import t from 'tap'
+// Agent restarts (issue 12). Under the supervisor a new agent takes the mount over: writers that never reopen
+// their files see no error and nothing is lost or stored twice, across SIGKILLs and an upgrade (SIGHUP). When the
+// handover cannot be made, or with --no-handover, the mount comes back as a new one: the supervisor mounts again
+// at the same place, with its directories, and writes after recovery arrive.
+import t, { type Test } from 'tap'
+import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { line } from './fixtures/lines'
-import { cli, readSource, sleep, sources, startAgent, startServer, waitFor, writer } from './helpers/cluster'
+import {
+  ROOT, TOKEN, cli, event, readSource, run, sleep, sources, startAgent, startServer, waitFor, writer, type Server,
+} from './helpers/cluster'
+import { steadyLine, type SteadyResult } from '../bench/steadywriter'
 
-t.test('SIGKILL of the agent under a writer: supervised recovery, skeleton restored, later writes arrive', async t => {
+/** A writer that opens its file once and never reopens it (bench/steadywriter.ts), as most loggers do. */
+function steady (file: string, lines: number, rate: number, id: number): Promise<SteadyResult> {
+  const p = spawn(process.execPath, [path.join(ROOT, 'dist/bench/steadywriter.js'), file, String(lines), String(rate),
+    String(id)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  p.stdout.on('data', (c: Buffer) => { out += c.toString() })
+  return new Promise((resolve, reject) => p.once('exit', code => {
+    try { resolve(JSON.parse(out) as SteadyResult) } catch { reject(new Error(`steady writer exited ${code}`)) }
+  }))
+}
+
+/** Every line of a steady writer exactly once and in order: the lines are numbered. */
+async function checkExactlyOnce (t: Test, server: Server, source: string, writer: number, lines: number):
+  Promise<void> {
+  const got = (await readSource(server, source)).toString()
+  t.equal(got.length, lines * steadyLine(writer, 0).length, `${source}: every byte arrived once`)
+  let expected = ''
+  for (let n = 0; n < lines; n++) expected += steadyLine(writer, n)
+  t.ok(got === expected, `${source}: every line, in order, none twice`)
+}
+
+t.test('writers that never reopen keep writing across agent SIGKILLs and an upgrade: no error, no loss, no duplicate',
+  async t => {
+    const server = await startServer(t)
+    const agent = await startAgent(t, server, [], undefined, { supervised: true })
+    const dir = path.join(agent.mnt, 'prod/app')
+    fs.mkdirSync(dir, { recursive: true })
+    const lines = 5000
+    const writers = [steady(path.join(dir, 'a.log'), lines, 500, 1), steady(path.join(dir, 'b.log'), lines, 500, 2)]
+    const mounted = (): Array<Record<string, unknown>> => agent.events.filter(e => e.event === 'mounted')
+    const next = async (what: string, act: () => void): Promise<void> => {
+      const before = mounted().length
+      act()
+      await waitFor(what, () => mounted().length > before || undefined, 20000)
+    }
+    await sleep(1200)
+    await next('an agent after the first SIGKILL', () => process.kill(mounted()[0].pid as number, 'SIGKILL'))
+    await sleep(1200)
+    // The upgrade: SIGHUP to the supervisor (the pid `logfs mount` had); a new agent from the program on disk.
+    await next('an agent after the upgrade', () => agent.proc.kill('SIGHUP'))
+    await sleep(1200)
+    await next('an agent after the second SIGKILL', () => process.kill(mounted()[2].pid as number, 'SIGKILL'))
+    const results = await Promise.all(writers)
+    for (const r of results) {
+      t.equal(r.failed, 0, `the application saw no write error (first: ${r.firstError})`)
+      t.comment(`write() p99 ${r.p99ms.toFixed(1)} ms, longest ${r.maxMs.toFixed(0)} ms, ${r.stalls} over 100 ms`)
+    }
+    t.same(new Set(mounted().map(e => e.gen)).size, 1, 'every agent went on with the same cursor generation')
+    t.match(agent.stderr, /took over .* open files kept working/, 'each new agent says it took over')
+    const stopped = await agent.stop()
+    t.equal(stopped.ok, true, 'the last agent drained and stopped')
+    t.match(stopped.handover, { mode: 'takeover', takeovers: 3, renewals: 0 })
+    t.equal(await agent.exited, 0)
+    await checkExactlyOnce(t, server, 'testnode/prod/app/a.log', 1, lines)
+    await checkExactlyOnce(t, server, 'testnode/prod/app/b.log', 2, lines)
+  })
+
+t.test('logfs mount --upgrade: a new supervisor takes the mount over from the running one (a rolling update)',
+  async t => {
+    const server = await startServer(t)
+    const old = await startAgent(t, server, [], undefined, { supervised: true })
+    const stateDir = old.proc.spawnargs[old.proc.spawnargs.indexOf('--state-dir') + 1]
+    fs.mkdirSync(path.join(old.mnt, 'prod'))
+    const lines = 3000
+    const w = steady(path.join(old.mnt, 'prod/u.log'), lines, 500, 3)
+    await sleep(1500)
+    // The new pod of a DaemonSet with maxSurge: the same command with --upgrade, the state directory shared.
+    const next = run(['mount', old.mnt, '--server', server.ws, '--json', '--node', 'testnode', '--state-dir', stateDir,
+      '--upgrade'], { env: { ...process.env, LOGFS_TOKEN: TOKEN } })
+    t.teardown(async () => {
+      if (next.proc.exitCode === null) next.proc.kill('SIGKILL')
+      for (const e of next.events) if (e.event === 'mounted') try { process.kill(e.pid as number, 'SIGKILL') } catch {}
+    })
+    await event(next, 'mounted')
+    await waitFor('the old supervisor to hand over', () => old.events.find(e => e.event === 'handedOver'), 20000)
+    // The old pod is deleted once the new one is ready: its SIGTERM must leave the mount alone.
+    old.proc.kill('SIGTERM')
+    t.equal(await old.exited, 0, 'the old supervisor, holding nothing now, ends when stopped')
+    t.ok(fs.readFileSync('/proc/mounts', 'utf8').includes(old.mnt), 'the mount is still there')
+    const r = await w
+    t.equal(r.failed, 0, `the application saw no write error (first: ${r.firstError})`)
+    t.comment(`write() longest ${r.maxMs.toFixed(0)} ms during the upgrade`)
+    next.proc.kill('SIGTERM')
+    t.equal(await next.exited, 0, 'the new supervisor stops its agent as usual')
+    t.match(next.events.find(e => e.event === 'stopped'), { ok: true, handover: { mode: 'takeover' } })
+    await checkExactlyOnce(t, server, 'testnode/prod/u.log', 3, lines)
+  })
+
+t.test('a state the new agent cannot read: it falls back to a new mount and says so', async t => {
   const server = await startServer(t)
   const agent = await startAgent(t, server, [], undefined, { supervised: true })
+  fs.mkdirSync(path.join(agent.mnt, 'prod'))
+  const lines = 1500
+  const w = writer({ file: path.join(agent.mnt, 'prod/r.log'), lines, size: 100, prefix: 'fb', delayMs: 2,
+    reopenOnError: true })
+  await sleep(600)
+  // What an upgrade to a build with another state format finds: a version it does not know (state.h, offset 8).
+  const state = fs.openSync(`/proc/${agent.proc.pid}/fd/5`, 'r+')
+  fs.writeSync(state, Buffer.from([0xe7, 0x03, 0, 0]), 0, 4, 8)
+  fs.closeSync(state)
+  process.kill(agent.events.find(e => e.event === 'mounted')!.pid as number, 'SIGKILL')
+  await waitFor('a new mount', () => agent.events.filter(e => e.event === 'mounted')[1], 20000)
+  t.match(agent.stderr, /state version 999, this build reads version 1/, 'the agent says why')
+  t.match(agent.stderr, /the handover failed; the next agent mounts again/, 'the supervisor says what it does')
+  const r = await w.done
+  t.ok((r.outages ?? []).length >= 1, 'open files broke, as on any restart before handovers')
+  t.equal(r.lines, lines, 'a writer that reopens its file recovered')
+  const stopped = await agent.stop()
+  t.match(stopped.handover, { mode: 'fresh', renewals: 1 },
+    'the fallback is counted (logfs_agent_handover_fallbacks_total)')
+})
+
+t.test('--no-handover: a SIGKILL ends the mount; the supervisor mounts again, skeleton restored, later writes arrive',
+  async t => {
+
+  const server = await startServer(t)
+  const agent = await startAgent(t, server, ['--no-handover'], undefined, { supervised: true })
   const dir = path.join(agent.mnt, 'prod/app')
   fs.mkdirSync(dir, { recursive: true })
   fs.chownSync(dir, 65534, 65534)
@@ -75,7 +195,7 @@ t.test('a restarted agent takes a generation above its predecessor\'s even when 
   const server = await startServer(t)
   // A predecessor whose clock ran a day ahead: what a clock stepped back by NTP looks like to the next agent.
   const ahead = Date.now() + 86_400_000
-  const agent = await startAgent(t, server, [], undefined,
+  const agent = await startAgent(t, server, ['--no-handover'], undefined,
     { supervised: true, env: { LOGFS_GEN_FLOOR: String(ahead) } })
   const first = agent.events.find(e => e.event === 'mounted')!
   t.equal(first.gen, ahead + 1, 'the first agent starts above the floor it was given')

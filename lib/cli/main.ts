@@ -38,6 +38,10 @@ addAgentOptions(program.command('mount')
   .addOption(new Option('--state-dir <dir>', 'where the agent keeps its pid file and directory skeleton')
     .default(STATE_DIR))
   .option('--no-supervise', 'run the agent in this process instead of under a supervisor that restarts it')
+  .option('--no-handover', 'restart a dead agent with a new mount (open files break) instead of handing the '
+    + 'mount over; SIGHUP to the supervisor then does nothing')
+  .option('--upgrade', 'take the mount over from the logfs mount running at this place (same --state-dir), '
+    + 'open files and unshipped bytes included; mount as usual if none runs (a DaemonSet rolling update)')
   .option('--mkdir', 'create the mount point (and its parents) if it does not exist')
   .option('--json', 'print events (mounted, stopped with a report) as JSON lines on stdout'))
   .action(mountCommand)

@@ -16,6 +16,10 @@ export interface MountFlags extends AgentFlags {
   server: string
   stateDir: string
   supervise: boolean
+  /** false: the supervisor holds nothing across agents, each restart mounts again (lib/agent/handover.ts). */
+  handover: boolean
+  /** Take the mount over from the supervisor running at this place (lib/native/src/handoff.h). */
+  upgrade?: boolean
   mkdir?: boolean
   json?: boolean
 }
@@ -47,19 +51,25 @@ export async function mountCommand (mnt: string, f: MountFlags): Promise<void> {
       if ((err as NodeJS.ErrnoException).code !== 'ENOTCONN') throw err
     }
   }
+  if (f.upgrade && (!f.supervise || !f.handover)) {
+    throw new InputError('--upgrade takes a mount over through the supervisor: it cannot go with --no-supervise '
+      + 'or --no-handover')
+  }
   const options = agentOptionsFrom(mountpoint, f.server, f, stateFile(f.stateDir, mountpoint, 'dirs.json'))
   const pidFile = stateFile(f.stateDir, mountpoint, 'pid')
   if (f.supervise) {
     // Same command line, run as the supervised agent; flags were checked above, so a bad one fails here once.
+    // --upgrade is the supervisor's business (it takes over what a running one holds), not its agents'.
     const command = [process.execPath, ...AGENT_NODE_FLAGS, ...process.execArgv, process.argv[1],
-      ...process.argv.slice(2), '--no-supervise']
+      ...process.argv.slice(2).filter(a => a !== '--upgrade'), '--no-supervise']
     for (const [name, value] of Object.entries(AGENT_MALLOC)) process.env[name] ??= value
     // This process becomes the supervisor, a small C program: it keeps the pid systemd, a container runtime or a
     // shell knows, and sheds the memory of a Node process that would only wait.
     await flushed(process.stdout)
     await flushed(process.stderr)
     try {
-      native.exec(SUPERVISE, [...(f.json ? ['--json'] : []), '--pid-file', pidFile, '--', ...command])
+      native.exec(SUPERVISE, [...(f.json ? ['--json'] : []), ...(f.handover ? [] : ['--no-handover']),
+        ...(f.upgrade ? ['--upgrade'] : []), '--pid-file', pidFile, '--', ...command])
     } catch (err) {
       if (fs.existsSync(SUPERVISE)) throw err
       throw new Error(`the logfs supervisor is not built (${SUPERVISE}); run bin/logfs-setup, `

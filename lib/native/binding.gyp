@@ -13,7 +13,7 @@
     # The supervisor `logfs mount` execs into (src/supervise.c): a program of its own, so it carries no Node.
     "target_name": "logfs-supervise",
     "type": "executable",
-    "sources": ["src/supervise.c"],
+    "sources": ["src/supervise.c", "src/handoff.c"],
     "cflags": ["-O2", "-Wall", "-Wextra"],
     "defines": ["_GNU_SOURCE"]
   }]

@@ -18,7 +18,7 @@
 // (fd 3, NODE_CHANNEL_FD, json serialization: one object per line): {"event":"mounted",...} once it serves the
 // mount, {"event":"stopping"} when it was told to stop.
 //
-// Usage: logfs-supervise [--json] --pid-file FILE -- NODE ARGS...
+// Usage: logfs-supervise [--json] [--no-handover | --upgrade] --pid-file FILE -- NODE ARGS...
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +36,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "handoff.h"
 
 #define MAX_DELAY_MS 5000
 /** An agent that ran this long was not crash-looping: its death is restarted at once. */
@@ -60,9 +62,16 @@ static char gen_var[sizeof GEN_FLOOR_ENV + 32];
 static int gen_slot;
 /** What outlives agents: the mount's connection and the state; -1 when /dev/fuse could not be opened. */
 static int fuse_fd = -1, state_fd = -1;
-static int renewals;
+static int renewals, no_handover;
 static char renewals_var[48];
 static int renewals_slot;
+/** --upgrade: take the mount over from the supervisor running at this place (handoff.h). */
+static int upgrade_mount;
+static char sock_path[PATH_MAX + 8];
+static int listener = -1;
+static unsigned long long listener_ino;
+/** A new supervisor's request being answered once the agent is gone; then this one only waits to be stopped. */
+static int handing = -1, handed_off;
 
 static int sig_fd;
 static pid_t child;            // the agent, from its start until its close (exit and the end of its channel)
@@ -209,6 +218,7 @@ static void release_pid(void) {
 }
 
 static __attribute__((noreturn)) void end(int code) {
+  if (listener >= 0) lf_handoff_unlisten(sock_path, listener, listener_ino);
   release_pid();
   exit(code);
 }
@@ -332,6 +342,7 @@ static int read_channel(void) {
 // --- the agent's life ---
 
 static void open_held(void);
+static void hand_off(void);
 
 static void start(void) {
   restart_at = -1;
@@ -412,6 +423,10 @@ static void on_close(void) {
   }
   // Killed by a signal: no exit code to pass on, so 1, as Node's `code ?? 1` gave.
   int exit_code = code >= 0 ? code : 1;
+  if (handing >= 0) {
+    hand_off();
+    return;
+  }
   if (stopping) {
     log_line(INFO, "supervisor", "agent stopped deliberately (%s); not starting a new one", how);
     end(exit_code);
@@ -425,8 +440,8 @@ static void on_close(void) {
     // The agent said why, ended the old connection and detached the mount; the next one mounts on fresh ones.
     close(fuse_fd);
     close(state_fd);
-    open_held();
     renewals++;
+    open_held();
     log_line(ERROR, "supervisor", "the handover failed; the next agent mounts again, open files on the mount broke");
     restart_at = now_ms();
     return;
@@ -473,6 +488,47 @@ static void upgrade(void) {
   }
 }
 
+/** A new supervisor asks for the mount (handoff.h): the agent hands over, then the descriptors go. */
+static void on_request(void) {
+  int conn = lf_handoff_accept(listener);
+  if (conn < 0) return;
+  if (handing >= 0 || handed_off || stopping) {
+    close(conn);
+    return;
+  }
+  handing = conn;
+  restart_at = -1;
+  log_line(INFO, "supervisor", "a new supervisor asks for the mount; asking the agent to hand over");
+  if (child && !child_exited) kill(child, SIGUSR2);
+  else if (!child) hand_off();
+}
+
+/** Sends the held descriptors to the new supervisor; this one then holds nothing and waits to be stopped. */
+static void hand_off(void) {
+  int fds[2] = { fuse_fd, state_fd };
+  int conn = handing;
+  handing = -1;
+  if (lf_handoff_send(conn, fds, renewals) != 0) {
+    log_line(ERROR, "supervisor", "the new supervisor went away before taking the mount (%s); serving it on",
+      strerror(errno));
+    restart_at = now_ms();
+    return;
+  }
+  close(fuse_fd);
+  close(state_fd);
+  fuse_fd = state_fd = -1;
+  // Not removed: the new supervisor listens at the same path now.
+  close(listener);
+  listener = -1;
+  handed_off = 1;
+  log_line(INFO, "supervisor", "handed the mount over to the new supervisor; this one exits when stopped");
+  if (json) {
+    static const char ev[] = "{\"event\":\"handedOver\"}\n";
+    emit(ev, sizeof ev - 1);
+  }
+  if (stopping) end(0);
+}
+
 static void on_signals(void) {
   struct signalfd_siginfo si;
   while (read(sig_fd, &si, sizeof si) == (ssize_t) sizeof si) {
@@ -493,7 +549,7 @@ static void on_signals(void) {
 // --- setup ---
 
 static __attribute__((noreturn)) void usage(void) {
-  fputs("usage: logfs-supervise [--json] --pid-file FILE -- NODE ARGS...\n", stderr);
+  fputs("usage: logfs-supervise [--json] [--no-handover | --upgrade] --pid-file FILE -- NODE ARGS...\n", stderr);
   exit(2);
 }
 
@@ -501,25 +557,63 @@ static __attribute__((noreturn)) void usage(void) {
  * Opens what agents hand over: /dev/fuse (a connection the first agent mounts) and the state's memory file. No
  * /dev/fuse (no permission, no module) means no handover: each agent mounts on its own, as before issue 12.
  */
-static void open_held(void) {
-  fuse_fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
-  if (fuse_fd < 0) {
-    log_line(WARN, "supervisor", "cannot open /dev/fuse (%s): an agent restart will break open files", strerror(errno));
-    return;
-  }
-  state_fd = memfd_create("logfs-state", MFD_CLOEXEC);
-  if (state_fd < 0) {
-    log_line(WARN, "supervisor", "memfd_create: %s: an agent restart will break open files", strerror(errno));
-    close(fuse_fd);
-    fuse_fd = -1;
-  }
-  snprintf(renewals_var, sizeof renewals_var, "LOGFS_RENEWALS=%d", renewals);
+/** The agent's environment names the held descriptors (or none), and the renewals so far. */
+static void set_held_env(void) {
   static char fuse_var[32], state_var[32];
+  snprintf(renewals_var, sizeof renewals_var, "LOGFS_RENEWALS=%d", renewals);
   snprintf(fuse_var, sizeof fuse_var, "LOGFS_FUSE_FD=%d", FUSE_FD);
   snprintf(state_var, sizeof state_var, "LOGFS_STATE_FD=%d", STATE_FD);
   agent_envp[renewals_slot] = renewals_var;
   agent_envp[renewals_slot + 1] = fuse_fd >= 0 ? fuse_var : NULL;
   agent_envp[renewals_slot + 2] = fuse_fd >= 0 ? state_var : NULL;
+}
+
+static void open_held(void) {
+  fuse_fd = state_fd = -1;
+  if (no_handover) {
+    log_line(INFO, "supervisor", "--no-handover: an agent restart mounts again, breaking open files");
+  } else if ((fuse_fd = open("/dev/fuse", O_RDWR | O_CLOEXEC)) < 0) {
+    log_line(WARN, "supervisor", "cannot open /dev/fuse (%s): an agent restart will break open files", strerror(errno));
+  } else if ((state_fd = memfd_create("logfs-state", MFD_CLOEXEC)) < 0) {
+    log_line(WARN, "supervisor", "memfd_create: %s: an agent restart will break open files", strerror(errno));
+    close(fuse_fd);
+    fuse_fd = -1;
+  }
+  set_held_env();
+}
+
+/** --upgrade: what the running supervisor holds, or a fresh start when none runs at this place. */
+static void take_held(void) {
+  int fds[2];
+  char why[PATH_MAX + 128];
+  int got = lf_handoff_request(sock_path, fds, &renewals, why, sizeof why);
+  if (got < 0) {
+    log_line(ERROR, "supervisor", "--upgrade: %s", why);
+    end(1);
+  }
+  if (got == 0) {
+    log_line(INFO, "supervisor", "--upgrade: no supervisor runs this mount; mounting");
+    open_held();
+    return;
+  }
+  fuse_fd = fds[0];
+  state_fd = fds[1];
+  log_line(INFO, "supervisor", "--upgrade: the running supervisor handed the mount over");
+  set_held_env();
+}
+
+/** Where a new supervisor asks for the mount: beside the pid file. */
+static void listen_held(void) {
+  if (fuse_fd < 0) return;
+  char why[PATH_MAX + 128], dir[PATH_MAX + 8];
+  snprintf(dir, sizeof dir, "%s", sock_path);
+  char *slash = strrchr(dir, '/');
+  if (slash != NULL && slash != dir) {
+    *slash = '\0';
+    make_dirs(dir);
+  }
+  listener = lf_handoff_listen(sock_path, &listener_ino, why, sizeof why);
+  if (listener < 0) log_line(WARN, "supervisor", "no upgrade by a new supervisor: cannot listen at %s", why);
 }
 
 /** The agent's environment: ours, with its generation floor and Node's IPC channel. */
@@ -564,6 +658,8 @@ int main(int argc, char **argv) {
   int i = 1;
   for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
     if (strcmp(argv[i], "--json") == 0) json = 1;
+    else if (strcmp(argv[i], "--no-handover") == 0) no_handover = 1;
+    else if (strcmp(argv[i], "--upgrade") == 0) upgrade_mount = 1;
     else if (strcmp(argv[i], "--pid-file") == 0 && i + 1 < argc) pid_file = argv[++i];
     else usage();
   }
@@ -602,21 +698,27 @@ int main(int argc, char **argv) {
     return 1;
   }
   build_env();
-  open_held();
+  size_t base_len = strlen(pid_file);
+  if (base_len > 4 && strcmp(pid_file + base_len - 4, ".pid") == 0) base_len -= 4;
+  snprintf(sock_path, sizeof sock_path, "%.*s.sock", (int) base_len, pid_file);
+  if (upgrade_mount) take_held();
+  else open_held();
+  listen_held();
 
   start();
   for (;;) {
-    struct pollfd fds[2] = { { sig_fd, POLLIN, 0 }, { chan, POLLIN, 0 } };
+    struct pollfd fds[3] = { { sig_fd, POLLIN, 0 }, { chan, POLLIN, 0 }, { listener, POLLIN, 0 } };
     int timeout = -1;
     if (restart_at >= 0) {
       long long left = restart_at - now_ms();
       timeout = left > 0 ? (int) left : 0;
     }
-    if (poll(fds, chan >= 0 ? 2 : 1, timeout) < 0 && errno != EINTR) {
+    if (poll(fds, 3, timeout) < 0 && errno != EINTR) {
       log_line(ERROR, "supervisor", "poll: %s", strerror(errno));
       end(1);
     }
     if (fds[0].revents) on_signals();
+    if (listener >= 0 && fds[2].revents) on_request();
     if (chan >= 0 && fds[1].revents && !read_channel()) {
       close(chan);
       chan = -1;
