@@ -26,7 +26,10 @@ type PodSpec = {
   volumes: Array<{ name: string, hostPath?: { path: string, type?: string } }>
   terminationGracePeriodSeconds: number
 }
-type Doc = { apiVersion: string, kind: string, metadata: { name: string }, spec?: { template: { spec: PodSpec } } }
+type Doc = {
+  apiVersion: string, kind: string, metadata: { name: string },
+  spec?: { template: { spec: PodSpec }, updateStrategy?: { rollingUpdate?: Record<string, unknown> } }
+}
 
 function manifests (): Array<{ file: string, doc: Doc }> {
   const dir = path.join(ROOT, 'k8s')
@@ -69,6 +72,10 @@ t.test('the DaemonSet and the example pods have what logfs needs', async t => {
   t.match(ds.volumes, [{ name: 'logfs-root' }, { name: 'fuse', hostPath: { path: '/dev/fuse', type: 'CharDevice' } }])
   t.match(agent.livenessProbe, { httpGet: { path: '/healthz', port: 'metrics' } })
   t.match(agent.readinessProbe, { httpGet: { path: '/readyz', port: 'metrics' } })
+  // A rolling update hands the mount over (issue 12): the new pod must start beside the old one and take over.
+  const rolling = all.find(m => m.doc.kind === 'DaemonSet')!.doc.spec!.updateStrategy?.rollingUpdate
+  t.match(rolling, { maxSurge: 1, maxUnavailable: 0 }, 'the new pod starts while the old one runs')
+  t.ok(agent.args.includes('--upgrade'), 'and takes the mount over from it')
   const drain = Number(/^(\d+)s$/.exec(agent.args[agent.args.indexOf('--drain-timeout') + 1])![1])
   t.ok(ds.terminationGracePeriodSeconds > drain, 'the grace period covers the drain')
   t.ok(agent.resources.limits.memory && agent.resources.requests.memory, 'memory request and limit')
@@ -93,7 +100,9 @@ t.test('the DaemonSet and the example pods have what logfs needs', async t => {
     '/run/logfs': path.join(tmp, 'state'),
     '0.0.0.0:9464': '127.0.0.1:0',
   }
-  const p = run([...agent.args.map((a: string) => swap[a] ?? a), '--no-supervise', '--json'])
+  // Unsupervised here (a test kills it directly), so without --upgrade, which is the supervisor's.
+  const args = agent.args.filter((a: string) => a !== '--upgrade').map((a: string) => swap[a] ?? a)
+  const p = run([...args, '--no-supervise', '--json'])
   t.teardown(() => { p.proc.kill('SIGKILL'); forceUnmount(path.join(tmp, 'mnt')) })
   await event(p, 'mounted')
   t.pass('the DaemonSet\'s arguments mount a log disk')

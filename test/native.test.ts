@@ -1,6 +1,6 @@
 // The native core's C on its own: builds test/native/producer_test.c with lib/native/src/intake.c, tail.c,
-// files.c and writeback.c (no N-API, no libfuse) under AddressSanitizer + UBSan and runs it, then builds it once
-// more under ThreadSanitizer for its threaded block-policy part. Each C test shows up here as an assertion.
+// files.c, writeback.c and state.c (no N-API, no libfuse) under AddressSanitizer + UBSan and runs it, then builds
+// it once more under ThreadSanitizer for its threaded block-policy part. Each C test shows up here as an assertion.
 import t, { type Test } from 'tap'
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import fs from 'node:fs'
@@ -11,7 +11,7 @@ import path from 'node:path'
 const ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..')
 const SRC = path.join(ROOT, 'lib/native/src')
 const TEST = path.join(ROOT, 'test/native/producer_test.c')
-const SOURCES = [TEST, ...['intake.c', 'tail.c', 'files.c', 'writeback.c'].map(f => path.join(SRC, f))]
+const SOURCES = [TEST, ...['intake.c', 'tail.c', 'files.c', 'writeback.c', 'state.c'].map(f => path.join(SRC, f))]
 const FLAGS = ['-std=c11', '-D_GNU_SOURCE', '-O1', '-g', '-fno-omit-frame-pointer', '-pthread', `-I${SRC}`]
 const ASAN = ['-fsanitize=address,undefined']
 const TSAN = ['-fsanitize=thread']
@@ -41,7 +41,7 @@ const noCompiler = compiler.status === 0 ? false : `no C compiler (cc): ${compil
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'logfs-native-'))
 t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
 
-t.test('producer, tail buffer and file table under AddressSanitizer and UBSan', { skip: noCompiler }, async t => {
+t.test('producer, tail, file table and state under AddressSanitizer and UBSan', { skip: noCompiler }, async t => {
   const bin = path.join(dir, 'producer_test_asan')
   const cc = run('cc', [...FLAGS, ...ASAN, ...SOURCES, '-o', bin])
   if (cc.status !== 0) return t.fail(`compiling failed:\n${output(cc)}`)

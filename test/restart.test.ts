@@ -69,6 +69,21 @@ t.test('writers that never reopen keep writing across agent SIGKILLs and an upgr
     await checkExactlyOnce(t, server, 'testnode/prod/app/b.log', 2, lines)
   })
 
+t.test('writeback mode: dirty pages outlive a SIGKILL of the agent and reach the next one', async t => {
+  const server = await startServer(t)
+  const agent = await startAgent(t, server, ['--cache', 'writeback'], undefined, { supervised: true })
+  fs.mkdirSync(path.join(agent.mnt, 'prod'))
+  const lines = 4000
+  const w = steady(path.join(agent.mnt, 'prod/wb.log'), lines, 1000, 4)
+  await sleep(1500)
+  process.kill(agent.events.find(e => e.event === 'mounted')!.pid as number, 'SIGKILL')
+  await waitFor('a new agent', () => agent.events.filter(e => e.event === 'mounted')[1], 20000)
+  const r = await w
+  t.equal(r.failed, 0, `the application saw no write error (first: ${r.firstError})`)
+  t.equal((await agent.stop()).ok, true)
+  await checkExactlyOnce(t, server, 'testnode/prod/wb.log', 4, lines)
+})
+
 t.test('logfs mount --upgrade: a new supervisor takes the mount over from the running one (a rolling update)',
   async t => {
     const server = await startServer(t)

@@ -1,9 +1,10 @@
-// The ring producer, the tail buffer and the file table on their own: plain C and pthreads, linked with
-// lib/native/src/intake.c, tail.c, files.c and writeback.c (no N-API, no libfuse). test/native.test.ts builds and runs it under
-// AddressSanitizer + UBSan, and its threaded "block" part under ThreadSanitizer:
+// The ring producer, the tail buffer, the file table and the takeover state on their own: plain C and pthreads,
+// linked with lib/native/src/intake.c, tail.c, files.c, writeback.c and state.c (no N-API, no libfuse).
+// test/native.test.ts builds and runs it under AddressSanitizer + UBSan, and its threaded "block" part under
+// ThreadSanitizer:
 //
 //   cc -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=address,undefined -pthread -Ilib/native/src
-//     test/native/producer_test.c lib/native/src/{intake,tail,files,writeback}.c
+//     test/native/producer_test.c lib/native/src/{intake,tail,files,writeback,state}.c
 //   ./a.out [name-prefix...]
 //
 // Prints TAP (a line per test, "1..N" at the end) and exits 1 when a test failed.
@@ -13,10 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "files.h"
 #include "intake.h"
+#include "state.h"
 #include "tail.h"
 
 // --- a small TAP harness ---
@@ -943,6 +947,147 @@ static void files_table(void) {
   CHECK(lf_files_get(far) == NULL, "removed");
 }
 
+// --- the state a restarted agent takes over (state.c) ---
+
+/** A memfd holding a state header with this magic, version and total size, as another build could leave it. */
+static int foreign_state(const char *magic, uint32_t version, uint64_t total) {
+  int fd = memfd_create("logfs-state-test", MFD_CLOEXEC);
+  CHECK(fd >= 0, "memfd_create: %s", strerror(errno));
+  if (fd < 0) return -1;
+  uint8_t page[4096] = { 0 };
+  lf_state_header h;
+  memset(&h, 0, sizeof h);
+  memcpy(h.magic, magic, sizeof h.magic);
+  h.version = version;
+  h.total_bytes = total;
+  h.memory = 1 << 20;
+  memcpy(page, &h, sizeof h);
+  CHECK(write(fd, page, sizeof page) == (ssize_t) sizeof page, "write the header");
+  CHECK_EQ(ftruncate(fd, 1 << 20), 0, "ftruncate");
+  return fd;
+}
+
+/** lf_state_open on a state it must refuse: -1, an error naming `why`, and nothing opened. */
+static void refused(int fd, const char *why, const char *what) {
+  char err[256] = "";
+  CHECK_EQ(lf_state_open(fd, 64 << 20, err, sizeof err), -1, what);
+  CHECK(strstr(err, why) != NULL, "%s: the error \"%s\" says %s", what, err, why);
+  CHECK(lf_state() == NULL, "%s: nothing is mapped", what);
+  if (fd >= 0) close(fd);
+}
+
+static void state_takeover(void) {
+  // The refusals first: lf_state_open maps a state once per process, and a refused one leaves nothing open.
+  refused(foreign_state("logfs-st", 999, 1 << 20), "version", "another version");
+  refused(foreign_state("notlogfs", LF_STATE_VERSION, 1 << 20), "not a logfs state", "another magic");
+  refused(foreign_state("logfs-st", LF_STATE_VERSION, 12345), "layout", "a size its layout does not give");
+
+  char err[256] = "";
+  CHECK_EQ(lf_state_open(-1, 64 << 20, err, sizeof err), LF_STATE_FRESH, "a private memfd is a fresh state");
+  if (lf_state() == NULL) {
+    failf(__FILE__, __LINE__, "lf_state_open: %s", err);
+    return;
+  }
+  CHECK_EQ(lf_state_open(-1, 64 << 20, err, sizeof err), -1, "a second open");
+  CHECK(strstr(err, "already open") != NULL, "the error \"%s\" says so", err);
+  CHECK_EQ(lf_state()->version, LF_STATE_VERSION, "version");
+  CHECK_MEM(lf_state()->magic, "logfs-st", 8, "magic");
+
+  int64_t *ctl = NULL;
+  uint8_t *data = NULL;
+  CHECK(lf_state_tenant_new("t", 1 << 20, LF_BLOCK, &ctl, &data) != NULL, "a tenant's ring");
+  if (ctl == NULL) return;
+  int64_t *ctl2 = NULL;
+  uint8_t *data2 = NULL;
+  lf_tenant_rec *tr = lf_state_tenant(0, &ctl2, &data2);
+  CHECK(tr != NULL && ctl2 == ctl && data2 == data, "found again by its index");
+  CHECK(tr != NULL && strcmp(tr->name, "t") == 0 && tr->capacity == 1 << 20, "with its name and capacity");
+  lf_tenant t;
+  lf_tenant_init(&t, data, 1 << 20, ctl, LF_BLOCK);
+  lf_source_rec *rec = lf_state_source_new(0, "t/a.log", 7);
+  CHECK(rec != NULL, "a source");
+  if (rec == NULL) { lf_tenant_destroy(&t); return; }
+  CHECK(lf_state_source(rec->s.id) == rec, "found again by its id");
+  CHECK_MEM(lf_state_source_path(rec), "t/a.log", 7, "its path");
+  CHECK_EQ(rec->s.line_ended, 1, "a new source is at a line boundary");
+  rec->s.tenant = &t;
+  lf_intake ix = { 0 };
+
+  // A: killed after the record was published but before the cursor moved.
+  lf_intent *w = lf_state_intent(0);
+  w->unique = 42;
+  w->source = rec->s.id;
+  w->cursor = LF_NO_CURSOR;
+  w->armed = 1;
+  lf_intake_mark = &w->cursor;
+  CHECK_EQ(lf_intake_write(&ix, &rec->s, (const uint8_t *) "hello\n", 6, 0), 0, "write");
+  lf_intake_mark = NULL;
+  CHECK_EQ(w->cursor, 0, "the intent got the cursor the bytes start at");
+  CHECK_EQ(ctl[LF_CTL_HEAD], 32, "the record is published");
+  CHECK_EQ(ctl[LF_CTL_ANNOUNCED], 1, "and announced");
+  rec->s.next = 0;
+  rec->s.line_ended = 0;
+
+  // B: taken but never put in.
+  lf_intent *w2 = lf_state_intent(1);
+  w2->unique = 43;
+  w2->source = rec->s.id;
+  w2->cursor = LF_NO_CURSOR;
+  w2->armed = 1;
+
+  t.stats[LF_ST_WAITING] = 3;
+  t.stats[LF_ST_WAITING_BYTES] = 300;
+  lf_tenant *ts[1] = { &t };
+  lf_state_recover(ts, 1);
+  CHECK_EQ(rec->s.next, 6, "the cursor moved past the record the ring holds");
+  CHECK_EQ(rec->s.line_ended, 1, "which ended a line");
+  CHECK_EQ(lf_state_resend_done(42), 1, "A's resent request is answered without taking its bytes again");
+  CHECK_EQ(lf_state_resend_done(42), 0, "once only");
+  CHECK_EQ(lf_state_resend_done(43), 0, "B's resent request is taken as new");
+  CHECK_EQ(lf_state_resend_done(0), 0, "request id 0 never matches");
+  CHECK_EQ(lf_state_intent(0)->armed, 0, "A's intent is disarmed");
+  CHECK_EQ(lf_state_intent(1)->armed, 0, "B's intent is disarmed");
+  CHECK_EQ(ctl[LF_CTL_ANNOUNCED], 0, "the announced flag is cleared");
+  CHECK_EQ(t.stats[LF_ST_WAITING], 0, "the dead agent's waiting writers are not counted");
+  CHECK_EQ(t.stats[LF_ST_WAITING_BYTES], 0, "nor their bytes");
+  CHECK_EQ(ctl[LF_CTL_HEAD], 32, "the ring is left as it was");
+  // A cursor already past the records stays where it is, and a second recovery finds nothing to answer.
+  rec->s.next = 10;
+  lf_state_recover(ts, 1);
+  CHECK_EQ(rec->s.next, 10, "a cursor never moves back");
+  CHECK_EQ(lf_state_resend_done(42), 0, "nothing to answer after a recovery with no armed intent");
+  lf_tenant_destroy(&t);
+
+  // The namespace: a journal of u32-length-prefixed records after the live snapshot, switched by a new snapshot.
+  const uint8_t *snap, *journal;
+  uint64_t snap_len, journal_len;
+  lf_state_meta(&snap, &snap_len, &journal, &journal_len);
+  CHECK(snap_len == 0 && journal_len == 0, "a fresh state has an empty namespace");
+  CHECK_EQ(lf_state_meta_append((const uint8_t *) "abc", 3), 0, "append");
+  CHECK_EQ(lf_state_meta_append((const uint8_t *) "hello", 5), 0, "append");
+  lf_state_meta(&snap, &snap_len, &journal, &journal_len);
+  CHECK_EQ(snap_len, 0, "no snapshot yet");
+  CHECK_EQ(journal_len, (4 + 3) + (4 + 5), "the journal: two records with their lengths");
+  if (journal_len == 16) CHECK_MEM(journal, "\3\0\0\0abc\5\0\0\0hello", 16, "journal bytes");
+  CHECK_EQ(lf_state_meta_snapshot((const uint8_t *) "SNAPSHOT", 8), 0, "snapshot");
+  lf_state_meta(&snap, &snap_len, &journal, &journal_len);
+  CHECK_EQ(snap_len, 8, "the snapshot is live");
+  CHECK_MEM(snap, "SNAPSHOT", 8, "snapshot bytes");
+  CHECK_EQ(journal_len, 0, "with an empty journal");
+  CHECK_EQ(lf_state()->meta_live, 1, "in the other slot");
+  CHECK_EQ(lf_state_meta_append((const uint8_t *) "x", 1), 0, "append after the snapshot");
+  lf_state_meta(&snap, &snap_len, &journal, &journal_len);
+  CHECK(journal == snap + 8 && journal_len == 5, "the journal follows the snapshot");
+  CHECK_MEM(journal, "\1\0\0\0x", 5, "journal bytes");
+  CHECK_EQ(lf_state_meta_snapshot((const uint8_t *) "S2", 2), 0, "another snapshot");
+  lf_state_meta(&snap, &snap_len, &journal, &journal_len);
+  CHECK(lf_state()->meta_live == 0 && snap_len == 2 && journal_len == 0,
+    "back in the first slot, whose old journal is gone");
+  CHECK_EQ(lf_state_meta_snapshot(snap, LF_META_BYTES), -1, "a snapshot larger than a slot is refused");
+  lf_state_meta(&snap, &snap_len, &journal, &journal_len);
+  CHECK(lf_state()->meta_live == 0 && snap_len == 2, "and leaves the live one as it was");
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   printf("TAP version 14\n");
@@ -959,6 +1104,7 @@ int main(int argc, char **argv) {
   RUN("announce: the flag and on_data", announce_on_data);
   RUN("tail: window, holes, overwrite, truncate", tail_buffer);
   RUN("files: add, get, replace, remove", files_table);
+  RUN("state: a takeover recovers cursors and unanswered writes", state_takeover);
   printf("1..%d\n", n_tests);
   printf("# %d tests, %d failed\n", n_tests, n_failed);
   if (n_tests == 0) {
