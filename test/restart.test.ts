@@ -123,11 +123,13 @@ t.test('a state the new agent cannot read: it falls back to a new mount and says
   const w = writer({ file: path.join(agent.mnt, 'prod/r.log'), lines, size: 100, prefix: 'fb', delayMs: 2,
     reopenOnError: true })
   await sleep(600)
-  // What an upgrade to a build with another state format finds: a version it does not know (state.h, offset 8).
-  const state = fs.openSync(`/proc/${agent.proc.pid}/fd/5`, 'r+')
+  // What an upgrade to a build with another state format finds: a version it does not know (state.h, offset 8),
+  // written through the agent's descriptor of the state (LOGFS_STATE_FD, 5).
+  const first = agent.events.find(e => e.event === 'mounted')!.pid as number
+  const state = fs.openSync(`/proc/${first}/fd/5`, 'r+')
   fs.writeSync(state, Buffer.from([0xe7, 0x03, 0, 0]), 0, 4, 8)
   fs.closeSync(state)
-  process.kill(agent.events.find(e => e.event === 'mounted')!.pid as number, 'SIGKILL')
+  process.kill(first, 'SIGKILL')
   await waitFor('a new mount', () => agent.events.filter(e => e.event === 'mounted')[1], 20000)
   t.match(agent.stderr, /state version 999, this build reads version 1/, 'the agent says why')
   t.match(agent.stderr, /the handover failed; the next agent mounts again/, 'the supervisor says what it does')
