@@ -5,12 +5,11 @@
 // twice, 6 s apart (longer than the supervisor's crash-loop window). Printed: per event, how long until a new
 // agent served the mount; per mode, the application's failed writes, lines lost (accepted by write() and never
 // stored), lines stored twice, and the longest and p99 write() call.
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { ROOT, TOKEN, fail, machineLine, start, until } from './harness'
-import { steadyLine, type SteadyResult } from './steadywriter'
+import { runSteady, steadyLine, type SteadyResult } from './steadywriter'
 
 const eventsArg = process.argv.indexOf('--events')
 const EVENTS = eventsArg > 0 ? Number(process.argv[eventsArg + 1]) : 7
@@ -45,16 +44,6 @@ async function readSource (port: number, source: string): Promise<string> {
   }
 }
 
-function steady (file: string, lines: number, writer: number): Promise<SteadyResult> {
-  const p = spawn(process.execPath, [path.join(__dirname, 'steadywriter.js'), file, String(lines), String(RATE),
-    String(writer)], { stdio: ['ignore', 'pipe', 'inherit'] })
-  let out = ''
-  p.stdout.on('data', (c: Buffer) => { out += c.toString() })
-  return new Promise((resolve, reject) => p.once('exit', code => {
-    try { resolve(JSON.parse(out) as SteadyResult) } catch { reject(new Error(`steady writer exited ${code}`)) }
-  }))
-}
-
 async function runMode (mode: 'handover' | 'no-handover', port: number, tmp: string): Promise<ModeResult> {
   const mnt = path.join(tmp, `mnt-${mode}`)
   fs.mkdirSync(mnt)
@@ -65,7 +54,7 @@ async function runMode (mode: 'handover' | 'no-handover', port: number, tmp: str
   await until(() => mounts()[0], 'mount', 30_000)
   fs.mkdirSync(path.join(mnt, 'app'))
   const lines = Math.ceil(((EVENTS + 1) * GAP_MS / 1000) * RATE)
-  const writers = Array.from({ length: WRITERS }, (_, w) => steady(path.join(mnt, `app/w${w}.log`), lines, w))
+  const writers = Array.from({ length: WRITERS }, (_, w) => runSteady(path.join(mnt, `app/w${w}.log`), lines, RATE, w))
   const backMs: number[] = []
   for (const [k, kind] of KINDS.entries()) {
     await new Promise(resolve => setTimeout(resolve, GAP_MS))

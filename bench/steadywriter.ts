@@ -3,6 +3,7 @@
 // is counted and the writer goes on with the same descriptor. Prints JSON: lines written and failed, the first
 // error, and how long write() calls took (p99, longest, and how many took over 100 ms: stalls).
 //   node steadywriter.js FILE LINES RATE [WRITER]
+import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import { performance } from 'node:perf_hooks'
 
@@ -19,6 +20,17 @@ export interface SteadyResult {
 /** The line `seq` of writer `w`: fixed width, so a store's byte count gives the line count. */
 export function steadyLine (w: number, seq: number): string {
   return `w${String(w).padStart(2, '0')} seq ${String(seq).padStart(9, '0')} ${'x'.repeat(82)}\n`
+}
+
+/** Runs a steady writer as its own process (this file, compiled); resolves with what it printed. */
+export function runSteady (file: string, lines: number, rate: number, writer: number): Promise<SteadyResult> {
+  const p = spawn(process.execPath, [__filename, file, String(lines), String(rate), String(writer)],
+    { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  p.stdout.on('data', (c: Buffer) => { out += c.toString() })
+  return new Promise((resolve, reject) => p.once('exit', code => {
+    try { resolve(JSON.parse(out) as SteadyResult) } catch { reject(new Error(`steady writer exited ${code}`)) }
+  }))
 }
 
 function main (): void {

@@ -3,25 +3,13 @@
 // handover cannot be made, or with --no-handover, the mount comes back as a new one: the supervisor mounts again
 // at the same place, with its directories, and writes after recovery arrive.
 import t, { type Test } from 'tap'
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { line } from './fixtures/lines'
 import {
-  ROOT, TOKEN, cli, event, readSource, run, sleep, sources, startAgent, startServer, waitFor, writer, type Server,
+  TOKEN, cli, event, readSource, run, sleep, sources, startAgent, startServer, waitFor, writer, type Server,
 } from './helpers/cluster'
-import { steadyLine, type SteadyResult } from '../bench/steadywriter'
-
-/** A writer that opens its file once and never reopens it (bench/steadywriter.ts), as most loggers do. */
-function steady (file: string, lines: number, rate: number, id: number): Promise<SteadyResult> {
-  const p = spawn(process.execPath, [path.join(ROOT, 'dist/bench/steadywriter.js'), file, String(lines), String(rate),
-    String(id)], { stdio: ['ignore', 'pipe', 'inherit'] })
-  let out = ''
-  p.stdout.on('data', (c: Buffer) => { out += c.toString() })
-  return new Promise((resolve, reject) => p.once('exit', code => {
-    try { resolve(JSON.parse(out) as SteadyResult) } catch { reject(new Error(`steady writer exited ${code}`)) }
-  }))
-}
+import { runSteady, steadyLine } from '../bench/steadywriter'
 
 /** Every line of a steady writer exactly once and in order: the lines are numbered. */
 async function checkExactlyOnce (t: Test, server: Server, source: string, writer: number, lines: number):
@@ -40,7 +28,7 @@ t.test('writers that never reopen keep writing across agent SIGKILLs and an upgr
     const dir = path.join(agent.mnt, 'prod/app')
     fs.mkdirSync(dir, { recursive: true })
     const lines = 5000
-    const writers = [steady(path.join(dir, 'a.log'), lines, 500, 1), steady(path.join(dir, 'b.log'), lines, 500, 2)]
+    const writers = [1, 2].map(w => runSteady(path.join(dir, `${w === 1 ? 'a' : 'b'}.log`), lines, 500, w))
     const mounted = (): Array<Record<string, unknown>> => agent.events.filter(e => e.event === 'mounted')
     const next = async (what: string, act: () => void): Promise<void> => {
       const before = mounted().length
@@ -74,7 +62,7 @@ t.test('writeback mode: dirty pages outlive a SIGKILL of the agent and reach the
   const agent = await startAgent(t, server, ['--cache', 'writeback'], undefined, { supervised: true })
   fs.mkdirSync(path.join(agent.mnt, 'prod'))
   const lines = 4000
-  const w = steady(path.join(agent.mnt, 'prod/wb.log'), lines, 1000, 4)
+  const w = runSteady(path.join(agent.mnt, 'prod/wb.log'), lines, 1000, 4)
   await sleep(1500)
   process.kill(agent.events.find(e => e.event === 'mounted')!.pid as number, 'SIGKILL')
   await waitFor('a new agent', () => agent.events.filter(e => e.event === 'mounted')[1], 20000)
@@ -91,7 +79,7 @@ t.test('logfs mount --upgrade: a new supervisor takes the mount over from the ru
     const stateDir = old.proc.spawnargs[old.proc.spawnargs.indexOf('--state-dir') + 1]
     fs.mkdirSync(path.join(old.mnt, 'prod'))
     const lines = 3000
-    const w = steady(path.join(old.mnt, 'prod/u.log'), lines, 500, 3)
+    const w = runSteady(path.join(old.mnt, 'prod/u.log'), lines, 500, 3)
     await sleep(1500)
     // The new pod of a DaemonSet with maxSurge: the same command with --upgrade, the state directory shared.
     const next = run(['mount', old.mnt, '--server', server.ws, '--json', '--node', 'testnode', '--state-dir', stateDir,
