@@ -5,11 +5,20 @@ import path from 'node:path'
 import { addAgentOptions, addStoreOptions } from './options'
 import { tolerateClosedStdout } from '../util/process'
 import { fail } from './run'
-import { serverCommand } from './server'
-import { mountCommand, umountCommand } from './mount'
-import { catCommand, sourcesCommand } from './read'
-import { contextCommand, grepCommand, tailCommand, traceCommand } from './query'
-import { upCommand } from './up'
+
+/**
+ * Loads a command's module when that command runs. A new agent is what writers wait for after a crash (issue 12),
+ * so `mount` does not load the server's and the readers' modules too.
+ */
+function lazy<M, A extends unknown[]> (load: () => Promise<M>, pick: (m: M) => (...args: A) => Promise<void>):
+  (...args: A) => Promise<void> {
+  return async (...args) => pick(await load())(...args)
+}
+const server = (): Promise<typeof import('./server')> => import('./server')
+const mount = (): Promise<typeof import('./mount')> => import('./mount')
+const read = (): Promise<typeof import('./read')> => import('./read')
+const query = (): Promise<typeof import('./query')> => import('./query')
+const up = (): Promise<typeof import('./up')> => import('./up')
 
 tolerateClosedStdout()
 
@@ -29,7 +38,7 @@ addStoreOptions(program.command('server')
   .option('--data-dir <dir>', 'where the store keeps its segments', './logfs-data')
   .option('--listen <host:port>', 'address for agents (WebSocket) and readers (HTTP)', '127.0.0.1:7070')
   .option('--json', 'print events as JSON lines on stdout'))
-  .action(serverCommand)
+  .action(lazy(server, m => m.serverCommand))
 
 addAgentOptions(program.command('mount')
   .description('mount a log disk at <mountpoint> and ship what is written there')
@@ -44,7 +53,7 @@ addAgentOptions(program.command('mount')
     + 'open files and unshipped bytes included; mount as usual if none runs (a DaemonSet rolling update)')
   .option('--mkdir', 'create the mount point (and its parents) if it does not exist')
   .option('--json', 'print events (mounted, stopped with a report) as JSON lines on stdout'))
-  .action(mountCommand)
+  .action(lazy(mount, m => m.mountCommand))
 
 program.command('umount')
   .description('stop the agent of <mountpoint> gracefully (ship, then unmount), or clean a stale mount; '
@@ -53,7 +62,7 @@ program.command('umount')
   .option('--state-dir <dir>', 'where agents keep their pid files', STATE_DIR)
   .option('--timeout <duration>', 'how long to wait for the agent to finish', '60s')
   .option('--json', 'print the outcome of the stop (ok, pendingBytes, lastError, …) as JSON on stdout')
-  .action(umountCommand)
+  .action(lazy(mount, m => m.umountCommand))
 
 addStoreOptions(addAgentOptions(program.command('up')
   .description('demo: embedded server + mount + sample writer, with a live summary; Ctrl-C stops it cleanly')
@@ -63,7 +72,7 @@ addStoreOptions(addAgentOptions(program.command('up')
   .option('--rate <lines/s>', 'lines per second the sample writer writes', '400')
   .option('--duration <duration>', 'stop by itself after this long')
   .option('--json', 'print progress and the summary as JSON lines on stdout')))
-  .action(upCommand)
+  .action(lazy(up, m => m.upCommand))
 
 /** Flags every reading command shares. */
 const reader = (cmd: Command): Command => cmd
@@ -74,13 +83,13 @@ const reader = (cmd: Command): Command => cmd
 reader(program.command('sources')
   .description('list the sources the server holds (node, tenant, path, size, last write)')
   .option('--source <glob>', 'only sources whose name or path matches'))
-  .action(sourcesCommand)
+  .action(lazy(read, m => m.sourcesCommand))
 
 reader(program.command('cat')
   .description('write the stored bytes of <source> to stdout, in cursor order')
   .argument('<source>', 'a source as listed by `logfs sources` (its path alone will do when unique)')
   .option('--from <cursor>', 'start at this cursor (GEN:OFFSET)'))
-  .action(catCommand)
+  .action(lazy(read, m => m.catCommand))
 
 reader(program.command('tail')
   .description('the last lines of <source>; with -f, then every new line as it arrives')
@@ -88,7 +97,7 @@ reader(program.command('tail')
   .option('-f, --follow', 'keep printing new lines')
   .option('--source <glob>', 'with -f and no <source>: follow every matching source, new ones included')
   .option('-n, --lines <n>', 'how many lines to show first', '10'))
-  .action(tailCommand)
+  .action(lazy(query, m => m.tailCommand))
 
 reader(program.command('grep')
   .description('find lines by text or regular expression; exits 1 when nothing matches')
@@ -99,19 +108,19 @@ reader(program.command('grep')
   .option('--until <time>', 'only lines written until')
   .option('--source <glob>', 'only sources whose name or path matches (e.g. \'prod/**\')')
   .option('--limit <n>', 'stop after this many hits', '100'))
-  .action(grepCommand)
+  .action(lazy(query, m => m.grepCommand))
 
 reader(program.command('context')
   .description('the lines around a hit, from the same source, across rotations')
   .argument('<hit>', 'SOURCE@CURSOR, as grep prints it')
   .option('-B, --before <n>', 'lines before', '10')
   .option('-A, --after <n>', 'lines after', '10'))
-  .action(contextCommand)
+  .action(lazy(query, m => m.contextCommand))
 
 reader(program.command('trace')
   .description('the call tree of one request, rebuilt from the rpc_id of its JSON log lines')
   .argument('<trace_id>'))
-  .action(traceCommand)
+  .action(lazy(query, m => m.traceCommand))
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2)

@@ -17,9 +17,10 @@ static uint64_t tail_bytes;
 
 /** Copies what the next agent needs; under f->mu. */
 static void mirror(lf_file *f) {
-  if (f->rec == NULL) return;
-  f->rec->size = f->tail.size;
-  f->rec->mtime = f->mtime;
+  lf_file_rec *rec = __atomic_load_n(&f->rec, __ATOMIC_ACQUIRE);
+  if (rec == NULL) return;
+  rec->size = f->tail.size;
+  rec->mtime = f->mtime;
 }
 
 static lf_file **slot(uint64_t ino, int create) {
@@ -70,7 +71,11 @@ void lf_files_remove(uint64_t ino) {
   lf_file **s = slot(ino, 0);
   if (s == NULL) return;
   lf_file *f = __atomic_exchange_n(s, NULL, __ATOMIC_ACQ_REL);
-  if (f != NULL && !lf_wb_detach(f)) lf_file_free(f);
+  if (f == NULL) return;
+  // Its slot in the state goes to the next file JS creates; a removed file that writeback still ships (below)
+  // must not write there any more.
+  __atomic_store_n(&f->rec, NULL, __ATOMIC_RELEASE);
+  if (!lf_wb_detach(f)) lf_file_free(f);
 }
 
 void lf_file_free(lf_file *f) {

@@ -72,7 +72,8 @@ static int stash(lf_file *f, const uint8_t *buf, uint64_t size, uint64_t off) {
 /** Under ship_mu; mirrored for the agent after this one, which must not ship these bytes again either. */
 static void set_shipped(lf_file *f, uint64_t to) {
   f->shipped = to;
-  if (f->rec != NULL) f->rec->shipped = to;
+  lf_file_rec *rec = __atomic_load_n(&f->rec, __ATOMIC_ACQUIRE);
+  if (rec != NULL) rec->shipped = to;
 }
 
 /** Ships [off, off + size) past the shipped offset, which must be at or after `off`. */
