@@ -15,6 +15,7 @@ import { tenantOf } from '../util/sources'
 import type { TenantSettings } from '../config/collection'
 
 const EIO = 5
+const ENOSPC = -28
 const EFBIG = -27
 const O_ACCMODE = 3
 const O_WRONLY = 1
@@ -226,9 +227,28 @@ export class LogFs {
     const path = this.tree.path(parent, name)
     const rel = path.slice(1)
     this.checked(name, path)
-    const file = this.tree.create(parent, name, mode, this.shipped(rel) ? this.intake.source(rel) : null)
-    native.fileAdd(file.attr.ino, file.source?.id ?? -1, this.options.tailBytes, file.slot, 0)
+    const source = this.shipped(rel) ? this.stateful(() => this.intake.source(rel)) : null
+    const file = this.tree.create(parent, name, mode, source)
+    try {
+      this.stateful(() => native.fileAdd(file.attr.ino, file.source?.id ?? -1, this.options.tailBytes, file.slot, 0))
+    } catch (err) {
+      this.tree.unlink(parent, name)
+      throw err
+    }
     return file
+  }
+
+  /**
+   * Runs something that takes room in the state kept across restarts (lib/native/src/state.h: a million sources,
+   * a million files at once): when that is full, the application gets ENOSPC and the log says why.
+   */
+  private stateful<T> (fn: () => T): T {
+    try {
+      return fn()
+    } catch (err) {
+      log('error', 'fs', `cannot create a file: ${(err as Error).message}`)
+      throw new FsError(ENOSPC, (err as Error).message)
+    }
   }
 
   private rename (from: DirNode, name: string, to: DirNode, newName: string, flags: number): void {
