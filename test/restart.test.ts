@@ -72,6 +72,26 @@ t.test('writeback mode: dirty pages outlive a SIGKILL of the agent and reach the
   await checkExactlyOnce(t, server, 'testnode/prod/wb.log', 4, lines)
 })
 
+t.test('a stop asked between a crash and the next agent: one more agent ships what the dead one left', async t => {
+  const server = await startServer(t)
+  const agent = await startAgent(t, server, [], undefined, { supervised: true })
+  fs.mkdirSync(path.join(agent.mnt, 'prod'))
+  // The server answers nothing meanwhile, so the killed agent dies with unacknowledged bytes in the state.
+  server.proc.kill('SIGSTOP')
+  t.teardown(() => { server.proc.kill('SIGCONT') })
+  let text = ''
+  for (let n = 0; n < 200; n++) text += steadyLine(5, n)
+  fs.writeFileSync(path.join(agent.mnt, 'prod/left.log'), text)
+  process.kill(agent.events.find(e => e.event === 'mounted')!.pid as number, 'SIGKILL')
+  agent.proc.kill('SIGTERM')
+  await sleep(300)
+  server.proc.kill('SIGCONT')
+  t.equal(await agent.exited, 0, 'the stop ended well: everything was shipped')
+  t.match(agent.stderr, /starting one to ship what it left|the stop goes to it/)
+  t.notOk(fs.readFileSync('/proc/mounts', 'utf8').includes(agent.mnt), 'and the mount is gone')
+  t.equal((await readSource(server, 'testnode/prod/left.log')).toString(), text, 'every line arrived, once')
+})
+
 t.test('logfs mount --upgrade: a new supervisor takes the mount over from the running one (a rolling update)',
   async t => {
     const server = await startServer(t)

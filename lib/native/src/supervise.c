@@ -78,6 +78,12 @@ static pid_t child;            // the agent, from its start until its close (exi
 static int child_exited, child_status;
 static int chan = -1;
 static int stopping, ever_mounted, quick_failures;
+/** A stop asked while no agent ran, for the agent started to drain the state (forward). */
+static int stop_signal;
+/** The running agent said it is stopping (its drain began). */
+static int agent_stopping;
+/** Agents started to drain after a stop; an agent that keeps dying is not started for ever. */
+static int drain_attempts;
 static long long started_ms, restart_at = -1;
 static int stdout_gone;
 
@@ -303,9 +309,13 @@ static void on_message(const char *line, size_t len) {
     // finds the process to signal. The line is the one the agent would print itself, newline included.
     write_pid();
     if (json) emit(line, len + 1);
+    if (stop_signal) {
+      kill(child, stop_signal);
+      stop_signal = 0;
+    }
   }
   // The agent was signalled itself (its pid killed, systemd, kubelet): what follows is its stop, not a crash.
-  if (event && is(event, event_len, "\"stopping\"")) stopping = 1;
+  if (event && is(event, event_len, "\"stopping\"")) stopping = agent_stopping = 1;
 }
 
 /**
@@ -346,6 +356,7 @@ static void hand_off(void);
 
 static void start(void) {
   restart_at = -1;
+  agent_stopping = 0;
   started_ms = now_ms();
   int sv[2];
   // Both ends close on exec: the agent gets its own as fd 3 (dup2 clears the flag), and no later agent inherits
@@ -427,6 +438,15 @@ static void on_close(void) {
     hand_off();
     return;
   }
+  // A stop was asked, but the agent died without beginning it (killed as the stop came, or while none ran):
+  // the state may hold bytes nobody shipped. One more agent takes the mount over and gets the stop.
+  if (stopping && !agent_stopping && code != 0 && code != EXIT_RENEW && fuse_fd >= 0 && ever_mounted &&
+      drain_attempts++ < 3) {
+    if (!stop_signal) stop_signal = SIGTERM;
+    log_line(INFO, "supervisor", "agent died (%s) as a stop was asked; starting one to ship what it left", how);
+    restart_at = now_ms();
+    return;
+  }
   if (stopping) {
     log_line(INFO, "supervisor", "agent stopped deliberately (%s); not starting a new one", how);
     end(exit_code);
@@ -470,10 +490,21 @@ static void on_close(void) {
  */
 static void forward(int sig) {
   stopping = 1;
+  if (stop_signal) {
+    // Asked again while the stop waits for an agent: the caller insists; what the state holds is left.
+    log_line(WARN, "supervisor", "stopped again before an agent could ship what the dead one left");
+    if (child && !child_exited) kill(child, SIGKILL);
+    end(1);
+  }
   // An agent that exited is not signalled again: once reaped, its pid may be someone else's.
-  if (child) {
-    if (!child_exited) kill(child, sig);
-  } else {
+  if (child && !child_exited) {
+    kill(child, sig);
+  } else if (fuse_fd >= 0 && ever_mounted) {
+    // No agent runs (between a crash and its successor): the state may hold bytes nobody shipped yet. One more
+    // agent takes the mount over, and the stop goes to it once it serves (on_message), so it drains them.
+    stop_signal = sig;
+    if (!child) restart_at = now_ms();
+  } else if (!child) {
     end(0);
   }
 }
