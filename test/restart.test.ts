@@ -72,6 +72,28 @@ t.test('writeback mode: dirty pages outlive a SIGKILL of the agent and reach the
   await checkExactlyOnce(t, server, 'testnode/prod/wb.log', 4, lines)
 })
 
+t.test('after a takeover a file reads back as before: size, tail bytes, directory entries', async t => {
+  const server = await startServer(t)
+  const agent = await startAgent(t, server, [], undefined, { supervised: true })
+  fs.mkdirSync(path.join(agent.mnt, 'prod/sub'), { recursive: true })
+  const file = path.join(agent.mnt, 'prod/sub/r.log')
+  let text = ''
+  for (let n = 0; n < 50; n++) text += steadyLine(6, n)
+  fs.writeFileSync(file, text)
+  fs.renameSync(file, file + '.1')
+  fs.writeFileSync(file, 'after rotation\n')
+  process.kill(agent.events.find(e => e.event === 'mounted')!.pid as number, 'SIGKILL')
+  await waitFor('a new agent', () => agent.events.filter(e => e.event === 'mounted')[1], 20000)
+  t.same(fs.readdirSync(path.join(agent.mnt, 'prod/sub')).sort(), ['r.log', 'r.log.1'])
+  t.equal(fs.readFileSync(file + '.1', 'utf8'), text, 'the rotated file\'s bytes, from the state')
+  t.equal(fs.readFileSync(file, 'utf8'), 'after rotation\n')
+  fs.appendFileSync(file, 'and after the takeover\n')
+  t.equal(fs.statSync(file).size, 38, 'appends go on at the end')
+  t.equal((await agent.stop()).ok, true)
+  t.equal((await readSource(server, 'testnode/prod/sub/r.log')).toString(),
+    text + 'after rotation\nand after the takeover\n', 'one source across the rotation and the takeover')
+})
+
 t.test('a stop asked between a crash and the next agent: one more agent ships what the dead one left', async t => {
   const server = await startServer(t)
   const agent = await startAgent(t, server, [], undefined, { supervised: true })

@@ -66,7 +66,7 @@ export class Agent {
 
   constructor (readonly options: AgentOptions) {
     // Before the rings: they live in the state, which a takeover finds full of the dead agent's bytes.
-    this.handover = openHandover(options.memory)
+    this.handover = openHandover(options.memory, options.tailBytes)
     this.gen = this.handover.gen ?? Math.max(Date.now(), Number(process.env[GEN_FLOOR_ENV] ?? 0) + 1)
     native.stateGen(this.gen)
     if (options.configFile) {
@@ -104,7 +104,6 @@ export class Agent {
       rootUid: options.rootUid,
       rootGid: options.rootGid,
       rootMode: options.rootMode,
-      tailBytes: options.tailBytes,
       noShip: options.noShip,
       fsyncWaitMs: options.fsyncWaitMs,
       settings: tenantSettings,

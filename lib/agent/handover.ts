@@ -32,23 +32,24 @@ export interface Handover {
 }
 
 /** The handover an agent starting now has: opens the state (the supervisor's, or a private one). */
-export function openHandover (memory: number, env: NodeJS.ProcessEnv = process.env): Handover {
+export function openHandover (memory: number, tailBytes: number, env: NodeJS.ProcessEnv = process.env):
+  Handover {
   const stateFd = descriptor(env[STATE_FD_ENV])
   const fuseFd = descriptor(env[FUSE_FD_ENV])
   const renewals = Number(env[RENEWALS_ENV] ?? 0) || 0
   const none = { fuseFd: -1, gen: null, takeovers: 0, renewals }
   if (stateFd < 0 || fuseFd < 0) {
-    openState(-1, memory)
+    openState(-1, memory, tailBytes)
     return { ...none, mode: 'unsupervised', failure: null }
   }
   try {
-    const found = openState(stateFd, memory)
+    const found = openState(stateFd, memory, tailBytes)
     return {
       mode: found.takeover ? 'takeover' : 'fresh', fuseFd, gen: found.takeover ? found.gen : null,
       takeovers: found.takeovers, renewals, failure: null,
     }
   } catch (err) {
-    openState(-1, memory)
+    openState(-1, memory, tailBytes)
     return { ...none, fuseFd, mode: 'unusable', failure: (err as Error).message }
   }
 }

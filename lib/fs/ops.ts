@@ -25,8 +25,6 @@ const RENAME_NOREPLACE = 1
 const BLOCK = 4096
 
 export interface FsOptions extends TreeOptions {
-  /** Bytes of each file's tail kept readable on the mount. */
-  tailBytes: number
   /** Globs (matched against the path under the mount) of files that are kept in memory but never shipped. */
   noShip: string[]
   /** Per-tenant collection settings (skip/ship globs, directory owner). */
@@ -76,7 +74,7 @@ export class LogFs {
   restore (): number {
     const saved = Journal.read()
     const files = this.tree.restore(saved.records, saved.inoLimit, id => this.intake.sourceById(id) ?? null)
-    for (const f of files) native.fileAdd(f.attr.ino, f.source?.id ?? -1, this.options.tailBytes, f.slot, 1)
+    for (const f of files) native.fileAdd(f.attr.ino, f.source?.id ?? -1, f.slot, 1)
     this.journal.snapshot()
     return saved.records.size
   }
@@ -230,7 +228,7 @@ export class LogFs {
     const source = this.shipped(rel) ? this.stateful(() => this.intake.source(rel)) : null
     const file = this.tree.create(parent, name, mode, source)
     try {
-      this.stateful(() => native.fileAdd(file.attr.ino, file.source?.id ?? -1, this.options.tailBytes, file.slot, 0))
+      this.stateful(() => native.fileAdd(file.attr.ino, file.source?.id ?? -1, file.slot, 0))
     } catch (err) {
       this.tree.unlink(parent, name)
       throw err

@@ -60,7 +60,7 @@ export interface NativeCore {
    * Opens the state a restarted agent takes over (lib/native/src/state.h): the supervisor's memory file, or a
    * private one (fd -1). Once per process; throws with the reason when the state cannot be used.
    */
-  stateOpen (fd: number, memory: number): StateFound
+  stateOpen (fd: number, memory: number, tailBytes: number): StateFound
   /** Records the cursor generation the state's sources go on with. */
   stateGen (gen: number): void
   /** The live namespace snapshot and the journal records after it (lib/fs/journal.ts). */
@@ -87,10 +87,10 @@ export interface NativeCore {
   close (): void
 
   /**
-   * The write path's view of a file: its source (-1: not shipped), a tail of tailBytes, and its slot in the
-   * state; `restore` 1 takes the size a dead agent left there.
+   * The write path's view of a file: its source (-1: not shipped) and its slot in the state, which holds its size
+   * and its tail (of the state's tail size); `restore` 1 takes back what a dead agent left there.
    */
-  fileAdd (ino: number, source: number, tailBytes: number, slot: number, restore: number): void
+  fileAdd (ino: number, source: number, slot: number, restore: number): void
   fileRemove (ino: number): void
   fileTruncate (ino: number, size: number, nowMs: number): number
   fileSize (ino: number): number

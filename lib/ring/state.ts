@@ -7,14 +7,18 @@ import { native, type StateFound } from '../native/native'
  * so a generous size costs nothing; several Intakes in one process (tests) share it.
  */
 const PRIVATE_MEMORY = 4 * 1024 ** 3
+const PRIVATE_TAIL = 64 * 1024
 
 let found: StateFound | null = null
 let claimed = false
 
-/** Opens the supervisor's state (fd) or a private one (-1). Throws with the reason when it cannot be used. */
-export function openState (fd: number, memory: number): StateFound {
+/**
+ * Opens the supervisor's state (fd) or a private one (-1), for rings of `memory` bytes in all and file tails of
+ * `tailBytes`. Throws with the reason when it cannot be used.
+ */
+export function openState (fd: number, memory: number, tailBytes: number): StateFound {
   if (found) throw new Error('the state is already open')
-  found = native.stateOpen(fd, memory)
+  found = native.stateOpen(fd, memory, tailBytes)
   return found
 }
 
@@ -23,7 +27,7 @@ export function openState (fd: number, memory: number): StateFound {
  * otherwise. Opens a private state if nobody opened one.
  */
 export function claimState (): StateFound {
-  found ??= native.stateOpen(-1, PRIVATE_MEMORY)
+  found ??= native.stateOpen(-1, PRIVATE_MEMORY, PRIVATE_TAIL)
   if (claimed) return { ...found, takeover: 0, tenants: [], sources: [] }
   claimed = true
   return found

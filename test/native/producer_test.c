@@ -904,7 +904,7 @@ static void files_table(void) {
   uint64_t base = lf_files_tail_bytes();
   CHECK(lf_files_get(5) == NULL, "nothing there yet");
   CHECK(lf_files_get((uint64_t) 1 << 40) == NULL, "nor far away");
-  CHECK_EQ(lf_files_add(5, &src, 64, NULL, 0), 0, "add");
+  CHECK_EQ(lf_files_add(5, &src, 64, NULL, 0, NULL), 0, "add");
   lf_file *f = lf_files_get(5);
   CHECK(f != NULL, "get");
   if (f == NULL) return;
@@ -928,16 +928,16 @@ static void files_table(void) {
 
   // Another chunk of the table, a file never shipped, and a replaced entry (the old one is freed).
   uint64_t far = 3 * 4096 + 17;
-  CHECK_EQ(lf_files_add(far, NULL, 0, NULL, 0), 0, "add in another chunk");
+  CHECK_EQ(lf_files_add(far, NULL, 0, NULL, 0, NULL), 0, "add in another chunk");
   CHECK(lf_files_get(far) != NULL && lf_files_get(far)->source == NULL, "not shipped");
   CHECK(lf_files_get(far + 1) == NULL, "its neighbour is empty");
-  CHECK_EQ(lf_files_add(5, NULL, 16, NULL, 0), 0, "replace");
+  CHECK_EQ(lf_files_add(5, NULL, 16, NULL, 0, NULL), 0, "replace");
   lf_file *g = lf_files_get(5);
   CHECK(g != NULL && g->source == NULL && g->tail.size == 0, "a fresh entry");
   CHECK_EQ(lf_files_tail_bytes() - base, 0, "the old tail's bytes are given back");
   if (g) lf_file_write(g, 0, (const uint8_t *) "abc", 3, 1.0);
   CHECK_EQ(lf_files_tail_bytes() - base, 16, "tail bytes");
-  CHECK_EQ(lf_files_add((uint64_t) 1 << 40, NULL, 0, NULL, 0), -EINVAL, "an inode beyond the table");
+  CHECK_EQ(lf_files_add((uint64_t) 1 << 40, NULL, 0, NULL, 0, NULL), -EINVAL, "an inode beyond the table");
   lf_files_remove(5);
   CHECK(lf_files_get(5) == NULL, "removed");
   CHECK_EQ(lf_files_tail_bytes() - base, 0, "tail bytes given back");
@@ -970,7 +970,7 @@ static int foreign_state(const char *magic, uint32_t version, uint64_t total) {
 /** lf_state_open on a state it must refuse: -1, an error naming `why`, and nothing opened. */
 static void refused(int fd, const char *why, const char *what) {
   char err[256] = "";
-  CHECK_EQ(lf_state_open(fd, 64 << 20, err, sizeof err), -1, what);
+  CHECK_EQ(lf_state_open(fd, 64 << 20, 4096, err, sizeof err), -1, what);
   CHECK(strstr(err, why) != NULL, "%s: the error \"%s\" says %s", what, err, why);
   CHECK(lf_state() == NULL, "%s: nothing is mapped", what);
   if (fd >= 0) close(fd);
@@ -983,12 +983,12 @@ static void state_takeover(void) {
   refused(foreign_state("logfs-st", LF_STATE_VERSION, 12345), "layout", "a size its layout does not give");
 
   char err[256] = "";
-  CHECK_EQ(lf_state_open(-1, 64 << 20, err, sizeof err), LF_STATE_FRESH, "a private memfd is a fresh state");
+  CHECK_EQ(lf_state_open(-1, 64 << 20, 4096, err, sizeof err), LF_STATE_FRESH, "a private memfd is a fresh state");
   if (lf_state() == NULL) {
     failf(__FILE__, __LINE__, "lf_state_open: %s", err);
     return;
   }
-  CHECK_EQ(lf_state_open(-1, 64 << 20, err, sizeof err), -1, "a second open");
+  CHECK_EQ(lf_state_open(-1, 64 << 20, 4096, err, sizeof err), -1, "a second open");
   CHECK(strstr(err, "already open") != NULL, "the error \"%s\" says so", err);
   CHECK_EQ(lf_state()->version, LF_STATE_VERSION, "version");
   CHECK_MEM(lf_state()->magic, "logfs-st", 8, "magic");
@@ -1086,6 +1086,22 @@ static void state_takeover(void) {
   CHECK_EQ(lf_state_meta_snapshot(snap, LF_META_BYTES), -1, "a snapshot larger than a slot is refused");
   lf_state_meta(&snap, &snap_len, &journal, &journal_len);
   CHECK(lf_state()->meta_live == 0 && snap_len == 2, "and leaves the live one as it was");
+
+  // A file's tail lives in its slot of the state: the next agent reads back what the dead one held.
+  uint64_t cap = lf_state()->tail_cap;
+  CHECK_EQ(cap, 4096, "tails are whole pages");
+  CHECK_EQ(lf_files_add(77, NULL, cap, lf_state_file(3), 0, lf_state_tail(3)), 0, "a file in slot 3");
+  lf_file *f = lf_files_get(77);
+  for (int i = 0; i < 700; i++) lf_file_write(f, (uint64_t) i * 10, (const uint8_t *) "line %03d\n", 10, 5.0);
+  CHECK(lf_state_file(3)->size == 7000 && lf_state_file(3)->low == 7000 - 4096, "size and window mirrored");
+  CHECK_EQ(lf_files_add(78, NULL, cap, lf_state_file(3), 1, lf_state_tail(3)), 0, "taken back as another agent would");
+  char back[20] = { 0 };
+  CHECK_EQ(lf_file_read(lf_files_get(78), 6980, (uint8_t *) back, 20), 20, "its last bytes");
+  CHECK_MEM(back, "line %03d\nline %03d\n", 20, "read back as written");
+  CHECK_EQ(lf_file_read(lf_files_get(78), 0, (uint8_t *) back, 10), 10, "below the window");
+  CHECK_MEM(back, "\0\0\0\0\0\0\0\0\0\0", 10, "zeros, as before");
+  lf_files_remove(78);
+  CHECK(lf_state_tail(3)[6990 % cap] == 0, "a removed file's pages go back: the next file in the slot finds zeros");
 }
 
 int main(int argc, char **argv) {

@@ -477,16 +477,17 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-/** fileAdd(ino, sourceId or -1, tailBytes, slot in the state, restore: 1 for a file a dead agent served) */
+/** fileAdd(ino, sourceId or -1, slot in the state, restore: 1 for a file a dead agent served) */
 static napi_value js_file_add(napi_env env, napi_callback_info info) {
-  ARGS(5);
-  double v[5];
-  if (numbers(env, argv, 0, 5, v) != 0) return NULL;
+  ARGS(4);
+  double v[4];
+  if (numbers(env, argv, 0, 4, v) != 0) return NULL;
   lf_source *s = NULL;
   if (v[1] >= 0 && (s = source_arg(env, argv[1])) == NULL) return NULL;
-  lf_file_rec *rec = state_open && v[3] >= 0 ? lf_state_file((uint32_t) v[3]) : NULL;
+  lf_file_rec *rec = state_open && v[2] >= 0 ? lf_state_file((uint32_t) v[2]) : NULL;
   if (rec == NULL) return throw_msg(env, "fileAdd: no such file slot in the state");
-  int rc = lf_files_add((uint64_t) v[0], s, (uint64_t) v[2], rec, v[4] != 0);
+  // The state's tail size, which a takeover keeps, not --tail-size (the same unless an upgrade changed it).
+  int rc = lf_files_add((uint64_t) v[0], s, lf_state()->tail_cap, rec, v[3] != 0, lf_state_tail((uint32_t) v[2]));
   if (rc != 0) return throw_msg(env, rc == -ENOMEM ? "fileAdd: out of memory" : "fileAdd: inode number too large");
   return undefined(env);
 }
@@ -525,16 +526,16 @@ static napi_value js_file_size(napi_env env, napi_callback_info info) {
 // --- the state a restarted agent takes over (state.h) ---
 
 /**
- * stateOpen(fd or -1, memory) → { takeover, gen, takeovers, tenants: [[name, capacity, policy]],
+ * stateOpen(fd or -1, memory, tailBytes) → { takeover, gen, takeovers, tenants: [[name, capacity, policy]],
  * sources: [[tenant, path]] }; throws with the reason when the state cannot be used. After a takeover the rings
  * and sources are the dead agent's, recovered (lf_state_recover).
  */
 static napi_value js_state_open(napi_env env, napi_callback_info info) {
-  ARGS(2);
-  double v[2];
-  if (numbers(env, argv, 0, 2, v) != 0) return NULL;
+  ARGS(3);
+  double v[3];
+  if (numbers(env, argv, 0, 3, v) != 0) return NULL;
   char error[256];
-  int found = lf_state_open((int) v[0], (uint64_t) v[1], error, sizeof error);
+  int found = lf_state_open((int) v[0], (uint64_t) v[1], (uint64_t) v[2], error, sizeof error);
   if (found < 0) return throw_msg(env, error);
   state_open = 1;
   lf_state_header *h = lf_state();

@@ -20,6 +20,7 @@ static void mirror(lf_file *f) {
   lf_file_rec *rec = __atomic_load_n(&f->rec, __ATOMIC_ACQUIRE);
   if (rec == NULL) return;
   rec->size = f->tail.size;
+  rec->low = f->tail.low;
   rec->mtime = f->mtime;
 }
 
@@ -39,7 +40,8 @@ static lf_file **slot(uint64_t ino, int create) {
   return chunk == NULL ? NULL : &chunk[ino & (CHUNK - 1)];
 }
 
-int lf_files_add(uint64_t ino, lf_source *source, uint64_t tail_cap, lf_file_rec *rec, int restore) {
+int lf_files_add(uint64_t ino, lf_source *source, uint64_t tail_cap, lf_file_rec *rec, int restore,
+  uint8_t *tail_buf) {
   lf_file **s = slot(ino, 1);
   if (s == NULL) return ino >> CHUNK_BITS >= CHUNKS ? -EINVAL : -ENOMEM;
   lf_file *f = calloc(1, sizeof *f);
@@ -47,15 +49,20 @@ int lf_files_add(uint64_t ino, lf_source *source, uint64_t tail_cap, lf_file_rec
   pthread_mutex_init(&f->mu, NULL);
   pthread_mutex_init(&f->ship_mu, NULL);
   f->lower_to = -1;
-  lf_tail_init(&f->tail, tail_cap);
   f->source = source;
   f->rec = rec;
   if (rec != NULL && restore) {
-    f->tail.size = f->tail.low = rec->size;
+    if (tail_buf != NULL) lf_tail_init_external(&f->tail, tail_buf, tail_cap, rec->size, rec->low);
+    else lf_tail_init(&f->tail, tail_cap);
+    f->tail.size = rec->size;
+    if (tail_buf == NULL) f->tail.low = rec->size;
     f->mtime = rec->mtime;
     f->shipped = rec->shipped;
-  } else if (rec != NULL) {
-    *rec = (lf_file_rec) { 0 };
+    __atomic_add_fetch(&tail_bytes, f->tail.held, __ATOMIC_RELAXED);
+  } else {
+    if (tail_buf != NULL) lf_tail_init_external(&f->tail, tail_buf, tail_cap, 0, 0);
+    else lf_tail_init(&f->tail, tail_cap);
+    if (rec != NULL) *rec = (lf_file_rec) { 0 };
   }
   lf_files_remove(ino);
   __atomic_store_n(s, f, __ATOMIC_RELEASE);

@@ -15,7 +15,8 @@ typedef struct lf_file_rec {
   uint64_t size;
   double mtime;
   uint64_t shipped;
-  uint64_t pad;
+  /** The lowest offset its tail still holds (tail.h). */
+  uint64_t low;
 } lf_file_rec;
 
 typedef struct lf_file {
@@ -44,10 +45,12 @@ typedef struct lf_file {
 } lf_file;
 
 /**
- * Makes (or replaces) the entry for `ino`; -ENOMEM or -EINVAL on failure. With `restore`, the size, mtime and
- * shipped offset come from `rec` (a file a dead agent served: its tail's bytes are gone, its size is not).
+ * Makes (or replaces) the entry for `ino`; -ENOMEM or -EINVAL on failure. `tail_buf` (tail_cap bytes, in the
+ * state) holds its tail, or NULL for a malloc'd one. With `restore`, the file is one a dead agent served: size,
+ * mtime, shipped offset and tail come back from `rec` and `tail_buf`.
  */
-int lf_files_add(uint64_t ino, lf_source *source, uint64_t tail_cap, lf_file_rec *rec, int restore);
+int lf_files_add(uint64_t ino, lf_source *source, uint64_t tail_cap, lf_file_rec *rec, int restore,
+  uint8_t *tail_buf);
 lf_file *lf_files_get(uint64_t ino);
 /** Frees a file that is out of the table. */
 void lf_file_free(lf_file *f);

@@ -18,6 +18,7 @@ static const char MAGIC[8] = "logfs-st";
 #define OFF_NAMES ALIGN(OFF_FILES + (uint64_t) LF_MAX_FILES * sizeof(lf_file_rec), 4096)
 #define OFF_META(i) (OFF_NAMES + LF_NAMES_BYTES + (uint64_t) (i) * LF_META_BYTES)
 #define OFF_RINGS OFF_META(2)
+#define PAGE 4096u
 /** Each ring: its control block on a cache line of its own, then its data. */
 #define RING_EXTRA ALIGN(LF_CONTROL_BYTES, 64)
 
@@ -29,11 +30,18 @@ static lf_state_header *hdr;
 static uint64_t done[LF_MAX_INTENTS];
 static uint32_t n_done;
 
-static uint64_t total_for(uint64_t memory) { return OFF_RINGS + memory + LF_MAX_TENANTS * (RING_EXTRA + 64); }
+static uint64_t rings_end(uint64_t memory) {
+  return ALIGN(OFF_RINGS + memory + LF_MAX_TENANTS * (RING_EXTRA + 64), PAGE);
+}
+
+static uint64_t total_for(uint64_t memory, uint64_t tail_cap) {
+  return rings_end(memory) + (uint64_t) LF_MAX_FILES * tail_cap;
+}
 
 lf_state_header *lf_state(void) { return hdr; }
 
-int lf_state_open(int fd, uint64_t memory, char *error, size_t error_len) {
+int lf_state_open(int fd, uint64_t memory, uint64_t tail_cap, char *error, size_t error_len) {
+  tail_cap = ALIGN(tail_cap, PAGE);
   if (base != NULL) {
     snprintf(error, error_len, "the state is already open");
     return -1;
@@ -48,7 +56,7 @@ int lf_state_open(int fd, uint64_t memory, char *error, size_t error_len) {
     return -1;
   }
   int found = LF_STATE_FRESH;
-  uint64_t total = total_for(memory);
+  uint64_t total = total_for(memory, tail_cap);
   if (st.st_size > 0) {
     lf_state_header h;
     if (pread(fd, &h, sizeof h, 0) != (ssize_t) sizeof h || memcmp(h.magic, MAGIC, sizeof MAGIC) != 0) {
@@ -59,7 +67,8 @@ int lf_state_open(int fd, uint64_t memory, char *error, size_t error_len) {
       snprintf(error, error_len, "state version %u, this build reads version %u", h.version, LF_STATE_VERSION);
       return -1;
     }
-    if (h.total_bytes != (uint64_t) st.st_size || h.total_bytes != total_for(h.memory)) {
+    if (h.total_bytes != (uint64_t) st.st_size || h.tail_cap % PAGE != 0 ||
+        h.total_bytes != total_for(h.memory, h.tail_cap)) {
       snprintf(error, error_len, "the state's layout does not match its size");
       return -1;
     }
@@ -87,6 +96,7 @@ int lf_state_open(int fd, uint64_t memory, char *error, size_t error_len) {
     hdr->version = LF_STATE_VERSION;
     hdr->total_bytes = total;
     hdr->memory = memory;
+    hdr->tail_cap = tail_cap;
     memcpy(hdr->magic, MAGIC, sizeof MAGIC);
   } else {
     hdr->takeovers++;
@@ -105,7 +115,7 @@ lf_tenant_rec *lf_state_tenant(uint32_t index, int64_t **ctl, uint8_t **data) {
 }
 
 lf_tenant_rec *lf_state_tenant_new(const char *name, uint64_t capacity, int policy, int64_t **ctl, uint8_t **data) {
-  uint64_t room = hdr->total_bytes - OFF_RINGS - hdr->rings_used;
+  uint64_t room = rings_end(hdr->memory) - OFF_RINGS - hdr->rings_used;
   if (hdr->n_tenants >= LF_MAX_TENANTS || RING_EXTRA + capacity > room || strlen(name) >= LF_TENANT_NAME) return NULL;
   lf_tenant_rec *r = (lf_tenant_rec *) (base + OFF_TENANTS) + hdr->n_tenants;
   r->ring_off = OFF_RINGS + hdr->rings_used;
@@ -141,6 +151,10 @@ const char *lf_state_source_path(const lf_source_rec *r) { return (const char *)
 
 lf_file_rec *lf_state_file(uint32_t slot) {
   return slot < LF_MAX_FILES ? (lf_file_rec *) (base + OFF_FILES) + slot : NULL;
+}
+
+uint8_t *lf_state_tail(uint32_t slot) {
+  return slot < LF_MAX_FILES ? base + rings_end(hdr->memory) + (uint64_t) slot * hdr->tail_cap : NULL;
 }
 
 lf_intent *lf_state_intent(uint32_t thread) {

@@ -1,8 +1,8 @@
 // What a restarted agent takes over (issue 12): one shared memory file that the supervisor holds across agents
 // (a memfd, never a disk), mapped whole by each agent. It carries everything the kernel or the ring already
 // refers to when an agent dies: the rings with their unacknowledged bytes, each source's cursor, each file's
-// size, the writes a FUSE thread had taken but not answered, the raw INIT request the new agent replays, and
-// the namespace, as a snapshot plus a journal that lib/fs/journal.ts writes.
+// size and readable tail, the writes a FUSE thread had taken but not answered, the raw INIT request the new
+// agent replays, and the namespace, as a snapshot plus a journal that lib/fs/journal.ts writes.
 //
 // Layout, version 1 (every offset fixed by the version; the file is sparse, untouched pages cost nothing):
 //   0         header (lf_state_header)
@@ -13,6 +13,7 @@
 //   ...       names                     source paths, appended
 //   ...       meta[2]                   namespace snapshot + journal; the header says which one is live
 //   ...       rings                     each tenant's control block then its data, carved in creation order
+//   ...       tails[LF_MAX_FILES]       each file slot's readable tail, tail_cap bytes (page-aligned)
 // A writer publishes a count or an offset only after the bytes it covers, so an agent killed at any point leaves
 // a state the next one can read; what it cannot know exactly it recovers (lf_state_recover).
 #ifndef LOGFS_STATE_H
@@ -28,7 +29,7 @@
 #define LF_MAX_TENANTS 256
 #define LF_MAX_INTENTS 1024
 #define LF_MAX_SOURCES (1u << 20)
-#define LF_MAX_FILES (1u << 20)
+#define LF_MAX_FILES (1u << 18)
 #define LF_NAMES_BYTES (64u << 20)
 #define LF_META_BYTES (64u << 20)
 #define LF_INIT_BYTES 512
@@ -42,8 +43,9 @@ typedef struct lf_state_header {
   /** Set once the mount exists: a later agent takes over instead of mounting. */
   uint32_t mounted;
   uint64_t total_bytes;
-  /** The ring budget the area was sized for. */
+  /** The ring budget the area was sized for, and each file's tail (a multiple of the page size). */
   uint64_t memory;
+  uint64_t tail_cap;
   /** Cursor generation of the sources below: a takeover keeps it, since their cursors go on. */
   double gen;
   uint32_t n_tenants, n_sources;
@@ -91,10 +93,11 @@ enum lf_state_found { LF_STATE_FRESH = 0, LF_STATE_TAKEOVER = 1 };
 
 /**
  * Maps the state: from `fd` (the supervisor's memfd; -1 makes a private one, which no later agent sees) sized
- * for `memory` bytes of rings. Returns lf_state_found, or -1 with the reason in `error` (a version this build
- * does not know, a layout that does not match): the caller falls back to a fresh mount.
+ * for `memory` bytes of rings and tails of `tail_cap` bytes (rounded up to pages). A state taken over keeps the
+ * sizes it was made with. Returns lf_state_found, or -1 with the reason in `error` (a version this build does not
+ * know, a layout that does not match): the caller falls back to a fresh mount.
  */
-int lf_state_open(int fd, uint64_t memory, char *error, size_t error_len);
+int lf_state_open(int fd, uint64_t memory, uint64_t tail_cap, char *error, size_t error_len);
 lf_state_header *lf_state(void);
 
 /** A new tenant's ring in the state: its control block and data; NULL when the area is spent. */
@@ -105,6 +108,8 @@ lf_source_rec *lf_state_source_new(int32_t tenant, const char *path, size_t path
 lf_source_rec *lf_state_source(uint32_t id);
 const char *lf_state_source_path(const lf_source_rec *r);
 lf_file_rec *lf_state_file(uint32_t slot);
+/** The tail buffer of a file slot, lf_state()->tail_cap bytes. */
+uint8_t *lf_state_tail(uint32_t slot);
 lf_intent *lf_state_intent(uint32_t thread);
 
 /** Keeps the raw INIT request, once, for the agents after this one. */

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static uint64_t min64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 static uint64_t max64(uint64_t a, uint64_t b) { return a > b ? a : b; }
@@ -13,8 +14,19 @@ void lf_tail_init(lf_tail *t, uint64_t cap) {
   t->cap = cap;
 }
 
+void lf_tail_init_external(lf_tail *t, uint8_t *buf, uint64_t cap, uint64_t size, uint64_t low) {
+  lf_tail_init(t, cap);
+  t->buf = buf;
+  t->external = 1;
+  t->size = size;
+  t->low = low;
+  t->held = min64(cap, size);
+}
+
 void lf_tail_free(lf_tail *t) {
-  free(t->buf);
+  // An external buffer's pages go back to the system; the next file in the slot finds zeros.
+  if (t->external && t->held > 0) madvise(t->buf, t->cap, MADV_REMOVE);
+  else if (!t->external) free(t->buf);
   t->buf = NULL;
   t->held = 0;
 }
@@ -23,7 +35,7 @@ static int grow(lf_tail *t, uint64_t up_to) {
   uint64_t want = min64(t->cap, up_to);
   if (want <= t->held) return 0;
   uint64_t next = min64(t->cap, max64(want, max64(t->held * 2, 4096)));
-  uint8_t *buf = realloc(t->buf, next);
+  uint8_t *buf = t->external ? t->buf : realloc(t->buf, next);
   if (buf == NULL) return -ENOMEM;
   memset(buf + t->held, 0, next - t->held);
   t->buf = buf;
