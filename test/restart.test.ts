@@ -225,6 +225,18 @@ t.test('a supervised agent that cannot start is not restarted in a loop', async 
   t.notMatch(r.stderr, /starting a new one/)
 })
 
+t.test('a second logfs mount at a live mount is refused, and the first keeps serving',
+  async t => {
+    const server = await startServer(t)
+    const agent = await startAgent(t, server)
+    fs.statSync(agent.mnt)
+    const r = await cli(['mount', agent.mnt, '--server', server.ws, '--no-supervise'])
+    t.equal(r.code, 1)
+    t.match(r.stderr, /already mounted by a running filesystem/)
+    fs.writeFileSync(path.join(agent.mnt, 'still.log'), 'served\n')
+    t.equal(fs.readFileSync(path.join(agent.mnt, 'still.log'), 'utf8'), 'served\n', 'the first mount is untouched')
+  })
+
 t.test('logfs umount stops a supervised agent for good', async t => {
   const server = await startServer(t)
   const agent = await startAgent(t, server, [], undefined, { supervised: true })

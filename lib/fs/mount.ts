@@ -1,6 +1,7 @@
 // Mounting and unmounting the logfs filesystem, including the clean-up of a mount left stale by a crash.
 import { execFile } from 'node:child_process'
 import { promises as fsp } from 'node:fs'
+import path from 'node:path'
 import { promisify } from 'node:util'
 import { native, type Dispatch } from '../native/native'
 
@@ -47,13 +48,19 @@ async function mountAt (mnt: string): Promise<MountEntry | null> {
   return found
 }
 
-/** Answers whether a FUSE mount at `mnt` still has a live server, without ever blocking this process on it. */
+/**
+ * Answers whether a FUSE mount at `mnt` still has a live server, without ever blocking this process on it. It
+ * looks up a name nobody uses rather than the mount point itself: the kernel may answer a stat of the root from
+ * its attribute cache for a second after the server died, but an unknown name always goes to the server, which
+ * says ENOENT when it is alive.
+ */
 async function probe (mnt: string): Promise<'live' | 'dead'> {
+  const name = path.join(mnt, `.logfs-probe-${process.pid}-${Date.now()}`)
   try {
-    await run('stat', ['-c', '%i', mnt], { timeout: 3000 })
+    await run('stat', ['-c', '%i', name], { timeout: 3000, env: { ...process.env, LC_ALL: 'C' } })
     return 'live'
-  } catch {
-    return 'dead'
+  } catch (err) {
+    return /No such file or directory/.test((err as { stderr?: string }).stderr ?? '') ? 'live' : 'dead'
   }
 }
 
