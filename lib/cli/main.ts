@@ -44,7 +44,8 @@ addAgentOptions(program.command('mount')
   .description('mount a log disk at <mountpoint> and ship what is written there')
   .argument('<mountpoint>', 'an existing directory')
   .requiredOption('--server <url>', 'logfs server, e.g. ws://127.0.0.1:7070')
-  .addOption(new Option('--state-dir <dir>', 'where the agent keeps its pid file and directory skeleton')
+  .addOption(new Option('--state-dir <dir>', 'where the agent keeps its pid file, directory skeleton and the '
+    + 'socket a new supervisor asks for the mount on (--upgrade)')
     .default(STATE_DIR))
   .option('--no-supervise', 'run the agent in this process instead of under a supervisor that restarts it')
   .option('--no-handover', 'restart a dead agent with a new mount (open files break) instead of handing the '
