@@ -102,7 +102,14 @@ export async function mountCommand (mnt: string, f: MountFlags): Promise<void> {
   if (process.send) {
     // Under a supervisor the pid file names the supervisor, the process that must be signalled for a stop to
     // stick; if the supervisor dies, this agent is the one left to stop.
-    process.once('disconnect', () => writePid(pidFile))
+    process.once('disconnect', () => {
+      writePid(pidFile)
+      if (agent.handover.mode === 'fresh' || agent.handover.mode === 'takeover') {
+        // The supervisor held the mount's connection for the next agent; nobody does now (issue 12).
+        log('error', 'agent', 'the supervisor is gone: this agent serves on, but when it ends the mount ends with '
+          + 'it and open files break; restart the mount (logfs umount, then logfs mount) to get handovers back')
+      }
+    })
     // The supervisor announces the mount once its pid file names it, so `logfs umount` right after `mounted`
     // finds the process to signal (see lib/native/src/supervise.c).
     process.send({ event: 'mounted', ...mounted })
