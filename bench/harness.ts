@@ -53,6 +53,24 @@ export async function get (port: number, pathAndQuery: string): Promise<unknown>
   return res.json()
 }
 
+/**
+ * Every stored byte of a source, page by page through /v1/read, handed to `onPage` in cursor order. A source the
+ * server does not know has no bytes.
+ */
+export async function readSource (port: number, source: string, onPage: (bytes: Buffer) => void): Promise<void> {
+  for (let from = ''; ;) {
+    const q = `/v1/read?source=${encodeURIComponent(source)}${from ? `&from=${from}` : ''}`
+    const res = await fetch(`http://127.0.0.1:${port}${q}`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    if (res.status === 404) return
+    if (!res.ok) throw new Error(`${q}: ${res.status}`)
+    const body = Buffer.from(await res.arrayBuffer())
+    if (body.length === 0) return
+    onPage(body)
+    from = res.headers.get('logfs-next') ?? ''
+    if (!from) return
+  }
+}
+
 export async function storedBytes (port: number): Promise<number> {
   const { sources } = await get(port, '/v1/sources') as { sources: Array<{ bytes: number }> }
   return sources.reduce((n, s) => n + s.bytes, 0)

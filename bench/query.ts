@@ -11,7 +11,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { NEEDLE_EVERY, traceId } from './jsonwriter'
 import { parseSize } from '../lib/util/units'
-import { ROOT, TOKEN, fail, get, machineLine, start, until } from './harness'
+import { ROOT, fail, get, machineLine, readSource, start, until } from './harness'
 
 const sizeArg = process.argv.indexOf('--size')
 const TOTAL = sizeArg > 0 ? parseSize(process.argv[sizeArg + 1], '--size') : 1024 ** 3
@@ -203,15 +203,7 @@ async function scanPeers (port: number, tmp: string, needle: string):
   for (const [i, { source }] of sources.entries()) {
     const file = path.join(dir, `${i}.log`)
     const fd = fs.openSync(file, 'w')
-    for (let from = ''; ;) {
-      const q = `/v1/read?source=${encodeURIComponent(source)}${from ? `&from=${from}` : ''}`
-      const res = await fetch(`http://127.0.0.1:${port}${q}`, { headers: { authorization: `Bearer ${TOKEN}` } })
-      const body = Buffer.from(await res.arrayBuffer())
-      if (!res.ok || body.length === 0) break
-      fs.writeSync(fd, body)
-      from = res.headers.get('logfs-next') ?? ''
-      if (!from) break
-    }
+    await readSource(port, source, page => fs.writeSync(fd, page))
     fs.closeSync(fd)
     files.push(file)
   }

@@ -8,7 +8,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { ROOT, TOKEN, fail, machineLine, start, until } from './harness'
+import { ROOT, fail, machineLine, readSource, start, until } from './harness'
 import { runSteady, steadyLine, type SteadyResult } from './steadywriter'
 
 const eventsArg = process.argv.indexOf('--events')
@@ -26,22 +26,6 @@ interface ModeResult {
   writers: SteadyResult[]
   lost: number
   duplicated: number
-}
-
-async function readSource (port: number, source: string): Promise<string> {
-  let text = ''
-  let from = ''
-  for (;;) {
-    const q = `/v1/read?source=${encodeURIComponent(source)}${from ? `&from=${from}` : ''}`
-    const res = await fetch(`http://127.0.0.1:${port}${q}`, { headers: { authorization: `Bearer ${TOKEN}` } })
-    if (res.status === 404) return text
-    if (!res.ok) throw new Error(`${q}: ${res.status}`)
-    const body = await res.text()
-    if (body.length === 0) return text
-    text += body
-    from = res.headers.get('logfs-next') ?? ''
-    if (!from) return text
-  }
 }
 
 async function runMode (mode: 'handover' | 'no-handover', port: number, tmp: string): Promise<ModeResult> {
@@ -75,7 +59,9 @@ async function runMode (mode: 'handover' | 'no-handover', port: number, tmp: str
   let duplicated = 0
   for (const [w, r] of results.entries()) {
     const stored = new Map<string, number>()
-    for (const l of (await readSource(port, `${node}/app/w${w}.log`)).split('\n')) {
+    const pages: Buffer[] = []
+    await readSource(port, `${node}/app/w${w}.log`, page => pages.push(page))
+    for (const l of Buffer.concat(pages).toString().split('\n')) {
       if (l) stored.set(l, (stored.get(l) ?? 0) + 1)
     }
     for (const n of stored.values()) duplicated += n - 1

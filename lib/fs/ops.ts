@@ -237,8 +237,8 @@ export class LogFs {
   }
 
   /**
-   * Runs something that takes room in the state kept across restarts (lib/native/src/state.h: a million sources,
-   * a million files at once): when that is full, the application gets ENOSPC and the log says why.
+   * Runs something that takes room in the state kept across restarts (lib/native/src/state.h: LF_MAX_SOURCES
+   * sources, LF_MAX_FILES files at once): when that is full, the application gets ENOSPC and the log says why.
    */
   private stateful<T> (fn: () => T): T {
     try {

@@ -113,7 +113,8 @@ export interface StateFound {
   /** Agents that took this state over so far. */
   takeovers: number
   tenants: Array<[name: string, capacity: number, policy: Policy]>
-  sources: Array<[tenant: number, path: string]>
+  /** Each source's path, by id. */
+  sources: string[]
 }
 
 /** Where bin/logfs-setup builds the addon, from dist/lib/native/ (this file, compiled) or lib/native/. */

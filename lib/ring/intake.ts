@@ -42,12 +42,10 @@ const policyOf = (p: FullPolicy): Policy => p === 'drop' ? Policy.Drop : Policy.
 export class Tenant {
   /** fsync callers, each waiting for the ring position that was the head when it asked. */
   readonly syncs: Array<{ pos: number, done: () => void }> = []
-  /** The native core's handle of this tenant's ring. */
-  readonly index: number
+  constructor (readonly name: string, readonly ring: Ring, public policy: FullPolicy) {}
 
-  constructor (readonly name: string, readonly ring: Ring, public policy: FullPolicy) {
-    this.index = ring.index
-  }
+  /** The native core's handle of this tenant's ring. */
+  get index (): number { return this.ring.index }
 
   /** A snapshot of the counters; the producer updates them on the FUSE threads. */
   get stats (): TenantStats {
@@ -84,7 +82,7 @@ export class Intake {
     state.tenants.forEach(([name, capacity, policy], index) => {
       this.tenants.set(name, new Tenant(name, new Ring(index, capacity), policy === Policy.Drop ? 'drop' : 'block'))
     })
-    state.sources.forEach(([, path], id) => this.remember(new Source(id, path, tenantOf(path))))
+    state.sources.forEach((path, id) => this.remember(new Source(id, path, tenantOf(path))))
     if (state.takeover) this.updatePolicies()
   }
 

@@ -23,7 +23,6 @@ static int mounted;
 
 static lf_tenant **tenants;
 static uint32_t n_tenants;
-static int state_open;
 
 #define CHECK(call) do { if ((call) != napi_ok) return throw_last(env); } while (0)
 
@@ -164,7 +163,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
       get_prop_double(env, argv[1], "takeover", &takeover)) {
     return throw_msg(env, "mount options: writeback, flushMs, maxWrite, cacheSeconds, fuseFd and takeover must be numbers");
   }
-  if (!state_open) return throw_msg(env, "mount: open the state first (stateOpen)");
+  if (!lf_state()) return throw_msg(env, "mount: open the state first (stateOpen)");
   // Children of the agent (mount helpers) must not hold the connection open.
   if (fuse_fd >= 0 && fcntl((int) fuse_fd, F_SETFD, FD_CLOEXEC) != 0) return throw_msg(env, "mount: fuseFd is not open");
   napi_value name;
@@ -361,7 +360,7 @@ static napi_value js_tenant_new(napi_env env, napi_callback_info info) {
   }
   int64_t *ctl;
   uint8_t *data;
-  if (!state_open) return throw_msg(env, "tenantNew: open the state first (stateOpen)");
+  if (!lf_state()) return throw_msg(env, "tenantNew: open the state first (stateOpen)");
   if (lf_state_tenant_new(name, (uint64_t) v[0], (int) v[1], &ctl, &data) == NULL) return number(env, -1);
   if (add_tenant(ctl, data, (uint64_t) v[0], (int) v[1]) != 0) return throw_msg(env, "tenantNew: out of memory");
   return number(env, n_tenants - 1);
@@ -436,7 +435,7 @@ static napi_value js_source_new(napi_env env, napi_callback_info info) {
   char *path = malloc(len + 1);
   if (path == NULL) return throw_msg(env, "sourceNew: out of memory");
   napi_get_value_string_utf8(env, argv[1], path, len + 1, &len);
-  lf_source_rec *r = state_open ? lf_state_source_new(ti >= 0 ? (int32_t) ti : -1, path, len) : NULL;
+  lf_source_rec *r = lf_state() ? lf_state_source_new(ti >= 0 ? (int32_t) ti : -1, path, len) : NULL;
   free(path);
   if (r == NULL) return throw_msg(env, "sourceNew: the state's source table is full");
   r->s.tenant = t;
@@ -445,8 +444,8 @@ static napi_value js_source_new(napi_env env, napi_callback_info info) {
 
 static lf_source *source_arg(napi_env env, napi_value v) {
   uint32_t i;
-  lf_state_header *h = state_open ? lf_state() : NULL;
-  return index_arg(env, v, h ? h->n_sources : 0, "no such source", &i) == 0 ? &lf_state_source(i)->s : NULL;
+  uint32_t count = lf_state() ? lf_state()->n_sources : 0;
+  return index_arg(env, v, count, "no such source", &i) == 0 ? &lf_state_source(i)->s : NULL;
 }
 
 /** sourceNext(id) → the cursor offset of the source's next byte */
@@ -484,7 +483,7 @@ static napi_value js_file_add(napi_env env, napi_callback_info info) {
   if (numbers(env, argv, 0, 4, v) != 0) return NULL;
   lf_source *s = NULL;
   if (v[1] >= 0 && (s = source_arg(env, argv[1])) == NULL) return NULL;
-  lf_file_rec *rec = state_open && v[2] >= 0 ? lf_state_file((uint32_t) v[2]) : NULL;
+  lf_file_rec *rec = lf_state() && v[2] >= 0 ? lf_state_file((uint32_t) v[2]) : NULL;
   if (rec == NULL) return throw_msg(env, "fileAdd: no such file slot in the state");
   // The state's tail size, which a takeover keeps, not --tail-size (the same unless an upgrade changed it).
   int rc = lf_files_add((uint64_t) v[0], s, lf_state()->tail_cap, rec, v[3] != 0, lf_state_tail((uint32_t) v[2]));
@@ -527,7 +526,7 @@ static napi_value js_file_size(napi_env env, napi_callback_info info) {
 
 /**
  * stateOpen(fd or -1, memory, tailBytes) → { takeover, gen, takeovers, tenants: [[name, capacity, policy]],
- * sources: [[tenant, path]] }; throws with the reason when the state cannot be used. After a takeover the rings
+ * sources: [path] }; throws with the reason when the state cannot be used. After a takeover the rings
  * and sources are the dead agent's, recovered (lf_state_recover).
  */
 static napi_value js_state_open(napi_env env, napi_callback_info info) {
@@ -537,7 +536,6 @@ static napi_value js_state_open(napi_env env, napi_callback_info info) {
   char error[256];
   int found = lf_state_open((int) v[0], (uint64_t) v[1], (uint64_t) v[2], error, sizeof error);
   if (found < 0) return throw_msg(env, error);
-  state_open = 1;
   lf_state_header *h = lf_state();
   napi_value out, list;
   CHECK(napi_create_object(env, &out));
@@ -563,12 +561,9 @@ static napi_value js_state_open(napi_env env, napi_callback_info info) {
   for (uint32_t i = 0; i < h->n_sources; i++) {
     lf_source_rec *r = lf_state_source(i);
     r->s.tenant = r->tenant >= 0 && (uint32_t) r->tenant < n_tenants ? tenants[r->tenant] : NULL;
-    napi_value src, path;
-    napi_create_array_with_length(env, 2, &src);
+    napi_value path;
     napi_create_string_utf8(env, lf_state_source_path(r), r->path_len, &path);
-    napi_set_element(env, src, 0, number(env, r->tenant));
-    napi_set_element(env, src, 1, path);
-    napi_set_element(env, list, i, src);
+    napi_set_element(env, list, i, path);
   }
   napi_set_named_property(env, out, "sources", list);
   if (found == LF_STATE_TAKEOVER) lf_state_recover(tenants, n_tenants);
@@ -580,7 +575,7 @@ static napi_value js_state_gen(napi_env env, napi_callback_info info) {
   ARGS(1);
   double gen;
   if (numbers(env, argv, 0, 1, &gen) != 0) return NULL;
-  if (!state_open) return throw_msg(env, "stateGen: open the state first");
+  if (!lf_state()) return throw_msg(env, "stateGen: open the state first");
   lf_state()->gen = gen;
   return undefined(env);
 }
@@ -597,7 +592,7 @@ static napi_value buffer_copy(napi_env env, const uint8_t *bytes, uint64_t len) 
 /** metaRead() → [snapshot, journal]: copies of the live namespace snapshot and the journal after it */
 static napi_value js_meta_read(napi_env env, napi_callback_info info) {
   (void) info;
-  if (!state_open) return throw_msg(env, "metaRead: open the state first");
+  if (!lf_state()) return throw_msg(env, "metaRead: open the state first");
   const uint8_t *snapshot, *journal;
   uint64_t snapshot_len, journal_len;
   lf_state_meta(&snapshot, &snapshot_len, &journal, &journal_len);
@@ -616,7 +611,7 @@ static napi_value meta_write(napi_env env, napi_callback_info info, int snapshot
   ARGS(1);
   size_t len;
   uint8_t *bytes = typed_data(env, argv[0], &len);
-  if ((bytes == NULL && len != 0) || !state_open) return throw_msg(env, "meta: expected a Uint8Array, state open");
+  if ((bytes == NULL && len != 0) || !lf_state()) return throw_msg(env, "meta: expected a Uint8Array, state open");
   int rc = snapshot ? lf_state_meta_snapshot(bytes, len) : lf_state_meta_append(bytes, (uint32_t) len);
   napi_value b;
   napi_get_boolean(env, rc == 0, &b);

@@ -51,19 +51,21 @@ int lf_files_add(uint64_t ino, lf_source *source, uint64_t tail_cap, lf_file_rec
   f->lower_to = -1;
   f->source = source;
   f->rec = rec;
-  if (rec != NULL && restore) {
-    if (tail_buf != NULL) lf_tail_init_external(&f->tail, tail_buf, tail_cap, rec->size, rec->low);
-    else lf_tail_init(&f->tail, tail_cap);
-    f->tail.size = rec->size;
-    if (tail_buf == NULL) f->tail.low = rec->size;
+  restore = restore && rec != NULL;
+  if (!restore && rec != NULL) *rec = (lf_file_rec) { 0 };
+  uint64_t size = restore ? rec->size : 0;
+  if (tail_buf != NULL) {
+    lf_tail_init_external(&f->tail, tail_buf, tail_cap, size, restore ? rec->low : 0);
+  } else {
+    // A malloc'd tail starts empty: a restored file's earlier bytes read as zeros.
+    lf_tail_init(&f->tail, tail_cap);
+    f->tail.size = f->tail.low = size;
+  }
+  if (restore) {
     f->mtime = rec->mtime;
     f->shipped = rec->shipped;
-    __atomic_add_fetch(&tail_bytes, f->tail.held, __ATOMIC_RELAXED);
-  } else {
-    if (tail_buf != NULL) lf_tail_init_external(&f->tail, tail_buf, tail_cap, 0, 0);
-    else lf_tail_init(&f->tail, tail_cap);
-    if (rec != NULL) *rec = (lf_file_rec) { 0 };
   }
+  __atomic_add_fetch(&tail_bytes, f->tail.held, __ATOMIC_RELAXED);
   lf_files_remove(ino);
   __atomic_store_n(s, f, __ATOMIC_RELEASE);
   return 0;

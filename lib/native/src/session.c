@@ -250,9 +250,9 @@ static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
   int rc = 0;
   uint64_t unique = cur_unique & ~FUSE_UNIQUE_RESEND;
   lf_intent *w = my_intent;
-  if (f->source == NULL || ((cur_unique & FUSE_UNIQUE_RESEND) && lf_state_resend_done(unique))) {
-    // Not shipped, or sent again after the agent that took it died with its bytes already in the ring.
-  } else {
+  // Not shipped, or sent again after the agent that took it died with its bytes already in the ring: no bytes go.
+  int ships = f->source != NULL && !((cur_unique & FUSE_UNIQUE_RESEND) && lf_state_resend_done(unique));
+  if (ships) {
     // Until the answer is out, the state says which write this thread holds and (intake.c) where its bytes went.
     if (w != NULL) {
       w->unique = unique;

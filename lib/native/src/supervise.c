@@ -170,11 +170,16 @@ static int make_dirs(char *dir) {
  * Names this process as the one to signal: written to a temporary file, fsynced and renamed over the old one,
  * so a reader never sees it empty or half written. A failure is logged, not fatal: the mount works on without it.
  */
+/** The directory `path` is in. */
+static void dir_of(const char *path, char *dir, size_t size) {
+  const char *slash = strrchr(path, '/');
+  if (slash == NULL) snprintf(dir, size, ".");
+  else snprintf(dir, size, "%.*s", slash == path ? 1 : (int) (slash - path), path);
+}
+
 static void write_pid(void) {
   char dir[PATH_MAX], tmp[PATH_MAX], text[32], why[3 * PATH_MAX];
-  const char *slash = strrchr(pid_file, '/');
-  if (slash == NULL) snprintf(dir, sizeof dir, ".");
-  else snprintf(dir, sizeof dir, "%.*s", slash == pid_file ? 1 : (int) (slash - pid_file), pid_file);
+  dir_of(pid_file, dir, sizeof dir);
   if ((size_t) snprintf(tmp, sizeof tmp, "%s.tmp", pid_file) >= sizeof tmp) {
     describe(why, sizeof why, ENAMETOOLONG, "open", pid_file, NULL);
     goto failed;
@@ -584,10 +589,6 @@ static __attribute__((noreturn)) void usage(void) {
   exit(2);
 }
 
-/**
- * Opens what agents hand over: /dev/fuse (a connection the first agent mounts) and the state's memory file. No
- * /dev/fuse (no permission, no module) means no handover: each agent mounts on its own, as before issue 12.
- */
 /** The agent's environment names the held descriptors (or none), and the renewals so far. */
 static void set_held_env(void) {
   static char fuse_var[32], state_var[32];
@@ -599,6 +600,10 @@ static void set_held_env(void) {
   agent_envp[renewals_slot + 2] = fuse_fd >= 0 ? state_var : NULL;
 }
 
+/**
+ * Opens what agents hand over: /dev/fuse (a connection the first agent mounts) and the state's memory file. No
+ * /dev/fuse (no permission, no module) means no handover: each agent mounts on its own, as before issue 12.
+ */
 static void open_held(void) {
   fuse_fd = state_fd = -1;
   if (no_handover) {
@@ -637,12 +642,8 @@ static void take_held(void) {
 static void listen_held(void) {
   if (fuse_fd < 0) return;
   char why[PATH_MAX + 128], dir[PATH_MAX + 8];
-  snprintf(dir, sizeof dir, "%s", sock_path);
-  char *slash = strrchr(dir, '/');
-  if (slash != NULL && slash != dir) {
-    *slash = '\0';
-    make_dirs(dir);
-  }
+  dir_of(sock_path, dir, sizeof dir);
+  make_dirs(dir);
   listener = lf_handoff_listen(sock_path, &listener_ino, why, sizeof why);
   if (listener < 0) log_line(WARN, "supervisor", "no upgrade by a new supervisor: cannot listen at %s", why);
 }
