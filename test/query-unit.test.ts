@@ -44,7 +44,7 @@ function open (t: Test, options: Partial<StoreOptions> = {}): Writes {
 }
 
 const texts = (lines: Line[]): string[] => lines.map(l => l.text)
-const everything = { regex: false, ignoreCase: false, limit: 100 }
+const everything = { regex: false, ignoreCase: false, word: false, limit: 100 }
 const all = (store: Store): SourceIndex[] => selectSources(store, () => true, null)
 
 async function rejectsWith (t: Test, p: Promise<unknown> | (() => unknown), kind: QueryErrorKind,
@@ -113,7 +113,7 @@ t.test('grep: literal, -i, regex, limit, since and until', async t => {
   await write('n/prod/web.log', 'web timeout here\n', { ts: 1500 })
   await write('n/prod/api.log', 'POST /pay Timeout talking to bank\nGET /x 200\n', { ts: 2000 })
   const q = (over: Partial<GrepQuery>): ReturnType<typeof grep> =>
-    grep(all(store), { ...everything, pattern: '', ...over })
+    grep(store, all(store), { ...everything, pattern: '', ...over })
 
   const plain = await q({ pattern: 'timeout' })
   t.same(texts(plain.hits), ['GET /slow 504 upstream timeout', 'web timeout here'], 'case-sensitive, in source order')
@@ -135,7 +135,7 @@ t.test('grep: literal, -i, regex, limit, since and until', async t => {
   t.same(texts((await q({ pattern: 'timeout', ignoreCase: true, until: 1500 })).hits),
     ['GET /slow 504 upstream timeout', 'web timeout here'], 'until: only entries written up to then')
   t.same((await q({ pattern: 'timeout', since: 3000 })).hits, [], 'a range with nothing in it')
-  t.same(texts((await grep(selectSources(store, () => true, 'prod/web*'), { ...everything, pattern: 'timeout' })).hits),
+  t.same(texts((await grep(store, selectSources(store, () => true, 'prod/web*'), { ...everything, pattern: 'timeout' })).hits),
     ['web timeout here'], 'a source glob on the path')
 })
 
@@ -143,14 +143,14 @@ t.test('grep: match offsets count characters; a range that starts inside a line 
   const { store, write } = open(t)
   await write('n/a/u.log', 'héllo wörld\nnothing\n')
   for (const regex of [false, true]) {
-    const [hit] = (await grep(all(store), { ...everything, pattern: 'wörld', regex })).hits
+    const [hit] = (await grep(store, all(store), { ...everything, pattern: 'wörld', regex })).hits
     t.match(hit, { text: 'héllo wörld', match: [6, 11] }, regex ? 'regex' : 'literal')
   }
   await write('n/a/x.log', 'a1\na2-par', { ts: 1000 })
   await write('n/a/x.log', 'tial\na3\n', { ts: 2000 })
   const x = selectSources(store, () => true, 'a/x.log')
-  t.same(texts((await grep(x, { ...everything, pattern: 'a', since: 2000 })).hits), ['a3'], 'the cut line is skipped')
-  t.same(texts((await grep(x, { ...everything, pattern: 'a', until: 1000 })).hits), ['a1', 'a2-par'],
+  t.same(texts((await grep(store, x, { ...everything, pattern: 'a', since: 2000 })).hits), ['a3'], 'the cut line is skipped')
+  t.same(texts((await grep(store, x, { ...everything, pattern: 'a', until: 1000 })).hits), ['a1', 'a2-par'],
     'the range ends where its last entry ends')
 })
 
@@ -174,16 +174,16 @@ t.test('grep over several windows: every hit once, at its cursor, lines whole ac
   for (let at = 0; at < text.length; at += 65_537) parts.push(text.slice(at, at + 65_537))
   await writeMany('n/a/big.log', parts)
   const expected = Array.from({ length: LINES / 1000 }, (_, k) => k * 1000)
-  const result = await grep(all(store), { ...everything, pattern: ' h', limit: 10_000 })
+  const result = await grep(store, all(store), { ...everything, pattern: ' h', limit: 10_000 })
   t.equal(result.scannedBytes, LINES * WIDTH)
   t.same(result.hits.map(h => h.cursor), expected.map(i => `1:${i * WIDTH}`))
   t.same(result.hits.map(h => h.text), expected.map(line))
   // The line across the first window's edge (4 MiB is inside it): whole, and found once.
   const edge = Math.floor((4 << 20) / WIDTH)
   t.ok(edge * WIDTH < 4 << 20)
-  const across = await grep(all(store), { ...everything, pattern: `line ${String(edge).padStart(7, '0')}` })
+  const across = await grep(store, all(store), { ...everything, pattern: `line ${String(edge).padStart(7, '0')}` })
   t.same(texts(across.hits), [line(edge)])
-  const re = await grep(all(store), { ...everything, pattern: 'line 00([1-9])\\1(000) h', regex: true })
+  const re = await grep(store, all(store), { ...everything, pattern: 'line 00([1-9])\\1(000) h', regex: true })
   t.same(texts(re.hits), [11, 22, 33, 44, 55, 66, 77].map(k => line(k * 1000)), 'regex across windows')
 })
 
@@ -209,7 +209,7 @@ t.test('a scan in progress keeps its place while an older generation arrives and
   t.equal(Buffer.concat([first.data, ...rest]).toString(), head + tail, 'the rest follows on by cursor')
 
   // Retention takes every segment but the newest, under a read in flight: the grep goes on with what is left.
-  const during = grep([s], { ...everything, pattern: 'line', limit: 10_000 })
+  const during = grep(store, [s], { ...everything, pattern: 'line', limit: 10_000 })
   store.applyRetention(ts + 1e9)
   t.equal(s.end, 17 + tail.length, 'retention left the newest segment only: the older generation and the tail')
   const result = await during
@@ -222,7 +222,7 @@ t.test('query errors say what is wrong in query terms: a kind, not a status', as
   await write('n1/a/x.log', 'x\n', { ts: 5000 })
   await write('n2/a/x.log', 'x\n', { ts: 6000 })
   const q = (over: Partial<GrepQuery>): ReturnType<typeof grep> =>
-    grep(all(store), { ...everything, pattern: '', ...over })
+    grep(store, all(store), { ...everything, pattern: '', ...over })
   await rejectsWith(t, q({}), 'bad-input', /^the pattern is empty$/)
   await rejectsWith(t, q({ pattern: '([unclosed', regex: true }), 'bad-input', /^invalid regular expression: /)
   const allowed = (tenant: string): boolean => tenant === 'a'

@@ -17,19 +17,21 @@ function segment (t: Teardown, text: string): SegmentRef {
     fs.closeSync(fd)
     fs.rmSync(dir, { recursive: true, force: true })
   })
-  return { id: 1, fd }
+  return { id: 1, fd, file: path.join(dir, 'seg') }
 }
 
 // Segment bytes by extent: gen 1 (a dropped gap between offsets 15 and 20), gen 3, then gen 2 arriving last.
 const SEGMENT = '0123456789' + 'abcde' + 'fghij' + 'WXYZ' + 'pqr'
 
 function extents (seg: SegmentRef): Record<string, Extent> {
+  // The source an extent belongs to only matters to the store's segment indexes, which these tests do not use.
+  const src = new SourceIndex('node-1/shop/app.log', 'node-1', 'shop')
   return {
-    first: { gen: 1, offset: 0, length: 10, timestamp: 1000, seg, at: 0 },
-    second: { gen: 1, offset: 10, length: 5, timestamp: 2000, seg, at: 10 },
-    afterGap: { gen: 1, offset: 20, length: 5, timestamp: 3000, seg, at: 15 },
-    newerGen: { gen: 3, offset: 0, length: 4, timestamp: 4000, seg, at: 20 },
-    olderGen: { gen: 2, offset: 0, length: 3, timestamp: 3500, seg, at: 24 },
+    first: { gen: 1, offset: 0, length: 10, timestamp: 1000, seg, at: 0, src },
+    second: { gen: 1, offset: 10, length: 5, timestamp: 2000, seg, at: 10, src },
+    afterGap: { gen: 1, offset: 20, length: 5, timestamp: 3000, seg, at: 15, src },
+    newerGen: { gen: 3, offset: 0, length: 4, timestamp: 4000, seg, at: 20, src },
+    olderGen: { gen: 2, offset: 0, length: 3, timestamp: 3500, seg, at: 24, src },
   }
 }
 

@@ -103,31 +103,3 @@ t.test('globs and flag parsing', async t => {
   t.equal(parseDuration('30'), 30_000)
   t.throws(() => parseDuration('1 fortnight'), /not a duration/)
 })
-
-t.test('trace index: ids across split entries, x_ keys, order, retention', async t => {
-  const { TraceIndex } = await import('../lib/store/traces')
-  const ix = new TraceIndex()
-  const l1 = '{"trace_id":"abc","rpc_id":"1"}\n'
-  const l2 = '{"x_trace_id": "abc","x_rpc_id":"1.1"}\n'
-  const l3 = '{"parent_trace_id":"abc"}\n{"trace_id":"other"}\n'
-  const text = l1 + l2 + l3
-  // The second line is cut in the middle of its id, as two batches could cut it.
-  const cut = l1.length + 18
-  ix.feed('n/a.log', { gen: 1, offset: 0 }, Buffer.from(text.slice(0, cut)))
-  ix.feed('n/a.log', { gen: 1, offset: cut }, Buffer.from(text.slice(cut)))
-  ix.feed('n/b.log', { gen: 2, offset: 100 }, Buffer.from(l1))
-  t.same(ix.refs('abc'), [
-    { source: 'n/a.log', gen: 1, offset: 0 },
-    { source: 'n/a.log', gen: 1, offset: l1.length },
-    { source: 'n/b.log', gen: 2, offset: 100 },
-  ], 'both keys, a split line, oldest first; parent_trace_id is not a trace id')
-  t.same(ix.refs('other'), [
-    { source: 'n/a.log', gen: 1, offset: l1.length + l2.length + '{"parent_trace_id":"abc"}\n'.length },
-  ])
-  t.same(ix.refs('missing'), [])
-  t.equal(ix.size, 2)
-  ix.retain(r => r.source !== 'n/a.log')
-  t.same(ix.refs('abc'), [{ source: 'n/b.log', gen: 2, offset: 100 }], 'retention drops references to removed bytes')
-  t.same(ix.refs('other'), [])
-  t.equal(ix.size, 1)
-})

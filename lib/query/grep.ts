@@ -1,15 +1,20 @@
-// Search: narrow by source glob and by time (entry timestamps → positions, a binary search per source), then
-// scan only that byte range: a native byte search for plain text, a multiline RegExp for --regex and -i.
-import type { SourceIndex } from '../store/source'
+// Search: narrow by source glob and by time (entry timestamps → positions, a binary search per source), then by
+// the store's token filters (the blocks that may hold every token the pattern proves), and scan only those byte
+// ranges, widened to whole lines: a native byte search for plain text, a multiline RegExp for --regex, -i and -w.
+import type { Store } from '../store/store'
+import type { Extent, SourceIndex } from '../store/source'
 import { NL } from '../util/bytes'
 import { QueryError } from './errors'
-import { makeLine, type Line } from './lines'
+import { lineStart, linesFrom, makeLine, type Line } from './lines'
+import { requiredTokens } from './literals'
 import { scanLines } from './scan'
 
 export interface GrepQuery {
   pattern: string
   regex: boolean
   ignoreCase: boolean
+  /** Like grep -w: a match must not touch a word character ([A-Za-z0-9_]) on either side. */
+  word: boolean
   since?: number
   until?: number
   limit: number
@@ -20,14 +25,22 @@ export interface Hit extends Line {
   match: [number, number]
 }
 
-export interface GrepResult { hits: Hit[], scannedBytes: number, truncated: boolean }
+export interface GrepResult {
+  hits: Hit[]
+  /** Bytes read and matched: what the filters left of the range asked for. */
+  scannedBytes: number
+  truncated: boolean
+  /** Whether the filters could prune: false when the pattern proves no token (tokens.ts), so all was scanned. */
+  indexed: boolean
+}
 
 const HITS_PER_TURN = 500
 
 export function compile (q: GrepQuery): RegExp | Buffer {
   if (q.pattern.length === 0) throw new QueryError('bad-input', 'the pattern is empty')
-  if (!q.regex && !q.ignoreCase) return Buffer.from(q.pattern)
-  const source = q.regex ? q.pattern : q.pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  if (!q.regex && !q.ignoreCase && !q.word) return Buffer.from(q.pattern)
+  const escaped = q.regex ? q.pattern : q.pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  const source = q.word ? `(?<![A-Za-z0-9_])(?:${escaped})(?![A-Za-z0-9_])` : escaped
   try {
     return new RegExp(source, 'gm' + (q.ignoreCase ? 'i' : ''))
   } catch (err) {
@@ -36,30 +49,70 @@ export function compile (q: GrepQuery): RegExp | Buffer {
 }
 
 /** Hits in source order, then cursor order; the scan stops once `limit` hits are found. */
-export async function grep (sources: SourceIndex[], q: GrepQuery): Promise<GrepResult> {
+export async function grep (store: Store, sources: SourceIndex[], q: GrepQuery): Promise<GrepResult> {
   const matcher = compile(q)
+  const hashes = requiredTokens(q)
+  const picked = new Set(sources)
+  const plan = hashes.length > 0 ? store.candidates(hashes, s => picked.has(s)) : null
   const hits: Hit[] = []
   let scannedBytes = 0
+  const indexed = plan !== null
   for (const s of sources) {
     const from = q.since !== undefined ? s.positionAtTime(q.since) : 0
     const to = q.until !== undefined ? s.positionAtTime(q.until + 1) : s.end
-    for await (const window of scanLines(s, from, to)) {
-      const buf = window.data
-      scannedBytes += buf.length
-      const max = q.limit - hits.length
-      const found = matcher instanceof RegExp ? regexHits(buf, matcher, max) : literalHits(buf, matcher, max)
-      for (const [i, f] of found.entries()) {
-        // A window can hold thousands of hits: building them is the costliest part of a busy grep, so ingest
-        // gets the event loop between every HITS_PER_TURN of them (bench:stall, the 10,000-hit row).
-        if (i > 0 && i % HITS_PER_TURN === 0) await new Promise(resolve => setImmediate(resolve))
-        const line = makeLine(s.source, window.cursorAt(f.lineStart), window.timestampAt(f.lineStart),
-          buf.subarray(f.lineStart, f.lineEnd))
-        hits.push({ ...line, match: [f.matchStart, f.matchEnd] })
+    const ranges = plan ? lineRanges(s, plan.get(s) ?? [], from, to) : [[from, to]]
+    for (const [a, b] of ranges) {
+      for await (const window of scanLines(s, a, b)) {
+        const buf = window.data
+        scannedBytes += buf.length
+        const max = q.limit - hits.length
+        const found = matcher instanceof RegExp ? regexHits(buf, matcher, max) : literalHits(buf, matcher, max)
+        for (const [i, f] of found.entries()) {
+          // A window can hold thousands of hits: building them is the costliest part of a busy grep, so ingest
+          // gets the event loop between every HITS_PER_TURN of them (bench:stall, the 10,000-hit row).
+          if (i > 0 && i % HITS_PER_TURN === 0) await new Promise(resolve => setImmediate(resolve))
+          const line = makeLine(s.source, window.cursorAt(f.lineStart), window.timestampAt(f.lineStart),
+            buf.subarray(f.lineStart, f.lineEnd))
+          hits.push({ ...line, match: [f.matchStart, f.matchEnd] })
+        }
+        if (hits.length >= q.limit) return { hits, scannedBytes, truncated: true, indexed }
       }
-      if (hits.length >= q.limit) return { hits, scannedBytes, truncated: true }
     }
   }
-  return { hits, scannedBytes, truncated: false }
+  return { hits, scannedBytes, truncated: false, indexed }
+}
+
+/**
+ * The logical ranges of `s` that hold the candidate extents, within [from, to), widened to whole lines (a line may
+ * start or end in a neighbouring extent) and merged, in order.
+ */
+function lineRanges (s: SourceIndex, extents: Extent[], from: number, to: number): Array<[number, number]> {
+  const raw: Array<[number, number]> = []
+  for (const e of extents) {
+    const pos = s.logicalOf(e)
+    if (pos === null) continue
+    const a = Math.max(from, pos)
+    const b = Math.min(to, pos + e.length)
+    if (a < b) raw.push([a, b])
+  }
+  const widened = merge(raw).map(([a, b]): [number, number] => {
+    const start = lineStart(s, a)
+    const last = linesFrom(s, lineStart(s, b - 1), 1)[0]
+    return [Math.max(from, start), Math.min(to, last ? last.end : b)]
+  })
+  return merge(widened)
+}
+
+/** Sorts ranges and joins those that overlap or touch. */
+function merge (ranges: Array<[number, number]>): Array<[number, number]> {
+  ranges.sort((x, y) => x[0] - y[0])
+  const out: Array<[number, number]> = []
+  for (const r of ranges) {
+    const last = out[out.length - 1]
+    if (last && r[0] <= last[1]) last[1] = Math.max(last[1], r[1])
+    else out.push([r[0], r[1]])
+  }
+  return out
 }
 
 interface Found { lineStart: number, lineEnd: number, matchStart: number, matchEnd: number }

@@ -30,8 +30,9 @@ export function lineAt (s: SourceIndex, pos: number, end: number): Line {
 /** Logical position of the start of the line holding `pos`. */
 export function lineStart (s: SourceIndex, pos: number): number {
   let to = pos
-  while (to > 0) {
-    const from = Math.max(0, to - WINDOW)
+  // Most lines are short: the first read is small, and each next one twice as big.
+  for (let window = 4096; to > 0; window = Math.min(WINDOW, window * 2)) {
+    const from = Math.max(0, to - window)
     const nl = s.read(from, to).lastIndexOf(NL)
     if (nl >= 0) return from + nl + 1
     to = from

@@ -2,7 +2,9 @@
 // from the RPC ids (1, 1.1, 1.2, 1.2.1 …). A level nobody logged (or whose line was lost) still gets its place in
 // the tree, marked missing, so the levels below it sit at the right depth.
 import type { Store } from '../store/store'
-import { linesFrom, lineAt } from './lines'
+import { grep } from './grep'
+import { MAX_LINES } from './lines'
+import { selectSources } from './scope'
 
 export interface Span {
   rpcId: string
@@ -48,8 +50,15 @@ function compareIds (a: string, b: string): number {
   return x.length - y.length
 }
 
-export function buildTrace (store: Store, traceId: string, allowed: (tenant: string) => boolean): Trace | null {
-  const refs = store.traces.refs(traceId)
+/**
+ * The call tree of one trace. Its lines are found as a search for the id as a JSON string, which the store's
+ * filters answer from a few blocks (the id's tokens are bounded by its quotes), then kept when their trace_id is
+ * the id; at most MAX_LINES of them.
+ */
+export async function buildTrace (store: Store, traceId: string,
+  allowed: (tenant: string) => boolean): Promise<Trace | null> {
+  const { hits } = await grep(store, selectSources(store, allowed, null),
+    { pattern: JSON.stringify(traceId), regex: false, ignoreCase: false, word: false, limit: MAX_LINES })
   const nodes = new Map<string, Span>()
   const roots: Span[] = []
   const unplaced: Span[] = []
@@ -65,14 +74,7 @@ export function buildTrace (store: Store, traceId: string, allowed: (tenant: str
     else place(id.slice(0, dot)).children.push(node)
     return node
   }
-  for (const ref of refs) {
-    const s = store.source(ref.source)
-    if (!s || !allowed(s.tenant)) continue
-    const pos = s.logicalOf(ref)
-    if (pos === null) continue
-    const [span] = linesFrom(s, pos, 1)
-    if (!span) continue
-    const line = lineAt(s, span.pos, span.end)
+  for (const line of hits) {
     let o: Record<string, unknown>
     try {
       o = JSON.parse(line.text) as Record<string, unknown>
@@ -81,14 +83,14 @@ export function buildTrace (store: Store, traceId: string, allowed: (tenant: str
     }
     if (o === null || typeof o !== 'object' || String(pick(o, 'trace_id')) !== traceId) continue
     lines++
-    sources.add(s.source)
+    sources.add(line.source)
     const rpcId = pick(o, 'rpc_id')
     const fields = {
       name: pick(o, 'name') as string | undefined,
       duration: typeof pick(o, 'duration') === 'number' ? pick(o, 'duration') as number : undefined,
       timestamp: pick(o, 'timestamp') as string | number | undefined,
       error: isError(o),
-      source: s.source,
+      source: line.source,
       cursor: line.cursor,
       line: line.text,
     }

@@ -88,10 +88,11 @@ export class HttpApi {
           const since = timeParam(q, 'since')
           const until = timeParam(q, 'until')
           checkRange(this.store, since, until)
-          json(res, 200, await grep(selectSources(this.store, allowed, q.get('source')), {
+          json(res, 200, await grep(this.store, selectSources(this.store, allowed, q.get('source')), {
             pattern: q.get('q') ?? '',
             regex: q.get('regex') === '1',
             ignoreCase: q.get('i') === '1',
+            word: q.get('w') === '1',
             since,
             until,
             limit: Math.max(1, intParam(q, 'limit', 100, MAX_LINES)),
@@ -111,7 +112,7 @@ export class HttpApi {
         case '/v1/trace': {
           const id = q.get('id')
           if (!id) throw new QueryError('bad-input', 'parameter id is required')
-          const trace = buildTrace(this.store, id, allowed)
+          const trace = await buildTrace(this.store, id, allowed)
           if (!trace) throw new QueryError('not-found', `no lines of trace ${id}`)
           json(res, 200, trace)
           break

@@ -88,7 +88,9 @@ export class LogServer {
     m.gauge('logfs_store_bytes', 'Bytes of segment files on disk.', () => this.store.totalBytes)
     m.gauge('logfs_store_segments', 'Segment files on disk.', () => this.store.segmentCount)
     m.gauge('logfs_store_sources', 'Sources known to the store.', () => this.store.sourceCount)
-    m.gauge('logfs_store_traces', 'Trace ids in the trace index.', () => this.store.traces.size)
+    m.gauge('logfs_store_indexed_segments', 'Sealed segments whose queries use their index sidecar.',
+      () => this.store.indexStats().indexedSegments)
+    m.gauge('logfs_store_index_bytes', 'Bytes of index sidecars on disk.', () => this.store.indexStats().indexBytes)
     m.gauge('logfs_store_full', '1 while batches are refused because the data dir has no space left.',
       () => this.store.full ? 1 : 0)
     addProcessMetrics(m)

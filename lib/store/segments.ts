@@ -4,6 +4,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { FILE_HEADER, fileHeader, scanSegment, type EntryRef } from './segment'
+import { sidecarFile } from './sidecar'
 import { log } from '../util/log'
 
 export interface Segment { id: number, file: string, fd: number, size: number, newest: number }
@@ -40,18 +41,31 @@ export class Segments {
     return path.join(this.dir, `${String(id).padStart(12, '0')}.seg`)
   }
 
-  /** Opens every segment, hands each entry to `index`, and makes the newest one (or a new one) active. */
-  open (index: (ref: EntryRef, seg: Segment) => void): number {
+  /**
+   * Opens every segment, hands each entry to `index`, and makes the newest one (or a new one) active. A sealed
+   * segment's entries come from `known` when it has them (its sidecar), which spares reading the segment.
+   */
+  open (index: (ref: EntryRef, seg: Segment) => void,
+    known: (file: string, size: number) => EntryRef[] | null = () => null): number {
     fs.mkdirSync(this.dir, { recursive: true })
-    const ids = fs.readdirSync(this.dir)
+    const names = fs.readdirSync(this.dir)
+    const ids = names
       .map(f => /^(\d{12})\.seg$/.exec(f)).filter((m): m is RegExpExecArray => m !== null)
       .map(m => Number(m[1])).sort((a, b) => a - b)
+    // A sidecar outlives its segment only when a crash came between the two deletions, or mid-write.
+    const have = new Set(ids)
+    for (const f of names) {
+      const m = /^(\d{12})\.idx(\.tmp)?$/.exec(f)
+      if (m && (m[2] || !have.has(Number(m[1])))) fs.rmSync(path.join(this.dir, f), { force: true })
+    }
     let entries = 0
     let tailWritable = false
     for (const [i, id] of ids.entries()) {
       const file = this.file(id)
       const last = i === ids.length - 1
-      const scan = scanSegment(file, last)
+      const size = fs.statSync(file).size
+      const refs = last ? null : known(file, size)
+      const scan = refs ? { refs, validEnd: size, size, problem: null } : scanSegment(file, last)
       if (scan.problem) {
         if (last && scan.validEnd > 0) {
           const dropped = scan.size - scan.validEnd
@@ -221,12 +235,13 @@ export class Segments {
     return this.failure
   }
 
-  /** Deletes the oldest segment's file; never the active one. */
+  /** Deletes the oldest segment's file and its sidecar; never the active one. */
   removeOldest (): Segment {
     if (this.list.length < 2) throw new Error('the active segment is never removed')
     const oldest = this.list.shift()!
     fs.closeSync(oldest.fd)
     fs.rmSync(oldest.file, { force: true })
+    fs.rmSync(sidecarFile(oldest.file), { force: true })
     return oldest
   }
 

@@ -14,9 +14,18 @@ export function parseCursor (text: string): Cursor {
   return { gen: Number(m[1]), offset: Number(m[2]) }
 }
 
-export interface SegmentRef { id: number, fd: number }
+export interface SegmentRef { id: number, fd: number, file: string }
 
-export interface Extent { gen: number, offset: number, length: number, timestamp: number, seg: SegmentRef, at: number }
+export interface Extent {
+  gen: number
+  offset: number
+  length: number
+  timestamp: number
+  seg: SegmentRef
+  /** Segment file offset of the first data byte. */
+  at: number
+  src: SourceIndex
+}
 
 const before = (a: Cursor, b: Cursor): boolean => a.gen < b.gen || (a.gen === b.gen && a.offset < b.offset)
 
@@ -142,6 +151,19 @@ export class SourceIndex {
 
   /** Index of the extent holding logical position `pos` (the last one for `pos == end`). */
   private extentAt (pos: number): number { return lastAtOrBelow(this.starts, pos) }
+
+  /** The extent just before `e` when `e` goes on from it (same generation, next offset), else null. */
+  previous (e: Extent): Extent | null {
+    let lo = 0
+    let hi = this.extents.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (before(this.extents[mid], e)) lo = mid + 1
+      else hi = mid
+    }
+    const p = this.extents[lo - 1]
+    return this.extents[lo] === e && p && p.gen === e.gen && p.offset + p.length === e.offset ? p : null
+  }
 
   /** Logical position of a cursor, or null when no retained byte has it. */
   logicalOf (c: Cursor): number | null {

@@ -1,13 +1,16 @@
 // The embedded durable store: append-only segment files on local disk (segments.ts), an in-memory index per
-// source rebuilt on open, exactly-once by (source, gen, offset), and retention by age and total size.
-import fs from 'node:fs'
+// source (its extents) read on open from the sealed segments' sidecars, per-segment token filters for queries
+// (segment-index.ts, built by the indexer off the ingest thread), exactly-once by (source, gen, offset), and
+// retention by age and total size.
 import path from 'node:path'
 import { EventEmitter } from 'node:events'
 import { encodeEntry, type Entry, type EntryRef } from './segment'
 import { Segments, type Segment } from './segments'
 import { loadMarks, saveMarks } from './marks'
-import { SourceIndex, formatCursor, type Cursor } from './source'
-import { TraceIndex } from './traces'
+import { SourceIndex, formatCursor, type Cursor, type Extent } from './source'
+import { SegmentIndex } from './segment-index'
+import { Indexer } from './indexer'
+import { Sidecar, SidecarError, sidecarFile } from './sidecar'
 import { log } from '../util/log'
 import { splitSource } from '../util/sources'
 
@@ -38,8 +41,11 @@ export interface AppendResult { stored: number, duplicate: number }
 /** Emits `append` (source: SourceIndex) after new bytes of a source are durable. */
 export class Store extends EventEmitter {
   private readonly sources = new Map<string, SourceIndex>()
-  readonly traces = new TraceIndex()
   private readonly segments: Segments
+  private readonly indexes = new Map<Segment, SegmentIndex>()
+  private readonly indexer = new Indexer()
+  /** Sealed segments found without a usable sidecar, rebuilt one after another in the background. */
+  private rebuilds: Promise<void> = Promise.resolve()
   private retentionTimer: NodeJS.Timeout | null = null
   private closed = false
   private refused = 0
@@ -66,25 +72,61 @@ export class Store extends EventEmitter {
   get refusedAppends (): number { return this.refused }
 
   private load (): void {
-    const entries = this.segments.open((ref, seg) => this.index(ref, seg))
+    const sidecars = new Map<string, Sidecar>()
+    let unusable = 0
+    const known = (file: string, size: number): EntryRef[] | null => {
+      try {
+        const { sidecar, sources, entries } = Sidecar.open(sidecarFile(file), size)
+        sidecars.set(file, sidecar)
+        return entries.map(e => ({ ...e, source: sources[e.source] }))
+      } catch (err) {
+        const missing = (err as NodeJS.ErrnoException).message.startsWith('ENOENT')
+        if (!missing) {
+          unusable++
+          log('warn', 'store', `${sidecarFile(file)} is not usable, rebuilding it: ${(err as SidecarError).message}`)
+        }
+        return null
+      }
+    }
+    const entries = this.segments.open((ref, seg) => this.index(ref, seg), known)
     for (const [source, gens] of loadMarks(this.options.dir)) {
       const s = this.sourceFor(source)
       for (const [gen, offset] of gens) s.high.set(gen, Math.max(s.high.get(gen) ?? 0, offset))
     }
-    for (const s of this.sources.values()) {
-      for (const e of s.extents) {
-        const data = Buffer.allocUnsafe(e.length)
-        fs.readSync(e.seg.fd, data, 0, e.length, e.at)
-        this.traces.feed(s.source, e, data)
-      }
+    const active = this.segments.active
+    let rebuild = 0
+    for (const [seg, si] of this.indexes) {
+      const sidecar = sidecars.get(seg.file)
+      if (sidecar) si.attach(sidecar)
+      else if (seg !== active) { rebuild++; this.rebuild(si, seg) }
     }
+    this.indexer.grew(this.indexFor(active))
     if (entries > 0) {
-      const { sources, traces } = this
-      log('info', 'store', `opened ${this.options.dir}`,
-        { segments: this.segmentCount, entries, sources: sources.size, traces: traces.size, bytes: this.totalBytes })
+      log('info', 'store', `opened ${this.options.dir}`, {
+        segments: this.segmentCount, entries, sources: this.sources.size, bytes: this.totalBytes, rebuild, unusable,
+      })
     }
     this.retentionTimer = setInterval(() => this.applyRetention(), 60_000)
     this.retentionTimer.unref()
+  }
+
+  /** Queues a sealed segment's sidecar to be rebuilt; until it is, queries read the segment whole. */
+  private rebuild (si: SegmentIndex, seg: Segment): void {
+    this.rebuilds = this.rebuilds.then(() => this.indexes.has(seg) ? this.indexer.seal(si, seg.size) : undefined)
+  }
+
+  private indexFor (seg: Segment): SegmentIndex {
+    let si = this.indexes.get(seg)
+    if (!si) {
+      const broken = (why: string): void => {
+        log('warn', 'store', `${sidecarFile(seg.file)} is corrupt, rebuilding it; its segment is read whole meanwhile`,
+          { why })
+        this.rebuild(this.indexFor(seg), seg)
+      }
+      si = new SegmentIndex(seg.id, seg.file, broken)
+      this.indexes.set(seg, si)
+    }
+    return si
   }
 
   private sourceFor (name: string): SourceIndex {
@@ -99,7 +141,9 @@ export class Store extends EventEmitter {
 
   private index (ref: EntryRef, seg: Segment): SourceIndex {
     const s = this.sourceFor(ref.source)
-    s.add({ gen: ref.gen, offset: ref.offset, length: ref.length, timestamp: ref.timestamp, seg, at: ref.at })
+    const e: Extent = { gen: ref.gen, offset: ref.offset, length: ref.length, timestamp: ref.timestamp, seg, at: ref.at, src: s }
+    s.add(e)
+    this.indexFor(seg).add(e)
     seg.newest = Math.max(seg.newest, ref.timestamp)
     return s
   }
@@ -125,7 +169,6 @@ export class Store extends EventEmitter {
     let duplicate = 0
     const bufs: Buffer[] = []
     const refs: EntryRef[] = []
-    const fresh: Entry[] = []
     let at = 0
     const high = new Map<string, number>()
     const gaps: Array<[string, number]> = []
@@ -144,7 +187,6 @@ export class Store extends EventEmitter {
       high.set(key, end)
       const buf = encodeEntry(entry)
       bufs.push(buf)
-      fresh.push(entry)
       const length = entry.data.length
       const { source, gen, offset, timestamp } = entry
       refs.push({ source, gen, offset, timestamp, at: at + buf.length - length, length })
@@ -157,12 +199,11 @@ export class Store extends EventEmitter {
       const touched = new Set<SourceIndex>()
       for (const ref of refs) touched.add(this.index({ ...ref, at: start + ref.at }, seg))
       for (const [source, bytes] of gaps) this.gap(source, bytes)
-      for (const e of fresh) {
-        this.traces.feed(e.source, e, Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength))
-      }
+      this.indexer.grew(this.indexFor(seg))
       await this.segments.sync()
       for (const s of touched) this.emit('append', s)
       if (seg === this.segments.active && seg.size >= this.options.segmentBytes && this.segments.closeActive()) {
+        void this.indexer.seal(this.indexFor(seg), seg.size)
         this.applyRetention()
       }
     }
@@ -196,10 +237,11 @@ export class Store extends EventEmitter {
       if (!tooBig && !tooOld) break
       // Marks first: once the segment is gone they are the only record of what it held.
       saveMarks(this.options.dir, [...this.sources.values()].map(s => [s.source, s.high]))
+      this.indexes.get(oldest)?.close()
+      this.indexes.delete(oldest)
       this.segments.removeOldest()
       // Sources stay known even when all their bytes are gone: their high-water marks still stop resends.
       for (const s of this.sources.values()) s.retain(e => e.seg !== oldest)
-      this.traces.retain(ref => this.sources.get(ref.source)?.logicalOf(ref) != null)
       log('info', 'store', `retention removed ${path.basename(oldest.file)}`, { reason: tooBig ? 'size' : 'age' })
     }
   }
@@ -253,10 +295,46 @@ export class Store extends EventEmitter {
     return { data, next: data.length > 0 ? s.cursorAt(end) : from }
   }
 
+  /**
+   * Per source, the extents that may hold every token of `hashes`, in cursor order: what a search for text that
+   * proves those tokens (tokens.ts) must read. Only sources `wanted` accepts are gathered.
+   */
+  candidates (hashes: number[], wanted: (s: SourceIndex) => boolean): Map<SourceIndex, Extent[]> {
+    const out = new Map<SourceIndex, Extent[]>()
+    for (const si of this.indexes.values()) {
+      si.candidates(hashes, e => {
+        if (!wanted(e.src)) return
+        const list = out.get(e.src)
+        if (list) list.push(e)
+        else out.set(e.src, [e])
+      })
+    }
+    return out
+  }
+
+  /** Segments whose queries use a sidecar, and the sidecars' bytes on disk. */
+  indexStats (): { indexedSegments: number, indexBytes: number, sidecarsWritten: number, failures: number } {
+    let indexedSegments = 0
+    let indexBytes = 0
+    for (const si of this.indexes.values()) {
+      if (si.sidecar) { indexedSegments++; indexBytes += si.sidecar.bytes }
+    }
+    const { sidecarsWritten, failures } = this.indexer
+    return { indexedSegments, indexBytes, sidecarsWritten, failures }
+  }
+
+  /** Resolves once every sidecar queued so far (rebuilds and seals) is written: for tests and benches. */
+  async indexed (): Promise<void> {
+    await this.rebuilds
+    await this.indexer.idle()
+  }
+
   close (): void {
     if (this.closed) return
     this.closed = true
     if (this.retentionTimer) clearInterval(this.retentionTimer)
+    for (const si of this.indexes.values()) si.close()
+    void this.indexer.close()
     this.segments.close()
   }
 }

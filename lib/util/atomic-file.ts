@@ -3,15 +3,15 @@
 import fs from 'node:fs'
 
 /**
- * Replaces `file` with `text`. On failure the old file is untouched, the temporary one is removed (it would only
+ * Replaces `file` with `text` (or bytes). On failure the old file is untouched, the temporary one is removed (it would only
  * take space), and the error is thrown.
  */
-export function writeFileAtomic (file: string, text: string): void {
+export function writeFileAtomic (file: string, text: string | Uint8Array): void {
   const tmp = `${file}.tmp`
   try {
     const fd = fs.openSync(tmp, 'w')
     try {
-      fs.writeSync(fd, text)
+      fs.writeFileSync(fd, text)
       fs.fsyncSync(fd)
     } finally {
       fs.closeSync(fd)

@@ -1,0 +1,220 @@
+// Index sidecars, format version 1 (documented in lib/store/README.md): `N.idx` beside a sealed segment `N.seg`,
+// holding what the store otherwise learns by reading the whole segment (its entry table) and what lets a query
+// skip most of it (block summaries and the bit-sliced token filter). Written temp → fsync → rename, so a crash
+// leaves the old state or the new one; each section carries a CRC-32, and one that does not check out makes the
+// store rebuild the sidecar while queries scan that segment.
+//
+//   header  52 bytes: "LOGFSIDX" | u32 version | u32 0 | f64 segment bytes covered | u32 sources | u32 entries |
+//                     u32 blocks | u32 filter rows | u32 probes | u32 row bytes | u32 CRC-32 of the 48 bytes before
+//   then four sections, each u32 length | u32 CRC-32 | body:
+//   sources  per source: u16 length | name (UTF-8)
+//   entries  40 bytes each, in file order: u32 source | u32 length | f64 gen | f64 offset | f64 timestamp | f64 at
+//   blocks   52 bytes each: u32 first entry | u32 flags (1: unfiltered) | f64 min ts | f64 max ts | u32 lines |
+//            u32 lines per level × 6 (fatal, error, warn, info, debug, trace)
+//   filter   rows × row bytes (blockfilter.ts)
+import fs from 'node:fs'
+import { crc32 } from 'node:zlib'
+import { LEVELS, type BlockSummary, type EntryRow } from './blocks'
+import { mayHoldAll, type FilterShape } from './blockfilter'
+import { writeFileAtomic } from '../util/atomic-file'
+
+export const SIDECAR_MAGIC = Buffer.from('LOGFSIDX')
+export const SIDECAR_VERSION = 1
+const HEADER = 52
+const ENTRY = 40
+const BLOCK = 20 + 4 * LEVELS.length + 8
+
+export interface SidecarContent {
+  /** Bytes of the segment the sidecar describes; a segment of another size makes it stale. */
+  segmentBytes: number
+  sources: string[]
+  entries: EntryRow[]
+  blocks: BlockSummary[]
+  shape: FilterShape
+  filter: Uint8Array
+}
+
+export function sidecarFile (segmentFile: string): string { return segmentFile.replace(/\.seg$/, '.idx') }
+
+function section (body: Buffer): Buffer {
+  const head = Buffer.allocUnsafe(8)
+  head.writeUInt32LE(body.length, 0)
+  head.writeUInt32LE(crc32(body), 4)
+  return Buffer.concat([head, body])
+}
+
+export function encodeSidecar (c: SidecarContent): Buffer {
+  const header = Buffer.alloc(HEADER)
+  SIDECAR_MAGIC.copy(header)
+  header.writeUInt32LE(SIDECAR_VERSION, 8)
+  header.writeDoubleLE(c.segmentBytes, 16)
+  ;[c.sources.length, c.entries.length, c.blocks.length, c.shape.rows, c.shape.probes, c.shape.rowBytes]
+    .forEach((n, i) => header.writeUInt32LE(n, 24 + 4 * i))
+  const names = c.sources.map(s => Buffer.from(s, 'utf8'))
+  const sources = Buffer.allocUnsafe(names.reduce((n, b) => n + 2 + b.length, 0))
+  let at = 0
+  for (const b of names) { sources.writeUInt16LE(b.length, at); b.copy(sources, at + 2); at += 2 + b.length }
+  const entries = Buffer.allocUnsafe(c.entries.length * ENTRY)
+  for (const [i, e] of c.entries.entries()) {
+    const o = i * ENTRY
+    entries.writeUInt32LE(e.source, o)
+    entries.writeUInt32LE(e.length, o + 4)
+    entries.writeDoubleLE(e.gen, o + 8)
+    entries.writeDoubleLE(e.offset, o + 16)
+    entries.writeDoubleLE(e.timestamp, o + 24)
+    entries.writeDoubleLE(e.at, o + 32)
+  }
+  const blocks = Buffer.alloc(c.blocks.length * BLOCK)
+  for (const [i, b] of c.blocks.entries()) {
+    const o = i * BLOCK
+    blocks.writeUInt32LE(b.first, o)
+    blocks.writeUInt32LE(b.unfiltered ? 1 : 0, o + 4)
+    blocks.writeDoubleLE(b.minTs, o + 8)
+    blocks.writeDoubleLE(b.maxTs, o + 16)
+    blocks.writeUInt32LE(b.lines, o + 24)
+    b.levels.forEach((n, l) => blocks.writeUInt32LE(n, o + 28 + 4 * l))
+  }
+  header.writeUInt32LE(crc32(header.subarray(0, HEADER - 4)), HEADER - 4)
+  return Buffer.concat([header, section(sources), section(entries), section(blocks),
+    section(Buffer.from(c.filter.buffer, c.filter.byteOffset, c.filter.byteLength))])
+}
+
+export function writeSidecar (file: string, c: SidecarContent): number {
+  const bytes = encodeSidecar(c)
+  writeFileAtomic(file, bytes)
+  return bytes.length
+}
+
+export interface Opened { sidecar: Sidecar, sources: string[], entries: EntryRow[] }
+
+/** Thrown when a sidecar cannot be used; the store then rebuilds it. */
+export class SidecarError extends Error {}
+
+/**
+ * A sidecar opened for queries: its tables are read and checked at once; the filter, the bulk of it, stays on
+ * disk and is read a row at a time, after its CRC has been checked once (on first use, so start-up reads only the
+ * tables).
+ */
+export class Sidecar {
+  private verified = false
+
+  private constructor (
+    readonly file: string,
+    private readonly fd: number,
+    readonly blocks: BlockSummary[],
+    readonly shape: FilterShape,
+    private readonly filterAt: number,
+    private readonly filterCrc: number,
+    readonly bytes: number,
+  ) {}
+
+  /**
+   * Opens `file` for a segment of `segmentBytes` bytes, with its source and entry tables (which the store keeps
+   * in its own form); throws SidecarError when it is not usable.
+   */
+  static open (file: string, segmentBytes: number): Opened {
+    let fd: number
+    try { fd = fs.openSync(file, 'r') } catch (err) { throw new SidecarError((err as Error).message) }
+    try {
+      return Sidecar.read(file, fd, segmentBytes)
+    } catch (err) {
+      fs.closeSync(fd)
+      throw err instanceof SidecarError ? err : new SidecarError((err as Error).message)
+    }
+  }
+
+  private static read (file: string, fd: number, segmentBytes: number): Opened {
+    const size = fs.fstatSync(fd).size
+    const header = readAt(fd, 0, HEADER, size)
+    if (!header.subarray(0, 8).equals(SIDECAR_MAGIC)) throw new SidecarError('not a logfs sidecar')
+    if (crc32(header.subarray(0, HEADER - 4)) !== header.readUInt32LE(HEADER - 4)) {
+      throw new SidecarError('header CRC mismatch')
+    }
+    const version = header.readUInt32LE(8)
+    if (version !== SIDECAR_VERSION) throw new SidecarError(`sidecar version ${version} is not ${SIDECAR_VERSION}`)
+    const covers = header.readDoubleLE(16)
+    if (covers !== segmentBytes) throw new SidecarError(`covers ${covers} bytes, the segment has ${segmentBytes}`)
+    const [nSources, nEntries, nBlocks, rows, probes, rowBytes] = [0, 1, 2, 3, 4, 5]
+      .map(i => header.readUInt32LE(24 + 4 * i))
+    let at = HEADER
+    const next = (what: string): Buffer => {
+      const head = readAt(fd, at, 8, size)
+      const body = readAt(fd, at + 8, head.readUInt32LE(0), size)
+      if (crc32(body) !== head.readUInt32LE(4)) throw new SidecarError(`${what} CRC mismatch`)
+      at += 8 + body.length
+      return body
+    }
+    const sourcesBody = next('sources')
+    const sources: string[] = []
+    for (let o = 0; sources.length < nSources; o += 2 + sourcesBody.readUInt16LE(o)) {
+      sources.push(sourcesBody.toString('utf8', o + 2, o + 2 + sourcesBody.readUInt16LE(o)))
+    }
+    const entriesBody = next('entries')
+    if (entriesBody.length !== nEntries * ENTRY) throw new SidecarError('entry table size mismatch')
+    const entries: EntryRow[] = []
+    for (let o = 0; o < entriesBody.length; o += ENTRY) {
+      entries.push({
+        source: entriesBody.readUInt32LE(o),
+        length: entriesBody.readUInt32LE(o + 4),
+        gen: entriesBody.readDoubleLE(o + 8),
+        offset: entriesBody.readDoubleLE(o + 16),
+        timestamp: entriesBody.readDoubleLE(o + 24),
+        at: entriesBody.readDoubleLE(o + 32),
+      })
+    }
+    const blocksBody = next('blocks')
+    if (blocksBody.length !== nBlocks * BLOCK) throw new SidecarError('block table size mismatch')
+    const blocks: BlockSummary[] = []
+    for (let o = 0; o < blocksBody.length; o += BLOCK) {
+      blocks.push({
+        first: blocksBody.readUInt32LE(o),
+        unfiltered: (blocksBody.readUInt32LE(o + 4) & 1) !== 0,
+        minTs: blocksBody.readDoubleLE(o + 8),
+        maxTs: blocksBody.readDoubleLE(o + 16),
+        lines: blocksBody.readUInt32LE(o + 24),
+        levels: LEVELS.map((_, l) => blocksBody.readUInt32LE(o + 28 + 4 * l)),
+      })
+    }
+    const filterHead = readAt(fd, at, 8, size)
+    const filterLength = filterHead.readUInt32LE(0)
+    if (filterLength !== rows * rowBytes || rowBytes !== Math.ceil(nBlocks / 8) || at + 8 + filterLength !== size) {
+      throw new SidecarError('filter size mismatch')
+    }
+    const sidecar = new Sidecar(file, fd, blocks, { rows, probes, rowBytes }, at + 8, filterHead.readUInt32LE(4), size)
+    return { sidecar, sources, entries }
+  }
+
+  /** Checks the filter's CRC (once); throws SidecarError when it does not match. */
+  verify (): void {
+    if (this.verified) return
+    const { rows, rowBytes } = this.shape
+    if (crc32(readAt(this.fd, this.filterAt, rows * rowBytes, Infinity)) !== this.filterCrc) {
+      throw new SidecarError('filter CRC mismatch')
+    }
+    this.verified = true
+  }
+
+  /** Bitmap of the blocks that may hold every token of `hashes`. */
+  mayHoldAll (hashes: number[]): Uint8Array {
+    this.verify()
+    const row = Buffer.allocUnsafe(this.shape.rowBytes)
+    return mayHoldAll(hashes, this.shape, this.blocks.length, r => {
+      fs.readSync(this.fd, row, 0, row.length, this.filterAt + r * row.length)
+      return row
+    })
+  }
+
+  close (): void { fs.closeSync(this.fd) }
+}
+
+function readAt (fd: number, position: number, length: number, size: number): Buffer {
+  if (position + length > size) throw new SidecarError(`truncated at ${position}`)
+  const buf = Buffer.allocUnsafe(length)
+  let done = 0
+  while (done < length) {
+    const n = fs.readSync(fd, buf, done, length - done, position + done)
+    if (n === 0) throw new SidecarError(`truncated at ${position + done}`)
+    done += n
+  }
+  return buf
+}

@@ -1,0 +1,175 @@
+// The store's per-segment indexes (issue 13): what a token is and which tokens a pattern proves, the bit-sliced
+// filter, sidecars written when segments seal, read back on open, rebuilt when missing or corrupt, removed by
+// retention; and that pruned searches and traces answer exactly what a full scan answers.
+import fs from 'node:fs'
+import path from 'node:path'
+import t, { type Test } from 'tap'
+import { Store, type StoreOptions } from '../lib/store/store'
+import { provenTokens, tokenHash } from '../lib/store/tokens'
+import { buildFilter, mayHoldAll } from '../lib/store/blockfilter'
+import { regexLiterals, requiredTokens } from '../lib/query/literals'
+import { grep, type GrepQuery } from '../lib/query/grep'
+import { buildTrace } from '../lib/query/trace'
+import { selectSources } from '../lib/query/scope'
+import { tempDir } from './helpers/cluster'
+
+const h = (token: string): number => tokenHash(Buffer.from(token), 0, token.length)
+
+t.test('tokens a pattern proves', async t => {
+  t.same(provenTokens('needle-5000.'), [h('5000')], 'only a token with a boundary inside the pattern on both sides')
+  t.same(provenTokens('needle'), [], 'a bare word may sit inside a longer token')
+  t.same(provenTokens('needle', true, true), [h('needle')], 'unless its edges are word boundaries (-w)')
+  t.same(provenTokens('"4bf92f35-77b3"'), [h('4bf92f35'), h('77b3')])
+  t.same(provenTokens('a "ab" x'), [], 'tokens shorter than 3 prove nothing')
+  t.equal(h('ERROR'), h('error'), 'one filter serves -i')
+  const long = 'x'.repeat(100)
+  t.equal(h(long), h(long + 'y'), 'tokens are cut at 64 bytes, in the filter and in queries alike')
+
+  t.same(regexLiterals('upstream timeout after \\d+'), [
+    { text: 'upstream timeout after ', leftBound: false, rightBound: false },
+  ])
+  t.same(regexLiterals('a|b'), [], 'a top-level alternation requires nothing')
+  t.same(regexLiterals('ab?c(x|y)+de\\.f[g]'), [
+    { text: 'a', leftBound: false, rightBound: false },
+    { text: 'c', leftBound: false, rightBound: false },
+    { text: 'de.f', leftBound: false, rightBound: false },
+  ], 'optional atoms, groups and classes end a run; escaped punctuation is literal')
+  t.same(regexLiterals('^GET \\bfoo\\b'), [
+    { text: 'GET ', leftBound: true, rightBound: true },
+    { text: 'foo', leftBound: true, rightBound: true },
+  ])
+  t.same(regexLiterals('ab{0,2}cd{2}e'), [
+    { text: 'a', leftBound: false, rightBound: false },
+    { text: 'cd', leftBound: false, rightBound: false },
+    { text: 'e', leftBound: false, rightBound: false },
+  ])
+  const q = (pattern: string, over: Partial<GrepQuery> = {}): number[] =>
+    requiredTokens({ pattern, regex: false, word: false, ...over })
+  t.same(q('timeout'), [])
+  t.same(q('timeout', { word: true }), [h('timeout')])
+  t.same(q('user=alice id', { word: true }), [h('user'), h('alice')], 'id is too short')
+  t.same(q('\\buser=(\\w+) failed', { regex: true }), [h('user')])
+  t.same(q('.*', { regex: true }), [])
+})
+
+t.test('bit-sliced filter: no false negatives, few false positives', async t => {
+  const blocks: Uint32Array[] = []
+  for (let b = 0; b < 21; b++) {
+    blocks.push(Uint32Array.from(new Set(Array.from({ length: 500 }, (_, i) => h(`tok${b}x${i}`)))).sort())
+  }
+  const { shape, bits } = buildFilter(blocks)
+  t.equal(shape.rowBytes, 3)
+  const row = (r: number): Uint8Array => bits.subarray(r * shape.rowBytes, (r + 1) * shape.rowBytes)
+  const set = (map: Uint8Array): number[] => [...Array(21).keys()].filter(k => (map[k >> 3] & (1 << (k & 7))) !== 0)
+  for (let b = 0; b < 21; b++) t.ok(set(mayHoldAll([h(`tok${b}x7`)], shape, 21, row)).includes(b))
+  t.same(set(mayHoldAll([h('tok3x1'), h('tok3x499')], shape, 21, row)), [3], 'two tokens of one block')
+  let falsePositives = 0
+  for (let i = 0; i < 1000; i++) falsePositives += set(mayHoldAll([h(`absent${i}`)], shape, 21, row)).length
+  t.ok(falsePositives < 21 * 1000 * 0.005, `${falsePositives} false positives in 21,000 probes`)
+})
+
+interface Opened { store: Store, dir: string }
+
+function openStore (t: Test, dir: string, options: Partial<StoreOptions> = {}): Store {
+  const store = Store.open({ dir, segmentBytes: 1 << 20, retentionBytes: 1e12, retentionMs: 0, ...options })
+  t.teardown(() => store.close())
+  return store
+}
+
+/** Lines of JSON over two sources in batches, enough for several 1 MiB segments; a token split across entries. */
+async function fill (t: Test, options: Partial<StoreOptions> = {}): Promise<Opened & { lines: number }> {
+  const dir = tempDir(t, 'index')
+  const store = openStore(t, dir, options)
+  const offsets = new Map<string, number>()
+  const append = (source: string, text: string, ts: number): Promise<unknown> => {
+    const offset = offsets.get(source) ?? 0
+    offsets.set(source, offset + text.length)
+    return store.append([{ source, gen: 1, offset, timestamp: ts, data: Buffer.from(text) }])
+  }
+  let lines = 0
+  for (let batch = 0; batch < 60; batch++) {
+    for (const source of ['n/a/app.log', 'n/b/app.log']) {
+      let text = ''
+      for (let i = 0; i < 400; i++, lines++) {
+        const trace = `t${lines % 5000}`
+        text += `{"level":"${lines % 100 === 0 ? 'error' : 'info'}","trace_id":"${trace}","rpc_id":"1",` +
+          `"msg":"request ${lines} handled by worker-${lines % 7}"}\n`
+      }
+      await append(source, text, 1000 + batch)
+    }
+  }
+  // One token cut in two by the batches that carry it.
+  await append('n/a/app.log', '{"msg":"the splitto', 2000)
+  await append('n/a/app.log', 'kenword is here"}\n', 2001)
+  await store.indexed()
+  return { store, dir, lines }
+}
+
+const all = (store: Store): ReturnType<typeof selectSources> => selectSources(store, () => true, null)
+const base = { regex: false, ignoreCase: false, word: false, limit: 10_000 }
+const sidecars = (dir: string): string[] => fs.readdirSync(dir).filter(f => f.endsWith('.idx')).sort()
+
+t.test('sealed segments get sidecars; searches read only candidate blocks and answer what a scan answers',
+  async t => {
+    const { store, dir } = await fill(t)
+    const segs = fs.readdirSync(dir).filter(f => f.endsWith('.seg')).length
+    t.ok(segs >= 5, `${segs} segments`)
+    t.equal(sidecars(dir).length, segs - 1, 'every sealed segment, not the open one')
+    t.equal(store.indexStats().indexedSegments, segs - 1)
+
+    const pruned = await grep(store, all(store), { ...base, pattern: 'request 12345 handled' })
+    const scanned = await grep(store, all(store), { ...base, pattern: 'request 12345 handled', regex: true, ignoreCase: true })
+    t.equal(pruned.hits.length, 1)
+    t.same(pruned.hits, scanned.hits, 'the same hit')
+    t.ok(pruned.indexed)
+    t.ok(pruned.scannedBytes * 10 < store.totalBytes, `read ${pruned.scannedBytes} of ${store.totalBytes} bytes`)
+
+    const unproven = await grep(store, all(store), { ...base, pattern: '2345' })
+    t.notOk(unproven.indexed, 'a bare fragment proves no token')
+    t.ok(unproven.scannedBytes >= store.totalBytes * 0.9, 'and is answered by a scan')
+
+    const word = await grep(store, all(store), { ...base, pattern: 'splittokenword', word: true })
+    t.equal(word.hits.length, 1, 'a token cut across two entries is found by the filter')
+    t.ok(word.scannedBytes < store.totalBytes / 4)
+    t.equal((await grep(store, all(store), { ...base, pattern: 'splitto', word: true })).hits.length, 0,
+      '-w: a fragment is not a word')
+
+    const common = await grep(store, all(store), { ...base, pattern: '"error"', limit: 10_000 })
+    const commonScan = await grep(store, all(store), { ...base, pattern: '"ERROR"', ignoreCase: true, regex: true })
+    t.same(common.hits, commonScan.hits, `${common.hits.length} common hits, the same as a scan`)
+
+    const trace = await buildTrace(store, 't4321', () => true)
+    t.ok(trace && trace.lines >= 2, 'a trace is gathered from its blocks')
+    t.same(trace!.sources, ['n/a/app.log', 'n/b/app.log'])
+  })
+
+t.test('a missing or corrupt sidecar is rebuilt, answers unchanged meanwhile and after; retention removes them',
+  async t => {
+    const { store, dir } = await fill(t)
+    const q = { ...base, pattern: '"t4321"', limit: 10_000 }
+    const before = await grep(store, all(store), q)
+    store.close()
+    const files = sidecars(dir)
+    const original = fs.readFileSync(path.join(dir, files[1]))
+    fs.rmSync(path.join(dir, files[0]))
+    const bad = Buffer.from(original)
+    bad[bad.length - 10] ^= 0xff
+    fs.writeFileSync(path.join(dir, files[1]), bad)
+    fs.writeFileSync(path.join(dir, files[2]), fs.readFileSync(path.join(dir, files[2])).subarray(0, 100))
+
+    const reopened = openStore(t, dir)
+    t.equal(reopened.indexStats().indexedSegments, files.length - 2,
+      'the missing and the truncated sidecar are not used (the filter CRC is checked on first use)')
+    const during = await grep(reopened, all(reopened), q)
+    t.ok(during.indexed)
+    t.same(during.hits, before.hits, 'answers while rebuilding, the corrupt filter found and not used')
+    await reopened.indexed()
+    t.equal(reopened.indexStats().indexedSegments, files.length, 'all rebuilt')
+    t.same(fs.readFileSync(path.join(dir, files[1])), original, 'the rebuilt sidecar is the one first written')
+    t.same((await grep(reopened, all(reopened), q)).hits, before.hits, 'answers after')
+
+    reopened.options.retentionBytes = reopened.totalBytes / 2
+    reopened.applyRetention()
+    const left = fs.readdirSync(dir).filter(f => f.endsWith('.seg')).map(f => f.replace('.seg', '.idx'))
+    t.same(sidecars(dir), left.slice(0, -1), 'sidecars go with their segments')
+  })
