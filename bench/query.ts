@@ -39,10 +39,9 @@ async function main (): Promise<void> {
   const mnt = path.join(tmp, 'mnt')
   const dataDir = path.join(tmp, 'data')
   fs.mkdirSync(mnt)
-  const bigHeap = ['--max-old-space-size=8192']
   let server = start([
     'server', '--json', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--retention-size', '100GiB',
-  ], bigHeap)
+  ])
   const port = (await until(() => server.events.find(e => e.event === 'listening'), 'server')).port as number
   const agent = start([
     'mount', mnt, '--server', `ws://127.0.0.1:${port}`, '--json', '--node', 'bench', '--state-dir', tmp,
@@ -81,7 +80,7 @@ async function main (): Promise<void> {
   server.proc.kill('SIGTERM')
   await server.exited
   const r0 = Date.now()
-  server = start(['server', '--json', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`], bigHeap)
+  server = start(['server', '--json', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`])
   await until(() => server.events.find(e => e.event === 'listening'), 'restart')
   await get(port, '/v1/sources')
   const openSeconds = (Date.now() - r0) / 1000

@@ -169,7 +169,7 @@ t.test('store: a write that hits ENOSPC is cut off, refused, ' +
     'the next append succeeds by itself')
   acked.push(resend)
   t.equal(store.full, false)
-  store.close()
+  await store.close()
   store = open(disk.dir, 1e9)
   t.teardown(() => store.close())
   t.ok(store.read('n/a/x.log', null, 1e9).data.equals(Buffer.concat(acked)),
@@ -188,7 +188,7 @@ t.test('store: no room for a new segment or for marks.json: ' +
   t.equal(store.healthy, true)
   await t.rejects(store.append([rec(first.length, chunk(10, 1))]), /disk full/, 'the segment itself is full too')
 
-  store.close()
+  await store.close()
   store = open(disk.dir, 200_000, 100_000)
   t.equal(store.segmentCount, 1, 'a store opened on a full disk writes on in its last segment')
 
@@ -203,7 +203,7 @@ t.test('store: no room for a new segment or for marks.json: ' +
   disk.resize(256 * PAGE)
   store.applyRetention()
   t.equal(store.segmentCount, 1, 'retention works again once there is space')
-  store.close()
+  await store.close()
   store = open(disk.dir, 200_000, 100_000)
   t.teardown(() => store.close())
   t.same(await store.append([rec(0, Buffer.concat([first, second]))]), { stored: 0, duplicate: first.length + 10 },

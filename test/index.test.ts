@@ -111,18 +111,27 @@ const sidecars = (dir: string): string[] => fs.readdirSync(dir).filter(f => f.en
 
 t.test('sealed segments get sidecars; searches read only candidate blocks and answer what a scan answers',
   async t => {
-    const { store, dir } = await fill(t)
+    const { store, dir, lines } = await fill(t)
     const segs = fs.readdirSync(dir).filter(f => f.endsWith('.seg')).length
     t.ok(segs >= 5, `${segs} segments`)
     t.equal(sidecars(dir).length, segs - 1, 'every sealed segment, not the open one')
     t.equal(store.indexStats().indexedSegments, segs - 1)
 
     const pruned = await grep(store, all(store), { ...base, pattern: 'request 12345 handled' })
-    const scanned = await grep(store, all(store), { ...base, pattern: 'request 12345 handled', regex: true, ignoreCase: true })
+    // A top-level alternation proves no token: this one is a scan of everything.
+    const scanned = await grep(store, all(store), { ...base, pattern: 'request 12345 handled|x^', regex: true })
+    t.notOk(scanned.indexed)
     t.equal(pruned.hits.length, 1)
     t.same(pruned.hits, scanned.hits, 'the same hit')
     t.ok(pruned.indexed)
     t.ok(pruned.scannedBytes * 10 < store.totalBytes, `read ${pruned.scannedBytes} of ${store.totalBytes} bytes`)
+    // Every line once, wherever it lies: many straddle a block's edge or an entry's.
+    let found = 0
+    for (let i = 7; i < lines; i += 97) {
+      const { hits } = await grep(store, all(store), { ...base, pattern: `request ${i} handled`, ignoreCase: i % 2 === 0 })
+      if (hits.length === 1 && hits[0].text.includes(`"request ${i} handled`)) found++
+    }
+    t.equal(found, Math.ceil((lines - 7) / 97), 'each sampled line found by its number, and only it')
 
     const unproven = await grep(store, all(store), { ...base, pattern: '2345' })
     t.notOk(unproven.indexed, 'a bare fragment proves no token')
@@ -148,7 +157,7 @@ t.test('a missing or corrupt sidecar is rebuilt, answers unchanged meanwhile and
     const { store, dir } = await fill(t)
     const q = { ...base, pattern: '"t4321"', limit: 10_000 }
     const before = await grep(store, all(store), q)
-    store.close()
+    await store.close()
     const files = sidecars(dir)
     const original = fs.readFileSync(path.join(dir, files[1]))
     fs.rmSync(path.join(dir, files[0]))

@@ -38,7 +38,7 @@ async function reopenDamaged (
   const first = open(dir)
   await first.append([rec('n/a/x.log', 0, lines[0])])
   await first.append([rec('n/a/x.log', lines[0].length, lines[1])])
-  first.close()
+  await first.close()
   const segment = path.join(dir, fs.readdirSync(dir).filter(f => f.endsWith('.seg')).sort().pop()!)
   const good = fs.statSync(segment).size
   damage(segment)
@@ -81,7 +81,7 @@ t.test('retention deletes whole old segments by size and by age, never the activ
     'deleted bytes are still not taken twice')
   store.applyRetention(Date.now() + 86400_000 * 30)
   t.equal(fs.readdirSync(dir).filter(f => f.endsWith('.seg')).length, 1, 'age: only the active segment is left')
-  store.close()
+  await store.close()
 })
 
 t.test('a source whose every byte retention removed still refuses its resends after a restart', async t => {
@@ -91,13 +91,13 @@ t.test('a source whose every byte retention removed still refuses its resends af
   await store.append([rec('n/old/a.log', 0, 'early bytes\n')])
   for (let i = 0; i < 16; i++) await store.append([rec('n/new/b.log', i * chunk.length, chunk)])
   t.equal(store.read('n/old/a.log', null, 100).data.length, 0, 'retention removed all of n/old/a.log')
-  store.close()
+  await store.close()
   const reopened = open(dir)
   t.teardown(() => reopened.close())
   t.same(await reopened.append([rec('n/old/a.log', 0, 'early bytes\n')]), { stored: 0, duplicate: 12 },
     'its marks came back from marks.json')
   fs.rmSync(path.join(dir, 'marks.json'))
-  reopened.close()
+  await reopened.close()
   const amnesiac = open(dir)
   t.teardown(() => amnesiac.close())
   t.same(await amnesiac.append([rec('n/old/a.log', 0, 'early bytes\n')]), { stored: 12, duplicate: 0 },

@@ -105,6 +105,8 @@ reader(program.command('grep')
   .argument('<pattern>', 'text (or a regular expression with -E)')
   .option('-E, --regex', 'the pattern is a regular expression')
   .option('-i, --ignore-case', 'ignore case')
+  .option('-w, --word', 'match whole words only (no letter, digit or _ on either side); the index can then use' +
+    ' the pattern\'s edge words too')
   .option('--since <time>', 'only lines written since (15m, 2h, an ISO date)')
   .option('--until <time>', 'only lines written until')
   .option('--source <glob>', 'only sources whose name or path matches (e.g. \'prod/**\')')

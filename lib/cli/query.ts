@@ -67,6 +67,7 @@ async function followLines (res: Response, print: (l: Line) => void): Promise<vo
 export interface GrepFlags extends ReadFlags {
   regex?: boolean
   ignoreCase?: boolean
+  word?: boolean
   since?: string
   until?: string
   limit: string
@@ -76,6 +77,7 @@ export async function grepCommand (pattern: string, f: GrepFlags): Promise<void>
   const params: Record<string, string> = { q: pattern, limit: f.limit }
   if (f.regex) params.regex = '1'
   if (f.ignoreCase) params.i = '1'
+  if (f.word) params.w = '1'
   // Relative times are resolved here, against this machine's clock, so the server sees absolute ones.
   if (f.since) params.since = String(parseTime(f.since, '--since'))
   if (f.until) params.until = String(parseTime(f.until, '--until'))

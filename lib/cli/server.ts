@@ -20,8 +20,8 @@ export async function startServer (f: ServerFlags): Promise<Running> {
   const listen = parseListen(f.listen)
   const store = Store.open(storeOptionsFrom(f.dataDir, f))
   const server = new LogServer(store, auth)
-  const addr = await server.listen(listen).catch((err: Error) => {
-    store.close()
+  const addr = await server.listen(listen).catch(async (err: Error) => {
+    await store.close()
     throw new Error(`cannot listen on ${f.listen}: ${err.message}`)
   })
   return { server, store, ...addr }
@@ -29,7 +29,7 @@ export async function startServer (f: ServerFlags): Promise<Running> {
 
 export async function stopServer (r: Running): Promise<void> {
   await r.server.close()
-  r.store.close()
+  await r.store.close()
 }
 
 export async function serverCommand (f: ServerFlags): Promise<void> {

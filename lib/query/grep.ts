@@ -2,7 +2,8 @@
 // the store's token filters (the blocks that may hold every token the pattern proves), and scan only those byte
 // ranges, widened to whole lines: a native byte search for plain text, a multiline RegExp for --regex, -i and -w.
 import type { Store } from '../store/store'
-import type { Extent, SourceIndex } from '../store/source'
+import type { SourceIndex } from '../store/source'
+import type { Piece } from '../store/segment-index'
 import { NL } from '../util/bytes'
 import { QueryError } from './errors'
 import { lineStart, linesFrom, makeLine, type Line } from './lines'
@@ -83,16 +84,16 @@ export async function grep (store: Store, sources: SourceIndex[], q: GrepQuery):
 }
 
 /**
- * The logical ranges of `s` that hold the candidate extents, within [from, to), widened to whole lines (a line may
+ * The logical ranges of `s` that hold the candidate pieces, within [from, to), widened to whole lines (a line may
  * start or end in a neighbouring extent) and merged, in order.
  */
-function lineRanges (s: SourceIndex, extents: Extent[], from: number, to: number): Array<[number, number]> {
+function lineRanges (s: SourceIndex, pieces: Piece[], from: number, to: number): Array<[number, number]> {
   const raw: Array<[number, number]> = []
-  for (const e of extents) {
-    const pos = s.logicalOf(e)
+  for (const p of pieces) {
+    const pos = s.logicalOf(p.e)
     if (pos === null) continue
-    const a = Math.max(from, pos)
-    const b = Math.min(to, pos + e.length)
+    const a = Math.max(from, pos + p.from)
+    const b = Math.min(to, pos + p.to)
     if (a < b) raw.push([a, b])
   }
   const widened = merge(raw).map(([a, b]): [number, number] => {

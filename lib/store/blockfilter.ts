@@ -16,9 +16,15 @@ export interface FilterShape {
   rowBytes: number
 }
 
-/** The shape that keeps the fullest block within FALSE_POSITIVE_RATE. */
-export function shapeFor (maxTokens: number, blocks: number): FilterShape {
-  const n = Math.max(1, maxTokens)
+/**
+ * The shape that keeps 9 blocks in 10 within FALSE_POSITIVE_RATE. Not all of them: every block has as many rows,
+ * so one block of unusual text (all unique ids, say) would size them all. A fuller block only has more false
+ * positives: a bloom filter never misses a token it holds.
+ */
+export function shapeFor (tokenCounts: number[]): FilterShape {
+  const sorted = [...tokenCounts].sort((a, b) => a - b)
+  const n = Math.max(1, sorted[Math.floor(sorted.length * 0.9)] ?? 0)
+  const blocks = tokenCounts.length
   const rows = Math.max(64, Math.ceil(-n * Math.log(FALSE_POSITIVE_RATE) / Math.LN2 ** 2))
   const probes = Math.min(MAX_PROBES, Math.max(1, Math.round(rows / n * Math.LN2)))
   return { rows, probes, rowBytes: Math.ceil(blocks / 8) }
@@ -32,7 +38,7 @@ export function probeRows (hash: number, shape: FilterShape, each: (row: number)
 
 /** The bit-sliced filter of blocks whose token hashes are given (each array: one block's distinct hashes). */
 export function buildFilter (blocks: Uint32Array[]): { shape: FilterShape, bits: Uint8Array } {
-  const shape = shapeFor(Math.max(0, ...blocks.map(b => b.length)), blocks.length)
+  const shape = shapeFor(blocks.map(b => b.length))
   const bits = new Uint8Array(shape.rows * shape.rowBytes)
   for (const [b, hashes] of blocks.entries()) {
     const byte = b >> 3

@@ -1,12 +1,24 @@
-// A segment's blocks: runs of consecutive entries of about BLOCK_BYTES of data, the unit a filter prunes. Each
-// block gets its distinct token hashes and a summary (time range, lines, lines per level) read from the segment
-// file. This runs in the index worker, off the ingest thread.
+// A segment's blocks: fixed byte ranges of its file, the unit a filter prunes. Block k is file bytes
+// [FILE_HEADER + k·BLOCK_BYTES, FILE_HEADER + (k+1)·BLOCK_BYTES), whatever entries lie there, so every block
+// holds about as many tokens as the next and the bit-sliced filter wastes no rows on an outsized one (an entry,
+// one source's run of a batch, can be 1 MiB). Each block gets its distinct token hashes and a summary (time
+// range, lines, lines per level), read from the segment file. This runs in the index worker, off the ingest
+// thread.
 import fs from 'node:fs'
+import { FILE_HEADER } from './segment'
 import { MAX_TOKEN, WORD, forEachToken, tokenHash } from './tokens'
 import { NL } from '../util/bytes'
 
 /** Small enough that a false positive costs one short read; the filters' share of the data does not depend on it. */
 export const BLOCK_BYTES = 256 * 1024
+
+export const blockStart = (k: number): number => FILE_HEADER + k * BLOCK_BYTES
+
+/** Blocks of a segment of `bytes` bytes. */
+export const blocksIn = (bytes: number): number => Math.max(0, Math.ceil((bytes - FILE_HEADER) / BLOCK_BYTES))
+
+/** The block holding file offset `at`. */
+export const blockOf = (at: number): number => Math.floor((at - FILE_HEADER) / BLOCK_BYTES)
 
 /** One entry as the index sees it: its source (a number in the segment's source table) and where its data lies. */
 export interface EntryRow { source: number, gen: number, offset: number, timestamp: number, at: number, length: number }
@@ -21,10 +33,9 @@ export interface Before { file: string, at: number, length: number }
 export const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const
 
 export interface BlockSummary {
-  /** Index of the block's first entry. */
-  first: number
   /** True when the filter cannot be trusted for this block (a token began where it could not be read): scan it. */
   unfiltered: boolean
+  /** Time range of the entries with data in the block. */
   minTs: number
   maxTs: number
   /** Newlines in the block's data. */
@@ -34,66 +45,69 @@ export interface BlockSummary {
 }
 
 export interface BuiltBlock extends BlockSummary {
-  /** The block's distinct token hashes, ascending. */
+  k: number
+  /** Hashes of the tokens that start in the block, distinct, ascending. */
   hashes: Uint32Array
-}
-
-/** The index of each block's first entry: a block closes once its data reaches BLOCK_BYTES. */
-export function blockStarts (rows: Array<{ length: number }>): number[] {
-  const starts: number[] = []
-  let bytes = BLOCK_BYTES
-  for (const [i, r] of rows.entries()) {
-    if (bytes >= BLOCK_BYTES) { starts.push(i); bytes = 0 }
-    bytes += r.length
-  }
-  return starts
 }
 
 const LEVEL_HASH = new Map<number, number>(LEVELS.map((l, i) => [tokenHash(Buffer.from(l), 0, l.length), i]))
 LEVEL_HASH.set(tokenHash(Buffer.from('warning'), 0, 7), LEVELS.indexOf('warn'))
 
 /**
- * Builds block [first, end) of `rows` from segment `file`; `befores[i]` is where the bytes before rows[i] lie, or
- * null when rows[i] does not go on from an earlier entry.
+ * Builds block k from the segment open as `fd`. `rows` are the entries with data in it, in file order; `befores[i]`
+ * is where the bytes before rows[i] lie, or null when rows[i] does not go on from an earlier entry.
+ *
+ * A token belongs to the block its first byte is in, so a query's candidate block holds the start of every line
+ * with the token. One exception: a token cut across two entries of a source (two batches) belongs, joined, to the
+ * block where the second entry starts, which holds part of the line all the same.
  */
-export function buildBlock (fd: number, rows: EntryRow[], first: number, end: number,
-  befores: Array<Before | null>): BuiltBlock {
-  const start = rows[first].at
-  const last = rows[end - 1]
-  const data = Buffer.allocUnsafe(last.at + last.length - start)
-  readFully(fd, data, start)
+export function buildBlock (fd: number, k: number, rows: EntryRow[], befores: Array<Before | null>): BuiltBlock {
+  const bs = blockStart(k)
+  const be = bs + BLOCK_BYTES
+  const last = rows[rows.length - 1]
+  // One byte before, to know whether the block starts inside a token; MAX_TOKEN after, to hash one that ends later.
+  const from = Math.max(rows[0].at, bs - 1)
+  const data = Buffer.allocUnsafe(Math.min(last.at + last.length, be + MAX_TOKEN) - from)
+  readFully(fd, data, from)
   const hashes = new Set<number>()
   const levels = LEVELS.map(() => 0)
   let unfiltered = false
   let lines = 0
   let minTs = Infinity
   let maxTs = -Infinity
-  for (let i = first; i < end; i++) {
-    const r = rows[i]
+  for (const [i, r] of rows.entries()) {
     minTs = Math.min(minTs, r.timestamp)
     maxTs = Math.max(maxTs, r.timestamp)
-    const from = r.at - start
-    const to = from + r.length
-    let skip = from
-    if (r.length > 0 && WORD[data[from]] === 1 && befores[i]) {
-      const joined = leadingToken(data, from, to, befores[i]!)
-      if (joined === null) unfiltered = true
-      else hashes.add(tokenHash(joined, 0, joined.length))
-      while (skip < to && WORD[data[skip]] === 1) skip++
+    // This entry's data in the buffer: [a, b) is its part in the block, [a, limit) what its tokens may use.
+    const a = Math.max(r.at, bs) - from
+    const b = Math.min(r.at + r.length, be) - from
+    const limit = Math.min(r.at + r.length - from, data.length)
+    let skip = a
+    if (WORD[data[a]] === 1) {
+      if (r.at >= bs && befores[i]) {
+        const joined = leadingToken(data, a, limit, befores[i]!)
+        if (joined === null) unfiltered = true
+        else hashes.add(tokenHash(joined, 0, joined.length))
+      }
+      // A token that began before the block, or in the entry before, is not this block's.
+      if ((r.at >= bs && befores[i]) || (r.at < bs && WORD[data[a - 1]] === 1)) {
+        while (skip < b && WORD[data[skip]] === 1) skip++
+      }
     }
     let levelSeen = false
-    let lineEnd = nextNewline(data, skip, to)
-    forEachToken(data, skip, to, (s, e) => {
+    let lineEnd = nextNewline(data, skip, b)
+    forEachToken(data, skip, limit, (s, e) => {
+      if (s >= b) return
       const h = tokenHash(data, s, e)
       hashes.add(h)
-      if (s > lineEnd) { levelSeen = false; lineEnd = nextNewline(data, s, to) }
+      if (s > lineEnd) { levelSeen = false; lineEnd = nextNewline(data, s, b) }
       const level = levelSeen ? undefined : LEVEL_HASH.get(h)
       if (level !== undefined) { levels[level]++; levelSeen = true }
     })
-    for (let nl = data.indexOf(NL, from); nl >= 0 && nl < to; nl = data.indexOf(NL, nl + 1)) lines++
+    for (let nl = data.indexOf(NL, a); nl >= 0 && nl < b; nl = data.indexOf(NL, nl + 1)) lines++
   }
   const sorted = Uint32Array.from(hashes).sort()
-  return { first, unfiltered, minTs, maxTs, lines, levels, hashes: sorted }
+  return { k, unfiltered, minTs, maxTs, lines, levels, hashes: sorted }
 }
 
 /**

@@ -8,7 +8,7 @@ import type { Before, EntryRow } from './blocks'
 import { Sidecar, sidecarFile } from './sidecar'
 import type { SegmentIndex } from './segment-index'
 import type { Extent } from './source'
-import type { IndexResult, IndexTask } from './index-worker'
+import type { BlockJob, IndexResult, IndexTask } from './index-worker'
 import { log } from '../util/log'
 
 export class Indexer {
@@ -35,12 +35,11 @@ export class Indexer {
     this.requested.set(si, r)
     const closed = si.closedBlocks
     if (closed <= r.blocks) return
-    const build: Array<[number, number]> = []
-    for (let k = r.blocks; k < closed; k++) build.push(si.range(k))
+    const build: BlockJob[] = []
+    for (let k = r.blocks; k < closed; k++) build.push(job(si, k))
     r.blocks = closed
     const prev = r.done
-    const [task] = this.task(si, build[0][0], build[build.length - 1][1], build)
-    r.done = this.run(task, `blocks of ${path.basename(si.file)}`).then(res => {
+    r.done = this.run({ segment: si.file, build }, `blocks of ${path.basename(si.file)}`).then(res => {
       if (res) si.setBuilt(res.blocks)
     }).then(() => prev)
   }
@@ -54,11 +53,16 @@ export class Indexer {
     if (r) await r.done
     this.requested.delete(si)
     const built = si.builtPrefix()
-    const build: Array<[number, number]> = []
-    for (let k = built.length; k < si.blockCount; k++) build.push(si.range(k))
-    const [task, sources] = this.task(si, 0, si.extents.length, build)
-    task.seal = { segmentBytes, sources, built }
-    const res = await this.run(task, `sidecar of ${path.basename(si.file)}`)
+    const build: BlockJob[] = []
+    for (let k = built.length; k < si.blockCount; k++) build.push(job(si, k))
+    const numbers = new Map<string, number>()
+    const entries: EntryRow[] = si.extents.map(e => {
+      let source = numbers.get(e.src.source)
+      if (source === undefined) { source = numbers.size; numbers.set(e.src.source, source) }
+      return row(e, source)
+    })
+    const seal = { segmentBytes, sources: [...numbers.keys()], entries, built }
+    const res = await this.run({ segment: si.file, build, seal }, `sidecar of ${path.basename(si.file)}`)
     if (!res || this.closed) return
     try {
       si.attach(Sidecar.open(sidecarFile(si.file), segmentBytes).sidecar)
@@ -67,18 +71,6 @@ export class Indexer {
       this.failures++
       log('warn', 'store', `${sidecarFile(si.file)} was written but does not open: ${(err as Error).message}`)
     }
-  }
-
-  /** The task for extents [from, to) of a segment, and its source table (the numbers in its rows). */
-  private task (si: SegmentIndex, from: number, to: number, build: Array<[number, number]>): [IndexTask, string[]] {
-    const extents = si.extents.slice(from, to)
-    const numbers = new Map<string, number>()
-    const rows: EntryRow[] = extents.map(e => {
-      let source = numbers.get(e.src.source)
-      if (source === undefined) { source = numbers.size; numbers.set(e.src.source, source) }
-      return { source, gen: e.gen, offset: e.offset, timestamp: e.timestamp, at: e.at, length: e.length }
-    })
-    return [{ segment: si.file, rows, befores: extents.map(before), base: from, build }, [...numbers.keys()]]
   }
 
   private async run (task: IndexTask, what: string): Promise<IndexResult | null> {
@@ -104,10 +96,22 @@ export class Indexer {
     return this.busy === 0 ? Promise.resolve() : new Promise(resolve => this.idlers.push(resolve))
   }
 
+  /** Lets the task running now finish (a sidecar half a second from done is worth the wait), then stops. */
   async close (): Promise<void> {
     this.closed = true
+    await this.idle()
     await this.pool.destroy()
   }
+}
+
+const row = (e: Extent, source: number): EntryRow =>
+  ({ source, gen: e.gen, offset: e.offset, timestamp: e.timestamp, at: e.at, length: e.length })
+
+/** Block k of a segment as the worker needs it: the extents with data in it, and where the bytes before each lie. */
+function job (si: SegmentIndex, k: number): BlockJob {
+  const [first, end] = si.extentsIn(k)
+  const extents = si.extents.slice(first, end)
+  return { k, rows: extents.map(e => row(e, 0)), befores: extents.map(before) }
 }
 
 /** Where the bytes before an extent lie, when it goes on from its source's previous extent. */

@@ -1,17 +1,17 @@
-// One segment's index as queries use it: its extents in file order, cut into blocks, and which blocks may hold a
-// set of tokens. A sealed segment answers from its sidecar (on disk, read a few rows at a time); the open segment
-// from the blocks the worker has built so far, held in memory; whatever is not indexed yet is a candidate.
-import { BLOCK_BYTES, type BlockSummary, type BuiltBlock } from './blocks'
+// One segment's index as queries use it: its extents in file order, and which of its blocks (blocks.ts) may hold
+// a set of tokens. A sealed segment answers from its sidecar (on disk, read a few rows at a time); the open
+// segment from the blocks the worker has built so far, held in memory; whatever is not indexed yet is a candidate.
+import { BLOCK_BYTES, blockOf, blockStart, blocksIn, type BlockSummary, type BuiltBlock } from './blocks'
 import { holdsAll } from './blockfilter'
 import { SidecarError, type Sidecar } from './sidecar'
 import type { Extent } from './source'
 
+/** Part of an extent: its bytes [from, to), counted from the extent's first byte. */
+export interface Piece { e: Extent, from: number, to: number }
+
 export class SegmentIndex {
   /** The segment's extents, in file order. */
   readonly extents: Extent[] = []
-  /** First extent of each block (of the open segment; a sealed one's come from its sidecar). */
-  private starts: number[] = []
-  private openBytes = BLOCK_BYTES
   /** The open segment's built blocks, by block number. */
   private built: Array<BuiltBlock | undefined> = []
   private side: Sidecar | null = null
@@ -21,27 +21,41 @@ export class SegmentIndex {
 
   get sidecar (): Sidecar | null { return this.side }
 
-  add (e: Extent): void {
-    if (this.openBytes >= BLOCK_BYTES) { this.starts.push(this.extents.length); this.openBytes = 0 }
-    this.extents.push(e)
-    this.openBytes += e.length
+  add (e: Extent): void { this.extents.push(e) }
+
+  /** File offset just past the last extent. */
+  private get end (): number {
+    const last = this.extents[this.extents.length - 1]
+    return last ? last.at + last.length : 0
   }
 
-  /** Blocks that no later entry can join: all but the last, which stays open until the segment is sealed. */
-  get closedBlocks (): number { return Math.max(0, this.starts.length - 1) }
+  /** Blocks that no later entry can reach: all before the one the segment's end is in. */
+  get closedBlocks (): number { return this.extents.length === 0 ? 0 : blockOf(this.end) }
 
-  /** Extent range [first, end) of block k, by the open segment's own cut. */
-  range (k: number): [number, number] {
-    return [this.starts[k], k + 1 < this.starts.length ? this.starts[k + 1] : this.extents.length]
+  /** Blocks of the segment as it is now, the last one maybe partly filled. */
+  get blockCount (): number { return blocksIn(this.end) }
+
+  /** Index range [first, end) of the extents with data in block k. */
+  extentsIn (k: number): [number, number] {
+    const bs = blockStart(k)
+    const x = this.extents
+    let lo = 0
+    let hi = x.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (x[mid].at + x[mid].length <= bs) lo = mid + 1
+      else hi = mid
+    }
+    let end = lo
+    while (end < x.length && x[end].at < bs + BLOCK_BYTES) end++
+    return [lo, end]
   }
-
-  get blockCount (): number { return this.starts.length }
 
   setBuilt (blocks: BuiltBlock[]): void {
-    for (const b of blocks) this.built[this.starts.indexOf(b.first)] = b
+    for (const b of blocks) this.built[b.k] = b
   }
 
-  /** Built blocks in order, every one of them: what a seal writes besides the ones it builds itself. */
+  /** Built blocks in order, every one of them from the first: what a seal writes besides those it builds itself. */
   builtPrefix (): BuiltBlock[] {
     const out: BuiltBlock[] = []
     for (const b of this.built) { if (!b) break; out.push(b) }
@@ -52,7 +66,6 @@ export class SegmentIndex {
   attach (sidecar: Sidecar): void {
     this.side = sidecar
     this.built = []
-    this.starts = []
   }
 
   /** Summaries of the blocks indexed so far (sidecar or built), for the console's histogram. */
@@ -61,47 +74,42 @@ export class SegmentIndex {
   }
 
   /**
-   * Extents, in file order, of the blocks that may hold every token of `hashes`; every extent when nothing is
-   * indexed. Calls `each` per extent.
+   * The parts of extents, in file order, that lie in blocks that may hold every token of `hashes`; all of every
+   * extent in blocks not indexed yet.
    */
-  candidates (hashes: number[], each: (e: Extent) => void): void {
-    const x = this.extents
-    const emit = (a: number, b: number): void => { for (let i = a; i < b; i++) each(x[i]) }
+  candidates (hashes: number[], each: (p: Piece) => void): void {
+    const count = this.blockCount
+    const may = this.mayHold(hashes, count)
+    for (let k = 0; k < count; k++) {
+      if (!may(k)) continue
+      const bs = blockStart(k)
+      const [first, end] = this.extentsIn(k)
+      for (let i = first; i < end; i++) {
+        const e = this.extents[i]
+        each({ e, from: Math.max(0, bs - e.at), to: Math.min(e.length, bs + BLOCK_BYTES - e.at) })
+      }
+    }
+  }
+
+  /** Whether block k may hold every token of `hashes`. */
+  private mayHold (hashes: number[], count: number): (k: number) => boolean {
     if (this.side) {
       const blocks = this.side.blocks
-      let may: Uint8Array
       try {
-        may = this.side.mayHoldAll(hashes)
+        const bits = this.side.mayHoldAll(hashes)
+        return k => blocks[k].unfiltered || (bits[k >> 3] & (1 << (k & 7))) !== 0
       } catch (err) {
         if (!(err instanceof SidecarError)) throw err
         this.side.close()
         this.side = null
-        this.recut()
         this.broken(err.message)
-        emit(0, x.length)
-        return
+        return () => true
       }
-      for (let k = 0; k < blocks.length; k++) {
-        if (!blocks[k].unfiltered && (may[k >> 3] & (1 << (k & 7))) === 0) continue
-        emit(blocks[k].first, k + 1 < blocks.length ? blocks[k + 1].first : x.length)
-      }
-      return
     }
-    for (let k = 0; k < this.starts.length; k++) {
-      const b = this.built[k]
-      if (b && !b.unfiltered && !holdsAll(b.hashes, hashes)) continue
-      const [first, end] = this.range(k)
-      emit(first, end)
+    return k => {
+      const b = k < count ? this.built[k] : undefined
+      return !b || b.unfiltered || holdsAll(b.hashes, hashes)
     }
-    if (this.starts.length === 0) emit(0, x.length)
-  }
-
-  /** Cuts the extents into blocks again, as a segment without a sidecar is until its rebuild. */
-  private recut (): void {
-    this.starts = []
-    this.openBytes = BLOCK_BYTES
-    const extents = this.extents.splice(0)
-    for (const e of extents) this.add(e)
   }
 
   close (): void { this.side?.close() }

@@ -55,7 +55,7 @@ export class Segments {
     // A sidecar outlives its segment only when a crash came between the two deletions, or mid-write.
     const have = new Set(ids)
     for (const f of names) {
-      const m = /^(\d{12})\.idx(\.tmp)?$/.exec(f)
+      const m = /^(\d{12})\.idx(\.\d+\.tmp)?$/.exec(f)
       if (m && (m[2] || !have.has(Number(m[1])))) fs.rmSync(path.join(this.dir, f), { force: true })
     }
     let entries = 0

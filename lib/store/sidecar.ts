@@ -9,12 +9,13 @@
 //   then four sections, each u32 length | u32 CRC-32 | body:
 //   sources  per source: u16 length | name (UTF-8)
 //   entries  40 bytes each, in file order: u32 source | u32 length | f64 gen | f64 offset | f64 timestamp | f64 at
-//   blocks   52 bytes each: u32 first entry | u32 flags (1: unfiltered) | f64 min ts | f64 max ts | u32 lines |
-//            u32 lines per level × 6 (fatal, error, warn, info, debug, trace)
+//   blocks   48 bytes each (block k is segment bytes 16 + k·256 KiB on): u32 flags (1: unfiltered) | f64 min ts |
+//            f64 max ts | u32 lines | u32 lines per level × 6 (fatal, error, warn, info, debug, trace)
 //   filter   rows × row bytes (blockfilter.ts)
 import fs from 'node:fs'
+import { threadId } from 'node:worker_threads'
 import { crc32 } from 'node:zlib'
-import { LEVELS, type BlockSummary, type EntryRow } from './blocks'
+import { LEVELS, blocksIn, type BlockSummary, type EntryRow } from './blocks'
 import { mayHoldAll, type FilterShape } from './blockfilter'
 import { writeFileAtomic } from '../util/atomic-file'
 
@@ -22,7 +23,7 @@ export const SIDECAR_MAGIC = Buffer.from('LOGFSIDX')
 export const SIDECAR_VERSION = 1
 const HEADER = 52
 const ENTRY = 40
-const BLOCK = 20 + 4 * LEVELS.length + 8
+const BLOCK = 24 + 4 * LEVELS.length
 
 export interface SidecarContent {
   /** Bytes of the segment the sidecar describes; a segment of another size makes it stale. */
@@ -67,12 +68,11 @@ export function encodeSidecar (c: SidecarContent): Buffer {
   const blocks = Buffer.alloc(c.blocks.length * BLOCK)
   for (const [i, b] of c.blocks.entries()) {
     const o = i * BLOCK
-    blocks.writeUInt32LE(b.first, o)
-    blocks.writeUInt32LE(b.unfiltered ? 1 : 0, o + 4)
-    blocks.writeDoubleLE(b.minTs, o + 8)
-    blocks.writeDoubleLE(b.maxTs, o + 16)
-    blocks.writeUInt32LE(b.lines, o + 24)
-    b.levels.forEach((n, l) => blocks.writeUInt32LE(n, o + 28 + 4 * l))
+    blocks.writeUInt32LE(b.unfiltered ? 1 : 0, o)
+    blocks.writeDoubleLE(b.minTs, o + 4)
+    blocks.writeDoubleLE(b.maxTs, o + 12)
+    blocks.writeUInt32LE(b.lines, o + 20)
+    b.levels.forEach((n, l) => blocks.writeUInt32LE(n, o + 24 + 4 * l))
   }
   header.writeUInt32LE(crc32(header.subarray(0, HEADER - 4)), HEADER - 4)
   return Buffer.concat([header, section(sources), section(entries), section(blocks),
@@ -81,7 +81,9 @@ export function encodeSidecar (c: SidecarContent): Buffer {
 
 export function writeSidecar (file: string, c: SidecarContent): number {
   const bytes = encodeSidecar(c)
-  writeFileAtomic(file, bytes)
+  // A temporary name of this thread's own: a store closing and one opening in the same process (tests) may both
+  // be writing the sidecar of one segment.
+  writeFileAtomic(file, bytes, `${file}.${threadId}.tmp`)
   return bytes.length
 }
 
@@ -163,16 +165,17 @@ export class Sidecar {
       })
     }
     const blocksBody = next('blocks')
-    if (blocksBody.length !== nBlocks * BLOCK) throw new SidecarError('block table size mismatch')
+    if (blocksBody.length !== nBlocks * BLOCK || nBlocks !== blocksIn(segmentBytes)) {
+      throw new SidecarError('block table size mismatch')
+    }
     const blocks: BlockSummary[] = []
     for (let o = 0; o < blocksBody.length; o += BLOCK) {
       blocks.push({
-        first: blocksBody.readUInt32LE(o),
-        unfiltered: (blocksBody.readUInt32LE(o + 4) & 1) !== 0,
-        minTs: blocksBody.readDoubleLE(o + 8),
-        maxTs: blocksBody.readDoubleLE(o + 16),
-        lines: blocksBody.readUInt32LE(o + 24),
-        levels: LEVELS.map((_, l) => blocksBody.readUInt32LE(o + 28 + 4 * l)),
+        unfiltered: (blocksBody.readUInt32LE(o) & 1) !== 0,
+        minTs: blocksBody.readDoubleLE(o + 4),
+        maxTs: blocksBody.readDoubleLE(o + 12),
+        lines: blocksBody.readUInt32LE(o + 20),
+        levels: LEVELS.map((_, l) => blocksBody.readUInt32LE(o + 24 + 4 * l)),
       })
     }
     const filterHead = readAt(fd, at, 8, size)

@@ -8,7 +8,7 @@ import { encodeEntry, type Entry, type EntryRef } from './segment'
 import { Segments, type Segment } from './segments'
 import { loadMarks, saveMarks } from './marks'
 import { SourceIndex, formatCursor, type Cursor, type Extent } from './source'
-import { SegmentIndex } from './segment-index'
+import { SegmentIndex, type Piece } from './segment-index'
 import { Indexer } from './indexer'
 import { Sidecar, SidecarError, sidecarFile } from './sidecar'
 import { log } from '../util/log'
@@ -141,7 +141,8 @@ export class Store extends EventEmitter {
 
   private index (ref: EntryRef, seg: Segment): SourceIndex {
     const s = this.sourceFor(ref.source)
-    const e: Extent = { gen: ref.gen, offset: ref.offset, length: ref.length, timestamp: ref.timestamp, seg, at: ref.at, src: s }
+    const { gen, offset, length, timestamp, at } = ref
+    const e: Extent = { gen, offset, length, timestamp, seg, at, src: s }
     s.add(e)
     this.indexFor(seg).add(e)
     seg.newest = Math.max(seg.newest, ref.timestamp)
@@ -296,17 +297,17 @@ export class Store extends EventEmitter {
   }
 
   /**
-   * Per source, the extents that may hold every token of `hashes`, in cursor order: what a search for text that
-   * proves those tokens (tokens.ts) must read. Only sources `wanted` accepts are gathered.
+   * Per source, the parts of extents that may hold every token of `hashes`: what a search for text that proves
+   * those tokens (tokens.ts) must read. Only sources `wanted` accepts are gathered.
    */
-  candidates (hashes: number[], wanted: (s: SourceIndex) => boolean): Map<SourceIndex, Extent[]> {
-    const out = new Map<SourceIndex, Extent[]>()
+  candidates (hashes: number[], wanted: (s: SourceIndex) => boolean): Map<SourceIndex, Piece[]> {
+    const out = new Map<SourceIndex, Piece[]>()
     for (const si of this.indexes.values()) {
-      si.candidates(hashes, e => {
-        if (!wanted(e.src)) return
-        const list = out.get(e.src)
-        if (list) list.push(e)
-        else out.set(e.src, [e])
+      si.candidates(hashes, p => {
+        if (!wanted(p.e.src)) return
+        const list = out.get(p.e.src)
+        if (list) list.push(p)
+        else out.set(p.e.src, [p])
       })
     }
     return out
@@ -329,12 +330,12 @@ export class Store extends EventEmitter {
     await this.indexer.idle()
   }
 
-  close (): void {
+  async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
     if (this.retentionTimer) clearInterval(this.retentionTimer)
-    for (const si of this.indexes.values()) si.close()
-    void this.indexer.close()
     this.segments.close()
+    await this.indexer.close()
+    for (const si of this.indexes.values()) si.close()
   }
 }

@@ -22,7 +22,8 @@ export function tokenHash (buf: Uint8Array, start: number, end: number): number 
 }
 
 /** Calls `each(start, end)` for every token in buf[from, to). */
-export function forEachToken (buf: Uint8Array, from: number, to: number, each: (start: number, end: number) => void): void {
+export function forEachToken (buf: Uint8Array, from: number, to: number,
+  each: (start: number, end: number) => void): void {
   for (let i = from; i < to;) {
     while (i < to && WORD[buf[i]] === 0) i++
     const s = i

@@ -3,11 +3,10 @@
 import fs from 'node:fs'
 
 /**
- * Replaces `file` with `text` (or bytes). On failure the old file is untouched, the temporary one is removed (it would only
- * take space), and the error is thrown.
+ * Replaces `file` with `text` (or bytes), written first to `tmp`. On failure the old file is untouched, the
+ * temporary one is removed (it would only take space), and the error is thrown.
  */
-export function writeFileAtomic (file: string, text: string | Uint8Array): void {
-  const tmp = `${file}.tmp`
+export function writeFileAtomic (file: string, text: string | Uint8Array, tmp = `${file}.tmp`): void {
   try {
     const fd = fs.openSync(tmp, 'w')
     try {
