@@ -128,7 +128,8 @@ t.test('sealed segments get sidecars; searches read only candidate blocks and an
     // Every line once, wherever it lies: many straddle a block's edge or an entry's.
     let found = 0
     for (let i = 7; i < lines; i += 97) {
-      const { hits } = await grep(store, all(store), { ...base, pattern: `request ${i} handled`, ignoreCase: i % 2 === 0 })
+      const pattern = `request ${i} handled`
+      const { hits } = await grep(store, all(store), { ...base, pattern, ignoreCase: i % 2 === 0 })
       if (hits.length === 1 && hits[0].text.includes(`"request ${i} handled`)) found++
     }
     t.equal(found, Math.ceil((lines - 7) / 97), 'each sampled line found by its number, and only it')

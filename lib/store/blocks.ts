@@ -85,7 +85,7 @@ export function buildBlock (fd: number, k: number, rows: EntryRow[], befores: Ar
     let skip = a
     if (WORD[data[a]] === 1) {
       if (r.at >= bs && befores[i]) {
-        const joined = leadingToken(data, a, limit, befores[i]!)
+        const joined = leadingToken(data, a, limit, befores[i])
         if (joined === null) unfiltered = true
         else hashes.add(tokenHash(joined, 0, joined.length))
       }
