@@ -17,7 +17,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   // The native core: the FUSE session, the ring producer and the tails, behind lib/native/native.ts.
   native: ['util'],
   ring: ['util', 'native'],
-  store: ['wire'],
+  store: ['wire', 'native'],
   query: ['store'],
   server: ['query', 'metrics'],
   config: ['ring'],

@@ -153,6 +153,43 @@ t.test('sealed segments get sidecars; searches read only candidate blocks and an
     t.same(trace!.sources, ['n/a/app.log', 'n/b/app.log'])
   })
 
+t.test('a sidecar, read by its documented layout: the entry table with each entry\'s line and level counts',
+  async t => {
+    const { dir } = await fill(t)
+    const idx = fs.readFileSync(path.join(dir, '000000000002.idx'))
+    t.equal(idx.toString('latin1', 0, 8), 'LOGFSIDX')
+    t.equal(idx.readUInt32LE(8), 1, 'version 1')
+    const [sources, entries, blocks] = [24, 28, 32].map(o => idx.readUInt32LE(o))
+    let at = 52
+    const section = (): Buffer => {
+      const body = idx.subarray(at + 8, at + 8 + idx.readUInt32LE(at))
+      at += 8 + body.length
+      return body
+    }
+    const names = section()
+    const table = section()
+    t.equal(section().length, 4 * blocks)
+    t.equal(sources, 2)
+    t.match(names.toString('latin1'), /n\/a\/app\.log/)
+    t.equal(table.length, 68 * entries)
+    const seg = fs.readFileSync(path.join(dir, '000000000002.seg'))
+    t.equal(seg.length, idx.readDoubleLE(16), 'covers the whole segment')
+    let lines = 0
+    let errors = 0
+    let counted = 0
+    let counted4Errors = 0
+    for (let o = 0; o < table.length; o += 68) {
+      const data = seg.subarray(table.readDoubleLE(o + 32), table.readDoubleLE(o + 32) + table.readUInt32LE(o + 4))
+      lines += data.toString().split('\n').length - 1
+      errors += data.toString().split('"level":"error"').length - 1
+      counted += table.readUInt32LE(o + 40)
+      counted4Errors += table.readUInt32LE(o + 48)
+    }
+    t.ok(lines > 1000)
+    t.equal(counted, lines, 'lines per entry')
+    t.equal(counted4Errors, errors, 'error lines per entry (level words: fatal, error, …)')
+  })
+
 t.test('a missing or corrupt sidecar is rebuilt, answers unchanged meanwhile and after; retention removes them',
   async t => {
     const { store, dir } = await fill(t)
@@ -162,14 +199,17 @@ t.test('a missing or corrupt sidecar is rebuilt, answers unchanged meanwhile and
     const files = sidecars(dir)
     const original = fs.readFileSync(path.join(dir, files[1]))
     fs.rmSync(path.join(dir, files[0]))
+    // One byte of every 4 KiB page of the filter, the file's tail (rows × row bytes), so whichever rows a search
+    // reads, it finds the damage.
     const bad = Buffer.from(original)
-    bad[bad.length - 10] ^= 0xff
+    const filterBytes = bad.readUInt32LE(36) * bad.readUInt32LE(44)
+    for (let at = bad.length - filterBytes; at < bad.length; at += 4096) bad[at] ^= 0xff
     fs.writeFileSync(path.join(dir, files[1]), bad)
     fs.writeFileSync(path.join(dir, files[2]), fs.readFileSync(path.join(dir, files[2])).subarray(0, 100))
 
     const reopened = openStore(t, dir)
     t.equal(reopened.indexStats().indexedSegments, files.length - 2,
-      'the missing and the truncated sidecar are not used (the filter CRC is checked on first use)')
+      'the missing and the truncated sidecar are not used (filter pages are checked when first read)')
     const during = await grep(reopened, all(reopened), q)
     t.ok(during.indexed)
     t.same(during.hits, before.hits, 'answers while rebuilding, the corrupt filter found and not used')

@@ -1,5 +1,6 @@
 // The one typed interface to the native core (lib/native/src, built by bin/logfs-setup): the FUSE session on
-// libfuse 3's low-level API, the ring producer and the files' tails. fs/ and ring/ use it; nothing else does.
+// libfuse 3's low-level API, the ring producer and the files' tails, which fs/ and ring/ use; and the store's
+// block tokenizer, which its index worker uses.
 import path from 'node:path'
 
 /** The ops C hands to JavaScript (session.h, enum lf_op). Writes, reads, flush and statfs never come here. */
@@ -100,6 +101,14 @@ export interface NativeCore {
    * reason if it cannot. Whatever this process still had to write must be out first.
    */
   exec (file: string, args: string[]): never
+  /**
+   * The store's block tokens (src/tokens.h): the distinct hashes, ascending, of the tokens starting in
+   * [skip, end) of each piece (start, skip, end, limit) of `data`, running on up to limit; and per piece, 7
+   * numbers: the newlines in [start, end), then lines by the first level word in them (`levelHashes[i]` counted
+   * under `levelOf[i]`, 0 to 5).
+   */
+  blockTokens (data: Uint8Array, pieces: Int32Array, levelHashes: Uint32Array, levelOf: Uint8Array):
+  { hashes: Uint32Array, stats: Uint32Array }
 
   readonly constants: { HEADER: number, CONTROL_BYTES: number, CTL_SLOTS: number, FULL: number }
 }
@@ -134,7 +143,10 @@ function load (): NativeCore {
 
 let core: NativeCore | null = null
 
-/** Loaded on first use, so commands that mount nothing (`logfs server`, queries) run without the addon. */
+/**
+ * Loaded on first use, so commands that mount nothing (`logfs server`, queries) run without the addon; a server
+ * without it builds no indexes, and its searches read everything.
+ */
 export const native: NativeCore = new Proxy({} as NativeCore, {
   get: (_target, key: keyof NativeCore) => (core ??= load())[key],
 })

@@ -18,13 +18,13 @@ export const MAX_LINES = 10_000
 
 const WINDOW = 256 * 1024
 
-/** A line from its bytes (without the newline that ends it) and where it begins. */
-export function makeLine (source: string, at: Cursor, ts: number, bytes: Buffer): Line {
-  return { source, cursor: formatCursor(at), ts, text: bytes.toString('utf8').replace(/\n$/, '') }
+/** A line from its text (the newline that ends it is dropped) and where it begins. */
+export function makeLine (source: string, at: Cursor, ts: number, text: string): Line {
+  return { source, cursor: formatCursor(at), ts, text: text.replace(/\n$/, '') }
 }
 
 export function lineAt (s: SourceIndex, pos: number, end: number): Line {
-  return makeLine(s.source, s.cursorAt(pos), s.timestampAt(pos), s.read(pos, end))
+  return makeLine(s.source, s.cursorAt(pos), s.timestampAt(pos), s.read(pos, end).toString('utf8'))
 }
 
 /** Logical position of the start of the line holding `pos`. */

@@ -1,13 +1,13 @@
 // A segment's blocks: fixed byte ranges of its file, the unit a filter prunes. Block k is file bytes
 // [FILE_HEADER + k·BLOCK_BYTES, FILE_HEADER + (k+1)·BLOCK_BYTES), whatever entries lie there, so every block
 // holds about as many tokens as the next and the bit-sliced filter wastes no rows on an outsized one (an entry,
-// one source's run of a batch, can be 1 MiB). Each block gets its distinct token hashes and a summary (time
-// range, lines, lines per level), read from the segment file. This runs in the index worker, off the ingest
-// thread.
+// one source's run of a batch, can be 1 MiB). Each block gets its distinct token hashes, and each entry's part of
+// it a summary (lines, lines per level, for histograms), read from the segment file. This runs in the index worker, off the ingest
+// thread; the byte loop is native (src/tokens.c).
 import fs from 'node:fs'
 import { FILE_HEADER } from './segment'
-import { MAX_TOKEN, WORD, forEachToken, tokenHash } from './tokens'
-import { NL } from '../util/bytes'
+import { MAX_TOKEN, WORD, tokenHash } from './tokens'
+import { native } from '../native/native'
 
 /** Small enough that a false positive costs one short read; the filters' share of the data does not depend on it. */
 export const BLOCK_BYTES = 256 * 1024
@@ -32,82 +32,81 @@ export interface Before { file: string, at: number, length: number }
 /** Lines counted per level, in this order; the first level word of a line decides. */
 export const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const
 
+/** Per entry: newlines, then lines by the first level word they hold, in LEVELS order. */
+export const SUMMARY = 1 + LEVELS.length
+
 export interface BlockSummary {
   /** True when the filter cannot be trusted for this block (a token began where it could not be read): scan it. */
   unfiltered: boolean
-  /** Time range of the entries with data in the block. */
-  minTs: number
-  maxTs: number
-  /** Newlines in the block's data. */
-  lines: number
-  /** Lines by the first level word they hold, in LEVELS order. */
-  levels: number[]
 }
 
 export interface BuiltBlock extends BlockSummary {
   k: number
   /** Hashes of the tokens that start in the block, distinct, ascending. */
   hashes: Uint32Array
+  /** For each entry with data in the block: its number in the segment, then its part's SUMMARY numbers. */
+  summaries: Uint32Array
 }
 
-const LEVEL_HASH = new Map<number, number>(LEVELS.map((l, i) => [tokenHash(Buffer.from(l), 0, l.length), i]))
-LEVEL_HASH.set(tokenHash(Buffer.from('warning'), 0, 7), LEVELS.indexOf('warn'))
+/** Where a block's bytes are read: one buffer for every block, as fresh memory for each cost page faults. */
+const scratch = Buffer.allocUnsafeSlow(1 + BLOCK_BYTES + MAX_TOKEN)
+
+/** The level words' hashes and the level each counts under, as the native tokenizer takes them. */
+const LEVEL_WORDS: Array<[string, number]> = [...LEVELS.map((l, i): [string, number] => [l, i]), ['warning', 2]]
+const LEVEL_HASHES = Uint32Array.from(LEVEL_WORDS, ([w]) => tokenHash(Buffer.from(w), 0, w.length))
+const LEVEL_OF = Uint8Array.from(LEVEL_WORDS, ([, i]) => i)
 
 /**
- * Builds block k from the segment open as `fd`. `rows` are the entries with data in it, in file order; `befores[i]`
- * is where the bytes before rows[i] lie, or null when rows[i] does not go on from an earlier entry.
+ * Builds block k from the segment open as `fd`. `rows` are the entries with data in it, in file order, the first
+ * being entry number `first` of the segment; `befores[i]` is where the bytes before rows[i] lie, or null when
+ * rows[i] does not go on from an earlier entry.
  *
  * A token belongs to the block its first byte is in, so a query's candidate block holds the start of every line
  * with the token. One exception: a token cut across two entries of a source (two batches) belongs, joined, to the
  * block where the second entry starts, which holds part of the line all the same.
  */
-export function buildBlock (fd: number, k: number, rows: EntryRow[], befores: Array<Before | null>): BuiltBlock {
+export function buildBlock (fd: number, k: number, first: number, rows: EntryRow[],
+  befores: Array<Before | null>): BuiltBlock {
   const bs = blockStart(k)
   const be = bs + BLOCK_BYTES
   const last = rows[rows.length - 1]
   // One byte before, to know whether the block starts inside a token; MAX_TOKEN after, to hash one that ends later.
   const from = Math.max(rows[0].at, bs - 1)
-  const data = Buffer.allocUnsafe(Math.min(last.at + last.length, be + MAX_TOKEN) - from)
+  const data = scratch.subarray(0, Math.min(last.at + last.length, be + MAX_TOKEN) - from)
   readFully(fd, data, from)
-  const hashes = new Set<number>()
-  const levels = LEVELS.map(() => 0)
+  const joined: number[] = []
   let unfiltered = false
-  let lines = 0
-  let minTs = Infinity
-  let maxTs = -Infinity
+  const pieces = new Int32Array(4 * rows.length)
   for (const [i, r] of rows.entries()) {
-    minTs = Math.min(minTs, r.timestamp)
-    maxTs = Math.max(maxTs, r.timestamp)
     // This entry's data in the buffer: [a, b) is its part in the block, [a, limit) what its tokens may use.
     const a = Math.max(r.at, bs) - from
     const b = Math.min(r.at + r.length, be) - from
     const limit = Math.min(r.at + r.length - from, data.length)
     let skip = a
-    if (WORD[data[a]] === 1) {
-      if (r.at >= bs && befores[i]) {
-        const joined = leadingToken(data, a, limit, befores[i])
-        if (joined === null) unfiltered = true
-        else hashes.add(tokenHash(joined, 0, joined.length))
+    const before = r.at >= bs ? befores[i] : null
+    if (WORD[data[a]] === 1 && (before !== null || (r.at < bs && WORD[data[a - 1]] === 1))) {
+      if (before !== null) {
+        const token = leadingToken(data, a, limit, before)
+        if (token === null) unfiltered = true
+        else joined.push(tokenHash(token, 0, token.length))
       }
       // A token that began before the block, or in the entry before, is not this block's.
-      if ((r.at >= bs && befores[i]) || (r.at < bs && WORD[data[a - 1]] === 1)) {
-        while (skip < b && WORD[data[skip]] === 1) skip++
-      }
+      while (skip < b && WORD[data[skip]] === 1) skip++
     }
-    let levelSeen = false
-    let lineEnd = nextNewline(data, skip, b)
-    forEachToken(data, skip, limit, (s, e) => {
-      if (s >= b) return
-      const h = tokenHash(data, s, e)
-      hashes.add(h)
-      if (s > lineEnd) { levelSeen = false; lineEnd = nextNewline(data, s, b) }
-      const level = levelSeen ? undefined : LEVEL_HASH.get(h)
-      if (level !== undefined) { levels[level]++; levelSeen = true }
-    })
-    for (let nl = data.indexOf(NL, a); nl >= 0 && nl < b; nl = data.indexOf(NL, nl + 1)) lines++
+    pieces.set([a, skip, b, limit], 4 * i)
   }
-  const sorted = Uint32Array.from(hashes).sort()
-  return { k, unfiltered, minTs, maxTs, lines, levels, hashes: sorted }
+  const { hashes, stats } = native.blockTokens(data, pieces, LEVEL_HASHES, LEVEL_OF)
+  const summaries = new Uint32Array(rows.length * (1 + SUMMARY))
+  for (let i = 0; i < rows.length; i++) {
+    summaries[i * (1 + SUMMARY)] = first + i
+    summaries.set(stats.subarray(i * SUMMARY, (i + 1) * SUMMARY), i * (1 + SUMMARY) + 1)
+  }
+  return {
+    k,
+    unfiltered,
+    hashes: joined.length === 0 ? hashes : Uint32Array.from(new Set([...hashes, ...joined])).sort(),
+    summaries,
+  }
 }
 
 /**
@@ -130,12 +129,6 @@ function leadingToken (data: Buffer, from: number, to: number, before: Before): 
   let e = from
   while (e < to && WORD[data[e]] === 1) e++
   return Buffer.concat([back.subarray(s), data.subarray(from, e)])
-}
-
-/** The first newline in data[from, to), or Infinity. */
-function nextNewline (data: Buffer, from: number, to: number): number {
-  const nl = data.indexOf(NL, from)
-  return nl >= 0 && nl < to ? nl : Infinity
 }
 
 function readFully (fd: number, buf: Buffer, position: number): void {

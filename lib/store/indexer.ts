@@ -24,6 +24,8 @@ export class Indexer {
   /** Blocks of each open segment handed to the worker so far, and the task that builds the last of them. */
   private readonly requested = new Map<SegmentIndex, { blocks: number, done: Promise<void> }>()
   private closed = false
+  /** Set when the worker cannot tokenize (the native core is not built). */
+  private unavailable = false
   private busy = 0
   private idlers: Array<() => void> = []
   sidecarsWritten = 0
@@ -74,14 +76,21 @@ export class Indexer {
   }
 
   private async run (task: IndexTask, what: string): Promise<IndexResult | null> {
-    if (this.closed) return null
+    if (this.closed || this.unavailable) return null
     this.busy++
     try {
       return await this.pool.run(task) as IndexResult
     } catch (err) {
       if (this.closed) return null
+      const message = (err as Error).message
+      if (message.includes('native core is not built')) {
+        // Said once: every later task would fail the same way.
+        this.unavailable = true
+        log('warn', 'store', `building no indexes, every search reads everything: ${message}`)
+        return null
+      }
       this.failures++
-      log('warn', 'store', `index worker failed on ${what}; queries read it whole: ${(err as Error).message}`)
+      log('warn', 'store', `index worker failed on ${what}; queries read it whole: ${message}`)
       return null
     } finally {
       // The caller's own continuation (attaching what was built) runs before idle() callers hear of it.
@@ -111,7 +120,7 @@ const row = (e: Extent, source: number): EntryRow =>
 function job (si: SegmentIndex, k: number): BlockJob {
   const [first, end] = si.extentsIn(k)
   const extents = si.extents.slice(first, end)
-  return { k, rows: extents.map(e => row(e, 0)), befores: extents.map(before) }
+  return { k, first, rows: extents.map(e => row(e, 0)), befores: extents.map(before) }
 }
 
 /** Where the bytes before an extent lie, when it goes on from its source's previous extent. */

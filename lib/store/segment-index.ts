@@ -1,7 +1,7 @@
 // One segment's index as queries use it: its extents in file order, and which of its blocks (blocks.ts) may hold
 // a set of tokens. A sealed segment answers from its sidecar (on disk, read a few rows at a time); the open
 // segment from the blocks the worker has built so far, held in memory; whatever is not indexed yet is a candidate.
-import { BLOCK_BYTES, blockOf, blockStart, blocksIn, type BlockSummary, type BuiltBlock } from './blocks'
+import { BLOCK_BYTES, blockOf, blockStart, blocksIn, type BuiltBlock } from './blocks'
 import { holdsAll } from './blockfilter'
 import { SidecarError, type Sidecar } from './sidecar'
 import type { Extent } from './source'
@@ -66,11 +66,6 @@ export class SegmentIndex {
   attach (sidecar: Sidecar): void {
     this.side = sidecar
     this.built = []
-  }
-
-  /** Summaries of the blocks indexed so far (sidecar or built), for the console's histogram. */
-  summaries (): BlockSummary[] {
-    return this.side ? this.side.blocks : this.built.filter((b): b is BuiltBlock => b !== undefined)
   }
 
   /**

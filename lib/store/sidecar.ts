@@ -1,35 +1,40 @@
 // Index sidecars, format version 1 (documented in lib/store/README.md): `N.idx` beside a sealed segment `N.seg`,
-// holding what the store otherwise learns by reading the whole segment (its entry table) and what lets a query
-// skip most of it (block summaries and the bit-sliced token filter). Written temp → fsync → rename, so a crash
+// holding what the store otherwise learns by reading the whole segment (its entry table, with each entry's line
+// and level counts for histograms) and what lets a query skip most of it (the bit-sliced token filter). Written temp → fsync → rename, so a crash
 // leaves the old state or the new one; each section carries a CRC-32, and one that does not check out makes the
 // store rebuild the sidecar while queries scan that segment.
 //
 //   header  52 bytes: "LOGFSIDX" | u32 version | u32 0 | f64 segment bytes covered | u32 sources | u32 entries |
 //                     u32 blocks | u32 filter rows | u32 probes | u32 row bytes | u32 CRC-32 of the 48 bytes before
-//   then four sections, each u32 length | u32 CRC-32 | body:
+//   then four sections, each u32 length | u32 CRC-32 | body, and the filter:
 //   sources  per source: u16 length | name (UTF-8)
-//   entries  40 bytes each, in file order: u32 source | u32 length | f64 gen | f64 offset | f64 timestamp | f64 at
-//   blocks   48 bytes each (block k is segment bytes 16 + k·256 KiB on): u32 flags (1: unfiltered) | f64 min ts |
-//            f64 max ts | u32 lines | u32 lines per level × 6 (fatal, error, warn, info, debug, trace)
-//   filter   rows × row bytes (blockfilter.ts)
+//   entries  68 bytes each, in file order: u32 source | u32 length | f64 gen | f64 offset | f64 timestamp | f64 at |
+//            u32 lines | u32 lines per level × 6 (fatal, error, warn, info, debug, trace)
+//   blocks   4 bytes each (block k is segment bytes 16 + k·256 KiB on): u32 flags (1: unfiltered)
+//   pages    u32 CRC-32 of each 4 KiB page of the filter
+//   filter   u32 length | u32 0 | rows × row bytes (blockfilter.ts), checked a page at a time as lookups read it
 import fs from 'node:fs'
 import { threadId } from 'node:worker_threads'
 import { crc32 } from 'node:zlib'
-import { LEVELS, blocksIn, type BlockSummary, type EntryRow } from './blocks'
+import { SUMMARY, blocksIn, type BlockSummary, type EntryRow } from './blocks'
 import { mayHoldAll, type FilterShape } from './blockfilter'
 import { writeFileAtomic } from '../util/atomic-file'
 
 export const SIDECAR_MAGIC = Buffer.from('LOGFSIDX')
 export const SIDECAR_VERSION = 1
 const HEADER = 52
-const ENTRY = 40
-const BLOCK = 24 + 4 * LEVELS.length
+const ENTRY = 40 + 4 * SUMMARY
+const BLOCK = 4
+/** The filter is checked in pages of this size: a lookup reads a few rows, and checks only the pages they are in. */
+const PAGE = 4096
 
 export interface SidecarContent {
   /** Bytes of the segment the sidecar describes; a segment of another size makes it stale. */
   segmentBytes: number
   sources: string[]
   entries: EntryRow[]
+  /** SUMMARY numbers per entry: its lines, and lines per level. */
+  summaries: Uint32Array
   blocks: BlockSummary[]
   shape: FilterShape
   filter: Uint8Array
@@ -64,19 +69,23 @@ export function encodeSidecar (c: SidecarContent): Buffer {
     entries.writeDoubleLE(e.offset, o + 16)
     entries.writeDoubleLE(e.timestamp, o + 24)
     entries.writeDoubleLE(e.at, o + 32)
+    for (let j = 0; j < SUMMARY; j++) entries.writeUInt32LE(c.summaries[i * SUMMARY + j], o + 40 + 4 * j)
   }
   const blocks = Buffer.alloc(c.blocks.length * BLOCK)
   for (const [i, b] of c.blocks.entries()) {
     const o = i * BLOCK
     blocks.writeUInt32LE(b.unfiltered ? 1 : 0, o)
-    blocks.writeDoubleLE(b.minTs, o + 4)
-    blocks.writeDoubleLE(b.maxTs, o + 12)
-    blocks.writeUInt32LE(b.lines, o + 20)
-    b.levels.forEach((n, l) => blocks.writeUInt32LE(n, o + 24 + 4 * l))
   }
   header.writeUInt32LE(crc32(header.subarray(0, HEADER - 4)), HEADER - 4)
-  return Buffer.concat([header, section(sources), section(entries), section(blocks),
-    section(Buffer.from(c.filter.buffer, c.filter.byteOffset, c.filter.byteLength))])
+  const filter = Buffer.from(c.filter.buffer, c.filter.byteOffset, c.filter.byteLength)
+  const pages = Buffer.allocUnsafe(4 * Math.ceil(filter.length / PAGE))
+  for (let p = 0; p * PAGE < filter.length; p++) {
+    pages.writeUInt32LE(crc32(filter.subarray(p * PAGE, (p + 1) * PAGE)), 4 * p)
+  }
+  const filterHead = Buffer.alloc(8)
+  filterHead.writeUInt32LE(filter.length, 0)
+  return Buffer.concat([header, section(sources), section(entries), section(blocks), section(pages), filterHead,
+    filter])
 }
 
 export function writeSidecar (file: string, c: SidecarContent): number {
@@ -94,11 +103,11 @@ export class SidecarError extends Error {}
 
 /**
  * A sidecar opened for queries: its tables are read and checked at once; the filter, the bulk of it, stays on
- * disk and is read a row at a time, after its CRC has been checked once (on first use, so start-up reads only the
- * tables).
+ * disk and is read a row at a time, each 4 KiB page of it checked the first time a row in it is read (so
+ * start-up reads only the tables, and a first search only the pages it needs).
  */
 export class Sidecar {
-  private verified = false
+  private readonly verified: Uint8Array
 
   private constructor (
     readonly file: string,
@@ -106,9 +115,11 @@ export class Sidecar {
     readonly blocks: BlockSummary[],
     readonly shape: FilterShape,
     private readonly filterAt: number,
-    private readonly filterCrc: number,
+    private readonly pageCrcs: Buffer,
     readonly bytes: number,
-  ) {}
+  ) {
+    this.verified = new Uint8Array(pageCrcs.length / 4)
+  }
 
   /**
    * Opens `file` for a segment of `segmentBytes` bytes, with its source and entry tables (which the store keeps
@@ -170,38 +181,35 @@ export class Sidecar {
     }
     const blocks: BlockSummary[] = []
     for (let o = 0; o < blocksBody.length; o += BLOCK) {
-      blocks.push({
-        unfiltered: (blocksBody.readUInt32LE(o) & 1) !== 0,
-        minTs: blocksBody.readDoubleLE(o + 4),
-        maxTs: blocksBody.readDoubleLE(o + 12),
-        lines: blocksBody.readUInt32LE(o + 20),
-        levels: LEVELS.map((_, l) => blocksBody.readUInt32LE(o + 24 + 4 * l)),
-      })
+      blocks.push({ unfiltered: (blocksBody.readUInt32LE(o) & 1) !== 0 })
     }
-    const filterHead = readAt(fd, at, 8, size)
-    const filterLength = filterHead.readUInt32LE(0)
-    if (filterLength !== rows * rowBytes || rowBytes !== Math.ceil(nBlocks / 8) || at + 8 + filterLength !== size) {
+    const pages = next('pages')
+    const filterLength = readAt(fd, at, 8, size).readUInt32LE(0)
+    if (filterLength !== rows * rowBytes || rowBytes !== Math.ceil(nBlocks / 8) || at + 8 + filterLength !== size ||
+      pages.length !== 4 * Math.ceil(filterLength / PAGE)) {
       throw new SidecarError('filter size mismatch')
     }
-    const sidecar = new Sidecar(file, fd, blocks, { rows, probes, rowBytes }, at + 8, filterHead.readUInt32LE(4), size)
+    const sidecar = new Sidecar(file, fd, blocks, { rows, probes, rowBytes }, at + 8, pages, size)
     return { sidecar, sources, entries }
   }
 
-  /** Checks the filter's CRC (once); throws SidecarError when it does not match. */
-  verify (): void {
-    if (this.verified) return
-    const { rows, rowBytes } = this.shape
-    if (crc32(readAt(this.fd, this.filterAt, rows * rowBytes, Infinity)) !== this.filterCrc) {
-      throw new SidecarError('filter CRC mismatch')
+  /** Checks the filter pages that hold bytes [from, to) of it (each once); throws SidecarError on a mismatch. */
+  private check (from: number, to: number): void {
+    for (let p = Math.floor(from / PAGE); p * PAGE < to; p++) {
+      if (this.verified[p] === 1) continue
+      const length = Math.min(PAGE, this.shape.rows * this.shape.rowBytes - p * PAGE)
+      if (crc32(readAt(this.fd, this.filterAt + p * PAGE, length, Infinity)) !== this.pageCrcs.readUInt32LE(4 * p)) {
+        throw new SidecarError(`filter page ${p} CRC mismatch`)
+      }
+      this.verified[p] = 1
     }
-    this.verified = true
   }
 
   /** Bitmap of the blocks that may hold every token of `hashes`. */
   mayHoldAll (hashes: number[]): Uint8Array {
-    this.verify()
     const row = Buffer.allocUnsafe(this.shape.rowBytes)
     return mayHoldAll(hashes, this.shape, this.blocks.length, r => {
+      this.check(r * row.length, (r + 1) * row.length)
       fs.readSync(this.fd, row, 0, row.length, this.filterAt + r * row.length)
       return row
     })

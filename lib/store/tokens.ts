@@ -21,14 +21,17 @@ export function tokenHash (buf: Uint8Array, start: number, end: number): number 
   return h >>> 0
 }
 
-/** Calls `each(start, end)` for every token in buf[from, to). */
+/** Calls `each(start, end, hash)` for every token in buf[from, to), hashing as it goes (as tokenHash does). */
 export function forEachToken (buf: Uint8Array, from: number, to: number,
-  each: (start: number, end: number) => void): void {
+  each: (start: number, end: number, hash: number) => void): void {
   for (let i = from; i < to;) {
     while (i < to && WORD[buf[i]] === 0) i++
     const s = i
+    const stop = Math.min(to, s + MAX_TOKEN)
+    let h = 0x811c9dc5
+    for (; i < stop && WORD[buf[i]] === 1; i++) h = Math.imul(h ^ (buf[i] | 0x20), 0x01000193)
     while (i < to && WORD[buf[i]] === 1) i++
-    if (i - s >= MIN_TOKEN) each(s, i)
+    if (i - s >= MIN_TOKEN) each(s, i, h >>> 0)
   }
 }
 
@@ -41,8 +44,8 @@ export function forEachToken (buf: Uint8Array, from: number, to: number,
 export function provenTokens (literal: string, leftBound = false, rightBound = false): number[] {
   const buf = Buffer.from(literal, 'utf8')
   const out: number[] = []
-  forEachToken(buf, 0, buf.length, (s, e) => {
-    if ((s > 0 || leftBound) && (e < buf.length || rightBound)) out.push(tokenHash(buf, s, e))
+  forEachToken(buf, 0, buf.length, (s, e, h) => {
+    if ((s > 0 || leftBound) && (e < buf.length || rightBound)) out.push(h)
   })
   return out
 }
