@@ -1,8 +1,8 @@
 // Index sidecars, format version 1 (documented in lib/store/README.md): `N.idx` beside a sealed segment `N.seg`,
 // holding what the store otherwise learns by reading the whole segment (its entry table, with each entry's line
-// and level counts for histograms) and what lets a query skip most of it (the bit-sliced token filter). Written temp → fsync → rename, so a crash
-// leaves the old state or the new one; each section carries a CRC-32, and one that does not check out makes the
-// store rebuild the sidecar while queries scan that segment.
+// and level counts for histograms) and what lets a query skip most of it (the bit-sliced token filter). Written
+// temp → fsync → rename, so a crash leaves the old state or the new one; each section carries a CRC-32, and one
+// that does not check out makes the store rebuild the sidecar while queries scan that segment.
 //
 //   header  52 bytes: "LOGFSIDX" | u32 version | u32 0 | f64 segment bytes covered | u32 sources | u32 entries |
 //                     u32 blocks | u32 filter rows | u32 probes | u32 row bytes | u32 CRC-32 of the 48 bytes before
