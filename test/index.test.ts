@@ -153,6 +153,26 @@ t.test('sealed segments get sidecars; searches read only candidate blocks and an
     t.same(trace!.sources, ['n/a/app.log', 'n/b/app.log'])
   })
 
+t.test('the open segment\'s sidecar from a graceful stop is used, and not once the segment has grown past it',
+  async t => {
+    const { store, dir } = await fill(t)
+    await store.close()
+    const resumed = openStore(t, dir)
+    const open = (s: Store): number => s.indexStats().indexedSegments
+    t.equal(open(resumed), fs.readdirSync(dir).filter(f => f.endsWith('.seg')).length, 'the open segment included')
+    const q = { ...base, pattern: '"t4321"' }
+    const before = (await grep(resumed, all(resumed), q)).hits
+    // More lines after the stop, then a crash (no close): the next start finds a sidecar for a shorter segment.
+    const line = '{"trace_id":"t4321","rpc_id":"9","msg":"after the restart"}\n'
+    const offset = resumed.source('n/b/app.log')!.end
+    await resumed.append([{ source: 'n/b/app.log', gen: 1, offset, timestamp: 3000, data: Buffer.from(line) }])
+    const crashed = openStore(t, dir)
+    t.equal(open(crashed), open(resumed) - 1, 'the open segment\'s stale sidecar is not used')
+    const after = (await grep(crashed, all(crashed), q)).hits.map(h => h.text)
+    t.ok(after.includes(line.trim()), 'the line written after the stop is found')
+    t.same(after.filter(text => text !== line.trim()), before.map(h => h.text), 'and every line found before')
+  })
+
 t.test('a sidecar, read by its documented layout: the entry table with each entry\'s line and level counts',
   async t => {
     const { dir } = await fill(t)
@@ -197,6 +217,8 @@ t.test('a missing or corrupt sidecar is rebuilt, answers unchanged meanwhile and
     const before = await grep(store, all(store), q)
     await store.close()
     const files = sidecars(dir)
+    t.equal(files.length, fs.readdirSync(dir).filter(f => f.endsWith('.seg')).length,
+      'a graceful stop wrote the open segment\'s sidecar too')
     const original = fs.readFileSync(path.join(dir, files[1]))
     fs.rmSync(path.join(dir, files[0]))
     // One byte of every 4 KiB page of the filter, the file's tail (rows × row bytes), so whichever rows a search
@@ -221,5 +243,5 @@ t.test('a missing or corrupt sidecar is rebuilt, answers unchanged meanwhile and
     reopened.options.retentionBytes = reopened.totalBytes / 2
     reopened.applyRetention()
     const left = fs.readdirSync(dir).filter(f => f.endsWith('.seg')).map(f => f.replace('.seg', '.idx'))
-    t.same(sidecars(dir), left.slice(0, -1), 'sidecars go with their segments')
+    t.same(sidecars(dir), left, 'sidecars go with their segments (the open one has the one its last stop wrote)')
   })

@@ -33,7 +33,7 @@ export class Indexer {
 
   /** Hands the open segment's newly closed blocks to the worker. */
   grew (si: SegmentIndex): void {
-    const r = this.requested.get(si) ?? { blocks: 0, done: Promise.resolve() }
+    const r = this.requested.get(si) ?? { blocks: si.sidecarBlocks, done: Promise.resolve() }
     this.requested.set(si, r)
     const closed = si.closedBlocks
     if (closed <= r.blocks) return
@@ -48,7 +48,8 @@ export class Indexer {
 
   /**
    * Writes the sidecar of a segment that will take no more entries (sealed, or found without a usable sidecar
-   * when the store opened), then answers its queries from it.
+   * when the store opened), then answers its queries from it. Also the open segment's at a graceful stop, so the
+   * next start has its blocks (it is written again, whole, when the segment seals).
    */
   async seal (si: SegmentIndex, segmentBytes: number): Promise<void> {
     const r = this.requested.get(si)
@@ -105,8 +106,12 @@ export class Indexer {
     return this.busy === 0 ? Promise.resolve() : new Promise(resolve => this.idlers.push(resolve))
   }
 
-  /** Lets the task running now finish (a sidecar half a second from done is worth the wait), then stops. */
-  async close (): Promise<void> {
+  /**
+   * Writes the open segment's sidecar (`open`, when given) and lets the tasks queued now finish (a sidecar half a
+   * second from done is worth the wait), then stops.
+   */
+  async close (open?: { si: SegmentIndex, bytes: number }): Promise<void> {
+    if (open) await this.seal(open.si, open.bytes)
     this.closed = true
     await this.idle()
     await this.pool.destroy()

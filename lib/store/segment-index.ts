@@ -15,6 +15,7 @@ export class SegmentIndex {
   /** The open segment's built blocks, by block number. */
   private built: Array<BuiltBlock | undefined> = []
   private side: Sidecar | null = null
+  private covered = 0
 
   /** `broken` hears of a sidecar found corrupt on use, after the segment index has stopped using it. */
   constructor (readonly id: number, readonly file: string, private readonly broken: (why: string) => void) {}
@@ -65,8 +66,21 @@ export class SegmentIndex {
   /** Answers from `sidecar` from now on; the in-memory blocks are dropped. */
   attach (sidecar: Sidecar): void {
     this.side = sidecar
+    this.covered = Infinity
     this.built = []
   }
+
+  /**
+   * Answers for the blocks that were whole when the open segment's sidecar was written (at a graceful stop) from
+   * that sidecar, and for later ones from blocks built in memory as they close.
+   */
+  attachPrefix (sidecar: Sidecar): void {
+    this.side = sidecar
+    this.covered = this.closedBlocks
+  }
+
+  /** Blocks the sidecar answers for: all of a sealed segment's, the whole ones of an open segment's checkpoint. */
+  get sidecarBlocks (): number { return this.side ? Math.min(this.covered, this.side.blocks.length) : 0 }
 
   /**
    * The parts of extents, in file order, that lie in blocks that may hold every token of `hashes`; all of every
@@ -88,22 +102,23 @@ export class SegmentIndex {
 
   /** Whether block k may hold every token of `hashes`. */
   private mayHold (hashes: number[], count: number): (k: number) => boolean {
-    if (this.side) {
-      const blocks = this.side.blocks
-      try {
-        const bits = this.side.mayHoldAll(hashes)
-        return k => blocks[k].unfiltered || (bits[k >> 3] & (1 << (k & 7))) !== 0
-      } catch (err) {
-        if (!(err instanceof SidecarError)) throw err
-        this.side.close()
-        this.side = null
-        this.broken(err.message)
-        return () => true
-      }
-    }
-    return k => {
+    const built = (k: number): boolean => {
       const b = k < count ? this.built[k] : undefined
       return !b || b.unfiltered || holdsAll(b.hashes, hashes)
+    }
+    const side = this.side
+    if (!side) return built
+    const covered = this.sidecarBlocks
+    try {
+      const bits = side.mayHoldAll(hashes)
+      return k => k >= covered ? built(k) : side.blocks[k].unfiltered || (bits[k >> 3] & (1 << (k & 7))) !== 0
+    } catch (err) {
+      if (!(err instanceof SidecarError)) throw err
+      side.close()
+      this.side = null
+      this.covered = 0
+      this.broken(err.message)
+      return built
     }
   }
 

@@ -17,6 +17,7 @@ import fs from 'node:fs'
 import { threadId } from 'node:worker_threads'
 import { crc32 } from 'node:zlib'
 import { SUMMARY, blocksIn, type BlockSummary, type EntryRow } from './blocks'
+import type { EntryRef } from './segment'
 import { mayHoldAll, type FilterShape } from './blockfilter'
 import { writeFileAtomic } from '../util/atomic-file'
 
@@ -96,7 +97,7 @@ export function writeSidecar (file: string, c: SidecarContent): number {
   return bytes.length
 }
 
-export interface Opened { sidecar: Sidecar, sources: string[], entries: EntryRow[] }
+export interface Opened { sidecar: Sidecar, entries: EntryRef[] }
 
 /** Thrown when a sidecar cannot be used; the store then rebuilds it. */
 export class SidecarError extends Error {}
@@ -122,8 +123,8 @@ export class Sidecar {
   }
 
   /**
-   * Opens `file` for a segment of `segmentBytes` bytes, with its source and entry tables (which the store keeps
-   * in its own form); throws SidecarError when it is not usable.
+   * Opens `file` for a segment of `segmentBytes` bytes, with its entry table (which the store keeps in its own
+   * form); throws SidecarError when it is not usable.
    */
   static open (file: string, segmentBytes: number): Opened {
     let fd: number
@@ -164,15 +165,19 @@ export class Sidecar {
     }
     const entriesBody = next('entries')
     if (entriesBody.length !== nEntries * ENTRY) throw new SidecarError('entry table size mismatch')
-    const entries: EntryRow[] = []
+    const entries: EntryRef[] = []
+    // A DataView, not Buffer's read methods: a large store opens hundreds of thousands of entries.
+    const view = new DataView(entriesBody.buffer, entriesBody.byteOffset, entriesBody.byteLength)
     for (let o = 0; o < entriesBody.length; o += ENTRY) {
+      const source = sources[view.getUint32(o, true)]
+      if (source === undefined) throw new SidecarError('an entry names no source')
       entries.push({
-        source: entriesBody.readUInt32LE(o),
-        length: entriesBody.readUInt32LE(o + 4),
-        gen: entriesBody.readDoubleLE(o + 8),
-        offset: entriesBody.readDoubleLE(o + 16),
-        timestamp: entriesBody.readDoubleLE(o + 24),
-        at: entriesBody.readDoubleLE(o + 32),
+        source,
+        length: view.getUint32(o + 4, true),
+        gen: view.getFloat64(o + 8, true),
+        offset: view.getFloat64(o + 16, true),
+        timestamp: view.getFloat64(o + 24, true),
+        at: view.getFloat64(o + 32, true),
       })
     }
     const blocksBody = next('blocks')
@@ -190,7 +195,7 @@ export class Sidecar {
       throw new SidecarError('filter size mismatch')
     }
     const sidecar = new Sidecar(file, fd, blocks, { rows, probes, rowBytes }, at + 8, pages, size)
-    return { sidecar, sources, entries }
+    return { sidecar, entries }
   }
 
   /** Checks the filter pages that hold bytes [from, to) of it (each once); throws SidecarError on a mismatch. */

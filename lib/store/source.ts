@@ -120,7 +120,9 @@ export class SourceIndex {
     const x = this.extents
     let i = x.length
     while (i > 0 && before(e, x[i - 1])) i--
-    x.splice(i, 0, e)
+    // Nearly always at the end: a store opening adds every entry, and push costs far less than splice.
+    if (i === x.length) x.push(e)
+    else x.splice(i, 0, e)
     if (i === x.length - 1) {
       this.starts.push(this.bytes)
       this.bytes += e.length

@@ -76,9 +76,9 @@ export class Store extends EventEmitter {
     let unusable = 0
     const known = (file: string, size: number): EntryRef[] | null => {
       try {
-        const { sidecar, sources, entries } = Sidecar.open(sidecarFile(file), size)
+        const { sidecar, entries } = Sidecar.open(sidecarFile(file), size)
         sidecars.set(file, sidecar)
-        return entries.map(e => ({ ...e, source: sources[e.source] }))
+        return entries
       } catch (err) {
         const missing = (err as NodeJS.ErrnoException).message.startsWith('ENOENT')
         if (!missing) {
@@ -100,7 +100,7 @@ export class Store extends EventEmitter {
       if (sidecar) si.attach(sidecar)
       else if (seg !== active) { rebuild++; this.rebuild(si, seg) }
     }
-    this.indexer.grew(this.indexFor(active))
+    this.resumeOpen(this.indexFor(active), active)
     if (entries > 0) {
       log('info', 'store', `opened ${this.options.dir}`, {
         segments: this.segmentCount, entries, sources: this.sources.size, bytes: this.totalBytes, rebuild, unusable,
@@ -108,6 +108,21 @@ export class Store extends EventEmitter {
     }
     this.retentionTimer = setInterval(() => this.applyRetention(), 60_000)
     this.retentionTimer.unref()
+  }
+
+  /**
+   * Takes up the open segment's index: from the sidecar a graceful stop wrote, when it covers the segment as it
+   * is (after a crash, or once more was written, it does not), and builds the rest in the background.
+   */
+  private resumeOpen (si: SegmentIndex, seg: Segment): void {
+    try {
+      si.attachPrefix(Sidecar.open(sidecarFile(seg.file), seg.size).sidecar)
+    } catch (err) {
+      if (!(err instanceof SidecarError) || !err.message.startsWith('ENOENT')) {
+        log('info', 'store', `building the open segment's index anew: ${(err as Error).message}`)
+      }
+    }
+    this.indexer.grew(si)
   }
 
   /** Queues a sealed segment's sidecar to be rebuilt; until it is, queries read the segment whole. */
@@ -334,8 +349,10 @@ export class Store extends EventEmitter {
     if (this.closed) return
     this.closed = true
     if (this.retentionTimer) clearInterval(this.retentionTimer)
+    const active = this.segments.active
+    const open = this.segments.failed === null ? { si: this.indexFor(active), bytes: active.size } : undefined
     this.segments.close()
-    await this.indexer.close()
+    await this.indexer.close(open)
     for (const si of this.indexes.values()) si.close()
   }
 }
