@@ -222,6 +222,9 @@ t.test('metrics and probes move when data flows', async t => {
   t.equal((await fetch(server.http + '/readyz')).status, 200)
   await append([[`${agent.mnt}/metered/app.log`, 'one\ntwo\nthree\n']])
   await arrived(server, 'testnode/metered/app.log', 14)
+  // The store lists bytes once written, before the fsync that its ack waits for: the agent may count it later.
+  await waitFor('the agent to count the ack',
+    async () => await metric(agentUrl, 'logfs_agent_bytes_acked_total') >= 14)
   t.equal(await metric(agentUrl, 'logfs_agent_bytes_in_total{tenant="metered"}'), 14)
   t.equal(await metric(agentUrl, 'logfs_agent_lines_in_total{tenant="metered"}'), 3)
   t.equal(await metric(agentUrl, 'logfs_agent_bytes_acked_total'), 14)
