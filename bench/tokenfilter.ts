@@ -102,7 +102,8 @@ function main (): void {
         rows.push(`| ${kind} | ${blockBytes / 1024} KiB | ${fpr * 100} % | ${perBlock} | ` +
           `${(100 * bytes / data.length).toFixed(2)} % (${(bytes / data.length * 1e3).toFixed(0)} MB per GB) | ` +
           `${(data.length / 1e6 / seconds).toFixed(0)} MB/s | ` +
-          `${maybe(filters, rareId, kind)} of ${filters.length} | ${maybe(filters, 'needle', kind)} of ${filters.length} |`)
+          `${maybe(filters, rareId, kind)} of ${filters.length} | ` +
+          `${maybe(filters, 'needle', kind)} of ${filters.length} |`)
       }
     }
   }
