@@ -5,8 +5,9 @@
 //   - bytes below the file's shipped offset are not shipped again;
 //   - a request that starts past the shipped offset is answered at once but its bytes wait here, copied, until
 //     the bytes before them arrive. A gap still open after a sync of the whole mount that began after the bytes
-//     arrived is real (a seek past the end): such a sync writes back every page dirty when it began, and waits for
-//     pages already under writeback, so the bytes before them would have come. Only then do they go.
+//     arrived, once every request that sync queued is answered, is real (a seek past the end): such a sync writes
+//     back every page dirty when it began, so the bytes before them would have come. Only then do they go.
+//     (syncfs itself does not wait for FUSE writes: session.c's all_answered waits for them.)
 //     (A timeout would not be safe: a request can be held up longer than any timeout while the ring is full.)
 #ifndef LOGFS_WRITEBACK_H
 #define LOGFS_WRITEBACK_H
