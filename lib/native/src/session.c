@@ -511,6 +511,9 @@ int lf_session_start(const lf_session_options *o, lf_intake *ix, char *error, si
   start_worker();
   start_worker();
   if (opts.writeback) {
+    // all_answered reads fusectl; a container's /sys lacks it unless mounted there (privileged, as the DaemonSet
+    // is). Already mounted (EBUSY) or not allowed: nothing to do.
+    mount("fusectl", "/sys/fs/fuse/connections", "fusectl", 0, NULL);
     flushing = 1;
     if (pthread_create(&flush_thread, NULL, flush_main, NULL) == 0) pthread_detach(flush_thread);
   }
