@@ -56,7 +56,9 @@ export async function grep (store: Store, sources: SourceIndex[], q: GrepQuery):
           // Building thousands of hits is the costliest part of a busy grep on the event loop, so ingest gets it
           // between every HITS_PER_TURN of them (bench:stall, the 10,000-hit row).
           if (i > 0 && i % HITS_PER_TURN === 0) await new Promise(resolve => setImmediate(resolve))
-          const line = makeLine(s.source, window.cursorAt(f.lineStart), window.timestampAt(f.lineStart), f.text)
+          // A worker sends each line's text; a window matched here still has its bytes, decoded a line at a time.
+          const text = f.text ?? window.data.toString('utf8', f.lineStart, f.lineEnd)
+          const line = makeLine(s.source, window.cursorAt(f.lineStart), window.timestampAt(f.lineStart), text)
           hits.push({ ...line, match: [f.matchStart, f.matchEnd] })
         }
         return hits.length >= q.limit
@@ -73,7 +75,7 @@ export async function grep (store: Store, sources: SourceIndex[], q: GrepQuery):
   return { hits, scannedBytes, truncated: false, indexed }
 }
 
-interface Matched { window: Chunk, found: Array<Found & { text: string }>, bytes: number }
+interface Matched { window: Chunk, found: Array<Found & { text?: string }>, bytes: number }
 
 /** Windows this small are matched on the event loop: a worker's round trip would cost more. */
 const INLINE = 256 * 1024
@@ -88,8 +90,7 @@ async function matchWindow (window: Chunk, q: Pattern, matcher: Matcher, max: nu
   const buf = window.data
   const bytes = buf.length
   if (bytes < INLINE || Buffer.isBuffer(matcher) || matcher.anchor !== null) {
-    const found = findHits(buf, matcher, max).map(f => ({ ...f, text: buf.toString('utf8', f.lineStart, f.lineEnd) }))
-    return { window, found, bytes }
+    return { window, found: findHits(buf, matcher, max), bytes }
   }
   // Handed over, not copied, when the window owns its memory (a read's own buffer, not Node's shared pool).
   const owned = buf.byteOffset === 0 && buf.buffer.byteLength === buf.length && buf.length > Buffer.poolSize
