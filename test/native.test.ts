@@ -1,6 +1,7 @@
 // The native core's C on its own: builds test/native/producer_test.c with lib/native/src/intake.c, tail.c,
-// files.c, writeback.c, state.c and tokens.c (no N-API, no libfuse) under AddressSanitizer + UBSan and runs it, then builds
-// it once more under ThreadSanitizer for its threaded block-policy part. Each C test shows up here as an assertion.
+// files.c, writeback.c, state.c and tokens.c (no N-API, no libfuse) under AddressSanitizer + UBSan and runs it,
+// then builds it once more under ThreadSanitizer for its threaded block-policy part. Each C test shows up here as
+// an assertion.
 import t, { type Test } from 'tap'
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import fs from 'node:fs'
