@@ -8,6 +8,7 @@ import fs from 'node:fs'
 import { FILE_HEADER } from './segment'
 import { MAX_TOKEN, WORD, tokenHash } from './tokens'
 import { native } from '../native/native'
+import { readFully } from '../util/read-fully'
 
 /** Small enough that a false positive costs one short read; the filters' share of the data does not depend on it. */
 export const BLOCK_BYTES = 256 * 1024
@@ -129,12 +130,4 @@ function leadingToken (data: Buffer, from: number, to: number, before: Before): 
   let e = from
   while (e < to && WORD[data[e]] === 1) e++
   return Buffer.concat([back.subarray(s), data.subarray(from, e)])
-}
-
-function readFully (fd: number, buf: Buffer, position: number): void {
-  for (let done = 0; done < buf.length;) {
-    const n = fs.readSync(fd, buf, done, buf.length - done, position + done)
-    if (n === 0) throw new Error(`segment ends ${buf.length - done} bytes early at ${position + done}`)
-    done += n
-  }
 }

@@ -20,6 +20,7 @@ import { SUMMARY, blocksIn, type BlockSummary, type EntryRow } from './blocks'
 import type { EntryRef } from './segment'
 import { mayHoldAll, type FilterShape } from './blockfilter'
 import { writeFileAtomic } from '../util/atomic-file'
+import { readFully } from '../util/read-fully'
 
 export const SIDECAR_MAGIC = Buffer.from('LOGFSIDX')
 export const SIDECAR_VERSION = 1
@@ -226,11 +227,10 @@ export class Sidecar {
 function readAt (fd: number, position: number, length: number, size: number): Buffer {
   if (position + length > size) throw new SidecarError(`truncated at ${position}`)
   const buf = Buffer.allocUnsafe(length)
-  let done = 0
-  while (done < length) {
-    const n = fs.readSync(fd, buf, done, length - done, position + done)
-    if (n === 0) throw new SidecarError(`truncated at ${position + done}`)
-    done += n
+  try {
+    readFully(fd, buf, position)
+  } catch (err) {
+    throw new SidecarError((err as Error).message)
   }
   return buf
 }
