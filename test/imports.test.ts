@@ -20,12 +20,14 @@ const MAY_IMPORT: Record<string, string[]> = {
   store: ['wire', 'native'],
   query: ['store'],
   server: ['query', 'metrics'],
+  // A gateway's store: the cluster's streams behind the same index the embedded store keeps.
+  jetstream: ['store'],
   config: ['ring'],
   fs: ['ring', 'config', 'native'],
   ship: ['ring', 'wire', 'metrics'],
   demo: ['util'],
   agent: ['fs', 'ship', 'config', 'metrics'],
-  cli: ['agent', 'server', 'demo'],
+  cli: ['agent', 'server', 'jetstream', 'demo'],
   // The benchmarks drive the whole program.
   bench: ['cli'],
 }

@@ -17,7 +17,8 @@ export interface AgentOptions {
   /** Per-tenant settings file (JSON, watched); null for none. */
   configFile: string | null
   mountpoint: string
-  server: string
+  /** Ingest URLs: gateways of one store, tried in turn when one cannot be reached. */
+  servers: string[]
   token: string
   node: string
   memory: number
@@ -93,7 +94,7 @@ export class Agent {
     this.shipper = new Shipper(this.intake, {
       ackLatency: this.metrics.histogram('logfs_agent_ack_duration_seconds',
         'From handing a batch to a worker to the server acknowledging it.')(),
-      link: { url: options.server, token: options.token, timeoutMs: options.ackTimeoutMs, compress: options.compress },
+      link: { urls: options.servers, token: options.token, timeoutMs: options.ackTimeoutMs, compress: options.compress },
       node: options.node,
       gen: this.gen,
       workers: options.workers,

@@ -33,9 +33,13 @@ const program = new Command('logfs')
   .showHelpAfterError('(run with --help for usage)')
 
 addStoreOptions(program.command('server')
-  .description('run the ingest server with the embedded durable store')
+  .description('run the ingest server: with the embedded durable store, or as a stateless gateway of a JetStream ' +
+    'cluster (--store nats://...)')
   .option('--token <token>', 'token granting every tenant (default: $LOGFS_TOKEN)')
-  .option('--data-dir <dir>', 'where the store keeps its segments', './logfs-data')
+  .option('--data-dir <dir>', 'where the embedded store keeps its segments', './logfs-data')
+  .option('--store <where>', "'embedded' (in --data-dir), or nats://HOST:PORT[,HOST:PORT...]: a JetStream " +
+    'cluster, one stream per tenant; run as many servers against it as you like', 'embedded')
+  .option('--replicas <n>', 'with --store nats://: copies of each tenant stream in the cluster', '3')
   .option('--listen <host:port>', 'address for agents (WebSocket) and readers (HTTP)', '127.0.0.1:7070')
   .option('--json', 'print events as JSON lines on stdout'))
   .action(lazy(server, m => m.serverCommand))
@@ -43,7 +47,8 @@ addStoreOptions(program.command('server')
 addAgentOptions(program.command('mount')
   .description('mount a log disk at <mountpoint> and ship what is written there')
   .argument('<mountpoint>', 'an existing directory')
-  .requiredOption('--server <url>', 'logfs server, e.g. ws://127.0.0.1:7070')
+  .requiredOption('--server <url[,url...]>',
+    'logfs server, e.g. ws://127.0.0.1:7070; several (gateways of one cluster) are tried in turn')
   .addOption(new Option('--state-dir <dir>', 'where the agent keeps its pid file, directory skeleton and the '
     + 'socket a new supervisor asks for the mount on (--upgrade)')
     .default(STATE_DIR))

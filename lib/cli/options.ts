@@ -16,7 +16,7 @@ export function parseListen (text: string, flag = '--listen'): { host: string, p
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port }
 }
 
-function parseInt10 (text: string, what: string, min: number, max: number): number {
+export function parseInt10 (text: string, what: string, min: number, max: number): number {
   const n = Number(text)
   if (!/^\d+$/.test(text) || n < min || n > max) {
     throw new InputError(`${what}: '${text}' must be a whole number from ${min} to ${max}`)
@@ -83,11 +83,20 @@ export interface AgentFlags {
   config?: string
 }
 
+/** One `--server` URL as the agent dials it: ws:// or wss://, at /v1/ingest unless it names a path. */
+function ingestUrl (text: string): string {
+  if (!/^wss?:\/\/[^/]+/.test(text)) {
+    throw new InputError(`--server: '${text}' is not a ws:// or wss:// URL (example: ws://127.0.0.1:7070)`)
+  }
+  const url = new URL(text)
+  if (url.pathname === '/' || url.pathname === '') url.pathname = '/v1/ingest'
+  return url.toString()
+}
+
 export function agentOptionsFrom (mountpoint: string, server: string, f: AgentFlags,
   skeletonFile: string | null = null): AgentOptions {
-  if (!/^wss?:\/\/[^/]+/.test(server)) {
-    throw new InputError(`--server: '${server}' is not a ws:// or wss:// URL (example: ws://127.0.0.1:7070)`)
-  }
+  const servers = server.split(',').map(u => u.trim()).filter(u => u !== '').map(ingestUrl)
+  if (servers.length === 0) throw new InputError('--server: no URL given (example: ws://127.0.0.1:7070)')
   if (!/^[0-7]{3,4}$/.test(f.mode)) throw new InputError(`--mode: '${f.mode}' is not an octal mode (example: 1777)`)
   if (!/^[A-Za-z0-9._-]+$/.test(f.node)) {
     throw new InputError(`--node: '${f.node}' may use only letters, digits, '.', '_' and '-'`)
@@ -95,8 +104,6 @@ export function agentOptionsFrom (mountpoint: string, server: string, f: AgentFl
   const owner = parseOwner(f.owner)
   if (!owner) throw new InputError(`--owner: '${f.owner}' is not UID:GID (example: 1000:1000)`)
   const [rootUid, rootGid] = owner
-  const url = new URL(server)
-  if (url.pathname === '/' || url.pathname === '') url.pathname = '/v1/ingest'
   const ringSize = checkRingSize(parseSize(f.ringSize, '--ring-size'), '--ring-size', InputError)
   const memory = parseSize(f.memory, '--memory')
   if (memory < ringSize) {
@@ -115,7 +122,7 @@ export function agentOptionsFrom (mountpoint: string, server: string, f: AgentFl
   return {
     configFile: f.config ?? null,
     mountpoint,
-    server: url.toString(),
+    servers,
     token: tokenFrom(f),
     node: f.node,
     memory,
@@ -144,7 +151,8 @@ export function addStoreOptions (cmd: Command): Command {
   return cmd
     .option('--tokens <file>', 'JSON file {"TOKEN": ["tenant", ...] | "*"}')
     .option('--segment-size <size>', 'size at which a store segment is closed', '64MiB')
-    .option('--retention-size <size>', 'delete the oldest segments beyond this total', '10GiB')
+    .option('--retention-size <size>', 'delete the oldest segments beyond this total (per tenant stream with ' +
+      '--store nats://)', '10GiB')
     .option('--retention-age <duration>', 'delete segments whose newest record is older than this', '7d')
 }
 

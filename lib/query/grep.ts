@@ -1,7 +1,7 @@
 // Search: narrow by source glob and by time (entry timestamps → positions, a binary search per source), then by
 // the store's token filters (the blocks that may hold every token the pattern proves), and scan only those byte
 // ranges, widened to whole lines, in windows read off the event loop and matched in scan workers (match.ts).
-import type { Store } from '../store/store'
+import type { LogStore } from '../store/log-store'
 import type { Piece } from '../store/segment-index'
 import type { Chunk, SourceIndex } from '../store/source'
 import { lineStart, linesFrom, makeLine, type Line } from './lines'
@@ -33,7 +33,7 @@ export interface GrepResult {
 const HITS_PER_TURN = 500
 
 /** Hits in source order, then cursor order; the scan stops once `limit` hits are found. */
-export async function grep (store: Store, sources: SourceIndex[], q: GrepQuery): Promise<GrepResult> {
+export async function grep (store: LogStore, sources: SourceIndex[], q: GrepQuery): Promise<GrepResult> {
   const matcher = compile(q)
   const hashes = requiredTokens(q)
   const picked = new Set(sources)

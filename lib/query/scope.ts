@@ -1,6 +1,6 @@
 // What a query covers: the sources a caller may see (by tenant) that a name or glob picks, and whether its time
 // range still has retained data.
-import type { Store } from '../store/store'
+import type { LogStore } from '../store/log-store'
 import type { SourceIndex } from '../store/source'
 import { globToRegExp } from '../util/glob'
 import { splitSource } from '../util/sources'
@@ -18,7 +18,7 @@ export function sourceMatcher (glob: string | null): (source: string) => boolean
 }
 
 /** Sources the caller may see whose name or path matches `glob` (all when no glob), by name. */
-export function selectSources (store: Store, allowed: Allowed, glob: string | null): SourceIndex[] {
+export function selectSources (store: LogStore, allowed: Allowed, glob: string | null): SourceIndex[] {
   const match = sourceMatcher(glob)
   const out: SourceIndex[] = []
   for (const s of store.allSources()) if (allowed(s.tenant) && match(s.source)) out.push(s)
@@ -26,7 +26,7 @@ export function selectSources (store: Store, allowed: Allowed, glob: string | nu
 }
 
 /** A source by full name, or by its path under the mount when that names exactly one source. */
-export function resolveSource (store: Store, allowed: Allowed, name: string | null): SourceIndex {
+export function resolveSource (store: LogStore, allowed: Allowed, name: string | null): SourceIndex {
   if (!name) throw new QueryError('bad-input', 'parameter source is required')
   const exact = store.source(name)
   if (exact && allowed(exact.tenant)) return exact
@@ -39,7 +39,7 @@ export function resolveSource (store: Store, allowed: Allowed, name: string | nu
 }
 
 /** Refuses a time range that is backwards, or that ends before the oldest byte retention kept. */
-export function checkRange (store: Store, since: number | undefined, until: number | undefined): void {
+export function checkRange (store: LogStore, since: number | undefined, until: number | undefined): void {
   if (since !== undefined && until !== undefined && since > until) {
     throw new QueryError('bad-input', 'since is after until')
   }

@@ -1,7 +1,7 @@
 // Traces on plain logs (seed 002): gather every line of one trace id from all sources and rebuild the call tree
 // from the RPC ids (1, 1.1, 1.2, 1.2.1 …). A level nobody logged (or whose line was lost) still gets its place in
 // the tree, marked missing, so the levels below it sit at the right depth.
-import type { Store } from '../store/store'
+import type { LogStore } from '../store/log-store'
 import { grep } from './grep'
 import { MAX_LINES } from './lines'
 import { selectSources } from './scope'
@@ -55,7 +55,7 @@ function compareIds (a: string, b: string): number {
  * filters answer from a few blocks (the id's tokens are bounded by its quotes), then kept when their trace_id is
  * the id; at most MAX_LINES of them.
  */
-export async function buildTrace (store: Store, traceId: string,
+export async function buildTrace (store: LogStore, traceId: string,
   allowed: (tenant: string) => boolean): Promise<Trace | null> {
   const { hits } = await grep(store, selectSources(store, allowed, null),
     { pattern: JSON.stringify(traceId), regex: false, ignoreCase: false, word: false, limit: MAX_LINES })

@@ -1,7 +1,7 @@
 // `tail --follow` as Server-Sent Events: the last lines of one source and then each new whole line as the store
 // makes it durable, or every source a glob matches, from now on. A stream lasts until its client goes away.
 import type http from 'node:http'
-import type { Store } from '../store/store'
+import type { LogStore } from '../store/log-store'
 import type { Cursor, SourceIndex } from '../store/source'
 import { lineAt, toLines, type Line } from '../query/lines'
 import { followFrom, wholeLinesFrom } from '../query/tail'
@@ -17,23 +17,33 @@ function send (res: http.ServerResponse, event: 'line' | 'lines', line: Line): v
   res.write(`event: ${event}\ndata: ${JSON.stringify(line)}\n\n`)
 }
 
-/** Runs `onAppend` for every append until the client goes. */
-function stream (store: Store, req: http.IncomingMessage, res: http.ServerResponse,
+/**
+ * Runs `onAppend` for every append until the client goes, one after another through `store.query` (a gateway
+ * fetches the new bytes from its cluster): a follower's cursor moves in order.
+ */
+function stream (store: LogStore, req: http.IncomingMessage, res: http.ServerResponse,
   onAppend: (s: SourceIndex) => void): void {
   const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS)
-  store.on('append', onAppend)
+  let turn = Promise.resolve()
+  const listener = (s: SourceIndex): void => {
+    turn = turn.then(() => store.query(() => onAppend(s))).catch((err: Error) => {
+      res.end(`event: error\ndata: ${JSON.stringify({ error: err.message })}\n\n`)
+      req.destroy()
+    })
+  }
+  store.on('append', listener)
   req.on('close', () => {
     clearInterval(heartbeat)
-    store.off('append', onAppend)
+    store.off('append', listener)
   })
   res.write(': following\n\n')
 }
 
 /** The last `n` whole lines of `s` as `line` events, then each new whole line. */
-export function followSource (store: Store, s: SourceIndex, n: number, req: http.IncomingMessage,
-  res: http.ServerResponse): void {
+export async function followSource (store: LogStore, s: SourceIndex, n: number, req: http.IncomingMessage,
+  res: http.ServerResponse): Promise<void> {
+  const start = await store.query(() => followFrom(s, n))
   open(res)
-  const start = followFrom(s, n)
   for (const line of start.lines) send(res, 'line', line)
   let next = start.next
   stream(store, req, res, changed => {
@@ -50,11 +60,11 @@ export function followSource (store: Store, s: SourceIndex, n: number, req: http
  * start). One `lines` event per source and append, not one per line: following busy sources must not cost more
  * than storing them.
  */
-export function followSources (store: Store, known: SourceIndex[], admits: (s: SourceIndex) => boolean,
-  req: http.IncomingMessage, res: http.ServerResponse): void {
+export async function followSources (store: LogStore, known: SourceIndex[], admits: (s: SourceIndex) => boolean,
+  req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const wanted = new Set(known)
   const next = new Map<SourceIndex, Cursor>()
-  for (const s of known) next.set(s, followFrom(s, 0).next)
+  await store.query(() => { for (const s of known) next.set(s, followFrom(s, 0).next) })
   open(res)
   stream(store, req, res, s => {
     if (!wanted.has(s)) {

@@ -2,7 +2,7 @@
 // caller's token grants. Responses are JSON, except raw bytes for /v1/read and Server-Sent Events for follow.
 import type http from 'node:http'
 import { Auth } from './auth'
-import type { Store } from '../store/store'
+import type { LogStore } from '../store/log-store'
 import { parseCursor, formatCursor, type Cursor } from '../store/source'
 import { InputError, parseTime } from '../util/units'
 import { QueryError, type QueryErrorKind } from '../query/errors'
@@ -50,7 +50,7 @@ function json (res: http.ServerResponse, status: number, body: unknown): void {
 export class HttpApi {
   private readonly queryLatency: (labels?: Record<string, string>) => Histogram
 
-  constructor (private readonly store: Store, private readonly auth: Auth, private readonly metrics: Registry,
+  constructor (private readonly store: LogStore, private readonly auth: Auth, private readonly metrics: Registry,
     private readonly ready: () => boolean) {
     this.queryLatency = metrics.histogram('logfs_query_duration_seconds', 'Time to answer a query, by endpoint.')
   }
@@ -78,17 +78,17 @@ export class HttpApi {
       switch (url.pathname) {
         case '/v1/sources': {
           const match = sourceMatcher(q.get('source'))
-          json(res, 200, { sources: this.store.listSources(allowed).filter(s => match(s.source)) })
+          const sources = await this.store.query(() => this.store.listSources(allowed))
+          json(res, 200, { sources: sources.filter(s => match(s.source)) })
           break
         }
         case '/v1/read':
-          this.read(allowed, q, res)
+          await this.read(allowed, q, res)
           break
         case '/v1/grep': {
           const since = timeParam(q, 'since')
           const until = timeParam(q, 'until')
-          checkRange(this.store, since, until)
-          json(res, 200, await grep(this.store, selectSources(this.store, allowed, q.get('source')), {
+          const query = {
             pattern: q.get('q') ?? '',
             regex: q.get('regex') === '1',
             ignoreCase: q.get('i') === '1',
@@ -96,29 +96,37 @@ export class HttpApi {
             since,
             until,
             limit: Math.max(1, intParam(q, 'limit', 100, MAX_LINES)),
+          }
+          json(res, 200, await this.store.query(() => {
+            checkRange(this.store, since, until)
+            return grep(this.store, selectSources(this.store, allowed, q.get('source')), query)
           }))
           break
         }
         case '/v1/context': {
-          const s = resolveSource(this.store, allowed, q.get('source'))
           const at = cursorParam(q.get('cursor') ?? '')
-          const found = context(s, at, intParam(q, 'before', 10, MAX_LINES), intParam(q, 'after', 10, MAX_LINES))
-          if (!found) {
-            throw new QueryError('not-found', `cursor ${q.get('cursor')} is not a retained byte of ${s.source}`)
-          }
-          json(res, 200, found)
+          const before = intParam(q, 'before', 10, MAX_LINES)
+          const after = intParam(q, 'after', 10, MAX_LINES)
+          json(res, 200, await this.store.query(() => {
+            const s = resolveSource(this.store, allowed, q.get('source'))
+            const found = context(s, at, before, after)
+            if (!found) {
+              throw new QueryError('not-found', `cursor ${q.get('cursor')} is not a retained byte of ${s.source}`)
+            }
+            return found
+          }))
           break
         }
         case '/v1/trace': {
           const id = q.get('id')
           if (!id) throw new QueryError('bad-input', 'parameter id is required')
-          const trace = await buildTrace(this.store, id, allowed)
+          const trace = await this.store.query(() => buildTrace(this.store, id, allowed))
           if (!trace) throw new QueryError('not-found', `no lines of trace ${id}`)
           json(res, 200, trace)
           break
         }
         case '/v1/tail':
-          return this.tail(allowed, q, req, res)
+          return await this.tail(allowed, q, req, res)
         default:
           return json(res, 404, { error: `no such endpoint ${url.pathname}` })
       }
@@ -131,11 +139,13 @@ export class HttpApi {
     }
   }
 
-  private read (allowed: Allowed, q: Query, res: http.ServerResponse): void {
-    const s = resolveSource(this.store, allowed, q.get('source'))
+  private async read (allowed: Allowed, q: Query, res: http.ServerResponse): Promise<void> {
     const from = q.get('from') ? cursorParam(q.get('from')!) : null
     const max = intParam(q, 'max', MAX_READ, MAX_READ)
-    const { data, next } = this.store.read(s.source, from, Math.max(1, max))
+    const { s, data, next } = await this.store.query(() => {
+      const s = resolveSource(this.store, allowed, q.get('source'))
+      return { s, ...this.store.read(s.source, from, Math.max(1, max)) }
+    })
     // Header values must be Latin-1 without control characters; a source name is any UTF-8 path.
     res.writeHead(200, {
       'content-type': 'application/octet-stream',
@@ -146,19 +156,20 @@ export class HttpApi {
   }
 
   /** The last `lines` lines of a source as JSON; with follow=1, Server-Sent Events (of every source a glob matches). */
-  private tail (allowed: Allowed, q: Query, req: http.IncomingMessage, res: http.ServerResponse): void {
+  private async tail (allowed: Allowed, q: Query, req: http.IncomingMessage, res: http.ServerResponse):
+    Promise<void> {
     const glob = q.get('glob')
     if (glob !== null) {
       if (q.get('follow') !== '1') {
         throw new QueryError('bad-input', 'glob is only for follow=1; name one source to tail it')
       }
       const match = sourceMatcher(glob)
-      const known = selectSources(this.store, allowed, glob)
-      return followSources(this.store, known, s => allowed(s.tenant) && match(s.source), req, res)
+      const known = await this.store.query(() => selectSources(this.store, allowed, glob))
+      return await followSources(this.store, known, s => allowed(s.tenant) && match(s.source), req, res)
     }
-    const s = resolveSource(this.store, allowed, q.get('source'))
     const n = intParam(q, 'lines', 10, MAX_LINES)
-    if (q.get('follow') === '1') return followSource(this.store, s, n, req, res)
-    json(res, 200, { source: s.source, lines: lastLines(s, n) })
+    const s = await this.store.query(() => resolveSource(this.store, allowed, q.get('source')))
+    if (q.get('follow') === '1') return await followSource(this.store, s, n, req, res)
+    json(res, 200, { source: s.source, lines: await this.store.query(() => lastLines(s, n)) })
   }
 }

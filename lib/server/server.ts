@@ -1,10 +1,11 @@
 // The logfs server: WebSocket ingest at /v1/ingest (acks only after the store made a batch durable) and a small
-// HTTP read API. One HTTP port carries both.
+// HTTP read API. One HTTP port carries both. The store is the embedded one, or a JetStream cluster this server is
+// one stateless gateway of.
 import http from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { Auth, type Grant } from './auth'
-import type { Store } from '../store/store'
+import type { LogStore } from '../store/log-store'
 import { HttpApi } from './http-api'
 import { Registry, addProcessMetrics, type Histogram } from '../metrics/registry'
 import {
@@ -54,7 +55,7 @@ export class LogServer {
   private readonly ingestLatency: Histogram
   private readonly claims = new NodeClaims()
 
-  constructor (private readonly store: Store, private readonly auth: Auth) {
+  constructor (private readonly store: LogStore, private readonly auth: Auth) {
     this.ingestLatency = this.metrics.histogram('logfs_server_ingest_duration_seconds',
       'From a batch arriving to its acknowledgement (write + fsync).')()
     this.registerMetrics()
@@ -85,14 +86,7 @@ export class LogServer {
     m.counter('logfs_server_batches_unavailable_total',
       'Batches nacked unavailable: the store could not make them durable (disk full, failed fsync, stopping).',
       () => this.store.refusedAppends)
-    m.gauge('logfs_store_bytes', 'Bytes of segment files on disk.', () => this.store.totalBytes)
-    m.gauge('logfs_store_segments', 'Segment files on disk.', () => this.store.segmentCount)
-    m.gauge('logfs_store_sources', 'Sources known to the store.', () => this.store.sourceCount)
-    m.gauge('logfs_store_indexed_segments', 'Sealed segments whose queries use their index sidecar.',
-      () => this.store.indexStats().indexedSegments)
-    m.gauge('logfs_store_index_bytes', 'Bytes of index sidecars on disk.', () => this.store.indexStats().indexBytes)
-    m.gauge('logfs_store_full', '1 while batches are refused because the data dir has no space left.',
-      () => this.store.full ? 1 : 0)
+    for (const x of this.store.metrics()) m[x.type](x.name, x.help, x.value)
     addProcessMetrics(m)
   }
 

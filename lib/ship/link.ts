@@ -3,7 +3,8 @@ import WebSocket from 'ws'
 import { asServerFrame, decodeFrame, encodeFrame, type AckFrame, type BatchFrame } from '../wire/frames'
 
 export interface LinkOptions {
-  url: string
+  /** Gateways of one store: a connection goes to one, and to the next after that one fails. */
+  urls: string[]
   token: string
   /** How long to wait for the connection and then for each answer. */
   timeoutMs: number
@@ -26,13 +27,24 @@ export class ServerLink {
   private opening: Promise<WebSocket> | undefined
   private readonly pending = new Map<number, Pending>()
   private seq = 0
+  /** Index in `urls` of the gateway in use; moves on after each failed connection or silent answer. */
+  private current = 0
 
   constructor (readonly options: LinkOptions) {}
+
+  private get url (): string { return this.options.urls[this.current % this.options.urls.length] }
+
+  /**
+   * The next gateway for the next connection. Every batch not acknowledged is resent there: the store drops the
+   * bytes it already holds by (source, gen, offset), whichever gateway took them.
+   */
+  private moveOn (): void { this.current = (this.current + 1) % this.options.urls.length }
 
   private open (): Promise<WebSocket> {
     if (this.ws && this.ws.readyState === WebSocket.OPEN) return Promise.resolve(this.ws)
     if (this.opening) return this.opening
-    const { url, token, timeoutMs } = this.options
+    const { token, timeoutMs } = this.options
+    const url = this.url
     this.opening = new Promise<WebSocket>((resolve, reject) => {
       const ws = new WebSocket(url,
         { headers: { authorization: `Bearer ${token}` }, handshakeTimeout: timeoutMs, perMessageDeflate: false })
@@ -45,6 +57,7 @@ export class ServerLink {
           const err = res.statusCode === 401 || res.statusCode === 403
             ? new RefusedError(`server ${url} refused the token: HTTP ${res.statusCode} ${text.trim()}`)
             : new Error(`server ${url} answered HTTP ${res.statusCode} ${text.trim()}`)
+          if (!(err instanceof RefusedError)) this.moveOn()
           ws.terminate()
           this.opening = undefined
           reject(err)
@@ -52,10 +65,16 @@ export class ServerLink {
       })
       ws.once('error', (err) => {
         this.opening = undefined
+        // Once open, a socket error also closes it, and the close moves on.
+        if (this.ws !== ws) this.moveOn()
         reject(new Error(`cannot reach server ${url}: ${err.message}`))
       })
       ws.on('close', (code, reason) => {
-        if (this.ws === ws) this.ws = undefined
+        if (this.ws === ws) {
+          this.ws = undefined
+          // A gateway going away (it stops, or is killed) closes its connections: the next try goes elsewhere.
+          if (code !== 1000) this.moveOn()
+        }
         this.failAll(new Error(`connection to ${url} closed (${code}${reason.length ? ': ' + reason.toString() : ''})`))
       })
       ws.on('message', (data: Buffer) => this.onMessage(data))
@@ -105,14 +124,14 @@ export class ServerLink {
         this.pending.delete(seq)
         // A silent server may have the batch half-written; dropping the connection makes the resend unambiguous.
         ws.terminate()
-        reject(new Error(`no answer from ${this.options.url} within ${this.options.timeoutMs} ms`))
+        reject(new Error(`no answer from ${this.url} within ${this.options.timeoutMs} ms`))
       }, this.options.timeoutMs)
       this.pending.set(seq, { resolve, reject, timer })
       ws.send(frame, (err) => {
         if (!err) return
         this.pending.delete(seq)
         clearTimeout(timer)
-        reject(new Error(`send to ${this.options.url} failed: ${err.message}`))
+        reject(new Error(`send to ${this.url} failed: ${err.message}`))
       })
     })
     return { ack, wireBytes: frame.length }

@@ -37,7 +37,7 @@ export interface ShipFailure {
 const links = new Map<string, ServerLink>()
 
 function linkFor (options: LinkOptions): ServerLink {
-  const key = `${options.url}\n${options.token}`
+  const key = `${options.urls.join(',')}\n${options.token}`
   let link = links.get(key)
   if (!link) {
     link = new ServerLink(options)

@@ -16,6 +16,22 @@ export function parseCursor (text: string): Cursor {
 
 export interface SegmentRef { id: number, fd: number, file: string }
 
+/**
+ * How extents' bytes are read from where they lie: segment files here (`fileReader`); a store whose bytes live
+ * elsewhere (a JetStream message per extent, lib/jetstream) brings its own. `position` is within the segment.
+ */
+export interface ExtentReader {
+  readSync (seg: SegmentRef, out: Buffer, at: number, length: number, position: number): void
+  read (seg: SegmentRef, out: Buffer, at: number, length: number, position: number): Promise<void>
+}
+
+const pread = promisify(fs.read)
+
+export const fileReader: ExtentReader = {
+  readSync (seg, out, at, length, position) { fs.readSync(seg.fd, out, at, length, position) },
+  async read (seg, out, at, length, position) { await pread(seg.fd, out, at, length, position) },
+}
+
 export interface Extent {
   gen: number
   offset: number
@@ -28,8 +44,6 @@ export interface Extent {
 }
 
 const before = (a: Cursor, b: Cursor): boolean => a.gen < b.gen || (a.gen === b.gen && a.offset < b.offset)
-
-const pread = promisify(fs.read)
 
 /** Index of the last of `sorted` (ascending) that is at most `x`; 0 when none is. */
 function lastAtOrBelow (sorted: number[], x: number): number {
@@ -108,7 +122,8 @@ export class SourceIndex {
   lastWrite = 0
   private dropped = 0
 
-  constructor (readonly source: string, readonly node: string, readonly tenant: string) {}
+  constructor (readonly source: string, readonly node: string, readonly tenant: string,
+    private readonly reader: ExtentReader = fileReader) {}
 
   /** How many times retention dropped extents: a reader that awaits compares it to know its bytes stayed. */
   get retentions (): number { return this.dropped }
@@ -237,7 +252,7 @@ export class SourceIndex {
   read (from: number, to: number): Buffer {
     const p = this.pieces(from, to)
     const out = Buffer.allocUnsafe(p.length)
-    for (let k = 0; k < p.count; k++) fs.readSync(p.extents[k].seg.fd, out, p.offsets[k], p.size(k), p.fileStart(k))
+    for (let k = 0; k < p.count; k++) this.reader.readSync(p.extents[k].seg, out, p.offsets[k], p.size(k), p.fileStart(k))
     return out
   }
 
@@ -254,7 +269,7 @@ export class SourceIndex {
     let failure: unknown = null
     try {
       // One read at a time: more in parallel would take the event loop's core for threadpool copying.
-      for (const [a, b] of runs(p)) await readRun(p, a, b, data)
+      for (const [a, b] of runs(p)) await readRun(this.reader, p, a, b, data)
     } catch (err) {
       failure = err
     }
@@ -285,14 +300,14 @@ function runs (p: Pieces): Array<[number, number]> {
 }
 
 /** Reads the span of a segment that pieces [a, b) lie in, and puts each piece in its place in `out`. */
-async function readRun (p: Pieces, a: number, b: number, out: Buffer): Promise<void> {
-  const fd = p.extents[a].seg.fd
+async function readRun (reader: ExtentReader, p: Pieces, a: number, b: number, out: Buffer): Promise<void> {
+  const seg = p.extents[a].seg
   if (b - a === 1) {
-    await pread(fd, out, p.offsets[a], p.size(a), p.fileStart(a))
+    await reader.read(seg, out, p.offsets[a], p.size(a), p.fileStart(a))
     return
   }
   const start = p.fileStart(a)
   const span = Buffer.allocUnsafe(p.fileStart(b - 1) + p.size(b - 1) - start)
-  await pread(fd, span, 0, span.length, start)
+  await reader.read(seg, span, 0, span.length, start)
   for (let k = a; k < b; k++) span.copy(out, p.offsets[k], p.fileStart(k) - start, p.fileStart(k) - start + p.size(k))
 }

@@ -7,11 +7,13 @@ import { EventEmitter } from 'node:events'
 import { encodeEntry, type Entry, type EntryRef } from './segment'
 import { Segments, type Segment } from './segments'
 import { loadMarks, saveMarks } from './marks'
-import { SourceIndex, formatCursor, type Cursor, type Extent } from './source'
+import { SourceIndex, type Cursor, type Extent } from './source'
 import { SegmentIndex, type Piece } from './segment-index'
 import { Indexer } from './indexer'
 import { Sidecar, SidecarError, sidecarFile } from './sidecar'
 import { log } from '../util/log'
+import { describeSources, oldestOf, readFrom, type AppendResult, type LogStore, type SourceInfo, type StoreMetric }
+  from './log-store'
 import { splitSource } from '../util/sources'
 
 export { formatCursor, parseCursor, type Cursor } from './source'
@@ -23,23 +25,10 @@ export interface StoreOptions {
   retentionMs: number
 }
 
-export interface SourceInfo {
-  source: string
-  node: string
-  tenant: string
-  /** The path under the agent's mount, e.g. `namespace/pod/container/file` under Kubernetes. */
-  path: string
-  bytes: number
-  first: string | null
-  next: string | null
-  lastWrite: number
-  gapBytes: number
-}
-
-export interface AppendResult { stored: number, duplicate: number }
+export type { AppendResult, SourceInfo } from './log-store'
 
 /** Emits `append` (source: SourceIndex) after new bytes of a source are durable. */
-export class Store extends EventEmitter {
+export class Store extends EventEmitter implements LogStore {
   private readonly sources = new Map<string, SourceIndex>()
   private readonly segments: Segments
   private readonly indexes = new Map<Segment, SegmentIndex>()
@@ -263,24 +252,7 @@ export class Store extends EventEmitter {
   }
 
   listSources (allowed: (tenant: string) => boolean): SourceInfo[] {
-    const out: SourceInfo[] = []
-    for (const s of this.sources.values()) {
-      if (!allowed(s.tenant)) continue
-      const first = s.extents[0]
-      const last = s.extents[s.extents.length - 1]
-      out.push({
-        source: s.source,
-        node: s.node,
-        tenant: s.tenant,
-        path: splitSource(s.source).path,
-        bytes: s.bytes,
-        first: first ? formatCursor(first) : null,
-        next: last ? formatCursor({ gen: last.gen, offset: last.offset + last.length }) : null,
-        lastWrite: s.lastWrite,
-        gapBytes: s.gapBytes,
-      })
-    }
-    return out.sort((a, b) => a.source.localeCompare(b.source))
+    return describeSources(this.sources.values(), allowed)
   }
 
   source (name: string): SourceIndex | undefined {
@@ -293,22 +265,38 @@ export class Store extends EventEmitter {
 
   /** The time of the oldest retained byte, or null for an empty store. */
   oldest (): number | null {
-    let t: number | null = null
-    for (const s of this.sources.values()) {
-      const e = s.extents[0]
-      if (e && (t === null || e.timestamp < t)) t = e.timestamp
-    }
-    return t
+    return oldestOf(this.sources.values())
   }
 
-  /** Bytes of a source from `from` (inclusive) in cursor order, at most `maxBytes`, and the cursor after them. */
   read (source: string, from: Cursor | null, maxBytes: number): { data: Buffer, next: Cursor | null } {
     const s = this.sources.get(source)
     if (!s) throw new Error(`unknown source ${source}`)
-    const pos = from ? s.positionAtOrAfter(from) : 0
-    const end = Math.min(s.end, pos + maxBytes)
-    const data = s.read(pos, end)
-    return { data, next: data.length > 0 ? s.cursorAt(end) : from }
+    return readFrom(s, from, maxBytes)
+  }
+
+  /** The bytes are on this machine: a query runs as it is. */
+  async query<T> (fn: () => T | Promise<T>): Promise<T> {
+    return await fn()
+  }
+
+  metrics (): StoreMetric[] {
+    return [
+      { name: 'logfs_store_bytes', help: 'Bytes of segment files on disk.', type: 'gauge', value: () => this.totalBytes },
+      { name: 'logfs_store_segments', help: 'Segment files on disk.', type: 'gauge', value: () => this.segmentCount },
+      { name: 'logfs_store_sources', help: 'Sources known to the store.', type: 'gauge', value: () => this.sourceCount },
+      {
+        name: 'logfs_store_indexed_segments', help: 'Sealed segments whose queries use their index sidecar.',
+        type: 'gauge', value: () => this.indexStats().indexedSegments,
+      },
+      {
+        name: 'logfs_store_index_bytes', help: 'Bytes of index sidecars on disk.', type: 'gauge',
+        value: () => this.indexStats().indexBytes,
+      },
+      {
+        name: 'logfs_store_full', help: '1 while batches are refused because the data dir has no space left.',
+        type: 'gauge', value: () => this.full ? 1 : 0,
+      },
+    ]
   }
 
   /**

@@ -1,0 +1,271 @@
+// The store of a gateway: logfs server in front of a JetStream cluster (`--store nats://...`). It keeps no state
+// of its own: its index of every source (the same SourceIndex the embedded store keeps) is rebuilt from the
+// tenant streams' headers when it starts and followed from then on, and the bytes stay in the cluster, fetched
+// when a query reads them. Any number of gateways may run against one cluster; each answers every read.
+import { EventEmitter } from 'node:events'
+import { connect } from '@nats-io/transport-node'
+import type { NatsConnection } from '@nats-io/nats-core'
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
+import { SourceIndex, type Cursor, type SegmentRef } from '../store/source'
+import type { Entry } from '../store/segment'
+import {
+  describeSources, oldestOf, readFrom, type AppendResult, type LogStore, type SourceInfo, type StoreMetric,
+} from '../store/log-store'
+import { splitSource } from '../util/sources'
+import { log } from '../util/log'
+import { MessageError, readRun, type RunMeta } from './message'
+import { STREAM_PREFIX, sourceOfSubject } from './subjects'
+import { ensureStream, type StreamLimits } from './streams'
+import { StreamMirror, type Delivered } from './mirror'
+import { Missing, Payloads } from './payloads'
+import { Publisher } from './publisher'
+
+export interface ClusterOptions extends StreamLimits {
+  /** Seed servers, `host:port`. */
+  servers: string[]
+  /** Bytes of messages a gateway keeps in memory for reads. */
+  cacheBytes?: number
+}
+
+/** A gateway's extent: one message, and the source it belongs to (for fetching its neighbours). */
+interface MessageRef extends SegmentRef { src: SourceIndex }
+
+const CACHE_BYTES = 64 * 1024 * 1024
+/** A query that misses fetches the message and neighbours of it up to this many bytes, in parallel. */
+const PREFETCH_BYTES = 1024 * 1024
+const PREFETCH_PARALLEL = 16
+/** A query that needs more fetch rounds than this is reading more than a query should. */
+const MAX_ROUNDS = 256
+const DISCOVER_MS = 5000
+/** Room for headers in a message, under the cluster's max_payload. */
+const HEADER_ROOM = 4096
+
+export class ClusterStore extends EventEmitter implements LogStore {
+  private readonly sources = new Map<string, SourceIndex>()
+  private readonly lastSeqs = new Map<string, number>()
+  private readonly mirrors = new Map<string, StreamMirror>()
+  private readonly ensuring = new Map<string, Promise<StreamMirror>>()
+  private readonly payloads: Payloads
+  private readonly publisher: Publisher
+  private readonly timer: NodeJS.Timeout
+  private connected = true
+  private closed = false
+  private refused = 0
+  private unreadable = 0
+  private messages = 0
+
+  private constructor (private readonly nc: NatsConnection, private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager, private readonly options: ClusterOptions) {
+    super()
+    this.payloads = new Payloads(jsm, options.cacheBytes ?? CACHE_BYTES, seg => {
+      // Retention removed a message a query wanted: the mirror drops what is gone before the query runs again.
+      void this.mirrors.get(seg.file)?.settle().catch(() => {})
+    })
+    const maxRun = Math.max(HEADER_ROOM, nc.info!.max_payload - HEADER_ROOM)
+    this.publisher = new Publisher(js, this, { maxRun, deadlineMs: 10_000 })
+    this.timer = setInterval(() => { void this.discover().catch(() => {}) }, DISCOVER_MS)
+    void this.watch()
+  }
+
+  /** Connects, and resolves once the index holds every message the cluster's logfs streams hold. */
+  static async open (options: ClusterOptions): Promise<ClusterStore> {
+    let nc: NatsConnection
+    try {
+      nc = await connect({
+        servers: options.servers, name: 'logfs-gateway', maxReconnectAttempts: -1, reconnectTimeWait: 250,
+      })
+    } catch (err) {
+      throw new Error(`cannot reach the JetStream cluster at ${options.servers.join(', ')}: ${(err as Error).message}`)
+    }
+    try {
+      const jsm = await jetstreamManager(nc)
+      const store = new ClusterStore(nc, jetstream(nc), jsm, options)
+      await store.settle()
+      return store
+    } catch (err) {
+      await nc.close()
+      throw new Error(`the NATS servers at ${options.servers.join(', ')} do not serve JetStream: ${(err as Error).message}`)
+    }
+  }
+
+  private async watch (): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (s.type === 'disconnect') {
+        this.connected = false
+        log('warn', 'jetstream', 'lost the connection to the cluster; reconnecting')
+      } else if (s.type === 'reconnect') {
+        this.connected = true
+        log('info', 'jetstream', `reconnected to ${s.server}`)
+      }
+    }
+  }
+
+  get healthy (): boolean { return !this.closed && this.connected && !this.nc.isClosed() }
+  get full (): boolean { return false }
+  get refusedAppends (): number { return this.refused }
+
+  /** Follows every logfs stream in the cluster, those other gateways created included. */
+  private async discover (): Promise<void> {
+    for await (const name of this.jsm.streams.names()) {
+      if (name.startsWith(STREAM_PREFIX)) this.mirrorOf(name)
+    }
+  }
+
+  private mirrorOf (stream: string): StreamMirror {
+    let m = this.mirrors.get(stream)
+    if (!m) {
+      m = new StreamMirror(this.js, this.jsm, stream, d => this.deliver(d), (s, first) => this.trim(s, first))
+      this.mirrors.set(stream, m)
+      m.start()
+    }
+    return m
+  }
+
+  private async settle (): Promise<void> {
+    await this.discover()
+    await Promise.all([...this.mirrors.values()].map(m => m.settle()))
+  }
+
+  streamFor (tenant: string): Promise<StreamMirror> {
+    let p = this.ensuring.get(tenant)
+    if (!p) {
+      p = ensureStream(this.jsm, tenant, this.options).then(name => this.mirrorOf(name))
+      p.catch(() => this.ensuring.delete(tenant))
+      this.ensuring.set(tenant, p)
+    }
+    return p
+  }
+
+  high (source: string, gen: number): number { return this.sources.get(source)?.high.get(gen) ?? 0 }
+
+  lastSeq (source: string): number { return this.lastSeqs.get(source) ?? 0 }
+
+  published (mirror: StreamMirror, seq: number, source: string, run: RunMeta, data: Uint8Array): void {
+    // The consumer may have delivered it already, in the same turn as the acknowledgement.
+    if (seq <= mirror.applied) return
+    mirror.published(seq)
+    const ref = this.add(mirror.stream, seq, source, { ...run, length: data.length })
+    this.payloads.put(ref, data)
+  }
+
+  private deliver (d: Delivered): void {
+    const source = sourceOfSubject(d.subject)
+    try {
+      if (source === null) throw new MessageError(`subject ${d.subject} is not a logfs source`)
+      this.add(d.stream, d.seq, source, readRun(d.headers, 0))
+    } catch (err) {
+      if (!(err instanceof MessageError)) throw err
+      if (this.unreadable++ === 0) log('warn', 'jetstream', `skipped message ${d.seq} of ${d.stream}: ${err.message}`)
+    }
+  }
+
+  private add (stream: string, seq: number, source: string, run: RunMeta & { length: number }): MessageRef {
+    let s = this.sources.get(source)
+    if (!s) {
+      const { node, tenant } = splitSource(source)
+      s = new SourceIndex(source, node, tenant, this.payloads)
+      this.sources.set(source, s)
+    }
+    const high = s.high.get(run.gen) ?? 0
+    if (run.offset > high) s.gapBytes += run.offset - high
+    const seg: MessageRef = { id: seq, fd: -1, file: stream, src: s }
+    s.add({ gen: run.gen, offset: run.offset, length: run.length, timestamp: run.timestamp, seg, at: 0, src: s })
+    this.lastSeqs.set(source, Math.max(seq, this.lastSeqs.get(source) ?? 0))
+    this.messages++
+    this.emit('append', s)
+    return seg
+  }
+
+  private trim (stream: string, first: number): void {
+    for (const s of this.sources.values()) {
+      const before = s.extents.length
+      s.retain(e => e.seg.file !== stream || e.seg.id >= first)
+      this.messages -= before - s.extents.length
+    }
+    this.payloads.dropBelow(stream, first)
+  }
+
+  async append (entries: Entry[]): Promise<AppendResult> {
+    try {
+      if (this.closed) throw new Error('gateway is stopping')
+      return await this.publisher.append(entries)
+    } catch (err) {
+      this.refused++
+      throw err
+    }
+  }
+
+  listSources (allowed: (tenant: string) => boolean): SourceInfo[] { return describeSources(this.sources.values(), allowed) }
+  source (name: string): SourceIndex | undefined { return this.sources.get(name) }
+  allSources (): IterableIterator<SourceIndex> { return this.sources.values() }
+  oldest (): number | null { return oldestOf(this.sources.values()) }
+
+  read (source: string, from: Cursor | null, maxBytes: number): { data: Buffer, next: Cursor | null } {
+    const s = this.sources.get(source)
+    if (!s) throw new Error(`unknown source ${source}`)
+    return readFrom(s, from, maxBytes)
+  }
+
+  /** JetStream has no search: a query reads the whole range it asks for, and says so in scannedBytes. */
+  candidates (): null { return null }
+
+  async query<T> (fn: () => T | Promise<T>): Promise<T> {
+    await this.settle()
+    for (let round = 0; ; round++) {
+      try {
+        return await fn()
+      } catch (err) {
+        if (!(err instanceof Missing) || round >= MAX_ROUNDS) throw err
+        await this.fetchAround(err.seg as MessageRef)
+      }
+    }
+  }
+
+  /** The missing message and the messages of its source around it, up to PREFETCH_BYTES. */
+  private async fetchAround (seg: MessageRef): Promise<void> {
+    const x = seg.src.extents
+    const i = x.findIndex(e => e.seg === seg)
+    const want: SegmentRef[] = [seg]
+    let bytes = i >= 0 ? x[i].length : 0
+    for (let k = 1; i >= 0 && bytes < PREFETCH_BYTES && (i + k < x.length || i - k >= 0); k++) {
+      for (const j of [i + k, i - k]) {
+        if (j < 0 || j >= x.length || this.payloads.has(x[j].seg)) continue
+        want.push(x[j].seg)
+        bytes += x[j].length
+      }
+    }
+    for (let k = 0; k < want.length; k += PREFETCH_PARALLEL) {
+      await Promise.all(want.slice(k, k + PREFETCH_PARALLEL).map(s => this.payloads.fetch(s)))
+    }
+  }
+
+  metrics (): StoreMetric[] {
+    let bytes = 0
+    const sum = (): number => { bytes = 0; for (const s of this.sources.values()) bytes += s.bytes; return bytes }
+    return [
+      { name: 'logfs_store_sources', help: 'Sources known to the store.', type: 'gauge', value: () => this.sources.size },
+      { name: 'logfs_jetstream_bytes', help: 'Log bytes the gateway index lists, over every tenant stream.', type: 'gauge', value: sum },
+      { name: 'logfs_jetstream_messages', help: 'Messages the gateway index lists.', type: 'gauge', value: () => this.messages },
+      { name: 'logfs_jetstream_streams', help: 'Tenant streams the gateway follows.', type: 'gauge', value: () => this.mirrors.size },
+      { name: 'logfs_jetstream_connected', help: '1 while the gateway is connected to the cluster.', type: 'gauge', value: () => this.healthy ? 1 : 0 },
+      {
+        name: 'logfs_jetstream_conflicts_total', type: 'counter', value: () => this.publisher.conflicts,
+        help: 'Publishes refused for an expected last subject sequence: another gateway had written the source.',
+      },
+      {
+        name: 'logfs_jetstream_publish_retries_total', type: 'counter', value: () => this.publisher.retries,
+        help: 'Publishes tried again after a timeout or while the cluster had no leader for the stream.',
+      },
+      { name: 'logfs_jetstream_fetched_bytes_total', help: 'Log bytes fetched from the cluster for reads.', type: 'counter', value: () => this.payloads.fetchedBytes },
+      { name: 'logfs_jetstream_unreadable_total', help: 'Messages in logfs streams that are not logfs runs, skipped.', type: 'counter', value: () => this.unreadable },
+    ]
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    clearInterval(this.timer)
+    await Promise.all([...this.mirrors.values()].map(m => m.stop()))
+    await this.nc.drain().catch(() => {})
+  }
+}

@@ -1,0 +1,97 @@
+// A gateway's view of one tenant stream: an ordered consumer that delivers only headers (no bytes) from the
+// first message on, feeding each message's place (source, gen, offset, length, time) to the gateway's index.
+// Every gateway of a cluster keeps its own, so each answers reads about what any of them stored.
+import { DeliverPolicy, type JetStreamClient, type JetStreamManager, type ConsumerMessages } from '@nats-io/jetstream'
+import type { MsgHdrs } from '@nats-io/nats-core'
+import { log } from '../util/log'
+
+/** One message as the consumer delivered it: headers, and no bytes but the payload's size in Nats-Msg-Size. */
+export interface Delivered { stream: string, seq: number, subject: string, headers: MsgHdrs | undefined }
+
+const RESTART_MS = 500
+/** How long a read waits for the index to reach what the stream held when the read came. */
+const SETTLE_MS = 10_000
+
+export class StreamMirror {
+  /** Highest sequence the index holds: every message up to it was applied (or skipped as not ours). */
+  applied = 0
+  /** Messages this gateway published and applied at once, ahead of the consumer; the consumer skips them. */
+  private readonly early = new Set<number>()
+  private messages: ConsumerMessages | null = null
+  private stopped = false
+  private waiters: Array<{ seq: number, resolve: () => void }> = []
+  /** The first sequence retention left, as last read from the stream. */
+  first = 0
+
+  constructor (
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    readonly stream: string,
+    private readonly apply: (d: Delivered) => void,
+    private readonly trim: (stream: string, first: number) => void,
+  ) {}
+
+  start (): void { void this.run() }
+
+  private async run (): Promise<void> {
+    while (!this.stopped) {
+      try {
+        const consumer = await this.js.consumers.get(this.stream, {
+          headers_only: true, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.applied + 1,
+        })
+        this.messages = await consumer.consume()
+        for await (const m of this.messages) {
+          if (this.stopped) break
+          if (m.seq <= this.applied) continue
+          if (!this.early.delete(m.seq)) this.apply({ stream: this.stream, seq: m.seq, subject: m.subject, headers: m.headers })
+          this.advance(m.seq)
+        }
+      } catch (err) {
+        if (!this.stopped) log('warn', 'jetstream', `index of ${this.stream} restarts: ${(err as Error).message}`)
+      }
+      this.messages = null
+      if (!this.stopped) await new Promise(resolve => setTimeout(resolve, RESTART_MS))
+    }
+  }
+
+  private advance (seq: number): void {
+    this.applied = seq
+    if (this.waiters.length === 0) return
+    const ready = this.waiters.filter(w => w.seq <= seq)
+    this.waiters = this.waiters.filter(w => w.seq > seq)
+    for (const w of ready) w.resolve()
+  }
+
+  /** Records a message this gateway published, applied to the index ahead of the consumer. */
+  published (seq: number): void {
+    if (seq > this.applied) this.early.add(seq)
+  }
+
+  /**
+   * Resolves once the index holds every message the stream held when called, and drops what retention removed
+   * since: a read on any gateway then sees every batch acknowledged before it.
+   */
+  async settle (): Promise<void> {
+    const { state } = await this.jsm.streams.info(this.stream)
+    if (state.first_seq > this.first) {
+      this.first = state.first_seq
+      this.trim(this.stream, state.first_seq)
+    }
+    // Sequences this gateway applied early count as applied once the consumer passes them.
+    const last = state.last_seq
+    if (last <= this.applied) return
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter(w => w.resolve !== done)
+        reject(new Error(`the index of ${this.stream} is behind the stream (at ${this.applied} of ${last})`))
+      }, SETTLE_MS)
+      const done = (): void => { clearTimeout(timer); resolve() }
+      this.waiters.push({ seq: last, resolve: done })
+    })
+  }
+
+  async stop (): Promise<void> {
+    this.stopped = true
+    await this.messages?.close()
+  }
+}

@@ -1,0 +1,124 @@
+// Appends through a gateway: each run of a batch becomes one message on its source's subject. Exactly once rests
+// on three things (lib/jetstream/README.md):
+// - the index: bytes below a source's high-water mark for their generation are a resend, counted, not published;
+// - Nats-Expected-Last-Subject-Sequence: a message is stored only if the subject's last message is the one the
+//   gateway's index knows, so a gateway with a stale index (another gateway took the source's batches while it
+//   lagged) is refused, catches up and decides again; two gateways can never interleave one source;
+// - Nats-Msg-Id: a publish whose acknowledgement was lost is resent with the same id and dropped by JetStream.
+import { JetStreamApiCodes, type JetStreamClient } from '@nats-io/jetstream'
+import type { Entry } from '../store/segment'
+import type { AppendResult } from '../store/log-store'
+import { splitSource } from '../util/sources'
+import { log } from '../util/log'
+import { runHeaders, runId, type RunMeta } from './message'
+import { sourceSubject } from './subjects'
+import type { StreamMirror } from './mirror'
+
+/** What the publisher asks of the gateway's index. */
+export interface Ledger {
+  /** The tenant's stream, created if need be, with its index following it. */
+  streamFor (tenant: string): Promise<StreamMirror>
+  /** Offset just past the highest byte of `source` in generation `gen` that the index holds. */
+  high (source: string, gen: number): number
+  /** Stream sequence of the source's last message that the index holds (0: none). */
+  lastSeq (source: string): number
+  /** A message this gateway stored: into the index (and the byte cache) now, ahead of the consumer. */
+  published (mirror: StreamMirror, seq: number, source: string, run: RunMeta, data: Uint8Array): void
+}
+
+export interface PublisherOptions {
+  /** Largest payload per message: the cluster's max_payload less room for headers. */
+  maxRun: number
+  /** How long one batch may keep retrying through a leader election or a lost connection before it is nacked. */
+  deadlineMs: number
+}
+
+const RETRY_MS = 200
+
+export class Publisher {
+  /** Publishes refused because another gateway had written the subject since this one's index last looked. */
+  conflicts = 0
+  /** Publishes tried again after a timeout or an unavailable cluster. */
+  retries = 0
+  /** Per source, the publish under way: a source's runs go out one after another, in cursor order. */
+  private readonly queues = new Map<string, Promise<unknown>>()
+
+  constructor (private readonly js: JetStreamClient, private readonly ledger: Ledger,
+    private readonly options: PublisherOptions) {}
+
+  async append (entries: Entry[]): Promise<AppendResult> {
+    const bySource = new Map<string, Entry[]>()
+    for (const e of entries) {
+      const list = bySource.get(e.source)
+      if (list) list.push(e)
+      else bySource.set(e.source, [e])
+    }
+    const results = await Promise.all([...bySource].map(([source, list]) => this.inTurn(source, list)))
+    return results.reduce((a, r) => ({ stored: a.stored + r.stored, duplicate: a.duplicate + r.duplicate }),
+      { stored: 0, duplicate: 0 })
+  }
+
+  private inTurn (source: string, entries: Entry[]): Promise<AppendResult> {
+    const turn = (this.queues.get(source) ?? Promise.resolve()).then(() => this.appendSource(source, entries))
+    const settled = turn.catch(() => {})
+    this.queues.set(source, settled)
+    void settled.then(() => { if (this.queues.get(source) === settled) this.queues.delete(source) })
+    return turn
+  }
+
+  private async appendSource (source: string, entries: Entry[]): Promise<AppendResult> {
+    const { tenant } = splitSource(source)
+    const mirror = await this.ledger.streamFor(tenant)
+    const subject = sourceSubject(tenant, source)
+    const deadline = Date.now() + this.options.deadlineMs
+    let stored = 0
+    let duplicate = 0
+    for (const e of entries) {
+      const high = this.ledger.high(source, e.gen)
+      if (e.offset > high) log('warn', 'jetstream', `gap of ${e.offset - high} bytes in ${source} (dropped by the agent or lost before it)`)
+      for (let at = 0; at < e.data.length; at += this.options.maxRun) {
+        const data = e.data.subarray(at, at + this.options.maxRun)
+        const run = { gen: e.gen, offset: e.offset + at, timestamp: e.timestamp }
+        const r = await this.publishRun(mirror, subject, source, run, data, deadline)
+        stored += r.stored
+        duplicate += r.duplicate
+      }
+    }
+    return { stored, duplicate }
+  }
+
+  private async publishRun (mirror: StreamMirror, subject: string, source: string, run: RunMeta, data: Uint8Array,
+    deadline: number): Promise<AppendResult> {
+    for (;;) {
+      const high = this.ledger.high(source, run.gen)
+      if (run.offset + data.length <= high) return { stored: 0, duplicate: data.length }
+      const skip = Math.max(0, high - run.offset)
+      const meta = { ...run, offset: run.offset + skip }
+      const bytes = data.subarray(skip)
+      try {
+        const ack = await this.js.publish(subject, bytes, {
+          msgID: runId(subject, meta, bytes.length),
+          headers: runHeaders(meta),
+          expect: { lastSubjectSequence: this.ledger.lastSeq(source) },
+        })
+        if (ack.duplicate) return { stored: 0, duplicate: data.length }
+        this.ledger.published(mirror, ack.seq, source, meta, bytes)
+        return { stored: bytes.length, duplicate: skip }
+      } catch (err) {
+        const code = (err as { code?: number }).code
+        if (Date.now() > deadline) {
+          throw new Error(`the JetStream cluster did not take bytes of ${source}: ${(err as Error).message}`)
+        }
+        if (code === JetStreamApiCodes.StreamWrongLastSequence) {
+          this.conflicts++
+        } else {
+          this.retries++
+          await new Promise(resolve => setTimeout(resolve, RETRY_MS))
+        }
+        // Either way the index may lack what the stream holds (another gateway's message, or this one's own whose
+        // acknowledgement was lost): it catches up before the run is weighed again.
+        await mirror.settle().catch(() => {})
+      }
+    }
+  }
+}

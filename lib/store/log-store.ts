@@ -1,0 +1,103 @@
+// What the server asks of a store, whichever holds the bytes: the embedded one (store.ts, segment files on this
+// machine) or a JetStream cluster behind stateless gateways (lib/jetstream). Both keep an index per source
+// (SourceIndex) that queries walk; they differ in where the bytes are and how an append is made durable.
+import type { EventEmitter } from 'node:events'
+import type { Entry } from './segment'
+import type { Piece } from './segment-index'
+import { formatCursor, type Cursor, type SourceIndex } from './source'
+import { splitSource } from '../util/sources'
+
+export interface SourceInfo {
+  source: string
+  node: string
+  tenant: string
+  /** The path under the agent's mount, e.g. `namespace/pod/container/file` under Kubernetes. */
+  path: string
+  bytes: number
+  first: string | null
+  next: string | null
+  lastWrite: number
+  gapBytes: number
+}
+
+export interface AppendResult { stored: number, duplicate: number }
+
+/** A figure the store reports on the server's /metrics. */
+export interface StoreMetric {
+  name: string
+  help: string
+  type: 'gauge' | 'counter'
+  value: () => number
+}
+
+/** Emits `append` (source: SourceIndex) after new bytes of a source are durable (or, for a gateway, replicated). */
+export interface LogStore extends EventEmitter {
+  /** Whether it can take appends: false once it failed for good or is closing. */
+  readonly healthy: boolean
+  /** Whether appends are refused for lack of space. */
+  readonly full: boolean
+  /** Appends rejected so far: each is a batch nacked `unavailable`. */
+  readonly refusedAppends: number
+  /**
+   * Stores `entries` exactly once by (source, gen, offset): bytes it already holds are counted as duplicate, not
+   * stored again. Resolves once the rest is durable; rejects when it cannot be made so.
+   */
+  append (entries: Entry[]): Promise<AppendResult>
+  listSources (allowed: (tenant: string) => boolean): SourceInfo[]
+  source (name: string): SourceIndex | undefined
+  allSources (): IterableIterator<SourceIndex>
+  /** The time of the oldest retained byte, or null when there is none. */
+  oldest (): number | null
+  /** Bytes of a source from `from` (inclusive) in cursor order, at most `maxBytes`, and the cursor after them. */
+  read (source: string, from: Cursor | null, maxBytes: number): { data: Buffer, next: Cursor | null }
+  /**
+   * Per source, the parts of extents that may hold every token of `hashes`; null when the store keeps no token
+   * index, so a search reads the whole range.
+   */
+  candidates (hashes: number[], wanted: (s: SourceIndex) => boolean): Map<SourceIndex, Piece[]> | null
+  /**
+   * Runs a read of the index and its bytes (the synchronous walks of query/lines.ts among them). The embedded
+   * store runs it as it is; a gateway first catches its index up with the cluster, and runs it again after
+   * fetching the bytes it found missing.
+   */
+  query<T>(fn: () => T | Promise<T>): Promise<T>
+  metrics (): StoreMetric[]
+  close (): Promise<void>
+}
+
+export function describeSources (sources: Iterable<SourceIndex>, allowed: (tenant: string) => boolean): SourceInfo[] {
+  const out: SourceInfo[] = []
+  for (const s of sources) {
+    if (!allowed(s.tenant)) continue
+    const first = s.extents[0]
+    const last = s.extents[s.extents.length - 1]
+    out.push({
+      source: s.source,
+      node: s.node,
+      tenant: s.tenant,
+      path: splitSource(s.source).path,
+      bytes: s.bytes,
+      first: first ? formatCursor(first) : null,
+      next: last ? formatCursor({ gen: last.gen, offset: last.offset + last.length }) : null,
+      lastWrite: s.lastWrite,
+      gapBytes: s.gapBytes,
+    })
+  }
+  return out.sort((a, b) => a.source.localeCompare(b.source))
+}
+
+export function oldestOf (sources: Iterable<SourceIndex>): number | null {
+  let t: number | null = null
+  for (const s of sources) {
+    const e = s.extents[0]
+    if (e && (t === null || e.timestamp < t)) t = e.timestamp
+  }
+  return t
+}
+
+export function readFrom (s: SourceIndex, from: Cursor | null, maxBytes: number): { data: Buffer, next: Cursor | null } {
+  const pos = from ? s.positionAtOrAfter(from) : 0
+  const end = Math.min(s.end, pos + maxBytes)
+  const data = s.read(pos, end)
+  return { data, next: data.length > 0 ? s.cursorAt(end) : from }
+}
