@@ -2,24 +2,14 @@
 // their files see no error and nothing is lost or stored twice, across SIGKILLs and an upgrade (SIGHUP). When the
 // handover cannot be made, or with --no-handover, the mount comes back as a new one: the supervisor mounts again
 // at the same place, with its directories, and writes after recovery arrive.
-import t, { type Test } from 'tap'
+import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { line } from './fixtures/lines'
 import {
-  TOKEN, cli, event, readSource, run, sleep, sources, startAgent, startServer, waitFor, writer, type Server,
+  TOKEN, checkExactlyOnce, cli, event, readSource, run, sleep, sources, startAgent, startServer, waitFor, writer,
 } from './helpers/cluster'
 import { runSteady, steadyLine } from '../bench/steadywriter'
-
-/** Every line of a steady writer exactly once and in order: the lines are numbered. */
-async function checkExactlyOnce (t: Test, server: Server, source: string, writer: number, lines: number):
-  Promise<void> {
-  const got = (await readSource(server, source)).toString()
-  t.equal(got.length, lines * steadyLine(writer, 0).length, `${source}: every byte arrived once`)
-  let expected = ''
-  for (let n = 0; n < lines; n++) expected += steadyLine(writer, n)
-  t.ok(got === expected, `${source}: every line, in order, none twice`)
-}
 
 t.test('writers that never reopen keep writing across agent SIGKILLs and an upgrade: no error, no loss, no duplicate',
   async t => {

@@ -94,7 +94,9 @@ export class Agent {
     this.shipper = new Shipper(this.intake, {
       ackLatency: this.metrics.histogram('logfs_agent_ack_duration_seconds',
         'From handing a batch to a worker to the server acknowledging it.')(),
-      link: { urls: options.servers, token: options.token, timeoutMs: options.ackTimeoutMs, compress: options.compress },
+      link: {
+        urls: options.servers, token: options.token, timeoutMs: options.ackTimeoutMs, compress: options.compress,
+      },
       node: options.node,
       gen: this.gen,
       workers: options.workers,

@@ -88,7 +88,8 @@ export async function mountCommand (mnt: string, f: MountFlags): Promise<void> {
     process.exit(EXIT_RENEW)
   }
   if (agent.handover.mode !== 'takeover') {
-    log('info', 'agent', `mounted ${mountpoint}, shipping to ${agent.options.servers.join(', ')} as node ${agent.options.node}`)
+    const to = agent.options.servers.join(', ')
+    log('info', 'agent', `mounted ${mountpoint}, shipping to ${to} as node ${agent.options.node}`)
   }
   if (agent.handover.mode === 'fresh' || agent.handover.mode === 'takeover') {
     // The supervisor's SIGHUP (an upgrade): leave the mount and the state as they are for the next agent, which

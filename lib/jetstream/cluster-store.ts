@@ -39,6 +39,27 @@ const MAX_ROUNDS = 256
 const DISCOVER_MS = 5000
 /** Room for headers in a message, under the cluster's max_payload. */
 const HEADER_ROOM = 4096
+const READY_MS = 60_000
+
+/**
+ * Waits for the cluster's JetStream to answer: a cluster that has just started (or lost a node) answers nothing
+ * until its nodes have elected a meta leader.
+ */
+async function ready (jsm: JetStreamManager, servers: string[]): Promise<void> {
+  const deadline = Date.now() + READY_MS
+  for (let tries = 1; ; tries++) {
+    try {
+      await jsm.getAccountInfo()
+      return
+    } catch (err) {
+      if (Date.now() > deadline) throw err
+      if (tries % 10 === 1) {
+        log('info', 'jetstream', `waiting for JetStream at ${servers.join(', ')}: ${(err as Error).message}`)
+      }
+      await new Promise(resolve => setTimeout(resolve, 500))
+    }
+  }
+}
 
 export class ClusterStore extends EventEmitter implements LogStore {
   private readonly sources = new Map<string, SourceIndex>()
@@ -53,6 +74,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
   private refused = 0
   private unreadable = 0
   private messages = 0
+  private staleReads = 0
 
   private constructor (private readonly nc: NatsConnection, private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager, private readonly options: ClusterOptions) {
@@ -78,13 +100,15 @@ export class ClusterStore extends EventEmitter implements LogStore {
       throw new Error(`cannot reach the JetStream cluster at ${options.servers.join(', ')}: ${(err as Error).message}`)
     }
     try {
-      const jsm = await jetstreamManager(nc)
+      const jsm = await jetstreamManager(nc, { checkAPI: false })
+      await ready(jsm, options.servers)
       const store = new ClusterStore(nc, jetstream(nc), jsm, options)
       await store.settle()
       return store
     } catch (err) {
       await nc.close()
-      throw new Error(`the NATS servers at ${options.servers.join(', ')} do not serve JetStream: ${(err as Error).message}`)
+      const at = options.servers.join(', ')
+      throw new Error(`the NATS servers at ${at} do not serve JetStream: ${(err as Error).message}`)
     }
   }
 
@@ -180,7 +204,10 @@ export class ClusterStore extends EventEmitter implements LogStore {
     for (const s of this.sources.values()) {
       const before = s.extents.length
       s.retain(e => e.seg.file !== stream || e.seg.id >= first)
+      if (s.extents.length === before) continue
       this.messages -= before - s.extents.length
+      // The subject's last message may be gone too: the next publish must expect what is left (0 for nothing).
+      this.lastSeqs.set(s.source, s.extents.reduce((m, e) => Math.max(m, e.seg.id), 0))
     }
     this.payloads.dropBelow(stream, first)
   }
@@ -195,7 +222,10 @@ export class ClusterStore extends EventEmitter implements LogStore {
     }
   }
 
-  listSources (allowed: (tenant: string) => boolean): SourceInfo[] { return describeSources(this.sources.values(), allowed) }
+  listSources (allowed: (tenant: string) => boolean): SourceInfo[] {
+    return describeSources(this.sources.values(), allowed)
+  }
+
   source (name: string): SourceIndex | undefined { return this.sources.get(name) }
   allSources (): IterableIterator<SourceIndex> { return this.sources.values() }
   oldest (): number | null { return oldestOf(this.sources.values()) }
@@ -210,7 +240,16 @@ export class ClusterStore extends EventEmitter implements LogStore {
   candidates (): null { return null }
 
   async query<T> (fn: () => T | Promise<T>): Promise<T> {
-    await this.settle()
+    try {
+      await this.settle()
+    } catch (err) {
+      // No leader to ask (an election under way, the cluster cut off): answer from the index as it is, which
+      // holds every batch this gateway acknowledged and what it had seen of the others.
+      if (this.staleReads++ === 0 || this.staleReads % 100 === 0) {
+        const why = (err as Error).message
+        log('warn', 'jetstream', `answering from the index as it is (${this.staleReads} such reads): ${why}`)
+      }
+    }
     for (let round = 0; ; round++) {
       try {
         return await fn()
@@ -240,24 +279,31 @@ export class ClusterStore extends EventEmitter implements LogStore {
   }
 
   metrics (): StoreMetric[] {
-    let bytes = 0
-    const sum = (): number => { bytes = 0; for (const s of this.sources.values()) bytes += s.bytes; return bytes }
+    const gauge = (name: string, help: string, value: () => number): StoreMetric =>
+      ({ name, help, type: 'gauge', value })
+    const counter = (name: string, help: string, value: () => number): StoreMetric =>
+      ({ name, help, type: 'counter', value })
+    const bytes = (): number => { let n = 0; for (const s of this.sources.values()) n += s.bytes; return n }
     return [
-      { name: 'logfs_store_sources', help: 'Sources known to the store.', type: 'gauge', value: () => this.sources.size },
-      { name: 'logfs_jetstream_bytes', help: 'Log bytes the gateway index lists, over every tenant stream.', type: 'gauge', value: sum },
-      { name: 'logfs_jetstream_messages', help: 'Messages the gateway index lists.', type: 'gauge', value: () => this.messages },
-      { name: 'logfs_jetstream_streams', help: 'Tenant streams the gateway follows.', type: 'gauge', value: () => this.mirrors.size },
-      { name: 'logfs_jetstream_connected', help: '1 while the gateway is connected to the cluster.', type: 'gauge', value: () => this.healthy ? 1 : 0 },
-      {
-        name: 'logfs_jetstream_conflicts_total', type: 'counter', value: () => this.publisher.conflicts,
-        help: 'Publishes refused for an expected last subject sequence: another gateway had written the source.',
-      },
-      {
-        name: 'logfs_jetstream_publish_retries_total', type: 'counter', value: () => this.publisher.retries,
-        help: 'Publishes tried again after a timeout or while the cluster had no leader for the stream.',
-      },
-      { name: 'logfs_jetstream_fetched_bytes_total', help: 'Log bytes fetched from the cluster for reads.', type: 'counter', value: () => this.payloads.fetchedBytes },
-      { name: 'logfs_jetstream_unreadable_total', help: 'Messages in logfs streams that are not logfs runs, skipped.', type: 'counter', value: () => this.unreadable },
+      gauge('logfs_store_sources', 'Sources known to the store.', () => this.sources.size),
+      gauge('logfs_jetstream_bytes', 'Log bytes the gateway index lists, over every tenant stream.', bytes),
+      gauge('logfs_jetstream_messages', 'Messages the gateway index lists.', () => this.messages),
+      gauge('logfs_jetstream_streams', 'Tenant streams the gateway follows.', () => this.mirrors.size),
+      gauge('logfs_jetstream_connected', '1 while the gateway is connected to the cluster.',
+        () => this.healthy ? 1 : 0),
+      counter('logfs_jetstream_conflicts_total',
+        'Publishes refused for an expected last subject sequence: another gateway had written the source.',
+        () => this.publisher.conflicts),
+      counter('logfs_jetstream_publish_retries_total',
+        'Publishes tried again after a timeout or while the cluster had no leader for the stream.',
+        () => this.publisher.retries),
+      counter('logfs_jetstream_stale_reads_total',
+        'Reads answered without first catching up with the cluster, which could not be asked.',
+        () => this.staleReads),
+      counter('logfs_jetstream_fetched_bytes_total', 'Log bytes fetched from the cluster for reads.',
+        () => this.payloads.fetchedBytes),
+      counter('logfs_jetstream_unreadable_total', 'Messages in logfs streams that are not logfs runs, skipped.',
+        () => this.unreadable),
     ]
   }
 

@@ -43,7 +43,9 @@ export class StreamMirror {
         for await (const m of this.messages) {
           if (this.stopped) break
           if (m.seq <= this.applied) continue
-          if (!this.early.delete(m.seq)) this.apply({ stream: this.stream, seq: m.seq, subject: m.subject, headers: m.headers })
+          if (!this.early.delete(m.seq)) {
+            this.apply({ stream: this.stream, seq: m.seq, subject: m.subject, headers: m.headers })
+          }
           this.advance(m.seq)
         }
       } catch (err) {

@@ -75,7 +75,10 @@ export class Publisher {
     let duplicate = 0
     for (const e of entries) {
       const high = this.ledger.high(source, e.gen)
-      if (e.offset > high) log('warn', 'jetstream', `gap of ${e.offset - high} bytes in ${source} (dropped by the agent or lost before it)`)
+      if (e.offset > high) {
+        const gap = e.offset - high
+        log('warn', 'jetstream', `gap of ${gap} bytes in ${source} (dropped by the agent or lost before it)`)
+      }
       for (let at = 0; at < e.data.length; at += this.options.maxRun) {
         const data = e.data.subarray(at, at + this.options.maxRun)
         const run = { gen: e.gen, offset: e.offset + at, timestamp: e.timestamp }

@@ -1,6 +1,8 @@
 // A tenant's stream: created by the first gateway that takes a batch for the tenant, with the retention, replica
 // count and duplicate window every gateway asks for; a gateway started with other limits updates it.
-import { DiscardPolicy, JetStreamApiCodes, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream'
+import {
+  DiscardPolicy, JetStreamApiCodes, StorageType, type JetStreamManager, type StreamConfig,
+} from '@nats-io/jetstream'
 import { streamName, streamSubjects } from './subjects'
 
 export interface StreamLimits {
@@ -23,7 +25,9 @@ export function streamConfig (tenant: string, limits: StreamLimits): Partial<Str
     num_replicas: limits.replicas,
     max_bytes: limits.maxBytes,
     max_age: limits.maxAgeMs * NS_PER_MS,
-    duplicate_window: DUPLICATE_WINDOW_MS * NS_PER_MS,
+    // JetStream refuses a window longer than max_age.
+    duplicate_window: (limits.maxAgeMs > 0 ? Math.min(DUPLICATE_WINDOW_MS, limits.maxAgeMs) : DUPLICATE_WINDOW_MS) *
+      NS_PER_MS,
     // Reads ask any replica (direct get), not only the leader.
     allow_direct: true,
     // Retention drops the oldest; refusing new bytes would stall every application of the tenant.

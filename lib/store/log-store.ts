@@ -95,7 +95,8 @@ export function oldestOf (sources: Iterable<SourceIndex>): number | null {
   return t
 }
 
-export function readFrom (s: SourceIndex, from: Cursor | null, maxBytes: number): { data: Buffer, next: Cursor | null } {
+export function readFrom (s: SourceIndex, from: Cursor | null, maxBytes: number):
+  { data: Buffer, next: Cursor | null } {
   const pos = from ? s.positionAtOrAfter(from) : 0
   const end = Math.min(s.end, pos + maxBytes)
   const data = s.read(pos, end)

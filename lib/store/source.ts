@@ -252,7 +252,9 @@ export class SourceIndex {
   read (from: number, to: number): Buffer {
     const p = this.pieces(from, to)
     const out = Buffer.allocUnsafe(p.length)
-    for (let k = 0; k < p.count; k++) this.reader.readSync(p.extents[k].seg, out, p.offsets[k], p.size(k), p.fileStart(k))
+    for (let k = 0; k < p.count; k++) {
+      this.reader.readSync(p.extents[k].seg, out, p.offsets[k], p.size(k), p.fileStart(k))
+    }
     return out
   }
 

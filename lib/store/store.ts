@@ -280,22 +280,17 @@ export class Store extends EventEmitter implements LogStore {
   }
 
   metrics (): StoreMetric[] {
+    const gauge = (name: string, help: string, value: () => number): StoreMetric =>
+      ({ name, help, type: 'gauge', value })
     return [
-      { name: 'logfs_store_bytes', help: 'Bytes of segment files on disk.', type: 'gauge', value: () => this.totalBytes },
-      { name: 'logfs_store_segments', help: 'Segment files on disk.', type: 'gauge', value: () => this.segmentCount },
-      { name: 'logfs_store_sources', help: 'Sources known to the store.', type: 'gauge', value: () => this.sourceCount },
-      {
-        name: 'logfs_store_indexed_segments', help: 'Sealed segments whose queries use their index sidecar.',
-        type: 'gauge', value: () => this.indexStats().indexedSegments,
-      },
-      {
-        name: 'logfs_store_index_bytes', help: 'Bytes of index sidecars on disk.', type: 'gauge',
-        value: () => this.indexStats().indexBytes,
-      },
-      {
-        name: 'logfs_store_full', help: '1 while batches are refused because the data dir has no space left.',
-        type: 'gauge', value: () => this.full ? 1 : 0,
-      },
+      gauge('logfs_store_bytes', 'Bytes of segment files on disk.', () => this.totalBytes),
+      gauge('logfs_store_segments', 'Segment files on disk.', () => this.segmentCount),
+      gauge('logfs_store_sources', 'Sources known to the store.', () => this.sourceCount),
+      gauge('logfs_store_indexed_segments', 'Sealed segments whose queries use their index sidecar.',
+        () => this.indexStats().indexedSegments),
+      gauge('logfs_store_index_bytes', 'Bytes of index sidecars on disk.', () => this.indexStats().indexBytes),
+      gauge('logfs_store_full', '1 while batches are refused because the data dir has no space left.',
+        () => this.full ? 1 : 0),
     ]
   }
 

@@ -4,7 +4,9 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { execFileSync } from 'node:child_process'
+import type { Test } from 'tap'
 import type { WriterSpec } from '../fixtures/lines'
+import { steadyLine } from '../../bench/steadywriter'
 
 export const ROOT = path.resolve(__dirname, '../../..')
 export const LOGFS = path.join(ROOT, 'bin/logfs')
@@ -161,6 +163,16 @@ export async function readSource (server: Server, source: string): Promise<Buffe
     if (!from) break
   }
   return Buffer.concat(parts)
+}
+
+/** Every line of a steady writer (bench/steadywriter.ts) exactly once and in order: the lines are numbered. */
+export async function checkExactlyOnce (t: Test, server: Server, source: string, writer: number, lines: number):
+  Promise<void> {
+  const got = (await readSource(server, source)).toString()
+  t.equal(got.length, lines * steadyLine(writer, 0).length, `${source}: every byte arrived once`)
+  let expected = ''
+  for (let n = 0; n < lines; n++) expected += steadyLine(writer, n)
+  t.ok(got === expected, `${source}: every line, in order, none twice`)
 }
 
 export interface SourceRow { source: string, bytes: number, gapBytes: number, next: string | null }
