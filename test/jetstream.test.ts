@@ -56,7 +56,8 @@ t.test('two gateways, a mount and writers: leader SIGKILL, gateway SIGKILL, both
     const agent = await startAgent(t, `${g1.ws},${g2.ws}`)
     const dir = path.join(agent.mnt, 'prod/app')
     fs.mkdirSync(dir, { recursive: true })
-    const lines = 6000
+    // 30 s of writing: long enough to outlast a leader election (about 10 s here) and the gateway events after it.
+    const lines = 15000
     const writers = [1, 2].map(w => runSteady(path.join(dir, `${w === 1 ? 'a' : 'b'}.log`), lines, 500, w))
     await waitFor('the first bytes through a gateway', async () => (await sources(g2)).length === 2)
 
@@ -77,6 +78,9 @@ t.test('two gateways, a mount and writers: leader SIGKILL, gateway SIGKILL, both
     const before = await metric(g2, 'logfs_server_batches_total')
     await stop(g1, 'SIGKILL')
     await waitFor('batches through gateway 2', async () => await metric(g2, 'logfs_server_batches_total') > before + 5)
+      .catch((err: Error) => {
+        throw new Error(`${err.message}\nagent: ${agent.stderr.slice(-3000)}\ngateway 2: ${g2.stderr.slice(-3000)}`)
+      })
     t.pass('with gateway 1 gone, the agent ships through gateway 2')
     g1 = await gateway(t, nats, g1.port)
 
@@ -108,7 +112,7 @@ t.test('resent batches are deduplicated, whichever gateway takes them; two write
     const l2 = linkTo(g2)
     t.teardown(() => { l1.close(); l2.close() })
     const batch = (offset: number, text: string): Parameters<ServerLink['send']>[0] =>
-      ({ node: 'dd', tenant: 'dup', gen: 5, recs: [['dup/x.log', offset, 1_700_000_000_000 + offset, Buffer.from(text)]] })
+      ({ node: 'dd', tenant: 'dup', gen: 5, recs: [['dup/x.log', offset, 1_700_000_000_000, Buffer.from(text)]] })
 
     t.match((await l1.send(batch(0, 'a\nb\n'))).ack, { stored: 4, duplicate: 0 }, 'first copy stored')
     t.match((await l2.send(batch(0, 'a\nb\n'))).ack, { stored: 0, duplicate: 4 },
@@ -133,7 +137,8 @@ t.test('resent batches are deduplicated, whichever gateway takes them; two write
     t.equal(viaGateway.status, 'fulfilled', 'the gateway answered')
     const text = (await readSource(g1, 'dd/dup/x.log')).toString()
     t.ok(text === 'a\nb\nc\nd\nE\n' || text === 'a\nb\nc\nd\ne\n', `bytes 8..10 stored once (${JSON.stringify(text)})`)
-    t.equal(text === 'a\nb\nc\nd\nE\n', direct.status === 'fulfilled', 'the direct publish won exactly when it was stored')
+    t.equal(text === 'a\nb\nc\nd\nE\n', direct.status === 'fulfilled',
+      'the direct publish won exactly when it was stored')
     t.same((await readSource(g2, 'dd/dup/x.log')).toString(), text, 'both gateways read the same bytes')
   })
 

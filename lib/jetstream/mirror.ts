@@ -11,6 +11,10 @@ export interface Delivered { stream: string, seq: number, subject: string, heade
 const RESTART_MS = 500
 /** How long a read waits for the index to reach what the stream held when the read came. */
 const SETTLE_MS = 10_000
+/** How long a consumer that is behind may deliver nothing before it is started again. */
+const STALL_MS = 1000
+/** Pull requests expire (and are renewed) this often: a consumer lost with its stream's leader is noticed soon. */
+const EXPIRES_MS = 5000
 
 export class StreamMirror {
   /** Highest sequence the index holds: every message up to it was applied (or skipped as not ours). */
@@ -39,7 +43,7 @@ export class StreamMirror {
         const consumer = await this.js.consumers.get(this.stream, {
           headers_only: true, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.applied + 1,
         })
-        this.messages = await consumer.consume()
+        this.messages = await consumer.consume({ expires: EXPIRES_MS })
         for await (const m of this.messages) {
           if (this.stopped) break
           if (m.seq <= this.applied) continue
@@ -79,17 +83,23 @@ export class StreamMirror {
       this.first = state.first_seq
       this.trim(this.stream, state.first_seq)
     }
-    // Sequences this gateway applied early count as applied once the consumer passes them.
     const last = state.last_seq
-    if (last <= this.applied) return
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter(w => w.resolve !== done)
-        reject(new Error(`the index of ${this.stream} is behind the stream (at ${this.applied} of ${last})`))
-      }, SETTLE_MS)
-      const done = (): void => { clearTimeout(timer); resolve() }
-      this.waiters.push({ seq: last, resolve: done })
-    })
+    const deadline = Date.now() + SETTLE_MS
+    let seen = this.applied
+    while (this.applied < last) {
+      if (Date.now() > deadline) {
+        throw new Error(`the index of ${this.stream} is behind the stream (at ${this.applied} of ${last})`)
+      }
+      const moved = await new Promise<boolean>(resolve => {
+        const w = { seq: last, resolve: () => { clearTimeout(timer); resolve(true) } }
+        const timer = setTimeout(() => { this.waiters = this.waiters.filter(x => x !== w); resolve(false) }, STALL_MS)
+        this.waiters.push(w)
+      })
+      // A consumer whose stream lost its leader can sit silent until its heartbeats are missed; one that made no
+      // progress for STALL_MS while behind is started again from where the index is.
+      if (!moved && this.applied === seen) void this.messages?.close()
+      seen = this.applied
+    }
   }
 
   async stop (): Promise<void> {

@@ -35,11 +35,43 @@ export interface PublisherOptions {
 
 const RETRY_MS = 200
 
+/**
+ * A source's entries as messages: entries that go on from one another (same generation, next offset) are joined,
+ * and a message holds at most `max` bytes. A batch interleaves the records of its sources (two files written in
+ * turn give one entry per write), and a message costs a round trip to the stream's leader, which a write must
+ * not (measured: a line per message held two sources to ~1,000 lines/s each).
+ */
+export function runs (entries: Entry[], max: number): Array<RunMeta & { data: Uint8Array }> {
+  const out: Array<RunMeta & { data: Uint8Array }> = []
+  let parts: Uint8Array[] = []
+  let run: (RunMeta & { length: number }) | null = null
+  const flush = (): void => {
+    if (run === null) return
+    const data = Buffer.concat(parts, run.length)
+    for (let at = 0; at < data.length; at += max) {
+      out.push({ gen: run.gen, offset: run.offset + at, timestamp: run.timestamp, data: data.subarray(at, at + max) })
+    }
+    parts = []
+    run = null
+  }
+  for (const e of entries) {
+    if (run === null || e.gen !== run.gen || run.offset + run.length !== e.offset) {
+      flush()
+      run = { gen: e.gen, offset: e.offset, timestamp: e.timestamp, length: 0 }
+    }
+    parts.push(e.data)
+    run.length += e.data.length
+  }
+  flush()
+  return out
+}
+
 export class Publisher {
   /** Publishes refused because another gateway had written the subject since this one's index last looked. */
   conflicts = 0
   /** Publishes tried again after a timeout or an unavailable cluster. */
   retries = 0
+  private lastRetryLog = 0
   /** Per source, the publish under way: a source's runs go out one after another, in cursor order. */
   private readonly queues = new Map<string, Promise<unknown>>()
 
@@ -73,19 +105,15 @@ export class Publisher {
     const deadline = Date.now() + this.options.deadlineMs
     let stored = 0
     let duplicate = 0
-    for (const e of entries) {
-      const high = this.ledger.high(source, e.gen)
-      if (e.offset > high) {
-        const gap = e.offset - high
+    for (const r of runs(entries, this.options.maxRun)) {
+      const high = this.ledger.high(source, r.gen)
+      if (r.offset > high) {
+        const gap = r.offset - high
         log('warn', 'jetstream', `gap of ${gap} bytes in ${source} (dropped by the agent or lost before it)`)
       }
-      for (let at = 0; at < e.data.length; at += this.options.maxRun) {
-        const data = e.data.subarray(at, at + this.options.maxRun)
-        const run = { gen: e.gen, offset: e.offset + at, timestamp: e.timestamp }
-        const r = await this.publishRun(mirror, subject, source, run, data, deadline)
-        stored += r.stored
-        duplicate += r.duplicate
-      }
+      const done = await this.publishRun(mirror, subject, source, r, r.data, deadline)
+      stored += done.stored
+      duplicate += done.duplicate
     }
     return { stored, duplicate }
   }
@@ -115,7 +143,11 @@ export class Publisher {
         if (code === JetStreamApiCodes.StreamWrongLastSequence) {
           this.conflicts++
         } else {
-          this.retries++
+          // Logged once per episode: an election or a reconnection is not news for every run that waits on it.
+          if (this.retries++ === 0 || Date.now() - this.lastRetryLog > 10_000) {
+            log('warn', 'jetstream', `publishing to ${subject} again: ${(err as Error).message}`)
+          }
+          this.lastRetryLog = Date.now()
           await new Promise(resolve => setTimeout(resolve, RETRY_MS))
         }
         // Either way the index may lack what the stream holds (another gateway's message, or this one's own whose

@@ -1,0 +1,144 @@
+// Scale-out: `npm run bench:scaleout` (about 2 minutes; `-- --seconds N` per phase, `-- --json`). In one run, side
+// by side: the embedded store (one `logfs server`), one gateway over a 3-node JetStream cluster (R3), and two
+// gateways over the same cluster with the load split between them. Each target takes, from this process:
+// - a closed loop (SENDERS agent connections, one 256 KiB batch in flight each) for the ingest ceiling in MB/s;
+// - a fixed offered load (RATE_MBS in 64 KiB batches) for the acknowledgement latency an agent sees (p50, p99),
+//   which is when the batch is durable (embedded: fsync) or on a Raft majority (JetStream: PubAck).
+// Both with 1 tenant stream and with 4 (JetStream scales by streams: each has its own Raft leader). All servers, the
+// cluster and the load share this machine's cores: the ratios say what one machine gives, not what a cluster of
+// machines gives; the README projects that from the per-stream figures.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { ROOT, TOKEN, fail, machineLine, start, until, type Started } from './harness'
+import { NatsCluster } from './natscluster'
+import { ServerLink } from '../lib/ship/link'
+
+const secondsArg = process.argv.indexOf('--seconds')
+const SECONDS = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 8
+const JSON_OUT = process.argv.includes('--json')
+const SENDERS = 8
+const BATCH = 256 * 1024
+const RATE_MBS = 8
+const RATE_BATCH = 64 * 1024
+
+interface Phase { mbs: number, p50ms: number, p99ms: number, batches: number }
+interface Result { target: string, streams: number, ceiling: Phase, steady: Phase }
+
+function quantile (sorted: number[], q: number): number {
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
+}
+
+/** One target's servers (their ingest URLs), started; `stop` ends them. */
+interface Target { name: string, urls: string[], stop: () => Promise<void> }
+
+async function server (args: string[]): Promise<{ p: Started, url: string }> {
+  const p = start(['server', '--json', '--listen', '127.0.0.1:0', ...args])
+  const ev = await until(() => p.events.find(e => e.event === 'listening'), 'server', 60_000)
+  return { p, url: `ws://127.0.0.1:${ev.port as number}/v1/ingest` }
+}
+
+async function stopAll (ps: Started[]): Promise<void> {
+  for (const p of ps) p.proc.kill('SIGTERM')
+  await Promise.all(ps.map(p => p.exited))
+}
+
+/**
+ * SENDERS connections spread over the target's URLs, each its own node; sender k writes tenant k % streams, so
+ * every tenant stream gets the same load. Closed loop when `rateMBs` is null, else paced to that total.
+ */
+async function load (urls: string[], streams: number, tag: string, rateMBs: number | null): Promise<Phase> {
+  const batch = rateMBs === null ? BATCH : RATE_BATCH
+  const data = Buffer.alloc(batch, 'x')
+  for (let i = 199; i < batch; i += 200) data[i] = 0x0a
+  const lat: number[] = []
+  let bytes = 0
+  const until = Date.now() + SECONDS * 1000
+  const links = Array.from({ length: SENDERS },
+    (_, k) => new ServerLink({ urls: [urls[k % urls.length]], token: TOKEN, timeoutMs: 30_000, compress: false }))
+  const perSenderGapMs = rateMBs === null ? 0 : (batch * SENDERS) / (rateMBs * 1e6) * 1000
+  const t0 = Date.now()
+  await Promise.all(links.map(async (link, k) => {
+    let offset = 0
+    let next = Date.now() + (perSenderGapMs * k) / SENDERS
+    while (Date.now() < until) {
+      if (perSenderGapMs > 0) {
+        const wait = next - Date.now()
+        if (wait > 0) await new Promise(resolve => setTimeout(resolve, wait))
+        next += perSenderGapMs
+      }
+      const sent = process.hrtime.bigint()
+      const tenant = `t${k % streams}`
+      const { ack } = await link.send({
+        node: `${tag}-${k}`, tenant, gen: 1, recs: [[`${tenant}/app.log`, offset, Date.now(), data]],
+      })
+      lat.push(Number(process.hrtime.bigint() - sent) / 1e6)
+      if (ack.stored !== batch) throw new Error(`sender ${k}: stored ${ack.stored} of ${batch} bytes`)
+      offset += batch
+      bytes += batch
+    }
+  }))
+  const seconds = (Date.now() - t0) / 1000
+  for (const l of links) l.close()
+  lat.sort((a, b) => a - b)
+  const round = (n: number): number => Number(n.toFixed(1))
+  return { mbs: round(bytes / 1e6 / seconds), p50ms: round(quantile(lat, 0.5)), p99ms: round(quantile(lat, 0.99)), batches: lat.length }
+}
+
+async function main (): Promise<void> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'logfs-scaleout-'))
+  const nats = await NatsCluster.start(3, { maxFileStore: '8G' })
+  const gatewayArgs = ['--store', nats.url, '--replicas', '3', '--retention-size', '1GiB']
+  const targets: Array<() => Promise<Target>> = [
+    async () => {
+      const s = await server(['--data-dir', path.join(tmp, 'data'), '--retention-size', '4GiB'])
+      return { name: 'embedded store', urls: [s.url], stop: () => stopAll([s.p]) }
+    },
+    async () => {
+      const g = await server(gatewayArgs)
+      return { name: '1 gateway, JetStream R3', urls: [g.url], stop: () => stopAll([g.p]) }
+    },
+    async () => {
+      const [g1, g2] = await Promise.all([server(gatewayArgs), server(gatewayArgs)])
+      return { name: '2 gateways, JetStream R3', urls: [g1.url, g2.url], stop: () => stopAll([g1.p, g2.p]) }
+    },
+  ]
+  const results: Result[] = []
+  try {
+    for (const [i, make] of targets.entries()) {
+      for (const streams of [1, 4]) {
+        const target = await make()
+        const tag = `r${i}s${streams}`
+        process.stderr.write(`bench: ${target.name}, ${streams} stream(s): closed loop for ${SECONDS} s\n`)
+        const ceiling = await load(target.urls, streams, `${tag}c`, null)
+        process.stderr.write(`bench: ${target.name}, ${streams} stream(s): ${RATE_MBS} MB/s for ${SECONDS} s\n`)
+        const steady = await load(target.urls, streams, `${tag}s`, RATE_MBS)
+        await target.stop()
+        results.push({ target: target.name, streams, ceiling, steady })
+      }
+    }
+  } finally {
+    await nats.stop()
+    fs.rmSync(tmp, { recursive: true, force: true })
+  }
+  if (JSON_OUT) {
+    process.stdout.write(JSON.stringify({ machine: machineLine(), results }) + '\n')
+    return
+  }
+  const base = new Map(results.filter(r => r.target === 'embedded store').map(r => [r.streams, r.ceiling.mbs]))
+  const rows = results.map(r => `| ${r.target} | ${r.streams} | ${r.ceiling.mbs} | ` +
+    `${(r.ceiling.mbs / (base.get(r.streams) ?? NaN)).toFixed(2)} | ${r.ceiling.p50ms} | ${r.ceiling.p99ms} | ` +
+    `${r.steady.mbs} | ${r.steady.p50ms} | ${r.steady.p99ms} |`)
+  const text = `logfs scale-out: ${SENDERS} agent connections, ${SECONDS} s per phase; closed loop of ` +
+    `${BATCH / 1024} KiB batches, then ${RATE_MBS} MB/s offered in ${RATE_BATCH / 1024} KiB batches\n` +
+    `${machineLine()}\n` +
+    'Everything (3 nats-servers, the logfs servers, the load) shares this machine.\n\n' +
+    '| target | tenant streams | ceiling MB/s | × embedded | ack p50 ms | ack p99 ms | steady MB/s | ' +
+    'steady ack p50 ms | steady ack p99 ms |\n|---|---|---|---|---|---|---|---|---|\n' + rows.join('\n') + '\n'
+  process.stdout.write('\n' + text)
+  const dir = path.join(ROOT, 'bench/results')
+  fs.mkdirSync(dir, { recursive: true })
+  fs.writeFileSync(path.join(dir, `scaleout-${new Date().toISOString().replace(/[:.]/g, '-')}.md`), text)
+}
+
+main().catch(fail)
