@@ -82,7 +82,8 @@ async function load (urls: string[], streams: number, tag: string, rateMBs: numb
   for (const l of links) l.close()
   lat.sort((a, b) => a - b)
   const round = (n: number): number => Number(n.toFixed(1))
-  return { mbs: round(bytes / 1e6 / seconds), p50ms: round(quantile(lat, 0.5)), p99ms: round(quantile(lat, 0.99)), batches: lat.length }
+  const mbs = round(bytes / 1e6 / seconds)
+  return { mbs, p50ms: round(quantile(lat, 0.5)), p99ms: round(quantile(lat, 0.99)), batches: lat.length }
 }
 
 async function main (): Promise<void> {

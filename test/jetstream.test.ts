@@ -167,9 +167,8 @@ t.test('every read command through the gateway that did not take the bytes; tail
     const follow = run(['tail', '-f', 'shop/app.log', '-n', '1', ...on2])
     t.teardown(() => { follow.proc.kill() })
     await waitFor('the last line', () => follow.stdout.includes('line 299 ok'))
-    await l1.send({
-      node: 'web-1', tenant: 'shop', gen: 1, recs: [['shop/app.log', Buffer.byteLength(text), Date.now(), Buffer.from('fresh\n')]],
-    })
+    const more = Buffer.from('fresh\n')
+    await l1.send({ node: 'web-1', tenant: 'shop', gen: 1, recs: [['shop/app.log', Buffer.byteLength(text), Date.now(), more]] })
     await waitFor('a line written through the other gateway', () => follow.stdout.includes('fresh'))
     t.pass('tail -f on one gateway follows what the other took')
   })
