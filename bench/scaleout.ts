@@ -23,19 +23,31 @@ const RATE_MBS = 8
 const RATE_BATCH = 64 * 1024
 
 interface Phase { mbs: number, p50ms: number, p99ms: number, batches: number }
-interface Result { target: string, streams: number, ceiling: Phase, steady: Phase }
+interface Result { target: string, streams: number, ceiling: Phase, steady: Phase, conflicts: number, retries: number }
 
 function quantile (sorted: number[], q: number): number {
   return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
 }
 
-/** One target's servers (their ingest URLs), started; `stop` ends them. */
-interface Target { name: string, urls: string[], stop: () => Promise<void> }
+/** One target's servers (their ingest URLs and HTTP ports), started; `stop` ends them. */
+interface Target { name: string, urls: string[], ports: number[], stop: () => Promise<void> }
 
-async function server (args: string[]): Promise<{ p: Started, url: string }> {
+interface Server { p: Started, url: string, port: number }
+
+async function server (args: string[]): Promise<Server> {
   const p = start(['server', '--json', '--listen', '127.0.0.1:0', ...args])
-  const ev = await until(() => p.events.find(e => e.event === 'listening'), 'server', 60_000)
-  return { p, url: `ws://127.0.0.1:${ev.port as number}/v1/ingest` }
+  const port = (await until(() => p.events.find(e => e.event === 'listening'), 'server', 60_000)).port as number
+  return { p, url: `ws://127.0.0.1:${port}/v1/ingest`, port }
+}
+
+/** A counter summed over the target's servers (0 where a server does not have it). */
+async function counter (ports: number[], name: string): Promise<number> {
+  let n = 0
+  for (const port of ports) {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+    n += Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0)
+  }
+  return n
 }
 
 async function stopAll (ps: Started[]): Promise<void> {
@@ -88,38 +100,52 @@ async function load (urls: string[], streams: number, tag: string, rateMBs: numb
 
 async function main (): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'logfs-scaleout-'))
-  const nats = await NatsCluster.start(3, { maxFileStore: '8G' })
-  const gatewayArgs = ['--store', nats.url, '--replicas', '3', '--retention-size', '1GiB']
-  const targets: Array<() => Promise<Target>> = [
-    async () => {
-      const s = await server(['--data-dir', path.join(tmp, 'data'), '--retention-size', '4GiB'])
-      return { name: 'embedded store', urls: [s.url], stop: () => stopAll([s.p]) }
+  // Each JetStream row gets a cluster of its own: streams filled by an earlier row would make this one pay for
+  // their retention.
+  let nats: NatsCluster | null = null
+  const cluster = async (): Promise<string[]> => {
+    await nats?.stop()
+    nats = await NatsCluster.start(3, { maxFileStore: '8G' })
+    return ['--store', nats.url, '--replicas', '3', '--retention-size', '1GiB']
+  }
+  const targets: Array<(streams: number) => Promise<Target>> = [
+    async (streams) => {
+      const s = await server(['--data-dir', path.join(tmp, `data-${streams}`), '--retention-size', '4GiB'])
+      return { name: 'embedded store', urls: [s.url], ports: [s.port], stop: () => stopAll([s.p]) }
     },
     async () => {
-      const g = await server(gatewayArgs)
-      return { name: '1 gateway, JetStream R3', urls: [g.url], stop: () => stopAll([g.p]) }
+      const g = await server(await cluster())
+      return { name: '1 gateway, JetStream R3', urls: [g.url], ports: [g.port], stop: () => stopAll([g.p]) }
     },
     async () => {
-      const [g1, g2] = await Promise.all([server(gatewayArgs), server(gatewayArgs)])
-      return { name: '2 gateways, JetStream R3', urls: [g1.url, g2.url], stop: () => stopAll([g1.p, g2.p]) }
+      const args = await cluster()
+      const [g1, g2] = await Promise.all([server(args), server(args)])
+      return {
+        name: '2 gateways, JetStream R3',
+        urls: [g1.url, g2.url],
+        ports: [g1.port, g2.port],
+        stop: () => stopAll([g1.p, g2.p]),
+      }
     },
   ]
   const results: Result[] = []
   try {
     for (const [i, make] of targets.entries()) {
       for (const streams of [1, 4]) {
-        const target = await make()
+        const target = await make(streams)
         const tag = `r${i}s${streams}`
         process.stderr.write(`bench: ${target.name}, ${streams} stream(s): closed loop for ${SECONDS} s\n`)
         const ceiling = await load(target.urls, streams, `${tag}c`, null)
         process.stderr.write(`bench: ${target.name}, ${streams} stream(s): ${RATE_MBS} MB/s for ${SECONDS} s\n`)
         const steady = await load(target.urls, streams, `${tag}s`, RATE_MBS)
+        const conflicts = await counter(target.ports, 'logfs_jetstream_conflicts_total')
+        const retries = await counter(target.ports, 'logfs_jetstream_publish_retries_total')
         await target.stop()
-        results.push({ target: target.name, streams, ceiling, steady })
+        results.push({ target: target.name, streams, ceiling, steady, conflicts, retries })
       }
     }
   } finally {
-    await nats.stop()
+    await (nats as NatsCluster | null)?.stop()
     fs.rmSync(tmp, { recursive: true, force: true })
   }
   if (JSON_OUT) {
@@ -129,13 +155,14 @@ async function main (): Promise<void> {
   const base = new Map(results.filter(r => r.target === 'embedded store').map(r => [r.streams, r.ceiling.mbs]))
   const rows = results.map(r => `| ${r.target} | ${r.streams} | ${r.ceiling.mbs} | ` +
     `${(r.ceiling.mbs / (base.get(r.streams) ?? NaN)).toFixed(2)} | ${r.ceiling.p50ms} | ${r.ceiling.p99ms} | ` +
-    `${r.steady.mbs} | ${r.steady.p50ms} | ${r.steady.p99ms} |`)
+    `${r.steady.mbs} | ${r.steady.p50ms} | ${r.steady.p99ms} | ${r.conflicts} | ${r.retries} |`)
   const text = `logfs scale-out: ${SENDERS} agent connections, ${SECONDS} s per phase; closed loop of ` +
     `${BATCH / 1024} KiB batches, then ${RATE_MBS} MB/s offered in ${RATE_BATCH / 1024} KiB batches\n` +
     `${machineLine()}\n` +
     'Everything (3 nats-servers, the logfs servers, the load) shares this machine.\n\n' +
     '| target | tenant streams | ceiling MB/s | × embedded | ack p50 ms | ack p99 ms | steady MB/s | ' +
-    'steady ack p50 ms | steady ack p99 ms |\n|---|---|---|---|---|---|---|---|---|\n' + rows.join('\n') + '\n'
+    'steady ack p50 ms | steady ack p99 ms | conflicts | retries |\n|---|---|---|---|---|---|---|---|---|---|---|\n' +
+    rows.join('\n') + '\n'
   process.stdout.write('\n' + text)
   const dir = path.join(ROOT, 'bench/results')
   fs.mkdirSync(dir, { recursive: true })
