@@ -1,4 +1,4 @@
-// Scale-out: `npm run bench:scaleout` (about 2 minutes; `-- --seconds N` per phase, `-- --json`). In one run, side
+// Scale-out: `npm run bench:scaleout` (about 7 minutes; `-- --seconds N` per phase, `-- --rounds N`, `-- --json`). In one run, side
 // by side: the embedded store (one `logfs server`), one gateway over a 3-node JetStream cluster (R3), and two
 // gateways over the same cluster with the load split between them. Each target takes, from this process:
 // - a closed loop (SENDERS agent connections, one 256 KiB batch in flight each) for the ingest ceiling in MB/s;
@@ -16,6 +16,9 @@ import { ServerLink } from '../lib/ship/link'
 
 const secondsArg = process.argv.indexOf('--seconds')
 const SECONDS = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 8
+const roundsArg = process.argv.indexOf('--rounds')
+/** Rounds of every row, interleaved; each figure printed is the median over them (this machine is noisy). */
+const ROUNDS = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 3
 const JSON_OUT = process.argv.includes('--json')
 const SENDERS = 8
 const BATCH = 256 * 1024
@@ -98,6 +101,34 @@ async function load (urls: string[], streams: number, tag: string, rateMBs: numb
   return { mbs, p50ms: round(quantile(lat, 0.5)), p99ms: round(quantile(lat, 0.99)), batches: lat.length }
 }
 
+function median (xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.floor(s.length / 2)]
+}
+
+/** Per target and stream count, the median of each figure over the rounds (counters: their sum). */
+function medians (samples: Result[]): Result[] {
+  const groups = new Map<string, Result[]>()
+  for (const r of samples) {
+    const k = `${r.target}\n${r.streams}`
+    groups.set(k, [...(groups.get(k) ?? []), r])
+  }
+  const phase = (ps: Phase[]): Phase => ({
+    mbs: median(ps.map(p => p.mbs)),
+    p50ms: median(ps.map(p => p.p50ms)),
+    p99ms: median(ps.map(p => p.p99ms)),
+    batches: median(ps.map(p => p.batches)),
+  })
+  return [...groups.values()].map(rs => ({
+    target: rs[0].target,
+    streams: rs[0].streams,
+    ceiling: phase(rs.map(r => r.ceiling)),
+    steady: phase(rs.map(r => r.steady)),
+    conflicts: rs.reduce((n, r) => n + r.conflicts, 0),
+    retries: rs.reduce((n, r) => n + r.retries, 0),
+  }))
+}
+
 async function main (): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'logfs-scaleout-'))
   // Each JetStream row gets a cluster of its own: streams filled by an earlier row would make this one pay for
@@ -128,26 +159,30 @@ async function main (): Promise<void> {
       }
     },
   ]
-  const results: Result[] = []
+  const samples: Result[] = []
   try {
-    for (const [i, make] of targets.entries()) {
-      for (const streams of [1, 4]) {
-        const target = await make(streams)
-        const tag = `r${i}s${streams}`
-        process.stderr.write(`bench: ${target.name}, ${streams} stream(s): closed loop for ${SECONDS} s\n`)
-        const ceiling = await load(target.urls, streams, `${tag}c`, null)
-        process.stderr.write(`bench: ${target.name}, ${streams} stream(s): ${RATE_MBS} MB/s for ${SECONDS} s\n`)
-        const steady = await load(target.urls, streams, `${tag}s`, RATE_MBS)
-        const conflicts = await counter(target.ports, 'logfs_jetstream_conflicts_total')
-        const retries = await counter(target.ports, 'logfs_jetstream_publish_retries_total')
-        await target.stop()
-        results.push({ target: target.name, streams, ceiling, steady, conflicts, retries })
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const [i, make] of targets.entries()) {
+        for (const streams of [1, 4]) {
+          const target = await make(streams)
+          const tag = `${round}r${i}s${streams}`
+          const what = `bench: round ${round}/${ROUNDS}: ${target.name}, ${streams} stream(s)`
+          process.stderr.write(`${what}: closed loop for ${SECONDS} s\n`)
+          const ceiling = await load(target.urls, streams, `${tag}c`, null)
+          process.stderr.write(`${what}: ${RATE_MBS} MB/s for ${SECONDS} s\n`)
+          const steady = await load(target.urls, streams, `${tag}s`, RATE_MBS)
+          const conflicts = await counter(target.ports, 'logfs_jetstream_conflicts_total')
+          const retries = await counter(target.ports, 'logfs_jetstream_publish_retries_total')
+          await target.stop()
+          samples.push({ target: target.name, streams, ceiling, steady, conflicts, retries })
+        }
       }
     }
   } finally {
     await (nats as NatsCluster | null)?.stop()
     fs.rmSync(tmp, { recursive: true, force: true })
   }
+  const results = medians(samples)
   if (JSON_OUT) {
     process.stdout.write(JSON.stringify({ machine: machineLine(), results }) + '\n')
     return
@@ -156,7 +191,8 @@ async function main (): Promise<void> {
   const rows = results.map(r => `| ${r.target} | ${r.streams} | ${r.ceiling.mbs} | ` +
     `${(r.ceiling.mbs / (base.get(r.streams) ?? NaN)).toFixed(2)} | ${r.ceiling.p50ms} | ${r.ceiling.p99ms} | ` +
     `${r.steady.mbs} | ${r.steady.p50ms} | ${r.steady.p99ms} | ${r.conflicts} | ${r.retries} |`)
-  const text = `logfs scale-out: ${SENDERS} agent connections, ${SECONDS} s per phase; closed loop of ` +
+  const text = `logfs scale-out: ${SENDERS} agent connections, ${SECONDS} s per phase, median of ${ROUNDS} ` +
+    'interleaved rounds (conflicts, retries: summed); closed loop of ' +
     `${BATCH / 1024} KiB batches, then ${RATE_MBS} MB/s offered in ${RATE_BATCH / 1024} KiB batches\n` +
     `${machineLine()}\n` +
     'Everything (3 nats-servers, the logfs servers, the load) shares this machine.\n\n' +

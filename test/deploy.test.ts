@@ -8,6 +8,7 @@ import path from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { parseAllDocuments } from 'yaml'
 import { ROOT, event, forceUnmount, run } from './helpers/cluster'
+import { NatsCluster } from '../bench/natscluster'
 
 // kubernetes-models is ESM only; this keeps a real import() in the CommonJS build.
 type Model = new (o: unknown) => { validate: () => void }
@@ -31,13 +32,18 @@ type Doc = {
   spec?: { template: { spec: PodSpec }, updateStrategy?: { rollingUpdate?: Record<string, unknown> } }
 }
 
+/** Every manifest of k8s/ and of its scale-out overlay (not the overlay's patches, which are not whole objects). */
 function manifests (): Array<{ file: string, doc: Doc }> {
-  const dir = path.join(ROOT, 'k8s')
   const out: Array<{ file: string, doc: Doc }> = []
-  for (const file of fs.readdirSync(dir).filter(f => f.endsWith('.yaml')).sort()) {
-    for (const d of parseAllDocuments(fs.readFileSync(path.join(dir, file), 'utf8'))) {
-      if (d.errors.length) throw new Error(`${file}: ${d.errors[0].message}`)
-      out.push({ file, doc: d.toJS() as Doc })
+  for (const sub of ['', 'scale-out']) {
+    const dir = path.join(ROOT, 'k8s', sub)
+    const files = fs.readdirSync(dir).filter(f => f.endsWith('.yaml') && !f.endsWith('.patch.yaml')).sort()
+    for (const name of files) {
+      const file = path.join(sub, name)
+      for (const d of parseAllDocuments(fs.readFileSync(path.join(dir, name), 'utf8'))) {
+        if (d.errors.length) throw new Error(`${file}: ${d.errors[0].message}`)
+        out.push({ file, doc: d.toJS() as Doc })
+      }
     }
   }
   return out
@@ -48,8 +54,9 @@ t.test('every manifest is valid against the Kubernetes schemas', async t => {
   t.ok(all.length >= 9, `${all.length} documents`)
   for (const { file, doc } of all) {
     if (doc.kind === 'Kustomization') {
-      for (const r of (doc as unknown as { resources: string[] }).resources) {
-        t.ok(fs.existsSync(path.join(ROOT, 'k8s', r)), `${file} lists ${r}, which exists`)
+      const k = doc as unknown as { resources: string[], patches?: Array<{ path: string }> }
+      for (const r of [...k.resources, ...(k.patches ?? []).map(p => p.path)]) {
+        t.ok(fs.existsSync(path.join(ROOT, 'k8s', path.dirname(file), r)), `${file} lists ${r}, which exists`)
       }
       continue
     }
@@ -109,6 +116,59 @@ t.test('the DaemonSet and the example pods have what logfs needs', async t => {
   p.proc.kill('SIGTERM')
   t.equal(await p.exited, 0, 'and stop cleanly')
 })
+
+t.test('the scale-out overlay: a NATS cluster with JetStream, stateless gateways behind the agents\' Service',
+  async t => {
+    const all = manifests()
+    const base = all.filter(m => !m.file.startsWith('scale-out/'))
+    const overlay = all.filter(m => m.file.startsWith('scale-out/'))
+    const patch = parseAllDocuments(fs.readFileSync(path.join(ROOT, 'k8s/scale-out/without-embedded-server.patch.yaml'),
+      'utf8'))[0].toJS() as Doc & { $patch: string }
+    t.equal(patch.$patch, 'delete')
+    t.ok(base.some(m => m.doc.kind === patch.kind && m.doc.metadata.name === patch.metadata.name),
+      'the patch deletes the embedded store\'s StatefulSet, which the base has')
+    type Any = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+    const find = (kind: string, name: string): Any => overlay.find(m => m.doc.kind === kind &&
+      m.doc.metadata.name === name)!.doc
+    const nats = find('StatefulSet', 'logfs-nats')
+    t.equal(nats.spec.replicas, 3, 'three NATS nodes')
+    const conf = (find('ConfigMap', 'logfs-nats').data as Record<string, string>)['nats.conf']
+    const routes = [0, 1, 2].map(i => `nats://logfs-nats-${i}.logfs-nats.logfs-system.svc:6222`)
+    for (const r of routes) t.ok(conf.includes(r), `routes to ${r}`)
+    const gw = find('Deployment', 'logfs-gateway')
+    const pod = gw.spec.template.spec
+    const args = pod.containers[0].args as string[]
+    const store = args[args.indexOf('--store') + 1]
+    t.equal(store, 'nats://' + [0, 1, 2].map(i => `logfs-nats-${i}.logfs-nats:4222`).join(','),
+      'the gateways name every NATS node')
+    t.ok(Number(args[args.indexOf('--replicas') + 1]) <= nats.spec.replicas, 'no more replicas than nodes')
+    t.same(pod.volumes.map((v: Any) => v.name), ['tokens'], 'stateless: no volume but the tokens')
+    const service = base.find(m => m.doc.kind === 'Service' && m.doc.metadata.name === 'logfs-server')!.doc as
+      unknown as Any
+    t.match(gw.spec.template.metadata.labels, service.spec.selector, 'the agents\' Service selects the gateways')
+
+    // The config and the arguments work: nats-server checks the config; the gateway runs against a real cluster.
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'logfs-k8s-nats-'))
+    t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }))
+    fs.writeFileSync(path.join(tmp, 'nats.conf'), conf.replace('store_dir: /data', `store_dir: ${tmp}/data`))
+    const check = spawnSync('nats-server', ['-c', path.join(tmp, 'nats.conf'), '-t'],
+      { env: { ...process.env, POD_NAME: 'logfs-nats-0' }, encoding: 'utf8' })
+    t.equal(check.status, 0, `nats-server accepts the config: ${check.stderr}`)
+    const cluster = await NatsCluster.start(3)
+    t.teardown(() => cluster.stop())
+    fs.writeFileSync(path.join(tmp, 'tokens.json'), JSON.stringify({ 'k8s-token-0123456789': '*' }))
+    const swap: Record<string, string> = {
+      [store]: cluster.url,
+      '0.0.0.0:7070': '127.0.0.1:0',
+      '/etc/logfs/tokens/tokens.json': path.join(tmp, 'tokens.json'),
+    }
+    const p = run([...args.map(a => swap[a] ?? a), '--retention-size', '64MiB', '--json'])
+    t.teardown(() => { p.proc.kill('SIGKILL') })
+    await event(p, 'listening')
+    t.pass('the gateway\'s arguments start a gateway of the cluster')
+    p.proc.kill('SIGTERM')
+    t.equal(await p.exited, 0, 'and it stops cleanly')
+  })
 
 t.test('systemd units pass systemd-analyze verify', async t => {
   const have = spawnSync('systemd-analyze', ['--version'])
