@@ -1,6 +1,7 @@
-// Scale-out: `npm run bench:scaleout` (about 7 minutes; `-- --seconds N` per phase, `-- --rounds N`, `-- --json`). In one run, side
-// by side: the embedded store (one `logfs server`), one gateway over a 3-node JetStream cluster (R3), and two
-// gateways over the same cluster with the load split between them. Each target takes, from this process:
+// Scale-out: `npm run bench:scaleout` (about 7 minutes; `-- --seconds N` per phase, `-- --rounds N`, `-- --json`).
+// In one run, side by side: the embedded store (one `logfs server`), one gateway over a 3-node JetStream cluster
+// (R3), and two gateways over such a cluster with the load split between them (a new cluster for each JetStream
+// row). Each target takes, from this process:
 // - a closed loop (SENDERS agent connections, one 256 KiB batch in flight each) for the ingest ceiling in MB/s;
 // - a fixed offered load (RATE_MBS in 64 KiB batches) for the acknowledgement latency an agent sees (p50, p99),
 //   which is when the batch is durable (embedded: fsync) or on a Raft majority (JetStream: PubAck).
