@@ -17,7 +17,8 @@ interface Node {
   log: string
 }
 
-async function freePort (): Promise<number> {
+/** A loopback port nobody listens on right now. */
+export async function freePort (): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer()
     srv.once('error', reject)

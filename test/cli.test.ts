@@ -19,8 +19,10 @@ t.test('bad input: a clear message on stderr and exit 2', async t => {
   const mnt = tempDir(t, 'mnt')
   const cases: Array<[string[], RegExp]> = [
     [['frobnicate'], /unknown command/],
-    [['mount', mnt], /required option '--server <url>'/],
+    [['mount', mnt], /required option '--server <url\[,url\.\.\.\]>'/],
     [['mount', mnt, '--server', 'http://x'], /--server: 'http:\/\/x' is not a ws:\/\//],
+    [['mount', mnt, '--server', 'ws://a:1,http://b'], /--server: 'http:\/\/b' is not a ws:\/\//],
+    [['mount', mnt, '--server', ','], /--server: no URL given/],
     [['mount', mnt, '--server', 'ws://127.0.0.1:1', '--memory', 'lots'], /--memory: 'lots' is not a size/],
     [['mount', mnt, '--server', 'ws://127.0.0.1:1', '--full-policy', 'maybe'], /Allowed choices are block, drop/],
     [['mount', mnt, '--server', 'ws://127.0.0.1:1', '--ring-size', '4KiB'], /--ring-size must be at least 1MiB/],

@@ -187,18 +187,7 @@ export async function arrived (server: Server, source: string, bytes: number, ti
     async () => (await sources(server)).find(s => s.source === source && s.bytes >= bytes), timeoutMs)
 }
 
-/** A loopback port nobody listens on right now. */
-export async function freePort (): Promise<number> {
-  const net = await import('node:net')
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port
-      srv.close(() => resolve(port))
-    })
-  })
-}
+export { freePort } from '../../bench/natscluster'
 
 
 /** Appends texts to files from a child process, in order. */
