@@ -27,14 +27,46 @@ const RATE_MBS = 8
 const RATE_BATCH = 64 * 1024
 
 interface Phase { mbs: number, p50ms: number, p99ms: number, batches: number }
-interface Result { target: string, streams: number, ceiling: Phase, steady: Phase, conflicts: number, retries: number }
+interface Result {
+  target: string
+  streams: number
+  ceiling: Phase
+  steady: Phase
+  conflicts: number
+  retries: number
+  /** CPU the logfs servers spent per MB taken in the closed loop, in ms. */
+  serverCpuMsPerMB: number
+  /** CPU the three nats-servers spent per MB taken in the closed loop, in ms (0 for the embedded store). */
+  natsCpuMsPerMB: number
+}
+
+/** A gateway started over what the cluster already holds: until it answered, and how much it indexed. */
+interface ColdStart { ms: number, messages: number, megabytes: number }
+
+/** CPU seconds (user + system) of processes so far, from /proc. */
+function cpuSeconds (pids: number[]): number {
+  let ticks = 0
+  for (const pid of pids) {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    ticks += Number(fields[11]) + Number(fields[12])
+  }
+  return ticks / 100
+}
 
 function quantile (sorted: number[], q: number): number {
   return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
 }
 
 /** One target's servers (their ingest URLs and HTTP ports), started; `stop` ends them. */
-interface Target { name: string, urls: string[], ports: number[], stop: () => Promise<void> }
+interface Target {
+  name: string
+  urls: string[]
+  ports: number[]
+  pids: number[]
+  stop: () => Promise<void>
+  coldStart?: () => Promise<ColdStart>
+}
 
 interface Server { p: Started, url: string, port: number }
 
@@ -126,6 +158,8 @@ function medians (samples: Result[]): Result[] {
     ceiling: phase(rs.map(r => r.ceiling)),
     steady: phase(rs.map(r => r.steady)),
     conflicts: rs.reduce((n, r) => n + r.conflicts, 0),
+    serverCpuMsPerMB: median(rs.map(r => r.serverCpuMsPerMB)),
+    natsCpuMsPerMB: median(rs.map(r => r.natsCpuMsPerMB)),
     retries: rs.reduce((n, r) => n + r.retries, 0),
   }))
 }
@@ -143,11 +177,13 @@ async function main (): Promise<void> {
   const targets: Array<(streams: number) => Promise<Target>> = [
     async (streams) => {
       const s = await server(['--data-dir', path.join(tmp, `data-${streams}`), '--retention-size', '4GiB'])
-      return { name: 'embedded store', urls: [s.url], ports: [s.port], stop: () => stopAll([s.p]) }
+      const name = 'embedded store'
+      return { name, urls: [s.url], ports: [s.port], pids: [s.p.proc.pid!], stop: () => stopAll([s.p]) }
     },
     async () => {
       const g = await server(await cluster())
-      return { name: '1 gateway, JetStream R3', urls: [g.url], ports: [g.port], stop: () => stopAll([g.p]) }
+      const name = '1 gateway, JetStream R3'
+      return { name, urls: [g.url], ports: [g.port], pids: [g.p.proc.pid!], stop: () => stopAll([g.p]) }
     },
     async () => {
       const args = await cluster()
@@ -156,11 +192,22 @@ async function main (): Promise<void> {
         name: '2 gateways, JetStream R3',
         urls: [g1.url, g2.url],
         ports: [g1.port, g2.port],
+        pids: [g1.p.proc.pid!, g2.p.proc.pid!],
         stop: () => stopAll([g1.p, g2.p]),
+        coldStart: async () => {
+          const t0 = Date.now()
+          const g3 = await server(args)
+          const ms = Date.now() - t0
+          const messages = await counter([g3.port], 'logfs_jetstream_messages')
+          const megabytes = Math.round(await counter([g3.port], 'logfs_jetstream_bytes') / 1e6)
+          await stopAll([g3.p])
+          return { ms, messages, megabytes }
+        },
       }
     },
   ]
   const samples: Result[] = []
+  let cold: ColdStart | null = null
   try {
     for (let round = 1; round <= ROUNDS; round++) {
       for (const [i, make] of targets.entries()) {
@@ -169,13 +216,20 @@ async function main (): Promise<void> {
           const tag = `${round}r${i}s${streams}`
           const what = `bench: round ${round}/${ROUNDS}: ${target.name}, ${streams} stream(s)`
           process.stderr.write(`${what}: closed loop for ${SECONDS} s\n`)
+          const natsPids = (nats as NatsCluster | null)?.nodes.map(n => n.proc!.pid!) ?? []
+          const cpu0 = [cpuSeconds(target.pids), cpuSeconds(natsPids)]
           const ceiling = await load(target.urls, streams, `${tag}c`, null)
+          const megabytes = ceiling.mbs * SECONDS
+          const serverCpuMsPerMB = Number(((cpuSeconds(target.pids) - cpu0[0]) * 1000 / megabytes).toFixed(2))
+          const natsCpuMsPerMB = Number(((cpuSeconds(natsPids) - cpu0[1]) * 1000 / megabytes).toFixed(2))
           process.stderr.write(`${what}: ${RATE_MBS} MB/s for ${SECONDS} s\n`)
           const steady = await load(target.urls, streams, `${tag}s`, RATE_MBS)
           const conflicts = await counter(target.ports, 'logfs_jetstream_conflicts_total')
           const retries = await counter(target.ports, 'logfs_jetstream_publish_retries_total')
           await target.stop()
-          samples.push({ target: target.name, streams, ceiling, steady, conflicts, retries })
+          if (target.coldStart && round === ROUNDS && streams === 4) cold = await target.coldStart()
+          const { name } = target
+          samples.push({ target: name, streams, ceiling, steady, conflicts, retries, serverCpuMsPerMB, natsCpuMsPerMB })
         }
       }
     }
@@ -185,21 +239,26 @@ async function main (): Promise<void> {
   }
   const results = medians(samples)
   if (JSON_OUT) {
-    process.stdout.write(JSON.stringify({ machine: machineLine(), results }) + '\n')
+    process.stdout.write(JSON.stringify({ machine: machineLine(), results, coldStart: cold }) + '\n')
     return
   }
   const base = new Map(results.filter(r => r.target === 'embedded store').map(r => [r.streams, r.ceiling.mbs]))
   const rows = results.map(r => `| ${r.target} | ${r.streams} | ${r.ceiling.mbs} | ` +
     `${(r.ceiling.mbs / (base.get(r.streams) ?? NaN)).toFixed(2)} | ${r.ceiling.p50ms} | ${r.ceiling.p99ms} | ` +
+    `${r.serverCpuMsPerMB} | ${r.natsCpuMsPerMB} | ` +
     `${r.steady.mbs} | ${r.steady.p50ms} | ${r.steady.p99ms} | ${r.conflicts} | ${r.retries} |`)
+  const c = cold
+  const coldLine = c === null ? ''
+    : `\nA third gateway started over the cluster's ${c.messages} messages (${c.megabytes} MB) listened, its index ` +
+      `caught up, after ${c.ms} ms.\n`
   const text = `logfs scale-out: ${SENDERS} agent connections, ${SECONDS} s per phase, median of ${ROUNDS} ` +
     'interleaved rounds (conflicts, retries: summed); closed loop of ' +
     `${BATCH / 1024} KiB batches, then ${RATE_MBS} MB/s offered in ${RATE_BATCH / 1024} KiB batches\n` +
     `${machineLine()}\n` +
     'Everything (3 nats-servers, the logfs servers, the load) shares this machine.\n\n' +
-    '| target | tenant streams | ceiling MB/s | × embedded | ack p50 ms | ack p99 ms | steady MB/s | ' +
-    'steady ack p50 ms | steady ack p99 ms | conflicts | retries |\n|---|---|---|---|---|---|---|---|---|---|---|\n' +
-    rows.join('\n') + '\n'
+    '| target | tenant streams | ceiling MB/s | × embedded | ack p50 ms | ack p99 ms | logfs CPU ms/MB | ' +
+    'nats CPU ms/MB | steady MB/s | steady ack p50 ms | steady ack p99 ms | conflicts | retries |\n' +
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|\n' + rows.join('\n') + '\n' + coldLine
   process.stdout.write('\n' + text)
   const dir = path.join(ROOT, 'bench/results')
   fs.mkdirSync(dir, { recursive: true })
