@@ -26,7 +26,8 @@ const BATCH = 256 * 1024
 const RATE_MBS = 8
 const RATE_BATCH = 64 * 1024
 
-interface Phase { mbs: number, p50ms: number, p99ms: number, batches: number }
+/** `nacks`: batches the server answered `unavailable`, sent again. */
+interface Phase { mbs: number, p50ms: number, p99ms: number, batches: number, nacks: number }
 interface Result {
   target: string
   streams: number
@@ -101,6 +102,7 @@ async function load (urls: string[], streams: number, tag: string, rateMBs: numb
   for (let i = 199; i < batch; i += 200) data[i] = 0x0a
   const lat: number[] = []
   let bytes = 0
+  let nacks = 0
   const until = Date.now() + SECONDS * 1000
   const links = Array.from({ length: SENDERS },
     (_, k) => new ServerLink({ urls: [urls[k % urls.length]], token: TOKEN, timeoutMs: 30_000, compress: false }))
@@ -117,9 +119,16 @@ async function load (urls: string[], streams: number, tag: string, rateMBs: numb
       }
       const sent = process.hrtime.bigint()
       const tenant = `t${k % streams}`
-      const { ack } = await link.send({
+      // As an agent does: a batch the server could not store now is sent again, and counted.
+      const send = (): ReturnType<ServerLink['send']> => link.send({
         node: `${tag}-${k}`, tenant, gen: 1, recs: [[`${tenant}/app.log`, offset, Date.now(), data]],
+      }).catch(async (err: Error) => {
+        if (!/cannot store now/.test(err.message)) throw err
+        nacks++
+        await new Promise(resolve => setTimeout(resolve, 100))
+        return await send()
       })
+      const { ack } = await send()
       lat.push(Number(process.hrtime.bigint() - sent) / 1e6)
       if (ack.stored !== batch) throw new Error(`sender ${k}: stored ${ack.stored} of ${batch} bytes`)
       offset += batch
@@ -131,7 +140,7 @@ async function load (urls: string[], streams: number, tag: string, rateMBs: numb
   lat.sort((a, b) => a - b)
   const round = (n: number): number => Number(n.toFixed(1))
   const mbs = round(bytes / 1e6 / seconds)
-  return { mbs, p50ms: round(quantile(lat, 0.5)), p99ms: round(quantile(lat, 0.99)), batches: lat.length }
+  return { mbs, p50ms: round(quantile(lat, 0.5)), p99ms: round(quantile(lat, 0.99)), batches: lat.length, nacks }
 }
 
 function median (xs: number[]): number {
@@ -151,6 +160,7 @@ function medians (samples: Result[]): Result[] {
     p50ms: median(ps.map(p => p.p50ms)),
     p99ms: median(ps.map(p => p.p99ms)),
     batches: median(ps.map(p => p.batches)),
+    nacks: ps.reduce((n, p) => n + p.nacks, 0),
   })
   return [...groups.values()].map(rs => ({
     target: rs[0].target,
@@ -246,19 +256,20 @@ async function main (): Promise<void> {
   const rows = results.map(r => `| ${r.target} | ${r.streams} | ${r.ceiling.mbs} | ` +
     `${(r.ceiling.mbs / (base.get(r.streams) ?? NaN)).toFixed(2)} | ${r.ceiling.p50ms} | ${r.ceiling.p99ms} | ` +
     `${r.serverCpuMsPerMB} | ${r.natsCpuMsPerMB} | ` +
-    `${r.steady.mbs} | ${r.steady.p50ms} | ${r.steady.p99ms} | ${r.conflicts} | ${r.retries} |`)
+    `${r.steady.mbs} | ${r.steady.p50ms} | ${r.steady.p99ms} | ${r.conflicts} | ${r.retries} | ` +
+    `${r.ceiling.nacks + r.steady.nacks} |`)
   const c = cold
   const coldLine = c === null ? ''
     : `\nA third gateway started over the cluster's ${c.messages} messages (${c.megabytes} MB) listened, its index ` +
       `caught up, after ${c.ms} ms.\n`
   const text = `logfs scale-out: ${SENDERS} agent connections, ${SECONDS} s per phase, median of ${ROUNDS} ` +
-    'interleaved rounds (conflicts, retries: summed); closed loop of ' +
+    'interleaved rounds (conflicts, retries, nacks: summed); closed loop of ' +
     `${BATCH / 1024} KiB batches, then ${RATE_MBS} MB/s offered in ${RATE_BATCH / 1024} KiB batches\n` +
     `${machineLine()}\n` +
     'Everything (3 nats-servers, the logfs servers, the load) shares this machine.\n\n' +
     '| target | tenant streams | ceiling MB/s | × embedded | ack p50 ms | ack p99 ms | logfs CPU ms/MB | ' +
-    'nats CPU ms/MB | steady MB/s | steady ack p50 ms | steady ack p99 ms | conflicts | retries |\n' +
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|\n' + rows.join('\n') + '\n' + coldLine
+    'nats CPU ms/MB | steady MB/s | steady ack p50 ms | steady ack p99 ms | conflicts | retries | nacks |\n' +
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n' + rows.join('\n') + '\n' + coldLine
   process.stdout.write('\n' + text)
   const dir = path.join(ROOT, 'bench/results')
   fs.mkdirSync(dir, { recursive: true })

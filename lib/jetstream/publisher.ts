@@ -100,9 +100,9 @@ export class Publisher {
 
   private async appendSource (source: string, entries: Entry[]): Promise<AppendResult> {
     const { tenant } = splitSource(source)
-    const mirror = await this.ledger.streamFor(tenant)
-    const subject = sourceSubject(tenant, source)
     const deadline = Date.now() + this.options.deadlineMs
+    const mirror = await this.retrying(deadline, `the stream of tenant ${tenant}`, () => this.ledger.streamFor(tenant))
+    const subject = sourceSubject(tenant, source)
     let stored = 0
     let duplicate = 0
     for (const r of runs(entries, this.options.maxRun)) {
@@ -116,6 +116,29 @@ export class Publisher {
       duplicate += done.duplicate
     }
     return { stored, duplicate }
+  }
+
+  /** `fn` until it succeeds or `deadline` passes: a leader election or a reconnection takes seconds. */
+  private async retrying<T> (deadline: number, what: string, fn: () => Promise<T>): Promise<T> {
+    for (;;) {
+      try {
+        return await fn()
+      } catch (err) {
+        if (Date.now() > deadline) {
+          throw new Error(`the JetStream cluster did not answer for ${what}: ${(err as Error).message}`)
+        }
+        this.noteRetry(what, err as Error)
+        await new Promise(resolve => setTimeout(resolve, RETRY_MS))
+      }
+    }
+  }
+
+  /** Logged once per episode: an election or a reconnection is not news for every run that waits on it. */
+  private noteRetry (what: string, err: Error): void {
+    if (this.retries++ === 0 || Date.now() - this.lastRetryLog > 10_000) {
+      log('warn', 'jetstream', `trying ${what} again: ${err.message}`)
+      this.lastRetryLog = Date.now()
+    }
   }
 
   private async publishRun (mirror: StreamMirror, subject: string, source: string, run: RunMeta, data: Uint8Array,
@@ -143,11 +166,7 @@ export class Publisher {
         if (code === JetStreamApiCodes.StreamWrongLastSequence) {
           this.conflicts++
         } else {
-          // Logged once per episode: an election or a reconnection is not news for every run that waits on it.
-          if (this.retries++ === 0 || Date.now() - this.lastRetryLog > 10_000) {
-            log('warn', 'jetstream', `publishing to ${subject} again: ${(err as Error).message}`)
-          }
-          this.lastRetryLog = Date.now()
+          this.noteRetry(`a publish to ${subject}`, err as Error)
           await new Promise(resolve => setTimeout(resolve, RETRY_MS))
         }
         // Either way the index may lack what the stream holds (another gateway's message, or this one's own whose
