@@ -186,6 +186,9 @@ async function main (): Promise<void> {
   }
   const targets: Array<(streams: number) => Promise<Target>> = [
     async (streams) => {
+      // No cluster runs beside the embedded store: its CPU would be counted, and it would take the cores.
+      await nats?.stop()
+      nats = null
       const s = await server(['--data-dir', path.join(tmp, `data-${streams}`), '--retention-size', '4GiB'])
       const name = 'embedded store'
       return { name, urls: [s.url], ports: [s.port], pids: [s.p.proc.pid!], stop: () => stopAll([s.p]) }
