@@ -13,6 +13,7 @@ import { context } from '../query/context'
 import { lastLines } from '../query/tail'
 import { buildTrace } from '../query/trace'
 import { followSource, followSources } from './follow'
+import { isConsolePath, serveConsole } from './console'
 import type { Registry, Histogram } from '../metrics/registry'
 import { log } from '../util/log'
 
@@ -62,6 +63,10 @@ export class HttpApi {
     if (url.pathname === '/readyz') {
       const ready = this.ready()
       return json(res, ready ? 200 : 503, { ready })
+    }
+    if (isConsolePath(url.pathname)) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'only GET is served here' })
+      return serveConsole(url.pathname, res)
     }
     if (url.pathname === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
