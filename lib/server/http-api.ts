@@ -12,6 +12,7 @@ import { MAX_LINES } from '../query/lines'
 import { context } from '../query/context'
 import { lastLines } from '../query/tail'
 import { buildTrace } from '../query/trace'
+import { histogram } from '../query/histogram'
 import { followSource, followSources } from './follow'
 import { isConsolePath, serveConsole } from './console'
 import type { Registry, Histogram } from '../metrics/registry'
@@ -128,6 +129,14 @@ export class HttpApi {
           const trace = await this.store.query(() => buildTrace(this.store, id, allowed))
           if (!trace) throw new QueryError('not-found', `no lines of trace ${id}`)
           json(res, 200, trace)
+          break
+        }
+        case '/v1/histogram': {
+          const since = timeParam(q, 'since')
+          const until = timeParam(q, 'until')
+          const buckets = Math.max(1, intParam(q, 'buckets', 60, 1000))
+          json(res, 200, await this.store.query(() =>
+            histogram(selectSources(this.store, allowed, q.get('source')), buckets, since, until)))
           break
         }
         case '/v1/tail':

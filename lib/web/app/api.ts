@@ -6,6 +6,8 @@ import type { Context } from '../../query/context'
 export type { SourceInfo, GrepResult, Context }
 export type { Hit } from '../../query/grep'
 export type { Line } from '../../query/lines'
+export type { Span, Trace } from '../../query/trace'
+export type { Histogram } from '../../query/histogram'
 
 /** The server refused the token: the page asks for another. */
 export class Unauthorized extends Error {}

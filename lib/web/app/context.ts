@@ -3,7 +3,7 @@
 import { h } from 'preact'
 import htm from 'htm'
 import type { Context, Line } from './api'
-import { time } from './format'
+import { LineRow } from './line'
 
 const html = htm.bind(h)
 
@@ -17,16 +17,11 @@ export function parseAt (text: string): { source: string, cursor: string } | nul
   return m ? { source: m[1], cursor: m[2] } : null
 }
 
-function row (line: Line, anchor: boolean) {
-  return html`<li class=${anchor ? 'line anchor' : 'line'} key=${line.cursor}>
-    <span class="ts">${time(line.ts)}</span><span class="cur">${line.cursor}</span>
-    <span class="text">${line.text}</span>
-  </li>`
-}
-
-export function ContextView ({ at, ctx, more }: {
-  at: ContextAt, ctx: Context | null, more: (side: 'before' | 'after') => void
+export function ContextView ({ at, ctx, more, trace }: {
+  at: ContextAt, ctx: Context | null, more: (side: 'before' | 'after') => void, trace: (id: string) => void
 }) {
+  const row = (line: Line, anchor: boolean) => html`<${LineRow} key=${line.cursor} line=${line} anchor=${anchor}
+    trace=${trace} />`
   const link = `?ctx=${encodeURIComponent(`${at.source}@${at.cursor}`)}`
   if (ctx === null) return html`<p class="muted">loading context…</p>`
   return html`<div class="context">

@@ -1,34 +1,51 @@
-// The logfs console: sources, search, and the lines around any hit. State lives in the URL's query (a view is a
-// link) and the token in sessionStorage (takeToken).
+// The logfs console: sources, search, the lines around any hit, live tail and traces. A view is a link: its state
+// is the URL's query (`?q=…`, `?ctx=SOURCE@CURSOR`, `?tail=SOURCE_OR_GLOB`, `?trace=ID`); the token is in
+// sessionStorage (token.ts), never in a URL the server sees.
 import { h, render } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
 import htm from 'htm'
-import { Unauthorized, get, type Context, type GrepResult, type Hit, type SourceInfo } from './api'
+import {
+  Unauthorized, get, type Context, type GrepResult, type Histogram, type Line, type SourceInfo, type Trace,
+} from './api'
 import { forgetToken, saveToken, takeToken } from './token'
 import { Sources } from './sources'
 import { Hits, PAGE, SearchForm, queryFromUrl, queryParams, type SearchQuery } from './search'
 import { ContextView, STEP, parseAt, type ContextAt } from './context'
+import { TailView } from './tail'
+import { TraceView } from './trace'
+import { HistogramBars } from './histogram'
+import { Toolbar, downloadShown, useSettings, type Settings } from './settings'
+import type { Level } from './line'
 
 const html = htm.bind(h)
 
-type View = { kind: 'sources' } | { kind: 'search', query: SearchQuery } | { kind: 'context', at: ContextAt }
+type View =
+  | { kind: 'sources' }
+  | { kind: 'search', query: SearchQuery }
+  | { kind: 'context', at: ContextAt }
+  | { kind: 'tail', name: string }
+  | { kind: 'trace', id: string }
 
 function viewFromUrl (): View {
   const params = new URLSearchParams(location.search)
   const at = parseAt(params.get('ctx') ?? '')
   if (at) return { kind: 'context', at: { ...at, before: STEP, after: STEP } }
+  if (params.get('tail')) return { kind: 'tail', name: params.get('tail')! }
+  if (params.get('trace')) return { kind: 'trace', id: params.get('trace')! }
   if (params.has('q')) return { kind: 'search', query: queryFromUrl(params) }
   return { kind: 'sources' }
 }
 
 function urlOf (view: View): string {
-  if (view.kind === 'context') return `/?ctx=${encodeURIComponent(`${view.at.source}@${view.at.cursor}`)}`
+  const q = new URLSearchParams()
+  if (view.kind === 'context') q.set('ctx', `${view.at.source}@${view.at.cursor}`)
+  if (view.kind === 'tail') q.set('tail', view.name)
+  if (view.kind === 'trace') q.set('trace', view.id)
   if (view.kind === 'search') {
-    const q = new URLSearchParams(Object.entries(queryParams(view.query)).filter(([, v]) => v !== ''))
+    for (const [k, v] of Object.entries(queryParams(view.query))) if (v !== '') q.set(k, v)
     if (!q.has('q')) q.set('q', '')
-    return `/?${q}`
   }
-  return '/'
+  return q.size > 0 ? `/?${q}` : '/'
 }
 
 function TokenForm ({ refused, done }: { refused: string | null, done: (t: string) => void }) {
@@ -50,8 +67,13 @@ function App () {
   const [view, setView] = useState<View>(viewFromUrl())
   const [sources, setSources] = useState<SourceInfo[] | null>(null)
   const [result, setResult] = useState<GrepResult | null>(null)
+  const [hist, setHist] = useState<Histogram | null>(null)
   const [ctx, setCtx] = useState<Context | null>(null)
+  const [trace, setTrace] = useState<Trace | null>(null)
+  const [levels, setLevels] = useState<Set<Level>>(new Set())
+  const [paused, setPaused] = useState(false)
   const [error, setError] = useState<string | null>(null)
+  const [settings, setSettings] = useSettings()
 
   const go = (next: View): void => {
     history.pushState(null, '', urlOf(next))
@@ -80,45 +102,75 @@ function App () {
       setSources(null)
       get<{ sources: SourceInfo[] }>(token, '/v1/sources').then(b => setSources(b.sources), fail)
     } else if (view.kind === 'search') {
+      setLevels(new Set())
       if (view.query.q === '') { setResult(null); return }
-      get<GrepResult>(token, '/v1/grep', { ...queryParams(view.query), limit: String(view.query.limit) })
-        .then(setResult, fail)
-    } else {
+      const params = queryParams(view.query)
+      get<GrepResult>(token, '/v1/grep', { ...params, limit: String(view.query.limit) }).then(setResult, fail)
+      const { source, since, until } = params
+      get<Histogram>(token, '/v1/histogram', { source, since, until }).then(setHist, fail)
+    } else if (view.kind === 'context') {
       const { source, cursor, before, after } = view.at
       get<Context>(token, '/v1/context', { source, cursor, before: String(before), after: String(after) })
         .then(setCtx, fail)
+    } else if (view.kind === 'trace') {
+      setTrace(null)
+      get<Trace>(token, '/v1/trace', { id: view.id }).then(setTrace, fail)
     }
   }, [token, view])
+
+  useEffect(() => {
+    const key = (e: KeyboardEvent): void => {
+      if ((e.target as HTMLElement).closest('input, textarea')) return
+      if (e.key === '/') { e.preventDefault(); document.querySelector<HTMLInputElement>('input[name=q]')?.focus() }
+      if (e.key === ' ' && view.kind === 'tail') { e.preventDefault(); setPaused(p => !p) }
+      const toggle: Record<string, keyof Settings> = { w: 'wrap', t: 'timestamps', d: 'dark' }
+      if (toggle[e.key]) setSettings({ ...settings, [toggle[e.key]]: !settings[toggle[e.key]] })
+    }
+    addEventListener('keydown', key)
+    return () => removeEventListener('keydown', key)
+  }, [view, settings])
 
   if (token === null) {
     return html`<main><h1>logfs</h1><${TokenForm} refused=${refused}
       done=${(t: string) => { saveToken(t); setRefused(null); setToken(t) }} /></main>`
   }
   const query = view.kind === 'search' ? view.query : queryFromUrl(new URLSearchParams())
-  const openContext = (hit: Hit): void =>
-    go({ kind: 'context', at: { source: hit.source, cursor: hit.cursor, before: STEP, after: STEP } })
-  const pick = (glob: string): void => go({ kind: 'search', query: { ...query, source: glob } })
+  const at = (source: string, cursor: string): void =>
+    go({ kind: 'context', at: { source, cursor, before: STEP, after: STEP } })
+  const openContext = (l: Line): void => at(l.source, l.cursor)
+  const openTrace = (id: string): void => go({ kind: 'trace', id })
+  const pick = (name: string): void => go({ kind: 'search', query: { ...query, source: name } })
+  const tail = (name: string): void => { setPaused(false); go({ kind: 'tail', name }) }
   const more = (side: 'before' | 'after'): void => {
     if (view.kind === 'context') setView({ kind: 'context', at: { ...view.at, [side]: view.at[side] + STEP } })
   }
   const moreHits = (): void => {
     if (view.kind === 'search') setView({ kind: 'search', query: { ...view.query, limit: view.query.limit + PAGE } })
   }
-  return html`<main>
+  const zoom = (from: number, to: number): void => go({
+    kind: 'search', query: { ...query, since: new Date(from).toISOString(), until: new Date(to).toISOString() },
+  })
+  return html`<main class=${[settings.wrap ? '' : 'nowrap', settings.timestamps ? '' : 'no-ts'].join(' ')}>
     <header>
       <h1><a href="/" onClick=${(e: Event) => { e.preventDefault(); go({ kind: 'sources' }) }}>logfs</a></h1>
       <${SearchForm} query=${query} run=${(q: SearchQuery) => go({ kind: 'search', query: q })} />
+      <${Toolbar} settings=${settings} set=${setSettings} download=${downloadShown} tail=${tail} />
     </header>
     ${error ? html`<p class="error" role="alert">${error}</p>` : null}
-    ${view.kind === 'sources'
-      ? html`<${Sources} sources=${sources} pick=${pick} />`
-      : null}
+    ${view.kind === 'sources' ? html`<${Sources} sources=${sources} pick=${pick} tail=${tail} />` : null}
     ${view.kind === 'search' && result
-      ? html`<${Hits} result=${result} context=${openContext} more=${moreHits} />`
+      ? html`<${HistogramBars} data=${hist} zoom=${zoom} />
+        <${Hits} result=${result} context=${openContext} trace=${openTrace} more=${moreHits}
+          levels=${levels} setLevels=${setLevels} />`
       : null}
     ${view.kind === 'context'
-      ? html`<${ContextView} at=${view.at} ctx=${ctx} more=${more} />`
+      ? html`<${ContextView} at=${view.at} ctx=${ctx} more=${more} trace=${openTrace} />`
       : null}
+    ${view.kind === 'tail'
+      ? html`<${TailView} token=${token} name=${view.name} paused=${paused} setPaused=${setPaused} fail=${fail}
+          context=${openContext} trace=${openTrace} />`
+      : null}
+    ${view.kind === 'trace' ? html`<${TraceView} trace=${trace} context=${at} />` : null}
   </main>`
 }
 

@@ -3,8 +3,9 @@
 // search is a link.
 import { h } from 'preact'
 import htm from 'htm'
-import type { GrepResult, Hit } from './api'
-import { marked, size, time } from './format'
+import type { GrepResult, Line } from './api'
+import { size } from './format'
+import { LEVELS, LineRow, levelOf, type Level } from './line'
 
 const html = htm.bind(h)
 
@@ -60,20 +61,37 @@ export function SearchForm ({ query, run }: { query: SearchQuery, run: (q: Searc
   </form>`
 }
 
-export function Hits ({ result, more, context }: {
-  result: GrepResult, more: () => void, context: (h: Hit) => void
+export function Hits ({ result, more, context, trace, levels, setLevels }: {
+  result: GrepResult
+  more: () => void
+  context: (l: Line) => void
+  trace: (id: string) => void
+  /** Levels shown; empty: all. */
+  levels: Set<Level>
+  setLevels: (l: Set<Level>) => void
 }) {
   const { hits, truncated, scannedBytes, indexed } = result
   const summary = `${hits.length} hit${hits.length === 1 ? '' : 's'}${truncated ? ' (more exist)' : ''}, ` +
     `${size(scannedBytes)} read${indexed ? '' : ', no index used'}`
+  const counts = new Map<Level, number>()
+  for (const hit of hits) {
+    const l = levelOf(hit.text)
+    if (l) counts.set(l, (counts.get(l) ?? 0) + 1)
+  }
+  const toggle = (l: Level): void => {
+    const next = new Set(levels)
+    if (next.has(l)) next.delete(l)
+    else next.add(l)
+    setLevels(next)
+  }
+  const shown = levels.size === 0 ? hits : hits.filter(hit => levels.has(levelOf(hit.text) as Level))
   return html`<div>
     <p class="muted summary">${summary}</p>
-    <ol class="lines">${hits.map(hit => html`<li class="line" key=${hit.source + '@' + hit.cursor}>
-      <span class="ts">${time(hit.ts)}</span>
-      <a class="src" href="#" title="lines around this one"
-        onClick=${(e: Event) => { e.preventDefault(); context(hit) }}>${hit.source}@${hit.cursor}</a>
-      <span class="text">${marked(hit.text, hit.match)}</span>
-    </li>`)}</ol>
+    <p class="chips">${LEVELS.filter(l => counts.has(l)).map(l => html`<button
+      class=${`chip lvl-${l}${levels.has(l) ? ' on' : ''}`} onClick=${() => toggle(l)}>${l} ${counts.get(l)}</button>`)}
+    </p>
+    <ol class="lines">${shown.map(hit => html`<${LineRow} key=${hit.source + '@' + hit.cursor} line=${hit}
+      match=${hit.match} context=${context} trace=${trace} />`)}</ol>
     ${truncated ? html`<button class="more" onClick=${more}>load more</button>` : null}
   </div>`
 }
