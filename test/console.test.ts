@@ -11,9 +11,15 @@ const CHROMIUM = '/usr/bin/chromium'
 const SHOP_TOKEN = 'shop-token-0123456789'
 const SHOTS = path.join(ROOT, '.tap/console')
 
-const shopLines = Array.from({ length: 60 }, (_, i) => i === 30
-  ? '{"level":"error","trace_id":"tr-9","msg":"payment needle-7 failed"}\n'
-  : `shop line ${i} ok\n`)
+/** Line 30 is the search's needle; 10 and 30 are one trace; every tenth from 5 is a warning. */
+const shopLines = Array.from({ length: 60 }, (_, i) => {
+  if (i === 10) return '{"trace_id":"tr-9","rpc_id":"1","name":"checkout","duration":120}\n'
+  if (i === 30) {
+    return '{"level":"error","trace_id":"tr-9","rpc_id":"1.2","name":"pay","duration":80,' +
+      '"msg":"payment needle-7 failed"}\n'
+  }
+  return i % 10 === 5 ? `WARN shop line ${i} slow\n` : `shop line ${i} ok\n`
+})
 const bankLines = Array.from({ length: 10 }, (_, i) => `bank line ${i} secret\n`)
 
 async function open (browser: Browser, url: string): Promise<{ page: Page, requests: string[] }> {
@@ -97,6 +103,89 @@ t.test('the console: sources, search with marks, context by cursor, tokens and t
       await page.waitForSelector('li.anchor')
       t.equal(await page.$eval('li.anchor .text', l => l.textContent), anchor, 'which opens the same line')
     })
+
+  t.test('levels, the histogram, download, and the toggles', async t => {
+    const { page } = await open(browser, `${server.http}/#token=${TOKEN}`)
+    await page.waitForSelector('table.sources')
+    await page.goto(`${server.http}/?q=shop+line`)
+    await page.waitForSelector('ol.lines li')
+    t.equal((await page.$$('ol.lines li')).length, 58, 'every line with the text')
+    t.equal((await page.$$('ol.lines li.lvl-warn')).length, 6, 'warnings carry their level')
+    await page.click('button.chip.lvl-warn')
+    await page.waitForFunction(() => document.querySelectorAll('ol.lines li').length === 6)
+    t.pass('the warn chip shows only warnings')
+    await shot(page, 'levels')
+    t.ok((await page.$$('.histogram rect.bar')).length >= 1, 'a histogram of the range')
+    await page.evaluate(() => {
+      const blobs: Blob[] = []
+      Object.assign(window, { blobs })
+      const create = URL.createObjectURL.bind(URL)
+      URL.createObjectURL = (b: Blob) => { blobs.push(b); return create(b) }
+    })
+    await page.click('button.download')
+    const file = await page.evaluate(() => (window as unknown as { blobs: Blob[] }).blobs[0].text())
+    t.equal(file, shopLines.filter(l => l.startsWith('WARN')).join(''), 'download gives the shown lines')
+    await page.click('button.chip.lvl-warn')
+    // The bar holding the data (all of it was written at once) narrows the search to its bucket.
+    const bars = await page.$$('.histogram rect.bar')
+    const heights = await page.$$eval('.histogram rect.bar', rs => rs.map(r => Number(r.getAttribute('height'))))
+    await bars[heights.findIndex(x => x > 0)].click()
+    await page.waitForFunction(() => /since=.*until=/.test(location.search))
+    await page.waitForSelector('ol.lines li')
+    t.ok((await page.$$('ol.lines li')).length > 0, 'a bar click zooms the search to its time, which holds the lines')
+    await page.click('input.timestamps')
+    t.equal(await page.$eval('li.line .ts', e => getComputedStyle(e).display), 'none', 'times can be hidden')
+    const theme = await page.evaluate(() => document.documentElement.dataset.theme)
+    // Keys act outside text fields: a checkbox just clicked keeps the focus, and does not take them.
+    await page.keyboard.press('d')
+    t.not(await page.evaluate(() => document.documentElement.dataset.theme), theme, 'd flips the theme')
+    await page.keyboard.press('/')
+    t.equal(await page.evaluate(() => document.activeElement?.getAttribute('name')), 'q', '/ focuses the search')
+  })
+
+  t.test('a trace id in a line opens the call tree', async t => {
+    const { page } = await open(browser, `${server.http}/#token=${TOKEN}`)
+    await page.waitForSelector('table.sources')
+    await page.goto(`${server.http}/?q=needle-7`)
+    await page.waitForSelector('a.trace')
+    await page.click('a.trace')
+    await page.waitForSelector('ul.tree li.span')
+    t.equal(await page.$eval('ul.tree > li.span > .name', e => e.textContent), 'checkout', 'rpc 1 is the root')
+    t.equal(await page.$eval('ul.tree > li.span > ul > li.span > .name', e => e.textContent), 'pay', '1.2 below it')
+    t.ok(await page.$('ul.tree li.span.failed .err'), 'the failed call is marked')
+    await shot(page, 'trace')
+  })
+
+  t.test('live tail: new lines, pause with a count, a filter, and a flood capped', async t => {
+    const { page } = await open(browser, `${server.http}/#token=${TOKEN}`)
+    await page.waitForSelector('table.sources')
+    await page.goto(`${server.http}/?tail=testnode/shop/app.log`)
+    await page.waitForFunction(() => document.querySelectorAll('ol.lines li').length === 50)
+    t.pass('the last 50 lines first')
+    const file = path.join(agent.mnt, 'shop/app.log')
+    await append([[file, 'fresh line one\n']])
+    await page.waitForFunction(() => document.body.textContent?.includes('fresh line one'))
+    t.pass('a new line appears')
+    await page.click('button.pause')
+    await append([[file, 'held a\nheld b\nheld c\n']])
+    await page.waitForFunction(() => document.querySelector('.held')?.textContent === '3 new lines while paused')
+    t.notOk(await page.evaluate(() => document.body.textContent?.includes('held a')), 'nothing is shown while paused')
+    await page.click('button.pause')
+    await page.waitForFunction(() => document.body.textContent?.includes('held c'))
+    t.pass('resume shows them')
+    await page.type('input.filter', 'held')
+    t.equal((await page.$$('ol.lines li')).length, 3, 'the filter keeps the matching lines')
+    await shot(page, 'tail')
+    await page.$eval('input.filter', e => { (e).value = '' })
+    // 30,000 lines at once (too many for a child's argv): written from here, as the agent is another process.
+    await fs.promises.appendFile(file, Array.from({ length: 30000 }, (_, i) => `flood ${i}\n`).join(''))
+    await page.waitForSelector('.skipped', { timeout: 30000 })
+    t.match(await page.$eval('.skipped', e => e.textContent), /^\d+ lines skipped$/, 'a flood is counted, not drawn')
+    t.ok((await page.$$('ol.lines li')).length <= 2000, 'the list stays bounded')
+    const t0 = Date.now()
+    await page.evaluate(() => 1)
+    t.ok(Date.now() - t0 < 2000, 'and the page answers')
+  })
 
   t.test('a wrong token is refused, and the page asks again', async t => {
     const { page } = await open(browser, `${server.http}/#token=wrong-token-0000000`)

@@ -2,6 +2,8 @@
 // entry's time is when the agent took its first write), so no byte is read.
 import type { SourceIndex } from '../store/source'
 
+const MIN_STEP_MS = 1000
+
 export interface Histogram {
   from: number
   to: number
@@ -11,7 +13,10 @@ export interface Histogram {
   bytes: number[]
 }
 
-/** `buckets` equal buckets over [from, to] (defaults: the oldest and newest entry of `sources`). */
+/**
+ * Up to `buckets` equal buckets, at least a second wide, over [from, to] (defaults: the oldest and newest entry of
+ * `sources`).
+ */
 export function histogram (sources: SourceIndex[], buckets: number, from?: number, to?: number): Histogram {
   let lo = from ?? Infinity
   let hi = to ?? -Infinity
@@ -24,26 +29,17 @@ export function histogram (sources: SourceIndex[], buckets: number, from?: numbe
     }
   }
   if (!Number.isFinite(lo) || !Number.isFinite(hi)) return { from: 0, to: 0, step: 0, bytes: [] }
-  const step = Math.max(1, Math.ceil((hi - lo + 1) / buckets))
+  // Buckets narrower than a second say nothing a person reads; a short range gets fewer of them.
+  const step = Math.max(MIN_STEP_MS, Math.ceil((hi - lo + 1) / buckets))
+  buckets = Math.min(buckets, Math.ceil((hi - lo + 1) / step))
   const bytes = new Array<number>(buckets).fill(0)
   for (const s of sources) {
     // Entries are in cursor order, and their times nearly so: a binary search finds where the range starts.
-    for (let i = firstAtOrAfter(s, lo); i < s.extents.length; i++) {
+    for (let i = s.extentAtTime(lo); i < s.extents.length; i++) {
       const e = s.extents[i]
       if (e.timestamp > hi) continue
       bytes[Math.min(buckets - 1, Math.floor((e.timestamp - lo) / step))] += e.length
     }
   }
   return { from: lo, to: hi, step, bytes }
-}
-
-function firstAtOrAfter (s: SourceIndex, ts: number): number {
-  let a = 0
-  let b = s.extents.length
-  while (a < b) {
-    const mid = (a + b) >> 1
-    if (s.extents[mid].timestamp < ts) a = mid + 1
-    else b = mid
-  }
-  return a
 }

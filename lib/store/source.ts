@@ -225,8 +225,8 @@ export class SourceIndex {
     return this.extents.length === 0 ? 0 : this.extents[this.extentAt(pos)].timestamp
   }
 
-  /** Logical position of the first extent written at or after `ts` (end if none). */
-  positionAtTime (ts: number): number {
+  /** Index of the first extent written at or after `ts` (the count of extents if none). */
+  extentAtTime (ts: number): number {
     let lo = 0
     let hi = this.extents.length
     while (lo < hi) {
@@ -234,7 +234,13 @@ export class SourceIndex {
       if (this.extents[mid].timestamp < ts) lo = mid + 1
       else hi = mid
     }
-    return lo < this.extents.length ? this.starts[lo] : this.bytes
+    return lo
+  }
+
+  /** Logical position of the first extent written at or after `ts` (end if none). */
+  positionAtTime (ts: number): number {
+    const i = this.extentAtTime(ts)
+    return i < this.extents.length ? this.starts[i] : this.bytes
   }
 
   /** Where the bytes in logical [from, to) lie, extent by extent. */

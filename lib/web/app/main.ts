@@ -120,7 +120,8 @@ function App () {
 
   useEffect(() => {
     const key = (e: KeyboardEvent): void => {
-      if ((e.target as HTMLElement).closest('input, textarea')) return
+      // In a text field the keys are text.
+      if ((e.target as HTMLElement).matches('textarea, input:not([type=checkbox])')) return
       if (e.key === '/') { e.preventDefault(); document.querySelector<HTMLInputElement>('input[name=q]')?.focus() }
       if (e.key === ' ' && view.kind === 'tail') { e.preventDefault(); setPaused(p => !p) }
       const toggle: Record<string, keyof Settings> = { w: 'wrap', t: 'timestamps', d: 'dark' }

@@ -7,7 +7,7 @@ import type { Span, Trace } from './api'
 const html = htm.bind(h)
 
 function SpanItem ({ span, context }: { span: Span, context: (source: string, cursor: string) => void }) {
-  const cls = ['span', span.missing ? 'missing' : '', span.error ? 'error' : ''].filter(Boolean).join(' ')
+  const cls = ['span', span.missing ? 'missing' : '', span.error ? 'failed' : ''].filter(Boolean).join(' ')
   return html`<li class=${cls}>
     <span class="rpc">${span.rpcId}</span>
     <span class="name">${span.missing ? '(missing)' : span.name ?? ''}</span>
