@@ -185,6 +185,33 @@ t.test('the console: sources, search with marks, context by cursor, tokens and t
     const t0 = Date.now()
     await page.evaluate(() => 1)
     t.ok(Date.now() - t0 < 2000, 'and the page answers')
+
+    await page.goto(`${server.http}/?tail=${encodeURIComponent('*/shop/*.log')}`)
+    await page.waitForSelector('.tail')
+    // A glob follows from now on, and the page's stream may not be open yet: write until a line shows.
+    for (let n = 0; !(await page.evaluate(() => document.body.textContent?.includes('through the glob'))); n++) {
+      if (n === 20) throw new Error('no line through the glob')
+      await append([[file, `through the glob ${n}\n`]])
+      await new Promise(resolve => setTimeout(resolve, 500))
+    }
+    t.pass('a glob is followed too')
+  })
+
+  t.test('load more, and 10,000 hits in view', async t => {
+    const { page } = await open(browser, `${server.http}/#token=${TOKEN}`)
+    await page.waitForSelector('table.sources')
+    await page.goto(`${server.http}/?q=flood`)
+    await page.waitForFunction(() => document.querySelectorAll('ol.lines li').length === 100)
+    await page.click('button.more')
+    await page.waitForFunction(() => document.querySelectorAll('ol.lines li').length === 200)
+    t.match(await page.evaluate(() => location.search), /limit=200/, 'load more brings the next 100, in the URL')
+    const t0 = Date.now()
+    await page.goto(`${server.http}/?q=flood&limit=10000`)
+    await page.waitForFunction(() => document.querySelectorAll('ol.lines li').length === 10000, { timeout: 60000 })
+    t.comment(`10,000 hits drawn ${Date.now() - t0} ms after the page was asked for`)
+    const t1 = Date.now()
+    await page.evaluate(() => document.querySelectorAll('mark').length)
+    t.ok(Date.now() - t1 < 2000, 'the page answers with 10,000 lines in view')
   })
 
   t.test('a wrong token is refused, and the page asks again', async t => {

@@ -44,6 +44,7 @@ function urlOf (view: View): string {
   if (view.kind === 'search') {
     for (const [k, v] of Object.entries(queryParams(view.query))) if (v !== '') q.set(k, v)
     if (!q.has('q')) q.set('q', '')
+    if (view.query.limit !== PAGE) q.set('limit', String(view.query.limit))
   }
   return q.size > 0 ? `/?${q}` : '/'
 }
@@ -146,7 +147,7 @@ function App () {
     if (view.kind === 'context') setView({ kind: 'context', at: { ...view.at, [side]: view.at[side] + STEP } })
   }
   const moreHits = (): void => {
-    if (view.kind === 'search') setView({ kind: 'search', query: { ...view.query, limit: view.query.limit + PAGE } })
+    if (view.kind === 'search') go({ kind: 'search', query: { ...view.query, limit: view.query.limit + PAGE } })
   }
   const zoom = (from: number, to: number): void => go({
     kind: 'search', query: { ...query, since: new Date(from).toISOString(), until: new Date(to).toISOString() },

@@ -20,6 +20,8 @@ export interface SearchQuery {
 }
 
 export const PAGE = 100
+/** The most hits one search answers (the API's limit). */
+export const MAX_LIMIT = 10_000
 
 export function queryFromUrl (params: URLSearchParams): SearchQuery {
   return {
@@ -29,7 +31,7 @@ export function queryFromUrl (params: URLSearchParams): SearchQuery {
     source: params.get('source') ?? '',
     since: params.get('since') ?? '',
     until: params.get('until') ?? '',
-    limit: PAGE,
+    limit: Math.min(MAX_LIMIT, Math.max(1, Number(params.get('limit')) || PAGE)),
   }
 }
 
