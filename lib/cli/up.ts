@@ -47,6 +47,7 @@ export async function upCommand (f: UpFlags): Promise<void> {
   writer.stdin.write('go\n')
   process.stderr.write(`logfs up: server ${server.host}:${server.port} (store ${dataDir}), mount ${mnt}\n` +
     `  read it:  LOGFS_TOKEN=${token} logfs sources --server http://${server.host}:${server.port}\n` +
+    `  or open:  http://${server.host}:${server.port}/#token=${token}\n` +
     `  stop:     Ctrl-C${durationMs ? ` (or wait ${f.duration})` : ''}\n`)
   const started = Date.now()
   const ticker = setInterval(() => {
