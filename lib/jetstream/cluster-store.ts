@@ -250,6 +250,10 @@ export class ClusterStore extends EventEmitter implements LogStore {
         log('warn', 'jetstream', `answering from the index as it is (${this.staleReads} such reads): ${why}`)
       }
     }
+    return await this.walk(fn)
+  }
+
+  async walk<T> (fn: () => T | Promise<T>): Promise<T> {
     for (let round = 0; ; round++) {
       try {
         return await fn()

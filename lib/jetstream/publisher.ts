@@ -47,7 +47,8 @@ export function runs (entries: Entry[], max: number): Array<RunMeta & { data: Ui
   let run: (RunMeta & { length: number }) | null = null
   const flush = (): void => {
     if (run === null) return
-    const data = Buffer.concat(parts, run.length)
+    // One entry (the common case: a source written alone in its batch) is published as it came, not copied.
+    const data = parts.length === 1 ? parts[0] : Buffer.concat(parts, run.length)
     for (let at = 0; at < data.length; at += max) {
       out.push({ gen: run.gen, offset: run.offset + at, timestamp: run.timestamp, data: data.subarray(at, at + max) })
     }

@@ -18,15 +18,16 @@ function send (res: http.ServerResponse, event: 'line' | 'lines', line: Line): v
 }
 
 /**
- * Runs `onAppend` for every append until the client goes, one after another through `store.query` (a gateway
- * fetches the new bytes from its cluster): a follower's cursor moves in order.
+ * Runs `onAppend` for every append until the client goes, one after another through `store.walk` (a gateway
+ * fetches the new bytes from its cluster; its index already holds them, so it does not ask the cluster for the
+ * streams' ends on every append): a follower's cursor moves in order.
  */
 function stream (store: LogStore, req: http.IncomingMessage, res: http.ServerResponse,
   onAppend: (s: SourceIndex) => void): void {
   const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS)
   let turn = Promise.resolve()
   const listener = (s: SourceIndex): void => {
-    turn = turn.then(() => store.query(() => onAppend(s))).catch((err: Error) => {
+    turn = turn.then(() => store.walk(() => onAppend(s))).catch((err: Error) => {
       res.end(`event: error\ndata: ${JSON.stringify({ error: err.message })}\n\n`)
       req.destroy()
     })
@@ -42,7 +43,8 @@ function stream (store: LogStore, req: http.IncomingMessage, res: http.ServerRes
 /** The last `n` whole lines of `s` as `line` events, then each new whole line. */
 export async function followSource (store: LogStore, s: SourceIndex, n: number, req: http.IncomingMessage,
   res: http.ServerResponse): Promise<void> {
-  const start = await store.query(() => followFrom(s, n))
+  // The caller resolved `s` through `store.query`: the index is as current as a follower needs.
+  const start = await store.walk(() => followFrom(s, n))
   open(res)
   for (const line of start.lines) send(res, 'line', line)
   let next = start.next
@@ -64,7 +66,7 @@ export async function followSources (store: LogStore, known: SourceIndex[], admi
   req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const wanted = new Set(known)
   const next = new Map<SourceIndex, Cursor>()
-  await store.query(() => { for (const s of known) next.set(s, followFrom(s, 0).next) })
+  await store.walk(() => { for (const s of known) next.set(s, followFrom(s, 0).next) })
   open(res)
   stream(store, req, res, s => {
     if (!wanted.has(s)) {

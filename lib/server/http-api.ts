@@ -182,8 +182,13 @@ export class HttpApi {
       return await followSources(this.store, known, s => allowed(s.tenant) && match(s.source), req, res)
     }
     const n = intParam(q, 'lines', 10, MAX_LINES)
-    const s = await this.store.query(() => resolveSource(this.store, allowed, q.get('source')))
-    if (q.get('follow') === '1') return await followSource(this.store, s, n, req, res)
-    json(res, 200, { source: s.source, lines: await this.store.query(() => lastLines(s, n)) })
+    if (q.get('follow') === '1') {
+      const s = await this.store.query(() => resolveSource(this.store, allowed, q.get('source')))
+      return await followSource(this.store, s, n, req, res)
+    }
+    json(res, 200, await this.store.query(() => {
+      const s = resolveSource(this.store, allowed, q.get('source'))
+      return { source: s.source, lines: lastLines(s, n) }
+    }))
   }
 }

@@ -32,7 +32,7 @@ export class ServerLink {
 
   constructor (readonly options: LinkOptions) {}
 
-  private get url (): string { return this.options.urls[this.current % this.options.urls.length] }
+  private get url (): string { return this.options.urls[this.current] }
 
   /**
    * The next gateway for the next connection. Every batch not acknowledged is resent there: the store drops the

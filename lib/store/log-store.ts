@@ -61,6 +61,11 @@ export interface LogStore extends EventEmitter {
    * fetching the bytes it found missing.
    */
   query<T>(fn: () => T | Promise<T>): Promise<T>
+  /**
+   * `query` without the catching up: for a read the index itself asked for (a follower woken by `append`), which
+   * the index already holds. A gateway still fetches the bytes `fn` found missing and runs it again.
+   */
+  walk<T>(fn: () => T | Promise<T>): Promise<T>
   metrics (): StoreMetric[]
   close (): Promise<void>
 }

@@ -274,8 +274,12 @@ export class Store extends EventEmitter implements LogStore {
     return readFrom(s, from, maxBytes)
   }
 
-  /** The bytes are on this machine: a query runs as it is. */
+  /** The bytes are on this machine and the index is this store's own: a query runs as it is. */
   async query<T> (fn: () => T | Promise<T>): Promise<T> {
+    return await fn()
+  }
+
+  async walk<T> (fn: () => T | Promise<T>): Promise<T> {
     return await fn()
   }
 
