@@ -3,7 +3,11 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { cli, run, sleep, startAgent, startServer, waitFor, type Agent } from './helpers/cluster'
+import { spawn } from 'node:child_process'
+import { readPid } from '../lib/agent/state'
+import {
+  LOGFS, TOKEN, append, arrived, cli, forceUnmount, run, sleep, startAgent, startServer, tempDir, waitFor, type Agent,
+} from './helpers/cluster'
 
 const stateDirOf = (agent: Agent): string => agent.proc.spawnargs[agent.proc.spawnargs.indexOf('--state-dir') + 1]
 const mounted = (mnt: string): boolean =>
@@ -56,6 +60,28 @@ t.test('umount of a supervised agent, server up: exit 0, everything stored, --js
   t.notOk(fs.existsSync(pidFile(agent)), 'no pid file left behind')
   const read = await cli(['cat', 'testnode/x/a.log', '--server', server.http])
   t.equal(read.stdout, 'bye\n')
+})
+
+t.test('umount while the parent of logfs mount has not reaped it (a zombie): exit 0 from the outcome', async t => {
+  const server = await startServer(t)
+  const mnt = tempDir(t, 'mnt')
+  const stateDir = tempDir(t, 'state')
+  // A parent that never waits for its child, as a Python program that keeps its Popen and goes on.
+  const parent = spawn('python3', ['-c', 'import subprocess, sys, time; p = subprocess.Popen(sys.argv[1:]); '
+    + 'time.sleep(600)', LOGFS, 'mount', mnt, '--server', server.ws, '--node', 'testnode', '--state-dir', stateDir],
+  { stdio: 'ignore', env: { ...process.env, LOGFS_TOKEN: TOKEN } })
+  t.teardown(() => { parent.kill('SIGKILL'); forceUnmount(mnt) })
+  const pid = await waitFor('the mount and its pid file', () => mounted(mnt) && readPid(path.join(stateDir,
+    encodeURIComponent(mnt) + '.pid')))
+  fs.mkdirSync(path.join(mnt, 'x'))
+  await append([[path.join(mnt, 'x/a.log'), 'one\ntwo\n']])
+  await arrived(server, 'testnode/x/a.log', 8)
+  const um = await cli(['umount', mnt, '--state-dir', stateDir, '--timeout', '10s', '--json'])
+  t.equal(um.code, 0, `umount exits 0 (${um.stderr.trim()})`)
+  t.match(JSON.parse(um.stdout), { ok: true, pendingBytes: 0 })
+  t.equal(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0], 'Z',
+    'the stopped logfs mount is still a zombie of its parent')
+  t.notOk(mounted(mnt), 'nothing left mounted')
 })
 
 t.test('SIGTERM straight to a supervised agent is a deliberate stop: the supervisor ends with it', async t => {

@@ -4,7 +4,7 @@ import t from 'tap'
 import { deflateRawSync } from 'node:zlib'
 import {
   CODEC_DEFLATE, CODEC_NONE, InvalidBatch, MAX_BODY, MAX_TIMESTAMP, WIRE_VERSION, WireError,
-  asBatch, asServerFrame, decodeFrame, encodeFrame, type BatchFrame,
+  asAgentFrame, asBatch, asServerFrame, decodeFrame, encodeFrame, type BatchFrame,
 } from '../lib/wire/frames'
 
 const good = (): BatchFrame => ({
@@ -78,11 +78,12 @@ t.test('inflating stops at MAX_BODY', async t => {
   t.match(err.message, /^deflated body does not inflate: /)
 })
 
-t.test('asBatch: a frame that is no batch, or has no usable seq, is a WireError', async t => {
+t.test('asAgentFrame: a frame that is no batch or claim, or has no usable seq, is a WireError', async t => {
   const cases: Array<[string, unknown, string]> = [
-    ['null', null, 'frame is not a batch'],
-    ['a string', 'batch', 'frame is not a batch'],
-    ['an ack', { t: 'ack', seq: 1 }, 'frame is not a batch'],
+    ['null', null, 'frame is not a batch or a claim'],
+    ['a string', 'batch', 'frame is not a batch or a claim'],
+    ['an ack', { t: 'ack', seq: 1 }, 'frame is not a batch or a claim'],
+    ['a claim without seq', { t: 'claim', node: 'n', gen: 1 }, 'claim.seq must be a non-negative integer'],
     ['no seq', { ...good(), seq: undefined }, 'batch.seq must be a non-negative integer'],
     ['negative seq', { ...good(), seq: -1 }, 'batch.seq must be a non-negative integer'],
     ['fractional seq', { ...good(), seq: 1.5 }, 'batch.seq must be a non-negative integer'],
@@ -90,8 +91,22 @@ t.test('asBatch: a frame that is no batch, or has no usable seq, is a WireError'
     ['seq beyond 2^53', { ...good(), seq: 2 ** 53 }, 'batch.seq must be a non-negative integer'],
   ]
   for (const [what, frame, message] of cases) {
-    const err = thrown(() => asBatch(frame))
+    const err = thrown(() => asAgentFrame(frame))
     t.ok(err instanceof WireError && !(err instanceof InvalidBatch), `${what}: a WireError, not an InvalidBatch`)
+    t.equal(err.message, message, what)
+  }
+  t.equal(thrown(() => asBatch({ t: 'claim', seq: 1, node: 'n', gen: 1 })).message, 'frame is not a batch',
+    'asBatch takes batches only')
+})
+
+t.test('asAgentFrame: a claim is read field by field', async t => {
+  t.same(asAgentFrame({ t: 'claim', seq: 3, node: 'web-1', gen: 9 }), { t: 'claim', seq: 3, node: 'web-1', gen: 9 })
+  for (const [what, frame, message] of [
+    ['node with /', { t: 'claim', seq: 3, node: 'a/b', gen: 9 }, 'claim.node must be a name without /'],
+    ['gen as text', { t: 'claim', seq: 3, node: 'n', gen: '9' }, 'claim.gen must be a non-negative integer'],
+  ] as Array<[string, unknown, string]>) {
+    const err = thrown(() => asAgentFrame(frame))
+    t.ok(err instanceof InvalidBatch && err.seq === 3, `${what}: an InvalidBatch with the seq`)
     t.equal(err.message, message, what)
   }
 })

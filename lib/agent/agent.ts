@@ -1,6 +1,8 @@
 // The agent: one mount, its rings and its shipping workers, with an orderly stop that ships what is buffered.
 import { Intake, type FullPolicy, EROFS } from '../ring/intake'
 import { Shipper } from '../ship/shipper'
+import { NodeClaim, NodeHeldError } from '../ship/claim'
+import { InputError } from '../util/units'
 import { LogFs } from '../fs/ops'
 import { cleanStale, mount, type CacheMode, type Mount } from '../fs/mount'
 import { SkeletonFile, restore } from '../fs/skeleton'
@@ -57,6 +59,7 @@ export class Agent {
   readonly handover: Handover
   private readonly intake: Intake
   private readonly shipper: Shipper
+  private readonly claim: NodeClaim
   private readonly fs: LogFs
   private fuse: Mount | null = null
   private stopping: Promise<boolean> | null = null
@@ -91,12 +94,14 @@ export class Agent {
     this.intake.onNoRing = (tenant) => log('error', 'agent', `tenant ${tenant} gets no ring: `
       + `${this.intake.allocated} of the ${options.memory} bytes of --memory are given to ${this.intake.tenants.size} `
       + 'tenants; its writes fail with ENOSPC. Raise --memory or lower ring sizes.')
+    const link = {
+      urls: options.servers, token: options.token, timeoutMs: options.ackTimeoutMs, compress: options.compress,
+    }
+    this.claim = new NodeClaim(link, options.node, this.gen)
     this.shipper = new Shipper(this.intake, {
       ackLatency: this.metrics.histogram('logfs_agent_ack_duration_seconds',
         'From handing a batch to a worker to the server acknowledging it.')(),
-      link: {
-        urls: options.servers, token: options.token, timeoutMs: options.ackTimeoutMs, compress: options.compress,
-      },
+      link,
       node: options.node,
       gen: this.gen,
       workers: options.workers,
@@ -121,6 +126,7 @@ export class Agent {
     const { mode, fuseFd, failure } = this.handover
     if (mode === 'unusable') throw new HandoverError(`the state left by the agent before cannot be used: ${failure}`)
     const skeleton = this.options.skeletonFile ? new SkeletonFile(this.options.skeletonFile) : null
+    await this.claimNode(mode === 'takeover')
     if (mode === 'takeover') {
       await this.takeOver(fuseFd)
     } else {
@@ -141,6 +147,27 @@ export class Agent {
       this.http = await AgentHttp.listen(this.metrics, this.options.metricsListen,
         () => this.fuse !== null, () => this.fuse !== null && this.stopping === null)
     }
+  }
+
+  /**
+   * A mount must not take writes it could never ship: under a node another live agent holds, it is refused
+   * (InputError, exit 2) before it mounts. A takeover goes on with its predecessor's generation, which held the
+   * node, and the mount is already there: it only says so.
+   */
+  private async claimNode (takeover: boolean): Promise<void> {
+    const { node } = this.options
+    try {
+      const claim = await this.claim.take()
+      if (!claim.held) {
+        log('warn', 'agent', `could not check that no other agent ships as node ${node} (${claim.why}); mounting `
+          + 'anyway: should another live mount hold it, this one\'s batches are refused until it is gone')
+      }
+    } catch (err) {
+      if (!(err instanceof NodeHeldError)) throw err
+      if (!takeover) throw new InputError(`${err.message}; this mount would take writes it could never ship`)
+      log('error', 'agent', err.message)
+    }
+    this.claim.hold()
   }
 
   /** The dead agent's namespace, files and rings, then its connection; its unacknowledged bytes ship now. */
@@ -196,6 +223,7 @@ export class Agent {
       this.fuse?.unmount()
       this.stopWatch()
       await this.shipper.close()
+      this.claim.close()
       await this.http?.close()
       return drained
     })()

@@ -196,11 +196,25 @@ function whyUnshipped (o: Outcome): string {
   return `server unreachable: ${o.lastError ?? 'never connected'}`
 }
 
+/**
+ * Whether the process still runs. One that ended but that its parent has not reaped yet (a zombie: the parent is a
+ * Python `Popen`, a Go `exec.Cmd`, a supervisor that reaps later) has ended, and wrote its outcome before it did.
+ * A zombie leader whose other threads live on (one stuck in the kernel, say) has not ended: /proc/PID/task lists
+ * them.
+ */
 function alive (pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
   } catch {
+    return false
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // The state follows the command name, which is in parentheses and may hold spaces and parentheses itself.
+    const state = stat[stat.lastIndexOf(')') + 2]
+    return !((state === 'Z' || state === 'X') && fs.readdirSync(`/proc/${pid}/task`).length <= 1)
+  } catch {
+    // Gone between the two looks.
     return false
   }
 }

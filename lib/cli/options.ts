@@ -34,7 +34,8 @@ export function tokenFrom (opts: { token?: string }): string {
 export function addAgentOptions (cmd: Command): Command {
   return cmd
     .option('--token <token>', 'token for the server (default: $LOGFS_TOKEN)')
-    .option('--node <name>', 'node name that prefixes every source on the server', os.hostname())
+    .option('--node <name>', 'node name that prefixes every source on the server (default: the hostname and the '
+      + 'mount point, e.g. web-1_var-log-pods for /var/log/pods)')
     .option('--memory <size>', 'memory budget for all rings together', '256MiB')
     .option('--ring-size <size>', 'ring size per tenant (top-level directory)', '16MiB')
     .addOption(new Option('--full-policy <policy>', 'what a write does when its tenant ring is full')
@@ -62,7 +63,7 @@ export function addAgentOptions (cmd: Command): Command {
 
 export interface AgentFlags {
   token?: string
-  node: string
+  node?: string
   memory: string
   ringSize: string
   fullPolicy: 'block' | 'drop'
@@ -93,13 +94,25 @@ function ingestUrl (text: string): string {
   return url.toString()
 }
 
+/**
+ * The hostname and the mount point (`web-1` and `/var/log/pods` give `web-1_var-log-pods`): two mounts on one host
+ * must not ship under one node, whose batches the server takes from one agent at a time. Characters a node name
+ * cannot hold become `_`.
+ */
+export function defaultNode (mountpoint: string, hostname = os.hostname()): string {
+  const safe = (s: string): string => s.replace(/[^A-Za-z0-9._-]/g, '_')
+  const place = mountpoint.split('/').filter(p => p !== '').map(safe).join('-')
+  return place === '' ? safe(hostname) : `${safe(hostname)}_${place}`
+}
+
 export function agentOptionsFrom (mountpoint: string, server: string, f: AgentFlags,
   skeletonFile: string | null = null): AgentOptions {
   const servers = server.split(',').map(u => u.trim()).filter(u => u !== '').map(ingestUrl)
   if (servers.length === 0) throw new InputError('--server: no URL given (example: ws://127.0.0.1:7070)')
   if (!/^[0-7]{3,4}$/.test(f.mode)) throw new InputError(`--mode: '${f.mode}' is not an octal mode (example: 1777)`)
-  if (!/^[A-Za-z0-9._-]+$/.test(f.node)) {
-    throw new InputError(`--node: '${f.node}' may use only letters, digits, '.', '_' and '-'`)
+  const node = f.node ?? defaultNode(mountpoint)
+  if (!/^[A-Za-z0-9._-]+$/.test(node)) {
+    throw new InputError(`--node: '${node}' may use only letters, digits, '.', '_' and '-'`)
   }
   const owner = parseOwner(f.owner)
   if (!owner) throw new InputError(`--owner: '${f.owner}' is not UID:GID (example: 1000:1000)`)
@@ -124,7 +137,7 @@ export function agentOptionsFrom (mountpoint: string, server: string, f: AgentFl
     mountpoint,
     servers,
     token: tokenFrom(f),
-    node: f.node,
+    node,
     memory,
     ringSize,
     policy: f.fullPolicy,

@@ -1,7 +1,8 @@
 // Which agent generation speaks for a node. Sources are `node/path` and cursors are (gen, offset): two live agents
-// under one node name (two mounts left at the default --node, the hostname) would interleave two different files
-// as one source. The first generation to send a batch holds the node while any of its connections is open; a
-// different generation is refused with a `conflict` nack until then, and its bytes stay in its memory.
+// under one node name (two hosts given one --node) would interleave two different files as one source. The first
+// generation to send a batch or a claim holds the node while any of its connections is open; a different
+// generation is refused with a `conflict` nack until then: a mount refuses to start, a running agent keeps its
+// bytes.
 import type { WebSocket } from 'ws'
 
 /** How long a holder may take to answer a ping before its connection is taken for dead. */

@@ -9,7 +9,8 @@ import type { LogStore } from '../store/log-store'
 import { HttpApi } from './http-api'
 import { Registry, addProcessMetrics, type Histogram } from '../metrics/registry'
 import {
-  MAX_FRAME, InvalidBatch, WireError, asBatch, decodeFrame, encodeFrame, type NackCode, type ServerFrame,
+  FEATURES_HEADER, MAX_FRAME, SERVER_FEATURES, InvalidBatch, WireError, asAgentFrame, decodeFrame, encodeFrame,
+  type NackCode, type ServerFrame,
 } from '../wire/frames'
 import { NodeClaims } from './claims'
 import { sourceName } from '../util/sources'
@@ -62,6 +63,7 @@ export class LogServer {
     const api = new HttpApi(store, auth, this.metrics, () => store.healthy)
     this.http = http.createServer((req, res) => api.handle(req, res))
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME, perMessageDeflate: false })
+    this.wss.on('headers', (headers) => headers.push(`${FEATURES_HEADER}: ${SERVER_FEATURES.join(' ')}`))
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head))
   }
 
@@ -76,7 +78,8 @@ export class LogServer {
       () => st.refusedBatches)
     m.counter('logfs_server_batches_invalid_total', 'Batches read but refused for a field out of range.',
       () => st.invalidBatches)
-    m.counter('logfs_server_batches_conflict_total', 'Batches refused: another agent generation holds the node.',
+    m.counter('logfs_server_batches_conflict_total',
+      'Batches and claims refused: another agent generation holds the node.',
       () => st.conflictBatches)
     m.counter('logfs_server_frames_malformed_total', 'Frames that could not be read; their connections were closed.',
       () => st.malformedFrames)
@@ -134,10 +137,10 @@ export class LogServer {
     })
     ws.on('error', (err) => log('warn', 'server', `connection from ${peer}: ${err.message}`))
     ws.on('message', (data, isBinary) => {
-      let batch
+      let frame
       try {
         if (!isBinary) throw new WireError('text frames are not part of the protocol')
-        batch = asBatch(decodeFrame(data as Buffer))
+        frame = asAgentFrame(decodeFrame(data as Buffer))
       } catch (err) {
         if (err instanceof InvalidBatch) {
           this.stats.invalidBatches++
@@ -150,18 +153,20 @@ export class LogServer {
         ws.close(1007, closeReason(message))
         return
       }
-      if (!Auth.allows(grant, batch.tenant)) {
+      if (frame.t === 'batch' && !Auth.allows(grant, frame.tenant)) {
         this.stats.refusedBatches++
-        return refuse(batch.seq, 'forbidden', `token does not cover tenant ${batch.tenant}`)
+        return refuse(frame.seq, 'forbidden', `token does not cover tenant ${frame.tenant}`)
       }
-      const node = batch.node
-      const conflict = this.claims.claim(node, batch.gen, ws, peer)
+      const node = frame.node
+      const conflict = this.claims.claim(node, frame.gen, ws, peer)
       if (conflict) {
         this.stats.conflictBatches++
         const { holderGen, holderPeer } = conflict
-        return refuse(batch.seq, 'conflict', `node ${node} is in use by another agent (generation ${holderGen}, ` +
+        return refuse(frame.seq, 'conflict', `node ${node} is in use by another agent (generation ${holderGen}, ` +
           `connected from ${holderPeer}); give each mount its own --node`)
       }
+      if (frame.t === 'claim') return send({ t: 'ack', seq: frame.seq, stored: 0, duplicate: 0 })
+      const batch = frame
       const gen = batch.gen
       const entries = batch.recs.map(([p, offset, timestamp, data]) =>
         ({ source: sourceName(node, p), gen, offset, timestamp, data }))

@@ -1,6 +1,9 @@
 // One WebSocket connection from a shipping worker to the logfs server, with answers matched to batches by seq.
 import WebSocket from 'ws'
-import { asServerFrame, decodeFrame, encodeFrame, type AckFrame, type BatchFrame } from '../wire/frames'
+import {
+  FEATURES_HEADER, asServerFrame, decodeFrame, encodeFrame, type AckFrame, type AgentFrame, type BatchFrame,
+  type Feature, type NackCode,
+} from '../wire/frames'
 
 export interface LinkOptions {
   /** Gateways of one store: a connection goes to one, and to the next after that one fails. */
@@ -20,6 +23,8 @@ interface Pending {
 /** Errors the agent should not retry quickly: the server said no, and will say no again. */
 export class RefusedError extends Error {
   override name = 'RefusedError'
+  /** The nack's code, when the refusal was a nack. */
+  constructor (message: string, readonly code?: NackCode) { super(message) }
 }
 
 export class ServerLink {
@@ -29,6 +34,8 @@ export class ServerLink {
   private seq = 0
   /** Index in `urls` of the gateway in use; moves on after each failed connection or silent answer. */
   private current = 0
+  /** What the server of the open connection listed in its handshake (FEATURES_HEADER). */
+  private features = new Set<string>()
 
   constructor (readonly options: LinkOptions) {}
 
@@ -49,6 +56,9 @@ export class ServerLink {
       const ws = new WebSocket(url,
         { headers: { authorization: `Bearer ${token}` }, handshakeTimeout: timeoutMs, perMessageDeflate: false })
       ws.binaryType = 'nodebuffer'
+      ws.once('upgrade', (res) => {
+        this.features = new Set(String(res.headers[FEATURES_HEADER] ?? '').split(' ').filter(f => f !== ''))
+      })
       ws.once('open', () => { this.ws = ws; this.opening = undefined; resolve(ws) })
       ws.once('unexpected-response', (_req, res) => {
         let text = ''
@@ -104,7 +114,7 @@ export class ServerLink {
     clearTimeout(p.timer)
     if (frame.t === 'ack') p.resolve(frame)
     else if (frame.code === 'unavailable') p.reject(new Error(`server cannot store now: ${frame.message}`))
-    else p.reject(new RefusedError(`server refused batch (${frame.code}): ${frame.message}`))
+    else p.reject(new RefusedError(`server refused batch (${frame.code}): ${frame.message}`, frame.code))
   }
 
   private failAll (err: Error): void {
@@ -113,12 +123,30 @@ export class ServerLink {
   }
 
   /** Sends one batch and resolves when the server says it is durable. */
-  async send (batch: Omit<BatchFrame, 't' | 'seq'>): Promise<{ ack: AckFrame, wireBytes: number }> {
-    const ws = await this.open()
-    const seq = ++this.seq
+  send (batch: Omit<BatchFrame, 't' | 'seq'>): Promise<{ ack: AckFrame, wireBytes: number }> {
     // Deflate costs more than it saves on small batches.
     const bytes = batch.recs.reduce((n, r) => n + r[3].length, 0)
-    const frame = encodeFrame({ t: 'batch', seq, ...batch }, this.options.compress && bytes >= 4096)
+    return this.request(seq => ({ t: 'batch', seq, ...batch }), this.options.compress && bytes >= 4096)
+  }
+
+  /**
+   * Takes or keeps `node` for `gen` on the server. Resolves false when the server does not know claims (it
+   * predates them); rejects with a RefusedError when another generation holds the node.
+   */
+  async claim (node: string, gen: number): Promise<boolean> {
+    await this.open()
+    if (!this.has('claim')) return false
+    await this.request(seq => ({ t: 'claim', seq, node, gen }), false)
+    return true
+  }
+
+  private has (feature: Feature): boolean { return this.features.has(feature) }
+
+  private async request (body: (seq: number) => AgentFrame, compress: boolean):
+    Promise<{ ack: AckFrame, wireBytes: number }> {
+    const ws = await this.open()
+    const seq = ++this.seq
+    const frame = encodeFrame(body(seq), compress)
     const ack = await new Promise<AckFrame>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(seq)

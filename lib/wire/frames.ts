@@ -1,7 +1,8 @@
 // The logfs wire format, version 1 (documented in lib/wire/README.md). Every WebSocket message is one binary frame:
 //   byte 0: format version (1) | byte 1: codec (0 = none, 1 = raw deflate) | rest: msgpack body, maybe deflated
-// Agents send `batch` frames; the server answers each with `ack` (durable) or `nack` (refused, will not be
-// stored), and sends `error` before closing a connection whose frame it cannot read.
+// Agents send `batch` frames (and `claim` frames to servers that list the feature); the server answers each with
+// `ack` (durable, or claimed) or `nack` (refused), and sends `error` before closing a connection whose frame it
+// cannot read.
 import { Packr } from 'msgpackr'
 import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import { isSafePath, tenantOf } from '../util/sources'
@@ -27,6 +28,28 @@ export interface BatchFrame {
   gen: number
   recs: WireRecord[]
 }
+
+/**
+ * Takes or keeps the node for `gen` without sending bytes: a mount checks at start that no other live agent
+ * holds its node, and holds it while it runs. Answered `ack` (stored 0) or `nack` `conflict`.
+ */
+export interface ClaimFrame {
+  t: 'claim'
+  seq: number
+  node: string
+  gen: number
+}
+
+export type AgentFrame = BatchFrame | ClaimFrame
+
+/**
+ * What a server can do beyond version 1's batches, listed in this header of its WebSocket handshake answer. A
+ * server that predates a feature does not list it, and an agent then does without it.
+ */
+export const FEATURES_HEADER = 'logfs-features'
+/** `claim`: the server answers claim frames. */
+export const SERVER_FEATURES = ['claim'] as const
+export type Feature = typeof SERVER_FEATURES[number]
 
 export interface AckFrame { t: 'ack', seq: number, stored: number, duplicate: number }
 /**
@@ -95,13 +118,23 @@ const isName = (v: unknown): v is string => typeof v === 'string' && v.length > 
 const isComponent = (v: unknown): v is string => isName(v) && !v.includes('/') && isSafePath(v)
 
 /** Checks a decoded frame field by field, so nothing malformed reaches the store. */
-export function asBatch (v: unknown): BatchFrame {
-  const f = v as Partial<BatchFrame> | null
-  if (f === null || typeof f !== 'object' || f.t !== 'batch') throw new WireError('frame is not a batch')
-  if (!isInt(f.seq)) throw new WireError('batch.seq must be a non-negative integer')
+export function asAgentFrame (v: unknown): AgentFrame {
+  const f = v as Partial<AgentFrame> | null
+  if (f === null || typeof f !== 'object' || (f.t !== 'batch' && f.t !== 'claim')) {
+    throw new WireError('frame is not a batch or a claim')
+  }
+  if (!isInt(f.seq)) throw new WireError(`${f.t}.seq must be a non-negative integer`)
   const seq = f.seq
   const refuse = (message: string): never => { throw new InvalidBatch(seq, message) }
-  if (!isComponent(f.node)) refuse('batch.node must be a name without /')
+  if (!isComponent(f.node)) refuse(`${f.t}.node must be a name without /`)
+  if (f.t === 'claim') {
+    if (!isInt(f.gen)) refuse('claim.gen must be a non-negative integer')
+    return f as ClaimFrame
+  }
+  return checkBatch(f as Partial<BatchFrame>, refuse)
+}
+
+function checkBatch (f: Partial<BatchFrame>, refuse: (message: string) => never): BatchFrame {
   if (!isComponent(f.tenant)) refuse('batch.tenant must be a name without /')
   if (!isInt(f.gen)) refuse('batch.gen must be a non-negative integer')
   if (!Array.isArray(f.recs)) refuse('batch.recs must be an array')
@@ -111,7 +144,7 @@ export function asBatch (v: unknown): BatchFrame {
     if (!isName(path) || !isSafePath(path)) {
       refuse(`record path ${JSON.stringify(path)} is not a relative path inside the mount`)
     }
-    if (tenantOf(path as string) !== f.tenant) {
+    if (tenantOf(path) !== f.tenant) {
       refuse(`record path ${String(path)} is not in tenant ${String(f.tenant)}`)
     }
     if (!isInt(offset)) refuse('record offset must be a non-negative integer')
@@ -119,9 +152,16 @@ export function asBatch (v: unknown): BatchFrame {
       refuse(`record timestamp ${String(ts)} is not a time in ms since 1970 (0 to ${MAX_TIMESTAMP})`)
     }
     if (!(data instanceof Uint8Array)) refuse('record data must be binary')
-    if (!isInt((offset as number) + (data as Uint8Array).length)) refuse('record offset + length is beyond 2^53')
+    if (!isInt((offset) + (data).length)) refuse('record offset + length is beyond 2^53')
   }
   return f as BatchFrame
+}
+
+/** A batch, or WireError: for readers of recorded batches. */
+export function asBatch (v: unknown): BatchFrame {
+  const f = asAgentFrame(v)
+  if (f.t !== 'batch') throw new WireError('frame is not a batch')
+  return f
 }
 
 export function asServerFrame (v: unknown): ServerFrame {

@@ -83,16 +83,20 @@ export function forceUnmount (mnt: string): void {
   try { execFileSync('fusermount', ['-uz', mnt], { stdio: 'ignore' }) } catch {}
 }
 
-/** Starts `logfs mount`; unsupervised unless asked, so a test's SIGKILL reaches the agent itself. */
+/**
+ * Starts `logfs mount`; unsupervised unless asked, so a test's SIGKILL reaches the agent itself. Node `testnode`
+ * unless asked (null: the default node).
+ */
 export async function startAgent (
   t: Teardown, server: { ws: string } | string, args: string[] = [], mnt?: string,
-  opts: { supervised?: boolean, env?: Record<string, string> } = {},
+  opts: { supervised?: boolean, env?: Record<string, string>, node?: string | null } = {},
 ): Promise<Agent> {
   const dir = mnt ?? tempDir(t, 'mnt')
   const stateDir = tempDir(t, 'state')
   const url = typeof server === 'string' ? server : server.ws
   const p = run([
-    'mount', dir, '--server', url, '--json', '--node', 'testnode', '--state-dir', stateDir,
+    'mount', dir, '--server', url, '--json', ...(opts.node === null ? [] : ['--node', opts.node ?? 'testnode']),
+    '--state-dir', stateDir,
     ...(opts.supervised ? [] : ['--no-supervise']), ...args,
   ], { env: { ...process.env, LOGFS_TOKEN: TOKEN, ...opts.env } })
   t.teardown(async () => {
