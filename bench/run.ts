@@ -1,5 +1,7 @@
 // The comparison benchmark: `npm run bench -- --quick` (a smoke run, under 3 minutes) or `npm run bench` (full);
-// `--targets a,b` runs only some targets, `--repeat N` gives medians of N interleaved rounds.
+// `--targets a,b` runs only some targets, `--repeat N` gives medians of N interleaved rounds. The full run (or
+// `--loss` with --quick) ends with the loss window of an agent SIGKILL in both cache modes, with and without the
+// handover (bench/killrun.ts).
 // Every workload runs against every target on this machine, one after the other, so targets compare within one
 // run (ratios), not across runs on a noisy machine; see README "Benchmarks".
 // Output: the issue's figures and every row as Markdown on stdout, and .md, .json and .svg under bench/results/.
@@ -15,6 +17,7 @@ import { figures } from './figures'
 import { chart } from './chart'
 import { mergeRounds } from './repeat'
 import type { Row } from './row'
+import { killRun, killServer, lossTable, type KillRunResult } from './killrun'
 
 const quick = process.argv.includes('--quick')
 const only = (flag: string): string[] | null => {
@@ -29,6 +32,31 @@ const ABOUT = 'Same machine, one run after another: compare targets within this 
   'line arrived. Agent: all processes of the logfs agent (supervisor, agent, children), the C null FS, or ' +
   'rsyslogd; RSS is the highest sampled sum of VmRSS. Ring in use: from the agent\'s /metrics, watched in the ' +
   'idle and 10 MB/s rows only. write() quantiles: the worst writer\'s.'
+
+const LOSS = { kinds: ['SIGKILL', 'SIGKILL', 'SIGKILL'] as const, gapMs: 6000, writers: 2, rate: 500 }
+const LOSS_ABOUT = `Loss window: ${LOSS.kinds.length} agent SIGKILLs ${LOSS.gapMs / 1000} s apart under ` +
+  `${LOSS.writers} writers that never reopen their file (${LOSS.writers * LOSS.rate} lines/s in all), supervised ` +
+  'mounts; lost: ' +
+  'lines whose write() succeeded and that never arrived.'
+
+/** Both cache modes, with and without the handover, each under the same kills, one after the other. */
+async function lossWindow (): Promise<KillRunResult[]> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'logfs-loss-'))
+  const server = await killServer(tmp)
+  const out: KillRunResult[] = []
+  try {
+    for (const cache of ['writethrough', 'writeback'] as const) {
+      for (const handover of [true, false]) {
+        process.stderr.write(`bench: loss window, ${cache}, ${handover ? 'handover' : 'no-handover'}\n`)
+        out.push(await killRun({ ...LOSS, kinds: [...LOSS.kinds], cache, handover }, server.port, tmp))
+      }
+    }
+  } finally {
+    await server.stop()
+    fs.rmSync(tmp, { recursive: true, force: true })
+  }
+  return out
+}
 
 async function main (): Promise<void> {
   const chosen = (only('--targets') as TargetName[] | null) ?? TARGETS
@@ -70,6 +98,7 @@ async function main (): Promise<void> {
     }
   }
   fs.rmSync(buildDir, { recursive: true, force: true })
+  const loss = !quick || process.argv.includes('--loss') ? await lossWindow() : null
   const rows = mergeRounds(all)
   fillCeilingRatios(rows)
   const problems = [...runErrors, ...failures(rows)]
@@ -81,13 +110,14 @@ async function main (): Promise<void> {
   const text = `logfs comparison (${quick ? 'quick' : 'full'}${medians}), ${new Date().toISOString()}\n` +
     `${startLine} at start, ${os.loadavg().map(l => l.toFixed(2)).join(' ')} at end\n${ABOUT}\n\n` +
     `${figures(rows, skipped, TARGETS)}\n\n${table(rows)}\n` +
+    (loss ? `\n${LOSS_ABOUT}\n\n${lossTable(loss)}\n` : '') +
     (notes.length ? `\n${notes.join('\n')}\n` : '')
   process.stdout.write('\n' + text)
   const dir = path.join(ROOT, 'bench/results')
   fs.mkdirSync(dir, { recursive: true })
   const stamp = new Date().toISOString().replace(/[:.]/g, '-')
   fs.writeFileSync(path.join(dir, `compare-${stamp}.md`), text)
-  const json = { machine: machine(), quick, repeat, skipped: Object.fromEntries(skipped), problems, rows }
+  const json = { machine: machine(), quick, repeat, skipped: Object.fromEntries(skipped), problems, rows, loss }
   fs.writeFileSync(path.join(dir, `compare-${stamp}.json`), JSON.stringify(json, null, 2) + '\n')
   fs.writeFileSync(path.join(dir, `compare-${stamp}.svg`), chart(rows, startLine))
   const seconds = Math.round((Date.now() - started) / 1000)

@@ -7,7 +7,7 @@ export type WorkloadId =
   | 'buffered' // the same lines through 64 KiB writes
   | 'json' // 1 KiB JSON lines
   | 'rate10k' | 'rate50k' // agent CPU per line and write() latency at a fixed rate
-  | 'delivery5k' // delivery latency at a modest rate
+  | 'delivery1k' | 'delivery5k' // delivery latency at a light and a modest rate
   | 'idle' // memory of a mounted agent with nothing written
   | 'load10MB' // memory and ring use at ~10 MB/s
 
@@ -47,6 +47,7 @@ function fixedRates (quick: boolean): Workload[] {
     atRate('rate10k', '200B lines at 10k/s', 10_000, quick ? 1 : 5),
     // One writer, as asked; a target that cannot take 50k write()/s from one writer shows the rate it reached.
     atRate('rate50k', '200B lines at 50k/s', 50_000, quick ? 0.3 : 2),
+    atRate('delivery1k', '200B lines at 1k/s', 1_000, quick ? 2 : 10),
     atRate('delivery5k', '200B lines at 5k/s', 5_000, quick ? 2 : 10),
     {
       id: 'idle', name: 'idle (mounted, nothing written)', size: 0, buffered: false, rate: 0, lines: () => 0,
