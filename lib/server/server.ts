@@ -59,7 +59,8 @@ export class LogServer {
     this.ingestLatency = this.metrics.histogram('logfs_server_ingest_duration_seconds',
       'From a batch arriving to its acknowledgement (write + fsync).')()
     this.registerMetrics()
-    const api = new HttpApi(store, auth, this.metrics, () => store.healthy)
+    const api = new HttpApi(store, auth, this.metrics,
+      () => store.healthy ? store.trouble : 'the store cannot take batches (a failed fsync, or stopping)')
     this.http = http.createServer((req, res) => api.handle(req, res))
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME, perMessageDeflate: false })
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head))

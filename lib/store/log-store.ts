@@ -27,7 +27,8 @@ export interface StoreMetric {
   name: string
   help: string
   type: 'gauge' | 'counter'
-  value: () => number
+  /** One figure, or one per label set. */
+  value: () => number | Array<[Record<string, string>, number]>
 }
 
 /** Emits `append` (source: SourceIndex) after new bytes of a source are durable (or, for a gateway, replicated). */
@@ -36,6 +37,11 @@ export interface LogStore extends EventEmitter {
   readonly healthy: boolean
   /** Whether appends are refused for lack of space. */
   readonly full: boolean
+  /**
+   * Why some batches are refused for now though the store is healthy (a gateway: the cluster has no room for a
+   * tenant's stream), for /readyz; null when there is nothing such.
+   */
+  readonly trouble: string | null
   /** Appends rejected so far: each is a batch nacked `unavailable`. */
   readonly refusedAppends: number
   /**
