@@ -14,6 +14,7 @@ import {
 } from './helpers/cluster'
 import { NatsCluster } from '../bench/natscluster'
 import { runSteady, steadyLine } from '../bench/steadywriter'
+import { accountWarning, isNoRoom, sizesToTry } from '../lib/jetstream/room'
 
 const GiB = 1024 * 1024 * 1024
 const MiB = 1024 * 1024
@@ -54,6 +55,29 @@ async function fill (jsm: JetStreamManager): Promise<string[]> {
   return names
 }
 
+t.test('sizes tried, refusals that mean no room, account limits', async t => {
+  t.same(sizesToTry(10 * GiB, 64 * MiB).map(n => n / MiB), [10240, 5120, 2560, 1280, 640, 320, 160, 80, 64],
+    'halvings of --retention-size, then the floor')
+  t.same(sizesToTry(32 * MiB, 64 * MiB), [32 * MiB], 'a size under the floor is tried alone')
+  t.ok(isNoRoom({ code: 10005, message: 'no suitable peers for placement, insufficient storage' }), 'clustered')
+  t.ok(isNoRoom({ code: 10047, message: 'insufficient storage resources available' }), 'single server, account')
+  t.notOk(isNoRoom({ code: 10005, message: 'no suitable peers for placement' }), 'too few nodes is not room')
+  t.notOk(isNoRoom(new Error('timeout')), 'a timeout is not room')
+  const account = (maxStorage: number, perStream: number, used: number): Parameters<typeof accountWarning>[0] => ({
+    memory: 0, storage: used, reserved_memory: 0, reserved_storage: used, streams: 0, consumers: 0,
+    api: { total: 0, errors: 0 },
+    limits: {
+      max_memory: -1, max_storage: maxStorage, max_streams: -1, max_consumers: -1, max_ack_pending: -1,
+      memory_max_stream_bytes: -1, storage_max_stream_bytes: perStream, max_bytes_required: false,
+    },
+  })
+  t.equal(accountWarning(account(-1, -1, 0), 10 * GiB, 3), null, 'no account limit: nothing to say')
+  t.equal(accountWarning(account(40 * GiB, -1, 0), 10 * GiB, 3), null, 'room for a stream on 3 replicas')
+  t.match(accountWarning(account(40 * GiB, -1, 20 * GiB), 10 * GiB, 3),
+    /--retention-size 10\.0 GiB on 3 replica\(s\) is over what the account can still reserve \(20\.0 GiB\)/)
+  t.match(accountWarning(account(-1, GiB, 0), 10 * GiB, 3), /over the account's largest stream \(1\.0 GiB\)/)
+})
+
 t.test('default --retention-size on nodes with max_file_store 1G: the stream is fitted, with a warning and a ' +
   'metric, and every line of a mount is stored', async t => {
   const nats = await cluster(t, '1G')
@@ -81,9 +105,11 @@ t.test('default --retention-size on nodes with max_file_store 1G: the stream is 
   t.comment('a gateway started again finds the fitted stream and keeps it')
   const g2 = await startServer(t, { args: ['--store', nats.url, '--replicas', '3'] })
   await append([[path.join((await startAgent(t, g2)).mnt, 'app/a.log'), steadyLine(1, lines)]])
+  await arrived(g2, 'testnode/app/a.log', (lines + 1) * steadyLine(1, 0).length)
   await checkExactlyOnce(t, g2, 'testnode/app/a.log', 1, lines + 1)
   t.equal(await metric(g2.http, 'logfs_jetstream_stream_max_bytes', '{tenant="app"}'), granted,
     'the existing stream kept its size')
+  t.match(g2.stderr, /tenant app: stream LOGFS_app holds at most/, 'and the restarted gateway warns too')
 })
 
 t.test('no room at any size: /readyz 503 and a metric say why, batches are nacked with it, the agent keeps the ' +
@@ -111,8 +137,12 @@ t.test('no room at any size: /readyz 503 and a metric say why, batches are nacke
     '/readyz gives the reason')
   t.match(ready.reason, /raise max_file_store on the nodes, or lower --retention-size/, 'and what to do')
   t.equal(await metric(g.http, 'logfs_jetstream_streams_without_room'), 1, 'the metric counts the tenant')
-  t.ok(await metric(g.http, 'logfs_server_batches_unavailable_total') >= 1, 'its batches are nacked unavailable')
-  t.match(g.stderr, /error jetstream: no room in the JetStream cluster for tenant app/, 'the gateway logs it')
+  await waitFor('batches nacked again', async () =>
+    await metric(g.http, 'logfs_server_batches_unavailable_total') >= 2)
+  t.pass('its batches are nacked unavailable, again as the agent resends them')
+  t.equal(g.stderr.match(/no room in the JetStream cluster for tenant app/g)?.length, 1,
+    'the gateway logs it once, not per batch')
+  t.match(g.stderr, /error jetstream: no room in the JetStream cluster for tenant app/, 'as an error')
   t.match(agent.stderr, /server cannot store now: no room in the JetStream cluster for tenant app/,
     'the agent is told why')
   const pending = await metric(agentMetrics, 'logfs_agent_pending_bytes')

@@ -3,6 +3,7 @@
 // store_dir) and the account's limits; a stream that does not fit is refused. The account API reports no server
 // limit, so a gateway finds the room only by asking for a size.
 import type { JetStreamAccountStats } from '@nats-io/jetstream'
+import { LastingRefusal } from '../store/log-store'
 import { formatBytes } from '../util/units'
 
 /** The smallest stream a gateway fits a tenant into: below this retention would keep little of a busy tenant. */
@@ -30,7 +31,7 @@ export function sizesToTry (want: number, floor: number): number[] {
 }
 
 /** The cluster refused a tenant's stream at every size down to the floor: the tenant's batches cannot be stored. */
-export class NoRoom extends Error {
+export class NoRoom extends LastingRefusal {
   constructor (readonly tenant: string, stream: string, want: number, floor: number, replicas: number,
     cause: string) {
     super(`no room in the JetStream cluster for tenant ${tenant}: stream ${stream} was refused at every size ` +

@@ -22,6 +22,9 @@ export interface SourceInfo {
 
 export interface AppendResult { stored: number, duplicate: number }
 
+/** An append refused for a reason that lasts, which the store logs once per episode rather than per batch. */
+export class LastingRefusal extends Error {}
+
 /** A figure the store reports on the server's /metrics. */
 export interface StoreMetric {
   name: string
