@@ -40,8 +40,11 @@ function listening (port: number): Promise<boolean> {
 export class NatsCluster {
   private constructor (readonly dir: string, readonly nodes: Node[]) {}
 
-  /** Starts `size` clustered servers with JetStream (file store under a new temporary directory). */
-  static async start (size = 3, opts: { maxFileStore?: string } = {}): Promise<NatsCluster> {
+  /**
+   * Starts `size` clustered servers with JetStream (file store under a new temporary directory). `maxFileStore`
+   * null leaves nats-server's own limits (75% of the disk's free space for files).
+   */
+  static async start (size = 3, opts: { maxFileStore?: string | null } = {}): Promise<NatsCluster> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'logfs-nats-'))
     const nodes: Node[] = []
     for (let i = 1; i <= size; i++) {
@@ -53,8 +56,9 @@ export class NatsCluster {
       fs.writeFileSync(n.conf, [
         `server_name: ${n.name}`,
         `listen: 127.0.0.1:${n.client}`,
-        `jetstream { store_dir: "${path.join(dir, n.name)}", max_file_store: ${opts.maxFileStore ?? '2G'}, ` +
-          'max_memory_store: 64M }',
+        `jetstream { store_dir: "${path.join(dir, n.name)}"` + (opts.maxFileStore === null
+          ? ' }'
+          : `, max_file_store: ${opts.maxFileStore ?? '2G'}, max_memory_store: 64M }`),
         `cluster { name: logfs, listen: 127.0.0.1:${n.route}, routes: [ ${routes} ] }`,
         '',
       ].join('\n'))

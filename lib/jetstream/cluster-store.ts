@@ -5,7 +5,9 @@
 import { EventEmitter } from 'node:events'
 import { connect } from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/nats-core'
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
+import {
+  jetstream, jetstreamManager, type JetStreamAccountStats, type JetStreamClient, type JetStreamManager,
+} from '@nats-io/jetstream'
 import { SourceIndex, type Cursor, type SegmentRef } from '../store/source'
 import type { Entry } from '../store/segment'
 import {
@@ -16,6 +18,7 @@ import { log } from '../util/log'
 import { MessageError, readRun, type RunMeta } from './message'
 import { STREAM_PREFIX, sourceOfSubject } from './subjects'
 import { ensureStream, type StreamLimits } from './streams'
+import { MIN_STREAM_BYTES, NoRoom, accountWarning } from './room'
 import { StreamMirror, type Delivered } from './mirror'
 import { Missing, Payloads } from './payloads'
 import { Publisher } from './publisher'
@@ -40,17 +43,18 @@ const DISCOVER_MS = 5000
 /** Room for headers in a message, under the cluster's max_payload. */
 const HEADER_ROOM = 4096
 const READY_MS = 60_000
+/** Agents send a refused batch again within 5 s (their longest backoff); a refusal this old is not news. */
+const NO_ROOM_FRESH_MS = 30_000
 
 /**
  * Waits for the cluster's JetStream to answer: a cluster that has just started (or lost a node) answers nothing
  * until its nodes have elected a meta leader.
  */
-async function ready (jsm: JetStreamManager, servers: string[]): Promise<void> {
+async function ready (jsm: JetStreamManager, servers: string[]): Promise<JetStreamAccountStats> {
   const deadline = Date.now() + READY_MS
   for (let tries = 1; ; tries++) {
     try {
-      await jsm.getAccountInfo()
-      return
+      return await jsm.getAccountInfo()
     } catch (err) {
       if (Date.now() > deadline) throw err
       if (tries % 10 === 1) {
@@ -66,6 +70,11 @@ export class ClusterStore extends EventEmitter implements LogStore {
   private readonly lastSeqs = new Map<string, number>()
   private readonly mirrors = new Map<string, StreamMirror>()
   private readonly ensuring = new Map<string, Promise<StreamMirror>>()
+  /** Per tenant whose stream this gateway set up, its max_bytes. */
+  private readonly granted = new Map<string, number>()
+  /** Per tenant whose stream the cluster had no room for, why and when it was last refused. */
+  private readonly noRoom = new Map<string, { reason: string, at: number }>()
+  private readonly floorBytes: number
   private readonly payloads: Payloads
   private readonly publisher: Publisher
   private readonly timer: NodeJS.Timeout
@@ -84,6 +93,8 @@ export class ClusterStore extends EventEmitter implements LogStore {
       void this.mirrors.get(seg.file)?.settle().catch(() => {})
     })
     const maxRun = Math.max(HEADER_ROOM, nc.info!.max_payload - HEADER_ROOM)
+    // A stream must hold a few of the largest messages, or retention would drop a run as it is stored.
+    this.floorBytes = Math.max(MIN_STREAM_BYTES, 4 * nc.info!.max_payload)
     this.publisher = new Publisher(js, this, { maxRun, deadlineMs: 10_000 })
     this.timer = setInterval(() => { void this.discover().catch(() => {}) }, DISCOVER_MS)
     void this.watch()
@@ -101,7 +112,9 @@ export class ClusterStore extends EventEmitter implements LogStore {
     }
     try {
       const jsm = await jetstreamManager(nc, { checkAPI: false })
-      await ready(jsm, options.servers)
+      const account = await ready(jsm, options.servers)
+      const warning = accountWarning(account, options.maxBytes, options.replicas)
+      if (warning !== null) log('warn', 'jetstream', warning)
       const store = new ClusterStore(nc, jetstream(nc), jsm, options)
       await store.settle()
       return store
@@ -128,6 +141,22 @@ export class ClusterStore extends EventEmitter implements LogStore {
   get full (): boolean { return false }
   get refusedAppends (): number { return this.refused }
 
+  /**
+   * The cluster has no room for a tenant's stream. Only a batch of the tenant asks again, and a refused agent sends
+   * one every few seconds: a refusal older than NO_ROOM_FRESH_MS is a tenant nobody writes to now.
+   */
+  get trouble (): string | null {
+    const fresh = this.tenantsWithoutRoom()
+    if (fresh.length === 0) return null
+    const latest = fresh.reduce((a, b) => (b.at > a.at ? b : a))
+    return fresh.length === 1 ? latest.reason : `${fresh.length} tenants have no room; latest: ${latest.reason}`
+  }
+
+  private tenantsWithoutRoom (): Array<{ reason: string, at: number }> {
+    const since = Date.now() - NO_ROOM_FRESH_MS
+    return [...this.noRoom.values()].filter(r => r.at >= since)
+  }
+
   /** Follows every logfs stream in the cluster, those other gateways created included. */
   private async discover (): Promise<void> {
     for await (const name of this.jsm.streams.names()) {
@@ -153,8 +182,18 @@ export class ClusterStore extends EventEmitter implements LogStore {
   streamFor (tenant: string): Promise<StreamMirror> {
     let p = this.ensuring.get(tenant)
     if (!p) {
-      p = ensureStream(this.jsm, tenant, this.options).then(name => this.mirrorOf(name))
-      p.catch(() => this.ensuring.delete(tenant))
+      p = ensureStream(this.jsm, tenant, this.options, this.floorBytes).then(({ name, maxBytes }) => {
+        this.granted.set(tenant, maxBytes)
+        if (this.noRoom.delete(tenant)) log('info', 'jetstream', `tenant ${tenant}: the cluster has room for it now`)
+        return this.mirrorOf(name)
+      })
+      p.catch((err: Error) => {
+        this.ensuring.delete(tenant)
+        if (!(err instanceof NoRoom)) return
+        // Logged once per episode; every batch refused meanwhile is nacked with the same message.
+        if (!this.noRoom.has(tenant)) log('error', 'jetstream', err.message)
+        this.noRoom.set(tenant, { reason: err.message, at: Date.now() })
+      })
       this.ensuring.set(tenant, p)
     }
     return p
@@ -283,7 +322,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
   }
 
   metrics (): StoreMetric[] {
-    const gauge = (name: string, help: string, value: () => number): StoreMetric =>
+    const gauge = (name: string, help: string, value: StoreMetric['value']): StoreMetric =>
       ({ name, help, type: 'gauge', value })
     const counter = (name: string, help: string, value: () => number): StoreMetric =>
       ({ name, help, type: 'counter', value })
@@ -293,6 +332,15 @@ export class ClusterStore extends EventEmitter implements LogStore {
       gauge('logfs_jetstream_bytes', 'Log bytes the gateway index lists, over every tenant stream.', bytes),
       gauge('logfs_jetstream_messages', 'Messages the gateway index lists.', () => this.messages),
       gauge('logfs_jetstream_streams', 'Tenant streams the gateway follows.', () => this.mirrors.size),
+      gauge('logfs_jetstream_stream_max_bytes',
+        "A tenant stream's max_bytes as this gateway set it up: --retention-size, or less where it did not fit.",
+        () => [...this.granted].map(([tenant, n]) => [{ tenant }, n])),
+      gauge('logfs_jetstream_streams_fitted',
+        'Tenant streams this gateway set up smaller than --retention-size: the cluster had no room for more.',
+        () => [...this.granted.values()].filter(n => n < this.options.maxBytes).length),
+      gauge('logfs_jetstream_streams_without_room',
+        "Tenants whose stream the cluster has no room for at any size: their batches are nacked unavailable.",
+        () => this.tenantsWithoutRoom().length),
       gauge('logfs_jetstream_connected', '1 while the gateway is connected to the cluster.',
         () => this.healthy ? 1 : 0),
       counter('logfs_jetstream_conflicts_total',

@@ -13,6 +13,7 @@ import { log } from '../util/log'
 import { runHeaders, runId, type RunMeta } from './message'
 import { sourceSubject } from './subjects'
 import type { StreamMirror } from './mirror'
+import { NoRoom } from './room'
 
 /** What the publisher asks of the gateway's index. */
 export interface Ledger {
@@ -125,6 +126,8 @@ export class Publisher {
       try {
         return await fn()
       } catch (err) {
+        // No room stays so for longer than a batch may wait: the agent keeps the bytes and sends them again.
+        if (err instanceof NoRoom) throw err
         if (Date.now() > deadline) {
           throw new Error(`the JetStream cluster did not answer for ${what}: ${(err as Error).message}`)
         }

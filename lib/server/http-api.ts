@@ -53,7 +53,7 @@ export class HttpApi {
   private readonly queryLatency: (labels?: Record<string, string>) => Histogram
 
   constructor (private readonly store: LogStore, private readonly auth: Auth, private readonly metrics: Registry,
-    private readonly ready: () => boolean) {
+    private readonly unready: () => string | null) {
     this.queryLatency = metrics.histogram('logfs_query_duration_seconds', 'Time to answer a query, by endpoint.')
   }
 
@@ -62,8 +62,8 @@ export class HttpApi {
     const url = new URL(req.url ?? '/', 'http://x')
     if (url.pathname === '/healthz') return json(res, 200, { ok: true })
     if (url.pathname === '/readyz') {
-      const ready = this.ready()
-      return json(res, ready ? 200 : 503, { ready })
+      const reason = this.unready()
+      return json(res, reason === null ? 200 : 503, reason === null ? { ready: true } : { ready: false, reason })
     }
     if (isConsolePath(url.pathname)) {
       if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'only GET is served here' })

@@ -5,7 +5,7 @@ import http from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { Auth, type Grant } from './auth'
-import type { LogStore } from '../store/log-store'
+import { LastingRefusal, type LogStore } from '../store/log-store'
 import { HttpApi } from './http-api'
 import { Registry, addProcessMetrics, type Histogram } from '../metrics/registry'
 import {
@@ -60,7 +60,8 @@ export class LogServer {
     this.ingestLatency = this.metrics.histogram('logfs_server_ingest_duration_seconds',
       'From a batch arriving to its acknowledgement (write + fsync).')()
     this.registerMetrics()
-    const api = new HttpApi(store, auth, this.metrics, () => store.healthy)
+    const api = new HttpApi(store, auth, this.metrics,
+      () => store.healthy ? store.trouble : 'the store cannot take batches (a failed fsync, or stopping)')
     this.http = http.createServer((req, res) => api.handle(req, res))
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME, perMessageDeflate: false })
     this.wss.on('headers', (headers) => headers.push(`${FEATURES_HEADER}: ${SERVER_FEATURES.join(' ')}`))
@@ -178,8 +179,11 @@ export class LogServer {
         this.stats.duplicateBytes += duplicate
         send({ t: 'ack', seq: batch.seq, stored, duplicate })
       }, (err: Error) => {
-        // A full disk is logged once per episode by the store; a batch refused for it is not news.
-        if (!this.store.full) log('error', 'server', `store refused a batch: ${err.message}`)
+        // A full disk, or a tenant stream the cluster has no room for, is logged once per episode by the store; a
+        // batch refused for it is not news.
+        if (!this.store.full && !(err instanceof LastingRefusal)) {
+          log('error', 'server', `store refused a batch: ${err.message}`)
+        }
         send({ t: 'nack', seq: batch.seq, code: 'unavailable', message: err.message })
       })
     })

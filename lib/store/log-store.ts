@@ -22,12 +22,16 @@ export interface SourceInfo {
 
 export interface AppendResult { stored: number, duplicate: number }
 
+/** An append refused for a reason that lasts, which the store logs once per episode rather than per batch. */
+export class LastingRefusal extends Error {}
+
 /** A figure the store reports on the server's /metrics. */
 export interface StoreMetric {
   name: string
   help: string
   type: 'gauge' | 'counter'
-  value: () => number
+  /** One figure, or one per label set. */
+  value: () => number | Array<[Record<string, string>, number]>
 }
 
 /** Emits `append` (source: SourceIndex) after new bytes of a source are durable (or, for a gateway, replicated). */
@@ -36,6 +40,11 @@ export interface LogStore extends EventEmitter {
   readonly healthy: boolean
   /** Whether appends are refused for lack of space. */
   readonly full: boolean
+  /**
+   * Why some batches are refused for now though the store is healthy (a gateway: the cluster has no room for a
+   * tenant's stream), for /readyz; null when there is nothing such.
+   */
+  readonly trouble: string | null
   /** Appends rejected so far: each is a batch nacked `unavailable`. */
   readonly refusedAppends: number
   /**

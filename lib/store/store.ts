@@ -57,6 +57,8 @@ export class Store extends EventEmitter implements LogStore {
   get healthy (): boolean { return this.segments.failed === null && !this.closed }
   /** True while batches are refused for lack of space in the data dir. */
   get full (): boolean { return this.segments.full }
+  /** A full disk is not: /readyz stays 200 through it, so reads go on and agents are not sent away for nothing. */
+  get trouble (): null { return null }
   /** Appends that failed, each a batch the server nacked. */
   get refusedAppends (): number { return this.refused }
 
