@@ -13,6 +13,7 @@ import {
   tempDir, waitFor, type Server,
 } from './helpers/cluster'
 import { NatsCluster } from '../bench/natscluster'
+import { isNoRoom } from '../lib/jetstream/room'
 import { runSteady, steadyLine } from '../bench/steadywriter'
 
 const GiB = 1024 * 1024 * 1024
@@ -40,13 +41,17 @@ async function metric (url: string, name: string, labels = ''): Promise<number> 
 /** Takes every bit of the nodes' room that 1 MiB streams can see: the cluster then refuses any logfs stream. */
 async function fill (jsm: JetStreamManager): Promise<string[]> {
   const names: string[] = []
+  const deadline = Date.now() + 30_000
   for (let size = 8 * GiB; size >= MiB; size /= 2) {
     for (;;) {
       const name = `FILLER_${names.length}`
       try {
         await jsm.streams.add({ name, subjects: [`filler.${names.length}`], num_replicas: 3, max_bytes: size })
-      } catch {
-        break
+      } catch (err) {
+        // A cluster that has just started may not place streams yet (no meta leader): only no room ends a size.
+        if (isNoRoom(err) || Date.now() > deadline) break
+        await new Promise(resolve => setTimeout(resolve, 250))
+        continue
       }
       names.push(name)
     }
