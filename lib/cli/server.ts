@@ -6,6 +6,7 @@ import type { LogStore } from '../store/log-store'
 import { ClusterStore } from '../jetstream/cluster-store'
 import { parseNatsServers } from '../jetstream/address'
 import { log } from '../util/log'
+import { LimitsInForce, builtinLimits, watchLimits } from '../server/limits'
 import { InputError } from '../util/units'
 import { parseInt10, parseListen, storeOptionsFrom, type StoreFlags } from './options'
 import { emit, onStopSignal } from '../util/process'
@@ -17,10 +18,43 @@ export interface ServerFlags extends StoreFlags {
   /** 'embedded', or a nats:// URL list. */
   store?: string
   replicas?: string
+  limits?: string
   json?: boolean
 }
 
-export interface Running { server: LogServer, store: LogStore, host: string, port: number }
+export interface Running {
+  server: LogServer
+  store: LogStore
+  host: string
+  port: number
+  limits: LimitsInForce
+  /** Stops re-reading the limits file. */
+  unwatch: () => void
+}
+
+/**
+ * The limits file when one is given, watched: a bad file at start is bad input (exit 2); a bad edit later keeps the
+ * limits in force and is logged.
+ */
+function openLimits (f: ServerFlags): { limits: LimitsInForce, stop: () => void } {
+  const { retentionBytes, retentionMs } = storeOptionsFrom(f.dataDir, f)
+  const builtin = builtinLimits({ size: retentionBytes, ageMs: retentionMs })
+  const file = f.limits
+  if (file === undefined) return { limits: new LimitsInForce({ default: builtin, tenants: new Map() }), stop: () => {} }
+  let watch
+  try {
+    // The callback runs on a later change, once `limits` is set.
+    watch = watchLimits(file, builtin, l => {
+      limits.replace(l)
+      log('info', 'server', `limits reloaded from ${file}`, { tenants: [...l.tenants.keys()] })
+    }, err => log('error', 'server', `limits not reloaded, keeping the ones in force: ${err.message}`))
+  } catch (err) {
+    if (err instanceof InputError) throw err
+    throw new InputError(`--limits ${file}: ${(err as Error).message}`)
+  }
+  const limits = new LimitsInForce(watch.initial)
+  return { limits, stop: watch.stop }
+}
 
 /** The store the flags name; every flag is checked before anything is opened or dialled. */
 async function openStore (f: ServerFlags): Promise<LogStore> {
@@ -44,16 +78,19 @@ function storeLabel (f: ServerFlags): string {
 export async function startServer (f: ServerFlags): Promise<Running> {
   const auth = Auth.fromOptions({ token: f.token ?? process.env.LOGFS_TOKEN, tokens: f.tokens })
   const listen = parseListen(f.listen)
+  const { limits, stop: stopWatch } = openLimits(f)
   const store = await openStore(f)
   const server = new LogServer(store, auth)
   const addr = await server.listen(listen).catch(async (err: Error) => {
+    stopWatch()
     await store.close()
     throw new Error(`cannot listen on ${f.listen}: ${err.message}`)
   })
-  return { server, store, ...addr }
+  return { server, store, ...addr, limits, unwatch: stopWatch }
 }
 
 export async function stopServer (r: Running): Promise<void> {
+  r.unwatch()
   await r.server.close()
   await r.store.close()
 }

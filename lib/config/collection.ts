@@ -5,9 +5,9 @@
 //     "tenants": {
 //       "*":    { "fullPolicy": "block" },
 //       "shop": { "ringSize": "32MiB", "fullPolicy": "drop", "skip": ["**/debug.log"], "owner": "1000:1000" } } }
-import fs from 'node:fs'
 import { InputError, parseSize } from '../util/units'
 import { globToRegExp } from '../util/glob'
+import { watchFile } from '../util/watch-file'
 import { parseOwner } from '../util/owner'
 import type { FullPolicy } from '../ring/intake'
 import { checkRingSize } from '../ring/records'
@@ -88,18 +88,5 @@ export function settingsFor (c: Collection, tenant: string): TenantSettings {
 /** Loads the file now and calls `onChange` after each later change that parses; a bad edit keeps the last good one. */
 export function watchCollection (file: string, onChange: (c: Collection) => void,
   onError: (e: Error) => void): { initial: Collection, stop: () => void } {
-  const initial = parseCollection(fs.readFileSync(file, 'utf8'), file)
-  let last = ''
-  const check = (): void => {
-    let text: string
-    try { text = fs.readFileSync(file, 'utf8') } catch (err) { return onError(err as Error) }
-    if (text === last) return
-    last = text
-    try { onChange(parseCollection(text, file)) } catch (err) { onError(err as Error) }
-  }
-  last = fs.readFileSync(file, 'utf8')
-  // Polling, not inotify: a ConfigMap update swaps a symlink, which inotify on the file itself does not see.
-  const timer = setInterval(check, 1000)
-  timer.unref()
-  return { initial, stop: () => clearInterval(timer) }
+  return watchFile(file, text => parseCollection(text, file), onChange, onError)
 }
