@@ -80,7 +80,7 @@ export async function startServer (f: ServerFlags): Promise<Running> {
   const listen = parseListen(f.listen)
   const { limits, stop: stopWatch } = openLimits(f)
   const store = await openStore(f)
-  const server = new LogServer(store, auth)
+  const server = new LogServer(store, auth, limits)
   const addr = await server.listen(listen).catch(async (err: Error) => {
     stopWatch()
     await store.close()

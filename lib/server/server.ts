@@ -13,6 +13,7 @@ import {
   type NackCode, type ServerFrame,
 } from '../wire/frames'
 import { NodeClaims } from './claims'
+import type { LimitsInForce } from './limits'
 import { sourceName } from '../util/sources'
 import { log } from '../util/log'
 
@@ -56,7 +57,7 @@ export class LogServer {
   private readonly ingestLatency: Histogram
   private readonly claims = new NodeClaims()
 
-  constructor (private readonly store: LogStore, private readonly auth: Auth) {
+  constructor (private readonly store: LogStore, private readonly auth: Auth, readonly limits: LimitsInForce) {
     this.ingestLatency = this.metrics.histogram('logfs_server_ingest_duration_seconds',
       'From a batch arriving to its acknowledgement (write + fsync).')()
     this.registerMetrics()
