@@ -186,12 +186,14 @@ function busyWriter (t: Test, file: string, pauseMs: number): Busy {
  * What a stop under a busy writer must leave: the writer ended (told the disk went away), and the stored stream
  * is the writer's first lines, whole, with no hole, holding every line written before the stop was asked for.
  */
-async function checkStoppedWriter (t: Test, server: Server, busy: Busy, source: string, signalled: number):
-  Promise<void> {
+async function checkStoppedWriter (t: Test, server: Server, busy: Busy, source: string, signalled: number,
+  conn: string): Promise<void> {
   const ended = await Promise.race([busy.exited.then(() => true), sleep(10000).then(() => false)])
   if (!ended) t.comment(`the writer runs 10 s after the stop; threads in D state: ${stuckThreads(busy.proc.pid!)}`)
   t.ok(ended, 'the writer ended')
   if (!ended) {
+    // A writer waiting on a request nobody will answer cannot even be killed until the connection ends.
+    abortConnection(conn)
     busy.proc.kill('SIGKILL')
     await busy.exited
   }
@@ -211,12 +213,13 @@ async function checkStoppedWriter (t: Test, server: Server, busy: Busy, source: 
 }
 
 /** Waits for a stop; should it hang, shows the threads in D state and aborts the connection so nothing stays hung. */
-async function finishes<V> (t: Test, stopping: Promise<V>, what: string, pid: number, mnt: string): Promise<boolean> {
+async function finishes<V> (t: Test, stopping: Promise<V>, what: string, pid: number, conn: string):
+  Promise<boolean> {
   const done = await Promise.race([stopping.then(() => true), sleep(25000).then(() => false)])
   t.ok(done, what)
   if (!done) {
     t.comment(`it hung; threads in D state: ${stuckThreads(pid)}`)
-    t.ok(abortConnection(mnt), 'the hung FUSE connection was aborted')
+    t.ok(abortConnection(conn), 'the hung FUSE connection was aborted')
   }
   return done
 }
@@ -246,16 +249,25 @@ function stuckThreads (pid: number): string {
   return out.join('; ') || 'none'
 }
 
-/** Aborts the FUSE connection of the mount at `mnt` (fusectl): its waiting requests fail and its agent can end. */
-function abortConnection (mnt: string): boolean {
+/** The FUSE connection of the mount at `mnt` (its fusectl name); read while mounted: a stop detaches the mount. */
+function connectionOf (mnt: string): string {
   const fields = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map(l => l.split(' '))
     .filter(f => f[4] === mnt).pop()
-  if (!fields) return false
+  if (!fields) throw new Error(`${mnt} is not mounted`)
+  return fields[2].split(':')[1]
+}
+
+/** Aborts a FUSE connection (fusectl): its waiting requests fail, and whoever waited on them can end. */
+function abortConnection (conn: string): boolean {
   if (fs.readdirSync('/sys/fs/fuse/connections').length === 0) {
     execFileSync('mount', ['-t', 'fusectl', 'none', '/sys/fs/fuse/connections'])
   }
-  fs.writeFileSync(`/sys/fs/fuse/connections/${fields[2].split(':')[1]}/abort`, '1')
-  return true
+  try {
+    fs.writeFileSync(`/sys/fs/fuse/connections/${conn}/abort`, '1')
+    return true
+  } catch {
+    return false
+  }
 }
 
 async function bytesOf (server: Server, source: string): Promise<number> {
@@ -499,15 +511,16 @@ t.test('SIGTERM while a writer keeps writing: every line written before the sign
   const server = await startServer(t)
   const agent = await startAgent(t, server, [...WB, '--drain-timeout', '10s'])
   fs.mkdirSync(path.join(agent.mnt, 'busy'))
+  const conn = connectionOf(agent.mnt)
   const busy = busyWriter(t, path.join(agent.mnt, 'busy/b.log'), 1)
   await sleep(1000)
   const signalled = Date.now()
   const stopping = agent.stop()
-  await finishes(t, stopping, 'the stop finishes', agent.proc.pid!, agent.mnt)
+  await finishes(t, stopping, 'the stop finishes', agent.proc.pid!, conn)
   const report = await stopping
   t.equal(await agent.exited, 0, 'the agent exits 0')
   t.match(report, { ok: true, pendingBytes: 0 }, 'and reports nothing unshipped')
-  await checkStoppedWriter(t, server, busy, 'testnode/busy/b.log', signalled)
+  await checkStoppedWriter(t, server, busy, 'testnode/busy/b.log', signalled, conn)
 })
 
 t.test('logfs umount of a supervised mount under a writer that keeps writing: the agent, its supervisor and the '
@@ -516,19 +529,20 @@ t.test('logfs umount of a supervised mount under a writer that keeps writing: th
   const agent = await startAgent(t, server, WB, undefined, { supervised: true })
   const pid = (await waitFor('the agent\'s pid', () => agent.events.find(e => e.event === 'mounted'))).pid as number
   fs.mkdirSync(path.join(agent.mnt, 'busy'))
+  const conn = connectionOf(agent.mnt)
   // About 1,500 lines a second through one descriptor.
   const busy = busyWriter(t, path.join(agent.mnt, 'busy/b.log'), 3)
   await sleep(4000)
   const stateDir = agent.proc.spawnargs[agent.proc.spawnargs.indexOf('--state-dir') + 1]
   const signalled = Date.now()
   const umount = cli(['umount', agent.mnt, '--state-dir', stateDir, '--json', '--timeout', '20s'])
-  if (await finishes(t, agent.exited, 'the supervisor ends', pid, agent.mnt)) {
+  if (await finishes(t, agent.exited, 'the supervisor ends', pid, conn)) {
     t.equal(await agent.exited, 0, 'and exits 0')
   }
   const um = await umount
   t.equal(um.code, 0, `logfs umount exits 0 ${um.stderr}`)
   t.match(agent.events.find(e => e.event === 'stopped'), { ok: true, pendingBytes: 0 }, 'nothing left unshipped')
-  await checkStoppedWriter(t, server, busy, 'testnode/busy/b.log', signalled)
+  await checkStoppedWriter(t, server, busy, 'testnode/busy/b.log', signalled, conn)
 })
 
 t.test('recent bytes read back through the mount: page cache, logfs itself (O_DIRECT), after eviction', async t => {
