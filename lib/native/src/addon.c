@@ -199,14 +199,10 @@ static napi_value js_unmount(napi_env env, napi_callback_info info) {
 typedef struct seal_work {
   napi_async_work work;
   napi_ref done;
-  unsigned max_ms;
+  double max_ms;
 } seal_work;
 
-static void seal_execute(napi_env env, void *data) {
-  (void) env;
-  seal_work *w = data;
-  lf_session_seal(w->max_ms);
-}
+static void seal_execute(napi_env env, void *data) { lf_session_seal((unsigned) ((seal_work *) data)->max_ms); }
 
 static void seal_complete(napi_env env, napi_status status, void *data) {
   (void) status;
@@ -221,11 +217,9 @@ static void seal_complete(napi_env env, napi_status status, void *data) {
 /** seal(maxMs, done): the writeback stop's seal (session.h) on a libuv worker thread, then done on this one. */
 static napi_value js_seal(napi_env env, napi_callback_info info) {
   ARGS(2);
-  double max_ms;
-  if (numbers(env, argv, 0, 1, &max_ms) != 0) return NULL;
   seal_work *w = calloc(1, sizeof *w);
   if (w == NULL) return throw_msg(env, "seal: out of memory");
-  w->max_ms = (unsigned) max_ms;
+  if (numbers(env, argv, 0, 1, &w->max_ms) != 0) { free(w); return NULL; }
   napi_value name;
   napi_create_string_utf8(env, "logfs-seal", NAPI_AUTO_LENGTH, &name);
   CHECK(napi_create_reference(env, argv[1], 1, &w->done));
@@ -477,9 +471,7 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
   (void) info;
-  // A writeback stop's seal may have closed it further already.
-  int open = 0;
-  __atomic_compare_exchange_n(&intake.closed, &open, LF_CLOSING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+  __atomic_fetch_or(&intake.closed, LF_CLOSING, __ATOMIC_ACQ_REL);
   return undefined(env);
 }
 
