@@ -121,12 +121,14 @@ void lf_flusher_seal(lf_flusher *fl, unsigned max_ms) {
   if (fd >= 0) sync_mount(fl->intake, fd, max_ms);
   lf_wb_seal(fl->intake, began, LF_CLOSING);
   // A write() being copied into the page cache during that sync can leave the sync a page that ends inside a
-  // line; the rest of the line is in pages dirtied since, which only another sync brings.
+  // line; the rest of the line is in pages dirtied since, which only another sync brings. These syncs prove no
+  // gap: a gap left now may be a refusal.
   uint64_t open = lf_wb_open_lines();
   for (unsigned spent = 0, idle = 0; fd >= 0 && open > 0 && idle < IDLE_ROUNDS && spent < ROUNDS_MAX_MS;
        spent += ROUND_MS) {
     usleep(ROUND_MS * 1000);
-    sync_mount(fl->intake, fd, ROUNDS_MAX_MS);
+    syncfs(fd);
+    all_answered(fd, ROUNDS_MAX_MS);
     uint64_t now = lf_wb_open_lines();
     idle = now < open ? 0 : idle + 1;
     open = now;
