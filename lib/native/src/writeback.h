@@ -7,7 +7,7 @@
 //     the bytes before them arrive. A gap still open after a sync of the whole mount that began after the bytes
 //     arrived, once every request that sync queued is answered, is real (a seek past the end): such a sync writes
 //     back every page dirty when it began, so the bytes before them would have come. Only then do they go.
-//     (syncfs itself does not wait for FUSE writes: session.c's all_answered waits for them.)
+//     (syncfs itself does not wait for FUSE writes: flusher.c's all_answered waits for them.)
 //     (A timeout would not be safe: a request can be held up longer than any timeout while the ring is full.)
 // A stop (flusher.h) seals the files once a last sync proved every byte written before it taken: each file's
 // stream then ends at a line boundary. A file whose shipped bytes end inside a line still takes the rest of that
