@@ -35,6 +35,10 @@ export const TENANTS = ['t0', 't1']
 export type TargetName = 'local-disk' | 'c-fuse' | 'logfs-mount' | 'logfs' | 'logfs-writeback' | 'rsyslog'
 export const TARGETS: TargetName[] = ['local-disk', 'c-fuse', 'logfs-mount', 'logfs', 'logfs-writeback', 'rsyslog']
 
+/** `npm run bench -- --flush-interval 5ms`: the writeback target's flush interval, when not the default. */
+const flushAt = process.argv.indexOf('--flush-interval')
+const FLUSH = flushAt > 0 ? ['--flush-interval', process.argv[flushAt + 1]] : []
+
 /** Given explicitly, so ring bytes can be told from the agent's fill ratio whatever the default becomes. */
 const RING_SIZE = 16 * 1024 * 1024
 
@@ -139,7 +143,7 @@ export async function setUp (name: TargetName, ctx: Context): Promise<Running> {
     case 'logfs':
       return logfsEndToEnd(ctx, [])
     case 'logfs-writeback':
-      return logfsEndToEnd(ctx, ['--cache', 'writeback'])
+      return logfsEndToEnd(ctx, ['--cache', 'writeback', ...FLUSH])
     case 'rsyslog': {
       const dir = path.join(ctx.tmp, 'disk')
       // imfile watches dir/*/*.log; the tenant directories exist before it starts.
