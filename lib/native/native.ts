@@ -79,6 +79,8 @@ export interface NativeCore {
   tenantNew (name: string, capacity: number, policy: Policy): number
   /** The ring's data and control block, shared with C and with the shipping workers. */
   tenantBuffers (tenant: number): [data: SharedArrayBuffer, control: SharedArrayBuffer]
+  /** Gives back the whole pages of [from, from + length) of the ring's data: acknowledged bytes only. */
+  tenantDiscard (tenant: number, from: number, length: number): void
   tenantPolicy (tenant: number, policy: Policy): void
   /** Wakes writers waiting for ring space, after the tail moved. */
   tenantWake (tenant: number): void

@@ -71,9 +71,17 @@ export class Ring {
     return pos
   }
 
-  /** Frees everything before `pos`; called when the server has acknowledged it. */
+  /**
+   * Frees everything before `pos`; called when the server has acknowledged it. Its pages are given back first:
+   * once the new tail is published the producer may write there again.
+   */
   release (pos: number): void {
     if (pos < this.tail || pos > this.head) throw new RangeError(`release(${pos}) outside [${this.tail}, ${this.head}]`)
+    const from = this.tail % this.capacity
+    const length = pos - this.tail
+    const first = Math.min(length, this.capacity - from)
+    native.tenantDiscard(this.index, from, first)
+    if (length > first) native.tenantDiscard(this.index, 0, length - first)
     this.tail = pos
     Atomics.store(this.ctl, CTL_TAIL, BigInt(pos))
   }

@@ -422,6 +422,17 @@ static napi_value js_tenant_buffers(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+/** tenantDiscard(index, from, length): gives back the pages of acknowledged ring bytes (lf_state_tenant_discard) */
+static napi_value js_tenant_discard(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  uint32_t i;
+  double from, len;
+  if (index_arg(env, argv[0], n_tenants, "no such tenant", &i) != 0) return NULL;
+  if (get_double(env, argv[1], &from) != 0 || get_double(env, argv[2], &len) != 0) return NULL;
+  int err = lf_state_tenant_discard(i, (uint64_t)from, (uint64_t)len);
+  return err == 0 ? undefined(env) : throw_msg(env, strerror(err));
+}
+
 /** sourceNew(tenant index or -1 for none, path) → id (ids count up from 0 in the state) */
 static napi_value js_source_new(napi_env env, napi_callback_info info) {
   ARGS(2);
@@ -719,7 +730,7 @@ static napi_value init(napi_env env, napi_value exports) {
     EXPORT("replyAttr", js_reply_attr), EXPORT("replyCreate", js_reply_create), EXPORT("replyOpen", js_reply_open),
     EXPORT("replyDir", js_reply_dir), EXPORT("tenantNew", js_tenant_new), EXPORT("tenantPolicy", js_tenant_policy),
     EXPORT("tenantWake", js_tenant_wake), EXPORT("tenantFailWaiting", js_tenant_fail),
-    EXPORT("tenantBuffers", js_tenant_buffers), EXPORT("stateOpen", js_state_open), EXPORT("stateGen", js_state_gen),
+    EXPORT("tenantBuffers", js_tenant_buffers), EXPORT("tenantDiscard", js_tenant_discard), EXPORT("stateOpen", js_state_open), EXPORT("stateGen", js_state_gen),
     EXPORT("metaRead", js_meta_read), EXPORT("metaAppend", js_meta_append), EXPORT("metaSnapshot", js_meta_snapshot),
     EXPORT("sourceNew", js_source_new), EXPORT("sourceNext", js_source_next), EXPORT("write", js_write),
     EXPORT("close", js_close), EXPORT("fileAdd", js_file_add), EXPORT("fileRemove", js_file_remove),

@@ -114,6 +114,21 @@ lf_tenant_rec *lf_state_tenant(uint32_t index, int64_t **ctl, uint8_t **data) {
   return r;
 }
 
+// The rings are pages of a shared memfd: a page stays resident, counted in the agent's and the supervisor's RSS,
+// until it is removed, and a ring's head goes round all of its pages. Removing the pages of acknowledged bytes
+// keeps a ring resident only for the bytes it holds; the producer's next write there finds a zero page.
+int lf_state_tenant_discard(uint32_t index, uint64_t from, uint64_t len) {
+  int64_t *ctl;
+  uint8_t *data;
+  lf_tenant_rec *r = lf_state_tenant(index, &ctl, &data);
+  if (from > r->capacity || len > r->capacity - from) return EINVAL;
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t a = ((uintptr_t)(data + from) + page - 1) & ~(page - 1);
+  uintptr_t b = (uintptr_t)(data + from + len) & ~(page - 1);
+  if (b <= a) return 0;
+  return madvise((void *)a, b - a, MADV_REMOVE) == 0 ? 0 : errno;
+}
+
 lf_tenant_rec *lf_state_tenant_new(const char *name, uint64_t capacity, int policy, int64_t **ctl, uint8_t **data) {
   uint64_t room = rings_end(hdr->memory) - OFF_RINGS - hdr->rings_used;
   if (hdr->n_tenants >= LF_MAX_TENANTS || RING_EXTRA + capacity > room || strlen(name) >= LF_TENANT_NAME) return NULL;

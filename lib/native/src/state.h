@@ -103,6 +103,11 @@ lf_state_header *lf_state(void);
 /** A new tenant's ring in the state: its control block and data; NULL when the area is spent. */
 lf_tenant_rec *lf_state_tenant_new(const char *name, uint64_t capacity, int policy, int64_t **ctl, uint8_t **data);
 lf_tenant_rec *lf_state_tenant(uint32_t index, int64_t **ctl, uint8_t **data);
+/**
+ * Gives the pages wholly inside [from, from + len) of a ring's data back to the system: 0, or an errno. Only for
+ * acknowledged bytes the producer cannot reach yet (before the tail that frees them is published).
+ */
+int lf_state_tenant_discard(uint32_t index, uint64_t from, uint64_t len);
 /** A new source of a tenant (-1: none), with its path; NULL when the table or the names area is full. */
 lf_source_rec *lf_state_source_new(int32_t tenant, const char *path, size_t path_len);
 lf_source_rec *lf_state_source(uint32_t id);
