@@ -5,7 +5,8 @@ import t from 'tap'
 import path from 'node:path'
 import fs from 'node:fs'
 import {
-  TOKEN, arrived, checkExactlyOnce, cli, readSource, sleep, startAgent, startServer, tempDir, waitFor, writer,
+  TOKEN, append, arrived, checkExactlyOnce, cli, readSource, sleep, sources, startAgent, startServer, tempDir, waitFor,
+  writer,
 } from './helpers/cluster'
 import { batch, connect, exchange } from './helpers/ingest'
 import { MiB, metric, stored, storedRate, writeLimits } from './helpers/rate'
@@ -131,3 +132,34 @@ t.test('a mount: a flooding tenant limited to 1 MiB/s is stored at that rate whi
   const got = (await readSource(server, source)).toString()
   t.ok(got === expected('F', lines, size), 'every flood line stored once, in order')
 })
+
+t.test('a mount under drop: the throttled tenant\'s lines beyond its ring are dropped and counted, never waited on',
+  async t => {
+    const file = path.join(tempDir(t, 'limits'), 'limits.json')
+    writeLimits(file, { shop: { ingest: '1MiB/s', burst: '1MiB' } })
+    const server = await startServer(t, { args: ['--limits', file] })
+    const agent = await startAgent(t, server,
+      ['--ring-size', '2MiB', '--full-policy', 'drop', '--metrics-listen', '127.0.0.1:0'])
+    const mounted = agent.events.find(e => e.event === 'mounted') as { metrics: { port: number } }
+    const agentUrl = `http://127.0.0.1:${mounted.metrics.port}`
+    fs.mkdirSync(path.join(agent.mnt, 'shop'))
+    const lines = 4096
+    const size = 4096
+    const started = Date.now()
+    const w = await writer({ file: path.join(agent.mnt, 'shop/flood.log'), lines, size, prefix: 'D' }).done
+    const secs = (Date.now() - started) / 1000
+    t.equal(w.error, null, 'no write failed')
+    t.comment(`16 MiB written in ${secs.toFixed(1)} s`)
+    t.ok(secs < 8, 'the writer never waited for the 1 MiB/s the server takes')
+    const dropped = await metric(agentUrl, 'logfs_agent_bytes_dropped_total', { tenant: 'shop' })
+    t.ok(dropped > 4 * MiB, `${dropped} bytes dropped and counted`)
+    // A last line once the ring has emptied: the server learns the dropped bytes as a gap before it.
+    const source = 'testnode/shop/flood.log'
+    await waitFor('the ring emptied at the rate',
+      async () => await stored(server, source) + dropped >= lines * size, 20000)
+    await append([[path.join(agent.mnt, 'shop/flood.log'), 'end\n']])
+    await arrived(server, source, lines * size - dropped + 4, 20000)
+    const row = (await sources(server)).find(s => s.source === source)
+    t.equal(row?.gapBytes, dropped, 'what the agent dropped is the gap on the server')
+    t.equal(row?.bytes, lines * size - dropped + 4, 'everything else stored')
+  })
