@@ -16,6 +16,7 @@ import { NodeClaims } from './claims'
 import type { LimitsInForce } from './limits'
 import { IngestLimiter } from './ingest-limiter'
 import { formatBytes } from '../util/units'
+import { IngestMeter, NO_ACTIVITY, tenantRows, type TenantActivity, type TenantRow } from './tenants'
 import { sourceName } from '../util/sources'
 import { log } from '../util/log'
 
@@ -64,6 +65,10 @@ export class LogServer {
   private readonly ingestLatency: Histogram
   private readonly claims = new NodeClaims()
   private readonly limiter: IngestLimiter
+  /** Bytes each tenant sent over the last minute, for /v1/tenants. */
+  readonly ingestMeter = new IngestMeter()
+  /** Figures of the parts that enforce limits, for /v1/tenants. */
+  activity: TenantActivity = NO_ACTIVITY
 
   constructor (private readonly store: LogStore, private readonly auth: Auth, readonly limits: LimitsInForce,
     options: LogServerOptions = {}) {
@@ -71,7 +76,9 @@ export class LogServer {
     this.ingestLatency = this.metrics.histogram('logfs_server_ingest_duration_seconds',
       'From a batch arriving to its acknowledgement (write + fsync).')()
     this.registerMetrics()
-    const api = new HttpApi(store, auth, this.metrics,
+    const tenants = (allowed: (tenant: string) => boolean): TenantRow[] =>
+      tenantRows(store, allowed, limits, this.ingestMeter, this.activity)
+    const api = new HttpApi(store, auth, this.metrics, tenants,
       () => store.healthy ? store.trouble : 'the store cannot take batches (a failed fsync, or stopping)')
     this.http = http.createServer((req, res) => api.handle(req, res))
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME, perMessageDeflate: false })
@@ -227,6 +234,7 @@ export class LogServer {
         this.stats.batches++
         this.stats.storedBytes += stored
         this.stats.duplicateBytes += duplicate
+        this.ingestMeter.add(batch.tenant, stored + duplicate)
         send({ t: 'ack', seq: batch.seq, stored, duplicate })
       }, (err: Error) => {
         // A full disk, or a tenant stream the cluster has no room for, is logged once per episode by the store; a
