@@ -5,12 +5,13 @@ import t from 'tap'
 import path from 'node:path'
 import fs from 'node:fs'
 import {
-  TOKEN, append, arrived, checkExactlyOnce, cli, readSource, sleep, sources, startAgent, startServer, tempDir, waitFor,
-  writer,
+  TOKEN, api, append, arrived, checkExactlyOnce, cli, readSource, sleep, sources, startAgent, startServer, tempDir,
+  waitFor, writer,
 } from './helpers/cluster'
 import { batch, connect, exchange } from './helpers/ingest'
 import { MiB, metric, stored, storedRate, writeLimits } from './helpers/rate'
 import { encodeFrame } from '../lib/wire/frames'
+import type { TenantRow } from '../lib/server/tenants'
 import { expected } from './fixtures/lines'
 import { runSteady, steadyLine } from '../bench/steadywriter'
 
@@ -72,6 +73,10 @@ t.test('the wire: a throttle before the body is read, for agents that understand
     t.equal(await m('logfs_tenant_ingest_bytes_total', 'old'), 2 * MiB)
     t.equal(await m('logfs_tenant_ingest_bytes_total', 'free'), 4 * MiB)
     t.equal(await m('logfs_tenant_ingest_bytes_total', 'shop'), 1.5 * MiB + 10, 'what the envelopes said')
+    const rows = (await api<{ tenants: TenantRow[] }>(server, '/v1/tenants')).body.tenants
+    const held = rows.find(r => r.tenant === 'shop')?.throttledSeconds ?? 0
+    t.ok(held >= wait / 1000 - 0.1 && held < 3, `GET /v1/tenants: shop throttled for ${held} s`)
+    t.equal(rows.find(r => r.tenant === 'free')?.throttledSeconds, 0)
     ws.close()
     old.close()
   })

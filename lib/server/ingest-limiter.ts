@@ -56,6 +56,11 @@ export class IngestLimiter {
   readonly throttled = new Map<string, number>()
   /** Per tenant, log bytes of batches let through (resends included: they cost the server the same). */
   readonly admitted = new Map<string, number>()
+  /**
+   * Per tenant, ms it was held back, and until when (clock ms): the throttles' waits joined, so that many senders
+   * throttled at once count the time once.
+   */
+  private readonly held = new Map<string, { ms: number, until: number }>()
 
   constructor (private readonly limits: LimitsInForce, private readonly gateways: number,
     private readonly clock: () => number = () => performance.now()) {
@@ -69,7 +74,24 @@ export class IngestLimiter {
     const wait = bucket ? bucket.take(bytes, now) : 0
     const counts = wait === 0 ? this.admitted : this.throttled
     counts.set(tenant, (counts.get(tenant) ?? 0) + (wait === 0 ? bytes : 1))
+    if (wait > 0) this.hold(tenant, now, now + wait)
     return wait
+  }
+
+  /** Seconds the tenant was held back (throttled) since the server started. */
+  throttledSeconds (tenant: string): number {
+    const h = this.held.get(tenant)
+    if (!h) return 0
+    // A wait still running counts up to now.
+    return (h.ms - Math.max(0, h.until - this.clock())) / 1000
+  }
+
+  private hold (tenant: string, from: number, until: number): void {
+    let h = this.held.get(tenant)
+    if (!h) this.held.set(tenant, h = { ms: 0, until: 0 })
+    if (until <= h.until) return
+    h.ms += until - Math.max(from, h.until)
+    h.until = until
   }
 
   /** The tenant's rate on this gateway, bytes per second. */

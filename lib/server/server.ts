@@ -73,6 +73,7 @@ export class LogServer {
   constructor (private readonly store: LogStore, private readonly auth: Auth, readonly limits: LimitsInForce,
     options: LogServerOptions = {}) {
     this.limiter = new IngestLimiter(limits, options.gateways ?? 1)
+    this.activity = { ...this.activity, throttledSeconds: tenant => this.limiter.throttledSeconds(tenant) }
     this.ingestLatency = this.metrics.histogram('logfs_server_ingest_duration_seconds',
       'From a batch arriving to its acknowledgement (write + fsync).')()
     this.registerMetrics()
