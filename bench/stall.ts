@@ -42,7 +42,7 @@ class Ingest {
       const w = this.waiting.get(f.seq)
       this.waiting.delete(f.seq)
       if (f.t === 'ack') w?.resolve()
-      else w?.reject(new Error(`batch refused (${f.code}): ${f.message}`))
+      else if (f.t === 'nack') w?.reject(new Error(`batch refused (${f.code}): ${f.message}`))
     })
     ws.on('error', err => this.failAll(err))
     ws.on('close', () => this.failAll(new Error('ingest connection closed')))

@@ -1,7 +1,8 @@
 // Fuzzing the ingest protocol against a real server while a real agent ships a known stream through a real mount.
 // Random and mutated frames (truncated msgpack, wrong types, huge length claims, bad versions and codecs, inflation
-// bombs, out-of-order and repeated cursors, absurd times, no token) must each get a clear refusal, and the server
-// must stay up, keep the agent's data exact, store the valid frames exactly once, and keep answering every reader.
+// bombs, out-of-order and repeated cursors, absurd times, no token, envelopes good and mutated) must each get a
+// clear refusal, and the server must stay up, keep the agent's data exact, store the valid frames exactly once, and
+// keep answering every reader.
 // A fixed seed keeps `npm test` repeatable; LOGFS_FUZZ_FRAMES and LOGFS_FUZZ_SEED make a longer or another run.
 import t from 'tap'
 import fs from 'node:fs'
@@ -9,7 +10,7 @@ import path from 'node:path'
 import { deflateRawSync } from 'node:zlib'
 import { Packr } from 'msgpackr'
 import type WebSocket from 'ws'
-import { asBatch, decodeFrame, encodeFrame } from '../lib/wire/frames'
+import { asBatch, batchBytes, decodeFrame, encodeFrame, type BatchFrame } from '../lib/wire/frames'
 import { expected } from './fixtures/lines'
 import { connect, exchange, type Answer } from './helpers/ingest'
 import { TOKEN, api, arrived, cli, readSource, startAgent, startServer, writer } from './helpers/cluster'
@@ -29,6 +30,11 @@ function prng (seed: number): () => number {
 }
 
 const packr = new Packr({ useRecords: false, moreTypes: false })
+/** A batch with its envelope, as an agent sends it to a server that lists `envelope`. */
+const withEnvelope = (body: object, compress: boolean): Buffer => {
+  const b = body as BatchFrame
+  return encodeFrame(b, compress, { seq: b.seq, tenant: b.tenant, bytes: batchBytes(b) })
+}
 
 /** Expected store content under the server's rule: per (source, gen), bytes at or above the high-water mark. */
 class Model {
@@ -87,9 +93,9 @@ t.test(`ingest fuzz: ${FRAMES} frames, seed ${SEED}`, async t => {
   }
 
   type Kind = 'good' | 'truncated' | 'flipped' | 'wrong-type' | 'random' | 'version' | 'codec' | 'huge-claim' |
-    'bomb' | 'bad-time' | 'text' | 'no-token' | 'empty-recs-junk'
+    'bomb' | 'bad-time' | 'text' | 'no-token' | 'empty-recs-junk' | 'enveloped' | 'envelope-flipped'
   const kinds: Kind[] = ['good', 'good', 'good', 'truncated', 'flipped', 'wrong-type', 'random', 'version', 'codec',
-    'huge-claim', 'bomb', 'bad-time', 'text', 'no-token', 'empty-recs-junk']
+    'huge-claim', 'bomb', 'bad-time', 'text', 'no-token', 'empty-recs-junk', 'enveloped', 'envelope-flipped']
   // 80 MiB of zeros deflate to ~80 KiB: more than a body may inflate to.
   const bomb = Buffer.concat([Buffer.from([1, 1]), deflateRawSync(Buffer.alloc(80 * 1024 * 1024))])
   const outcomes = new Map<string, number>()
@@ -116,6 +122,13 @@ t.test(`ingest fuzz: ${FRAMES} frames, seed ${SEED}`, async t => {
     let frame: Buffer | string
     switch (kind) {
       case 'good': frame = valid; break
+      case 'enveloped': frame = withEnvelope(body, rand() < 0.5); break
+      case 'envelope-flipped': {
+        // Bits flipped in the envelope's length or its fields: the body behind it is good.
+        frame = withEnvelope(body, rand() < 0.5)
+        for (let i = 0, n = 1 + int(3); i < n; i++) frame[2 + int(2 + frame.readUInt16BE(2))] ^= 1 << int(8)
+        break
+      }
       case 'truncated': frame = valid.subarray(0, 1 + int(valid.length - 1)); break
       case 'flipped': {
         frame = Buffer.from(valid)
@@ -182,8 +195,8 @@ t.test(`ingest fuzz: ${FRAMES} frames, seed ${SEED}`, async t => {
     t.ok(typeof reply.message === 'string' && reply.message.length > 0,
       `frame ${seq} (${kind}): ${String(reply.t)} says why`)
     // A good batch is refused only because another generation holds the node.
-    if (kind === 'good') {
-      t.match(reply, { t: 'nack', code: 'conflict' }, `frame ${seq} (good) is stored or meets a held node`)
+    if (kind === 'good' || kind === 'enveloped') {
+      t.match(reply, { t: 'nack', code: 'conflict' }, `frame ${seq} (${kind}) is stored or meets a held node`)
     }
     if (reply.t === 'error') {
       t.equal((await close)[0], 1007, `frame ${seq} (${kind}): closed as invalid payload`)

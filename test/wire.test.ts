@@ -3,8 +3,9 @@
 import t from 'tap'
 import { deflateRawSync } from 'node:zlib'
 import {
-  CODEC_DEFLATE, CODEC_NONE, InvalidBatch, MAX_BODY, MAX_TIMESTAMP, WIRE_VERSION, WireError,
-  asAgentFrame, asBatch, asServerFrame, decodeFrame, encodeFrame, type BatchFrame,
+  CODEC_DEFLATE, CODEC_NONE, ENVELOPE_FLAG, InvalidBatch, MAX_BODY, MAX_TIMESTAMP, WIRE_VERSION, WireError,
+  asAgentFrame, asBatch, asServerFrame, batchBytes, decodeFrame, encodeFrame, envelopeMismatch, readEnvelope,
+  type BatchFrame,
 } from '../lib/wire/frames'
 
 const good = (): BatchFrame => ({
@@ -46,6 +47,49 @@ t.test('frames round-trip, plain and deflated', async t => {
   t.same(asServerFrame(decodeFrame(encodeFrame({ t: 'ack', seq: 7, stored: 10, duplicate: 0 }, true))),
     { t: 'ack', seq: 7, stored: 10, duplicate: 0 })
   t.throws(() => asServerFrame({ t: 'batch' }), new WireError('server sent a frame of unknown type'))
+})
+
+t.test('an envelope: read without the body, skipped by the body\'s decoding, checked against the batch', async t => {
+  const b = good()
+  const envelope = { seq: b.seq, tenant: b.tenant, bytes: batchBytes(b) }
+  t.equal(envelope.bytes, 27)
+  for (const compress of [false, true]) {
+    const frame = encodeFrame(b, compress, envelope)
+    t.equal(frame[1], (compress ? CODEC_DEFLATE : CODEC_NONE) | ENVELOPE_FLAG)
+    t.same(readEnvelope(frame), envelope, 'the envelope reads back')
+    // The body spoilt: the envelope still reads, since it does not touch the body.
+    const spoilt = Buffer.from(frame).fill(0xff, 4 + frame.readUInt16BE(2))
+    t.same(readEnvelope(spoilt), envelope, 'read without the body')
+    const back = asBatch(decodeFrame(frame))
+    t.equal(envelopeMismatch(envelope, back), null, 'the batch matches its envelope')
+    t.equal(back.recs.length, 2)
+  }
+  t.equal(readEnvelope(encodeFrame(b, false)), null, 'a frame without an envelope has none')
+  t.match(envelopeMismatch({ ...envelope, seq: 8 }, b), /^envelope seq 8 is not the batch's 7$/)
+  t.match(envelopeMismatch({ ...envelope, tenant: 'x' }, b), /^envelope tenant x is not the batch's shop$/)
+  t.match(envelopeMismatch({ ...envelope, bytes: 1 }, b), /^envelope says 1 log bytes, the records hold 27$/)
+  t.match(envelopeMismatch(envelope, { t: 'claim', seq: 7, node: 'n', gen: 1 }), /only with a batch/)
+
+  const head = (n: number): Buffer => {
+    const h = Buffer.from([1, ENVELOPE_FLAG, 0, 0])
+    h.writeUInt16BE(n, 2)
+    return h
+  }
+  const bad: Array<[string, Buffer, RegExp]> = [
+    ['no length', Buffer.from([1, ENVELOPE_FLAG, 0]), /^frame too short for its envelope$/],
+    ['longer than the frame', Buffer.concat([head(50), Buffer.alloc(10)]), /^envelope of 50 bytes does not fit/],
+    ['empty', Buffer.concat([head(0), Buffer.alloc(10)]), /^envelope of 0 bytes does not fit/],
+    ['not msgpack', Buffer.concat([head(2), Buffer.from([0x92, 0xc1]), Buffer.alloc(4)]), /^envelope is not msgpack/],
+    ['not [seq, tenant, bytes]', Buffer.concat([head(3), Buffer.from([0x92, 1, 2]), Buffer.alloc(4)]),
+      /^envelope must be \[seq, tenant, bytes\]/],
+  ]
+  for (const [what, frame, message] of bad) {
+    const err = thrown(() => readEnvelope(frame))
+    t.ok(err instanceof WireError && !(err instanceof InvalidBatch), `${what}: a WireError`)
+    t.match(err.message, message, what)
+  }
+  const slash = thrown(() => readEnvelope(encodeFrame(b, false, { ...envelope, tenant: 'a/b' })))
+  t.ok(slash instanceof InvalidBatch && slash.seq === 7, 'a tenant that is not a name: refused by its seq')
 })
 
 t.test('a frame that cannot be read is a WireError', async t => {

@@ -31,6 +31,9 @@ export function registerAgentMetrics (m: Registry, fresh: () => AgentReport): vo
   m.counter('logfs_agent_batches_total', 'Batches acknowledged.', () => report().ship.batches)
   m.counter('logfs_agent_send_failures_total', 'Failed sends (server away, refused, timed out); each is retried.',
     () => report().ship.failures)
+  m.counter('logfs_agent_tenant_paused_seconds_total',
+    "Seconds a tenant's shipping was paused because the server throttled it (over its ingest rate).",
+    () => Object.entries(report().ship.pausedSeconds).map(([tenant, s]) => [{ tenant }, s]))
   m.gauge('logfs_agent_connected', '1 when the last send succeeded.', () => report().ship.connected ? 1 : 0)
   m.gauge('logfs_agent_pending_bytes', 'Bytes accepted and not yet acknowledged, waiting writes included.',
     () => report().pendingBytes)

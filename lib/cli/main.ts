@@ -40,6 +40,8 @@ addStoreOptions(program.command('server')
   .option('--store <where>', "'embedded' (in --data-dir), or nats://HOST:PORT[,HOST:PORT...]: a JetStream " +
     'cluster, one stream per tenant; run as many servers against it as you like', 'embedded')
   .option('--replicas <n>', 'with --store nats://: copies of each tenant stream in the cluster', '3')
+  .option('--gateways <n>', 'with --store nats://: how many gateways serve the cluster; each enforces a tenant\'s ' +
+    'ingest rate divided by this', '1')
   .option('--limits <file>', 'per-tenant limits (JSON: ingest rate and burst, sources, retention, queries, scan), '
     + 're-read when it changes; without it, retention comes from --retention-size/--retention-age per tenant')
   .option('--listen <host:port>', 'address for agents (WebSocket) and readers (HTTP)', '127.0.0.1:7070')

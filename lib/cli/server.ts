@@ -18,6 +18,7 @@ export interface ServerFlags extends StoreFlags {
   /** 'embedded', or a nats:// URL list. */
   store?: string
   replicas?: string
+  gateways?: string
   limits?: string
   json?: boolean
 }
@@ -75,12 +76,23 @@ function storeLabel (f: ServerFlags): string {
   return (f.store ?? 'embedded') === 'embedded' ? `store in ${f.dataDir}` : `gateway of ${f.store}`
 }
 
+/** How many gateways share each tenant's ingest rate: only gateways of a cluster can be more than one. */
+function gatewaysOf (f: ServerFlags): number {
+  const n = parseInt10(f.gateways ?? '1', '--gateways', 1, 1000)
+  if (n > 1 && (f.store ?? 'embedded') === 'embedded') {
+    throw new InputError('--gateways: only gateways of a JetStream cluster (--store nats://) share a rate; ' +
+      'an embedded store is one server')
+  }
+  return n
+}
+
 export async function startServer (f: ServerFlags): Promise<Running> {
   const auth = Auth.fromOptions({ token: f.token ?? process.env.LOGFS_TOKEN, tokens: f.tokens })
   const listen = parseListen(f.listen)
+  const gateways = gatewaysOf(f)
   const { limits, stop: stopWatch } = openLimits(f)
   const store = await openStore(f)
-  const server = new LogServer(store, auth, limits)
+  const server = new LogServer(store, auth, limits, { gateways })
   const addr = await server.listen(listen).catch(async (err: Error) => {
     stopWatch()
     await store.close()

@@ -9,11 +9,13 @@ import { LastingRefusal, type LogStore } from '../store/log-store'
 import { HttpApi } from './http-api'
 import { Registry, addProcessMetrics, type Histogram } from '../metrics/registry'
 import {
-  FEATURES_HEADER, MAX_FRAME, SERVER_FEATURES, InvalidBatch, WireError, asAgentFrame, decodeFrame, encodeFrame,
-  type NackCode, type ServerFrame,
+  FEATURES_HEADER, MAX_FRAME, SERVER_FEATURES, InvalidBatch, WireError, asAgentFrame, batchBytes, decodeFrame,
+  encodeFrame, envelopeMismatch, readEnvelope, type Envelope, type NackCode, type ServerFrame,
 } from '../wire/frames'
 import { NodeClaims } from './claims'
 import type { LimitsInForce } from './limits'
+import { IngestLimiter } from './ingest-limiter'
+import { formatBytes } from '../util/units'
 import { IngestMeter, NO_ACTIVITY, tenantRows, type TenantActivity, type TenantRow } from './tenants'
 import { sourceName } from '../util/sources'
 import { log } from '../util/log'
@@ -47,6 +49,11 @@ export interface ServerOptions {
   port: number
 }
 
+export interface LogServerOptions {
+  /** Gateways of one JetStream cluster sharing each tenant's ingest rate: each enforces `ingest / gateways`. */
+  gateways?: number
+}
+
 export class LogServer {
   readonly stats: ServerStats = {
     connections: 0, batches: 0, storedBytes: 0, duplicateBytes: 0,
@@ -57,12 +64,16 @@ export class LogServer {
   private readonly wss: WebSocketServer
   private readonly ingestLatency: Histogram
   private readonly claims = new NodeClaims()
+  private readonly limiter: IngestLimiter
   /** Bytes each tenant sent over the last minute, for /v1/tenants. */
   readonly ingestMeter = new IngestMeter()
   /** Figures of the parts that enforce limits, for /v1/tenants. */
   activity: TenantActivity = NO_ACTIVITY
 
-  constructor (private readonly store: LogStore, private readonly auth: Auth, readonly limits: LimitsInForce) {
+  constructor (private readonly store: LogStore, private readonly auth: Auth, readonly limits: LimitsInForce,
+    options: LogServerOptions = {}) {
+    this.limiter = new IngestLimiter(limits, options.gateways ?? 1)
+    this.activity = { ...this.activity, throttledSeconds: tenant => this.limiter.throttledSeconds(tenant) }
     this.ingestLatency = this.metrics.histogram('logfs_server_ingest_duration_seconds',
       'From a batch arriving to its acknowledgement (write + fsync).')()
     this.registerMetrics()
@@ -98,6 +109,13 @@ export class LogServer {
     m.counter('logfs_server_batches_unavailable_total',
       'Batches nacked unavailable: the store could not make them durable (disk full, failed fsync, stopping).',
       () => this.store.refusedAppends)
+    const perTenant = (counts: Map<string, number>) => () =>
+      [...counts].map(([tenant, n]) => [{ tenant }, n] as [Record<string, string>, number])
+    m.counter('logfs_tenant_throttled_batches_total',
+      'Batches throttled: the tenant was over its ingest rate; neither stored nor refused, the agent sends them again.',
+      perTenant(this.limiter.throttled))
+    m.counter('logfs_tenant_ingest_bytes_total',
+      'Log bytes of batches the ingest rate let through, resends included.', perTenant(this.limiter.admitted))
     for (const x of this.store.metrics()) m[x.type](x.name, x.help, x.value)
     addProcessMetrics(m)
   }
@@ -127,10 +145,29 @@ export class LogServer {
       log('warn', 'server', 'refused an ingest connection with a missing or wrong token', { from })
       return refuse(401, 'missing or wrong token')
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.serve(ws, grant, req.socket.remoteAddress ?? '?'))
+    const understood = new Set(String(req.headers[FEATURES_HEADER] ?? '').split(' '))
+    this.wss.handleUpgrade(req, socket, head,
+      (ws) => this.serve(ws, grant, req.socket.remoteAddress ?? '?', understood.has('throttle')))
   }
 
-  private serve (ws: WebSocket, grant: Grant, peer: string): void {
+  /**
+   * Charges a batch to its tenant's ingest rate; false when it is over. An agent that understands `throttle` is
+   * told how long to wait; an older one gets the `unavailable` nack it already keeps the bytes and retries on.
+   */
+  private admit (send: (f: ServerFrame) => void, seq: number, tenant: string, bytes: number,
+    throttle: boolean): boolean {
+    const retryAfterMs = this.limiter.admit(tenant, bytes)
+    if (retryAfterMs === 0) return true
+    if (throttle) send({ t: 'throttle', seq, tenant, retryAfterMs })
+    else {
+      const rate = `${formatBytes(this.limiter.rateOf(tenant))}/s`
+      send({ t: 'nack', seq, code: 'unavailable',
+        message: `tenant ${tenant} is over its ingest rate (${rate}); retry after ${retryAfterMs} ms` })
+    }
+    return false
+  }
+
+  private serve (ws: WebSocket, grant: Grant, peer: string, throttle: boolean): void {
     this.stats.connections++
     const send = (f: ServerFrame): void => { if (ws.readyState === ws.OPEN) ws.send(encodeFrame(f, false)) }
     // Refusals are logged once per connection and kind: a client repeating a bad batch must not flood the log.
@@ -147,9 +184,20 @@ export class LogServer {
     ws.on('error', (err) => log('warn', 'server', `connection from ${peer}: ${err.message}`))
     ws.on('message', (data, isBinary) => {
       let frame
+      let envelope: Envelope | null = null
       try {
         if (!isBinary) throw new WireError('text frames are not part of the protocol')
+        // The envelope is read before the body: a batch its token does not cover, or over its tenant's rate, costs
+        // the server no inflating and no decoding.
+        envelope = readEnvelope(data as Buffer)
+        if (envelope && !Auth.allows(grant, envelope.tenant)) {
+          this.stats.refusedBatches++
+          return refuse(envelope.seq, 'forbidden', `token does not cover tenant ${envelope.tenant}`)
+        }
+        if (envelope && !this.admit(send, envelope.seq, envelope.tenant, envelope.bytes, throttle)) return
         frame = asAgentFrame(decodeFrame(data as Buffer))
+        const mismatch = envelope && envelopeMismatch(envelope, frame)
+        if (mismatch) throw new InvalidBatch(envelope!.seq, mismatch)
       } catch (err) {
         if (err instanceof InvalidBatch) {
           this.stats.invalidBatches++
@@ -176,6 +224,8 @@ export class LogServer {
       }
       if (frame.t === 'claim') return send({ t: 'ack', seq: frame.seq, stored: 0, duplicate: 0 })
       const batch = frame
+      // A batch without an envelope (an agent that predates it) is charged once decoded.
+      if (!envelope && !this.admit(send, batch.seq, batch.tenant, batchBytes(batch), throttle)) return
       const gen = batch.gen
       const entries = batch.recs.map(([p, offset, timestamp, data]) =>
         ({ source: sourceName(node, p), gen, offset, timestamp, data }))

@@ -1,8 +1,8 @@
 // One WebSocket connection from a shipping worker to the logfs server, with answers matched to batches by seq.
 import WebSocket from 'ws'
 import {
-  FEATURES_HEADER, asServerFrame, decodeFrame, encodeFrame, type AckFrame, type AgentFrame, type BatchFrame,
-  type Feature, type NackCode,
+  AGENT_FEATURES, FEATURES_HEADER, asServerFrame, batchBytes, decodeFrame, encodeFrame, type AckFrame,
+  type AgentFrame, type BatchFrame, type Envelope, type Feature, type NackCode,
 } from '../wire/frames'
 
 export interface LinkOptions {
@@ -25,6 +25,14 @@ export class RefusedError extends Error {
   override name = 'RefusedError'
   /** The nack's code, when the refusal was a nack. */
   constructor (message: string, readonly code?: NackCode) { super(message) }
+}
+
+/** The server throttled the batch: its tenant is over its ingest rate. Send it again after `retryAfterMs`. */
+export class ThrottledError extends Error {
+  override name = 'ThrottledError'
+  constructor (readonly tenant: string, readonly retryAfterMs: number) {
+    super(`server throttles tenant ${tenant} (over its ingest rate) for ${retryAfterMs} ms`)
+  }
 }
 
 export class ServerLink {
@@ -54,7 +62,11 @@ export class ServerLink {
     const url = this.url
     this.opening = new Promise<WebSocket>((resolve, reject) => {
       const ws = new WebSocket(url,
-        { headers: { authorization: `Bearer ${token}` }, handshakeTimeout: timeoutMs, perMessageDeflate: false })
+        {
+          headers: { authorization: `Bearer ${token}`, [FEATURES_HEADER]: AGENT_FEATURES.join(' ') },
+          handshakeTimeout: timeoutMs,
+          perMessageDeflate: false,
+        })
       ws.binaryType = 'nodebuffer'
       ws.once('upgrade', (res) => {
         this.features = new Set(String(res.headers[FEATURES_HEADER] ?? '').split(' ').filter(f => f !== ''))
@@ -113,6 +125,7 @@ export class ServerLink {
     this.pending.delete(frame.seq)
     clearTimeout(p.timer)
     if (frame.t === 'ack') p.resolve(frame)
+    else if (frame.t === 'throttle') p.reject(new ThrottledError(frame.tenant, frame.retryAfterMs))
     else if (frame.code === 'unavailable') p.reject(new Error(`server cannot store now: ${frame.message}`))
     else p.reject(new RefusedError(`server refused batch (${frame.code}): ${frame.message}`, frame.code))
   }
@@ -125,8 +138,10 @@ export class ServerLink {
   /** Sends one batch and resolves when the server says it is durable. */
   send (batch: Omit<BatchFrame, 't' | 'seq'>): Promise<{ ack: AckFrame, wireBytes: number }> {
     // Deflate costs more than it saves on small batches.
-    const bytes = batch.recs.reduce((n, r) => n + r[3].length, 0)
-    return this.request(seq => ({ t: 'batch', seq, ...batch }), this.options.compress && bytes >= 4096)
+    const bytes = batchBytes(batch)
+    return this.request(seq => ({ t: 'batch', seq, ...batch }), this.options.compress && bytes >= 4096,
+      // A server that reads envelopes can throttle the batch before inflating it.
+      seq => this.has('envelope') ? { seq, tenant: batch.tenant, bytes } : undefined)
   }
 
   /**
@@ -142,11 +157,11 @@ export class ServerLink {
 
   private has (feature: Feature): boolean { return this.features.has(feature) }
 
-  private async request (body: (seq: number) => AgentFrame, compress: boolean):
-    Promise<{ ack: AckFrame, wireBytes: number }> {
+  private async request (body: (seq: number) => AgentFrame, compress: boolean,
+    envelope: (seq: number) => Envelope | undefined = () => undefined): Promise<{ ack: AckFrame, wireBytes: number }> {
     const ws = await this.open()
     const seq = ++this.seq
-    const frame = encodeFrame(body(seq), compress)
+    const frame = encodeFrame(body(seq), compress, envelope(seq))
     const ack = await new Promise<AckFrame>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(seq)

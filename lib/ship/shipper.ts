@@ -36,6 +36,8 @@ export interface ShipperStats {
   failures: number
   lastError: string | null
   connected: boolean
+  /** Per tenant, seconds its shipping was paused because the server throttled it. */
+  pausedSeconds: Record<string, number>
 }
 
 interface Flight {
@@ -43,14 +45,18 @@ interface Flight {
   retry: NodeJS.Timeout | null
   linger: NodeJS.Timeout | null
   failures: number
+  /** When a throttle of this tenant was last logged (ms), 0 if never. */
+  throttleLogged: number
 }
 
 const MAX_BACKOFF_MS = 5000
+/** A tenant throttled for long is throttled again and again: said at most this often. */
+const THROTTLE_LOG_MS = 60_000
 
 export class Shipper {
   readonly stats: ShipperStats = {
     batches: 0, sentBytes: 0, shippedBytes: 0, wireBytes: 0, duplicateBytes: 0, failures: 0, lastError: null,
-    connected: false,
+    connected: false, pausedSeconds: {},
   }
   private readonly pool: Piscina
   private readonly flights = new Map<Tenant, Flight>()
@@ -92,7 +98,7 @@ export class Shipper {
 
   private flight (t: Tenant): Flight {
     let f = this.flights.get(t)
-    if (!f) { f = { busy: false, retry: null, linger: null, failures: 0 }; this.flights.set(t, f) }
+    if (!f) { f = { busy: false, retry: null, linger: null, failures: 0, throttleLogged: 0 }; this.flights.set(t, f) }
     return f
   }
 
@@ -121,6 +127,7 @@ export class Shipper {
     this.stats.sentBytes += end - start
     const sent = process.hrtime.bigint()
     this.pool.run(task).then((res: ShipResult | ShipFailure) => {
+      if (!res.ok && res.retryAfterMs !== undefined) return this.pause(t, f, res.retryAfterMs)
       if (!res.ok) return this.failed(t, f, res.message, res.refused)
       f.busy = false
       this.options.ackLatency?.observe(Number(process.hrtime.bigint() - sent) / 1e9)
@@ -136,6 +143,28 @@ export class Shipper {
       this.intake.release(t, end)
       if (ring.used > 0 || ring.announced) this.kick(t)
     }, (err: Error) => this.failed(t, f, `shipping worker failed: ${err.message}`, false))
+  }
+
+  /**
+   * The server throttled the tenant: only this tenant waits, and its batch goes again after the wait. Its ring
+   * fills meanwhile, and then its writers wait or its lines are dropped by its policy, as for a slow server; every
+   * other tenant ships on. Not a failure: nothing is wrong with the link.
+   */
+  private pause (t: Tenant, f: Flight, ms: number): void {
+    f.busy = false
+    if (this.stopped) return
+    if (Date.now() - f.throttleLogged >= THROTTLE_LOG_MS) {
+      f.throttleLogged = Date.now()
+      log('info', 'ship', `tenant ${t.name}: the server throttles it (over its ingest rate); pausing its shipping, ` +
+        `${t.ring.used} bytes kept in memory`)
+    }
+    const from = performance.now()
+    f.retry = setTimeout(() => {
+      f.retry = null
+      const paused = this.stats.pausedSeconds
+      paused[t.name] = (paused[t.name] ?? 0) + (performance.now() - from) / 1000
+      this.send(t)
+    }, ms)
   }
 
   /** Keeps the bytes and tries again with backoff; says why once per distinct reason. */

@@ -1,7 +1,7 @@
 // A piscina worker: reads a range of a tenant's ring, frames it as one batch and ships it over its own
 // WebSocket connection. The task resolves only when the server has made the batch durable.
 import { readRecords } from '../ring/records'
-import { RefusedError, ServerLink, type LinkOptions } from './link'
+import { RefusedError, ServerLink, ThrottledError, type LinkOptions } from './link'
 import type { WireRecord } from '../wire/frames'
 
 export interface ShipTask {
@@ -32,6 +32,8 @@ export interface ShipFailure {
   /** The server said no (token, tenant) and will say it again: worth an error, not a warning. */
   refused: boolean
   message: string
+  /** The server throttled the tenant: ms to wait before sending this batch again. */
+  retryAfterMs?: number
 }
 
 const links = new Map<string, ServerLink>()
@@ -75,6 +77,7 @@ export default async function ship (task: ShipTask): Promise<ShipResult | ShipFa
       .send({ node: task.node, tenant: task.tenant, gen: task.gen, recs })
     return { ok: true, records: recs.length, bytes, wireBytes, stored: ack.stored, duplicate: ack.duplicate }
   } catch (err) {
-    return { ok: false, refused: err instanceof RefusedError, message: (err as Error).message }
+    const retryAfterMs = err instanceof ThrottledError ? err.retryAfterMs : undefined
+    return { ok: false, refused: err instanceof RefusedError, message: (err as Error).message, retryAfterMs }
   }
 }

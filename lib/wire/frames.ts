@@ -1,5 +1,6 @@
 // The logfs wire format, version 1 (documented in lib/wire/README.md). Every WebSocket message is one binary frame:
-//   byte 0: format version (1) | byte 1: codec (0 = none, 1 = raw deflate) | rest: msgpack body, maybe deflated
+//   byte 0: format version (1) | byte 1: codec (0 = none, 1 = raw deflate), plus 0x80 when an envelope follows |
+//   [bytes 2-3: envelope length n, bytes 4..4+n: msgpack [seq, tenant, bytes]] | rest: msgpack body, maybe deflated
 // Agents send `batch` frames (and `claim` frames to servers that list the feature); the server answers each with
 // `ack` (durable, or claimed) or `nack` (refused), and sends `error` before closing a connection whose frame it
 // cannot read.
@@ -10,6 +11,10 @@ import { isSafePath, tenantOf } from '../util/sources'
 export const WIRE_VERSION = 1
 export const CODEC_NONE = 0
 export const CODEC_DEFLATE = 1
+/** Set in byte 1 when the batch's envelope (seq, tenant, log bytes) is in the clear ahead of the body. */
+export const ENVELOPE_FLAG = 0x80
+/** Largest envelope: a tenant name of 4096 bytes and two integers. */
+const MAX_ENVELOPE = 4200
 /** Largest frame a server accepts, compressed or not, and largest body after inflating. */
 export const MAX_FRAME = 16 * 1024 * 1024
 export const MAX_BODY = 64 * 1024 * 1024
@@ -47,9 +52,26 @@ export type AgentFrame = BatchFrame | ClaimFrame
  * server that predates a feature does not list it, and an agent then does without it.
  */
 export const FEATURES_HEADER = 'logfs-features'
-/** `claim`: the server answers claim frames. */
-export const SERVER_FEATURES = ['claim'] as const
+/**
+ * `claim`: the server answers claim frames. `envelope`: the server reads a batch's envelope (seq, tenant, log
+ * bytes in the clear ahead of the body), so it can refuse or throttle the batch before inflating or decoding it.
+ */
+export const SERVER_FEATURES = ['claim', 'envelope'] as const
 export type Feature = typeof SERVER_FEATURES[number]
+/**
+ * What an agent understands of the server's answers beyond version 1's, listed in the same header of its handshake
+ * request. `throttle`: the throttle answer. A server sends an agent no answer it did not list.
+ */
+export const AGENT_FEATURES = ['throttle'] as const
+export type AgentFeature = typeof AGENT_FEATURES[number]
+
+/** What a batch's envelope says: read before the body, so the server can answer by seq without decoding it. */
+export interface Envelope {
+  seq: number
+  tenant: string
+  /** Log bytes in the batch: the sum of its records' data lengths. */
+  bytes: number
+}
 
 export interface AckFrame { t: 'ack', seq: number, stored: number, duplicate: number }
 /**
@@ -59,7 +81,12 @@ export interface AckFrame { t: 'ack', seq: number, stored: number, duplicate: nu
 export type NackCode = 'forbidden' | 'invalid' | 'conflict' | 'unavailable'
 export interface NackFrame { t: 'nack', seq: number, code: NackCode, message: string }
 export interface ErrorFrame { t: 'error', code: 'malformed' | 'unauthorized', message: string }
-export type ServerFrame = AckFrame | NackFrame | ErrorFrame
+/**
+ * The tenant is over its ingest rate: the batch was neither stored nor refused. Send it again after retryAfterMs,
+ * and nothing else of that tenant before. Only to agents that list the `throttle` feature.
+ */
+export interface ThrottleFrame { t: 'throttle', seq: number, tenant: string, retryAfterMs: number }
+export type ServerFrame = AckFrame | NackFrame | ErrorFrame | ThrottleFrame
 
 /** A frame that cannot be read or has no usable seq: the connection is closed, since answers could not match. */
 export class WireError extends Error {
@@ -80,30 +107,98 @@ export const MAX_TIMESTAMP = 8.64e15
 
 const packr = new Packr({ useRecords: false, moreTypes: false })
 
-export function encodeFrame (body: object, compress: boolean): Buffer {
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+const isName = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 4096
+/** One path component: a node or tenant name becomes part of every source name. */
+const isComponent = (v: unknown): v is string => isName(v) && !v.includes('/') && isSafePath(v)
+
+/** A frame: the body packed, deflated when asked, after the envelope when one is given. */
+export function encodeFrame (body: object, compress: boolean, envelope?: Envelope): Buffer {
   const packed = packr.pack(body)
   const payload = compress ? deflateRawSync(packed, { level: 1 }) : packed
-  const frame = Buffer.allocUnsafe(2 + payload.length)
+  const env = envelope ? packr.pack([envelope.seq, envelope.tenant, envelope.bytes]) : undefined
+  const at = env ? 4 + env.length : 2
+  const frame = Buffer.allocUnsafe(at + payload.length)
   frame[0] = WIRE_VERSION
-  frame[1] = compress ? CODEC_DEFLATE : CODEC_NONE
-  payload.copy(frame, 2)
+  frame[1] = (compress ? CODEC_DEFLATE : CODEC_NONE) | (env ? ENVELOPE_FLAG : 0)
+  if (env) {
+    frame.writeUInt16BE(env.length, 2)
+    env.copy(frame, 4)
+  }
+  payload.copy(frame, at)
   return frame
 }
 
-export function decodeFrame (frame: Buffer): unknown {
+function checkHead (frame: Buffer): void {
   if (frame.length < 3) throw new WireError(`frame of ${frame.length} bytes is too short`)
   if (frame[0] !== WIRE_VERSION) {
     throw new WireError(`wire version ${frame[0]} is not supported (this server speaks ${WIRE_VERSION})`)
   }
+}
+
+/** Where the body starts: after byte 1, or after the envelope. */
+function bodyStart (frame: Buffer): number {
+  if ((frame[1] & ENVELOPE_FLAG) === 0) return 2
+  if (frame.length < 4) throw new WireError('frame too short for its envelope')
+  const n = frame.readUInt16BE(2)
+  if (n === 0 || n > MAX_ENVELOPE || 4 + n > frame.length) {
+    throw new WireError(`envelope of ${n} bytes does not fit the frame (at most ${MAX_ENVELOPE})`)
+  }
+  return 4 + n
+}
+
+/**
+ * The envelope of a frame, or null when it has none, without touching the body. An envelope that cannot be read
+ * is a WireError; one whose tenant is not a name is an InvalidBatch, answered by its seq.
+ */
+export function readEnvelope (frame: Buffer): Envelope | null {
+  checkHead(frame)
+  const at = bodyStart(frame)
+  if (at === 2) return null
+  let v: unknown
+  try {
+    v = packr.unpack(frame.subarray(4, at))
+  } catch (err) {
+    throw new WireError(`envelope is not msgpack: ${(err as Error).message.slice(0, 200)}`)
+  }
+  if (!Array.isArray(v) || v.length !== 3 || !isInt(v[0]) || !isInt(v[2])) {
+    throw new WireError('envelope must be [seq, tenant, bytes] with seq and bytes non-negative integers')
+  }
+  const [seq, tenant, bytes] = v as [number, unknown, number]
+  if (!isComponent(tenant)) throw new InvalidBatch(seq, 'envelope tenant must be a name without /')
+  return { seq, tenant, bytes }
+}
+
+/** Why a batch does not match its envelope, or null when it does: the envelope was acted on before the body. */
+export function envelopeMismatch (envelope: Envelope, frame: AgentFrame): string | null {
+  if (frame.t !== 'batch') return 'an envelope comes only with a batch'
+  if (frame.seq !== envelope.seq) return `envelope seq ${envelope.seq} is not the batch's ${frame.seq}`
+  if (frame.tenant !== envelope.tenant) return `envelope tenant ${envelope.tenant} is not the batch's ${frame.tenant}`
+  const bytes = batchBytes(frame)
+  if (bytes !== envelope.bytes) return `envelope says ${envelope.bytes} log bytes, the records hold ${bytes}`
+  return null
+}
+
+/** Log bytes of a batch: what the ingest rate counts. */
+export function batchBytes (batch: Pick<BatchFrame, 'recs'>): number {
+  let n = 0
+  for (const r of batch.recs) n += r[3].length
+  return n
+}
+
+export function decodeFrame (frame: Buffer): unknown {
+  checkHead(frame)
+  const at = bodyStart(frame)
+  const codec = frame[1] & ~ENVELOPE_FLAG
   let body: Buffer
-  if (frame[1] === CODEC_NONE) body = frame.subarray(2)
-  else if (frame[1] === CODEC_DEFLATE) {
+  if (codec === CODEC_NONE) body = frame.subarray(at)
+  else if (codec === CODEC_DEFLATE) {
     try {
-      body = inflateRawSync(frame.subarray(2), { maxOutputLength: MAX_BODY })
+      body = inflateRawSync(frame.subarray(at), { maxOutputLength: MAX_BODY })
     } catch (err) {
       throw new WireError(`deflated body does not inflate: ${(err as Error).message}`)
     }
-  } else throw new WireError(`codec ${frame[1]} is unknown`)
+  } else throw new WireError(`codec ${codec} is unknown`)
   try {
     return packr.unpack(body)
   } catch (err) {
@@ -112,10 +207,6 @@ export function decodeFrame (frame: Buffer): unknown {
   }
 }
 
-const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
-const isName = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 4096
-/** One path component: a node or tenant name becomes part of every source name. */
-const isComponent = (v: unknown): v is string => isName(v) && !v.includes('/') && isSafePath(v)
 
 /** Checks a decoded frame field by field, so nothing malformed reaches the store. */
 export function asAgentFrame (v: unknown): AgentFrame {
@@ -166,7 +257,8 @@ export function asBatch (v: unknown): BatchFrame {
 
 export function asServerFrame (v: unknown): ServerFrame {
   const f = v as Partial<ServerFrame> | null
-  if (f === null || typeof f !== 'object' || (f.t !== 'ack' && f.t !== 'nack' && f.t !== 'error')) {
+  if (f === null || typeof f !== 'object' || (f.t !== 'ack' && f.t !== 'nack' && f.t !== 'error' &&
+    f.t !== 'throttle')) {
     throw new WireError('server sent a frame of unknown type')
   }
   return f as ServerFrame

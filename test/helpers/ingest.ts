@@ -2,9 +2,9 @@
 import WebSocket from 'ws'
 import { decodeFrame } from '../../lib/wire/frames'
 
-export function connect (url: string, token: string): Promise<WebSocket> {
+export function connect (url: string, token: string, headers: Record<string, string> = {}): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url + '/v1/ingest', { headers: { authorization: `Bearer ${token}` } })
+    const ws = new WebSocket(url + '/v1/ingest', { headers: { authorization: `Bearer ${token}`, ...headers } })
     ws.once('open', () => resolve(ws))
     ws.once('unexpected-response', (_req, res) =>
       reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode })))
