@@ -3,10 +3,13 @@
 import type { Collector } from './collector'
 import { TOKEN } from './harness'
 
-/** Feeds every new line of every source on a logfs server to the collector, from now on; returns the stop. */
-export async function follow (port: number, collector: Collector): Promise<() => void> {
+/**
+ * Feeds every new line of every source on a logfs server (or of those `glob` matches) to the collector, from now
+ * on; returns the stop.
+ */
+export async function follow (port: number, collector: Collector, glob = '**'): Promise<() => void> {
   const ac = new AbortController()
-  const res = await fetch(`http://127.0.0.1:${port}/v1/tail?glob=${encodeURIComponent('**')}&follow=1`,
+  const res = await fetch(`http://127.0.0.1:${port}/v1/tail?glob=${encodeURIComponent(glob)}&follow=1`,
     { headers: { authorization: `Bearer ${TOKEN}` }, signal: ac.signal })
   const reader = (res.body as ReadableStream<Uint8Array>).getReader()
   const decoder = new TextDecoder()

@@ -20,9 +20,9 @@ const DELIVERY_TIMEOUT_MS = 180_000
 /** Writers that wrote nothing for this long are stuck, not slow: the mount hung (see finish()). */
 const STALL_MS = 60_000
 
-interface Writer { proc: ChildProcess, result: Promise<AppResult> }
+export interface Writer { proc: ChildProcess, result: Promise<AppResult> }
 
-function startWriter (spec: AppSpec): Writer {
+export function startWriter (spec: AppSpec): Writer {
   const proc = spawn(process.execPath, [path.join(__dirname, 'appwriter.js'), JSON.stringify(spec)],
     { stdio: ['ignore', 'pipe', 'pipe'] })
   children.push(proc)
@@ -40,7 +40,7 @@ function startWriter (spec: AppSpec): Writer {
 }
 
 /** Bytes the writers have passed to write() so far (/proc/PID/io), read without touching the mount. */
-function written (writers: Writer[]): number {
+export function written (writers: Writer[]): number {
   let n = 0
   for (const w of writers) {
     try { n += Number(/^wchar: (\d+)/m.exec(fs.readFileSync(`/proc/${w.proc.pid}/io`, 'utf8'))?.[1] ?? 0) } catch {}
@@ -67,7 +67,7 @@ class Stuck extends Error {}
  * FUSE mount holds its writers in uninterruptible sleep for ever; without this the benchmark (and CI) would wait
  * for ever too. Progress, not a deadline, so a slow target is never taken for a hung one.
  */
-async function finish (writers: Writer[]): Promise<AppResult[]> {
+export async function finish (writers: Writer[]): Promise<AppResult[]> {
   let timer: NodeJS.Timeout | undefined
   const stalled = new Promise<never>((_resolve, reject) => {
     let last = -1
