@@ -7,7 +7,7 @@ import { ClusterStore } from '../jetstream/cluster-store'
 import { parseNatsServers } from '../jetstream/address'
 import { log } from '../util/log'
 import { LimitsInForce, builtinLimits, watchLimits } from '../server/limits'
-import { InputError } from '../util/units'
+import { InputError, parseDuration } from '../util/units'
 import { parseInt10, parseListen, storeOptionsFrom, type StoreFlags } from './options'
 import { emit, onStopSignal } from '../util/process'
 import { fail } from './run'
@@ -19,6 +19,7 @@ export interface ServerFlags extends StoreFlags {
   store?: string
   replicas?: string
   limits?: string
+  queryWait?: string
   json?: boolean
 }
 
@@ -78,9 +79,10 @@ function storeLabel (f: ServerFlags): string {
 export async function startServer (f: ServerFlags): Promise<Running> {
   const auth = Auth.fromOptions({ token: f.token ?? process.env.LOGFS_TOKEN, tokens: f.tokens })
   const listen = parseListen(f.listen)
+  const queryWaitMs = f.queryWait === undefined ? undefined : parseDuration(f.queryWait, '--query-wait')
   const { limits, stop: stopWatch } = openLimits(f)
   const store = await openStore(f)
-  const server = new LogServer(store, auth, limits)
+  const server = new LogServer(store, auth, limits, { queryWaitMs })
   const addr = await server.listen(listen).catch(async (err: Error) => {
     stopWatch()
     await store.close()

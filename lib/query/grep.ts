@@ -8,12 +8,14 @@ import { lineStart, linesFrom, makeLine, type Line } from './lines'
 import { requiredTokens } from './literals'
 import { compile, findHits, type Found, type Matcher, type Pattern } from './match'
 import { MATCHERS, matchInWorker } from './match-pool'
-import { scanLines } from './scan'
+import { scanLines, type ScanBudget } from './scan'
 
 export interface GrepQuery extends Pattern {
   since?: number
   until?: number
   limit: number
+  /** Bytes the search may read (its tenant's `scan` limit); all of the range when absent. */
+  scan?: number
 }
 
 export interface Hit extends Line {
@@ -26,6 +28,8 @@ export interface GrepResult {
   /** Bytes read and matched: what the filters left of the range asked for. */
   scannedBytes: number
   truncated: boolean
+  /** The search stopped at the scan limit (`truncated` too): lines past what it read were not searched. */
+  scanLimited: boolean
   /** Whether the filters could prune: false when the pattern proves no token (tokens.ts), so all was scanned. */
   indexed: boolean
 }
@@ -41,6 +45,9 @@ export async function grep (store: LogStore, sources: SourceIndex[], q: GrepQuer
   const hits: Hit[] = []
   let scannedBytes = 0
   const indexed = plan !== null
+  const budget: ScanBudget = { left: q.scan ?? Infinity, spent: false }
+  const answer = (truncated: boolean): GrepResult =>
+    ({ hits, scannedBytes, truncated: truncated || budget.spent, scanLimited: budget.spent, indexed })
   for (const s of sources) {
     const from = q.since !== undefined ? s.positionAtTime(q.since) : 0
     const to = q.until !== undefined ? s.positionAtTime(q.until + 1) : s.end
@@ -63,16 +70,17 @@ export async function grep (store: LogStore, sources: SourceIndex[], q: GrepQuer
         }
         return hits.length >= q.limit
       }
-      for await (const window of scanLines(s, a, b)) {
+      for await (const window of scanLines(s, a, b, budget)) {
         const pending = matchWindow(window, q, matcher, q.limit - hits.length)
         pending.catch(() => {})
         inflight.push(pending)
-        if (inflight.length >= MATCHERS && await take()) return { hits, scannedBytes, truncated: true, indexed }
+        if (inflight.length >= MATCHERS && await take()) return answer(true)
       }
-      while (inflight.length > 0) if (await take()) return { hits, scannedBytes, truncated: true, indexed }
+      while (inflight.length > 0) if (await take()) return answer(true)
+      if (budget.spent) return answer(true)
     }
   }
-  return { hits, scannedBytes, truncated: false, indexed }
+  return answer(false)
 }
 
 interface Matched { window: Chunk, found: Array<Found & { text?: string }>, bytes: number }

@@ -7,12 +7,21 @@ import { NL } from '../util/bytes'
 
 const WINDOW = 4 * 1024 * 1024
 
+/** Bytes a query may still read (its tenant's `scan` limit less what it read); shared by all its scans. */
+export interface ScanBudget {
+  left: number
+  /** Set when a scan stopped because the budget could not hold its next line. */
+  spent: boolean
+}
+
 /**
  * Windows of whole lines of logical [from, to) of `s`, in cursor order. A range that starts inside a line starts
  * at the next whole line; a line longer than a window comes in pieces. When retention removes the bytes where the
- * scan was to go on, it goes on at the next whole line of what is left.
+ * scan was to go on, it goes on at the next whole line of what is left. Each window is taken out of `budget`; the
+ * scan stops, `budget.spent`, at the last whole line the budget holds.
  */
-export async function * scanLines (s: SourceIndex, from: number, to: number): AsyncGenerator<Chunk> {
+export async function * scanLines (s: SourceIndex, from: number, to: number,
+  budget: ScanBudget = { left: Infinity, spent: false }): AsyncGenerator<Chunk> {
   if (from >= to) return
   let next = s.cursorAt(from)
   const stop = s.cursorAt(to)
@@ -34,20 +43,39 @@ export async function * scanLines (s: SourceIndex, from: number, to: number): As
       if (before !== null) align = before.data[0] === NL ? null : 'skip'
       continue
     }
-    const chunk = await s.readAsync(pos, Math.min(end, pos + WINDOW))
+    const want = Math.min(end, pos + WINDOW)
+    const upTo = Math.min(want, pos + budget.left)
+    if (upTo <= pos) {
+      budget.spent = true
+      return
+    }
+    const chunk = await s.readAsync(pos, upTo)
     if (chunk === null) continue
     const buf = chunk.data
+    budget.left -= buf.length
+    const cut = upTo < want
     if (align === 'skip') {
       const nl = buf.indexOf(NL)
-      if (nl < 0) return
+      if (nl < 0) {
+        budget.spent = cut
+        return
+      }
       next = chunk.cursorAt(nl + 1)
       align = null
       continue
     }
     align = null
     let complete = pos + buf.length === end ? buf.length : buf.lastIndexOf(NL) + 1
+    if (complete === 0 && cut) {
+      budget.spent = true
+      return
+    }
     if (complete === 0) complete = buf.length
     next = chunk.cursorAt(complete)
     yield chunk.head(complete)
+    if (cut) {
+      budget.spent = true
+      return
+    }
   }
 }

@@ -17,6 +17,8 @@ import { followSource, followSources } from './follow'
 import { isConsolePath, serveConsole } from './console'
 import type { Registry, Histogram } from '../metrics/registry'
 import { log } from '../util/log'
+import { CROSS_TENANT, QueryBusy, chargedTenant, type QueryGate } from './query-gate'
+import type { LimitsInForce, TenantLimits } from './limits'
 
 const MAX_READ = 16 * 1024 * 1024
 
@@ -44,8 +46,8 @@ function cursorParam (text: string): Cursor {
   try { return parseCursor(text) } catch (err) { throw new QueryError('bad-input', (err as Error).message) }
 }
 
-function json (res: http.ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' })
+function json (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { ...headers, 'content-type': 'application/json' })
   res.end(JSON.stringify(body) + '\n')
 }
 
@@ -53,6 +55,7 @@ export class HttpApi {
   private readonly queryLatency: (labels?: Record<string, string>) => Histogram
 
   constructor (private readonly store: LogStore, private readonly auth: Auth, private readonly metrics: Registry,
+    private readonly gate: QueryGate, private readonly limits: LimitsInForce,
     private readonly unready: () => string | null) {
     this.queryLatency = metrics.histogram('logfs_query_duration_seconds', 'Time to answer a query, by endpoint.')
   }
@@ -103,30 +106,31 @@ export class HttpApi {
             until,
             limit: Math.max(1, intParam(q, 'limit', 100, MAX_LINES)),
           }
-          json(res, 200, await this.store.query(() => {
+          json(res, 200, await this.gated(allowed, q.get('source'), l => this.store.query(() => {
             checkRange(this.store, since, until)
-            return grep(this.store, selectSources(this.store, allowed, q.get('source')), query)
-          }))
+            return grep(this.store, selectSources(this.store, allowed, q.get('source')), { ...query, scan: l.scan })
+          })))
           break
         }
         case '/v1/context': {
           const at = cursorParam(q.get('cursor') ?? '')
           const before = intParam(q, 'before', 10, MAX_LINES)
           const after = intParam(q, 'after', 10, MAX_LINES)
-          json(res, 200, await this.store.query(() => {
+          json(res, 200, await this.gated(allowed, q.get('source'), () => this.store.query(() => {
             const s = resolveSource(this.store, allowed, q.get('source'))
             const found = context(s, at, before, after)
             if (!found) {
               throw new QueryError('not-found', `cursor ${q.get('cursor')} is not a retained byte of ${s.source}`)
             }
             return found
-          }))
+          })))
           break
         }
         case '/v1/trace': {
           const id = q.get('id')
           if (!id) throw new QueryError('bad-input', 'parameter id is required')
-          const trace = await this.store.query(() => buildTrace(this.store, id, allowed))
+          const trace = await this.gated(allowed, null,
+            l => this.store.query(() => buildTrace(this.store, id, allowed, l.scan)))
           if (!trace) throw new QueryError('not-found', `no lines of trace ${id}`)
           json(res, 200, trace)
           break
@@ -135,8 +139,8 @@ export class HttpApi {
           const since = timeParam(q, 'since')
           const until = timeParam(q, 'until')
           const buckets = Math.max(1, intParam(q, 'buckets', 60, 1000))
-          json(res, 200, await this.store.query(() =>
-            histogram(selectSources(this.store, allowed, q.get('source')), buckets, since, until)))
+          json(res, 200, await this.gated(allowed, q.get('source'), () => this.store.query(() =>
+            histogram(selectSources(this.store, allowed, q.get('source')), buckets, since, until))))
           break
         }
         case '/v1/tail':
@@ -148,6 +152,9 @@ export class HttpApi {
       this.queryLatency({ endpoint }).observe(Number(process.hrtime.bigint() - started) / 1e9)
     } catch (err) {
       if (err instanceof QueryError) return json(res, STATUS[err.kind], { error: err.message })
+      if (err instanceof QueryBusy) {
+        return json(res, 429, { error: err.message }, { 'retry-after': String(err.retryAfterSeconds) })
+      }
       log('error', 'server', `${req.method} ${url.pathname}: ${(err as Error).stack ?? String(err)}`)
       json(res, 500, { error: (err as Error).message })
     }
@@ -156,10 +163,10 @@ export class HttpApi {
   private async read (allowed: Allowed, q: Query, res: http.ServerResponse): Promise<void> {
     const from = q.get('from') ? cursorParam(q.get('from')!) : null
     const max = intParam(q, 'max', MAX_READ, MAX_READ)
-    const { s, data, next } = await this.store.query(() => {
+    const { s, data, next } = await this.gated(allowed, q.get('source'), () => this.store.query(() => {
       const s = resolveSource(this.store, allowed, q.get('source'))
       return { s, ...this.store.read(s.source, from, Math.max(1, max)) }
-    })
+    }))
     // Header values must be Latin-1 without control characters; a source name is any UTF-8 path.
     res.writeHead(200, {
       'content-type': 'application/octet-stream',
@@ -186,9 +193,23 @@ export class HttpApi {
       const s = await this.store.query(() => resolveSource(this.store, allowed, q.get('source')))
       return await followSource(this.store, s, n, req, res)
     }
-    json(res, 200, await this.store.query(() => {
+    json(res, 200, await this.gated(allowed, q.get('source'), () => this.store.query(() => {
       const s = resolveSource(this.store, allowed, q.get('source'))
       return { source: s.source, lines: lastLines(s, n) }
-    }))
+    })))
+  }
+
+  /**
+   * Runs a query in a slot of the tenant it is charged to (query-gate.ts): the tenants of the sources the caller
+   * may see that `glob` picks, as the index stands now. `fn` gets that tenant's limits. Follow streams take no
+   * slot: they read the last lines, then what is appended as it is appended, and a slot held for a stream's life
+   * would let a few open `tail -f` lock their tenant out of every other query.
+   */
+  private async gated<T> (allowed: Allowed, glob: string | null, fn: (l: TenantLimits) => Promise<T>): Promise<T> {
+    const match = sourceMatcher(glob)
+    const tenants = new Set<string>()
+    for (const s of this.store.allSources()) if (allowed(s.tenant) && match(s.source)) tenants.add(s.tenant)
+    const tenant = chargedTenant(tenants)
+    return await this.gate.run(tenant, () => fn(this.limits.for(tenant ?? CROSS_TENANT)))
   }
 }

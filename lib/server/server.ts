@@ -14,6 +14,7 @@ import {
 } from '../wire/frames'
 import { NodeClaims } from './claims'
 import type { LimitsInForce } from './limits'
+import { DEFAULT_QUERY_WAIT_MS, QueryGate } from './query-gate'
 import { sourceName } from '../util/sources'
 import { log } from '../util/log'
 
@@ -56,12 +57,17 @@ export class LogServer {
   private readonly wss: WebSocketServer
   private readonly ingestLatency: Histogram
   private readonly claims = new NodeClaims()
+  /** Query slots and queues per tenant (`state()` for a view of them). */
+  readonly queries: QueryGate
 
-  constructor (private readonly store: LogStore, private readonly auth: Auth, readonly limits: LimitsInForce) {
+  constructor (private readonly store: LogStore, private readonly auth: Auth, readonly limits: LimitsInForce,
+    options: { queryWaitMs?: number } = {}) {
     this.ingestLatency = this.metrics.histogram('logfs_server_ingest_duration_seconds',
       'From a batch arriving to its acknowledgement (write + fsync).')()
     this.registerMetrics()
-    const api = new HttpApi(store, auth, this.metrics,
+    this.queries = new QueryGate(limits, options.queryWaitMs ?? DEFAULT_QUERY_WAIT_MS)
+    this.queries.registerMetrics(this.metrics)
+    const api = new HttpApi(store, auth, this.metrics, this.queries, limits,
       () => store.healthy ? store.trouble : 'the store cannot take batches (a failed fsync, or stopping)')
     this.http = http.createServer((req, res) => api.handle(req, res))
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME, perMessageDeflate: false })
