@@ -46,8 +46,11 @@ export async function grep (store: LogStore, sources: SourceIndex[], q: GrepQuer
   let scannedBytes = 0
   const indexed = plan !== null
   const budget: ScanBudget = { left: q.scan ?? Infinity, spent: false }
-  const answer = (truncated: boolean): GrepResult =>
-    ({ hits, scannedBytes, truncated: truncated || budget.spent, scanLimited: budget.spent, indexed })
+  // A search that found its `limit` hits is whole, however much of the budget its last window took.
+  const answer = (truncated: boolean): GrepResult => {
+    const scanLimited = budget.spent && hits.length < q.limit
+    return { hits, scannedBytes, truncated: truncated || scanLimited, scanLimited, indexed }
+  }
   for (const s of sources) {
     const from = q.since !== undefined ? s.positionAtTime(q.since) : 0
     const to = q.until !== undefined ? s.positionAtTime(q.until + 1) : s.end
