@@ -8,7 +8,7 @@ import { lineStart, linesFrom, makeLine, type Line } from './lines'
 import { requiredTokens } from './literals'
 import { compile, findHits, type Found, type Matcher, type Pattern } from './match'
 import { MATCHERS, matchInWorker } from './match-pool'
-import { scanLines, type ScanBudget } from './scan'
+import { WindowBuffers, scanLines, type ScanBudget } from './scan'
 
 export interface GrepQuery extends Pattern {
   since?: number
@@ -46,6 +46,7 @@ export async function grep (store: LogStore, sources: SourceIndex[], q: GrepQuer
   let scannedBytes = 0
   const indexed = plan !== null
   const budget: ScanBudget = { left: q.scan ?? Infinity, spent: false }
+  const buffers = new WindowBuffers()
   // A search that found its `limit` hits is whole, however much of the budget its last window took.
   const answer = (truncated: boolean): GrepResult => {
     const scanLimited = budget.spent && hits.length < q.limit
@@ -56,7 +57,8 @@ export async function grep (store: LogStore, sources: SourceIndex[], q: GrepQuer
     const to = q.until !== undefined ? s.positionAtTime(q.until + 1) : s.end
     const ranges = plan ? lineRanges(s, plan.get(s) ?? [], from, to) : [[from, to]]
     for (const [a, b] of ranges) {
-      // Windows are read one after another and matched up to MATCHERS at a time, results taken in order.
+      // Windows are read one after another and matched up to MATCHERS at a time, one more read ahead, results
+      // taken in order.
       const inflight: Array<Promise<Matched>> = []
       const take = async (): Promise<boolean> => {
         const { window, found, bytes } = await inflight.shift()!
@@ -71,13 +73,14 @@ export async function grep (store: LogStore, sources: SourceIndex[], q: GrepQuer
           const line = makeLine(s.source, window.cursorAt(f.lineStart), window.timestampAt(f.lineStart), text)
           hits.push({ ...line, match: [f.matchStart, f.matchEnd] })
         }
+        buffers.give(window.data)
         return hits.length >= q.limit
       }
-      for await (const window of scanLines(s, a, b, budget)) {
+      for await (const window of scanLines(s, a, b, budget, buffers)) {
         const pending = matchWindow(window, q, matcher, q.limit - hits.length)
         pending.catch(() => {})
         inflight.push(pending)
-        if (inflight.length >= MATCHERS && await take()) return answer(true)
+        if (inflight.length > MATCHERS && await take()) return answer(true)
       }
       while (inflight.length > 0) if (await take()) return answer(true)
       if (budget.spent) return answer(true)

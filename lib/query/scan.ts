@@ -7,6 +7,23 @@ import { NL } from '../util/bytes'
 
 const WINDOW = 4 * 1024 * 1024
 
+/**
+ * Window buffers a query reuses once their hits are taken, so a scan allocates a few windows, not one per 4 MiB
+ * read: short-lived megabytes make the garbage collector run full collections, which hold ingest up
+ * (bench:stall). A window handed to a scan worker is moved there and does not come back.
+ */
+export class WindowBuffers {
+  private readonly free: ArrayBuffer[] = []
+
+  take (): Buffer { return Buffer.from(this.free.pop() ?? new ArrayBuffer(WINDOW)) }
+
+  /** Gives the buffer under a window back, once nothing reads it any more. */
+  give (window: Buffer): void {
+    const ab = window.buffer
+    if (ab instanceof ArrayBuffer && ab.byteLength === WINDOW && window.byteOffset === 0) this.free.push(ab)
+  }
+}
+
 /** Bytes a query may still read (its tenant's `scan` limit less what it read); shared by all its scans. */
 export interface ScanBudget {
   left: number
@@ -21,7 +38,7 @@ export interface ScanBudget {
  * scan stops, `budget.spent`, at the last whole line the budget holds.
  */
 export async function * scanLines (s: SourceIndex, from: number, to: number,
-  budget: ScanBudget = { left: Infinity, spent: false }): AsyncGenerator<Chunk> {
+  budget: ScanBudget = { left: Infinity, spent: false }, buffers = new WindowBuffers()): AsyncGenerator<Chunk> {
   if (from >= to) return
   let next = s.cursorAt(from)
   const stop = s.cursorAt(to)
@@ -49,7 +66,7 @@ export async function * scanLines (s: SourceIndex, from: number, to: number,
       budget.spent = true
       return
     }
-    const chunk = await s.readAsync(pos, upTo)
+    const chunk = await s.readAsync(pos, upTo, buffers.take())
     if (chunk === null) continue
     const buf = chunk.data
     budget.left -= buf.length
