@@ -3,6 +3,7 @@
 // work at a time, not for the whole scan. Across reads the scan keeps cursors, not logical positions: an older
 // generation arriving, or retention, moves positions while a read is in flight.
 import type { Chunk, SourceIndex } from '../store/source'
+import { performance } from 'node:perf_hooks'
 import { NL } from '../util/bytes'
 
 const WINDOW = 4 * 1024 * 1024
@@ -21,6 +22,26 @@ export class WindowBuffers {
   give (window: Buffer): void {
     const ab = window.buffer
     if (ab instanceof ArrayBuffer && ab.byteLength === WINDOW && window.byteOffset === 0) this.free.push(ab)
+  }
+}
+
+/** A scan's share of the process while it runs: it rests as long as it worked, every SLICE_MS of work. */
+const SLICE_MS = 10
+const SHARE = 0.5
+
+/**
+ * Paces a scan. Reading, copying and matching windows back to back keeps the event loop, the threadpool and a scan
+ * worker busy and allocating, and on a loaded machine ingest then waits for a core and for the collector: resting
+ * leaves them to ingest (bench:stall). It halves a long scan's speed at most.
+ */
+class Pace {
+  private since = performance.now()
+
+  async rest (): Promise<void> {
+    const worked = performance.now() - this.since
+    if (worked < SLICE_MS) return
+    await new Promise(resolve => setTimeout(resolve, worked * (1 - SHARE) / SHARE))
+    this.since = performance.now()
   }
 }
 
@@ -46,6 +67,7 @@ export async function * scanLines (s: SourceIndex, from: number, to: number,
   // after the next newline.
   let align: 'check' | 'skip' | null = 'check'
   let retentions = s.retentions
+  const pace = new Pace()
   for (;;) {
     if (s.retentions !== retentions) {
       retentions = s.retentions
@@ -90,6 +112,7 @@ export async function * scanLines (s: SourceIndex, from: number, to: number,
     if (complete === 0) complete = buf.length
     next = chunk.cursorAt(complete)
     yield chunk.head(complete)
+    await pace.rest()
     if (cut) {
       budget.spent = true
       return
