@@ -42,7 +42,7 @@ t.test('a tenant at its query limit queues, then gets 429; other tenants and cro
     const limits = path.join(dir, 'limits.json')
     fs.writeFileSync(limits, JSON.stringify({ tenants: { slow: { queries: 1 } } }))
     const server = await startServer(t, {
-      args: ['--limits', limits, '--query-wait', '1s',
+      args: ['--limits', limits, '--query-wait', '2s',
         '--tokens', tokens(t, { 'slow-token': ['slow'], 'quick-token': ['quick'] })],
     })
     // A line on which ^(x+)+$ backtracks for ever, in a window large enough to go to a scan worker: a query that
@@ -58,6 +58,17 @@ t.test('a tenant at its query limit queues, then gets 429; other tenants and cro
     await waitFor('the slow query running',
       async () => await metric(server, 'logfs_tenant_queries_running', 'slow') === 1)
 
+    // A caller that gives up while queued leaves the queue: it is neither run nor counted as rejected.
+    const givingUp = new AbortController()
+    const abandoned = fetch(`${server.http}/v1/grep?q=hello`,
+      { headers: { authorization: 'Bearer slow-token' }, signal: givingUp.signal }).catch(() => null)
+    await waitFor('the abandoned query queued',
+      async () => await metric(server, 'logfs_tenant_queries_queued', 'slow') === 1)
+    givingUp.abort()
+    await abandoned
+    await waitFor('the abandoned query gone from the queue',
+      async () => await metric(server, 'logfs_tenant_queries_queued', 'slow') === 0)
+
     const started = Date.now()
     const waiting = api<{ error: string }>(server, '/v1/grep?q=hello', 'slow-token')
     await waitFor('the second query queued',
@@ -72,16 +83,17 @@ t.test('a tenant at its query limit queues, then gets 429; other tenants and cro
 
     const refused = await waiting
     t.equal(refused.status, 429, 'refused after the wait')
-    t.equal(refused.headers.get('retry-after'), '1', 'Retry-After in seconds')
+    t.equal(refused.headers.get('retry-after'), '2', 'Retry-After in seconds')
     t.match(refused.body.error, /tenant slow has 1 queries running/)
-    t.ok(Date.now() - started >= 900, 'it waited for --query-wait first')
-    t.equal(await metric(server, 'logfs_tenant_queries_rejected_total', 'slow'), 1, 'counted as rejected')
+    t.ok(Date.now() - started >= 1900, 'it waited for --query-wait first')
+    t.equal(await metric(server, 'logfs_tenant_queries_rejected_total', 'slow'), 1,
+      'counted as rejected, the abandoned one not')
     t.equal(await metric(server, 'logfs_tenant_queries_queued', 'slow'), 0, 'the queue is empty again')
     t.equal(await metric(server, 'logfs_tenant_queries_running', 'slow'), 1, 'the slow query still runs')
 
     const viaCli = await cli(['grep', 'hello', '--server', server.http], { LOGFS_TOKEN: 'slow-token' })
     t.equal(viaCli.code, 2, 'the CLI exits 2 on a refused query')
-    t.match(viaCli.stderr, /429: tenant slow has 1 queries running.*retry in 1 s/)
+    t.match(viaCli.stderr, /429: tenant slow has 1 queries running.*retry in 2 s/)
 
     // A second slot, by a reload of the limits file: the next query runs beside the stuck one.
     fs.writeFileSync(limits, JSON.stringify({ tenants: { slow: { queries: 2 } } }))

@@ -6,6 +6,7 @@ import type { Piece } from '../store/segment-index'
 import type { Chunk, SourceIndex } from '../store/source'
 import { lineStart, linesFrom, makeLine, type Line } from './lines'
 import { requiredTokens } from './literals'
+import { NL } from '../util/bytes'
 import { compile, findHits, type Found, type Matcher, type Pattern } from './match'
 import { MATCHERS, matchInWorker } from './match-pool'
 import { WindowBuffers, scanLines, type ScanBudget } from './scan'
@@ -104,13 +105,36 @@ async function matchWindow (window: Chunk, q: Pattern, matcher: Matcher, max: nu
   const buf = window.data
   const bytes = buf.length
   if (bytes < INLINE || Buffer.isBuffer(matcher) || matcher.anchor !== null) {
-    return { window, found: findHits(buf, matcher, max), bytes }
+    return { window, found: await matchInline(buf, matcher, max), bytes }
   }
   // Handed over, not copied, when the window owns its memory (a read's own buffer, not Node's shared pool).
   const owned = buf.byteOffset === 0 && buf.buffer.byteLength === buf.length && buf.length > Buffer.poolSize
   const data = owned ? buf.buffer as ArrayBuffer : Uint8Array.prototype.slice.call(buf).buffer
   const { pattern, regex, ignoreCase, word } = q
   return { window, found: await matchInWorker({ data, max, pattern, regex, ignoreCase, word }), bytes }
+}
+
+/**
+ * `findHits` over a window INLINE bytes of whole lines at a time, the event loop's other work between: a window
+ * whose every line matches would otherwise build thousands of hits in one go (bench:stall, the 10,000-hit row).
+ */
+async function matchInline (buf: Buffer, matcher: Matcher, max: number): Promise<Found[]> {
+  const found: Found[] = []
+  for (let at = 0; at < buf.length && found.length < max;) {
+    if (at > 0) await new Promise(resolve => setImmediate(resolve))
+    let end = buf.length
+    if (at + INLINE < buf.length) {
+      const nl = buf.lastIndexOf(NL, at + INLINE - 1)
+      // A line longer than a slice is matched whole.
+      const next = nl >= at ? nl : buf.indexOf(NL, at + INLINE)
+      end = next < 0 ? buf.length : next + 1
+    }
+    for (const f of findHits(buf.subarray(at, end), matcher, max - found.length)) {
+      found.push({ ...f, lineStart: f.lineStart + at, lineEnd: f.lineEnd + at })
+    }
+    at = end
+  }
+  return found
 }
 
 /**

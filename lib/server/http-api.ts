@@ -17,7 +17,7 @@ import { followSource, followSources } from './follow'
 import { isConsolePath, serveConsole } from './console'
 import type { Registry, Histogram } from '../metrics/registry'
 import { log } from '../util/log'
-import { CROSS_TENANT, QueryBusy, chargedTenant, type QueryGate } from './query-gate'
+import { CROSS_TENANT, QueryAbandoned, QueryBusy, chargedTenant, type QueryGate } from './query-gate'
 import type { LimitsInForce, TenantLimits } from './limits'
 
 const MAX_READ = 16 * 1024 * 1024
@@ -123,7 +123,7 @@ export class HttpApi {
             until,
             limit: Math.max(1, intParam(q, 'limit', 100, MAX_LINES)),
           }
-          await sendHits(res, await this.gated(allowed, q.get('source'), l => this.store.query(() => {
+          await sendHits(res, await this.gated(allowed, q.get('source'), res, l => this.store.query(() => {
             checkRange(this.store, since, until)
             return grep(this.store, selectSources(this.store, allowed, q.get('source')), { ...query, scan: l.scan })
           })))
@@ -133,7 +133,7 @@ export class HttpApi {
           const at = cursorParam(q.get('cursor') ?? '')
           const before = intParam(q, 'before', 10, MAX_LINES)
           const after = intParam(q, 'after', 10, MAX_LINES)
-          json(res, 200, await this.gated(allowed, q.get('source'), () => this.store.query(() => {
+          json(res, 200, await this.gated(allowed, q.get('source'), res, () => this.store.query(() => {
             const s = resolveSource(this.store, allowed, q.get('source'))
             const found = context(s, at, before, after)
             if (!found) {
@@ -146,7 +146,7 @@ export class HttpApi {
         case '/v1/trace': {
           const id = q.get('id')
           if (!id) throw new QueryError('bad-input', 'parameter id is required')
-          const trace = await this.gated(allowed, null,
+          const trace = await this.gated(allowed, null, res,
             l => this.store.query(() => buildTrace(this.store, id, allowed, l.scan)))
           if (!trace) throw new QueryError('not-found', `no lines of trace ${id}`)
           json(res, 200, trace)
@@ -156,7 +156,7 @@ export class HttpApi {
           const since = timeParam(q, 'since')
           const until = timeParam(q, 'until')
           const buckets = Math.max(1, intParam(q, 'buckets', 60, 1000))
-          json(res, 200, await this.gated(allowed, q.get('source'), () => this.store.query(() =>
+          json(res, 200, await this.gated(allowed, q.get('source'), res, () => this.store.query(() =>
             histogram(selectSources(this.store, allowed, q.get('source')), buckets, since, until))))
           break
         }
@@ -169,6 +169,7 @@ export class HttpApi {
       this.queryLatency({ endpoint }).observe(Number(process.hrtime.bigint() - started) / 1e9)
     } catch (err) {
       if (err instanceof QueryError) return json(res, STATUS[err.kind], { error: err.message })
+      if (err instanceof QueryAbandoned) return
       if (err instanceof QueryBusy) {
         return json(res, 429, { error: err.message }, { 'retry-after': String(err.retryAfterSeconds) })
       }
@@ -180,7 +181,7 @@ export class HttpApi {
   private async read (allowed: Allowed, q: Query, res: http.ServerResponse): Promise<void> {
     const from = q.get('from') ? cursorParam(q.get('from')!) : null
     const max = intParam(q, 'max', MAX_READ, MAX_READ)
-    const { s, data, next } = await this.gated(allowed, q.get('source'), () => this.store.query(() => {
+    const { s, data, next } = await this.gated(allowed, q.get('source'), res, () => this.store.query(() => {
       const s = resolveSource(this.store, allowed, q.get('source'))
       return { s, ...this.store.read(s.source, from, Math.max(1, max)) }
     }))
@@ -210,7 +211,7 @@ export class HttpApi {
       const s = await this.store.query(() => resolveSource(this.store, allowed, q.get('source')))
       return await followSource(this.store, s, n, req, res)
     }
-    json(res, 200, await this.gated(allowed, q.get('source'), () => this.store.query(() => {
+    json(res, 200, await this.gated(allowed, q.get('source'), res, () => this.store.query(() => {
       const s = resolveSource(this.store, allowed, q.get('source'))
       return { source: s.source, lines: lastLines(s, n) }
     })))
@@ -222,11 +223,20 @@ export class HttpApi {
    * slot: they read the last lines, then what is appended as it is appended, and a slot held for a stream's life
    * would let a few open `tail -f` lock their tenant out of every other query.
    */
-  private async gated<T> (allowed: Allowed, glob: string | null, fn: (l: TenantLimits) => Promise<T>): Promise<T> {
+  private async gated<T> (allowed: Allowed, glob: string | null, res: http.ServerResponse,
+    fn: (l: TenantLimits) => Promise<T>): Promise<T> {
     const match = sourceMatcher(glob)
     const tenants = new Set<string>()
     for (const s of this.store.allSources()) if (allowed(s.tenant) && match(s.source)) tenants.add(s.tenant)
     const tenant = chargedTenant(tenants)
-    return await this.gate.run(tenant, () => fn(this.limits.for(tenant ?? CROSS_TENANT)))
+    // A response closed before it was answered is a caller that gave up: its query leaves the queue.
+    const gone = new AbortController()
+    const onClose = (): void => gone.abort()
+    res.once('close', onClose)
+    try {
+      return await this.gate.run(tenant, () => fn(this.limits.for(tenant ?? CROSS_TENANT)), gone.signal)
+    } finally {
+      res.off('close', onClose)
+    }
   }
 }

@@ -15,6 +15,9 @@ export const DEFAULT_QUERY_WAIT_MS = 30_000
 /** What a query spanning several tenants is charged to. */
 export const CROSS_TENANT = '*'
 
+/** The caller went away while its query waited: it is dropped from the queue, not run. */
+export class QueryAbandoned extends Error {}
+
 /** The query waited its whole wait for a slot. */
 export class QueryBusy extends Error {
   constructor (readonly tenant: string, readonly retryAfterSeconds: number, running: number) {
@@ -45,10 +48,13 @@ export class QueryGate {
     limits.onChange(() => { for (const tenant of this.lanes.keys()) this.admit(tenant) })
   }
 
-  /** Runs `fn` in one of `tenant`'s slots (at once when `tenant` is null); rejects with QueryBusy after the wait. */
-  async run<T> (tenant: string | null, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in one of `tenant`'s slots (at once when `tenant` is null); rejects with QueryBusy after the wait, and
+   * with QueryAbandoned when `gone` aborts first.
+   */
+  async run<T> (tenant: string | null, fn: () => Promise<T>, gone?: AbortSignal): Promise<T> {
     if (tenant === null) return await fn()
-    await this.acquire(tenant)
+    await this.acquire(tenant, gone)
     try {
       return await fn()
     } finally {
@@ -82,25 +88,33 @@ export class QueryGate {
     return l
   }
 
-  private acquire (tenant: string): Promise<void> {
+  private acquire (tenant: string, gone?: AbortSignal): Promise<void> {
     const l = this.lane(tenant)
     if (l.queue.length === 0 && l.running < this.limits.for(tenant).queries) {
       l.running++
       return Promise.resolve()
     }
     return new Promise((resolve, reject) => {
+      const leave = (err: Error): void => {
+        clearTimeout(timer)
+        gone?.removeEventListener('abort', abandon)
+        l.queue.splice(l.queue.indexOf(waiter), 1)
+        this.forget(tenant)
+        reject(err)
+      }
+      const abandon = (): void => leave(new QueryAbandoned('the caller went away'))
       const waiter: Waiter = {
         admit: () => {
           clearTimeout(timer)
+          gone?.removeEventListener('abort', abandon)
           resolve()
         },
       }
       const timer = setTimeout(() => {
-        l.queue.splice(l.queue.indexOf(waiter), 1)
         this.rejected.set(tenant, (this.rejected.get(tenant) ?? 0) + 1)
-        this.forget(tenant)
-        reject(new QueryBusy(tenant, Math.max(1, Math.ceil(this.waitMs / 1000)), l.running))
+        leave(new QueryBusy(tenant, Math.max(1, Math.ceil(this.waitMs / 1000)), l.running))
       }, this.waitMs)
+      gone?.addEventListener('abort', abandon)
       l.queue.push(waiter)
     })
   }
