@@ -20,8 +20,8 @@ const MAY_IMPORT: Record<string, string[]> = {
   store: ['wire', 'native'],
   query: ['store'],
   server: ['query', 'metrics'],
-  // The console runs in the browser; it imports only the API's result types.
-  web: ['query'],
+  // The console runs in the browser; it imports only the API's result types (the queries', and the server's own).
+  web: ['server'],
   // A gateway's store: the cluster's streams behind the same index the embedded store keeps.
   jetstream: ['store'],
   config: ['ring'],

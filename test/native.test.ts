@@ -12,8 +12,8 @@ import path from 'node:path'
 const ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..')
 const SRC = path.join(ROOT, 'lib/native/src')
 const TEST = path.join(ROOT, 'test/native/producer_test.c')
-const SOURCES = [TEST, ...['intake.c', 'tail.c', 'files.c', 'writeback.c', 'state.c', 'tokens.c']
-  .map(f => path.join(SRC, f))]
+const SOURCES = [TEST, path.join(ROOT, 'test/native/writeback_test.c'),
+  ...['intake.c', 'tail.c', 'files.c', 'writeback.c', 'state.c', 'tokens.c'].map(f => path.join(SRC, f))]
 const FLAGS = ['-std=c11', '-D_GNU_SOURCE', '-O1', '-g', '-fno-omit-frame-pointer', '-pthread', `-I${SRC}`]
 const ASAN = ['-fsanitize=address,undefined']
 const TSAN = ['-fsanitize=thread']

@@ -211,8 +211,8 @@ export class Agent {
   stop (onProgress?: (pending: number) => void): Promise<boolean> {
     this.stopping ??= (async () => {
       // Writeback mode: what applications wrote sits in the kernel's page cache until flushed; it must reach the
-      // rings before they stop taking writes.
-      await this.fuse?.flush()
+      // rings before they stop taking writes, while the mount is still served.
+      await this.fuse?.seal(this.options.drainTimeoutMs)
       this.intake.close()
       const drained = await this.shipper.drain(this.options.drainTimeoutMs, onProgress)
       if (!drained) {

@@ -100,9 +100,13 @@ export class Mount {
   private mounted = true
   constructor (readonly mountpoint: string, readonly cache: CacheMode) {}
 
-  /** Writeback mode: resolves once dirty pages written before the call have reached logfs. */
-  async flush (): Promise<void> {
-    if (this.cache === 'writeback' && this.mounted) await new Promise<void>(resolve => native.flush(resolve))
+  /**
+   * Writeback mode: resolves once the flusher has ended, the dirty pages written before the call are in the rings
+   * (up to `maxMs` for their writes to be answered) and each file's stream ends at a line boundary; later pages
+   * are refused. Must come before unmount: no thread of this process may sync a mount it no longer serves.
+   */
+  async seal (maxMs: number): Promise<void> {
+    if (this.cache === 'writeback' && this.mounted) await new Promise<void>(resolve => native.seal(maxMs, resolve))
   }
 
   /** Unmounts lazily: files still open keep being served until they are closed or the process ends. */

@@ -3,7 +3,7 @@
 {
   "targets": [{
     "target_name": "logfs_native",
-    "sources": ["src/addon.c", "src/session.c", "src/intake.c", "src/files.c", "src/tail.c", "src/writeback.c",
+    "sources": ["src/addon.c", "src/session.c", "src/intake.c", "src/files.c", "src/tail.c", "src/writeback.c", "src/flusher.c",
       "src/state.c", "src/shared.cc", "src/tokens.c"],
     "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "<!@(pkg-config --cflags fuse3)"],
     "cflags_cc": ["-O2", "-Wall", "-Wextra"],

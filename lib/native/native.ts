@@ -42,8 +42,12 @@ export interface NativeCore {
   /** Mounts and serves on libfuse threads; throws with the reason. One mount per process. */
   mount (mountpoint: string, settings: MountSettings, dispatch: Dispatch, onData: () => void): void
   unmount (): void
-  /** Writeback mode: calls `done` once dirty pages written before the call reached logfs (off the JS thread). */
-  flush (done: () => void): void
+  /**
+   * Writeback mode, a stop's first step, off the JS thread: ends the flusher, brings the dirty pages written before
+   * the call into the rings (waiting up to maxMs for their writes to be answered), and ends each file's stream at
+   * a line boundary, refusing later pages; then calls `done` (session.h, lf_session_seal).
+   */
+  seal (maxMs: number, done: () => void): void
   /**
    * Names refused as not UTF-8, writes and reads answered in C, bytes held in tails, and writeback bytes that came
    * ahead of the bytes before them (accepted, not yet in a ring: see writeback.h).

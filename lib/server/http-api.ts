@@ -19,6 +19,7 @@ import type { Registry, Histogram } from '../metrics/registry'
 import { log } from '../util/log'
 import { CROSS_TENANT, QueryAbandoned, QueryBusy, chargedTenant, type QueryGate } from './query-gate'
 import type { LimitsInForce, TenantLimits } from './limits'
+import type { TenantRow } from './tenants'
 
 const MAX_READ = 16 * 1024 * 1024
 
@@ -72,8 +73,8 @@ export class HttpApi {
   private readonly queryLatency: (labels?: Record<string, string>) => Histogram
 
   constructor (private readonly store: LogStore, private readonly auth: Auth, private readonly metrics: Registry,
-    private readonly gate: QueryGate, private readonly limits: LimitsInForce,
-    private readonly unready: () => string | null) {
+    private readonly tenants: (allowed: Allowed) => TenantRow[], private readonly gate: QueryGate,
+    private readonly limits: LimitsInForce, private readonly unready: () => string | null) {
     this.queryLatency = metrics.histogram('logfs_query_duration_seconds', 'Time to answer a query, by endpoint.')
   }
 
@@ -108,6 +109,9 @@ export class HttpApi {
           json(res, 200, { sources: sources.filter(s => match(s.source)) })
           break
         }
+        case '/v1/tenants':
+          json(res, 200, { tenants: await this.store.query(() => this.tenants(allowed)) })
+          break
         case '/v1/read':
           await this.read(allowed, q, res)
           break

@@ -15,6 +15,7 @@ import {
 import { NodeClaims } from './claims'
 import type { LimitsInForce } from './limits'
 import { DEFAULT_QUERY_WAIT_MS, QueryGate } from './query-gate'
+import { IngestMeter, NO_ACTIVITY, tenantRows, type TenantActivity, type TenantRow } from './tenants'
 import { sourceName } from '../util/sources'
 import { log } from '../util/log'
 
@@ -59,6 +60,10 @@ export class LogServer {
   private readonly claims = new NodeClaims()
   /** Query slots and queues per tenant (`state()` for a view of them). */
   readonly queries: QueryGate
+  /** Bytes each tenant sent over the last minute, for /v1/tenants. */
+  readonly ingestMeter = new IngestMeter()
+  /** Figures of the parts that enforce limits, for /v1/tenants. */
+  activity: TenantActivity = NO_ACTIVITY
 
   constructor (private readonly store: LogStore, private readonly auth: Auth, readonly limits: LimitsInForce,
     options: { queryWaitMs?: number } = {}) {
@@ -67,7 +72,10 @@ export class LogServer {
     this.registerMetrics()
     this.queries = new QueryGate(limits, options.queryWaitMs ?? DEFAULT_QUERY_WAIT_MS)
     this.queries.registerMetrics(this.metrics)
-    const api = new HttpApi(store, auth, this.metrics, this.queries, limits,
+    this.activity = { ...this.activity, queuedQueries: tenant => this.queries.queued(tenant) }
+    const tenants = (allowed: (tenant: string) => boolean): TenantRow[] =>
+      tenantRows(store, allowed, limits, this.ingestMeter, this.activity)
+    const api = new HttpApi(store, auth, this.metrics, tenants, this.queries, limits,
       () => store.healthy ? store.trouble : 'the store cannot take batches (a failed fsync, or stopping)')
     this.http = http.createServer((req, res) => api.handle(req, res))
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME, perMessageDeflate: false })
@@ -184,6 +192,7 @@ export class LogServer {
         this.stats.batches++
         this.stats.storedBytes += stored
         this.stats.duplicateBytes += duplicate
+        this.ingestMeter.add(batch.tenant, stored + duplicate)
         send({ t: 'ack', seq: batch.seq, stored, duplicate })
       }, (err: Error) => {
         // A full disk, or a tenant stream the cluster has no room for, is logged once per episode by the store; a

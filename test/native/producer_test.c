@@ -1,10 +1,11 @@
-// The ring producer, the tail buffer, the file table and the takeover state on their own: plain C and pthreads,
-// linked with lib/native/src/intake.c, tail.c, files.c, writeback.c and state.c (no N-API, no libfuse).
+// The ring producer, the tail buffer, the file table, writeback's stop and the takeover state on their own: plain C
+// and pthreads, linked with writeback_test.c and lib/native/src/intake.c, tail.c, files.c, writeback.c and state.c
+// (no N-API, no libfuse).
 // test/native.test.ts builds and runs it under AddressSanitizer + UBSan, and its threaded "block" part under
 // ThreadSanitizer:
 //
 //   cc -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=address,undefined -pthread -Ilib/native/src
-//     test/native/producer_test.c lib/native/src/{intake,tail,files,writeback,state}.c
+//     test/native/{producer,writeback}_test.c lib/native/src/{intake,tail,files,writeback,state}.c
 //   ./a.out [name-prefix...]
 //
 // Prints TAP (a line per test, "1..N" at the end) and exits 1 when a test failed.
@@ -18,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "files.h"
 #include "intake.h"
 #include "state.h"
@@ -30,7 +32,7 @@ static int n_tests, n_failed;
 static int cur_failed;
 static const char *cur_name;
 
-static void failf(const char *file, int line, const char *fmt, ...) {
+void failf(const char *file, int line, const char *fmt, ...) {
   va_list ap;
   cur_failed++;
   printf("#   FAIL %s:%d (%s): ", file, line, cur_name);
@@ -40,16 +42,6 @@ static void failf(const char *file, int line, const char *fmt, ...) {
   printf("\n");
   fflush(stdout);
 }
-
-#define CHECK(cond, ...) \
-  do { if (!(cond)) failf(__FILE__, __LINE__, "not " #cond ": " __VA_ARGS__); } while (0)
-#define CHECK_EQ(a, b, what) \
-  do { \
-    long double a_ = (long double) (a), b_ = (long double) (b); \
-    if (a_ != b_) failf(__FILE__, __LINE__, "%s: got %.17Lg, want %.17Lg (%s == %s)", what, a_, b_, #a, #b); \
-  } while (0)
-#define CHECK_MEM(got, want, n, what) \
-  do { if (memcmp((got), (want), (n)) != 0) failf(__FILE__, __LINE__, "%s: bytes differ", what); } while (0)
 
 static int selected(int argc, char **argv, const char *name) {
   if (argc < 2) return 1;
@@ -1169,6 +1161,7 @@ int main(int argc, char **argv) {
   RUN("announce: the flag and on_data", announce_on_data);
   RUN("tail: window, holes, overwrite, truncate", tail_buffer);
   RUN("files: add, get, replace, remove", files_table);
+  RUN("writeback: a stop's seal ends each file's stream at a line boundary", writeback_seal);
   RUN("state: a takeover recovers cursors and unanswered writes", state_takeover);
   RUN("tokens: block tokens, lines and levels per piece", block_tokens);
   printf("1..%d\n", n_tests);

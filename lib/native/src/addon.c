@@ -196,20 +196,17 @@ static napi_value js_unmount(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-typedef struct flush_work {
+typedef struct seal_work {
   napi_async_work work;
   napi_ref done;
-} flush_work;
+  double max_ms;
+} seal_work;
 
-static void flush_execute(napi_env env, void *data) {
-  (void) env;
-  (void) data;
-  lf_session_sync();
-}
+static void seal_execute(napi_env env, void *data) { lf_session_seal((unsigned) ((seal_work *) data)->max_ms); }
 
-static void flush_complete(napi_env env, napi_status status, void *data) {
+static void seal_complete(napi_env env, napi_status status, void *data) {
   (void) status;
-  flush_work *w = data;
+  seal_work *w = data;
   napi_value done;
   if (napi_get_reference_value(env, w->done, &done) == napi_ok) napi_call_function(env, undefined(env), done, 0, NULL, NULL);
   napi_delete_reference(env, w->done);
@@ -217,15 +214,16 @@ static void flush_complete(napi_env env, napi_status status, void *data) {
   free(w);
 }
 
-/** flush(done): syncs the mount on a libuv worker thread, then calls done on this one. */
-static napi_value js_flush(napi_env env, napi_callback_info info) {
-  ARGS(1);
-  flush_work *w = calloc(1, sizeof *w);
-  if (w == NULL) return throw_msg(env, "flush: out of memory");
+/** seal(maxMs, done): the writeback stop's seal (session.h) on a libuv worker thread, then done on this one. */
+static napi_value js_seal(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  seal_work *w = calloc(1, sizeof *w);
+  if (w == NULL) return throw_msg(env, "seal: out of memory");
+  if (numbers(env, argv, 0, 1, &w->max_ms) != 0) { free(w); return NULL; }
   napi_value name;
-  napi_create_string_utf8(env, "logfs-flush", NAPI_AUTO_LENGTH, &name);
-  CHECK(napi_create_reference(env, argv[0], 1, &w->done));
-  CHECK(napi_create_async_work(env, NULL, name, flush_execute, flush_complete, w, &w->work));
+  napi_create_string_utf8(env, "logfs-seal", NAPI_AUTO_LENGTH, &name);
+  CHECK(napi_create_reference(env, argv[1], 1, &w->done));
+  CHECK(napi_create_async_work(env, NULL, name, seal_execute, seal_complete, w, &w->work));
   CHECK(napi_queue_async_work(env, w->work));
   return undefined(env);
 }
@@ -473,7 +471,7 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
   (void) info;
-  __atomic_store_n(&intake.closed, 1, __ATOMIC_RELEASE);
+  __atomic_fetch_or(&intake.closed, LF_CLOSING, __ATOMIC_ACQ_REL);
   return undefined(env);
 }
 
@@ -716,7 +714,7 @@ static napi_value js_block_tokens(napi_env env, napi_callback_info info) {
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
-    EXPORT("mount", js_mount), EXPORT("unmount", js_unmount), EXPORT("flush", js_flush),
+    EXPORT("mount", js_mount), EXPORT("unmount", js_unmount), EXPORT("seal", js_seal),
     EXPORT("counts", js_counts), EXPORT("replyErr", js_reply_err), EXPORT("replyEntry", js_reply_entry),
     EXPORT("replyAttr", js_reply_attr), EXPORT("replyCreate", js_reply_create), EXPORT("replyOpen", js_reply_open),
     EXPORT("replyDir", js_reply_dir), EXPORT("tenantNew", js_tenant_new), EXPORT("tenantPolicy", js_tenant_policy),

@@ -88,6 +88,7 @@ void lf_files_remove(uint64_t ino) {
 }
 
 void lf_file_free(lf_file *f) {
+  lf_wb_forget(f);
   __atomic_sub_fetch(&tail_bytes, f->tail.held, __ATOMIC_RELAXED);
   lf_tail_free(&f->tail);
   pthread_mutex_destroy(&f->mu);

@@ -36,6 +36,8 @@ typedef struct lf_file {
   pthread_mutex_t ship_mu;
   /** Requests that came ahead of the bytes before them (writeback.c), sorted by offset. Under ship_mu. */
   void *pending;
+  /** Writeback mode: the bytes shipped so far end inside a line (writeback.c counts such files for a stop). */
+  int line_open;
   /** A truncate's new size for `shipped` (if lower), taken by the next write; -1 when none. */
   int64_t lower_to;
   /** Where the size, mtime and shipped offset are mirrored for the next agent; NULL when nowhere. */

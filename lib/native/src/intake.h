@@ -62,8 +62,13 @@ typedef struct lf_source {
   int skipping;
 } lf_source;
 
+/** lf_intake.closed: a stop began; only a write that continues an unfinished line goes in (lf_intake_write). */
+#define LF_CLOSING 1
+/** lf_intake.closed, writeback mode: LF_CLOSING and the stop's seal is over; no file takes new bytes (writeback.h). */
+#define LF_CLOSED 3
+
 typedef struct lf_intake {
-  /** After a stop began, only a write that continues an unfinished line goes in (see lf_intake_write). */
+  /** 0, LF_CLOSING or LF_CLOSED: bits, set and never cleared, so closing again keeps a seal's LF_CLOSED. */
   int closed;
   /** Called, outside any lock, when a tenant's ring got bytes while it was not announced (ctl ANNOUNCED 0 → 1). */
   void (*on_data)(void *arg);

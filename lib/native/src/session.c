@@ -9,7 +9,6 @@
 #include "session.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <pthread.h>
 #include <signal.h>
@@ -19,11 +18,11 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "files.h"
+#include "flusher.h"
 #include "state.h"
 #include "writeback.h"
 
@@ -48,10 +47,7 @@ static __thread lf_intent *my_intent;
 static struct fuse_session *se;
 static lf_session_options opts;
 static lf_intake *intake;
-static pthread_t flush_thread;
-static int flushing;
-static pthread_mutex_t flush_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t flush_cv = PTHREAD_COND_INITIALIZER;
+static lf_flusher flusher;
 static uint64_t n_refused, n_writes, n_reads;
 
 static double now_ms(void) {
@@ -370,74 +366,6 @@ static void start_worker(void) {
   pthread_attr_destroy(&attr);
 }
 
-/** The mount's count of requests not yet answered (fusectl's `waiting`), or -1 when it cannot be read. */
-static long unanswered(int fd) {
-  struct stat st;
-  if (fstat(fd, &st) != 0) return -1;
-  char path[80];
-  // fusectl names a connection by the kernel's dev_t: major << 20 | minor.
-  snprintf(path, sizeof path, "/sys/fs/fuse/connections/%u/waiting",
-    (unsigned) (major(st.st_dev) << 20 | minor(st.st_dev)));
-  FILE *f = fopen(path, "r");
-  if (f == NULL) return -1;
-  long n = -1;
-  if (fscanf(f, "%ld", &n) != 1) n = -1;
-  fclose(f);
-  return n;
-}
-
-/**
- * syncfs on a FUSE mount queues the writeback of every dirty page but does not wait for those writes: the kernel
- * waits for them (fuse_sync_fs_writes) only on connections with sync_fs set, which it sets for fuseblk mounts
- * alone. A gap is proved real only once they are answered, so this waits, up to `max_ms`, for the connection to
- * have no request unanswered. True when it had none (or cannot tell, with no fusectl mounted: as before).
- * Seen without it: a 128 KiB write behind a gap came after the gap was taken as real, and was dropped as
- * already shipped (test/writeback.test.ts, umount after four writers' burst, 1 run in 3).
- */
-static int all_answered(int fd, int max_ms) {
-  for (int waited = 0; waited < max_ms; waited++) {
-    long n = unanswered(fd);
-    if (n <= 0) return 1;
-    usleep(1000);
-  }
-  return 0;
-}
-
-/**
- * Syncs the mount, then ships what waited for a gap the sync proved real (writeback.h): when every request is
- * answered, or at a stop, where nothing later would ship it.
- */
-static void sync_mount(int fd, int stopping) {
-  double began = lf_wb_now();
-  syncfs(fd);
-  if (all_answered(fd, 2000) || stopping) lf_wb_expire(intake, began);
-}
-
-/**
- * Writeback mode: dirty pages reach logfs only at writeback (up to dirty_expire_centisecs, 30 s), fsync or
- * close. This thread syncs the mount every flush_ms so delivery latency stays bounded. It is not the JS thread:
- * a sync waits for writes that may wait for ring space, which only JS frees.
- */
-static void *flush_main(void *arg) {
-  (void) arg;
-  int fd = open(opts.mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  pthread_mutex_lock(&flush_mu);
-  while (flushing) {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_nsec += (long) opts.flush_ms * 1000000L;
-    deadline.tv_sec += deadline.tv_nsec / 1000000000L;
-    deadline.tv_nsec %= 1000000000L;
-    pthread_cond_timedwait(&flush_cv, &flush_mu, &deadline);
-    pthread_mutex_unlock(&flush_mu);
-    if (fd >= 0) sync_mount(fd, 0);
-    pthread_mutex_lock(&flush_mu);
-  }
-  pthread_mutex_unlock(&flush_mu);
-  if (fd >= 0) close(fd);
-  return NULL;
-}
-
 /**
  * The supervisor's /dev/fuse descriptor: mounted here the first time; after that the mount exists and the
  * kernel holds requests a dead agent took. libfuse refuses every request before INIT, which only the first agent
@@ -514,30 +442,17 @@ int lf_session_start(const lf_session_options *o, lf_intake *ix, char *error, si
     // all_answered reads fusectl; a container's /sys lacks it unless mounted there (privileged, as the DaemonSet
     // is). Already mounted (EBUSY) or not allowed: nothing to do.
     mount("fusectl", "/sys/fs/fuse/connections", "fusectl", 0, NULL);
-    flushing = 1;
-    if (pthread_create(&flush_thread, NULL, flush_main, NULL) == 0) pthread_detach(flush_thread);
+    lf_flusher_start(&flusher, opts.mountpoint, opts.flush_ms, intake);
   }
   return 0;
 }
 
-void lf_session_sync(void) {
-  if (se == NULL || !opts.writeback) return;
-  int fd = open(opts.mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  sync_mount(fd, 1);
-  close(fd);
+void lf_session_seal(unsigned max_ms) {
+  if (se != NULL && opts.writeback) lf_flusher_seal(&flusher, max_ms);
 }
 
 void lf_session_stop(void) {
   if (se == NULL) return;
-  if (opts.writeback) {
-    // Not joined: this is the JS thread, and the flusher may be in a sync whose writes wait for ring space that
-    // only JS frees. The stop synced the mount already (lf_session_sync); the flusher ends after its current sync.
-    pthread_mutex_lock(&flush_mu);
-    flushing = 0;
-    pthread_cond_signal(&flush_cv);
-    pthread_mutex_unlock(&flush_mu);
-  }
   fuse_session_exit(se);
   // The session is not destroyed: JS may still answer requests it holds, and libfuse frees a request's session
   // with it. One mount per process, so this leaks nothing that matters.

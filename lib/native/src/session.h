@@ -73,11 +73,15 @@ typedef struct lf_attr {
  */
 int lf_session_start(const lf_session_options *o, lf_intake *intake, char *error, size_t error_len);
 /**
- * Writeback mode: returns once dirty pages written before the call have reached logfs. Never on the JS thread:
- * those writes may wait for ring space that only JS frees.
+ * Writeback mode, the first step of a stop: ends the flusher, brings every dirty page written before the call
+ * into the rings, and ends each file's stream at a line boundary, refusing later pages (flusher.h). Never on the
+ * JS thread: those writes may wait for ring space that only JS frees.
  */
-void lf_session_sync(void);
-/** Unmounts (lazily: files still open keep being served until closed or the process ends). */
+void lf_session_seal(unsigned max_ms);
+/**
+ * Unmounts (lazily: files still open keep being served until closed or the process ends). In writeback mode,
+ * only after lf_session_seal: no thread of this process may sync a mount it no longer serves.
+ */
 void lf_session_stop(void);
 /** Counters of the C side: names refused as not UTF-8, writes and reads answered, writeback bytes out of order. */
 void lf_session_counts(double *refused_names, double *writes, double *reads, double *reorder_bytes);

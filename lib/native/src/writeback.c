@@ -3,6 +3,7 @@
 #include "writeback.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,6 +24,8 @@ typedef struct lf_entry {
 static lf_entry *registry;
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t waiting_bytes;
+/** Files whose shipped bytes end inside a line (line_open). */
+static uint64_t open_lines;
 
 double lf_wb_now(void) {
   struct timespec ts;
@@ -76,38 +79,70 @@ static void set_shipped(lf_file *f, uint64_t to) {
   if (rec != NULL) rec->shipped = to;
 }
 
-/** Ships [off, off + size) past the shipped offset, which must be at or after `off`. */
-static int ship(lf_intake *ix, lf_file *f, const uint8_t *buf, uint64_t size, uint64_t off, int flags) {
-  if (off + size <= f->shipped) return 0;
-  uint64_t skip = f->shipped - off;
-  int rc = lf_intake_write(ix, f->source, buf + skip, size - skip, flags);
-  if (rc == 0) set_shipped(f, off + size);
-  return rc;
+static void set_line_open(lf_file *f, int open) {
+  if (__atomic_exchange_n(&f->line_open, open, __ATOMIC_ACQ_REL) == open) return;
+  if (open) __atomic_add_fetch(&open_lines, 1, __ATOMIC_RELAXED);
+  else __atomic_sub_fetch(&open_lines, 1, __ATOMIC_RELAXED);
 }
 
-/** Ships the waiting pieces the shipped offset has reached (all of them when `gap_is_real`). */
-static void drain(lf_intake *ix, lf_file *f, int gap_is_real) {
+/** After a stop began, a file takes new bytes only while its stream ends inside a line (lf_wb_seal). */
+static int refuses(lf_intake *ix, lf_file *f) {
+  int closed = __atomic_load_n(&ix->closed, __ATOMIC_ACQUIRE);
+  return closed == LF_CLOSED || (closed == LF_CLOSING && !__atomic_load_n(&f->line_open, __ATOMIC_ACQUIRE));
+}
+
+static uint64_t line_end(const uint8_t *bytes, uint64_t len) {
+  const uint8_t *nl = memchr(bytes, '\n', len);
+  return nl == NULL ? len : (uint64_t) (nl - bytes) + 1;
+}
+
+/**
+ * Ships [off, off + size) past the shipped offset, which must be at or after `off`. After a stop began, only
+ * the rest of the unfinished line goes, and the request is refused (-EROFS) when it held more.
+ */
+static int ship(lf_intake *ix, lf_file *f, const uint8_t *buf, uint64_t size, uint64_t off, int flags) {
+  if (off + size <= f->shipped) return 0;
+  if (refuses(ix, f)) return -EROFS;
+  const uint8_t *from = buf + (f->shipped - off);
+  uint64_t len = off + size - f->shipped;
+  int closing = __atomic_load_n(&ix->closed, __ATOMIC_ACQUIRE) != 0;
+  uint64_t take = closing ? line_end(from, len) : len;
+  // The intake's own refusal after a stop looks at the source, which files renamed over each other share.
+  int rc = lf_intake_write(ix, f->source, from, take, flags | (closing ? LF_FORCE : 0));
+  if (rc != 0) return rc;
+  set_shipped(f, f->shipped + take);
+  set_line_open(f, from[take - 1] != '\n');
+  return take < len ? -EROFS : 0;
+}
+
+static void unlink_first(lf_file *f) {
+  lf_piece *p = f->pending;
+  f->pending = p->next;
+  __atomic_sub_fetch(&waiting_bytes, p->len, __ATOMIC_RELAXED);
+  free(p);
+}
+
+/**
+ * Ships the waiting pieces the shipped offset has reached, and those that came before `real_before`, whose gap
+ * a sync proved real. A piece refused after a stop began is dropped.
+ */
+static void drain(lf_intake *ix, lf_file *f, double real_before) {
   lf_piece *p;
-  while ((p = f->pending) != NULL && (p->off <= f->shipped || gap_is_real)) {
+  while ((p = f->pending) != NULL && (p->off <= f->shipped || p->at < real_before)) {
     if (p->off > f->shipped) set_shipped(f, p->off);
-    // The kernel was told these bytes were taken, so a stop does not refuse them (LF_FORCE); a tenant without
-    // a ring (ENOSPC) is the one error left, and nobody is left to tell.
+    // The kernel was told these bytes were taken, so the intake's refusal after a stop does not apply (LF_FORCE);
+    // a tenant without a ring (ENOSPC) is the one error left, and nobody is left to tell.
     ship(ix, f, p->data, p->len, p->off, LF_WAIT | LF_FORCE);
-    f->pending = p->next;
-    __atomic_sub_fetch(&waiting_bytes, p->len, __ATOMIC_RELAXED);
-    free(p);
+    unlink_first(f);
   }
 }
 
-/** A truncate lowered the file: the shipped offset follows, and pieces past the new end are stale. */
-static void apply_truncate(lf_file *f) {
-  int64_t lower = __atomic_exchange_n(&f->lower_to, -1, __ATOMIC_ACQ_REL);
-  if (lower < 0 || (uint64_t) lower >= f->shipped) return;
-  set_shipped(f, (uint64_t) lower);
+/** Drops the waiting pieces at or past offset `from_off`, and those that came at or after `from_at`. */
+static void drop(lf_file *f, uint64_t from_off, double from_at) {
   lf_piece **at = (lf_piece **) &f->pending;
   while (*at != NULL) {
     lf_piece *p = *at;
-    if (p->off >= (uint64_t) lower) {
+    if (p->off >= from_off || p->at >= from_at) {
       *at = p->next;
       __atomic_sub_fetch(&waiting_bytes, p->len, __ATOMIC_RELAXED);
       free(p);
@@ -117,16 +152,27 @@ static void apply_truncate(lf_file *f) {
   }
 }
 
+/** A truncate lowered the file: the shipped offset follows, and pieces past the new end are stale. */
+static void apply_truncate(lf_file *f) {
+  int64_t lower = __atomic_exchange_n(&f->lower_to, -1, __ATOMIC_ACQ_REL);
+  if (lower < 0 || (uint64_t) lower >= f->shipped) return;
+  set_shipped(f, (uint64_t) lower);
+  drop(f, (uint64_t) lower, INFINITY);
+}
+
 int lf_wb_write(lf_intake *ix, lf_file *f, const uint8_t *buf, uint64_t size, uint64_t off) {
   pthread_mutex_lock(&f->ship_mu);
   apply_truncate(f);
-  int rc = off > f->shipped ? stash(f, buf, size, off) : ship(ix, f, buf, size, off, LF_WAIT);
+  int rc;
+  if (off <= f->shipped) rc = ship(ix, f, buf, size, off, LF_WAIT);
+  else rc = refuses(ix, f) ? -EROFS : stash(f, buf, size, off);
   if (rc == 0) drain(ix, f, 0);
   pthread_mutex_unlock(&f->ship_mu);
   return rc;
 }
 
-void lf_wb_expire(lf_intake *ix, double sync_began) {
+/** Runs `act` on each file with waiting pieces, under its ship_mu; frees a removed file left with none. */
+static void walk(lf_intake *ix, void (*act)(lf_intake *, lf_file *, double, int), double at, int level) {
   pthread_mutex_lock(&registry_mu);
   lf_entry *list = registry;
   registry = NULL;
@@ -136,8 +182,7 @@ void lf_wb_expire(lf_intake *ix, double sync_began) {
     list = e->next;
     lf_file *f = e->file;
     pthread_mutex_lock(&f->ship_mu);
-    lf_piece *first = f->pending;
-    if (first != NULL && first->at < sync_began) drain(ix, f, 1);
+    act(ix, f, at, level);
     int keep = f->pending != NULL;
     pthread_mutex_lock(&registry_mu);
     int orphan = f->orphan;
@@ -153,6 +198,27 @@ void lf_wb_expire(lf_intake *ix, double sync_began) {
     if (!keep && orphan) lf_file_free(f);
   }
 }
+
+static void expire(lf_intake *ix, lf_file *f, double sync_began, int level) {
+  (void) level;
+  drain(ix, f, sync_began);
+}
+
+void lf_wb_expire(lf_intake *ix, double sync_began) { walk(ix, expire, sync_began, 0); }
+
+static void seal(lf_intake *ix, lf_file *f, double since, int level) {
+  (void) ix;
+  if (level == LF_CLOSED || !__atomic_load_n(&f->line_open, __ATOMIC_ACQUIRE)) drop(f, UINT64_MAX, since);
+}
+
+void lf_wb_seal(lf_intake *ix, double since, int level) {
+  __atomic_store_n(&ix->closed, level, __ATOMIC_RELEASE);
+  walk(ix, seal, since, level);
+}
+
+uint64_t lf_wb_open_lines(void) { return __atomic_load_n(&open_lines, __ATOMIC_RELAXED); }
+
+void lf_wb_forget(lf_file *f) { set_line_open(f, 0); }
 
 int lf_wb_detach(lf_file *f) {
   pthread_mutex_lock(&registry_mu);
