@@ -80,6 +80,10 @@ t.test('a tenant at its query limit queues, then gets 429; other tenants and cro
     const all = await api<{ hits: unknown[] }>(server, '/v1/grep?q=quick&limit=5')
     t.equal(all.status, 200, 'a * token over both tenants is charged to *, not to slow')
     t.equal(await metric(server, 'logfs_tenant_queries_queued', 'slow'), 1, 'still queued meanwhile')
+    type Row = { tenant: string, queries: { queued: number, limit: number } }
+    const view = await api<{ tenants: Row[] }>(server, '/v1/tenants')
+    t.match(view.body.tenants.find(r => r.tenant === 'slow'), { queries: { queued: 1, limit: 1 } },
+      'GET /v1/tenants (logfs tenants) shows the queued query')
 
     const refused = await waiting
     t.equal(refused.status, 429, 'refused after the wait')
