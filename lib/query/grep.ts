@@ -10,6 +10,7 @@ import { NL } from '../util/bytes'
 import { compile, findHits, type Found, type Matcher, type Pattern } from './match'
 import { MATCHERS, matchInWorker } from './match-pool'
 import { WindowBuffers, scanLines, type ScanBudget } from './scan'
+import { Pace } from './pace'
 
 export interface GrepQuery extends Pattern {
   since?: number
@@ -48,6 +49,7 @@ export async function grep (store: LogStore, sources: SourceIndex[], q: GrepQuer
   const indexed = plan !== null
   const budget: ScanBudget = { left: q.scan ?? Infinity, spent: false }
   const buffers = new WindowBuffers()
+  const pace = new Pace()
   // A search that found its `limit` hits is whole, however much of the budget its last window took.
   const answer = (truncated: boolean): GrepResult => {
     const scanLimited = budget.spent && hits.length < q.limit
@@ -68,7 +70,7 @@ export async function grep (store: LogStore, sources: SourceIndex[], q: GrepQuer
           if (hits.length >= q.limit) break
           // Building thousands of hits is the costliest part of a busy grep on the event loop, so ingest gets it
           // between every HITS_PER_TURN of them (bench:stall, the 10,000-hit row).
-          if (i > 0 && i % HITS_PER_TURN === 0) await new Promise(resolve => setImmediate(resolve))
+          if (i > 0 && i % HITS_PER_TURN === 0) await pace.turn()
           // A worker sends each line's text; a window matched here still has its bytes, decoded a line at a time.
           const text = f.text ?? window.data.toString('utf8', f.lineStart, f.lineEnd)
           const line = makeLine(s.source, window.cursorAt(f.lineStart), window.timestampAt(f.lineStart), text)
@@ -77,8 +79,8 @@ export async function grep (store: LogStore, sources: SourceIndex[], q: GrepQuer
         buffers.give(window.data)
         return hits.length >= q.limit
       }
-      for await (const window of scanLines(s, a, b, budget, buffers)) {
-        const pending = matchWindow(window, q, matcher, q.limit - hits.length)
+      for await (const window of scanLines(s, a, b, budget, buffers, pace)) {
+        const pending = matchWindow(window, q, matcher, q.limit - hits.length, pace)
         pending.catch(() => {})
         inflight.push(pending)
         if (inflight.length > MATCHERS && await take()) return answer(true)
@@ -101,11 +103,12 @@ const INLINE = 256 * 1024
  * at memory speed, which is faster than handing the window over (measured: a 1 GB scan took 1.3 s here and 2 s
  * in workers, whose copies also raised the server's RSS by 90 MiB).
  */
-async function matchWindow (window: Chunk, q: Pattern, matcher: Matcher, max: number): Promise<Matched> {
+async function matchWindow (window: Chunk, q: Pattern, matcher: Matcher, max: number, pace: Pace):
+  Promise<Matched> {
   const buf = window.data
   const bytes = buf.length
   if (bytes < INLINE || Buffer.isBuffer(matcher) || matcher.anchor !== null) {
-    return { window, found: await matchInline(buf, matcher, max), bytes }
+    return { window, found: await matchInline(buf, matcher, max, pace), bytes }
   }
   // Handed over, not copied, when the window owns its memory (a read's own buffer, not Node's shared pool).
   const owned = buf.byteOffset === 0 && buf.buffer.byteLength === buf.length && buf.length > Buffer.poolSize
@@ -118,10 +121,10 @@ async function matchWindow (window: Chunk, q: Pattern, matcher: Matcher, max: nu
  * `findHits` over a window INLINE bytes of whole lines at a time, the event loop's other work between: a window
  * whose every line matches would otherwise build thousands of hits in one go (bench:stall, the 10,000-hit row).
  */
-async function matchInline (buf: Buffer, matcher: Matcher, max: number): Promise<Found[]> {
+async function matchInline (buf: Buffer, matcher: Matcher, max: number, pace: Pace): Promise<Found[]> {
   const found: Found[] = []
   for (let at = 0; at < buf.length && found.length < max;) {
-    if (at > 0) await new Promise(resolve => setImmediate(resolve))
+    if (at > 0) await pace.turn()
     let end = buf.length
     if (at + INLINE < buf.length) {
       const nl = buf.lastIndexOf(NL, at + INLINE - 1)

@@ -3,8 +3,8 @@
 // work at a time, not for the whole scan. Across reads the scan keeps cursors, not logical positions: an older
 // generation arriving, or retention, moves positions while a read is in flight.
 import type { Chunk, SourceIndex } from '../store/source'
-import { performance } from 'node:perf_hooks'
 import { NL } from '../util/bytes'
+import { Pace } from './pace'
 
 const WINDOW = 4 * 1024 * 1024
 
@@ -25,26 +25,6 @@ export class WindowBuffers {
   }
 }
 
-/** A scan's share of the process while it runs: it rests as long as it worked, every SLICE_MS of work. */
-const SLICE_MS = 10
-const SHARE = 0.5
-
-/**
- * Paces a scan. Reading, copying and matching windows back to back keeps the event loop, the threadpool and a scan
- * worker busy and allocating, and on a loaded machine ingest then waits for a core and for the collector: resting
- * leaves them to ingest (bench:stall). It halves a long scan's speed at most.
- */
-class Pace {
-  private since = performance.now()
-
-  async rest (): Promise<void> {
-    const worked = performance.now() - this.since
-    if (worked < SLICE_MS) return
-    await new Promise(resolve => setTimeout(resolve, worked * (1 - SHARE) / SHARE))
-    this.since = performance.now()
-  }
-}
-
 /** Bytes a query may still read (its tenant's `scan` limit less what it read); shared by all its scans. */
 export interface ScanBudget {
   left: number
@@ -59,7 +39,8 @@ export interface ScanBudget {
  * scan stops, `budget.spent`, at the last whole line the budget holds.
  */
 export async function * scanLines (s: SourceIndex, from: number, to: number,
-  budget: ScanBudget = { left: Infinity, spent: false }, buffers = new WindowBuffers()): AsyncGenerator<Chunk> {
+  budget: ScanBudget = { left: Infinity, spent: false }, buffers = new WindowBuffers(), pace = new Pace()):
+  AsyncGenerator<Chunk> {
   if (from >= to) return
   let next = s.cursorAt(from)
   const stop = s.cursorAt(to)
@@ -67,7 +48,6 @@ export async function * scanLines (s: SourceIndex, from: number, to: number,
   // after the next newline.
   let align: 'check' | 'skip' | null = 'check'
   let retentions = s.retentions
-  const pace = new Pace()
   for (;;) {
     if (s.retentions !== retentions) {
       retentions = s.retentions
@@ -112,7 +92,7 @@ export async function * scanLines (s: SourceIndex, from: number, to: number,
     if (complete === 0) complete = buf.length
     next = chunk.cursorAt(complete)
     yield chunk.head(complete)
-    await pace.rest()
+    await pace.turn()
     if (cut) {
       budget.spent = true
       return

@@ -8,6 +8,7 @@ import { InputError, parseTime } from '../util/units'
 import { QueryError, type QueryErrorKind } from '../query/errors'
 import { checkRange, resolveSource, selectSources, sourceMatcher, type Allowed } from '../query/scope'
 import { grep, type GrepResult } from '../query/grep'
+import { Pace } from '../query/pace'
 import { MAX_LINES } from '../query/lines'
 import { context } from '../query/context'
 import { lastLines } from '../query/tail'
@@ -55,15 +56,16 @@ function json (res: http.ServerResponse, status: number, body: unknown, headers:
 const HITS_PER_TURN = 500
 
 /**
- * A grep's answer, as `json` would send it, serialized HITS_PER_TURN hits at a time: 10,000 hits are megabytes of
- * JSON, and making them in one go held ingest up (bench:stall, the 10,000-hit row).
+ * A grep's answer, as `json` would send it, serialized HITS_PER_TURN hits at a time and paced (query/pace.ts):
+ * 10,000 hits are megabytes of JSON, and making them in one go held ingest up (bench:stall, the 10,000-hit row).
  */
 async function sendHits (res: http.ServerResponse, result: GrepResult): Promise<void> {
   const { hits, ...rest } = result
+  const pace = new Pace()
   res.writeHead(200, { 'content-type': 'application/json' })
   res.write('{"hits":[')
   for (let i = 0; i < hits.length; i += HITS_PER_TURN) {
-    if (i > 0) await new Promise(resolve => setImmediate(resolve))
+    if (i > 0) await pace.turn()
     res.write((i > 0 ? ',' : '') + hits.slice(i, i + HITS_PER_TURN).map(h => JSON.stringify(h)).join(','))
   }
   res.end(`],${JSON.stringify(rest).slice(1)}\n`)
