@@ -35,8 +35,8 @@ export interface ScanBudget {
 /**
  * Windows of whole lines of logical [from, to) of `s`, in cursor order. A range that starts inside a line starts
  * at the next whole line; a line longer than a window comes in pieces. When retention removes the bytes where the
- * scan was to go on, it goes on at the next whole line of what is left. Each window is taken out of `budget`; the
- * scan stops, `budget.spent`, at the last whole line the budget holds.
+ * scan was to go on, it goes on at the next whole line of what is left. Each window's lines are taken out of
+ * `budget`; the scan stops, `budget.spent`, at the last whole line the budget holds.
  */
 export async function * scanLines (s: SourceIndex, from: number, to: number,
   budget: ScanBudget = { left: Infinity, spent: false }, buffers = new WindowBuffers(), pace = new Pace()):
@@ -71,7 +71,6 @@ export async function * scanLines (s: SourceIndex, from: number, to: number,
     const chunk = await s.readAsync(pos, upTo, buffers.take())
     if (chunk === null) continue
     const buf = chunk.data
-    budget.left -= buf.length
     const cut = upTo < want
     if (align === 'skip') {
       const nl = buf.indexOf(NL)
@@ -90,6 +89,8 @@ export async function * scanLines (s: SourceIndex, from: number, to: number,
       return
     }
     if (complete === 0) complete = buf.length
+    // The budget pays for the lines a window yields; the cut line after them is read again with the next window.
+    budget.left -= complete
     next = chunk.cursorAt(complete)
     yield chunk.head(complete)
     await pace.turn()
