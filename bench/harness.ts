@@ -18,9 +18,10 @@ export interface Started { proc: ChildProcess, events: Array<Record<string, unkn
  */
 export const children: ChildProcess[] = []
 
-export function start (args: string[], nodeArgs: string[] = []): Started {
+/** Starts `logfs ARGS`: this build's, or the one at `bin` (another worktree's, for a side-by-side run). */
+export function start (args: string[], nodeArgs: string[] = [], bin = LOGFS): Started {
   const env = { ...process.env, LOGFS_TOKEN: TOKEN, LOGFS_LOG_LEVEL: 'warn' }
-  const proc = spawn(process.execPath, [...nodeArgs, LOGFS, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env })
+  const proc = spawn(process.execPath, [...nodeArgs, bin, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env })
   children.push(proc)
   const events: Array<Record<string, unknown>> = []
   let buf = ''

@@ -1,8 +1,10 @@
 // Ingest during queries: `npm run bench:stall` (200 MB store) or `-- --size 50MB`. Fills a real `logfs server`
-// through its WebSocket ingest, then, phase by phase, sends one small batch at a time (5 ms after the previous
-// ack, as an agent keeps one batch in flight per tenant) and times its ack, first idle and then while full-scan
-// greps run. A grep that holds the server's event loop shows as ack p99/max far above idle and as fewer acks.
-// The server exposes no event-loop delay metric, so the ack latency, what agents see, is the measure.
+// through its WebSocket ingest (tenant prod), then, phase by phase, sends one small batch at a time of another
+// tenant (quiet; 5 ms after the previous ack, as an agent keeps one batch in flight per tenant) and times its ack,
+// first idle and then while full-scan greps of prod run. A grep that holds the server's event loop shows as ack
+// p99/max far above idle and as fewer acks. The server exposes no event-loop delay metric, so the ack latency,
+// what agents see, is the measure. `-- --against DIR` runs the same phases first against the build in DIR (a
+// worktree of main, built), then against this one, and prints both tables.
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -15,6 +17,10 @@ import { ROOT, TOKEN, fail, get, machine, machineLine, start, storedBytes, until
 const sizeArg = process.argv.indexOf('--size')
 const TOTAL = sizeArg > 0 ? parseSize(process.argv[sizeArg + 1], '--size') : 200e6
 const TENANT = 'prod'
+/** The probe's tenant: the ingest whose latency another tenant's scans must not raise. */
+const QUIET = 'quiet'
+const againstArg = process.argv.indexOf('--against')
+const AGAINST = againstArg > 0 ? path.resolve(process.argv[againstArg + 1]) : null
 const SOURCES = 4
 const LINES_PER_RECORD = 400
 /** Fill batches in flight at once: enough to keep the server's fsyncs back to back. */
@@ -56,8 +62,8 @@ class Ingest {
     })
   }
 
-  send (node: string, recs: WireRecord[]): Promise<void> {
-    const batch: BatchFrame = { t: 'batch', seq: ++this.seq, node, tenant: TENANT, gen: this.gen, recs }
+  send (node: string, recs: WireRecord[], tenant = TENANT): Promise<void> {
+    const batch: BatchFrame = { t: 'batch', seq: ++this.seq, node, tenant, gen: this.gen, recs }
     return new Promise((resolve, reject) => {
       this.waiting.set(batch.seq, { resolve, reject })
       this.ws.send(encodeFrame(batch, false))
@@ -130,12 +136,35 @@ function pct (sorted: number[], p: number): number {
 
 async function main (): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'logfs-stall-'))
-  // On every way out (the end, fail() after an error, a signal) the store of hundreds of MB goes too.
+  // On every way out (the end, fail() after an error, a signal) the stores of hundreds of MB go too.
   process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }))
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => fail(new Error(signal)))
+  const targets = AGAINST === null ? [{ label: 'this build', bin: undefined }]
+    : [{ label: AGAINST, bin: path.join(AGAINST, 'bin/logfs') }, { label: 'this build', bin: undefined }]
+  const texts: string[] = []
+  const results: unknown[] = []
+  for (const [i, target] of targets.entries()) {
+    process.stderr.write(`bench: ${target.label}\n`)
+    const { text, json } = await measure(path.join(tmp, `data-${i}`), target.label, target.bin)
+    texts.push(text)
+    results.push(json)
+    fs.rmSync(path.join(tmp, `data-${i}`), { recursive: true, force: true })
+  }
+  const text = texts.join('\n')
+  process.stdout.write('\n' + text)
+  const dir = path.join(ROOT, 'bench/results')
+  fs.mkdirSync(dir, { recursive: true })
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-')
+  fs.writeFileSync(path.join(dir, `stall-${stamp}.md`), text)
+  fs.writeFileSync(path.join(dir, `stall-${stamp}.json`), JSON.stringify(results, null, 2) + '\n')
+}
+
+/** The phases against one build's server over a store of its own; the table and the figures. */
+async function measure (dataDir: string, label: string, bin: string | undefined):
+  Promise<{ text: string, json: unknown }> {
   const server = start([
-    'server', '--json', '--data-dir', path.join(tmp, 'data'), '--listen', '127.0.0.1:0', '--retention-size', '100GiB',
-  ])
+    'server', '--json', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--retention-size', '100GiB',
+  ], [], bin)
   const port = (await until(() => server.events.find(e => e.event === 'listening'), 'server', 30_000)).port as number
 
   process.stderr.write(`bench: filling ${(TOTAL / 1e6).toFixed(0)} MB through the WebSocket ingest\n`)
@@ -156,7 +185,7 @@ async function main (): Promise<void> {
     for (let n = 0; probing; n++) {
       const data = Buffer.from(`probe line ${n}\n`)
       lastSentMs = performance.now()
-      await probe.send('probe', [[`${TENANT}/probe.log`, offset, Date.now(), data]])
+      await probe.send('probe', [[`${QUIET}/probe.log`, offset, Date.now(), data]], QUIET)
       samples.push({ sentMs: lastSentMs, ackMs: performance.now() - lastSentMs })
       offset += data.length
       await sleep(PROBE_GAP_MS)
@@ -184,7 +213,8 @@ async function main (): Promise<void> {
     const t0 = performance.now()
     while (runs.length < MIN_GREP_RUNS || performance.now() - t0 < PHASE_MS) {
       const s = performance.now()
-      const answer = await get(port, `/v1/grep?${query}`) as { hits: unknown[], scannedBytes: number }
+      const answer = await get(port, `/v1/grep?${query}&source=${TENANT}/**`) as
+        { hits: unknown[], scannedBytes: number }
       const run = { ms: performance.now() - s, hits: answer.hits.length, scannedBytes: answer.scannedBytes }
       if (!check(run)) throw new Error(`grep ${query}: unexpected answer ${JSON.stringify(run)}`)
       runs.push(run)
@@ -198,7 +228,7 @@ async function main (): Promise<void> {
 
   process.stderr.write('bench: measuring ack latency, idle and during greps\n')
   // Unmeasured: the first scan also pays for compiling the scan code, which no later grep does.
-  await get(port, `/v1/grep?${literal}`)
+  await get(port, `/v1/grep?${literal}&source=${TENANT}/**`)
   await phase('idle', async () => { await sleep(PHASE_MS); return [] })
   await phase('grep literal, no hit', greps(literal, fullScan))
   await phase('grep -i, no hit', greps('q=NOSUCHNEEDLE&i=1&limit=10', fullScan))
@@ -228,21 +258,18 @@ async function main (): Promise<void> {
     '|---|---|---|---|---|---|---|---|---|---|',
     ...lines,
   ].join('\n')
-  const text = `logfs ingest during queries: ack latency of one small batch at a time (${PROBE_GAP_MS} ms after ` +
-    `the previous ack) over ${(filled.bytes / 1e6).toFixed(0)} MB ` +
+  const text = `${label}: logfs ingest during queries: ack latency of one small batch of tenant ${QUIET} at a ` +
+    `time (${PROBE_GAP_MS} ms after the previous ack) over ${(filled.bytes / 1e6).toFixed(0)} MB of ${TENANT} ` +
     `(${filled.lines} JSON lines in ${SOURCES} sources)\n` +
     `${machineLine()}\n` +
     `fill through the WebSocket ingest: ${fillSeconds.toFixed(1)} s ` +
     `(${(filled.bytes / 1e6 / fillSeconds).toFixed(0)} MB/s); server RSS after the greps: ` +
     `${(rss / 2 ** 20).toFixed(0)} MiB; each phase at least ${PHASE_MS / 1000} s and ${MIN_GREP_RUNS} greps\n\n` +
     `${table}\n`
-  process.stdout.write('\n' + text)
-  const dir = path.join(ROOT, 'bench/results')
-  fs.mkdirSync(dir, { recursive: true })
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-')
-  fs.writeFileSync(path.join(dir, `stall-${stamp}.md`), text)
-  const json = { machine: machine(), ...filled, fillSeconds, rss, probeGapMs: PROBE_GAP_MS, phaseMs: PHASE_MS, rows }
-  fs.writeFileSync(path.join(dir, `stall-${stamp}.json`), JSON.stringify(json, null, 2) + '\n')
+  const json = {
+    label, machine: machine(), ...filled, fillSeconds, rss, probeGapMs: PROBE_GAP_MS, phaseMs: PHASE_MS, rows,
+  }
+  return { text, json }
 }
 
 main().catch(fail)

@@ -187,6 +187,14 @@ t.test('grep over several windows: every hit once, at its cursor, lines whole ac
   t.same(texts(across.hits), [line(edge)])
   const re = await grep(store, all(store), { ...everything, pattern: 'line 00([1-9])\\1(000) h', regex: true })
   t.same(texts(re.hits), [11, 22, 33, 44, 55, 66, 77].map(k => line(k * 1000)), 'regex across windows')
+  // A scan limit past the first window and inside a line: the search stops after the last whole line it holds.
+  const scan = (4 << 20) + 300_007
+  const capped = await grep(store, all(store), { ...everything, pattern: ' h', limit: 10_000, scan })
+  const read = Math.floor(scan / WIDTH)
+  t.match(capped, { truncated: true, scanLimited: true, scannedBytes: read * WIDTH }, 'whole lines up to the limit')
+  t.same(texts(capped.hits), expected.filter(i => i < read).map(line), 'the hits in what it read')
+  const roomy = await grep(store, all(store), { ...everything, pattern: ' h', limit: 10_000, scan: LINES * WIDTH })
+  t.match(roomy, { truncated: false, scanLimited: false, scannedBytes: LINES * WIDTH }, 'a limit that holds it all')
 })
 
 t.test('a scan in progress keeps its place while an older generation arrives and retention removes bytes', async t => {

@@ -44,6 +44,8 @@ addStoreOptions(program.command('server')
     'ingest rate divided by this', '1')
   .option('--limits <file>', 'per-tenant limits (JSON: ingest rate and burst, sources, retention, queries, scan), '
     + 're-read when it changes; without it, retention comes from --retention-size/--retention-age per tenant')
+  .option('--query-wait <duration>', 'how long a query waits for one of its tenant\'s query slots before it is ' +
+    'refused with 429', '30s')
   .option('--listen <host:port>', 'address for agents (WebSocket) and readers (HTTP)', '127.0.0.1:7070')
   .option('--json', 'print events as JSON lines on stdout'))
   .action(lazy(server, m => m.serverCommand))

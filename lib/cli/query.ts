@@ -1,6 +1,6 @@
 // `logfs tail`, `grep`, `context` and `trace`: the query endpoints for a terminal (colour when it is one) or a
 // script (`--json`).
-import { InputError, formatTime, parseTime, printable } from '../util/units'
+import { InputError, formatBytes, formatTime, parseTime, printable } from '../util/units'
 import { get, type ReadFlags } from './read'
 import type { Trace } from '../query/trace'
 import { renderTrace } from './trace-view'
@@ -86,10 +86,22 @@ export async function grepCommand (pattern: string, f: GrepFlags): Promise<void>
   if (f.json) out(JSON.stringify(result) + '\n')
   else {
     for (const h of result.hits) out(show(h, h.match))
-    if (result.truncated) process.stderr.write(`logfs: stopped at ${f.limit} hits (--limit)\n`)
+    if (result.truncated && !result.scanLimited) process.stderr.write(`logfs: stopped at ${f.limit} hits (--limit)\n`)
   }
-  // Like grep(1): exit 1 when nothing matched.
-  if (result.hits.length === 0) process.exitCode = 1
+  if (result.scanLimited) scanLimitNote('searched', result.scannedBytes)
+  // Like grep(1): exit 1 when nothing matched; but when the scan limit stopped the search before anything matched,
+  // 3: whether the rest holds a match is not known.
+  if (result.hits.length === 0) process.exitCode = result.scanLimited ? EXIT_SCAN_LIMITED : 1
+}
+
+/** `logfs grep` found nothing in what the tenant's scan limit let it read. */
+export const EXIT_SCAN_LIMITED = 3
+
+/** Said on stderr, JSON or not: the answer is what the first bytes held, not the whole range's. */
+function scanLimitNote (what: string, bytes?: number): void {
+  const read = bytes === undefined ? '' : ` after ${formatBytes(bytes)}`
+  process.stderr.write(`logfs: ${what} only part of the range: the server stopped${read} at the tenant's scan ` +
+    'limit (narrow it with --source, --since or --until)\n')
 }
 
 export interface ContextFlags extends ReadFlags { before: string, after: string }
@@ -110,4 +122,5 @@ export async function contextCommand (at: string, f: ContextFlags): Promise<void
 export async function traceCommand (id: string, f: ReadFlags): Promise<void> {
   const trace = await (await get(f, '/v1/trace', { id })).json() as Trace
   out(f.json ? JSON.stringify(trace) + '\n' : renderTrace(trace, color))
+  if (trace.scanLimited) scanLimitNote('gathered the trace from')
 }

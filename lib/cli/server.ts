@@ -7,7 +7,7 @@ import { ClusterStore } from '../jetstream/cluster-store'
 import { parseNatsServers } from '../jetstream/address'
 import { log } from '../util/log'
 import { LimitsInForce, builtinLimits, watchLimits } from '../server/limits'
-import { InputError } from '../util/units'
+import { InputError, parseDuration } from '../util/units'
 import { parseInt10, parseListen, storeOptionsFrom, type StoreFlags } from './options'
 import { emit, onStopSignal } from '../util/process'
 import { fail } from './run'
@@ -20,6 +20,7 @@ export interface ServerFlags extends StoreFlags {
   replicas?: string
   gateways?: string
   limits?: string
+  queryWait?: string
   json?: boolean
 }
 
@@ -90,9 +91,10 @@ export async function startServer (f: ServerFlags): Promise<Running> {
   const auth = Auth.fromOptions({ token: f.token ?? process.env.LOGFS_TOKEN, tokens: f.tokens })
   const listen = parseListen(f.listen)
   const gateways = gatewaysOf(f)
+  const queryWaitMs = f.queryWait === undefined ? undefined : parseDuration(f.queryWait, '--query-wait')
   const { limits, stop: stopWatch } = openLimits(f)
   const store = await openStore(f)
-  const server = new LogServer(store, auth, limits, { gateways })
+  const server = new LogServer(store, auth, limits, { gateways, queryWaitMs })
   const addr = await server.listen(listen).catch(async (err: Error) => {
     stopWatch()
     await store.close()

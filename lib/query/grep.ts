@@ -6,14 +6,18 @@ import type { Piece } from '../store/segment-index'
 import type { Chunk, SourceIndex } from '../store/source'
 import { lineStart, linesFrom, makeLine, type Line } from './lines'
 import { requiredTokens } from './literals'
+import { NL } from '../util/bytes'
 import { compile, findHits, type Found, type Matcher, type Pattern } from './match'
 import { MATCHERS, matchInWorker } from './match-pool'
-import { scanLines } from './scan'
+import { WindowBuffers, scanLines, type ScanBudget } from './scan'
+import { Pace } from './pace'
 
 export interface GrepQuery extends Pattern {
   since?: number
   until?: number
   limit: number
+  /** Bytes the search may read (its tenant's `scan` limit); all of the range when absent. */
+  scan?: number
 }
 
 export interface Hit extends Line {
@@ -26,6 +30,8 @@ export interface GrepResult {
   /** Bytes read and matched: what the filters left of the range asked for. */
   scannedBytes: number
   truncated: boolean
+  /** The search stopped at the scan limit (`truncated` too): lines past what it read were not searched. */
+  scanLimited: boolean
   /** Whether the filters could prune: false when the pattern proves no token (tokens.ts), so all was scanned. */
   indexed: boolean
 }
@@ -41,12 +47,21 @@ export async function grep (store: LogStore, sources: SourceIndex[], q: GrepQuer
   const hits: Hit[] = []
   let scannedBytes = 0
   const indexed = plan !== null
+  const budget: ScanBudget = { left: q.scan ?? Infinity, spent: false }
+  const buffers = new WindowBuffers()
+  const pace = new Pace()
+  // A search that found its `limit` hits is whole, however much of the budget its last window took.
+  const answer = (truncated: boolean): GrepResult => {
+    const scanLimited = budget.spent && hits.length < q.limit
+    return { hits, scannedBytes, truncated: truncated || scanLimited, scanLimited, indexed }
+  }
   for (const s of sources) {
     const from = q.since !== undefined ? s.positionAtTime(q.since) : 0
     const to = q.until !== undefined ? s.positionAtTime(q.until + 1) : s.end
     const ranges = plan ? lineRanges(s, plan.get(s) ?? [], from, to) : [[from, to]]
     for (const [a, b] of ranges) {
-      // Windows are read one after another and matched up to MATCHERS at a time, results taken in order.
+      // Windows are read one after another and matched up to MATCHERS at a time, one more read ahead, results
+      // taken in order.
       const inflight: Array<Promise<Matched>> = []
       const take = async (): Promise<boolean> => {
         const { window, found, bytes } = await inflight.shift()!
@@ -55,24 +70,26 @@ export async function grep (store: LogStore, sources: SourceIndex[], q: GrepQuer
           if (hits.length >= q.limit) break
           // Building thousands of hits is the costliest part of a busy grep on the event loop, so ingest gets it
           // between every HITS_PER_TURN of them (bench:stall, the 10,000-hit row).
-          if (i > 0 && i % HITS_PER_TURN === 0) await new Promise(resolve => setImmediate(resolve))
+          if (i > 0 && i % HITS_PER_TURN === 0) await pace.turn()
           // A worker sends each line's text; a window matched here still has its bytes, decoded a line at a time.
           const text = f.text ?? window.data.toString('utf8', f.lineStart, f.lineEnd)
           const line = makeLine(s.source, window.cursorAt(f.lineStart), window.timestampAt(f.lineStart), text)
           hits.push({ ...line, match: [f.matchStart, f.matchEnd] })
         }
+        buffers.give(window.data)
         return hits.length >= q.limit
       }
-      for await (const window of scanLines(s, a, b)) {
-        const pending = matchWindow(window, q, matcher, q.limit - hits.length)
+      for await (const window of scanLines(s, a, b, budget, buffers, pace)) {
+        const pending = matchWindow(window, q, matcher, q.limit - hits.length, pace)
         pending.catch(() => {})
         inflight.push(pending)
-        if (inflight.length >= MATCHERS && await take()) return { hits, scannedBytes, truncated: true, indexed }
+        if (inflight.length > MATCHERS && await take()) return answer(true)
       }
-      while (inflight.length > 0) if (await take()) return { hits, scannedBytes, truncated: true, indexed }
+      while (inflight.length > 0) if (await take()) return answer(true)
+      if (budget.spent) return answer(true)
     }
   }
-  return { hits, scannedBytes, truncated: false, indexed }
+  return answer(false)
 }
 
 interface Matched { window: Chunk, found: Array<Found & { text?: string }>, bytes: number }
@@ -86,17 +103,41 @@ const INLINE = 256 * 1024
  * at memory speed, which is faster than handing the window over (measured: a 1 GB scan took 1.3 s here and 2 s
  * in workers, whose copies also raised the server's RSS by 90 MiB).
  */
-async function matchWindow (window: Chunk, q: Pattern, matcher: Matcher, max: number): Promise<Matched> {
+async function matchWindow (window: Chunk, q: Pattern, matcher: Matcher, max: number, pace: Pace):
+  Promise<Matched> {
   const buf = window.data
   const bytes = buf.length
   if (bytes < INLINE || Buffer.isBuffer(matcher) || matcher.anchor !== null) {
-    return { window, found: findHits(buf, matcher, max), bytes }
+    return { window, found: await matchInline(buf, matcher, max, pace), bytes }
   }
   // Handed over, not copied, when the window owns its memory (a read's own buffer, not Node's shared pool).
   const owned = buf.byteOffset === 0 && buf.buffer.byteLength === buf.length && buf.length > Buffer.poolSize
   const data = owned ? buf.buffer as ArrayBuffer : Uint8Array.prototype.slice.call(buf).buffer
   const { pattern, regex, ignoreCase, word } = q
   return { window, found: await matchInWorker({ data, max, pattern, regex, ignoreCase, word }), bytes }
+}
+
+/**
+ * `findHits` over a window INLINE bytes of whole lines at a time, the event loop's other work between: a window
+ * whose every line matches would otherwise build thousands of hits in one go (bench:stall, the 10,000-hit row).
+ */
+async function matchInline (buf: Buffer, matcher: Matcher, max: number, pace: Pace): Promise<Found[]> {
+  const found: Found[] = []
+  for (let at = 0; at < buf.length && found.length < max;) {
+    if (at > 0) await pace.turn()
+    let end = buf.length
+    if (at + INLINE < buf.length) {
+      const nl = buf.lastIndexOf(NL, at + INLINE - 1)
+      // A line longer than a slice is matched whole.
+      const next = nl >= at ? nl : buf.indexOf(NL, at + INLINE)
+      end = next < 0 ? buf.length : next + 1
+    }
+    for (const f of findHits(buf.subarray(at, end), matcher, max - found.length)) {
+      found.push({ ...f, lineStart: f.lineStart + at, lineEnd: f.lineEnd + at })
+    }
+    at = end
+  }
+  return found
 }
 
 /**

@@ -6,8 +6,11 @@ import type { MatchResult, MatchTask } from './match-worker'
 
 let pool: Piscina | null = null
 
-/** Threads matching at once: every core but none more (the event loop only reads and gathers). */
-export const MATCHERS = Math.max(1, Math.min(4, os.availableParallelism()))
+/**
+ * Threads matching at once: every core but one, which stays the event loop's (it serves ingest; with a worker on
+ * every core the loop waited for a core behind them, bench:stall), and one on a single core.
+ */
+export const MATCHERS = Math.max(1, Math.min(4, os.availableParallelism() - 1))
 
 export function matchInWorker (task: MatchTask): Promise<MatchResult> {
   pool ??= new Piscina({

@@ -4,15 +4,43 @@
 // generation arriving, or retention, moves positions while a read is in flight.
 import type { Chunk, SourceIndex } from '../store/source'
 import { NL } from '../util/bytes'
+import { Pace } from './pace'
 
 const WINDOW = 4 * 1024 * 1024
 
 /**
+ * Window buffers a query reuses once their hits are taken, so a scan allocates a few windows, not one per 4 MiB
+ * read: short-lived megabytes make the garbage collector run full collections, which hold ingest up
+ * (bench:stall). A window handed to a scan worker is moved there and does not come back.
+ */
+export class WindowBuffers {
+  private readonly free: ArrayBuffer[] = []
+
+  take (): Buffer { return Buffer.from(this.free.pop() ?? new ArrayBuffer(WINDOW)) }
+
+  /** Gives the buffer under a window back, once nothing reads it any more. */
+  give (window: Buffer): void {
+    const ab = window.buffer
+    if (ab instanceof ArrayBuffer && ab.byteLength === WINDOW && window.byteOffset === 0) this.free.push(ab)
+  }
+}
+
+/** Bytes a query may still read (its tenant's `scan` limit less what it read); shared by all its scans. */
+export interface ScanBudget {
+  left: number
+  /** Set when a scan stopped because the budget could not hold its next line. */
+  spent: boolean
+}
+
+/**
  * Windows of whole lines of logical [from, to) of `s`, in cursor order. A range that starts inside a line starts
  * at the next whole line; a line longer than a window comes in pieces. When retention removes the bytes where the
- * scan was to go on, it goes on at the next whole line of what is left.
+ * scan was to go on, it goes on at the next whole line of what is left. Each window's lines are taken out of
+ * `budget`; the scan stops, `budget.spent`, at the last whole line the budget holds.
  */
-export async function * scanLines (s: SourceIndex, from: number, to: number): AsyncGenerator<Chunk> {
+export async function * scanLines (s: SourceIndex, from: number, to: number,
+  budget: ScanBudget = { left: Infinity, spent: false }, buffers = new WindowBuffers(), pace = new Pace()):
+  AsyncGenerator<Chunk> {
   if (from >= to) return
   let next = s.cursorAt(from)
   const stop = s.cursorAt(to)
@@ -34,20 +62,41 @@ export async function * scanLines (s: SourceIndex, from: number, to: number): As
       if (before !== null) align = before.data[0] === NL ? null : 'skip'
       continue
     }
-    const chunk = await s.readAsync(pos, Math.min(end, pos + WINDOW))
+    const want = Math.min(end, pos + WINDOW)
+    const upTo = Math.min(want, pos + budget.left)
+    if (upTo <= pos) {
+      budget.spent = true
+      return
+    }
+    const chunk = await s.readAsync(pos, upTo, buffers.take())
     if (chunk === null) continue
     const buf = chunk.data
+    const cut = upTo < want
     if (align === 'skip') {
       const nl = buf.indexOf(NL)
-      if (nl < 0) return
+      if (nl < 0) {
+        budget.spent = cut
+        return
+      }
       next = chunk.cursorAt(nl + 1)
       align = null
       continue
     }
     align = null
     let complete = pos + buf.length === end ? buf.length : buf.lastIndexOf(NL) + 1
+    if (complete === 0 && cut) {
+      budget.spent = true
+      return
+    }
     if (complete === 0) complete = buf.length
+    // The budget pays for the lines a window yields; the cut line after them is read again with the next window.
+    budget.left -= complete
     next = chunk.cursorAt(complete)
     yield chunk.head(complete)
+    await pace.turn()
+    if (cut) {
+      budget.spent = true
+      return
+    }
   }
 }

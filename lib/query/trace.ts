@@ -26,6 +26,10 @@ export interface Trace {
   roots: Span[]
   /** Lines of the trace without a usable rpc_id. */
   unplaced: Span[]
+  /** The search for its lines stopped early (MAX_LINES lines, or the scan limit): the trace may have more. */
+  truncated: boolean
+  /** It stopped at the scan limit. */
+  scanLimited: boolean
 }
 
 const pick = (o: Record<string, unknown>, key: string): unknown => o[key] ?? o[`x_${key}`]
@@ -53,12 +57,12 @@ function compareIds (a: string, b: string): number {
 /**
  * The call tree of one trace. Its lines are found as a search for the id as a JSON string, which the store's
  * filters answer from a few blocks (the id's tokens are bounded by its quotes), then kept when their trace_id is
- * the id; at most MAX_LINES of them.
+ * the id; at most MAX_LINES of them, found in at most `scan` bytes read.
  */
 export async function buildTrace (store: LogStore, traceId: string,
-  allowed: (tenant: string) => boolean): Promise<Trace | null> {
-  const { hits } = await grep(store, selectSources(store, allowed, null),
-    { pattern: JSON.stringify(traceId), regex: false, ignoreCase: false, word: false, limit: MAX_LINES })
+  allowed: (tenant: string) => boolean, scan = Infinity): Promise<Trace | null> {
+  const { hits, truncated, scanLimited } = await grep(store, selectSources(store, allowed, null),
+    { pattern: JSON.stringify(traceId), regex: false, ignoreCase: false, word: false, limit: MAX_LINES, scan })
   const nodes = new Map<string, Span>()
   const roots: Span[] = []
   const unplaced: Span[] = []
@@ -113,5 +117,5 @@ export async function buildTrace (store: LogStore, traceId: string,
     for (const n of list) sort(n.children)
   }
   sort(roots)
-  return { traceId, lines, sources: [...sources].sort(), roots, unplaced }
+  return { traceId, lines, sources: [...sources].sort(), roots, unplaced, truncated, scanLimited }
 }

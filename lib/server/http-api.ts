@@ -7,7 +7,8 @@ import { parseCursor, formatCursor, type Cursor } from '../store/source'
 import { InputError, parseTime } from '../util/units'
 import { QueryError, type QueryErrorKind } from '../query/errors'
 import { checkRange, resolveSource, selectSources, sourceMatcher, type Allowed } from '../query/scope'
-import { grep } from '../query/grep'
+import { grep, type GrepResult } from '../query/grep'
+import { Pace } from '../query/pace'
 import { MAX_LINES } from '../query/lines'
 import { context } from '../query/context'
 import { lastLines } from '../query/tail'
@@ -17,6 +18,8 @@ import { followSource, followSources } from './follow'
 import { isConsolePath, serveConsole } from './console'
 import type { Registry, Histogram } from '../metrics/registry'
 import { log } from '../util/log'
+import { CROSS_TENANT, QueryAbandoned, QueryBusy, chargedTenant, type QueryGate } from './query-gate'
+import type { LimitsInForce, TenantLimits } from './limits'
 import type { TenantRow } from './tenants'
 
 const MAX_READ = 16 * 1024 * 1024
@@ -45,16 +48,35 @@ function cursorParam (text: string): Cursor {
   try { return parseCursor(text) } catch (err) { throw new QueryError('bad-input', (err as Error).message) }
 }
 
-function json (res: http.ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' })
+function json (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { ...headers, 'content-type': 'application/json' })
   res.end(JSON.stringify(body) + '\n')
+}
+
+const HITS_PER_TURN = 500
+
+/**
+ * A grep's answer, as `json` would send it, serialized HITS_PER_TURN hits at a time and paced (query/pace.ts):
+ * 10,000 hits are megabytes of JSON, and making them in one go held ingest up (bench:stall, the 10,000-hit row).
+ */
+async function sendHits (res: http.ServerResponse, result: GrepResult): Promise<void> {
+  const { hits, ...rest } = result
+  const pace = new Pace()
+  res.writeHead(200, { 'content-type': 'application/json' })
+  res.write('{"hits":[')
+  for (let i = 0; i < hits.length; i += HITS_PER_TURN) {
+    if (i > 0) await pace.turn()
+    res.write((i > 0 ? ',' : '') + hits.slice(i, i + HITS_PER_TURN).map(h => JSON.stringify(h)).join(','))
+  }
+  res.end(`],${JSON.stringify(rest).slice(1)}\n`)
 }
 
 export class HttpApi {
   private readonly queryLatency: (labels?: Record<string, string>) => Histogram
 
   constructor (private readonly store: LogStore, private readonly auth: Auth, private readonly metrics: Registry,
-    private readonly tenants: (allowed: Allowed) => TenantRow[], private readonly unready: () => string | null) {
+    private readonly tenants: (allowed: Allowed) => TenantRow[], private readonly gate: QueryGate,
+    private readonly limits: LimitsInForce, private readonly unready: () => string | null) {
     this.queryLatency = metrics.histogram('logfs_query_duration_seconds', 'Time to answer a query, by endpoint.')
   }
 
@@ -107,30 +129,31 @@ export class HttpApi {
             until,
             limit: Math.max(1, intParam(q, 'limit', 100, MAX_LINES)),
           }
-          json(res, 200, await this.store.query(() => {
+          await sendHits(res, await this.gated(allowed, q.get('source'), res, l => this.store.query(() => {
             checkRange(this.store, since, until)
-            return grep(this.store, selectSources(this.store, allowed, q.get('source')), query)
-          }))
+            return grep(this.store, selectSources(this.store, allowed, q.get('source')), { ...query, scan: l.scan })
+          })))
           break
         }
         case '/v1/context': {
           const at = cursorParam(q.get('cursor') ?? '')
           const before = intParam(q, 'before', 10, MAX_LINES)
           const after = intParam(q, 'after', 10, MAX_LINES)
-          json(res, 200, await this.store.query(() => {
+          json(res, 200, await this.gated(allowed, q.get('source'), res, () => this.store.query(() => {
             const s = resolveSource(this.store, allowed, q.get('source'))
             const found = context(s, at, before, after)
             if (!found) {
               throw new QueryError('not-found', `cursor ${q.get('cursor')} is not a retained byte of ${s.source}`)
             }
             return found
-          }))
+          })))
           break
         }
         case '/v1/trace': {
           const id = q.get('id')
           if (!id) throw new QueryError('bad-input', 'parameter id is required')
-          const trace = await this.store.query(() => buildTrace(this.store, id, allowed))
+          const trace = await this.gated(allowed, null, res,
+            l => this.store.query(() => buildTrace(this.store, id, allowed, l.scan)))
           if (!trace) throw new QueryError('not-found', `no lines of trace ${id}`)
           json(res, 200, trace)
           break
@@ -139,8 +162,8 @@ export class HttpApi {
           const since = timeParam(q, 'since')
           const until = timeParam(q, 'until')
           const buckets = Math.max(1, intParam(q, 'buckets', 60, 1000))
-          json(res, 200, await this.store.query(() =>
-            histogram(selectSources(this.store, allowed, q.get('source')), buckets, since, until)))
+          json(res, 200, await this.gated(allowed, q.get('source'), res, () => this.store.query(() =>
+            histogram(selectSources(this.store, allowed, q.get('source')), buckets, since, until))))
           break
         }
         case '/v1/tail':
@@ -152,6 +175,10 @@ export class HttpApi {
       this.queryLatency({ endpoint }).observe(Number(process.hrtime.bigint() - started) / 1e9)
     } catch (err) {
       if (err instanceof QueryError) return json(res, STATUS[err.kind], { error: err.message })
+      if (err instanceof QueryAbandoned) return
+      if (err instanceof QueryBusy) {
+        return json(res, 429, { error: err.message }, { 'retry-after': String(err.retryAfterSeconds) })
+      }
       log('error', 'server', `${req.method} ${url.pathname}: ${(err as Error).stack ?? String(err)}`)
       json(res, 500, { error: (err as Error).message })
     }
@@ -160,10 +187,10 @@ export class HttpApi {
   private async read (allowed: Allowed, q: Query, res: http.ServerResponse): Promise<void> {
     const from = q.get('from') ? cursorParam(q.get('from')!) : null
     const max = intParam(q, 'max', MAX_READ, MAX_READ)
-    const { s, data, next } = await this.store.query(() => {
+    const { s, data, next } = await this.gated(allowed, q.get('source'), res, () => this.store.query(() => {
       const s = resolveSource(this.store, allowed, q.get('source'))
       return { s, ...this.store.read(s.source, from, Math.max(1, max)) }
-    })
+    }))
     // Header values must be Latin-1 without control characters; a source name is any UTF-8 path.
     res.writeHead(200, {
       'content-type': 'application/octet-stream',
@@ -190,9 +217,32 @@ export class HttpApi {
       const s = await this.store.query(() => resolveSource(this.store, allowed, q.get('source')))
       return await followSource(this.store, s, n, req, res)
     }
-    json(res, 200, await this.store.query(() => {
+    json(res, 200, await this.gated(allowed, q.get('source'), res, () => this.store.query(() => {
       const s = resolveSource(this.store, allowed, q.get('source'))
       return { source: s.source, lines: lastLines(s, n) }
-    }))
+    })))
+  }
+
+  /**
+   * Runs a query in a slot of the tenant it is charged to (query-gate.ts): the tenants of the sources the caller
+   * may see that `glob` picks, as the index stands now. `fn` gets that tenant's limits. Follow streams take no
+   * slot: they read the last lines, then what is appended as it is appended, and a slot held for a stream's life
+   * would let a few open `tail -f` lock their tenant out of every other query.
+   */
+  private async gated<T> (allowed: Allowed, glob: string | null, res: http.ServerResponse,
+    fn: (l: TenantLimits) => Promise<T>): Promise<T> {
+    const match = sourceMatcher(glob)
+    const tenants = new Set<string>()
+    for (const s of this.store.allSources()) if (allowed(s.tenant) && match(s.source)) tenants.add(s.tenant)
+    const tenant = chargedTenant(tenants)
+    // A response closed before it was answered is a caller that gave up: its query leaves the queue.
+    const gone = new AbortController()
+    const onClose = (): void => gone.abort()
+    res.once('close', onClose)
+    try {
+      return await this.gate.run(tenant, () => fn(this.limits.for(tenant ?? CROSS_TENANT)), gone.signal)
+    } finally {
+      res.off('close', onClose)
+    }
   }
 }

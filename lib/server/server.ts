@@ -16,6 +16,8 @@ import { NodeClaims } from './claims'
 import type { LimitsInForce } from './limits'
 import { IngestLimiter } from './ingest-limiter'
 import { formatBytes } from '../util/units'
+import { DEFAULT_QUERY_WAIT_MS, QueryGate } from './query-gate'
+import { ingestArrived } from '../query/pace'
 import { IngestMeter, NO_ACTIVITY, tenantRows, type TenantActivity, type TenantRow } from './tenants'
 import { sourceName } from '../util/sources'
 import { log } from '../util/log'
@@ -52,6 +54,8 @@ export interface ServerOptions {
 export interface LogServerOptions {
   /** Gateways of one JetStream cluster sharing each tenant's ingest rate: each enforces `ingest / gateways`. */
   gateways?: number
+  /** How long a query waits for one of its tenant's slots before it is answered 429. */
+  queryWaitMs?: number
 }
 
 export class LogServer {
@@ -65,6 +69,8 @@ export class LogServer {
   private readonly ingestLatency: Histogram
   private readonly claims = new NodeClaims()
   private readonly limiter: IngestLimiter
+  /** Query slots and queues per tenant (`state()` for a view of them). */
+  readonly queries: QueryGate
   /** Bytes each tenant sent over the last minute, for /v1/tenants. */
   readonly ingestMeter = new IngestMeter()
   /** Figures of the parts that enforce limits, for /v1/tenants. */
@@ -77,9 +83,12 @@ export class LogServer {
     this.ingestLatency = this.metrics.histogram('logfs_server_ingest_duration_seconds',
       'From a batch arriving to its acknowledgement (write + fsync).')()
     this.registerMetrics()
+    this.queries = new QueryGate(limits, options.queryWaitMs ?? DEFAULT_QUERY_WAIT_MS)
+    this.queries.registerMetrics(this.metrics)
+    this.activity = { ...this.activity, queuedQueries: tenant => this.queries.queued(tenant) }
     const tenants = (allowed: (tenant: string) => boolean): TenantRow[] =>
       tenantRows(store, allowed, limits, this.ingestMeter, this.activity)
-    const api = new HttpApi(store, auth, this.metrics, tenants,
+    const api = new HttpApi(store, auth, this.metrics, tenants, this.queries, limits,
       () => store.healthy ? store.trouble : 'the store cannot take batches (a failed fsync, or stopping)')
     this.http = http.createServer((req, res) => api.handle(req, res))
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME, perMessageDeflate: false })
@@ -183,6 +192,7 @@ export class LogServer {
     })
     ws.on('error', (err) => log('warn', 'server', `connection from ${peer}: ${err.message}`))
     ws.on('message', (data, isBinary) => {
+      ingestArrived()
       let frame
       let envelope: Envelope | null = null
       try {

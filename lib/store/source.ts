@@ -270,9 +270,12 @@ export class SourceIndex {
    * turn as it retains the segment's extents away, so a piece whose extent is still here was read from its file,
    * not from a descriptor since closed and reused.
    */
-  async readAsync (from: number, to: number): Promise<Chunk | null> {
+  async readAsync (from: number, to: number, into?: Buffer): Promise<Chunk | null> {
     const p = this.pieces(from, to)
-    const data = Buffer.allocUnsafe(p.length)
+    // A scan passes the window buffer it reuses: megabytes allocated per window cost full garbage collections.
+    const data = into !== undefined && into.length >= p.length
+      ? into.subarray(0, p.length)
+      : Buffer.allocUnsafe(p.length)
     const retentions = this.retentions
     let failure: unknown = null
     try {
@@ -315,7 +318,19 @@ async function readRun (reader: ExtentReader, p: Pieces, a: number, b: number, o
     return
   }
   const start = p.fileStart(a)
-  const span = Buffer.allocUnsafe(p.fileStart(b - 1) + p.size(b - 1) - start)
-  await reader.read(seg, span, 0, span.length, start)
-  for (let k = a; k < b; k++) span.copy(out, p.offsets[k], p.fileStart(k) - start, p.fileStart(k) - start + p.size(k))
+  const length = p.fileStart(b - 1) + p.size(b - 1) - start
+  const span = spans.pop() ?? Buffer.allocUnsafe(SPAN)
+  try {
+    await reader.read(seg, span, 0, length, start)
+    for (let k = a; k < b; k++) span.copy(out, p.offsets[k], p.fileStart(k) - start, p.fileStart(k) - start + p.size(k))
+  } finally {
+    if (spans.length < SPARE_SPANS) spans.push(span)
+  }
 }
+
+/**
+ * Span buffers kept for the next run read rather than left to the garbage collector: a scan reads one per window,
+ * and the full collections that megabytes of short-lived buffers bring held ingest acks up (bench:stall).
+ */
+const spans: Buffer[] = []
+const SPARE_SPANS = 2

@@ -63,7 +63,7 @@ export function SearchForm ({ query, run }: { query: SearchQuery, run: (q: Searc
   </form>`
 }
 
-export function Hits ({ result, more, context, trace, levels, setLevels }: {
+export function Hits ({ result, more: loadMore, context, trace, levels, setLevels }: {
   result: GrepResult
   more: () => void
   context: (l: Line) => void
@@ -72,9 +72,12 @@ export function Hits ({ result, more, context, trace, levels, setLevels }: {
   levels: Set<Level>
   setLevels: (l: Set<Level>) => void
 }) {
-  const { hits, truncated, scannedBytes, indexed } = result
-  const summary = `${hits.length} hit${hits.length === 1 ? '' : 's'}${truncated ? ' (more exist)' : ''}, ` +
-    `${size(scannedBytes)} read${indexed ? '' : ', no index used'}`
+  const { hits, truncated, scanLimited, scannedBytes, indexed } = result
+  // At the scan limit a larger --limit finds nothing more: only a narrower search reads further.
+  const more = truncated && !scanLimited
+  const summary = `${hits.length} hit${hits.length === 1 ? '' : 's'}${more ? ' (more exist)' : ''}, ` +
+    `${size(scannedBytes)} read${indexed ? '' : ', no index used'}` +
+    (scanLimited ? ' — stopped at the scan limit: narrow the sources or the time range to search the rest' : '')
   const counts = new Map<Level, number>()
   for (const hit of hits) {
     const l = levelOf(hit.text)
@@ -94,6 +97,6 @@ export function Hits ({ result, more, context, trace, levels, setLevels }: {
     </p>
     <ol class="lines">${shown.map(hit => html`<${LineRow} key=${hit.source + '@' + hit.cursor} line=${hit}
       match=${hit.match} context=${context} trace=${trace} />`)}</ol>
-    ${truncated ? html`<button class="more" onClick=${more}>load more</button>` : null}
+    ${more ? html`<button class="more" onClick=${loadMore}>load more</button>` : null}
   </div>`
 }
