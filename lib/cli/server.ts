@@ -57,10 +57,11 @@ function openLimits (f: ServerFlags): { limits: LimitsInForce, stop: () => void 
 }
 
 /** The store the flags name; every flag is checked before anything is opened or dialled. */
-async function openStore (f: ServerFlags): Promise<LogStore> {
+async function openStore (f: ServerFlags, tenants: LimitsInForce): Promise<LogStore> {
   const where = f.store ?? 'embedded'
   const limits = storeOptionsFrom(f.dataDir, f)
-  if (where === 'embedded') return Store.open(limits)
+  // Each tenant's retention as the limits say now: a reload applies from the next roll or minute on.
+  if (where === 'embedded') return Store.open({ ...limits, retention: t => tenants.for(t).retention })
   if (!where.startsWith('nats://')) {
     throw new InputError(`--store: '${where}' is neither 'embedded' nor a nats:// URL list`)
   }
@@ -79,7 +80,7 @@ export async function startServer (f: ServerFlags): Promise<Running> {
   const auth = Auth.fromOptions({ token: f.token ?? process.env.LOGFS_TOKEN, tokens: f.tokens })
   const listen = parseListen(f.listen)
   const { limits, stop: stopWatch } = openLimits(f)
-  const store = await openStore(f)
+  const store = await openStore(f, limits)
   const server = new LogServer(store, auth, limits)
   const addr = await server.listen(listen).catch(async (err: Error) => {
     stopWatch()
