@@ -138,6 +138,9 @@ t.test('the console: sources, search with marks, context by cursor, tokens and t
     const theme = await page.evaluate(() => document.documentElement.dataset.theme)
     // Keys act outside text fields: a checkbox just clicked keeps the focus, and does not take them.
     await page.keyboard.press('d')
+    // The theme is set by an effect, which runs after the render the key caused.
+    await page.waitForFunction(was => document.documentElement.dataset.theme !== was, { timeout: 5000 }, theme)
+      .catch(() => {})
     t.not(await page.evaluate(() => document.documentElement.dataset.theme), theme, 'd flips the theme')
     await page.keyboard.press('/')
     t.equal(await page.evaluate(() => document.activeElement?.getAttribute('name')), 'q', '/ focuses the search')
@@ -230,5 +233,25 @@ t.test('the console: sources, search with marks, context by cursor, tokens and t
     await page.goto(`${server.http}/?q=secret`)
     await page.waitForSelector('p.summary')
     t.match(await page.$eval('p.summary', p => p.textContent), /^0 hits/, 'and a search does not reach bank')
+  })
+
+  t.test('tenants: each tenant against its limits, and a tenant token sees its own', async t => {
+    const { page } = await open(browser, `${server.http}/#token=${TOKEN}`)
+    await page.waitForSelector('table.sources')
+    await page.click('a.tenants-link')
+    await page.waitForSelector('table.tenants tbody tr')
+    t.match(await page.evaluate(() => location.search), /^\?tenants/, 'the view is a link')
+    const rows = async (p: typeof page): Promise<string[][]> => p.$$eval('table.tenants tbody tr',
+      trs => trs.map(tr => Array.from(tr.querySelectorAll('td'), td => td.textContent ?? '')))
+    const all = await rows(page)
+    t.same(all.map(r => r[0]), ['bank', 'shop'], 'both tenants')
+    const shop = all.find(r => r[0] === 'shop')!
+    t.match(shop[2], /^\d+\.\d KiB \/ 10\.0 GiB$/, 'stored bytes against retention')
+    t.equal(shop[4], '1', 'one source, no limit')
+    t.equal(shop[6], '0 (4 at once)', 'no query waiting, 4 at once')
+    await shot(page, 'tenants')
+    const own = await open(browser, `${server.http}/?tenants#token=${SHOP_TOKEN}`)
+    await own.page.waitForSelector('table.tenants tbody tr')
+    t.same((await rows(own.page)).map(r => r[0]), ['shop'], 'a tenant token sees its tenant only')
   })
 })

@@ -93,6 +93,11 @@ reader(program.command('sources')
   .option('--source <glob>', 'only sources whose name or path matches'))
   .action(lazy(read, m => m.sourcesCommand))
 
+reader(program.command('tenants')
+  .description('each tenant your token covers: ingest over the last minute, stored bytes, oldest data, sources, '
+    + 'throttled seconds and queued queries, against its limits'))
+  .action(lazy(read, m => m.tenantsCommand))
+
 reader(program.command('cat')
   .description('write the stored bytes of <source> to stdout, in cursor order')
   .argument('<source>', 'a source as listed by `logfs sources` (its path alone will do when unique)')

@@ -1,7 +1,8 @@
-// `logfs sources` and `logfs cat`: the minimal read path over the server's HTTP API.
-import { InputError, formatBytes, formatTime, printable } from '../util/units'
+// `logfs sources`, `logfs tenants` and `logfs cat`: the minimal read path over the server's HTTP API.
+import { InputError, formatBytes, formatDuration, formatTime, printable } from '../util/units'
 import { tokenFrom } from './options'
 import type { SourceInfo } from '../store/store'
+import type { TenantRow } from '../server/tenants'
 
 export interface ReadFlags { server: string, token?: string, json?: boolean, source?: string }
 
@@ -45,6 +46,32 @@ export async function sourcesCommand (f: ReadFlags): Promise<void> {
   const rows = [['NODE', 'TENANT', 'PATH', 'SIZE', 'LAST WRITE', 'DROPPED'], ...sources.map(s =>
     [s.node, s.tenant, printable(s.path), formatBytes(s.bytes), formatTime(s.lastWrite),
       s.gapBytes > 0 ? formatBytes(s.gapBytes) : '-'])]
+  printTable(rows)
+}
+
+export async function tenantsCommand (f: ReadFlags): Promise<void> {
+  const { tenants } = await (await get(f, '/v1/tenants', {})).json() as { tenants: TenantRow[] }
+  if (f.json) {
+    process.stdout.write(JSON.stringify(tenants) + '\n')
+    return
+  }
+  const of = (used: string, limit: number | null, fmt: (n: number) => string): string =>
+    limit === null ? used : `${used} / ${fmt(limit)}`
+  const rate = (n: number): string => `${formatBytes(n)}/s`
+  const rows = [['TENANT', 'INGEST 1m / LIMIT', 'STORED / RETENTION', 'OLDEST / AGE LIMIT', 'SOURCES', 'THROTTLED',
+    'QUEUED'], ...tenants.map(t => [
+    t.tenant,
+    of(rate(t.ingest.bytesPerSec), t.ingest.limit, rate),
+    of(formatBytes(t.stored.bytes), t.stored.retentionBytes, formatBytes),
+    `${t.stored.oldest === null ? '-' : formatTime(t.stored.oldest)} / ${formatDuration(t.stored.retentionAgeMs)}`,
+    of(String(t.sources.count), t.sources.limit, String),
+    `${t.throttledSeconds} s`,
+    `${t.queries.queued} (${t.queries.limit} at once)`,
+  ])]
+  printTable(rows)
+}
+
+function printTable (rows: string[][]): void {
   const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)))
   for (const r of rows) process.stdout.write(r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd() + '\n')
 }

@@ -17,6 +17,7 @@ import { followSource, followSources } from './follow'
 import { isConsolePath, serveConsole } from './console'
 import type { Registry, Histogram } from '../metrics/registry'
 import { log } from '../util/log'
+import type { TenantRow } from './tenants'
 
 const MAX_READ = 16 * 1024 * 1024
 
@@ -53,7 +54,7 @@ export class HttpApi {
   private readonly queryLatency: (labels?: Record<string, string>) => Histogram
 
   constructor (private readonly store: LogStore, private readonly auth: Auth, private readonly metrics: Registry,
-    private readonly unready: () => string | null) {
+    private readonly tenants: (allowed: Allowed) => TenantRow[], private readonly unready: () => string | null) {
     this.queryLatency = metrics.histogram('logfs_query_duration_seconds', 'Time to answer a query, by endpoint.')
   }
 
@@ -88,6 +89,9 @@ export class HttpApi {
           json(res, 200, { sources: sources.filter(s => match(s.source)) })
           break
         }
+        case '/v1/tenants':
+          json(res, 200, { tenants: await this.store.query(() => this.tenants(allowed)) })
+          break
         case '/v1/read':
           await this.read(allowed, q, res)
           break

@@ -14,6 +14,7 @@ import {
 } from '../wire/frames'
 import { NodeClaims } from './claims'
 import type { LimitsInForce } from './limits'
+import { IngestMeter, NO_ACTIVITY, tenantRows, type TenantActivity, type TenantRow } from './tenants'
 import { sourceName } from '../util/sources'
 import { log } from '../util/log'
 
@@ -56,12 +57,18 @@ export class LogServer {
   private readonly wss: WebSocketServer
   private readonly ingestLatency: Histogram
   private readonly claims = new NodeClaims()
+  /** Bytes each tenant sent over the last minute, for /v1/tenants. */
+  readonly ingestMeter = new IngestMeter()
+  /** Figures of the parts that enforce limits, for /v1/tenants. */
+  activity: TenantActivity = NO_ACTIVITY
 
   constructor (private readonly store: LogStore, private readonly auth: Auth, readonly limits: LimitsInForce) {
     this.ingestLatency = this.metrics.histogram('logfs_server_ingest_duration_seconds',
       'From a batch arriving to its acknowledgement (write + fsync).')()
     this.registerMetrics()
-    const api = new HttpApi(store, auth, this.metrics,
+    const tenants = (allowed: (tenant: string) => boolean): TenantRow[] =>
+      tenantRows(store, allowed, limits, this.ingestMeter, this.activity)
+    const api = new HttpApi(store, auth, this.metrics, tenants,
       () => store.healthy ? store.trouble : 'the store cannot take batches (a failed fsync, or stopping)')
     this.http = http.createServer((req, res) => api.handle(req, res))
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME, perMessageDeflate: false })
@@ -178,6 +185,7 @@ export class LogServer {
         this.stats.batches++
         this.stats.storedBytes += stored
         this.stats.duplicateBytes += duplicate
+        this.ingestMeter.add(batch.tenant, stored + duplicate)
         send({ t: 'ack', seq: batch.seq, stored, duplicate })
       }, (err: Error) => {
         // A full disk, or a tenant stream the cluster has no room for, is logged once per episode by the store; a

@@ -39,6 +39,16 @@ export function formatBytes (n: number): string {
   return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`
 }
 
+/** A duration as the flags write it, in its largest whole unit: 7d, 36h, 90s, 250ms. */
+export function formatDuration (ms: number): string {
+  // Days rather than weeks: retention is most often said in days.
+  for (const unit of ['d', 'h', 'm', 's']) {
+    const n = DURATION_UNITS[unit]
+    if (ms >= n && ms % n === 0) return `${ms / n}${unit}`
+  }
+  return `${ms}ms`
+}
+
 /** A point in time: an ISO 8601 date, milliseconds since the epoch, or a duration ago (`15m`, `1h`, `2d`). */
 export function parseTime (text: string, what = 'time', now = Date.now()): number {
   if (/^\d{12,}$/.test(text)) return Number(text)

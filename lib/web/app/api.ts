@@ -8,6 +8,7 @@ export type { Hit } from '../../query/grep'
 export type { Line } from '../../query/lines'
 export type { Span, Trace } from '../../query/trace'
 export type { Histogram } from '../../query/histogram'
+export type { TenantRow } from '../../server/tenants'
 
 /** The server refused the token: the page asks for another. */
 export class Unauthorized extends Error {}

@@ -1,14 +1,16 @@
-// The logfs console: sources, search, the lines around any hit, live tail and traces. A view is a link: its state
-// is the URL's query (`?q=…`, `?ctx=SOURCE@CURSOR`, `?tail=SOURCE_OR_GLOB`, `?trace=ID`); the token is in
-// sessionStorage (token.ts), never in a URL the server sees.
+// The logfs console: sources, search, the lines around any hit, live tail, traces and tenants. A view is a link:
+// its state is the URL's query (`?q=…`, `?ctx=SOURCE@CURSOR`, `?tail=SOURCE_OR_GLOB`, `?trace=ID`, `?tenants`);
+// the token is in sessionStorage (token.ts), never in a URL the server sees.
 import { h, render } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
 import htm from 'htm'
 import {
-  Unauthorized, get, type Context, type GrepResult, type Histogram, type Line, type SourceInfo, type Trace,
+  Unauthorized, get, type Context, type GrepResult, type Histogram, type Line, type SourceInfo, type TenantRow,
+  type Trace,
 } from './api'
 import { forgetToken, saveToken, takeToken } from './token'
 import { Sources } from './sources'
+import { Tenants } from './tenants'
 import { Hits, PAGE, SearchForm, queryFromUrl, queryParams, type SearchQuery } from './search'
 import { ContextView, STEP, parseAt, type ContextAt } from './context'
 import { TailView } from './tail'
@@ -25,6 +27,7 @@ type View =
   | { kind: 'context', at: ContextAt }
   | { kind: 'tail', name: string }
   | { kind: 'trace', id: string }
+  | { kind: 'tenants' }
 
 function viewFromUrl (): View {
   const params = new URLSearchParams(location.search)
@@ -33,6 +36,7 @@ function viewFromUrl (): View {
   if (params.get('tail')) return { kind: 'tail', name: params.get('tail')! }
   if (params.get('trace')) return { kind: 'trace', id: params.get('trace')! }
   if (params.has('q')) return { kind: 'search', query: queryFromUrl(params) }
+  if (params.has('tenants')) return { kind: 'tenants' }
   return { kind: 'sources' }
 }
 
@@ -41,6 +45,7 @@ function urlOf (view: View): string {
   if (view.kind === 'context') q.set('ctx', `${view.at.source}@${view.at.cursor}`)
   if (view.kind === 'tail') q.set('tail', view.name)
   if (view.kind === 'trace') q.set('trace', view.id)
+  if (view.kind === 'tenants') q.set('tenants', '')
   if (view.kind === 'search') {
     for (const [k, v] of Object.entries(queryParams(view.query))) if (v !== '') q.set(k, v)
     if (!q.has('q')) q.set('q', '')
@@ -67,6 +72,7 @@ function App () {
   const [refused, setRefused] = useState<string | null>(null)
   const [view, setView] = useState<View>(viewFromUrl())
   const [sources, setSources] = useState<SourceInfo[] | null>(null)
+  const [tenants, setTenants] = useState<TenantRow[] | null>(null)
   const [result, setResult] = useState<GrepResult | null>(null)
   const [hist, setHist] = useState<Histogram | null>(null)
   const [ctx, setCtx] = useState<Context | null>(null)
@@ -102,6 +108,9 @@ function App () {
     if (view.kind === 'sources') {
       setSources(null)
       get<{ sources: SourceInfo[] }>(token, '/v1/sources').then(b => setSources(b.sources), fail)
+    } else if (view.kind === 'tenants') {
+      setTenants(null)
+      get<{ tenants: TenantRow[] }>(token, '/v1/tenants').then(b => setTenants(b.tenants), fail)
     } else if (view.kind === 'search') {
       setLevels(new Set())
       if (view.query.q === '') { setResult(null); return }
@@ -157,6 +166,8 @@ function App () {
       <h1><a href="/" onClick=${(e: Event) => { e.preventDefault(); go({ kind: 'sources' }) }}>logfs</a></h1>
       <${SearchForm} query=${query} run=${(q: SearchQuery) => go({ kind: 'search', query: q })} />
       <${Toolbar} settings=${settings} set=${setSettings} download=${downloadShown} tail=${tail} />
+      <a class="tenants-link" href="/?tenants"
+        onClick=${(e: Event) => { e.preventDefault(); go({ kind: 'tenants' }) }}>tenants</a>
     </header>
     ${error ? html`<p class="error" role="alert">${error}</p>` : null}
     ${view.kind === 'sources' ? html`<${Sources} sources=${sources} pick=${pick} tail=${tail} />` : null}
@@ -173,6 +184,7 @@ function App () {
           context=${openContext} trace=${openTrace} />`
       : null}
     ${view.kind === 'trace' ? html`<${TraceView} trace=${trace} context=${at} />` : null}
+    ${view.kind === 'tenants' ? html`<${Tenants} tenants=${tenants} />` : null}
   </main>`
 }
 
