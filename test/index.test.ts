@@ -225,7 +225,8 @@ t.test('a missing or corrupt sidecar is rebuilt, answers unchanged meanwhile and
     await store.close()
     const files = sidecars(dir)
     t.equal(files.length, segments(dir).length, 'a graceful stop wrote the open segments\' sidecars too')
-    // Three sealed segments' sidecars (an open segment's is rebuilt only when it seals): tenant a's first two, b's first.
+    // Three sealed segments' sidecars (an open segment's is rebuilt only when it seals): tenant a's first two, and
+    // b's first.
     const total = files.length
     files.splice(2, 1)
     const original = fs.readFileSync(files[1])
@@ -252,7 +253,7 @@ t.test('a missing or corrupt sidecar is rebuilt, answers unchanged meanwhile and
     const count = reopened.segmentCount
     reopened.options.retentionBytes = reopened.totalBytes / 4
     reopened.applyRetention()
-    t.ok(reopened.segmentCount < count, `retention removed segments of each tenant (${count} → ${reopened.segmentCount})`)
+    t.ok(reopened.segmentCount < count, `retention removed segments (${count} → ${reopened.segmentCount})`)
     const left = segments(dir).map(f => f.replace('.seg', '.idx'))
     t.same(sidecars(dir), left, 'sidecars go with their segments (the open one has the one its last stop wrote)')
   })

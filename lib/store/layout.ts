@@ -15,12 +15,12 @@ const MAX_NAME = 200
  * path component an agent sent, so any byte but `/` and NUL). A long one keeps a readable head and a hash.
  */
 export function tenantDirName (tenant: string): string {
-  const escaped = encodeURIComponent(tenant).replace(/^\./, '%2E')
+  const escaped = encodeURIComponent(tenant).replace(/^\./, '%2E').replace(/~/g, '%7E')
   if (escaped.length <= MAX_NAME) return escaped
   return `${escaped.slice(0, MAX_NAME - 41)}~${createHash('sha1').update(tenant).digest('hex')}`
 }
 
-/** The tenant a directory name stands for, or null for a cut one (its entries name it). */
+/** The tenant a directory name stands for, or null for a cut one (its entries name it): only those hold a `~`. */
 export function tenantOfDirName (name: string): string | null {
   if (name.includes('~')) return null
   try { return decodeURIComponent(name) } catch { return null }
