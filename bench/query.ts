@@ -80,7 +80,7 @@ async function measure (TOTAL: number): Promise<{ result: Result, rows: Row[] }>
   agent.proc.kill('SIGTERM')
   await agent.exited
   // Sidecars are written off the ingest thread, after the bytes are durable: how far behind they are.
-  const segments = fs.readdirSync(dataDir).filter(f => f.endsWith('.seg')).length
+  const segments = storeFiles(dataDir, '.seg').length
   await until(async () => await gauge(port, 'logfs_store_indexed_segments') >= segments - 1 || undefined, 'index')
   const indexLagMs = Date.now() - t0 - ingestSeconds * 1000
 
@@ -241,10 +241,15 @@ async function gauge (port: number, name: string): Promise<number> {
   return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? 0)
 }
 
+/** A store's files ending in `ext`, full paths: in its tenants' directories (format 2) or at its top (format 1). */
+function storeFiles (dataDir: string, ext: string): string[] {
+  return (fs.readdirSync(dataDir, { recursive: true }) as string[]).filter(f => f.endsWith(ext))
+    .map(f => path.join(dataDir, f))
+}
+
 /** Bytes of the store's index sidecars (issue 13), next to its segments. */
 function sidecarBytes (dataDir: string): number {
-  return fs.readdirSync(dataDir).filter(f => f.endsWith('.idx'))
-    .reduce((n, f) => n + fs.statSync(path.join(dataDir, f)).size, 0)
+  return storeFiles(dataDir, '.idx').reduce((n, f) => n + fs.statSync(f).size, 0)
 }
 
 /**
@@ -253,7 +258,7 @@ function sidecarBytes (dataDir: string): number {
  * bytes costs on this machine without logfs.
  */
 function scanPeers (dataDir: string, needle: string): { gnuGrepMs: number, ripgrepMs: number | null } {
-  const files = fs.readdirSync(dataDir).filter(f => f.endsWith('.seg')).map(f => path.join(dataDir, f))
+  const files = storeFiles(dataDir, '.seg')
   const timed = (cmd: string, args: string[]): number | null => {
     const ms: number[] = []
     for (let i = 0; i < 4; i++) {
