@@ -12,6 +12,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { NEEDLE_EVERY, traceId } from './jsonwriter'
 import { parseSize } from '../lib/util/units'
+import { storeFiles } from '../lib/store/layout'
 import { ROOT, fail, get, machineLine, start, until } from './harness'
 
 const sizeArg = process.argv.indexOf('--size')
@@ -239,12 +240,6 @@ async function main (): Promise<void> {
 async function gauge (port: number, name: string): Promise<number> {
   const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
   return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? 0)
-}
-
-/** A store's files ending in `ext`, full paths: in its tenants' directories (format 2) or at its top (format 1). */
-function storeFiles (dataDir: string, ext: string): string[] {
-  return (fs.readdirSync(dataDir, { recursive: true }) as string[]).filter(f => f.endsWith(ext))
-    .map(f => path.join(dataDir, f))
 }
 
 /** Bytes of the store's index sidecars (issue 13), next to its segments. */

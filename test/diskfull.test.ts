@@ -10,7 +10,7 @@ import { expected, line } from './fixtures/lines'
 import {
   arrived, readSource, sleep, sources, startAgent, startServer, waitFor, writer, type Agent, type Server,
 } from './helpers/cluster'
-import { storeFiles } from './helpers/store-files'
+import { storeFiles } from '../lib/store/layout'
 
 const PAGE = 4096
 const FULL = /data dir full, refusing batches until space returns/
@@ -61,7 +61,7 @@ t.test('disk full under block: the writer waits, the server says why, ' +
   t.equal(await metric(server, 'logfs_store_full'), 1, 'logfs_store_full is 1')
   const stored = (await sources(server)).find(s => s.source === source)!.bytes
   t.ok(stored > 1.5 * 1024 * 1024, `the disk was filled (${stored} bytes stored)`)
-  t.ok(storeFiles(disk.dir, 'seg').length >= 2, 'segments rolled on the way')
+  t.ok(storeFiles(disk.dir, '.seg').length >= 2, 'segments rolled on the way')
   await sleep(2500)
   t.equal(w.proc.exitCode, null, 'the writer is blocked while the disk is full')
   t.equal((await sources(server)).find(s => s.source === source)!.bytes, stored, 'nothing more is stored meanwhile')

@@ -12,7 +12,7 @@ import { grep, type GrepQuery } from '../lib/query/grep'
 import { buildTrace } from '../lib/query/trace'
 import { selectSources } from '../lib/query/scope'
 import { tempDir } from './helpers/cluster'
-import { storeFiles } from './helpers/store-files'
+import { storeFiles } from '../lib/store/layout'
 
 const h = (token: string): number => tokenHash(Buffer.from(token), 0, token.length)
 
@@ -111,8 +111,8 @@ async function fill (t: Test, options: Partial<StoreOptions> = {}): Promise<Open
 
 const all = (store: Store): ReturnType<typeof selectSources> => selectSources(store, () => true, null)
 const base = { regex: false, ignoreCase: false, word: false, limit: 10_000 }
-const sidecars = (dir: string): string[] => storeFiles(dir, 'idx')
-const segments = (dir: string): string[] => storeFiles(dir, 'seg')
+const sidecars = (dir: string): string[] => storeFiles(dir, '.idx')
+const segments = (dir: string): string[] => storeFiles(dir, '.seg')
 /** Tenants a and b each write one segment at a time. */
 const OPEN = 2
 

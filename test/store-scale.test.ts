@@ -4,7 +4,7 @@
 import t from 'tap'
 import { Store } from '../lib/store/store'
 import { api, startServer, tempDir } from './helpers/cluster'
-import { storeFiles } from './helpers/store-files'
+import { storeFiles } from '../lib/store/layout'
 
 const GB = 1e9
 const SOURCES = ['node-1/shop/api/app.log', 'node-1/shop/worker/app.log', 'node-1/bank/db/app.log']
@@ -34,8 +34,8 @@ t.test('a server restarted on a 1 GB store answers its first query without a ful
   }
   await store.indexed()
   await store.close()
-  const segments = storeFiles(dataDir, 'seg').length
-  t.equal(storeFiles(dataDir, 'idx').length, segments,
+  const segments = storeFiles(dataDir, '.seg').length
+  t.equal(storeFiles(dataDir, '.idx').length, segments,
     `${segments} segments, each with a sidecar: the open one's was written when the store stopped`)
 
   const started = Date.now()

@@ -4,7 +4,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { Store, parseCursor } from '../lib/store/store'
 import { tempDir, run, startServer } from './helpers/cluster'
-import { storeFiles } from './helpers/store-files'
+import { storeFiles } from '../lib/store/layout'
 
 type Limits = Partial<{ segmentBytes: number, retentionBytes: number, retentionMs: number }>
 const open = (dir: string, extra: Limits = {}): Store =>
@@ -40,7 +40,7 @@ async function reopenDamaged (
   await first.append([rec('n/a/x.log', 0, lines[0])])
   await first.append([rec('n/a/x.log', lines[0].length, lines[1])])
   await first.close()
-  const segment = storeFiles(dir, 'seg').pop()!
+  const segment = storeFiles(dir, '.seg').pop()!
   const good = fs.statSync(segment).size
   damage(segment)
   const store = open(dir)
@@ -81,7 +81,7 @@ t.test('retention deletes whole old segments by size and by age, never the activ
   t.same(await store.append([rec('n/a/big.log', 0, chunk)]), { stored: 0, duplicate: chunk.length },
     'deleted bytes are still not taken twice')
   store.applyRetention(Date.now() + 86400_000 * 30)
-  t.equal(storeFiles(dir, 'seg').length, 1, 'age: only the active segment is left')
+  t.equal(storeFiles(dir, '.seg').length, 1, 'age: only the active segment is left')
   await store.close()
 })
 

@@ -12,7 +12,7 @@ import { encodeEntry, fileHeader } from '../lib/store/segment'
 import { Store } from '../lib/store/store'
 import { batch, connect, exchange } from './helpers/ingest'
 import { TOKEN, api, cli, readSource, sources, startServer, tempDir, type Server } from './helpers/cluster'
-import { storeFiles } from './helpers/store-files'
+import { storeFiles } from '../lib/store/layout'
 
 const MiB = 1024 * 1024
 
@@ -83,7 +83,7 @@ t.test('a tenant flooding 10× its retention size deletes only its own oldest da
   t.equal(JSON.parse(grep.stdout).hits.length, 1, 'grep finds the quiet tenant\'s lines')
   const tail = await api<{ lines: Array<{ text: string }> }>(server, '/v1/tail?source=n1/quiet/app.log&lines=2')
   t.equal(tail.body.lines.length, 2, 'tail answers')
-  t.equal(storeFiles(server.dataDir, 'seg').filter(f => f.includes('/tenants/quiet/')).length, 1,
+  t.equal(storeFiles(server.dataDir, '.seg').filter(f => f.includes('/tenants/quiet/')).length, 1,
     'the quiet tenant has a segment of its own')
 })
 
@@ -209,7 +209,7 @@ t.test('a data dir of store format 1 is migrated on open, and every reader answe
   const again = await startServer(t, { dataDir: dir })
   t.notMatch(again.stderr, /migrating/, 'a migrated data dir is not migrated again')
   t.equal((await readSource(again, 'n1/prod/api.log')).toString(), prod, 'and reads the same after a restart')
-  t.equal(storeFiles(dir, 'idx').length, storeFiles(dir, 'seg').length, 'every segment has its sidecar')
+  t.equal(storeFiles(dir, '.idx').length, storeFiles(dir, '.seg').length, 'every segment has its sidecar')
 })
 
 t.test('a migration cut short by a crash is taken up where it stopped, copying nothing twice', async t => {
@@ -223,6 +223,6 @@ t.test('a migration cut short by a crash is taken up where it stopped, copying n
   t.teardown(() => store.close())
   t.equal(store.read('n1/prod/api.log', null, 1e9).data.toString(), prod, 'prod once, in order')
   t.equal(store.read('n1/dev/web.log', null, 1e9).data.toString(), dev, 'dev once, in order')
-  t.same(storeFiles(dir, 'seg').map(f => path.relative(dir, f)),
+  t.same(storeFiles(dir, '.seg').map(f => path.relative(dir, f)),
     ['tenants/dev/000000000001.seg', 'tenants/prod/000000000001.seg'])
 })
