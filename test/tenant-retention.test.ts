@@ -10,6 +10,8 @@ import type WebSocket from 'ws'
 import { encodeFrame } from '../lib/wire/frames'
 import { encodeEntry, fileHeader } from '../lib/store/segment'
 import { Store } from '../lib/store/store'
+import { expired, furthestOver, segmentBytesFor } from '../lib/store/tenant-retention'
+import { tenantDirName, tenantOfDirName } from '../lib/store/layout'
 import { batch, connect, exchange } from './helpers/ingest'
 import { TOKEN, api, cli, readSource, sources, startServer, tempDir, type Server } from './helpers/cluster'
 import { storeFiles } from '../lib/store/layout'
@@ -225,4 +227,37 @@ t.test('a migration cut short by a crash is taken up where it stopped, copying n
   t.equal(store.read('n1/dev/web.log', null, 1e9).data.toString(), dev, 'dev once, in order')
   t.same(storeFiles(dir, '.seg').map(f => path.relative(dir, f)),
     ['tenants/dev/000000000001.seg', 'tenants/prod/000000000001.seg'])
+})
+
+t.test('shares, expiry, segment sizes and directory names', async t => {
+  const h = (key: string, bytes: number, retentionSize: number, deletable = true) =>
+    ({ key, bytes, retentionSize, deletable })
+  t.equal(furthestOver([h('a', 100, 10)]), null, 'one tenant alone is never over its share')
+  t.match(furthestOver([h('a', 70, 10), h('b', 30, 10)]), { holding: { key: 'a' }, share: 50 },
+    'equal retention: halves')
+  t.equal(furthestOver([h('a', 75, 30), h('b', 25, 10)]), null, 'shares in proportion to retention.size: 75 and 25')
+  t.match(furthestOver([h('a', 60, 30), h('b', 40, 10)]), { holding: { key: 'b' }, share: 25 },
+    'the furthest over by ratio, not by bytes')
+  t.match(furthestOver([h('a', 60, 10, false), h('b', 20, 10), h('c', 20, 10)]), null,
+    'a tenant with only the segment it writes gives nothing')
+  t.match(furthestOver([h('a', 50, Infinity), h('b', 50, 0)]), { holding: { key: 'b' } },
+    'no limit counts as the largest, 0 still has a share')
+
+  const now = 1_000_000_000
+  t.equal(expired({ size: 100, ageMs: 0 }, 101, now, now), 'size')
+  t.equal(expired({ size: 100, ageMs: 1000 }, 100, now - 1001, now), 'age')
+  t.equal(expired({ size: 100, ageMs: 1000 }, 100, now - 999, now), null)
+  t.equal(expired({ size: 100, ageMs: 0 }, 100, 1, now), null, 'age 0: no age limit')
+
+  t.equal(segmentBytesFor(64 * MiB, 10 * 1024 * MiB), 64 * MiB)
+  t.equal(segmentBytesFor(64 * MiB, 100 * MiB), 25 * MiB, 'a quarter of a small retention size')
+  t.equal(segmentBytesFor(64 * MiB, 2 * MiB), MiB, '1 MiB at least')
+  t.equal(segmentBytesFor(200_000, 100_000), 200_000, 'never above --segment-size')
+
+  for (const name of ['shop', 'kube-system', 'default', '.hidden', 'a~b', 'ü 日本 x', '%41', 'x'.repeat(300)]) {
+    const dir = tenantDirName(name)
+    t.ok(dir.length <= 200 && !dir.includes('/') && !dir.startsWith('.'), `${name.slice(0, 20)}: ${dir.slice(0, 40)}`)
+    t.equal(tenantOfDirName(dir), name.length > 200 ? null : name, 'read back, unless cut')
+  }
+  t.not(tenantDirName('x'.repeat(300)), tenantDirName('x'.repeat(301)), 'cut names stay apart')
 })

@@ -9,13 +9,38 @@ export function noSpace (err: unknown): boolean {
   return code === 'ENOSPC' || code === 'EDQUOT'
 }
 
+/**
+ * fdatasyncs running at once over every tenant's segments. Each runs on a thread of libuv's pool (4 by default),
+ * where reads of queries run too; with a segment file per tenant, many tenants writing at once would otherwise
+ * fill the pool with fsyncs.
+ */
+const SYNCS_AT_ONCE = 2
+
 export class DiskState {
   /** Set when an fsync fails: what was written may not be on disk, so nothing more is acknowledged. */
   private failure: Error | null = null
   /** Set while batches fail for lack of space; the next batch that fits clears it. */
   private fullSince: { error: Error, at: number, refused: number } | null = null
 
+  private syncs = 0
+  private queued: Array<() => void> = []
+
   constructor (readonly dir: string) {}
+
+  /** Calls `start` once fewer than SYNCS_AT_ONCE fsyncs run, in the order asked; it calls `done` when it ends. */
+  syncSlot (start: (done: () => void) => void): void {
+    const done = (): void => {
+      const next = this.queued.shift()
+      if (next) next()
+      else this.syncs--
+    }
+    if (this.syncs < SYNCS_AT_ONCE) {
+      this.syncs++
+      start(done)
+    } else {
+      this.queued.push(() => start(done))
+    }
+  }
 
   /** Null, or why nothing more is acknowledged until a restart. */
   get failed (): Error | null { return this.failure }

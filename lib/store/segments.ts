@@ -21,6 +21,7 @@ export class Segments {
   private waiters: Waiter[] = []
   /** Set while a new segment cannot be made; the active one grows past segmentBytes meanwhile. */
   private rollError: string | null = null
+  private closed = false
 
   /** `segmentBytes` is the size at which the active segment is closed; the store may change it (per tenant). */
   constructor (readonly dir: string, public segmentBytes: number, private readonly disk: DiskState) {}
@@ -186,17 +187,24 @@ export class Segments {
   private kickSync (): void {
     if (this.syncing || this.waiters.length === 0) return
     this.syncing = true
-    const batch = this.waiters
-    this.waiters = []
-    fs.fdatasync(this.current.fd, (err) => {
-      this.syncing = false
-      if (err) this.fail(`store fsync failed, refusing writes until restart: ${err.message}`)
-      for (const w of batch) {
-        const failure = this.disk.failed
-        if (failure) w.reject(failure)
-        else w.resolve()
+    // Batches written while this one waits for its turn share its fsync.
+    this.disk.syncSlot(done => {
+      const batch = this.waiters
+      this.waiters = []
+      const settle = (err: Error | null): void => {
+        done()
+        this.syncing = false
+        if (err) this.fail(`store fsync failed, refusing writes until restart: ${err.message}`)
+        for (const w of batch) {
+          const failure = this.disk.failed
+          if (failure) w.reject(failure)
+          else w.resolve()
+        }
+        this.kickSync()
       }
-      this.kickSync()
+      // close() fsynced the segment already.
+      if (this.closed) settle(null)
+      else fs.fdatasync(this.current.fd, settle)
     })
   }
 
@@ -235,6 +243,7 @@ export class Segments {
   }
 
   close (): void {
+    this.closed = true
     fs.fsyncSync(this.current.fd)
     for (const seg of this.list) fs.closeSync(seg.fd)
   }

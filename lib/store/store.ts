@@ -78,7 +78,7 @@ export class Store extends EventEmitter implements LogStore {
   /** Appends that failed, each a batch the server nacked. */
   get refusedAppends (): number { return this.refused }
 
-  retentionOf (tenant: string): Retention {
+  private retentionOf (tenant: string): Retention {
     return this.options.retention?.(tenant) ?? { size: this.options.retentionBytes, ageMs: this.options.retentionMs }
   }
 
