@@ -39,8 +39,11 @@ export class Segments {
    */
   open (index: (ref: EntryRef, seg: Segment) => void,
     known: (file: string, size: number) => EntryRef[] | null = () => null): number {
-    // A new directory's own entry must survive a crash too, or its fsynced segments would go with it.
-    if (fs.mkdirSync(this.dir, { recursive: true }) !== undefined) fsyncDir(path.dirname(this.dir))
+    const created = fs.mkdirSync(this.dir, { recursive: true })
+    if (created !== undefined) {
+      // Each new directory's entry must survive a crash too, or the fsynced segments in it would go with it.
+      for (let d = this.dir; d !== path.dirname(created); d = path.dirname(d)) fsyncDir(path.dirname(d))
+    }
     const names = fs.readdirSync(this.dir)
     const ids = segmentIds(this.dir)
     // A sidecar outlives its segment only when a crash came between the two deletions, or mid-write.
