@@ -1,17 +1,16 @@
 // The embedded durable store: append-only segment files on local disk, a directory of them per tenant
 // (tenant-segments.ts), an in-memory index per source (its extents) read on open from the sealed segments'
 // sidecars, per-segment token filters for queries (segment-index.ts, built by the indexer off the ingest thread),
-// exactly-once by (source, gen, offset), and retention by age and size per tenant (tenant-retention.ts).
-import fs from 'node:fs'
-import path from 'node:path'
+// exactly-once by (source, gen, offset), and retention by age and size per tenant (reclaim.ts).
 import { EventEmitter } from 'node:events'
 import { encodeEntry, type Entry, type EntryRef } from './segment'
 import type { Segment } from './segments'
 import { TenantSegmentSets, type TenantSegments } from './tenant-segments'
 import { DiskState, noSpace } from './disk-state'
 import { migrateFormat1 } from './migrate'
-import { expired, furthestOver, segmentBytesFor, type Retention } from './tenant-retention'
-import { loadMarks, saveMarks } from './marks'
+import { segmentBytesFor, type Retention } from './tenant-retention'
+import { Reclaim } from './reclaim'
+import { loadMarks } from './marks'
 import { SourceIndex, type Cursor, type Extent } from './source'
 import { SegmentIndex, type Piece } from './segment-index'
 import { Indexer } from './indexer'
@@ -46,6 +45,7 @@ export class Store extends EventEmitter implements LogStore {
   private readonly sources = new Map<string, SourceIndex>()
   private readonly disk: DiskState
   private readonly tenants: TenantSegmentSets
+  private readonly reclaim: Reclaim
   private readonly indexes = new Map<Segment, SegmentIndex>()
   private readonly indexer = new Indexer()
   /** Sealed segments found without a usable sidecar, rebuilt one after another in the background. */
@@ -58,6 +58,22 @@ export class Store extends EventEmitter implements LogStore {
     super()
     this.disk = new DiskState(options.dir)
     this.tenants = new TenantSegmentSets(options.dir, this.disk, t => this.segmentBytesOf(t))
+    this.reclaim = new Reclaim({
+      dir: options.dir,
+      tenants: this.tenants,
+      retentionOf: t => this.retentionOf(t),
+      marks: () => [...this.sources.values()].map(s => [s.source, s.high]),
+      forget: (seg, tenant) => {
+        this.indexes.get(seg)?.close()
+        this.indexes.delete(seg)
+        // Sources stay known even when all their bytes are gone: their high-water marks still stop resends.
+        for (const s of this.sources.values()) {
+          if (s.tenant === tenant) s.retain(e => e.seg !== seg)
+        }
+      },
+      detachSidecar: seg => this.indexes.get(seg)?.detach(),
+      rebuildSidecar: seg => this.rebuild(this.indexFor(seg), seg),
+    })
   }
 
   static open (options: StoreOptions): Store {
@@ -145,7 +161,7 @@ export class Store extends EventEmitter implements LogStore {
 
   /** Queues a sealed segment's sidecar to be rebuilt; until it is, queries read the segment whole. */
   private rebuild (si: SegmentIndex, seg: Segment): void {
-    this.rebuilds = this.rebuilds.then(() => this.indexes.get(seg) === si ? this.indexer.seal(si, seg.size) : undefined)
+    this.rebuilds = this.rebuilds.then(() => this.indexes.has(seg) ? this.indexer.seal(si, seg.size) : undefined)
   }
 
   private indexFor (seg: Segment): SegmentIndex {
@@ -264,7 +280,7 @@ export class Store extends EventEmitter implements LogStore {
       } catch (err) {
         for (const d of done.reverse()) d.set.segments.undo(d.start)
         if (!noSpace(err)) throw err
-        if (evictions >= MAX_EVICTIONS || !this.makeRoom()) throw this.disk.refuse(err as Error)
+        if (evictions >= MAX_EVICTIONS || !this.reclaim.makeRoom()) throw this.disk.refuse(err as Error)
       }
     }
   }
@@ -283,84 +299,9 @@ export class Store extends EventEmitter implements LogStore {
     log('warn', 'store', `gap of ${bytes} bytes in ${source} (dropped by the agent or lost before it)`)
   }
 
-  /**
-   * Deletes each tenant's old segments, never the one being written, until both of its limits hold. A failure (no
-   * room for marks.json) keeps the segment until the next try: after the tenant's next roll, or within a minute.
-   */
+  /** Applies each tenant's retention now (to `sets`, or every tenant): see reclaim.ts. */
   applyRetention (now = Date.now(), sets: Iterable<TenantSegments> = this.tenants.all): void {
-    let marked = false
-    for (const set of sets) {
-      if (set.tenant === null) continue
-      const retention = this.retentionOf(set.tenant)
-      const segments = set.segments
-      try {
-        while (segments.list.length > 1) {
-          const reason = expired(retention, segments.totalBytes, segments.list[0].newest, now)
-          if (reason === null) break
-          // Marks first: once the segment is gone they are the only record of what it held.
-          if (!marked) this.saveMarks()
-          marked = true
-          const file = this.removeOldest(set)
-          log('info', 'store', `retention removed ${file}`, { tenant: set.tenant, reason })
-        }
-      } catch (err) {
-        log('warn', 'store', `retention failed, old segments stay until it succeeds: ${(err as Error).message}`,
-          { tenant: set.tenant })
-      }
-    }
-  }
-
-  private saveMarks (): void {
-    saveMarks(this.options.dir, [...this.sources.values()].map(s => [s.source, s.high]))
-  }
-
-  /** Deletes a tenant's oldest segment (never its active one) and its sidecar, and forgets its extents. */
-  private removeOldest (set: TenantSegments): string {
-    const oldest = set.segments.list[0]
-    this.indexes.get(oldest)?.close()
-    this.indexes.delete(oldest)
-    set.segments.removeOldest()
-    // Sources stay known even when all their bytes are gone: their high-water marks still stop resends.
-    for (const s of this.sources.values()) {
-      if (s.tenant === set.tenant) s.retain(e => e.seg !== oldest)
-    }
-    return path.relative(this.options.dir, oldest.file)
-  }
-
-  /**
-   * The disk is short: deletes the oldest segment of the tenant furthest over its share (tenant-retention.ts).
-   * False when no tenant is over its share with a segment to give, or marks.json cannot be written even after
-   * the segment's sidecar made room for it.
-   */
-  private makeRoom (): boolean {
-    const holdings = [...this.tenants.all].filter(t => t.tenant !== null).map(set => ({
-      key: set, bytes: set.segments.totalBytes, retentionSize: this.retentionOf(set.tenant!).size,
-      deletable: set.segments.list.length > 1,
-    }))
-    const victim = furthestOver(holdings)
-    if (!victim) return false
-    const set = victim.holding.key
-    try {
-      this.saveMarks()
-    } catch (err) {
-      if (!noSpace(err)) throw err
-      // The sidecar goes with its segment anyway; its room lets marks.json be written first.
-      const oldest = set.segments.list[0]
-      this.indexes.get(oldest)?.detach()
-      fs.rmSync(sidecarFile(oldest.file), { force: true })
-      try {
-        this.saveMarks()
-      } catch (again) {
-        if (!noSpace(again)) throw again
-        this.rebuild(this.indexFor(oldest), oldest)
-        return false
-      }
-    }
-    const bytes = set.segments.list[0].size
-    const file = this.removeOldest(set)
-    log('warn', 'store', `disk short: removed ${file} of tenant ${set.tenant!}, the furthest over its share`,
-      { tenant: set.tenant, bytes, held: victim.holding.bytes, share: Math.round(victim.share) })
-    return true
+    this.reclaim.applyRetention(now, sets)
   }
 
   listSources (allowed: (tenant: string) => boolean): SourceInfo[] {
