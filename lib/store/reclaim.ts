@@ -22,8 +22,6 @@ export interface ReclaimHost {
   forget: (seg: Segment, tenant: string) => void
   /** Stops answering from a segment's sidecar, so that it can be deleted. */
   detachSidecar: (seg: Segment) => void
-  /** Builds a segment's sidecar again (one that was detached and deleted, when the segment stays after all). */
-  rebuildSidecar: (seg: Segment) => void
 }
 
 export class Reclaim {
@@ -57,8 +55,9 @@ export class Reclaim {
 
   /**
    * The disk is short: deletes the oldest segment of the tenant furthest over its share. False when no tenant is
-   * over its share with a segment to give, or marks.json cannot be written even after the segment's sidecar made
-   * room for it.
+   * over its share with a segment to give. When marks.json has no room even after the segment's sidecar is
+   * deleted, the segment goes first and marks.json is written right after: a store that cannot free space
+   * refuses every batch, while only a crash between the two would let a late resend of its bytes in again.
    */
   makeRoom (): boolean {
     const holdings = [...this.host.tenants.all].filter(t => t.tenant !== null).map(set => ({
@@ -69,6 +68,7 @@ export class Reclaim {
     if (!victim) return false
     const set = victim.holding.key
     const oldest = set.segments.list[0]
+    let marked = true
     try {
       this.saveMarks()
     } catch (err) {
@@ -80,13 +80,21 @@ export class Reclaim {
         this.saveMarks()
       } catch (again) {
         if (!noSpace(again)) throw again
-        this.host.rebuildSidecar(oldest)
-        return false
+        marked = false
       }
     }
     const file = this.removeOldest(set)
     log('warn', 'store', `disk short: removed ${file} of tenant ${set.tenant!}, the furthest over its share`,
       { tenant: set.tenant, bytes: oldest.size, held: victim.holding.bytes, share: Math.round(victim.share) })
+    if (!marked) {
+      try {
+        this.saveMarks()
+        log('info', 'store', 'marks.json written after the segment was removed: there was no room for it before')
+      } catch (err) {
+        const why = (err as Error).message
+        log('warn', 'store', `marks.json not written; after a restart a resend of removed bytes may be stored: ${why}`)
+      }
+    }
     return true
   }
 

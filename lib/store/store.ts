@@ -72,7 +72,6 @@ export class Store extends EventEmitter implements LogStore {
         }
       },
       detachSidecar: seg => this.indexes.get(seg)?.detach(),
-      rebuildSidecar: seg => this.rebuild(this.indexFor(seg), seg),
     })
   }
 
