@@ -261,3 +261,27 @@ t.test('shares, expiry, segment sizes and directory names', async t => {
   }
   t.not(tenantDirName('x'.repeat(300)), tenantDirName('x'.repeat(301)), 'cut names stay apart')
 })
+
+t.test('a tenant whose name is too long for a directory name keeps its own segments across a restart', async t => {
+  const dir = tempDir(t, 'long')
+  const long = 'ns-' + 'x'.repeat(250)
+  const open = (): Store => Store.open({
+    dir, segmentBytes: MiB, retentionBytes: 0, retentionMs: 0,
+    retention: tenant => ({ size: tenant === long ? 2 * MiB : 1e12, ageMs: 0 }),
+  })
+  let store = open()
+  const text = lines('long', 0, 5000)
+  const source = `n1/${long}/a.log`
+  await store.append([{ source, gen: 1, offset: 0, timestamp: Date.now(), data: Buffer.from(text) }])
+  await store.close()
+  store = open()
+  t.teardown(() => store.close())
+  t.equal(store.read(source, null, 1e9).data.toString(), text, 'read back after a restart')
+  for (let b = 0; b < 40; b++) {
+    const data = Buffer.from(lines('long', 5000 + b * 1000, 1000))
+    await store.append([{ source, gen: 1, offset: text.length + b * data.length, timestamp: Date.now(), data }])
+  }
+  const kept = store.read(source, null, 1e9).data.length
+  t.ok(kept <= 3 * MiB && kept > 0, `its own retention applies, its name known from its entries (${kept} bytes kept)`)
+  t.equal(fs.readdirSync(path.join(dir, 'tenants')).length, 1, 'one directory, the same after the restart')
+})
