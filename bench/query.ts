@@ -12,6 +12,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { NEEDLE_EVERY, traceId } from './jsonwriter'
 import { parseSize } from '../lib/util/units'
+import { storeFiles } from '../lib/store/layout'
 import { ROOT, fail, get, machineLine, start, until } from './harness'
 
 const sizeArg = process.argv.indexOf('--size')
@@ -80,8 +81,10 @@ async function measure (TOTAL: number): Promise<{ result: Result, rows: Row[] }>
   agent.proc.kill('SIGTERM')
   await agent.exited
   // Sidecars are written off the ingest thread, after the bytes are durable: how far behind they are.
-  const segments = fs.readdirSync(dataDir).filter(f => f.endsWith('.seg')).length
-  await until(async () => await gauge(port, 'logfs_store_indexed_segments') >= segments - 1 || undefined, 'index')
+  const files = storeFiles(dataDir, '.seg')
+  // Each directory of segments (one per tenant) has one open segment, without a sidecar until it seals.
+  const sealed = files.length - new Set(files.map(f => path.dirname(f))).size
+  await until(async () => await gauge(port, 'logfs_store_indexed_segments') >= sealed || undefined, 'index')
   const indexLagMs = Date.now() - t0 - ingestSeconds * 1000
 
   // Restart the server: the time to open is the time to read the sidecars' entry tables (and the open segment).
@@ -243,8 +246,7 @@ async function gauge (port: number, name: string): Promise<number> {
 
 /** Bytes of the store's index sidecars (issue 13), next to its segments. */
 function sidecarBytes (dataDir: string): number {
-  return fs.readdirSync(dataDir).filter(f => f.endsWith('.idx'))
-    .reduce((n, f) => n + fs.statSync(path.join(dataDir, f)).size, 0)
+  return storeFiles(dataDir, '.idx').reduce((n, f) => n + fs.statSync(f).size, 0)
 }
 
 /**
@@ -253,7 +255,7 @@ function sidecarBytes (dataDir: string): number {
  * bytes costs on this machine without logfs.
  */
 function scanPeers (dataDir: string, needle: string): { gnuGrepMs: number, ripgrepMs: number | null } {
-  const files = fs.readdirSync(dataDir).filter(f => f.endsWith('.seg')).map(f => path.join(dataDir, f))
+  const files = storeFiles(dataDir, '.seg')
   const timed = (cmd: string, args: string[]): number | null => {
     const ms: number[] = []
     for (let i = 0; i < 4; i++) {

@@ -10,6 +10,7 @@ import { expected, line } from './fixtures/lines'
 import {
   arrived, readSource, sleep, sources, startAgent, startServer, waitFor, writer, type Agent, type Server,
 } from './helpers/cluster'
+import { storeFiles } from '../lib/store/layout'
 
 const PAGE = 4096
 const FULL = /data dir full, refusing batches until space returns/
@@ -60,7 +61,7 @@ t.test('disk full under block: the writer waits, the server says why, ' +
   t.equal(await metric(server, 'logfs_store_full'), 1, 'logfs_store_full is 1')
   const stored = (await sources(server)).find(s => s.source === source)!.bytes
   t.ok(stored > 1.5 * 1024 * 1024, `the disk was filled (${stored} bytes stored)`)
-  t.ok(fs.readdirSync(disk.dir).filter(f => f.endsWith('.seg')).length >= 2, 'segments rolled on the way')
+  t.ok(storeFiles(disk.dir, '.seg').length >= 2, 'segments rolled on the way')
   await sleep(2500)
   t.equal(w.proc.exitCode, null, 'the writer is blocked while the disk is full')
   t.equal((await sources(server)).find(s => s.source === source)!.bytes, stored, 'nothing more is stored meanwhile')
@@ -140,13 +141,14 @@ t.test('store: a write that hits ENOSPC is cut off, refused, ' +
   'and the next one after space returns succeeds', async t => {
   const disk = tmpfs(t, 256 * PAGE)
   let store = open(disk.dir, 1e9)
-  const segment = path.join(disk.dir, '000000000001.seg')
+  const segment = path.join(disk.dir, 'tenants/a/000000000001.seg')
   const acked: Buffer[] = []
   let offset = 0
   let refusal: Error | null = null
   for (let i = 0; refusal === null; i++) {
     const data = chunk(100_000, 65 + i)
-    const before = fs.statSync(segment).size
+    // The tenant's first batch makes its first segment.
+    const before = i === 0 ? 16 : fs.statSync(segment).size
     try {
       await store.append([rec(offset, data)])
       acked.push(data)
@@ -184,7 +186,8 @@ t.test('store: no room for a new segment or for marks.json: ' +
   let store = open(disk.dir, 200_000, 100_000)
   t.same(await store.append([rec(0, first)]), { stored: first.length, duplicate: 0 },
     'acknowledged though no new segment could be made')
-  t.same(fs.readdirSync(disk.dir), ['000000000001.seg'], 'no half-made segment is left behind')
+  const tenant = path.join(disk.dir, 'tenants/a')
+  t.same(fs.readdirSync(tenant), ['000000000001.seg'], 'no half-made segment is left behind')
   t.equal(store.healthy, true)
   await t.rejects(store.append([rec(first.length, chunk(10, 1))]), /disk full/, 'the segment itself is full too')
 
@@ -198,7 +201,8 @@ t.test('store: no room for a new segment or for marks.json: ' +
   t.same(await store.append([rec(first.length, second)]), { stored: 10, duplicate: 0 },
     'acknowledged though retention failed')
   t.equal(store.segmentCount, 2, 'the new segment was made, the old one kept')
-  t.same(fs.readdirSync(disk.dir).sort(), ['000000000001.seg', '000000000002.seg'], 'no partial marks.json.tmp left')
+  t.same(fs.readdirSync(tenant).sort(), ['000000000001.seg', '000000000002.seg'], 'no half-made segment')
+  t.same(fs.readdirSync(disk.dir), ['tenants'], 'no partial marks.json.tmp left')
 
   disk.resize(256 * PAGE)
   store.applyRetention()

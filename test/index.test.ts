@@ -12,6 +12,7 @@ import { grep, type GrepQuery } from '../lib/query/grep'
 import { buildTrace } from '../lib/query/trace'
 import { selectSources } from '../lib/query/scope'
 import { tempDir } from './helpers/cluster'
+import { storeFiles } from '../lib/store/layout'
 
 const h = (token: string): number => tokenHash(Buffer.from(token), 0, token.length)
 
@@ -76,7 +77,10 @@ function openStore (t: Test, dir: string, options: Partial<StoreOptions> = {}): 
   return store
 }
 
-/** Lines of JSON over two sources in batches, enough for several 1 MiB segments; a token split across entries. */
+/**
+ * Lines of JSON over two sources of two tenants (so two directories of segments) in batches, enough for several
+ * 1 MiB segments; a token split across entries.
+ */
 async function fill (t: Test, options: Partial<StoreOptions> = {}): Promise<Opened & { lines: number }> {
   const dir = tempDir(t, 'index')
   const store = openStore(t, dir, options)
@@ -107,15 +111,18 @@ async function fill (t: Test, options: Partial<StoreOptions> = {}): Promise<Open
 
 const all = (store: Store): ReturnType<typeof selectSources> => selectSources(store, () => true, null)
 const base = { regex: false, ignoreCase: false, word: false, limit: 10_000 }
-const sidecars = (dir: string): string[] => fs.readdirSync(dir).filter(f => f.endsWith('.idx')).sort()
+const sidecars = (dir: string): string[] => storeFiles(dir, '.idx')
+const segments = (dir: string): string[] => storeFiles(dir, '.seg')
+/** Tenants a and b each write one segment at a time. */
+const OPEN = 2
 
 t.test('sealed segments get sidecars; searches read only candidate blocks and answer what a scan answers',
   async t => {
     const { store, dir, lines } = await fill(t)
-    const segs = fs.readdirSync(dir).filter(f => f.endsWith('.seg')).length
+    const segs = segments(dir).length
     t.ok(segs >= 5, `${segs} segments`)
-    t.equal(sidecars(dir).length, segs - 1, 'every sealed segment, not the open one')
-    t.equal(store.indexStats().indexedSegments, segs - 1)
+    t.equal(sidecars(dir).length, segs - OPEN, 'every sealed segment, not the open ones')
+    t.equal(store.indexStats().indexedSegments, segs - OPEN)
 
     const pruned = await grep(store, all(store), { ...base, pattern: 'request 12345 handled' })
     // A top-level alternation proves no token: this one is a scan of everything.
@@ -159,7 +166,7 @@ t.test('the open segment\'s sidecar from a graceful stop is used, and not once t
     await store.close()
     const resumed = openStore(t, dir)
     const open = (s: Store): number => s.indexStats().indexedSegments
-    t.equal(open(resumed), fs.readdirSync(dir).filter(f => f.endsWith('.seg')).length, 'the open segment included')
+    t.equal(open(resumed), segments(dir).length, 'the open segments included')
     const q = { ...base, pattern: '"t4321"' }
     const before = (await grep(resumed, all(resumed), q)).hits
     // More lines after the stop, then a crash (no close): the next start finds a sidecar for a shorter segment.
@@ -176,7 +183,7 @@ t.test('the open segment\'s sidecar from a graceful stop is used, and not once t
 t.test('a sidecar, read by its documented layout: the entry table with each entry\'s line and level counts',
   async t => {
     const { dir } = await fill(t)
-    const idx = fs.readFileSync(path.join(dir, '000000000002.idx'))
+    const idx = fs.readFileSync(path.join(dir, 'tenants/a/000000000002.idx'))
     t.equal(idx.toString('latin1', 0, 8), 'LOGFSIDX')
     t.equal(idx.readUInt32LE(8), 1, 'version 1')
     const [sources, entries, blocks] = [24, 28, 32].map(o => idx.readUInt32LE(o))
@@ -189,10 +196,10 @@ t.test('a sidecar, read by its documented layout: the entry table with each entr
     const names = section()
     const table = section()
     t.equal(section().length, 4 * blocks)
-    t.equal(sources, 2)
+    t.equal(sources, 1, 'one source of tenant a')
     t.match(names.toString('latin1'), /n\/a\/app\.log/)
     t.equal(table.length, 68 * entries)
-    const seg = fs.readFileSync(path.join(dir, '000000000002.seg'))
+    const seg = fs.readFileSync(path.join(dir, 'tenants/a/000000000002.seg'))
     t.equal(seg.length, idx.readDoubleLE(16), 'covers the whole segment')
     let lines = 0
     let errors = 0
@@ -217,31 +224,36 @@ t.test('a missing or corrupt sidecar is rebuilt, answers unchanged meanwhile and
     const before = await grep(store, all(store), q)
     await store.close()
     const files = sidecars(dir)
-    t.equal(files.length, fs.readdirSync(dir).filter(f => f.endsWith('.seg')).length,
-      'a graceful stop wrote the open segment\'s sidecar too')
-    const original = fs.readFileSync(path.join(dir, files[1]))
-    fs.rmSync(path.join(dir, files[0]))
+    t.equal(files.length, segments(dir).length, 'a graceful stop wrote the open segments\' sidecars too')
+    // Three sealed segments' sidecars (an open segment's is rebuilt only when it seals): tenant a's first two, and
+    // b's first.
+    const total = files.length
+    files.splice(2, 1)
+    const original = fs.readFileSync(files[1])
+    fs.rmSync(files[0])
     // One byte of every 4 KiB page of the filter, the file's tail (rows × row bytes), so whichever rows a search
     // reads, it finds the damage.
     const bad = Buffer.from(original)
     const filterBytes = bad.readUInt32LE(36) * bad.readUInt32LE(44)
     for (let at = bad.length - filterBytes; at < bad.length; at += 4096) bad[at] ^= 0xff
-    fs.writeFileSync(path.join(dir, files[1]), bad)
-    fs.writeFileSync(path.join(dir, files[2]), fs.readFileSync(path.join(dir, files[2])).subarray(0, 100))
+    fs.writeFileSync(files[1], bad)
+    fs.writeFileSync(files[2], fs.readFileSync(files[2]).subarray(0, 100))
 
     const reopened = openStore(t, dir)
-    t.equal(reopened.indexStats().indexedSegments, files.length - 2,
+    t.equal(reopened.indexStats().indexedSegments, total - 2,
       'the missing and the truncated sidecar are not used (filter pages are checked when first read)')
     const during = await grep(reopened, all(reopened), q)
     t.ok(during.indexed)
     t.same(during.hits, before.hits, 'answers while rebuilding, the corrupt filter found and not used')
     await reopened.indexed()
-    t.equal(reopened.indexStats().indexedSegments, files.length, 'all rebuilt')
-    t.same(fs.readFileSync(path.join(dir, files[1])), original, 'the rebuilt sidecar is the one first written')
+    t.equal(reopened.indexStats().indexedSegments, total, 'all rebuilt')
+    t.same(fs.readFileSync(files[1]), original, 'the rebuilt sidecar is the one first written')
     t.same((await grep(reopened, all(reopened), q)).hits, before.hits, 'answers after')
 
-    reopened.options.retentionBytes = reopened.totalBytes / 2
+    const count = reopened.segmentCount
+    reopened.options.retentionBytes = reopened.totalBytes / 4
     reopened.applyRetention()
-    const left = fs.readdirSync(dir).filter(f => f.endsWith('.seg')).map(f => f.replace('.seg', '.idx'))
+    t.ok(reopened.segmentCount < count, `retention removed segments (${count} → ${reopened.segmentCount})`)
+    const left = segments(dir).map(f => f.replace('.seg', '.idx'))
     t.same(sidecars(dir), left, 'sidecars go with their segments (the open one has the one its last stop wrote)')
   })

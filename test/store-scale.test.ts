@@ -1,10 +1,10 @@
 // A 1 GB store (issue 13): a real `logfs server` restarted on it opens the segments' sidecars instead of reading
 // the data (the open segment's too, written when the store stopped), and answers its first search and trace from
 // a few blocks, not from a scan.
-import fs from 'node:fs'
 import t from 'tap'
 import { Store } from '../lib/store/store'
 import { api, startServer, tempDir } from './helpers/cluster'
+import { storeFiles } from '../lib/store/layout'
 
 const GB = 1e9
 const SOURCES = ['node-1/shop/api/app.log', 'node-1/shop/worker/app.log', 'node-1/bank/db/app.log']
@@ -34,8 +34,8 @@ t.test('a server restarted on a 1 GB store answers its first query without a ful
   }
   await store.indexed()
   await store.close()
-  const segments = fs.readdirSync(dataDir).filter(f => f.endsWith('.seg')).length
-  t.equal(fs.readdirSync(dataDir).filter(f => f.endsWith('.idx')).length, segments,
+  const segments = storeFiles(dataDir, '.seg').length
+  t.equal(storeFiles(dataDir, '.idx').length, segments,
     `${segments} segments, each with a sidecar: the open one's was written when the store stopped`)
 
   const started = Date.now()

@@ -163,10 +163,12 @@ export function agentOptionsFrom (mountpoint: string, server: string, f: AgentFl
 export function addStoreOptions (cmd: Command): Command {
   return cmd
     .option('--tokens <file>', 'JSON file {"TOKEN": ["tenant", ...] | "*"}')
-    .option('--segment-size <size>', 'size at which a store segment is closed', '64MiB')
-    .option('--retention-size <size>', 'delete the oldest segments beyond this total (per tenant stream with ' +
-      '--store nats://)', '10GiB')
-    .option('--retention-age <duration>', 'delete segments whose newest record is older than this', '7d')
+    .option('--segment-size <size>', 'size at which a store segment is closed (a tenant\'s segments close at a ' +
+      'quarter of its retention size when that is smaller, 1MiB at least)', '64MiB')
+    .option('--retention-size <size>', 'per tenant: delete its oldest segments beyond this total (its stream\'s ' +
+      'limit with --store nats://); a --limits file\'s retention.size overrides it', '10GiB')
+    .option('--retention-age <duration>', 'per tenant: delete its segments whose newest record is older than ' +
+      'this; a --limits file\'s retention.age overrides it', '7d')
 }
 
 export interface StoreFlags {

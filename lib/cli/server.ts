@@ -59,10 +59,11 @@ function openLimits (f: ServerFlags): { limits: LimitsInForce, stop: () => void 
 }
 
 /** The store the flags name; every flag is checked before anything is opened or dialled. */
-async function openStore (f: ServerFlags): Promise<LogStore> {
+async function openStore (f: ServerFlags, tenants: LimitsInForce): Promise<LogStore> {
   const where = f.store ?? 'embedded'
   const limits = storeOptionsFrom(f.dataDir, f)
-  if (where === 'embedded') return Store.open(limits)
+  // Each tenant's retention as the limits say now: a reload applies from the next roll or minute on.
+  if (where === 'embedded') return Store.open({ ...limits, retention: t => tenants.for(t).retention })
   if (!where.startsWith('nats://')) {
     throw new InputError(`--store: '${where}' is neither 'embedded' nor a nats:// URL list`)
   }
@@ -93,7 +94,7 @@ export async function startServer (f: ServerFlags): Promise<Running> {
   const gateways = gatewaysOf(f)
   const queryWaitMs = f.queryWait === undefined ? undefined : parseDuration(f.queryWait, '--query-wait')
   const { limits, stop: stopWatch } = openLimits(f)
-  const store = await openStore(f)
+  const store = await openStore(f, limits)
   const server = new LogServer(store, auth, limits, { gateways, queryWaitMs })
   const addr = await server.listen(listen).catch(async (err: Error) => {
     stopWatch()

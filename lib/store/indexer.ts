@@ -107,11 +107,11 @@ export class Indexer {
   }
 
   /**
-   * Writes the open segment's sidecar (`open`, when given) and lets the tasks queued now finish (a sidecar half a
-   * second from done is worth the wait), then stops.
+   * Writes the open segments' sidecars (each tenant has one open segment) and lets the tasks queued now finish (a
+   * sidecar half a second from done is worth the wait), then stops.
    */
-  async close (open?: { si: SegmentIndex, bytes: number }): Promise<void> {
-    if (open) await this.seal(open.si, open.bytes)
+  async close (open: Array<{ si: SegmentIndex, bytes: number }> = []): Promise<void> {
+    await Promise.all(open.map(async o => await this.seal(o.si, o.bytes)))
     this.closed = true
     await this.idle()
     await this.pool.destroy()

@@ -122,5 +122,12 @@ export class SegmentIndex {
     }
   }
 
+  /** Stops answering from the sidecar (about to be deleted): its blocks are read whole until it is rebuilt. */
+  detach (): void {
+    this.side?.close()
+    this.side = null
+    this.covered = 0
+  }
+
   close (): void { this.side?.close() }
 }

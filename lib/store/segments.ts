@@ -1,44 +1,36 @@
-// The store's segment files as a set: opening them (torn tails cut), appending a batch whole or not at all,
-// group commit (one fdatasync for every batch that arrived while the previous one ran), rolling to a new segment,
-// and removing the oldest. What the bytes mean (sources, cursors) is the Store's business, not this file's.
+// One tenant's segment files (a directory of them, layout.ts) as a set: opening them (torn tails cut), appending
+// a batch whole or not at all, group commit (one fdatasync for every batch that arrived while the previous one
+// ran), rolling to a new segment, and removing the oldest. What the bytes mean (sources, cursors) is the Store's
+// business, not this file's; the data dir's health (a failed fsync, a full disk) is shared by all (disk-state.ts).
 import fs from 'node:fs'
 import path from 'node:path'
 import { FILE_HEADER, fileHeader, scanSegment, type EntryRef } from './segment'
 import { sidecarFile } from './sidecar'
+import { fsyncDir, segmentFile, segmentIds } from './layout'
+import type { DiskState } from './disk-state'
 import { log } from '../util/log'
 
 export interface Segment { id: number, file: string, fd: number, size: number, newest: number }
 
 interface Waiter { resolve: () => void, reject: (e: Error) => void }
 
-/** Errors that go away once space is freed, unlike an I/O error. */
-function noSpace (err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException).code
-  return code === 'ENOSPC' || code === 'EDQUOT'
-}
-
 export class Segments {
   readonly list: Segment[] = []
   private current!: Segment
   private syncing = false
   private waiters: Waiter[] = []
-  /** Set when an fsync fails: what was written may not be on disk, so nothing more is acknowledged. */
-  private failure: Error | null = null
-  /** Set while batches fail for lack of space; the next batch that fits clears it. */
-  private fullSince: { error: Error, at: number, refused: number } | null = null
   /** Set while a new segment cannot be made; the active one grows past segmentBytes meanwhile. */
   private rollError: string | null = null
+  private closed = false
 
-  constructor (readonly dir: string, readonly segmentBytes: number) {}
+  /** `segmentBytes` is the size at which the active segment is closed; the store may change it (per tenant). */
+  constructor (readonly dir: string, public segmentBytes: number, private readonly disk: DiskState) {}
 
   get active (): Segment { return this.current }
   get totalBytes (): number { return this.list.reduce((n, s) => n + s.size, 0) }
-  /** Null, or why nothing more is acknowledged until a restart. */
-  get failed (): Error | null { return this.failure }
-  get full (): boolean { return this.fullSince !== null }
 
   private file (id: number): string {
-    return path.join(this.dir, `${String(id).padStart(12, '0')}.seg`)
+    return segmentFile(this.dir, id)
   }
 
   /**
@@ -47,11 +39,13 @@ export class Segments {
    */
   open (index: (ref: EntryRef, seg: Segment) => void,
     known: (file: string, size: number) => EntryRef[] | null = () => null): number {
-    fs.mkdirSync(this.dir, { recursive: true })
+    const created = fs.mkdirSync(this.dir, { recursive: true })
+    if (created !== undefined) {
+      // Each new directory's entry must survive a crash too, or the fsynced segments in it would go with it.
+      for (let d = this.dir; d !== path.dirname(created); d = path.dirname(d)) fsyncDir(path.dirname(d))
+    }
     const names = fs.readdirSync(this.dir)
-    const ids = names
-      .map(f => /^(\d{12})\.seg$/.exec(f)).filter((m): m is RegExpExecArray => m !== null)
-      .map(m => Number(m[1])).sort((a, b) => a - b)
+    const ids = segmentIds(this.dir)
     // A sidecar outlives its segment only when a crash came between the two deletions, or mid-write.
     const have = new Set(ids)
     for (const f of names) {
@@ -108,8 +102,7 @@ export class Segments {
       fs.writeSync(fd, fileHeader())
       fs.fsyncSync(fd)
       fs.renameSync(tmp, file)
-      const dirFd = fs.openSync(this.dir, 'r')
-      try { fs.fsyncSync(dirFd) } finally { fs.closeSync(dirFd) }
+      fsyncDir(this.dir)
     } catch (err) {
       fs.closeSync(fd)
       fs.rmSync(tmp, { force: true })
@@ -142,12 +135,10 @@ export class Segments {
     return true
   }
 
-  /** Counts a batch refused while the disk is full, for the episode's log line. */
-  countRefusal (): void {
-    if (this.fullSince) this.fullSince.refused++
-  }
-
-  /** Appends a batch to the active segment whole, or not at all; returns the file offset it starts at. */
+  /**
+   * Appends a batch to the active segment whole, or not at all; returns the file offset it starts at. A write
+   * that fails for lack of space throws its error as it is, for the store to make room or refuse the batch.
+   */
   write (all: Buffer): number {
     const seg = this.current
     const at = seg.size
@@ -158,13 +149,19 @@ export class Segments {
       this.cutBack(seg, err as Error)
     }
     seg.size += all.length
-    if (this.fullSince) {
-      const { at: since, refused } = this.fullSince
-      const fields = { fullMs: Date.now() - since, refusedBatches: refused }
-      log('info', 'store', `space is back, storing batches again in ${this.dir}`, fields)
-      this.fullSince = null
-    }
     return at
+  }
+
+  /** Cuts off what write() appended from `at` on: another part of the same batch could not be written. */
+  undo (at: number): void {
+    const seg = this.current
+    try {
+      fs.ftruncateSync(seg.fd, at)
+    } catch (err) {
+      const why = (err as Error).message
+      throw this.fail(`store write failed and the segment could not be cut back, refusing writes until restart: ${why}`)
+    }
+    seg.size = at
   }
 
   /**
@@ -179,12 +176,7 @@ export class Segments {
       const why = (cut as Error).message
       throw this.fail(`store write failed and the segment could not be cut back, refusing writes until restart: ${why}`)
     }
-    if (!noSpace(err)) throw err
-    if (!this.fullSince) {
-      log('error', 'store', `data dir full, refusing batches until space returns: ${err.message}`, { dir: this.dir })
-      this.fullSince = { error: new Error(`disk full: ${err.message}`), at: Date.now(), refused: 0 }
-    }
-    throw this.fullSince.error
+    throw err
   }
 
   /** Resolves once everything written so far is on stable storage. */
@@ -198,17 +190,30 @@ export class Segments {
   private kickSync (): void {
     if (this.syncing || this.waiters.length === 0) return
     this.syncing = true
-    const batch = this.waiters
-    this.waiters = []
-    fs.fdatasync(this.current.fd, (err) => {
-      this.syncing = false
-      if (err) this.fail(`store fsync failed, refusing writes until restart: ${err.message}`)
-      for (const w of batch) {
-        if (this.failure) w.reject(this.failure)
-        else w.resolve()
+    // Batches written while this one waits for its turn share its fsync.
+    this.disk.syncSlot(done => {
+      const batch = this.waiters
+      this.waiters = []
+      const settle = (err: Error | null): void => {
+        done()
+        this.syncing = false
+        if (err) this.fail(`store fsync failed, refusing writes until restart: ${err.message}`)
+        for (const w of batch) {
+          const failure = this.disk.failed
+          if (failure) w.reject(failure)
+          else w.resolve()
+        }
+        this.kickSync()
       }
-      this.kickSync()
+      // close() fsynced the segment already.
+      if (this.closed) settle(null)
+      else fs.fdatasync(this.current.fd, settle)
     })
+  }
+
+  /** Makes what was written to the active segment durable now (the format migration, which waits for nothing). */
+  flush (): void {
+    fs.fsyncSync(this.current.fd)
   }
 
   /**
@@ -226,13 +231,8 @@ export class Segments {
     return this.tryRoll()
   }
 
-  /** Enters the failed state: nothing more is acknowledged until a restart rereads the segments. */
   private fail (message: string): Error {
-    if (!this.failure) {
-      this.failure = new Error(message)
-      log('error', 'store', message)
-    }
-    return this.failure
+    return this.disk.fail(message)
   }
 
   /** Deletes the oldest segment's file and its sidecar; never the active one. */
@@ -246,6 +246,7 @@ export class Segments {
   }
 
   close (): void {
+    this.closed = true
     fs.fsyncSync(this.current.fd)
     for (const seg of this.list) fs.closeSync(seg.fd)
   }

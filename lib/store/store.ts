@@ -1,12 +1,16 @@
-// The embedded durable store: append-only segment files on local disk (segments.ts), an in-memory index per
-// source (its extents) read on open from the sealed segments' sidecars, per-segment token filters for queries
-// (segment-index.ts, built by the indexer off the ingest thread), exactly-once by (source, gen, offset), and
-// retention by age and total size.
-import path from 'node:path'
+// The embedded durable store: append-only segment files on local disk, a directory of them per tenant
+// (tenant-segments.ts), an in-memory index per source (its extents) read on open from the sealed segments'
+// sidecars, per-segment token filters for queries (segment-index.ts, built by the indexer off the ingest thread),
+// exactly-once by (source, gen, offset), and retention by age and size per tenant (reclaim.ts).
 import { EventEmitter } from 'node:events'
 import { encodeEntry, type Entry, type EntryRef } from './segment'
-import { Segments, type Segment } from './segments'
-import { loadMarks, saveMarks } from './marks'
+import type { Segment } from './segments'
+import { TenantSegmentSets, type TenantSegments } from './tenant-segments'
+import { DiskState, noSpace } from './disk-state'
+import { migrateFormat1 } from './migrate'
+import { segmentBytesFor, type Retention } from './tenant-retention'
+import { Reclaim } from './reclaim'
+import { loadMarks } from './marks'
 import { SourceIndex, type Cursor, type Extent } from './source'
 import { SegmentIndex, type Piece } from './segment-index'
 import { Indexer } from './indexer'
@@ -21,16 +25,27 @@ export { formatCursor, parseCursor, type Cursor } from './source'
 export interface StoreOptions {
   dir: string
   segmentBytes: number
+  /** Each tenant's retention when `retention` is not given. */
   retentionBytes: number
   retentionMs: number
+  /** A tenant's retention (a server's limits, which may change while the store runs). */
+  retention?: (tenant: string) => Retention
 }
 
+/** Segments a store deletes at most to make room for one batch on a disk running short. */
+const MAX_EVICTIONS = 16
+
 export type { AppendResult, SourceInfo } from './log-store'
+
+/** One tenant's part of a batch: its encoded entries, and where each entry's data lies from the part's start. */
+interface Part { tenant: string, bufs: Buffer[], refs: EntryRef[], at: number }
 
 /** Emits `append` (source: SourceIndex) after new bytes of a source are durable. */
 export class Store extends EventEmitter implements LogStore {
   private readonly sources = new Map<string, SourceIndex>()
-  private readonly segments: Segments
+  private readonly disk: DiskState
+  private readonly tenants: TenantSegmentSets
+  private readonly reclaim: Reclaim
   private readonly indexes = new Map<Segment, SegmentIndex>()
   private readonly indexer = new Indexer()
   /** Sealed segments found without a usable sidecar, rebuilt one after another in the background. */
@@ -41,7 +56,23 @@ export class Store extends EventEmitter implements LogStore {
 
   private constructor (readonly options: StoreOptions) {
     super()
-    this.segments = new Segments(options.dir, options.segmentBytes)
+    this.disk = new DiskState(options.dir)
+    this.tenants = new TenantSegmentSets(options.dir, this.disk, t => this.segmentBytesOf(t))
+    this.reclaim = new Reclaim({
+      dir: options.dir,
+      tenants: this.tenants,
+      retentionOf: t => this.retentionOf(t),
+      marks: () => [...this.sources.values()].map(s => [s.source, s.high]),
+      forget: (seg, tenant) => {
+        this.indexes.get(seg)?.close()
+        this.indexes.delete(seg)
+        // Sources stay known even when all their bytes are gone: their high-water marks still stop resends.
+        for (const s of this.sources.values()) {
+          if (s.tenant === tenant) s.retain(e => e.seg !== seg)
+        }
+      },
+      detachSidecar: seg => this.indexes.get(seg)?.detach(),
+    })
   }
 
   static open (options: StoreOptions): Store {
@@ -50,19 +81,29 @@ export class Store extends EventEmitter implements LogStore {
     return store
   }
 
-  get totalBytes (): number { return this.segments.totalBytes }
-  get segmentCount (): number { return this.segments.list.length }
+  get totalBytes (): number { return this.tenants.totalBytes }
+  get segmentCount (): number { return this.tenants.segmentCount }
   get sourceCount (): number { return this.sources.size }
   /** False once an fsync failed: the store then refuses writes until restarted. */
-  get healthy (): boolean { return this.segments.failed === null && !this.closed }
+  get healthy (): boolean { return this.disk.failed === null && !this.closed }
   /** True while batches are refused for lack of space in the data dir. */
-  get full (): boolean { return this.segments.full }
+  get full (): boolean { return this.disk.full }
   /** A full disk is not: /readyz stays 200 through it, so reads go on and agents are not sent away for nothing. */
   get trouble (): null { return null }
   /** Appends that failed, each a batch the server nacked. */
   get refusedAppends (): number { return this.refused }
 
+  private retentionOf (tenant: string): Retention {
+    return this.options.retention?.(tenant) ?? { size: this.options.retentionBytes, ageMs: this.options.retentionMs }
+  }
+
+  private segmentBytesOf (tenant: string | null): number {
+    const { segmentBytes } = this.options
+    return tenant === null ? segmentBytes : segmentBytesFor(segmentBytes, this.retentionOf(tenant).size)
+  }
+
   private load (): void {
+    migrateFormat1(this.options.dir, this.disk, t => this.segmentBytesOf(t))
     const sidecars = new Map<string, Sidecar>()
     let unusable = 0
     const known = (file: string, size: number): EntryRef[] | null => {
@@ -79,22 +120,23 @@ export class Store extends EventEmitter implements LogStore {
         return null
       }
     }
-    const entries = this.segments.open((ref, seg) => this.index(ref, seg), known)
+    const entries = this.tenants.open((ref, seg) => this.index(ref, seg), known)
     for (const [source, gens] of loadMarks(this.options.dir)) {
       const s = this.sourceFor(source)
       for (const [gen, offset] of gens) s.high.set(gen, Math.max(s.high.get(gen) ?? 0, offset))
     }
-    const active = this.segments.active
+    const active = new Set([...this.tenants.all].map(t => t.segments.active))
     let rebuild = 0
     for (const [seg, si] of this.indexes) {
       const sidecar = sidecars.get(seg.file)
       if (sidecar) si.attach(sidecar)
-      else if (seg !== active) { rebuild++; this.rebuild(si, seg) }
+      else if (!active.has(seg)) { rebuild++; this.rebuild(si, seg) }
     }
-    this.resumeOpen(this.indexFor(active), active)
+    for (const seg of active) this.resumeOpen(this.indexFor(seg), seg)
     if (entries > 0) {
       log('info', 'store', `opened ${this.options.dir}`, {
-        segments: this.segmentCount, entries, sources: this.sources.size, bytes: this.totalBytes, rebuild, unusable,
+        tenants: active.size, segments: this.segmentCount, entries, sources: this.sources.size, bytes: this.totalBytes,
+        rebuild, unusable,
       })
     }
     this.retentionTimer = setInterval(() => this.applyRetention(), 60_000)
@@ -164,19 +206,18 @@ export class Store extends EventEmitter implements LogStore {
       return await this.appendBatch(entries)
     } catch (err) {
       this.refused++
-      this.segments.countRefusal()
+      this.disk.countRefusal()
       throw err
     }
   }
 
   private async appendBatch (entries: Entry[]): Promise<AppendResult> {
     if (this.closed) throw new Error('store is closed')
-    if (this.segments.failed) throw this.segments.failed
+    if (this.disk.failed) throw this.disk.failed
     let stored = 0
     let duplicate = 0
-    const bufs: Buffer[] = []
-    const refs: EntryRef[] = []
-    let at = 0
+    // Each tenant's part of the batch goes to its own segments.
+    const parts = new Map<string, Part>()
     const high = new Map<string, number>()
     const gaps: Array<[string, number]> = []
     for (const e of entries) {
@@ -193,28 +234,62 @@ export class Store extends EventEmitter implements LogStore {
       }
       high.set(key, end)
       const buf = encodeEntry(entry)
-      bufs.push(buf)
+      const tenant = splitSource(entry.source).tenant
+      const part = parts.get(tenant) ?? { tenant, bufs: [], refs: [], at: 0 }
+      parts.set(tenant, part)
+      part.bufs.push(buf)
       const length = entry.data.length
       const { source, gen, offset, timestamp } = entry
-      refs.push({ source, gen, offset, timestamp, at: at + buf.length - length, length })
-      at += buf.length
+      part.refs.push({ source, gen, offset, timestamp, at: part.at + buf.length - length, length })
+      part.at += buf.length
       stored += entry.data.length
     }
-    if (bufs.length > 0) {
-      const start = this.segments.write(Buffer.concat(bufs))
-      const seg = this.segments.active
+    if (parts.size > 0) {
+      const written = this.write([...parts.values()])
       const touched = new Set<SourceIndex>()
-      for (const ref of refs) touched.add(this.index({ ...ref, at: start + ref.at }, seg))
-      for (const [source, bytes] of gaps) this.gap(source, bytes)
-      this.indexer.grew(this.indexFor(seg))
-      await this.segments.sync()
-      for (const s of touched) this.emit('append', s)
-      if (seg === this.segments.active && seg.size >= this.options.segmentBytes && this.segments.closeActive()) {
-        void this.indexer.seal(this.indexFor(seg), seg.size)
-        this.applyRetention()
+      for (const { part, set, start } of written) {
+        const seg = set.segments.active
+        for (const ref of part.refs) touched.add(this.index({ ...ref, at: start + ref.at }, seg))
+        this.indexer.grew(this.indexFor(seg))
       }
+      for (const [source, bytes] of gaps) this.gap(source, bytes)
+      await Promise.all(written.map(w => w.set.segments.sync()))
+      for (const s of touched) this.emit('append', s)
+      for (const { set, seg } of written) this.rollIfFull(set, seg)
     }
     return { stored, duplicate }
+  }
+
+  /**
+   * Writes each tenant's part to its segments, all of them or none (a part written before one that failed is cut
+   * off again). Out of space, it deletes the oldest segment of the tenant furthest over its share and tries again.
+   */
+  private write (parts: Part[]): Array<{ part: Part, set: TenantSegments, seg: Segment, start: number }> {
+    for (let evictions = 0; ; evictions++) {
+      const done: Array<{ part: Part, set: TenantSegments, seg: Segment, start: number }> = []
+      try {
+        for (const part of parts) {
+          const set = this.tenants.for(part.tenant)
+          set.segments.segmentBytes = this.segmentBytesOf(part.tenant)
+          const start = set.segments.write(Buffer.concat(part.bufs))
+          done.push({ part, set, seg: set.segments.active, start })
+        }
+        this.disk.wrote()
+        return done
+      } catch (err) {
+        for (const d of done.reverse()) d.set.segments.undo(d.start)
+        if (!noSpace(err)) throw err
+        if (evictions >= MAX_EVICTIONS || !this.reclaim.makeRoom()) throw this.disk.refuse(err as Error)
+      }
+    }
+  }
+
+  /** Once a batch made a tenant's active segment reach its size: seals it, starts the next, applies retention. */
+  private rollIfFull (set: TenantSegments, seg: Segment): void {
+    const segments = set.segments
+    if (seg !== segments.active || seg.size < segments.segmentBytes || !segments.closeActive()) return
+    void this.indexer.seal(this.indexFor(seg), seg.size)
+    if (set.tenant !== null) this.applyRetention(Date.now(), [set])
   }
 
   private gap (source: string, bytes: number): void {
@@ -223,34 +298,9 @@ export class Store extends EventEmitter implements LogStore {
     log('warn', 'store', `gap of ${bytes} bytes in ${source} (dropped by the agent or lost before it)`)
   }
 
-  /**
-   * Deletes whole old segments, never the one being written, until both limits hold. A failure (no room for
-   * marks.json) keeps the segment until the next try: after a roll, or within a minute.
-   */
-  applyRetention (now = Date.now()): void {
-    try {
-      this.retain(now)
-    } catch (err) {
-      log('warn', 'store', `retention failed, old segments stay until it succeeds: ${(err as Error).message}`)
-    }
-  }
-
-  private retain (now: number): void {
-    const { retentionBytes, retentionMs } = this.options
-    while (this.segments.list.length > 1) {
-      const oldest = this.segments.list[0]
-      const tooBig = this.totalBytes > retentionBytes
-      const tooOld = retentionMs > 0 && oldest.newest > 0 && oldest.newest < now - retentionMs
-      if (!tooBig && !tooOld) break
-      // Marks first: once the segment is gone they are the only record of what it held.
-      saveMarks(this.options.dir, [...this.sources.values()].map(s => [s.source, s.high]))
-      this.indexes.get(oldest)?.close()
-      this.indexes.delete(oldest)
-      this.segments.removeOldest()
-      // Sources stay known even when all their bytes are gone: their high-water marks still stop resends.
-      for (const s of this.sources.values()) s.retain(e => e.seg !== oldest)
-      log('info', 'store', `retention removed ${path.basename(oldest.file)}`, { reason: tooBig ? 'size' : 'age' })
-    }
+  /** Applies each tenant's retention now (to `sets`, or every tenant): see reclaim.ts. */
+  applyRetention (now = Date.now(), sets: Iterable<TenantSegments> = this.tenants.all): void {
+    this.reclaim.applyRetention(now, sets)
   }
 
   listSources (allowed: (tenant: string) => boolean): SourceInfo[] {
@@ -338,9 +388,10 @@ export class Store extends EventEmitter implements LogStore {
     if (this.closed) return
     this.closed = true
     if (this.retentionTimer) clearInterval(this.retentionTimer)
-    const active = this.segments.active
-    const open = this.segments.failed === null ? { si: this.indexFor(active), bytes: active.size } : undefined
-    this.segments.close()
+    const open = this.disk.failed !== null
+      ? []
+      : [...this.tenants.all].map(t => ({ si: this.indexFor(t.segments.active), bytes: t.segments.active.size }))
+    this.tenants.close()
     await this.indexer.close(open)
     for (const si of this.indexes.values()) si.close()
   }
