@@ -1,6 +1,6 @@
-// The native core's C on its own: builds test/native/producer_test.c with lib/native/src/intake.c, tail.c,
-// files.c, writeback.c, state.c and tokens.c (no N-API, no libfuse) under AddressSanitizer + UBSan and runs it,
-// then builds it once more under ThreadSanitizer for its threaded block-policy part. Each C test shows up here as
+// The native core's C on its own: builds test/native/producer_test.c with lib/native/src/intake.c, budget.c,
+// tail.c, files.c, writeback.c, state.c and tokens.c (no N-API, no libfuse) under AddressSanitizer + UBSan and runs
+// it, then builds it once more under ThreadSanitizer for its threaded block-policy part. Each C test shows up here as
 // an assertion.
 import t, { type Test } from 'tap'
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
@@ -12,8 +12,8 @@ import path from 'node:path'
 const ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..')
 const SRC = path.join(ROOT, 'lib/native/src')
 const TEST = path.join(ROOT, 'test/native/producer_test.c')
-const SOURCES = [TEST, path.join(ROOT, 'test/native/writeback_test.c'),
-  ...['intake.c', 'tail.c', 'files.c', 'writeback.c', 'state.c', 'tokens.c'].map(f => path.join(SRC, f))]
+const SOURCES = [TEST, path.join(ROOT, 'test/native/writeback_test.c'), path.join(ROOT, 'test/native/budget_test.c'),
+  ...['intake.c', 'budget.c', 'tail.c', 'files.c', 'writeback.c', 'state.c', 'tokens.c'].map(f => path.join(SRC, f))]
 const FLAGS = ['-std=c11', '-D_GNU_SOURCE', '-O1', '-g', '-fno-omit-frame-pointer', '-pthread', `-I${SRC}`]
 const ASAN = ['-fsanitize=address,undefined']
 const TSAN = ['-fsanitize=thread']
