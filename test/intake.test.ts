@@ -1,19 +1,61 @@
 // The intake in-process, through the native producer from the JS thread: what a write gets when its tenant's ring
-// is full (block or drop policy), what a release lets in, what a tenant gets when the memory budget is spent, and
-// what a stop refuses. Writes that wait (a FUSE thread under the block policy: ticket order, failWaiting, a policy
+// is full (block or drop policy), what a release lets in, what tenants get when the pool they borrow from is spent,
+// and what a stop refuses. Writes that wait (a FUSE thread under the block policy: ticket order, failWaiting, a policy
 // change letting waiters go) need threads; test/native/producer_test.c covers them (test/native.test.ts runs it).
 //
 // The producer's "stop" flag is process-wide and cannot be cleared (native.close()), so the stop test is the last.
 import t from 'tap'
 import { ENOSPC, EROFS, FULL, Intake, type FullPolicy, type Tenant } from '../lib/ring/intake'
 import { readRecords } from '../lib/ring/records'
+import { openState } from '../lib/ring/state'
 import { NL } from '../lib/util/bytes'
 
 const MiB = 1024 * 1024
+const KiB = 1024
 
-function intake (policy: FullPolicy, memory = MiB): Intake {
-  return new Intake({ memory, settings: () => ({ ringSize: MiB, policy }) })
+// The budget every Intake of this process shares: the first test spends it; the others give each tenant its whole
+// ring as reserve, so that only a full ring makes them wait.
+openState(-1, MiB + MiB / 2, 4096)
+
+function intake (policy: FullPolicy, reserve = MiB): Intake {
+  return new Intake({ reserve, settings: () => ({ ringSize: MiB, policy }) })
 }
+
+t.test('shared budget: a tenant borrows past its reserve, a spent pool is a full ring, a release gives back',
+  async t => {
+  const ix = intake('block', 256 * KiB)
+  const line = Buffer.from('z'.repeat(99) + '\n')
+  const a = ix.source('flood/a.log')
+  const b = ix.source('second/a.log')
+  const flood = ix.tenants.get('flood')!
+  const second = ix.tenants.get('second')!
+  t.same(ix.pool, { bytes: MiB, free: MiB }, 'the pool: the budget less two reserves')
+  while (ix.write(a, line) === 0) { /* fill */ }
+  t.ok(flood.ring.free < 128, 'a tenant fills its ring to its cap by borrowing')
+  t.equal(flood.stats.ringBorrowed, flood.ring.used - 256 * KiB, 'what it holds past its reserve is on loan')
+  t.equal(ix.pool.free, MiB - flood.stats.ringBorrowed)
+  let n = 0
+  while (ix.write(b, line) === 0) n++
+  t.ok(second.ring.used >= 512 * KiB - 128 && second.ring.used <= 512 * KiB,
+    `the second borrows what is left and no more: it holds ${second.ring.used} of its 1 MiB ring`)
+  t.ok(ix.pool.free < 128, 'the pool is spent')
+  t.equal(ix.write(b, line), FULL, 'a spent pool answers FULL as a full ring does')
+  t.equal(ix.write(a, line), FULL)
+
+  const quiet = ix.source('quiet/a.log')
+  let refused = 0
+  for (let i = 0; i < 2000; i++) if (ix.write(quiet, line) !== 0) refused++
+  t.equal(refused, 0, 'a new tenant writes 200 KB within its reserve while the pool is spent')
+  t.ok(ix.pool.free < 0, 'its reserve came on top of the budget: the reserves now exceed it')
+  t.equal(ix.tenants.get('quiet')!.stats.ringBorrowed, 0, 'and it borrowed nothing')
+
+  ix.release(flood, flood.ring.head)
+  t.equal(flood.stats.ringBorrowed, 0, 'a release gives back the whole loan')
+  t.equal(ix.write(b, line), 0, 'and another tenant borrows it')
+  t.equal(b.next, (n + 1) * line.length, 'every line went in')
+  for (const ten of ix.tenants.values()) ix.release(ten, ten.ring.head)
+  t.equal(ix.pool.free, MiB - 256 * KiB, 'all loans are back: the pool less the third reserve')
+})
 
 /** The ring's live records as [offset, data], copied, oldest first. */
 function records (tenant: Tenant): Array<[number, Buffer]> {
@@ -189,7 +231,7 @@ t.test('drop: a started line finishes in the reserve, the rest of a cut line is 
 
 t.test('updatePolicies: a tenant switched to drop drops instead of answering FULL, and back', async t => {
   const policies = new Map<string, FullPolicy>([['app', 'block'], ['web', 'block']])
-  const ix = new Intake({ memory: 2 * MiB, settings: name => ({ ringSize: MiB, policy: policies.get(name)! }) })
+  const ix = new Intake({ reserve: MiB, settings: name => ({ ringSize: MiB, policy: policies.get(name)! }) })
   const src = ix.source('app/a.log')
   const web = ix.source('web/a.log')
   const line = Buffer.from('y'.repeat(99) + '\n')
@@ -212,25 +254,26 @@ t.test('updatePolicies: a tenant switched to drop drops instead of answering FUL
   t.equal(ix.write(web, line), 0)
 })
 
-t.test('memory budget: a tenant that finds it spent gets no ring, and its writes get ENOSPC', async t => {
-  const ix = intake('block', MiB + MiB / 2)
+t.test('no ring: a tenant whose ring the state has no room for gets ENOSPC on its writes', async t => {
+  // The state's address space for rings is 256 GiB: only a ring larger than that finds no room.
+  const ringSize = (name: string): number => name === 'first' ? MiB : 512 * 1024 * MiB
+  const ix = new Intake({ reserve: MiB, settings: name => ({ ringSize: ringSize(name), policy: 'block' }) })
   const refused: string[] = []
   ix.onNoRing = tenant => refused.push(tenant)
   const line = Buffer.from('hello\n')
   t.equal(ix.write(ix.source('first/a.log'), line), 0)
-  t.equal(ix.write(ix.source('second/a.log'), line), ENOSPC, 'no room for a second 1 MiB ring')
+  t.equal(ix.write(ix.source('second/a.log'), line), ENOSPC, 'no room for a 512 GiB ring')
   t.equal(ix.write(ix.source('second/b.log'), line), ENOSPC)
   t.equal(ix.write(ix.source('top.log'), line), ENOSPC, 'files at the top belong to tenant default')
   t.equal(ix.write(ix.source('second/a.log'), line), ENOSPC, 'the same source again')
   t.same(refused, ['second', 'default'], 'each refused tenant is reported once')
   t.same([...ix.tenants.keys()], ['first'])
-  t.equal(ix.allocated, MiB)
   t.equal(ix.write(ix.source('first/b.log'), line), 0, 'the tenant with a ring keeps working')
   t.equal(ix.source('second/a.log').next, 0, 'a refused write moves no cursor')
 })
 
 t.test('sources and names: one source per path, ids to paths for a batch', async t => {
-  const ix = intake('block', 2 * MiB)
+  const ix = intake('block')
   const a = ix.source('app/a.log')
   const b = ix.source('app/sub/b.log')
   const c = ix.source('web/c.log')
@@ -270,7 +313,7 @@ t.test('whenAcked: done once everything accepted when asked is acknowledged', as
 })
 
 t.test('announced: onData hears of each tenant that got bytes since its last cut', async t => {
-  const ix = intake('block', 2 * MiB)
+  const ix = intake('block')
   const heard: string[] = []
   ix.onData = ten => heard.push(ten.name)
   const a = ix.source('app/a.log')

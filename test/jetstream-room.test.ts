@@ -144,7 +144,7 @@ t.test("README's quick start on a plain 3-node cluster (nats-server's default li
   // nats-server's default max_file_store is 75% of the free disk under its store_dir, taken when it starts.
   const disk = fs.statfsSync(nats.dir)
   const fitWhole = Math.floor(0.75 * disk.bavail * disk.bsize / (10 * GiB))
-  // One tenant a ring: the mount's default --memory and --ring-size give 16.
+  // Enough tenants to pass what the disk fits; 16 keeps the test short.
   const tenants = Math.min(16, fitWhole + 2)
   if (tenants <= fitWhole) t.comment(`this disk holds ${fitWhole} streams of 10 GiB: none is fitted here`)
   const dir = tempDir(t, 'tokens')

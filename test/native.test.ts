@@ -1,7 +1,7 @@
-// The native core's C on its own: builds test/native/producer_test.c with lib/native/src/intake.c, tail.c,
-// files.c, writeback.c, state.c and tokens.c (no N-API, no libfuse) under AddressSanitizer + UBSan and runs it,
-// then builds it once more under ThreadSanitizer for its threaded block-policy part. Each C test shows up here as
-// an assertion.
+// The native core's C on its own: builds test/native/producer_test.c with lib/native/src/intake.c, budget.c,
+// tail.c, files.c, writeback.c, state.c and tokens.c (no N-API, no libfuse) under AddressSanitizer + UBSan and runs
+// it, then builds it once more under ThreadSanitizer for its threaded block-policy and budget parts. Each C test
+// shows up here as an assertion.
 import t, { type Test } from 'tap'
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import fs from 'node:fs'
@@ -12,8 +12,8 @@ import path from 'node:path'
 const ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..')
 const SRC = path.join(ROOT, 'lib/native/src')
 const TEST = path.join(ROOT, 'test/native/producer_test.c')
-const SOURCES = [TEST, path.join(ROOT, 'test/native/writeback_test.c'),
-  ...['intake.c', 'tail.c', 'files.c', 'writeback.c', 'state.c', 'tokens.c'].map(f => path.join(SRC, f))]
+const SOURCES = [TEST, path.join(ROOT, 'test/native/writeback_test.c'), path.join(ROOT, 'test/native/budget_test.c'),
+  ...['intake.c', 'budget.c', 'tail.c', 'files.c', 'writeback.c', 'state.c', 'tokens.c'].map(f => path.join(SRC, f))]
 const FLAGS = ['-std=c11', '-D_GNU_SOURCE', '-O1', '-g', '-fno-omit-frame-pointer', '-pthread', `-I${SRC}`]
 const ASAN = ['-fsanitize=address,undefined']
 const TSAN = ['-fsanitize=thread']
@@ -63,7 +63,7 @@ function underTsan (): { skip: string | false, result?: SpawnSyncReturns<string>
   const cc = run('cc', [...FLAGS, ...TSAN, ...SOURCES, '-o', bin])
   if (cc.status !== 0) return { skip: `ThreadSanitizer cannot build here (libtsan missing?): ${firstLines(cc)}` }
   // The threaded parts, and the single-threaded ones that touch the same locks and flags.
-  const args = ['block', 'closed', 'announce']
+  const args = ['block', 'closed', 'announce', 'budget']
   const env = { TSAN_OPTIONS: 'halt_on_error=1:second_deadlock_stack=1' }
   const started = (x: SpawnSyncReturns<string>): boolean => (x.stdout ?? '').includes('TAP version')
   const r = run(bin, args, env)
@@ -80,7 +80,7 @@ const firstLines = (r: SpawnSyncReturns<string>): string =>
 
 const tsan = underTsan()
 
-t.test('the block policy\'s threads under ThreadSanitizer', { skip: tsan.skip }, async t => {
+t.test('the block policy\'s and the shared budget\'s threads under ThreadSanitizer', { skip: tsan.skip }, async t => {
   const r = tsan.result!
   mirror(t, r.stdout)
   t.equal(r.status, 0, `the program passed\n${r.status === 0 ? '' : output(r)}`)

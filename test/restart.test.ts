@@ -151,7 +151,7 @@ t.test('a state the new agent cannot read: it falls back to a new mount and says
   fs.closeSync(state)
   process.kill(first, 'SIGKILL')
   await waitFor('a new mount', () => agent.events.filter(e => e.event === 'mounted')[1], 20000)
-  t.match(agent.stderr, /state version 999, this build reads version 1/, 'the agent says why')
+  t.match(agent.stderr, /state version 999, this build reads version \d+/, 'the agent says why')
   t.match(agent.stderr, /the handover failed; the next agent mounts again/, 'the supervisor says what it does')
   const r = await w.done
   t.ok((r.outages ?? []).length >= 1, 'open files broke, as on any restart before handovers')

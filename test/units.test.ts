@@ -17,7 +17,7 @@ let rings = 0
 function producer (n: number): { ring: Ring, sources: number[] } {
   claimState()
   const name = `units-${rings++}`
-  const ring = Ring.create(name, MiB, Policy.Block)
+  const ring = Ring.create(name, MiB, MiB, Policy.Block)
   if (!ring) throw new Error('no room for a ring in the state')
   return { ring, sources: Array.from({ length: n }, (_, i) => native.sourceNew(ring.index, `${name}/s${i}.log`)) }
 }

@@ -25,6 +25,8 @@ export interface AgentOptions {
   node: string
   memory: number
   ringSize: number
+  /** Bytes each tenant may hold without borrowing from the pool (the rest of --memory). */
+  ringReserve: number
   policy: FullPolicy
   workers: number
   batchBytes: number
@@ -85,15 +87,14 @@ export class Agent {
     }
     const tenantSettings = (tenant: string): TenantSettings => settingsFor(this.collection, tenant)
     this.intake = new Intake({
-      memory: options.memory,
+      reserve: options.ringReserve,
       settings: (tenant) => {
         const s = tenantSettings(tenant)
         return { ringSize: s.ringSize ?? options.ringSize, policy: s.fullPolicy ?? options.policy }
       },
     })
-    this.intake.onNoRing = (tenant) => log('error', 'agent', `tenant ${tenant} gets no ring: `
-      + `${this.intake.allocated} of the ${options.memory} bytes of --memory are given to ${this.intake.tenants.size} `
-      + 'tenants; its writes fail with ENOSPC. Raise --memory or lower ring sizes.')
+    this.intake.onNoRing = (tenant) => log('error', 'agent', `tenant ${tenant} gets no ring: the state has room for `
+      + `no more (${this.intake.tenants.size} tenants); its writes fail with ENOSPC. Lower ring sizes.`)
     const link = {
       urls: options.servers, token: options.token, timeoutMs: options.ackTimeoutMs, compress: options.compress,
     }
@@ -194,6 +195,7 @@ export class Agent {
       node: this.options.node,
       gen: this.gen,
       tenants: [...this.intake.tenants.values()].map(t => ({ ...t.stats })),
+      pool: this.intake.pool,
       ship: { ...this.shipper.stats },
       fs: this.fs.stats(),
       handover: {

@@ -22,6 +22,13 @@ export function registerAgentMetrics (m: Registry, fresh: () => AgentReport): vo
   m.gauge('logfs_agent_writes_waiting', 'Writes waiting for ring space now.', perTenant(t => t.waiting))
   m.gauge('logfs_agent_ring_fill_ratio', 'Fraction of the tenant ring holding unacknowledged bytes.',
     perTenant(t => t.ringUsed / t.ringBytes))
+  m.gauge('logfs_agent_ring_held_bytes', 'Unacknowledged bytes the tenant ring holds (resident memory).',
+    perTenant(t => t.ringUsed))
+  m.gauge('logfs_agent_ring_borrowed_bytes', 'Bytes the tenant holds past its reserve, on loan from the pool.',
+    perTenant(t => t.ringBorrowed))
+  m.gauge('logfs_agent_memory_pool_bytes', 'The pool tenants borrow from: --memory less every tenant\'s reserve.',
+    () => report().pool.bytes)
+  m.gauge('logfs_agent_memory_pool_free_bytes', 'Bytes of the pool not lent now.', () => report().pool.free)
   m.counter('logfs_agent_bytes_sent_total', 'Ring bytes handed to shipping workers, resends included.',
     () => report().ship.sentBytes)
   m.counter('logfs_agent_bytes_acked_total', 'Ring bytes the server acknowledged as durable.',

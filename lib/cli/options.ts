@@ -36,8 +36,11 @@ export function addAgentOptions (cmd: Command): Command {
     .option('--token <token>', 'token for the server (default: $LOGFS_TOKEN)')
     .option('--node <name>', 'node name that prefixes every source on the server (default: the hostname and the '
       + 'mount point, e.g. web-1_var-log-pods for /var/log/pods)')
-    .option('--memory <size>', 'memory budget for all rings together', '256MiB')
-    .option('--ring-size <size>', 'ring size per tenant (top-level directory)', '16MiB')
+    .option('--memory <size>', 'bytes all rings may hold together (reserves, plus what tenants borrow past them)',
+      '256MiB')
+    .option('--ring-size <size>', 'most a tenant (top-level directory) may hold: its ring', '16MiB')
+    .option('--ring-reserve <size>', 'what each tenant may always hold; past it, it borrows from what --memory has '
+      + 'left', '256KiB')
     .addOption(new Option('--full-policy <policy>', 'what a write does when its tenant ring is full')
       .choices(['block', 'drop']).default('block'))
     .option('--workers <n>', 'shipping worker threads', '1')
@@ -66,6 +69,7 @@ export interface AgentFlags {
   node?: string
   memory: string
   ringSize: string
+  ringReserve: string
   fullPolicy: 'block' | 'drop'
   workers: string
   batchSize: string
@@ -122,6 +126,10 @@ export function agentOptionsFrom (mountpoint: string, server: string, f: AgentFl
   if (memory < ringSize) {
     throw new InputError(`--memory (${f.memory}) must hold at least one ring (--ring-size ${f.ringSize})`)
   }
+  const ringReserve = parseSize(f.ringReserve, '--ring-reserve')
+  if (ringReserve < 64 * 1024 || ringReserve % 8 !== 0) {
+    throw new InputError('--ring-reserve must be at least 64KiB and a multiple of 8 bytes')
+  }
   const batchBytes = parseSize(f.batchSize, '--batch-size')
   if (batchBytes < 4096 || batchBytes > 8 * 1024 * 1024) throw new InputError('--batch-size must be from 4KiB to 8MiB')
   const flushMs = parseDuration(f.flushInterval, '--flush-interval')
@@ -140,6 +148,7 @@ export function agentOptionsFrom (mountpoint: string, server: string, f: AgentFl
     node,
     memory,
     ringSize,
+    ringReserve,
     policy: f.fullPolicy,
     workers: parseInt10(f.workers, '--workers', 1, 64),
     batchBytes,

@@ -4,7 +4,7 @@
   "targets": [{
     "target_name": "logfs_native",
     "sources": ["src/addon.c", "src/session.c", "src/intake.c", "src/files.c", "src/tail.c", "src/writeback.c", "src/flusher.c",
-      "src/state.c", "src/shared.cc", "src/tokens.c"],
+      "src/state.c", "src/shared.cc", "src/tokens.c", "src/budget.c"],
     "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "<!@(pkg-config --cflags fuse3)"],
     "cflags_cc": ["-O2", "-Wall", "-Wextra"],
     "libraries": ["<!@(pkg-config --libs fuse3)"],

@@ -75,8 +75,11 @@ export interface NativeCore {
   /** Replaces snapshot and journal with `snapshot` at once; false when it does not fit. */
   metaSnapshot (snapshot: Uint8Array): boolean
 
-  /** A tenant's ring, carved from the state; its index, or -1 when the state has no room for it. */
-  tenantNew (name: string, capacity: number, policy: Policy): number
+  /**
+   * A tenant's ring, carved from the state, holding up to `reserve` bytes of its own and the rest (to `capacity`)
+   * borrowed from the budget's pool (lib/native/src/budget.h); its index, or -1 when the state has no room for it.
+   */
+  tenantNew (name: string, capacity: number, reserve: number, policy: Policy): number
   /** The ring's data and control block, shared with C and with the shipping workers. */
   tenantBuffers (tenant: number): [data: SharedArrayBuffer, control: SharedArrayBuffer]
   /** Gives back the whole pages of [from, from + length) of the ring's data: acknowledged bytes only. */
@@ -127,7 +130,9 @@ export interface StateFound {
   gen: number
   /** Agents that took this state over so far. */
   takeovers: number
-  tenants: Array<[name: string, capacity: number, policy: Policy]>
+  /** The budget of bytes all rings hold together: the first agent's --memory, kept by a takeover. */
+  memory: number
+  tenants: Array<[name: string, capacity: number, policy: Policy, reserve: number]>
   /** Each source's path, by id. */
   sources: string[]
 }

@@ -1,8 +1,9 @@
-// Where application writes enter logfs: one ring per tenant (top-level directory), carved from a fixed memory
-// budget, so a tenant that floods its ring blocks or drops only its own writes. The bytes themselves are put in
-// by the native core on the FUSE thread that received the write (lib/native/src/intake.c: cursors, line cutting
-// for the drop policy, waiting in order for the block policy, counters); this side makes rings and sources,
-// frees acknowledged space and answers "is everything acknowledged?".
+// Where application writes enter logfs: one ring per tenant (top-level directory), so a tenant that floods its
+// ring blocks or drops only its own writes. The rings share one budget of bytes held (--memory): each tenant holds
+// its reserve, and borrows past it from a pool, up to its ring's size (lib/native/src/budget.h). The bytes
+// themselves are put in by the native core on the FUSE thread that received the write (lib/native/src/intake.c:
+// cursors, line cutting for the drop policy, waiting in order for the block policy, borrowing, counters); this
+// side makes rings and sources, frees acknowledged space and answers "is everything acknowledged?".
 import { Ring } from './ring'
 import { Stat } from './records'
 import { claimState } from './state'
@@ -22,6 +23,9 @@ export interface TenantStats {
   tenant: string
   ringBytes: number
   ringUsed: number
+  /** Bytes the tenant may hold without borrowing, and what it holds on loan from the pool now. */
+  ringReserve: number
+  ringBorrowed: number
   bytesIn: number
   linesIn: number
   writes: number
@@ -31,8 +35,15 @@ export interface TenantStats {
   waiting: number
 }
 
+/** The pool the tenants borrow from: the budget less every reserve (below zero when the reserves exceed it). */
+export interface PoolStats {
+  bytes: number
+  free: number
+}
+
 export interface IntakeOptions {
-  memory: number
+  /** Bytes of each new ring its tenant holds without borrowing (capped at the ring's size). */
+  reserve: number
   /** Ring size and full-ring policy of a tenant; asked when its ring is created, and the policy on every change. */
   settings: (tenant: string) => { ringSize: number, policy: FullPolicy }
 }
@@ -51,7 +62,8 @@ export class Tenant {
   get stats (): TenantStats {
     const s = this.ring.stats
     return {
-      tenant: this.name, ringBytes: this.ring.capacity, ringUsed: this.ring.used, bytesIn: s[Stat.BytesIn],
+      tenant: this.name, ringBytes: this.ring.capacity, ringUsed: this.ring.used, ringReserve: this.ring.reserve,
+      ringBorrowed: this.ring.borrowed, bytesIn: s[Stat.BytesIn],
       linesIn: s[Stat.LinesIn], writes: s[Stat.Writes], droppedBytes: s[Stat.DroppedBytes],
       droppedWrites: s[Stat.DroppedWrites], blockedWrites: s[Stat.BlockedWrites], waiting: s[Stat.Waiting],
     }
@@ -72,15 +84,19 @@ export class Intake {
   private readonly byId = new Map<number, Source>()
   /** Called when bytes entered a tenant's ring that nobody was told of yet, so the shipper can schedule a batch. */
   onData: (tenant: Tenant) => void = () => {}
-  /** Called once per tenant that could not get a ring because the memory budget is spent. */
+  /** Called once per tenant that could not get a ring: the state's tenant table or address space is spent. */
   onNoRing: (tenant: string) => void = () => {}
   private readonly refused = new Set<string>()
+  /** The budget of bytes all rings hold, as the state has it (a takeover keeps the first agent's). */
+  readonly memory: number
 
   constructor (readonly options: IntakeOptions) {
     // After a takeover the dead agent's rings and sources go on: same indexes, cursors, unacknowledged bytes.
     const state = claimState()
-    state.tenants.forEach(([name, capacity, policy], index) => {
-      this.tenants.set(name, new Tenant(name, new Ring(index, capacity), policy === Policy.Drop ? 'drop' : 'block'))
+    this.memory = state.memory
+    state.tenants.forEach(([name, capacity, policy, reserve], index) => {
+      const ring = new Ring(index, capacity, reserve)
+      this.tenants.set(name, new Tenant(name, ring, policy === Policy.Drop ? 'drop' : 'block'))
     })
     state.sources.forEach((path, id) => this.remember(new Source(id, path, tenantOf(path))))
     if (state.takeover) this.updatePolicies()
@@ -103,19 +119,22 @@ export class Intake {
     return this.remember(new Source(native.sourceNew(this.tenant(tenant)?.index ?? -1, path), path, tenant))
   }
 
-  /** Bytes of the memory budget given to rings so far. */
-  get allocated (): number {
-    let n = 0
-    for (const t of this.tenants.values()) n += t.ring.capacity
-    return n
+  /** The shared pool, from this intake's tenants (the only ones in an agent's state). */
+  get pool (): PoolStats {
+    let bytes = this.memory
+    let free = this.memory
+    for (const t of this.tenants.values()) {
+      bytes -= t.ring.reserve
+      free -= t.ring.reserve + t.ring.borrowed
+    }
+    return { bytes, free }
   }
 
   private tenant (name: string): Tenant | undefined {
     let t = this.tenants.get(name)
     if (!t) {
       const { ringSize, policy } = this.options.settings(name)
-      const fits = this.allocated + ringSize <= this.options.memory
-      const ring = fits ? Ring.create(name, ringSize, policyOf(policy)) : null
+      const ring = Ring.create(name, ringSize, this.options.reserve, policyOf(policy))
       if (ring) {
         t = new Tenant(name, ring, policy)
         this.tenants.set(name, t)
@@ -141,7 +160,7 @@ export class Intake {
     for (const t of this.tenants.values()) if (t.ring.announced) this.onData(t)
   }
 
-  /** Frees acknowledged ring space and lets blocked writers in. */
+  /** Frees acknowledged ring space, gives back what it borrowed, and lets blocked writers in (of any tenant). */
   release (t: Tenant, pos: number): void {
     t.ring.release(pos)
     // Always, not only when the waiting counter says so: that counter is a plain double, and a writer that just

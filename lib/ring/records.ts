@@ -8,14 +8,16 @@
 // the start; when the header fits but the data does not, the producer writes a PAD record to the end.
 //
 // The control block: int64 head (published by the producer), tail (published by the main thread on
-// acknowledgement), "announced" (set by the producer when bytes arrive and nobody was told yet), one spare,
-// then the tenant's counters as doubles (Stat), written by the producer.
+// acknowledgement), "announced" (set by the producer when bytes arrive and nobody was told yet), the bytes the
+// tenant holds on loan from the shared pool (lib/native/src/budget.h), then the tenant's counters as doubles
+// (Stat), written by the producer.
 
 export const HEADER = 24
 export const PAD = 0xffffffff
 export const CTL_HEAD = 0
 export const CTL_TAIL = 1
 export const CTL_ANNOUNCED = 2
+export const CTL_BORROWED = 3
 export const CTL_SLOTS = 4
 
 /** The producer's counters, in the order of intake.h's enum lf_stat. */

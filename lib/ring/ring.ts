@@ -6,7 +6,7 @@
 // long as it is unacknowledged and a resend after a reconnect reads exactly what was sent before.
 import { native, type Policy } from '../native/native'
 import {
-  CONTROL_BYTES, CTL_ANNOUNCED, CTL_HEAD, CTL_SLOTS, CTL_TAIL, HEADER, PAD, checkRingSize, nextRecord,
+  CONTROL_BYTES, CTL_ANNOUNCED, CTL_BORROWED, CTL_HEAD, CTL_SLOTS, CTL_TAIL, HEADER, PAD, checkRingSize, nextRecord,
 } from './records'
 
 
@@ -20,21 +20,21 @@ export class Ring {
   tail: number
 
   /**
-   * A new ring for a tenant, carved from the state the next agent takes over (lib/native/src/state.h); null when
-   * the state has no room for it.
+   * A new ring for a tenant, carved from the state the next agent takes over (lib/native/src/state.h), that holds
+   * `reserve` bytes of its own and borrows the rest up to `capacity`; null when the state has no room for it.
    */
-  static create (name: string, capacity: number, policy: Policy): Ring | null {
+  static create (name: string, capacity: number, reserve: number, policy: Policy): Ring | null {
     checkRingSize(capacity, `ring capacity ${capacity}`)
     // The layout is written down twice, in intake.h and records.ts; a build of one without the other must not run.
     if (native.constants.HEADER !== HEADER || native.constants.CONTROL_BYTES !== CONTROL_BYTES) {
       throw new Error('the native core was built for another ring layout: run bin/logfs-setup again')
     }
-    const index = native.tenantNew(name, capacity, policy)
-    return index < 0 ? null : new Ring(index, capacity)
+    const index = native.tenantNew(name, capacity, reserve, policy)
+    return index < 0 ? null : new Ring(index, capacity, Math.min(reserve, capacity))
   }
 
   /** The ring with this index in the state: a new one, or one a dead agent left, unacknowledged bytes and all. */
-  constructor (readonly index: number, readonly capacity: number) {
+  constructor (readonly index: number, readonly capacity: number, readonly reserve: number) {
     [this.data, this.control] = native.tenantBuffers(index)
     this.u32 = new Uint32Array(this.data)
     this.ctl = new BigInt64Array(this.control)
@@ -45,6 +45,8 @@ export class Ring {
   get head (): number { return Number(Atomics.load(this.ctl, CTL_HEAD)) }
   get used (): number { return this.head - this.tail }
   get free (): number { return this.capacity - this.used }
+  /** Bytes held past the reserve, on loan from the pool the tenants share. */
+  get borrowed (): number { return Number(Atomics.load(this.ctl, CTL_BORROWED)) }
 
   /**
    * The producer added bytes since the last `clearAnnouncement`. While this is true it does not tell JS again,

@@ -130,15 +130,22 @@ export interface WriterResult {
 export function writer (
   spec: WriterSpec, opts: { uid?: number, gid?: number } = {},
 ): { proc: ChildProcess, done: Promise<WriterResult> } {
-  const script = path.join(ROOT, 'dist/test/fixtures/writer.js')
+  return fixture<WriterResult>('writer', spec, opts)
+}
+
+/** Runs a fixture program (test/fixtures/NAME.ts) on `spec` in a process of its own; `done` has the JSON it printed. */
+export function fixture<R> (
+  name: string, spec: unknown, opts: { uid?: number, gid?: number } = {},
+): { proc: ChildProcess, done: Promise<R> } {
+  const script = path.join(ROOT, `dist/test/fixtures/${name}.js`)
   const proc = spawn(process.execPath, [script, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'], ...opts })
   let out = ''
   let err = ''
   proc.stdout?.on('data', (c: Buffer) => { out += c.toString() })
   proc.stderr?.on('data', (c: Buffer) => { err += c.toString() })
-  const done = new Promise<WriterResult>((resolve, reject) => {
+  const done = new Promise<R>((resolve, reject) => {
     proc.once('exit', (code) => {
-      try { resolve(JSON.parse(out) as WriterResult) } catch { reject(new Error(`writer exited ${code}: ${err}`)) }
+      try { resolve(JSON.parse(out) as R) } catch { reject(new Error(`${name} exited ${code}: ${err}`)) }
     })
   })
   return { proc, done }

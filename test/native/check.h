@@ -19,5 +19,7 @@ void failf(const char *file, int line, const char *fmt, ...);
 
 /** writeback_test.c: a stop's seal on writeback requests. */
 void writeback_seal(void);
+/** budget_test.c: the ring budget tenants share. */
+void budget_pool(void);
 
 #endif

@@ -988,7 +988,7 @@ static void state_takeover(void) {
 
   int64_t *ctl = NULL;
   uint8_t *data = NULL;
-  CHECK(lf_state_tenant_new("t", 1 << 20, LF_BLOCK, &ctl, &data) != NULL, "a tenant's ring");
+  CHECK(lf_state_tenant_new("t", 1 << 20, 1 << 20, LF_BLOCK, &ctl, &data) != NULL, "a tenant's ring");
   if (ctl == NULL) return;
   int64_t *ctl2 = NULL;
   uint8_t *data2 = NULL;
@@ -1162,6 +1162,7 @@ int main(int argc, char **argv) {
   RUN("tail: window, holes, overwrite, truncate", tail_buffer);
   RUN("files: add, get, replace, remove", files_table);
   RUN("writeback: a stop's seal ends each file's stream at a line boundary", writeback_seal);
+  RUN("budget: borrowing, a spent pool, waking another tenant's waiter, recount", budget_pool);
   RUN("state: a takeover recovers cursors and unanswered writes", state_takeover);
   RUN("tokens: block tokens, lines and levels per piece", block_tokens);
   printf("1..%d\n", n_tests);

@@ -332,8 +332,8 @@ static napi_value js_reply_dir(napi_env env, napi_callback_info info) {
 
 // --- rings, sources, files ---
 
-/** Adds a tenant's ring (in the state) to the table; -1 when out of memory. */
-static int add_tenant(int64_t *ctl, uint8_t *data, uint64_t capacity, int policy) {
+/** Adds a tenant's ring (in the state) to the table, under the state's budget; -1 when out of memory. */
+static int add_tenant(const lf_tenant_rec *r, int64_t *ctl, uint8_t *data) {
   lf_tenant **grown = realloc(tenants, (n_tenants + 1) * sizeof *grown);
   lf_tenant *t = malloc(sizeof *t);
   if (grown == NULL || t == NULL) {
@@ -342,26 +342,28 @@ static int add_tenant(int64_t *ctl, uint8_t *data, uint64_t capacity, int policy
     return -1;
   }
   tenants = grown;
-  lf_tenant_init(t, data, capacity, ctl, policy);
+  lf_tenant_init(t, data, r->capacity, ctl, (int) r->policy);
+  lf_budget_attach(t, &lf_state()->budget, r->reserve);
   tenants[n_tenants++] = t;
   return 0;
 }
 
-/** tenantNew(name, capacity, policy) → index, or -1 when the state has no room for the ring */
+/** tenantNew(name, capacity, reserve, policy) → index, or -1 when the state has no room for the ring */
 static napi_value js_tenant_new(napi_env env, napi_callback_info info) {
-  ARGS(3);
+  ARGS(4);
   char name[LF_TENANT_NAME + 1];
   size_t len;
-  double v[2];
+  double v[3];
   if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok || len >= LF_TENANT_NAME ||
-      numbers(env, argv, 1, 2, v) != 0) {
-    return throw_msg(env, "tenantNew: expected (name of at most 255 bytes, capacity, policy)");
+      numbers(env, argv, 1, 3, v) != 0) {
+    return throw_msg(env, "tenantNew: expected (name of at most 255 bytes, capacity, reserve, policy)");
   }
   int64_t *ctl;
   uint8_t *data;
   if (!lf_state()) return throw_msg(env, "tenantNew: open the state first (stateOpen)");
-  if (lf_state_tenant_new(name, (uint64_t) v[0], (int) v[1], &ctl, &data) == NULL) return number(env, -1);
-  if (add_tenant(ctl, data, (uint64_t) v[0], (int) v[1]) != 0) return throw_msg(env, "tenantNew: out of memory");
+  lf_tenant_rec *r = lf_state_tenant_new(name, (uint64_t) v[0], (uint64_t) v[1], (int) v[2], &ctl, &data);
+  if (r == NULL) return number(env, -1);
+  if (add_tenant(r, ctl, data) != 0) return throw_msg(env, "tenantNew: out of memory");
   return number(env, n_tenants - 1);
 }
 
@@ -399,7 +401,8 @@ static napi_value js_tenant_wake(napi_env env, napi_callback_info info) {
   ARGS(1);
   lf_tenant *t = tenant_arg(env, argv[0]);
   if (t == NULL) return NULL;
-  lf_tenant_wake(t);
+  // Bytes back in the shared pool may be what a writer of any tenant waits for.
+  if (lf_tenant_wake(t)) for (uint32_t i = 0; i < n_tenants; i++) lf_tenant_wake(tenants[i]);
   return undefined(env);
 }
 
@@ -535,8 +538,8 @@ static napi_value js_file_size(napi_env env, napi_callback_info info) {
 // --- the state a restarted agent takes over (state.h) ---
 
 /**
- * stateOpen(fd or -1, memory, tailBytes) → { takeover, gen, takeovers, tenants: [[name, capacity, policy]],
- * sources: [path] }; throws with the reason when the state cannot be used. After a takeover the rings
+ * stateOpen(fd or -1, memory, tailBytes) → { takeover, gen, takeovers, memory, tenants: [[name, capacity, policy,
+ * reserve]], sources: [path] }; throws with the reason when the state cannot be used. After a takeover the rings
  * and sources are the dead agent's, recovered (lf_state_recover).
  */
 static napi_value js_state_open(napi_env env, napi_callback_info info) {
@@ -552,18 +555,20 @@ static napi_value js_state_open(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, out, "takeover", number(env, found == LF_STATE_TAKEOVER));
   napi_set_named_property(env, out, "gen", number(env, h->gen));
   napi_set_named_property(env, out, "takeovers", number(env, (double) h->takeovers));
+  napi_set_named_property(env, out, "memory", number(env, (double) h->memory));
   CHECK(napi_create_array_with_length(env, h->n_tenants, &list));
   for (uint32_t i = 0; i < h->n_tenants; i++) {
     int64_t *ctl;
     uint8_t *data;
     lf_tenant_rec *r = lf_state_tenant(i, &ctl, &data);
-    if (add_tenant(ctl, data, r->capacity, (int) r->policy) != 0) return throw_msg(env, "stateOpen: out of memory");
+    if (add_tenant(r, ctl, data) != 0) return throw_msg(env, "stateOpen: out of memory");
     napi_value t, name;
-    napi_create_array_with_length(env, 3, &t);
+    napi_create_array_with_length(env, 4, &t);
     napi_create_string_utf8(env, r->name, NAPI_AUTO_LENGTH, &name);
     napi_set_element(env, t, 0, name);
     napi_set_element(env, t, 1, number(env, (double) r->capacity));
     napi_set_element(env, t, 2, number(env, r->policy));
+    napi_set_element(env, t, 3, number(env, (double) r->reserve));
     napi_set_element(env, list, i, t);
   }
   napi_set_named_property(env, out, "tenants", list);

@@ -82,7 +82,8 @@ __thread uint64_t *lf_intake_mark;
 /** Copies a write into the ring if it fits with `reserve` bytes to spare; returns whether it did. */
 static int accept(lf_tenant *t, lf_source *s, const uint8_t *bytes, uint64_t len, uint64_t reserve) {
   uint64_t max = lf_max_record_data(t);
-  if (need(t, len) + reserve > free_bytes(t)) return 0;
+  uint64_t n = need(t, len);
+  if (n + reserve > free_bytes(t) || !lf_budget_take(t, n, reserve)) return 0;
   if (lf_intake_mark != NULL) *lf_intake_mark = s->next;
   double ts = now_ms();
   uint64_t next = s->next;
@@ -194,6 +195,7 @@ int lf_intake_write(lf_intake *ix, lf_source *s, const uint8_t *bytes, size_t le
     t->stats[LF_ST_BLOCKED_WRITES]++;
     t->stats[LF_ST_WAITING]++;
     t->stats[LF_ST_WAITING_BYTES] += (double) len;
+    lf_budget_waiting(t, 1);
     for (;;) {
       if (t->fail_epoch != epoch) { rc = -t->fail_errno; break; }
       if (t->policy == LF_DROP) { write_or_drop(t, s, bytes, len); break; }
@@ -204,6 +206,7 @@ int lf_intake_write(lf_intake *ix, lf_source *s, const uint8_t *bytes, size_t le
       }
       pthread_cond_wait(&t->space, &t->mu);
     }
+    lf_budget_waiting(t, -1);
     t->stats[LF_ST_WAITING]--;
     t->stats[LF_ST_WAITING_BYTES] -= (double) len;
     // The next ticket may fit in what is left.
@@ -224,10 +227,12 @@ void lf_tenant_set_policy(lf_tenant *t, int policy) {
   pthread_mutex_unlock(&t->mu);
 }
 
-void lf_tenant_wake(lf_tenant *t) {
+int lf_tenant_wake(lf_tenant *t) {
   pthread_mutex_lock(&t->mu);
+  int others = lf_budget_settle(t);
   pthread_cond_broadcast(&t->space);
   pthread_mutex_unlock(&t->mu);
+  return others;
 }
 
 void lf_tenant_fail_waiting(lf_tenant *t, int errno_) {

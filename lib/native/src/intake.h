@@ -14,9 +14,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "budget.h"
+
 #define LF_HEADER 24
 #define LF_PAD 0xffffffffu
-/** lf_intake_write: the ring is full under the block policy and the caller may not wait. */
+/** lf_intake_write: the ring is full (or its tenant cannot borrow) under the block policy and the caller may not wait. */
 #define LF_FULL 1
 /** lf_intake_write flags: wait for space under the block policy (a FUSE thread; never JS). */
 #define LF_WAIT 1
@@ -26,7 +28,8 @@
 enum lf_policy { LF_BLOCK = 0, LF_DROP = 1 };
 
 /** Slots of a tenant's control block (int64), shared with JS (lib/ring/ring.ts). */
-enum lf_ctl { LF_CTL_HEAD = 0, LF_CTL_TAIL = 1, LF_CTL_ANNOUNCED = 2, LF_CTL_SLOTS = 4 };
+/** LF_CTL_BORROWED: bytes the tenant holds on loan from the shared pool (budget.h). */
+enum lf_ctl { LF_CTL_HEAD = 0, LF_CTL_TAIL = 1, LF_CTL_ANNOUNCED = 2, LF_CTL_BORROWED = 3, LF_CTL_SLOTS = 4 };
 /** Counters (double), after the control slots in the same shared block; JS reads them without locking. */
 enum lf_stat {
   LF_ST_BYTES_IN, LF_ST_LINES_IN, LF_ST_WRITES, LF_ST_DROPPED_BYTES, LF_ST_DROPPED_WRITES, LF_ST_BLOCKED_WRITES,
@@ -51,6 +54,9 @@ typedef struct lf_tenant {
   /** Bumped by lf_intake_fail_waiting: a waiter that sees it change leaves with fail_errno. */
   uint64_t fail_epoch;
   int fail_errno;
+  /** The shared budget (NULL: none) and the bytes this tenant may hold without borrowing from it. */
+  lf_budget *budget;
+  uint64_t reserve;
 } lf_tenant;
 
 /** A log stream. Its cursor counts every byte ever written to it, accepted or dropped. Guarded by its tenant. */
@@ -78,8 +84,11 @@ typedef struct lf_intake {
 void lf_tenant_init(lf_tenant *t, uint8_t *data, uint64_t capacity, int64_t *ctl, int policy);
 void lf_tenant_destroy(lf_tenant *t);
 void lf_tenant_set_policy(lf_tenant *t, int policy);
-/** Wakes writers waiting for space; call after JS stored a new tail. */
-void lf_tenant_wake(lf_tenant *t);
+/**
+ * Wakes writers waiting for space; call after JS stored a new tail. Gives back to the shared pool what the tenant
+ * no longer needs, and returns true when writers of other tenants may wait for it (wake them all then).
+ */
+int lf_tenant_wake(lf_tenant *t);
 /** Fails every write waiting in this tenant with `errno_` (> 0), e.g. at shutdown. */
 void lf_tenant_fail_waiting(lf_tenant *t, int errno_);
 

@@ -30,13 +30,9 @@ static lf_state_header *hdr;
 static uint64_t done[LF_MAX_INTENTS];
 static uint32_t n_done;
 
-static uint64_t rings_end(uint64_t memory) {
-  return ALIGN(OFF_RINGS + memory + LF_MAX_TENANTS * (RING_EXTRA + 64), PAGE);
-}
+#define RINGS_END ALIGN(OFF_RINGS + LF_RING_SPACE + LF_MAX_TENANTS * (RING_EXTRA + 64), PAGE)
 
-static uint64_t total_for(uint64_t memory, uint64_t tail_cap) {
-  return rings_end(memory) + (uint64_t) LF_MAX_FILES * tail_cap;
-}
+static uint64_t total_for(uint64_t tail_cap) { return RINGS_END + (uint64_t) LF_MAX_FILES * tail_cap; }
 
 lf_state_header *lf_state(void) { return hdr; }
 
@@ -56,7 +52,7 @@ int lf_state_open(int fd, uint64_t memory, uint64_t tail_cap, char *error, size_
     return -1;
   }
   int found = LF_STATE_FRESH;
-  uint64_t total = total_for(memory, tail_cap);
+  uint64_t total = total_for(tail_cap);
   if (st.st_size > 0) {
     lf_state_header h;
     if (pread(fd, &h, sizeof h, 0) != (ssize_t) sizeof h || memcmp(h.magic, MAGIC, sizeof MAGIC) != 0) {
@@ -68,11 +64,11 @@ int lf_state_open(int fd, uint64_t memory, uint64_t tail_cap, char *error, size_
       return -1;
     }
     if (h.total_bytes != (uint64_t) st.st_size || h.tail_cap % PAGE != 0 ||
-        h.total_bytes != total_for(h.memory, h.tail_cap)) {
+        h.total_bytes != total_for(h.tail_cap)) {
       snprintf(error, error_len, "the state's layout does not match its size");
       return -1;
     }
-    // The rings were carved for the budget of the first agent; a later one keeps it.
+    // The budget is the first agent's (a later one keeps it, as it keeps the loans made under it).
     total = h.total_bytes;
     found = h.mounted ? LF_STATE_TAKEOVER : LF_STATE_FRESH;
   }
@@ -96,6 +92,7 @@ int lf_state_open(int fd, uint64_t memory, uint64_t tail_cap, char *error, size_
     hdr->version = LF_STATE_VERSION;
     hdr->total_bytes = total;
     hdr->memory = memory;
+    hdr->budget.free = (int64_t) memory;
     hdr->tail_cap = tail_cap;
     memcpy(hdr->magic, MAGIC, sizeof MAGIC);
   } else {
@@ -129,12 +126,16 @@ int lf_state_tenant_discard(uint32_t index, uint64_t from, uint64_t len) {
   return madvise((void *)a, b - a, MADV_REMOVE) == 0 ? 0 : errno;
 }
 
-lf_tenant_rec *lf_state_tenant_new(const char *name, uint64_t capacity, int policy, int64_t **ctl, uint8_t **data) {
-  uint64_t room = rings_end(hdr->memory) - OFF_RINGS - hdr->rings_used;
+lf_tenant_rec *lf_state_tenant_new(const char *name, uint64_t capacity, uint64_t reserve, int policy, int64_t **ctl,
+  uint8_t **data) {
+  uint64_t room = RINGS_END - OFF_RINGS - hdr->rings_used;
   if (hdr->n_tenants >= LF_MAX_TENANTS || RING_EXTRA + capacity > room || strlen(name) >= LF_TENANT_NAME) return NULL;
   lf_tenant_rec *r = (lf_tenant_rec *) (base + OFF_TENANTS) + hdr->n_tenants;
   r->ring_off = OFF_RINGS + hdr->rings_used;
   r->capacity = capacity;
+  r->reserve = reserve < capacity ? reserve : capacity;
+  // The reserve is the tenant's own from now on: the pool lends only what is left (FUSE threads borrow meanwhile).
+  __atomic_sub_fetch(&hdr->budget.free, (int64_t) r->reserve, __ATOMIC_SEQ_CST);
   r->policy = (uint32_t) policy;
   snprintf(r->name, sizeof r->name, "%s", name);
   memset(base + r->ring_off, 0, RING_EXTRA);
@@ -169,7 +170,7 @@ lf_file_rec *lf_state_file(uint32_t slot) {
 }
 
 uint8_t *lf_state_tail(uint32_t slot) {
-  return slot < LF_MAX_FILES ? base + rings_end(hdr->memory) + (uint64_t) slot * hdr->tail_cap : NULL;
+  return slot < LF_MAX_FILES ? base + RINGS_END + (uint64_t) slot * hdr->tail_cap : NULL;
 }
 
 lf_intent *lf_state_intent(uint32_t thread) {
@@ -204,6 +205,7 @@ static void recover_ring(lf_tenant *t) {
 }
 
 void lf_state_recover(lf_tenant *const *tenants, uint32_t n_tenants) {
+  lf_budget_recount(&hdr->budget, hdr->memory, tenants, n_tenants);
   for (uint32_t i = 0; i < n_tenants; i++) {
     recover_ring(tenants[i]);
     // Writers that waited for space died with the agent; their requests come again.

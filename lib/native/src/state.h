@@ -4,15 +4,17 @@
 // size and readable tail, the writes a FUSE thread had taken but not answered, the raw INIT request the new
 // agent replays, and the namespace, as a snapshot plus a journal that lib/fs/journal.ts writes.
 //
-// Layout, version 1 (every offset fixed by the version; the file is sparse, untouched pages cost nothing):
-//   0         header (lf_state_header)
-//   8 KiB     tenants[LF_MAX_TENANTS]   ring offset, capacity, policy, name
-//   64 KiB    intents[LF_MAX_INTENTS]   one per FUSE thread: the write it is answering
+// Layout, version 2 (every offset fixed by the version; the file is sparse, untouched pages cost nothing):
+//   0         header (lf_state_header), with the shared ring budget (budget.h)
+//   8 KiB     tenants[LF_MAX_TENANTS]   ring offset, capacity, reserve, policy, name
+//   ...       intents[LF_MAX_INTENTS]   one per FUSE thread: the write it is answering
 //   128 KiB   sources[LF_MAX_SOURCES]   lf_source (cursor, line state) + tenant index + path
 //   ...       files[LF_MAX_FILES]       size, mtime, writeback shipped offset, by the slot JS gives a file
 //   ...       names                     source paths, appended
 //   ...       meta[2]                   namespace snapshot + journal; the header says which one is live
-//   ...       rings                     each tenant's control block then its data, carved in creation order
+//   ...       rings                     each tenant's control block then its data, carved at its cap in creation
+//                                       order from LF_RING_SPACE bytes of address space, whatever --memory is
+//                                       (version 1 carved them from --memory)
 //   ...       tails[LF_MAX_FILES]       each file slot's readable tail, tail_cap bytes (page-aligned)
 // A writer publishes a count or an offset only after the bytes it covers, so an agent killed at any point leaves
 // a state the next one can read; what it cannot know exactly it recovers (lf_state_recover).
@@ -25,8 +27,10 @@
 #include "files.h"
 #include "intake.h"
 
-#define LF_STATE_VERSION 1
-#define LF_MAX_TENANTS 256
+#define LF_STATE_VERSION 2
+#define LF_MAX_TENANTS 4096
+/** Address space for the rings: 4096 rings of 64 MiB on average. Only pages holding bytes are resident. */
+#define LF_RING_SPACE (256ull << 30)
 #define LF_MAX_INTENTS 1024
 #define LF_MAX_SOURCES (1u << 20)
 #define LF_MAX_FILES (1u << 18)
@@ -43,7 +47,7 @@ typedef struct lf_state_header {
   /** Set once the mount exists: a later agent takes over instead of mounting. */
   uint32_t mounted;
   uint64_t total_bytes;
-  /** The ring budget the area was sized for, and each file's tail (a multiple of the page size). */
+  /** The budget of bytes all rings hold together (--memory), and each file's tail (a multiple of the page size). */
   uint64_t memory;
   uint64_t tail_cap;
   /** Cursor generation of the sources below: a takeover keeps it, since their cursors go on. */
@@ -58,10 +62,11 @@ typedef struct lf_state_header {
   uint32_t init_len;
   uint32_t pad;
   uint8_t init[LF_INIT_BYTES];
+  lf_budget budget;
 } lf_state_header;
 
 typedef struct lf_tenant_rec {
-  uint64_t ring_off, capacity;
+  uint64_t ring_off, capacity, reserve;
   uint32_t policy, pad;
   char name[LF_TENANT_NAME];
 } lf_tenant_rec;
@@ -92,16 +97,20 @@ typedef struct lf_meta {
 enum lf_state_found { LF_STATE_FRESH = 0, LF_STATE_TAKEOVER = 1 };
 
 /**
- * Maps the state: from `fd` (the supervisor's memfd; -1 makes a private one, which no later agent sees) sized
- * for `memory` bytes of rings and tails of `tail_cap` bytes (rounded up to pages). A state taken over keeps the
+ * Maps the state: from `fd` (the supervisor's memfd; -1 makes a private one, which no later agent sees) with a
+ * budget of `memory` bytes held by all rings together (budget.h) and tails of `tail_cap` bytes (rounded up to pages). A state taken over keeps the
  * sizes it was made with. Returns lf_state_found, or -1 with the reason in `error` (a version this build does not
  * know, a layout that does not match): the caller falls back to a fresh mount.
  */
 int lf_state_open(int fd, uint64_t memory, uint64_t tail_cap, char *error, size_t error_len);
 lf_state_header *lf_state(void);
 
-/** A new tenant's ring in the state: its control block and data; NULL when the area is spent. */
-lf_tenant_rec *lf_state_tenant_new(const char *name, uint64_t capacity, int policy, int64_t **ctl, uint8_t **data);
+/**
+ * A new tenant's ring in the state, of `capacity` bytes of which `reserve` are its own (the rest borrowed from the
+ * budget's pool): its control block and data; NULL when the tenant table or the address space is spent.
+ */
+lf_tenant_rec *lf_state_tenant_new(const char *name, uint64_t capacity, uint64_t reserve, int policy, int64_t **ctl,
+  uint8_t **data);
 lf_tenant_rec *lf_state_tenant(uint32_t index, int64_t **ctl, uint8_t **data);
 /**
  * Gives the pages wholly inside [from, from + len) of a ring's data back to the system: 0, or an errno. Only for
@@ -121,7 +130,8 @@ lf_intent *lf_state_intent(uint32_t thread);
 void lf_state_keep_init(const void *buf, size_t len);
 
 /**
- * After a takeover, before any FUSE thread runs: moves each source's cursor past every record its ring holds
+ * After a takeover, before any FUSE thread runs, with each tenant under the state's budget: recounts the budget
+ * (lf_budget_recount), moves each source's cursor past every record its ring holds
  * (the agent may have died between publishing a record and advancing the cursor), then notes which of the dead
  * agent's unanswered writes did go in, so their resent requests are answered without taking the bytes twice.
  */
