@@ -4,7 +4,7 @@
 // the server's restart (until it answers a query), grep (a rare text over everything, a common one, a regex with
 // early stop, a regex that proves no token and so scans everything, time-narrowed, one source), context, trace and
 // tail, each 5 times (median and worst). Side by side, GNU grep (and ripgrep when installed) count the rare text
-// in the segment files: the same lines as plain files, the scan speed this machine gives. Issue 13's goals at
+// in the segment files: the same lines as plain files, the scan speed this machine gives. The search goals at
 // 10 GB are printed beside the figures.
 import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
@@ -207,7 +207,7 @@ async function main (): Promise<void> {
   const cols = (f: (r: Result) => string): string => results.map(f).join(' | ')
   const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`
   const goals = [
-    `| measure | ${cols(r => `${(r.storeBytes / 1e9).toFixed(2)} GB`)} | issue 13 goal at 10 GB |`,
+    `| measure | ${cols(r => `${(r.storeBytes / 1e9).toFixed(2)} GB`)} | goal at 10 GB |`,
     `|---|${cols(() => '---')}|---|`,
     `| rare-text grep | ${cols(r => `${r.grepRareMs} ms (read ${mb(r.grepRareScannedBytes)})`)} | ≤ 200 ms |`,
     `| grep proving no token (a scan) | ${cols(r => `${r.grepScanMs} ms (read ${mb(r.grepScanScannedBytes)})`)} | |`,
@@ -244,7 +244,7 @@ async function gauge (port: number, name: string): Promise<number> {
   return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? 0)
 }
 
-/** Bytes of the store's index sidecars (issue 13), next to its segments. */
+/** Bytes of the store's index sidecars, next to its segments. */
 function sidecarBytes (dataDir: string): number {
   return storeFiles(dataDir, '.idx').reduce((n, f) => n + fs.statSync(f).size, 0)
 }

@@ -1,4 +1,4 @@
-// Token filters against trigram filters for grep pruning (issue 13's choice, by measurement): `npm run
+// Token filters against trigram filters for grep pruning (the store's choice, by measurement): `npm run
 // bench:tokenfilter` (200 MB) or `-- --size 50MB`. Writes bench/jsonwriter's JSON lines to a temporary file, cuts
 // them into blocks and gives each block a bloom filter of its tokens (runs of [A-Za-z0-9_] of 3 bytes or more,
 // lowercased) or of its trigrams (every 3-byte window, lowercased), then prints per kind, block size and

@@ -1,5 +1,5 @@
 /// <reference lib="dom" />
-// The web console (issue 15) in a real browser: Debian's Chromium driven by puppeteer-core, against a real server
+// The web console in a real browser: Debian's Chromium driven by puppeteer-core, against a real server
 // fed through a real mount. Screenshots of each view go to .tap/console/ (test artifacts).
 import t from 'tap'
 import fs from 'node:fs'

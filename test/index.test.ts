@@ -1,4 +1,4 @@
-// The store's per-segment indexes (issue 13): what a token is and which tokens a pattern proves, the bit-sliced
+// The store's per-segment indexes: what a token is and which tokens a pattern proves, the bit-sliced
 // filter, sidecars written when segments seal, read back on open, rebuilt when missing or corrupt, removed by
 // retention; and that pruned searches and traces answer exactly what a full scan answers.
 import fs from 'node:fs'

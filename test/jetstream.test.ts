@@ -1,4 +1,4 @@
-// Scale-out (issue 14): logfs servers as stateless gateways of a real 3-node JetStream cluster started here.
+// Scale-out: logfs servers as stateless gateways of a real 3-node JetStream cluster started here.
 // Through two gateways and a real mount, under writers: a SIGKILL of the stream's leader, a SIGKILL of the
 // gateway the agent uses (it moves to the other), and a restart of both gateways; then every line exactly once and
 // in order, read through either gateway. Also: resends deduplicated, two writers racing on one source, reads while

@@ -1,4 +1,4 @@
-// Agent restarts (issue 12). Under the supervisor a new agent takes the mount over: writers that never reopen
+// Agent restarts. Under the supervisor a new agent takes the mount over: writers that never reopen
 // their files see no error and nothing is lost or stored twice, across SIGKILLs and an upgrade (SIGHUP). When the
 // handover cannot be made, or with --no-handover, the mount comes back as a new one: the supervisor mounts again
 // at the same place, with its directories, and writes after recovery arrive.

@@ -1,4 +1,4 @@
-// A 1 GB store (issue 13): a real `logfs server` restarted on it opens the segments' sidecars instead of reading
+// A 1 GB store: a real `logfs server` restarted on it opens the segments' sidecars instead of reading
 // the data (the open segment's too, written when the store stopped), and answers its first search and trace from
 // a few blocks, not from a scan.
 import t from 'tap'

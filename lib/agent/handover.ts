@@ -1,4 +1,4 @@
-// How an agent comes to serve its mount (issue 12). Under the supervisor (lib/native/src/supervise.c) it gets two
+// How an agent comes to serve its mount. Under the supervisor (lib/native/src/supervise.c) it gets two
 // descriptors the supervisor holds across agents: the /dev/fuse connection of the mount and the memory file of
 // the state (lib/native/src/state.h). The first agent mounts; each one after it takes over the same connection
 // and state, so writers' open files keep working and unacknowledged ring bytes are shipped by the new agent. When

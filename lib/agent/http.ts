@@ -45,7 +45,7 @@ export function registerAgentMetrics (m: Registry, fresh: () => AgentReport): vo
   m.gauge('logfs_agent_pending_bytes', 'Bytes accepted and not yet acknowledged, waiting writes included.',
     () => report().pendingBytes)
   m.counter('logfs_agent_takeovers_total',
-    'Agents that took the mount over from one that died or was upgraded, open files kept working (issue 12).',
+    'Agents that took the mount over from one that died or was upgraded, open files kept working.',
     () => report().handover.takeovers)
   m.counter('logfs_agent_handover_fallbacks_total',
     'Handovers given up for a new mount, which broke the open files on it (the reason is logged).',

@@ -7,7 +7,7 @@ import { tolerateClosedStdout } from '../util/process'
 import { fail } from './run'
 
 /**
- * Loads a command's module when that command runs. A new agent is what writers wait for after a crash (issue 12),
+ * Loads a command's module when that command runs. A new agent is what writers wait for after a crash,
  * so `mount` does not load the server's and the readers' modules too.
  */
 function lazy<M, A extends unknown[]> (load: () => Promise<M>, pick: (m: M) => (...args: A) => Promise<void>):

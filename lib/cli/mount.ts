@@ -29,7 +29,7 @@ const SUPERVISE = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${p
   'lib/native/build/Release/logfs-supervise')
 
 /**
- * Memory settings for the supervised agent, measured at 10 MB/s of 200-byte lines (issue 11 note): glibc's
+ * Memory settings for the supervised agent, measured at 10 MB/s of 200-byte lines: glibc's
  * per-thread arenas and its mmap threshold let the shipping worker's freed batch buffers stay resident (12-17 MiB);
  * a 1 MiB semi-space trims the young generation. No measurable CPU cost. An unsupervised agent is started by
  * whoever runs it, who can set the same.
@@ -106,7 +106,7 @@ export async function mountCommand (mnt: string, f: MountFlags): Promise<void> {
     process.once('disconnect', () => {
       writePid(pidFile)
       if (agent.handover.mode === 'fresh' || agent.handover.mode === 'takeover') {
-        // The supervisor held the mount's connection for the next agent; nobody does now (issue 12).
+        // The supervisor held the mount's connection for the next agent; nobody does now.
         log('error', 'agent', 'the supervisor is gone: this agent serves on, but when it ends the mount ends with '
           + 'it and open files break; restart the mount (logfs umount, then logfs mount) to get handovers back')
       }

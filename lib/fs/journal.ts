@@ -1,4 +1,4 @@
-// The namespace's part of the state a restarted agent takes over (issue 12): every node the kernel may name, by
+// The namespace's part of the state a restarted agent takes over: every node the kernel may name, by
 // the inode number it knows it by. The bytes live in the state the supervisor holds (lib/native/src/state.h, the
 // meta slots); this module decides what goes there. A change is recorded before it is answered, so a node the
 // kernel learnt of is never missing; a change recorded but never answered comes again (FUSE_NOTIFY_RESEND), and

@@ -125,7 +125,7 @@ export class LogFs {
   }
 
   /**
-   * A request the kernel sent again because the agent that took it died (issue 12). If that agent made the
+   * A request the kernel sent again because the agent that took it died. If that agent made the
    * change before it died (the journal has it), the change is answered as done instead of failing with EEXIST or
    * ENOENT; returns whether it was.
    */

@@ -1,6 +1,6 @@
 // A tenant's ring: write records in shared memory, filled by the native core on the FUSE threads
 // (lib/native/src/intake.c), cut into batches and freed here. Layout and readers: records.ts. The memory is the
-// state the supervisor holds across agents (issue 12), seen from JS as SharedArrayBuffers.
+// state the supervisor holds across agents, seen from JS as SharedArrayBuffers.
 //
 // Positions are monotonic byte counters (never wrapped), so a range [start, end) names the same bytes for as
 // long as it is unacknowledged and a resend after a reconnect reads exactly what was sent before.

@@ -1,5 +1,5 @@
 // The state a restarted agent takes over (lib/native/src/state.h): rings, cursors, file sizes and the namespace
-// journal in one memory file that the supervisor holds across agents (issue 12). Opened once per process.
+// journal in one memory file that the supervisor holds across agents. Opened once per process.
 import { native, type StateFound } from '../native/native'
 
 /**

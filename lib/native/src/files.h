@@ -29,7 +29,7 @@ typedef struct lf_file {
   lf_source *source;
   /**
    * Writeback mode: the file offset up to which bytes have gone to the ring. The kernel re-sends a dirty page
-   * whole, so bytes below this are not shipped again (issue 11). Guarded by ship_mu, which a FUSE thread holds
+   * whole, so bytes below this are not shipped again. Guarded by ship_mu, which a FUSE thread holds
    * while it waits for ring space; JS never takes it (a truncate posts `lower_to` instead).
    */
   uint64_t shipped;

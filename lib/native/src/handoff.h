@@ -1,5 +1,5 @@
 // A supervisor handing what it holds (the mount's /dev/fuse connection and the state's memory file) to a new
-// supervisor, for upgrades that replace the supervisor too (issue 12). A DaemonSet's rolling update with
+// supervisor, for upgrades that replace the supervisor too. A DaemonSet's rolling update with
 // maxSurge starts the new pod while the old one runs; the new pod's `logfs mount --upgrade` asks the old
 // supervisor over a Unix socket in the state directory both pods share, and the descriptors travel as
 // SCM_RIGHTS. The kernel's connection never has nobody holding it, so writers never see it end.

@@ -1,5 +1,5 @@
 // The ring producer (see intake.h). A C port of what lib/ring/intake.ts did on the JS thread, so that a write is
-// answered on the FUSE thread that received it (issue 11).
+// answered on the FUSE thread that received it.
 #include "intake.h"
 
 #include <errno.h>

@@ -1,6 +1,6 @@
 // The FUSE session (see session.h). Writes and reads are answered on the libfuse thread that received them:
 // the bytes go into the tenant's ring (intake.c) and the file's tail (files.c) without waking JavaScript, which
-// took three cross-thread wake-ups per write before (issue 11). Metadata ops are queued to JavaScript and
+// took three cross-thread wake-ups per write before. Metadata ops are queued to JavaScript and
 // answered from there; the low-level API lets any thread reply, so no libfuse thread waits for JS.
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -96,7 +96,7 @@ static lf_call *call_new(int op, fuse_req_t req, fuse_ino_t ino) {
 
 /**
  * Copies a name for JavaScript. A name that is not UTF-8 is refused with EILSEQ: source names travel as strings,
- * and decoding would turn different invalid bytes into the same U+FFFD, making two files one (issue 9).
+ * and decoding would turn different invalid bytes into the same U+FFFD, making two files one.
  */
 static int set_name(lf_call *c, char **into, const char *name) {
   if (!valid_utf8((const unsigned char *) name)) {

@@ -1,4 +1,4 @@
-// What a restarted agent takes over (issue 12): one shared memory file that the supervisor holds across agents
+// What a restarted agent takes over: one shared memory file that the supervisor holds across agents
 // (a memfd, never a disk), mapped whole by each agent. It carries everything the kernel or the ring already
 // refers to when an agent dies: the rings with their unacknowledged bytes, each source's cursor, each file's
 // size and readable tail, the writes a FUSE thread had taken but not answered, the raw INIT request the new

@@ -2,7 +2,7 @@
 // that systemd, a container runtime or a shell knows stays the one to signal. It was a Node process that only
 // waited, at ~55 MiB of memory next to the agent it watches; in C the same work takes ~1.5 MiB, mostly libc.
 //
-// Why a supervisor: it holds what must outlive an agent (issue 12). It opens /dev/fuse and a memory file for the
+// Why a supervisor: it holds what must outlive an agent. It opens /dev/fuse and a memory file for the
 // state (state.h) once, and every agent it starts gets both (LOGFS_FUSE_FD, LOGFS_STATE_FD): the first mounts
 // with them, each later one takes the same connection over, so when an agent dies (a crash, an OOM kill) or is
 // upgraded (SIGHUP here: the agent hands over and a new one starts from the program on disk), writers' open files
@@ -602,7 +602,7 @@ static void set_held_env(void) {
 
 /**
  * Opens what agents hand over: /dev/fuse (a connection the first agent mounts) and the state's memory file. No
- * /dev/fuse (no permission, no module) means no handover: each agent mounts on its own, as before issue 12.
+ * /dev/fuse (no permission, no module) means no handover: each agent mounts on its own, with no handover.
  */
 static void open_held(void) {
   fuse_fd = state_fd = -1;
