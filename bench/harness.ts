@@ -72,6 +72,19 @@ export async function readSource (port: number, source: string, onPage: (bytes: 
   }
 }
 
+/**
+ * Writes a run's Markdown (and its data as JSON, when given) to bench/results/NAME-STAMP.md (.json); returns the
+ * path without its extension, for files of other kinds beside them.
+ */
+export function saveResults (name: string, text: string, data?: unknown): string {
+  const dir = path.join(ROOT, 'bench/results')
+  fs.mkdirSync(dir, { recursive: true })
+  const base = path.join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}`)
+  fs.writeFileSync(`${base}.md`, text)
+  if (data !== undefined) fs.writeFileSync(`${base}.json`, JSON.stringify(data, null, 2) + '\n')
+  return base
+}
+
 export async function storedBytes (port: number): Promise<number> {
   const { sources } = await get(port, '/v1/sources') as { sources: Array<{ bytes: number }> }
   return sources.reduce((n, s) => n + s.bytes, 0)

@@ -13,7 +13,7 @@ import path from 'node:path'
 import { NEEDLE_EVERY, traceId } from './jsonwriter'
 import { parseSize } from '../lib/util/units'
 import { storeFiles } from '../lib/store/layout'
-import { ROOT, fail, get, machineLine, start, until } from './harness'
+import { fail, get, machineLine, start, until, saveResults } from './harness'
 
 const sizeArg = process.argv.indexOf('--size')
 const SIZES = sizeArg > 0 ? [parseSize(process.argv[sizeArg + 1], '--size')] : [1e9, 10e9]
@@ -231,11 +231,7 @@ async function main (): Promise<void> {
   const text = 'logfs queries over stores written through the mount\n' +
     `${machineLine()}\n\n${goals}\n\n${tables.join('\n\n')}\n`
   process.stdout.write('\n' + text)
-  const dir = path.join(ROOT, 'bench/results')
-  fs.mkdirSync(dir, { recursive: true })
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-')
-  fs.writeFileSync(path.join(dir, `query-${stamp}.md`), text)
-  fs.writeFileSync(path.join(dir, `query-${stamp}.json`), JSON.stringify(runs, null, 2) + '\n')
+  saveResults('query', text, runs)
 }
 
 /** A gauge from the server's /metrics. */

@@ -8,7 +8,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { ROOT, fail, machineLine } from './harness'
+import { fail, machineLine, saveResults } from './harness'
 import { killRun, killServer, lossTable, type KillKind, type KillRunResult } from './killrun'
 
 const eventsArg = process.argv.indexOf('--events')
@@ -41,9 +41,7 @@ async function main (): Promise<void> {
     `${lossTable(modes)}\n\n` +
     'no-handover: SIGHUP does nothing; lost counts lines whose write() succeeded and that never arrived.\n'
   process.stdout.write('\n' + text)
-  const dir = path.join(ROOT, 'bench/results')
-  fs.mkdirSync(dir, { recursive: true })
-  fs.writeFileSync(path.join(dir, `restart-${new Date().toISOString().replace(/[:.]/g, '-')}.md`), text)
+  saveResults('restart', text)
 }
 
 main().catch(fail)

@@ -9,7 +9,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { ROOT, cleanUp, fail, machine, machineLine } from './harness'
+import { ROOT, cleanUp, fail, machine, machineLine, saveResults } from './harness'
 import { TARGETS, unavailable, type TargetName } from './targets'
 import { workloads } from './workloads'
 import { measure } from './measure'
@@ -114,15 +114,11 @@ async function main (): Promise<void> {
     (loss ? `\n${LOSS_ABOUT}\n\n${lossTable(loss)}\n` : '') +
     (notes.length ? `\n${notes.join('\n')}\n` : '')
   process.stdout.write('\n' + text)
-  const dir = path.join(ROOT, 'bench/results')
-  fs.mkdirSync(dir, { recursive: true })
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-')
-  fs.writeFileSync(path.join(dir, `compare-${stamp}.md`), text)
   const json = { machine: machine(), quick, repeat, skipped: Object.fromEntries(skipped), problems, rows, loss }
-  fs.writeFileSync(path.join(dir, `compare-${stamp}.json`), JSON.stringify(json, null, 2) + '\n')
-  fs.writeFileSync(path.join(dir, `compare-${stamp}.svg`), chart(rows, startLine))
+  const base = saveResults('compare', text, json)
+  fs.writeFileSync(`${base}.svg`, chart(rows, startLine))
   const seconds = Math.round((Date.now() - started) / 1000)
-  process.stderr.write(`bench: results in bench/results/compare-${stamp}.{md,json,svg} (${seconds} s)\n`)
+  process.stderr.write(`bench: results in ${path.relative(ROOT, base)}.{md,json,svg} (${seconds} s)\n`)
   if (problems.length) process.exitCode = 1
 }
 

@@ -11,7 +11,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { ROOT, TOKEN, fail, machineLine, start, until, type Started } from './harness'
+import { TOKEN, fail, machineLine, start, until, type Started, saveResults } from './harness'
 import { NatsCluster } from './natscluster'
 import { ServerLink } from '../lib/ship/link'
 
@@ -274,9 +274,7 @@ async function main (): Promise<void> {
     'nats CPU ms/MB | steady MB/s | steady ack p50 ms | steady ack p99 ms | conflicts | retries | nacks |\n' +
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n' + rows.join('\n') + '\n' + coldLine
   process.stdout.write('\n' + text)
-  const dir = path.join(ROOT, 'bench/results')
-  fs.mkdirSync(dir, { recursive: true })
-  fs.writeFileSync(path.join(dir, `scaleout-${new Date().toISOString().replace(/[:.]/g, '-')}.md`), text)
+  saveResults('scaleout', text)
 }
 
 main().catch(fail)

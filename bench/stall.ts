@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks'
 import WebSocket from 'ws'
 import { asServerFrame, decodeFrame, encodeFrame, type BatchFrame, type WireRecord } from '../lib/wire/frames'
 import { parseSize } from '../lib/util/units'
-import { ROOT, TOKEN, fail, get, machine, machineLine, start, storedBytes, until } from './harness'
+import { TOKEN, fail, get, machine, machineLine, start, storedBytes, until, saveResults } from './harness'
 
 const sizeArg = process.argv.indexOf('--size')
 const TOTAL = sizeArg > 0 ? parseSize(process.argv[sizeArg + 1], '--size') : 200e6
@@ -152,11 +152,7 @@ async function main (): Promise<void> {
   }
   const text = texts.join('\n')
   process.stdout.write('\n' + text)
-  const dir = path.join(ROOT, 'bench/results')
-  fs.mkdirSync(dir, { recursive: true })
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-')
-  fs.writeFileSync(path.join(dir, `stall-${stamp}.md`), text)
-  fs.writeFileSync(path.join(dir, `stall-${stamp}.json`), JSON.stringify(results, null, 2) + '\n')
+  saveResults('stall', text, results)
 }
 
 /** The phases against one build's server over a store of its own; the table and the figures. */

@@ -11,7 +11,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { ROOT, cleanUp, fail, get, machineLine, scratch, start, until } from './harness'
+import { cleanUp, fail, get, machineLine, scratch, start, until, saveResults } from './harness'
 import { Collector } from './collector'
 import { follow } from './follow'
 import { finish, startWriter, written, type Writer } from './measure'
@@ -169,9 +169,7 @@ async function main (): Promise<void> {
       `${Math.round(r.quietP99ms / alone * 100) / 100} | ${show(r.floodMBps)} | ${show(r.floodAfterBurstMBps)} | ` +
       `${r.quietLost} / ${r.quietDuplicated} | ${show(r.floodLostBytes)} |`).join('\n') + '\n'
   process.stdout.write('\n' + text)
-  const dir = path.join(ROOT, 'bench/results')
-  fs.mkdirSync(dir, { recursive: true })
-  fs.writeFileSync(path.join(dir, `tenants-${new Date().toISOString().replace(/[:.]/g, '-')}.md`), text)
+  saveResults('tenants', text)
   cleanUp()
 }
 
