@@ -10,7 +10,7 @@ import { HttpApi } from './http-api'
 import { Registry, addProcessMetrics, type Histogram } from '../metrics/registry'
 import {
   FEATURES_HEADER, MAX_FRAME, SERVER_FEATURES, InvalidBatch, WireError, asAgentFrame, batchBytes, decodeFrame,
-  encodeFrame, envelopeMismatch, readEnvelope, type Envelope, type NackCode, type ServerFrame,
+  encodeFrame, envelopeMismatch, parseFeatures, readEnvelope, type Envelope, type NackCode, type ServerFrame,
 } from '../wire/frames'
 import { NodeClaims } from './claims'
 import type { LimitsInForce } from './limits'
@@ -18,7 +18,7 @@ import { IngestLimiter } from './ingest-limiter'
 import { formatBytes } from '../util/units'
 import { DEFAULT_QUERY_WAIT_MS, QueryGate } from './query-gate'
 import { ingestArrived } from '../query/pace'
-import { IngestMeter, NO_ACTIVITY, tenantRows, type TenantActivity, type TenantRow } from './tenants'
+import { IngestMeter, tenantRows, type TenantActivity, type TenantRow } from './tenants'
 import { sourceName } from '../util/sources'
 import { log } from '../util/log'
 
@@ -73,21 +73,22 @@ export class LogServer {
   readonly queries: QueryGate
   /** Bytes each tenant sent over the last minute, for /v1/tenants. */
   readonly ingestMeter = new IngestMeter()
-  /** Figures of the parts that enforce limits, for /v1/tenants. */
-  activity: TenantActivity = NO_ACTIVITY
 
   constructor (private readonly store: LogStore, private readonly auth: Auth, readonly limits: LimitsInForce,
     options: LogServerOptions = {}) {
     this.limiter = new IngestLimiter(limits, options.gateways ?? 1)
-    this.activity = { ...this.activity, throttledSeconds: tenant => this.limiter.throttledSeconds(tenant) }
     this.ingestLatency = this.metrics.histogram('logfs_server_ingest_duration_seconds',
       'From a batch arriving to its acknowledgement (write + fsync).')()
     this.registerMetrics()
     this.queries = new QueryGate(limits, options.queryWaitMs ?? DEFAULT_QUERY_WAIT_MS)
     this.queries.registerMetrics(this.metrics)
-    this.activity = { ...this.activity, queuedQueries: tenant => this.queries.queued(tenant) }
+    // What the limiter and the query gate keep, for /v1/tenants.
+    const activity: TenantActivity = {
+      throttledSeconds: tenant => this.limiter.throttledSeconds(tenant),
+      queuedQueries: tenant => this.queries.queued(tenant),
+    }
     const tenants = (allowed: (tenant: string) => boolean): TenantRow[] =>
-      tenantRows(store, allowed, limits, this.ingestMeter, this.activity)
+      tenantRows(store, allowed, limits, this.ingestMeter, activity)
     const api = new HttpApi(store, auth, this.metrics, tenants, this.queries, limits,
       () => store.healthy ? store.trouble : 'the store cannot take batches (a failed fsync, or stopping)')
     this.http = http.createServer((req, res) => api.handle(req, res))
@@ -154,7 +155,7 @@ export class LogServer {
       log('warn', 'server', 'refused an ingest connection with a missing or wrong token', { from })
       return refuse(401, 'missing or wrong token')
     }
-    const understood = new Set(String(req.headers[FEATURES_HEADER] ?? '').split(' '))
+    const understood = parseFeatures(req.headers[FEATURES_HEADER])
     this.wss.handleUpgrade(req, socket, head,
       (ws) => this.serve(ws, grant, req.socket.remoteAddress ?? '?', understood.has('throttle')))
   }

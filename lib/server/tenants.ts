@@ -45,8 +45,6 @@ export interface TenantActivity {
   queuedQueries: (tenant: string) => number
 }
 
-export const NO_ACTIVITY: TenantActivity = { throttledSeconds: () => 0, queuedQueries: () => 0 }
-
 /** One tenant's row; null where a limit is not set. */
 export interface TenantRow {
   tenant: string

@@ -1,7 +1,7 @@
 // One WebSocket connection from a shipping worker to the logfs server, with answers matched to batches by seq.
 import WebSocket from 'ws'
 import {
-  AGENT_FEATURES, FEATURES_HEADER, asServerFrame, batchBytes, decodeFrame, encodeFrame, type AckFrame,
+  AGENT_FEATURES, FEATURES_HEADER, asServerFrame, parseFeatures, batchBytes, decodeFrame, encodeFrame, type AckFrame,
   type AgentFrame, type BatchFrame, type Envelope, type Feature, type NackCode,
 } from '../wire/frames'
 
@@ -69,7 +69,7 @@ export class ServerLink {
         })
       ws.binaryType = 'nodebuffer'
       ws.once('upgrade', (res) => {
-        this.features = new Set(String(res.headers[FEATURES_HEADER] ?? '').split(' ').filter(f => f !== ''))
+        this.features = parseFeatures(res.headers[FEATURES_HEADER])
       })
       ws.once('open', () => { this.ws = ws; this.opening = undefined; resolve(ws) })
       ws.once('unexpected-response', (_req, res) => {

@@ -65,6 +65,11 @@ export type Feature = typeof SERVER_FEATURES[number]
 export const AGENT_FEATURES = ['throttle'] as const
 export type AgentFeature = typeof AGENT_FEATURES[number]
 
+/** The features a FEATURES_HEADER lists (space-separated); none when the header is absent. */
+export function parseFeatures (header: string | string[] | undefined): Set<string> {
+  return new Set(String(header ?? '').split(' ').filter(f => f !== ''))
+}
+
 /** What a batch's envelope says: read before the body, so the server can answer by seq without decoding it. */
 export interface Envelope {
   seq: number
