@@ -15,6 +15,7 @@ import {
 import { NodeClaims } from './claims'
 import type { LimitsInForce } from './limits'
 import { IngestLimiter } from './ingest-limiter'
+import { SourceLimit } from './source-limit'
 import { formatBytes } from '../util/units'
 import { DEFAULT_QUERY_WAIT_MS, QueryGate } from './query-gate'
 import { ingestArrived } from '../query/pace'
@@ -69,6 +70,7 @@ export class LogServer {
   private readonly ingestLatency: Histogram
   private readonly claims = new NodeClaims()
   private readonly limiter: IngestLimiter
+  private readonly sourceLimit: SourceLimit
   /** Query slots and queues per tenant (`state()` for a view of them). */
   readonly queries: QueryGate
   /** Bytes each tenant sent over the last minute, for /v1/tenants. */
@@ -77,6 +79,7 @@ export class LogServer {
   constructor (private readonly store: LogStore, private readonly auth: Auth, readonly limits: LimitsInForce,
     options: LogServerOptions = {}) {
     this.limiter = new IngestLimiter(limits, options.gateways ?? 1)
+    this.sourceLimit = new SourceLimit(store, limits)
     this.ingestLatency = this.metrics.histogram('logfs_server_ingest_duration_seconds',
       'From a batch arriving to its acknowledgement (write + fsync).')()
     this.registerMetrics()
@@ -126,6 +129,9 @@ export class LogServer {
       perTenant(this.limiter.throttled))
     m.counter('logfs_tenant_ingest_bytes_total',
       'Log bytes of batches the ingest rate let through, resends included.', perTenant(this.limiter.admitted))
+    m.counter('logfs_tenant_sources_refused_batches_total',
+      'Batches answered unavailable: they would give the tenant a source past its sources limit.',
+      perTenant(this.sourceLimit.refused))
     for (const x of this.store.metrics()) m[x.type](x.name, x.help, x.value)
     addProcessMetrics(m)
   }
@@ -237,6 +243,8 @@ export class LogServer {
       const batch = frame
       // A batch without an envelope (an agent that predates it) is charged once decoded.
       if (!envelope && !this.admit(send, batch.seq, batch.tenant, batchBytes(batch), throttle)) return
+      const over = this.sourceLimit.admit(node, batch.tenant, new Set(batch.recs.map(r => r[0])))
+      if (over) return refuse(batch.seq, 'unavailable', over)
       const gen = batch.gen
       const entries = batch.recs.map(([p, offset, timestamp, data]) =>
         ({ source: sourceName(node, p), gen, offset, timestamp, data }))

@@ -1,7 +1,7 @@
 // One WebSocket connection from a shipping worker to the logfs server, with answers matched to batches by seq.
 import WebSocket from 'ws'
 import {
-  AGENT_FEATURES, FEATURES_HEADER, asServerFrame, parseFeatures, batchBytes, decodeFrame, encodeFrame, type AckFrame,
+  AGENT_FEATURES, FEATURES_HEADER, asServerFrame, parseFeatures, batchBytes, decodeFrame, encodeFrameAsync, type AckFrame,
   type AgentFrame, type BatchFrame, type Envelope, type Feature, type NackCode,
 } from '../wire/frames'
 
@@ -161,7 +161,8 @@ export class ServerLink {
     envelope: (seq: number) => Envelope | undefined = () => undefined): Promise<{ ack: AckFrame, wireBytes: number }> {
     const ws = await this.open()
     const seq = ++this.seq
-    const frame = encodeFrame(body(seq), compress, envelope(seq))
+    // The envelope depends on what the server listed when the connection opened.
+    const frame = await encodeFrameAsync(body(seq), compress, envelope(seq))
     const ack = await new Promise<AckFrame>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(seq)

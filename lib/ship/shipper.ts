@@ -4,6 +4,13 @@
 // One batch per tenant is in flight at a time. That keeps each source's records arriving in cursor order on
 // whichever worker connection carries them, so the server's (source, gen, offset) high-water mark is enough to
 // drop resent bytes exactly.
+//
+// Tenants take turns. At most `windowBytes` of batches are in flight at once; a tenant with a batch to send while
+// the window is full joins the back of a queue, and each acknowledgement lets the front of the queue go. A tenant
+// whose batch was acknowledged and who has more waiting goes to the back too, so flooding tenants cycle. While
+// several tenants contend, each batch is cut at an equal share of the window: a quiet tenant's batch then waits for
+// about one window of bytes however many tenants flood, and the worker holds about one window of framed batches
+// (with one batch per tenant and no window, 500 flooding tenants put 500 batches of --batch-size in flight).
 import path from 'node:path'
 import { Piscina } from 'piscina'
 import type { Intake, Tenant } from '../ring/intake'
@@ -24,6 +31,14 @@ export interface ShipperOptions {
   /** How long bytes may wait for more to join their batch. */
   lingerMs: number
 }
+
+/**
+ * Ring bytes in flight per shipping worker: two batches, so a worker frames the next batch while the server stores
+ * the last one, and a batch that joins the queue waits for at most two ahead of it.
+ */
+const WINDOW_BATCHES_PER_WORKER = 2
+/** The least a contended batch is cut at: below this, per-batch costs (a task, a frame, an fsync) dominate. */
+const MIN_SHARE = 64 * 1024
 
 export interface ShipperStats {
   batches: number
@@ -60,6 +75,12 @@ export class Shipper {
   }
   private readonly pool: Piscina
   private readonly flights = new Map<Tenant, Flight>()
+  /** Tenants with a batch waiting for room in the window, in their turn's order (a Set keeps insertion order). */
+  private readonly queue = new Set<Tenant>()
+  private inFlightBytes = 0
+  /** Tenants with a batch in flight. */
+  private busy = 0
+  private readonly windowBytes: number
   private stopped = false
 
   constructor (private readonly intake: Intake, private readonly options: ShipperOptions) {
@@ -76,6 +97,7 @@ export class Shipper {
       // Piscina's per-task timing histograms cost ~0.7 MiB of heap and nothing here reads them.
       recordTiming: false,
     })
+    this.windowBytes = options.workers * WINDOW_BATCHES_PER_WORKER * options.batchBytes
     intake.onData = (t) => this.kick(t)
   }
 
@@ -87,7 +109,7 @@ export class Shipper {
    */
   kick (t: Tenant): void {
     const f = this.flight(t)
-    if (f.busy || f.retry) return
+    if (f.busy || f.retry || this.queue.has(t)) return
     if (t.ring.used >= this.options.batchBytes) {
       if (f.linger) { clearTimeout(f.linger); f.linger = null }
       return this.send(t)
@@ -104,15 +126,27 @@ export class Shipper {
 
   private send (t: Tenant): void {
     const f = this.flight(t)
-    if (f.busy || f.retry || this.stopped) return
+    if (f.busy || f.retry || this.stopped || this.queue.has(t)) return
+    // Behind the tenants already waiting for their turn, or behind a full window.
+    if (this.queue.size > 0 || this.inFlightBytes >= this.windowBytes) {
+      this.queue.add(t)
+      return
+    }
+    this.go(t, f)
+  }
+
+  /** Cuts the tenant's next batch and hands it to a worker. */
+  private go (t: Tenant, f: Flight): void {
     const ring = t.ring
     // Cleared before the cut: a write after this point announces itself again (ring.ts).
     ring.clearAnnouncement()
     const start = ring.tail
     const sources = new Set<number>()
-    const end = ring.cut(start, this.options.batchBytes, sources)
+    const end = ring.cut(start, this.share(), sources)
     if (end === start) return
     f.busy = true
+    this.busy++
+    this.inFlightBytes += end - start
     const task: ShipTask = {
       link: this.options.link,
       node: this.options.node,
@@ -126,7 +160,13 @@ export class Shipper {
     }
     this.stats.sentBytes += end - start
     const sent = process.hrtime.bigint()
+    const landed = (): void => {
+      this.busy--
+      this.inFlightBytes -= end - start
+      this.nextTurn()
+    }
     this.pool.run(task).then((res: ShipResult | ShipFailure) => {
+      landed()
       if (!res.ok && res.retryAfterMs !== undefined) return this.pause(t, f, res.retryAfterMs)
       if (!res.ok) return this.failed(t, f, res.message, res.refused)
       f.busy = false
@@ -142,7 +182,25 @@ export class Shipper {
       this.stats.duplicateBytes += res.duplicate
       this.intake.release(t, end)
       if (ring.used > 0 || ring.announced) this.kick(t)
-    }, (err: Error) => this.failed(t, f, `shipping worker failed: ${err.message}`, false))
+    }, (err: Error) => {
+      landed()
+      this.failed(t, f, `shipping worker failed: ${err.message}`, false)
+    })
+  }
+
+  /** The most one batch may carry now: --batch-size, or an equal share of the window among the contenders. */
+  private share (): number {
+    const contenders = this.busy + this.queue.size + 1
+    return Math.min(this.options.batchBytes, Math.max(MIN_SHARE, Math.floor(this.windowBytes / contenders)))
+  }
+
+  /** Lets the tenants at the front of the queue go while the window has room. */
+  private nextTurn (): void {
+    for (const t of this.queue) {
+      if (this.inFlightBytes >= this.windowBytes || this.stopped) return
+      this.queue.delete(t)
+      this.go(t, this.flight(t))
+    }
   }
 
   /**
