@@ -46,7 +46,7 @@ t.test('eight tenants with a backlog: at most a window in flight, and a quiet te
     let held = 0
     for (let i = 0; i < FLOODS; i++) held += await m('logfs_agent_ring_held_bytes', { tenant: `flood${i}` })
     const ahead = FLOODS * BACKLOG - held
-    t.comment(`${(ahead / MiB).toFixed(2)} MiB of the ${FLOODS * BACKLOG / MiB} MiB backlog were stored before the quiet line`)
+    t.comment(`${(ahead / MiB).toFixed(2)} MiB of ${FLOODS * BACKLOG / MiB} MiB stored before the quiet line`)
     t.ok(ahead < FLOODS * BACKLOG / 3, 'the quiet line went ahead of the backlog')
 
     for (let i = 0; i < FLOODS; i++) await arrived(server, `testnode/flood${i}/a.log`, BACKLOG, 60_000)

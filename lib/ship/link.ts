@@ -1,8 +1,8 @@
 // One WebSocket connection from a shipping worker to the logfs server, with answers matched to batches by seq.
 import WebSocket from 'ws'
 import {
-  AGENT_FEATURES, FEATURES_HEADER, asServerFrame, parseFeatures, batchBytes, decodeFrame, encodeFrameAsync, type AckFrame,
-  type AgentFrame, type BatchFrame, type Envelope, type Feature, type NackCode,
+  AGENT_FEATURES, FEATURES_HEADER, asServerFrame, parseFeatures, batchBytes, decodeFrame, encodeFrameAsync,
+  type AckFrame, type AgentFrame, type BatchFrame, type Envelope, type Feature, type NackCode,
 } from '../wire/frames'
 
 export interface LinkOptions {
