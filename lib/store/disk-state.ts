@@ -27,7 +27,12 @@ export class DiskState {
 
   constructor (readonly dir: string) {}
 
-  /** Calls `start` once fewer than SYNCS_AT_ONCE fsyncs run, in the order asked; it calls `done` when it ends. */
+  /**
+   * Calls `start` once fewer than SYNCS_AT_ONCE fsyncs run, in the order asked; it calls `done` when it ends.
+   * Each tenant's segments ask for one slot at a time and bring every batch written meanwhile to it (segments.ts),
+   * so this queue holds at most one turn per tenant and serves tenants in turn: a tenant with a stream of fsyncs
+   * waits behind the others' turns, never puts a backlog in front of them.
+   */
   syncSlot (start: (done: () => void) => void): void {
     const done = (): void => {
       const next = this.queued.shift()
