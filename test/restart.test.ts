@@ -62,6 +62,27 @@ t.test('writeback mode: dirty pages outlive a SIGKILL of the agent and reach the
   await checkExactlyOnce(t, server, 'testnode/prod/wb.log', 4, lines)
 })
 
+t.test('writeback mode: upgrades while the flusher syncs hand the mount over every time, nothing lost', async t => {
+  const server = await startServer(t)
+  // A short flush interval keeps the flusher inside syncfs() most of the time, where a handover used to find it.
+  const agent = await startAgent(t, server, ['--cache', 'writeback', '--flush-interval', '2ms'], undefined,
+    { supervised: true })
+  fs.mkdirSync(path.join(agent.mnt, 'prod'))
+  const lines = 6000
+  const w = runSteady(path.join(agent.mnt, 'prod/up.log'), lines, 1000, 5)
+  for (let i = 1; i <= 4; i++) {
+    await sleep(800)
+    agent.proc.kill('SIGHUP')
+    await waitFor(`the agent after upgrade ${i}`, () => agent.events.filter(e => e.event === 'mounted')[i], 20000)
+  }
+  const r = await w
+  t.equal(r.failed, 0, `the application saw no write error (first: ${r.firstError})`)
+  const stopped = await agent.stop()
+  t.equal(stopped.ok, true)
+  t.match(stopped.handover, { mode: 'takeover', takeovers: 4 })
+  await checkExactlyOnce(t, server, 'testnode/prod/up.log', 5, lines)
+})
+
 t.test('after a takeover a file reads back as before: size, tail bytes, directory entries', async t => {
   const server = await startServer(t)
   const agent = await startAgent(t, server, [], undefined, { supervised: true })

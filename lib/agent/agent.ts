@@ -206,6 +206,11 @@ export class Agent {
     }
   }
 
+  /** Before a handover: the mount stays served until this process ends, with no thread of it inside a sync. */
+  async quiesce (): Promise<void> {
+    await this.fuse?.quiesce()
+  }
+
   /**
    * Stops taking writes, ships what is buffered (bounded by the drain timeout), unmounts.
    * Resolves true when nothing was left unshipped.

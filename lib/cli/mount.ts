@@ -96,7 +96,7 @@ export async function mountCommand (mnt: string, f: MountFlags): Promise<void> {
     // takes both over; what this one took and did not answer, the kernel sends it again.
     process.once('SIGUSR2', () => {
       log('info', 'agent', 'handing the mount over to a new agent')
-      process.exit(EXIT_HANDED_OVER)
+      void agent.quiesce().then(() => process.exit(EXIT_HANDED_OVER))
     })
   }
   const mounted = { mountpoint, pid: process.pid, gen: agent.gen, metrics: agent.metricsAddress }

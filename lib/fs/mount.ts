@@ -109,6 +109,15 @@ export class Mount {
     if (this.cache === 'writeback' && this.mounted) await new Promise<void>(resolve => native.seal(maxMs, resolve))
   }
 
+  /**
+   * Writeback mode, before this process hands the mount over and exits: resolves once the flusher has ended. A
+   * flusher left inside syncfs() would keep the process from ending, since only the next agent, which starts
+   * when this one has ended, would answer the sync's writes.
+   */
+  async quiesce (): Promise<void> {
+    if (this.cache === 'writeback' && this.mounted) await new Promise<void>(resolve => native.quiesce(resolve))
+  }
+
   /** Unmounts lazily: files still open keep being served until they are closed or the process ends. */
   unmount (): void {
     if (!this.mounted) return

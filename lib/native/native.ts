@@ -48,6 +48,8 @@ export interface NativeCore {
    * a line boundary, refusing later pages; then calls `done` (session.h, lf_session_seal).
    */
   seal (maxMs: number, done: () => void): void
+  /** Writeback mode, before a handover: ends the flusher off the JS thread, then calls `done` (lf_session_quiesce). */
+  quiesce (done: () => void): void
   /**
    * Names refused as not UTF-8, writes and reads answered in C, bytes held in tails, and writeback bytes that came
    * ahead of the bytes before them (accepted, not yet in a ring: see writeback.h).

@@ -196,17 +196,22 @@ static napi_value js_unmount(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-typedef struct seal_work {
+/** A session call that may wait (for FUSE requests to be answered), run on a libuv worker thread. */
+typedef struct blocking_work {
   napi_async_work work;
   napi_ref done;
   double max_ms;
-} seal_work;
+  void (*run)(unsigned max_ms);
+} blocking_work;
 
-static void seal_execute(napi_env env, void *data) { lf_session_seal((unsigned) ((seal_work *) data)->max_ms); }
+static void blocking_execute(napi_env env, void *data) {
+  blocking_work *w = data;
+  w->run((unsigned) w->max_ms);
+}
 
-static void seal_complete(napi_env env, napi_status status, void *data) {
+static void blocking_complete(napi_env env, napi_status status, void *data) {
   (void) status;
-  seal_work *w = data;
+  blocking_work *w = data;
   napi_value done;
   if (napi_get_reference_value(env, w->done, &done) == napi_ok) napi_call_function(env, undefined(env), done, 0, NULL, NULL);
   napi_delete_reference(env, w->done);
@@ -214,18 +219,32 @@ static void seal_complete(napi_env env, napi_status status, void *data) {
   free(w);
 }
 
-/** seal(maxMs, done): the writeback stop's seal (session.h) on a libuv worker thread, then done on this one. */
-static napi_value js_seal(napi_env env, napi_callback_info info) {
-  ARGS(2);
-  seal_work *w = calloc(1, sizeof *w);
-  if (w == NULL) return throw_msg(env, "seal: out of memory");
-  if (numbers(env, argv, 0, 1, &w->max_ms) != 0) { free(w); return NULL; }
+/** Runs `run(max_ms)` off the JS thread, then calls `done` on it. */
+static napi_value queue_blocking(napi_env env, napi_value done, double max_ms, void (*run)(unsigned), const char *what) {
+  blocking_work *w = calloc(1, sizeof *w);
+  if (w == NULL) return throw_msg(env, "out of memory");
+  w->max_ms = max_ms;
+  w->run = run;
   napi_value name;
-  napi_create_string_utf8(env, "logfs-seal", NAPI_AUTO_LENGTH, &name);
-  CHECK(napi_create_reference(env, argv[1], 1, &w->done));
-  CHECK(napi_create_async_work(env, NULL, name, seal_execute, seal_complete, w, &w->work));
+  napi_create_string_utf8(env, what, NAPI_AUTO_LENGTH, &name);
+  CHECK(napi_create_reference(env, done, 1, &w->done));
+  CHECK(napi_create_async_work(env, NULL, name, blocking_execute, blocking_complete, w, &w->work));
   CHECK(napi_queue_async_work(env, w->work));
   return undefined(env);
+}
+
+/** seal(maxMs, done): the writeback stop's seal (session.h), then done. */
+static napi_value js_seal(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  double max_ms;
+  if (numbers(env, argv, 0, 1, &max_ms) != 0) return NULL;
+  return queue_blocking(env, argv[1], max_ms, lf_session_seal, "logfs-seal");
+}
+
+/** quiesce(done): ends the writeback flusher before a handover (session.h), then done. */
+static napi_value js_quiesce(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  return queue_blocking(env, argv[0], 0, lf_session_quiesce, "logfs-quiesce");
 }
 
 static napi_value js_counts(napi_env env, napi_callback_info info) {
@@ -730,7 +749,7 @@ static napi_value js_block_tokens(napi_env env, napi_callback_info info) {
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
-    EXPORT("mount", js_mount), EXPORT("unmount", js_unmount), EXPORT("seal", js_seal),
+    EXPORT("mount", js_mount), EXPORT("unmount", js_unmount), EXPORT("seal", js_seal), EXPORT("quiesce", js_quiesce),
     EXPORT("counts", js_counts), EXPORT("replyErr", js_reply_err), EXPORT("replyEntry", js_reply_entry),
     EXPORT("replyAttr", js_reply_attr), EXPORT("replyCreate", js_reply_create), EXPORT("replyOpen", js_reply_open),
     EXPORT("replyDir", js_reply_dir), EXPORT("tenantNew", js_tenant_new), EXPORT("tenantPolicy", js_tenant_policy),

@@ -101,8 +101,7 @@ int lf_flusher_start(lf_flusher *fl, const char *mountpoint, unsigned every_ms, 
   return rc;
 }
 
-/** Ends the flusher thread and waits for it; its sync in progress, if any, ends first (the session serves it). */
-static void join(lf_flusher *fl) {
+void lf_flusher_stop(lf_flusher *fl) {
   if (!fl->started) return;
   pthread_mutex_lock(&fl->mu);
   fl->running = 0;
@@ -113,7 +112,7 @@ static void join(lf_flusher *fl) {
 }
 
 void lf_flusher_seal(lf_flusher *fl, unsigned max_ms) {
-  join(fl);
+  lf_flusher_stop(fl);
   int fd = fl->mountpoint != NULL ? open_root(fl->mountpoint) : -1;
   double began = lf_wb_now();
   // Every page dirty now is sent by this sync; once its writes are answered, all of them are in the rings or

@@ -34,5 +34,11 @@ int lf_flusher_start(lf_flusher *fl, const char *mountpoint, unsigned every_ms, 
  * ran out (those bytes stay counted as waiting). Blocks: never on the JS thread.
  */
 void lf_flusher_seal(lf_flusher *fl, unsigned max_ms);
+/**
+ * Ends the flusher thread and waits for it; its sync in progress, if any, ends first (the session serves it). A
+ * process must do this before it exits with the mount still served: a thread inside syncfs() cannot die until the
+ * sync's writes are answered, and nobody answers them once this process's FUSE threads are gone.
+ */
+void lf_flusher_stop(lf_flusher *fl);
 
 #endif

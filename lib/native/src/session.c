@@ -451,6 +451,11 @@ void lf_session_seal(unsigned max_ms) {
   if (se != NULL && opts.writeback) lf_flusher_seal(&flusher, max_ms);
 }
 
+void lf_session_quiesce(unsigned unused) {
+  (void) unused;
+  if (se != NULL && opts.writeback) lf_flusher_stop(&flusher);
+}
+
 void lf_session_stop(void) {
   if (se == NULL) return;
   fuse_session_exit(se);

@@ -79,6 +79,12 @@ int lf_session_start(const lf_session_options *o, lf_intake *intake, char *error
  */
 void lf_session_seal(unsigned max_ms);
 /**
+ * Writeback mode, before a handover: ends the flusher (flusher.h, lf_flusher_stop) and leaves the mount and its
+ * streams as they are for the next agent. The argument is unused (the shape of a blocking call). Not on the JS
+ * thread, as for lf_session_seal.
+ */
+void lf_session_quiesce(unsigned unused);
+/**
  * Unmounts (lazily: files still open keep being served until closed or the process ends). In writeback mode,
  * only after lf_session_seal: no thread of this process may sync a mount it no longer serves.
  */
