@@ -1,6 +1,6 @@
-// How an agent comes to serve its mount. Under the supervisor (lib/native/src/supervise.c) it gets two
+// How an agent comes to serve its mount. Under the supervisor (lib/native/supervisor/supervise.c) it gets two
 // descriptors the supervisor holds across agents: the /dev/fuse connection of the mount and the memory file of
-// the state (lib/native/src/state.h). The first agent mounts; each one after it takes over the same connection
+// the state (lib/native/fuse/state.h). The first agent mounts; each one after it takes over the same connection
 // and state, so writers' open files keep working and unacknowledged ring bytes are shipped by the new agent. When
 // the state cannot be taken over (a version this build does not read, an agent that died before the kernel's
 // INIT), the agent ends the old connection and exits with EXIT_RENEW: the supervisor opens fresh descriptors and
