@@ -4,7 +4,8 @@
   "targets": [{
     "target_name": "logfs-supervise",
     "type": "executable",
-    "sources": ["supervise.c", "handoff.c"],
+    "sources": ["supervise.c", "log.c", "pidfile.c", "json.c", "channel.c", "agent.c", "signals.c", "held.c",
+      "env.c", "handoff.c"],
     "cflags": ["-O2", "-Wall", "-Wextra"],
     "defines": ["_GNU_SOURCE"]
   }]
