@@ -14,10 +14,12 @@ const MAY_IMPORT: Record<string, string[]> = {
   util: [],
   wire: ['util'],
   metrics: ['util'],
-  // The native core: the FUSE session, the ring producer and the tails, behind lib/native/native.ts.
-  native: ['util'],
-  ring: ['util', 'native'],
-  store: ['wire', 'native'],
+  // The agent's native core: the FUSE session, the ring producer and the tails, behind lib/native/fuse/native.ts.
+  // (lib/native/supervisor is a C program: no module imports it.)
+  'native/fuse': ['util'],
+  ring: ['util', 'native/fuse'],
+  // The store tokenizes with an addon of its own (lib/store/tokenizer.ts), never with the agent's FUSE core.
+  store: ['wire'],
   query: ['store'],
   server: ['query', 'metrics'],
   // The console runs in the browser; it imports only the API's result types (the queries', and the server's own).
@@ -25,7 +27,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   // A gateway's store: the cluster's streams behind the same index the embedded store keeps.
   jetstream: ['store'],
   config: ['ring'],
-  fs: ['ring', 'config', 'native'],
+  fs: ['ring', 'config', 'native/fuse'],
   ship: ['ring', 'wire', 'metrics'],
   demo: ['util'],
   agent: ['fs', 'ship', 'config', 'metrics'],
@@ -111,7 +113,12 @@ export function findCycle (g: Map<string, string[]>): string[] | null {
   return null
 }
 
-const layerOf = (m: string): string => m.startsWith('bench/') ? 'bench' : m.split('/')[1]
+/** A module's layer: its folder under lib/, and under lib/native the product's folder (native/fuse). */
+const layerOf = (m: string): string => {
+  if (m.startsWith('bench/')) return 'bench'
+  const [, top, sub] = m.split('/')
+  return top === 'native' ? `${top}/${sub}` : top
+}
 
 t.test('the import reader sees every kind of relative import', async t => {
   const text = [
@@ -148,4 +155,32 @@ t.test('lib and bench: no import cycles, no upward imports', async t => {
     for (const d of deps) if (!allowed.has(layerOf(d))) upward.push(`${m} → ${d}`)
   }
   t.same(upward, [], 'every import goes to the same layer or one below')
+})
+
+t.test('the store tokenizes with its own addon and loads nothing of the agent\'s FUSE core', async t => {
+  const g = graph(sources('lib/store'))
+  t.ok(g.get('lib/store/blocks')?.includes('lib/store/tokenizer'), 'blocks.ts uses the tokenizer')
+  const fuse = [...g].flatMap(([m, deps]) => deps.filter(d => d.startsWith('lib/native/')).map(d => `${m} → ${d}`))
+  t.same(fuse, [], 'no store module imports lib/native')
+})
+
+/** The quoted #includes of a C source or header. */
+const includes = (file: string): string[] =>
+  [...fs.readFileSync(file, 'utf8').matchAll(/^#include "([^"]+)"/gm)].map(m => m[1])
+
+t.test('each native product builds from its own folder: no C crosses into another', async t => {
+  const products = ['lib/native/fuse', 'lib/native/supervisor', 'lib/store/tokenizer']
+  const native = fs.readdirSync(path.join(ROOT, 'lib/native'), { withFileTypes: true })
+    .filter(e => e.isDirectory() && e.name !== 'build').map(e => `lib/native/${e.name}`)
+  t.same(native.filter(d => !products.includes(d)), [], 'every folder of lib/native is a product listed here')
+  for (const dir of products) {
+    const abs = path.join(ROOT, dir)
+    t.ok(fs.existsSync(path.join(abs, 'binding.gyp')), `${dir} has its binding.gyp`)
+    const c = fs.readdirSync(abs).filter(f => /\.(c|cc|h)$/.test(f))
+    const foreign = c.flatMap(f => includes(path.join(abs, f)).filter(h => !fs.existsSync(path.join(abs, h)))
+      .map(h => `${f} → ${h}`))
+    t.same(foreign, [], `${dir}: every quoted #include is in the folder`)
+  }
+  const gyp = fs.readFileSync(path.join(ROOT, 'lib/store/tokenizer/binding.gyp'), 'utf8')
+  t.notMatch(gyp, /fuse3/, 'the tokenizer links no libfuse')
 })

@@ -1,7 +1,7 @@
-// The native core's C on its own: builds test/native/producer_test.c with lib/native/src/intake.c, budget.c,
-// tail.c, files.c, writeback.c, state.c and tokens.c (no N-API, no libfuse) under AddressSanitizer + UBSan and runs
-// it, then builds it once more under ThreadSanitizer for its threaded block-policy and budget parts. Each C test
-// shows up here as an assertion.
+// The native core's C on its own: builds test/native/producer_test.c with lib/native/fuse/intake.c, budget.c,
+// tail.c, files.c, writeback.c, state.c and lib/store/tokenizer/tokens.c (no N-API, no libfuse) under
+// AddressSanitizer + UBSan and runs it, then builds it once more under ThreadSanitizer for its threaded
+// block-policy and budget parts. Each C test shows up here as an assertion.
 import t, { type Test } from 'tap'
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import fs from 'node:fs'
@@ -10,11 +10,14 @@ import path from 'node:path'
 
 /** The repository, from dist/test/ (this file, compiled) or test/. */
 const ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..')
-const SRC = path.join(ROOT, 'lib/native/src')
+const SRC = path.join(ROOT, 'lib/native/fuse')
+const TOKENIZER = path.join(ROOT, 'lib/store/tokenizer')
 const TEST = path.join(ROOT, 'test/native/producer_test.c')
 const SOURCES = [TEST, path.join(ROOT, 'test/native/writeback_test.c'), path.join(ROOT, 'test/native/budget_test.c'),
-  ...['intake.c', 'budget.c', 'tail.c', 'files.c', 'writeback.c', 'state.c', 'tokens.c'].map(f => path.join(SRC, f))]
-const FLAGS = ['-std=c11', '-D_GNU_SOURCE', '-O1', '-g', '-fno-omit-frame-pointer', '-pthread', `-I${SRC}`]
+  ...['intake.c', 'budget.c', 'tail.c', 'files.c', 'writeback.c', 'state.c'].map(f => path.join(SRC, f)),
+  path.join(TOKENIZER, 'tokens.c')]
+const FLAGS = ['-std=c11', '-D_GNU_SOURCE', '-O1', '-g', '-fno-omit-frame-pointer', '-pthread', `-I${SRC}`,
+  `-I${TOKENIZER}`]
 const ASAN = ['-fsanitize=address,undefined']
 const TSAN = ['-fsanitize=thread']
 /** A sanitizer's report on stderr, whether or not it ended the program. */

@@ -1,4 +1,4 @@
-// Hundreds of tenants on one node (lib/native/src/budget.h): every tenant gets a ring, the rings share --memory
+// Hundreds of tenants on one node (lib/native/fuse/budget.h): every tenant gets a ring, the rings share --memory
 // (each tenant's reserve, and a pool it borrows from up to its ring), a flooding tenant stops at its cap while a
 // quiet one keeps writing, and a takeover goes on with every tenant. Real mounts, writers in child processes.
 import t, { type Test } from 'tap'

@@ -13,7 +13,7 @@ import { AgentHttp, registerAgentMetrics } from './http'
 import type { AgentReport } from './report'
 import { GEN_FLOOR_ENV } from './state'
 import { HandoverError, openHandover, type Handover } from './handover'
-import { native } from '../native/native'
+import { native } from '../native/fuse/native'
 
 export interface AgentOptions {
   /** Per-tenant settings file (JSON, watched); null for none. */

@@ -1,19 +1,22 @@
-// How an agent comes to serve its mount. Under the supervisor (lib/native/src/supervise.c) it gets two
+// How an agent comes to serve its mount. Under the supervisor (lib/native/supervisor/README.md) it gets two
 // descriptors the supervisor holds across agents: the /dev/fuse connection of the mount and the memory file of
-// the state (lib/native/src/state.h). The first agent mounts; each one after it takes over the same connection
+// the state (lib/native/fuse/state.h). The first agent mounts; each one after it takes over the same connection
 // and state, so writers' open files keep working and unacknowledged ring bytes are shipped by the new agent. When
 // the state cannot be taken over (a version this build does not read, an agent that died before the kernel's
 // INIT), the agent ends the old connection and exits with EXIT_RENEW: the supervisor opens fresh descriptors and
 // the next agent mounts again, which breaks open files, as every restart did before.
 import { openState } from '../ring/state'
 
-/** The descriptors the supervisor passes, by number (supervise.c sets them). */
+/** The descriptors the supervisor passes, by number (lib/native/supervisor/protocol.h sets them). */
 export const STATE_FD_ENV = 'LOGFS_STATE_FD'
 export const FUSE_FD_ENV = 'LOGFS_FUSE_FD'
-/** How many times the supervisor had to give up a handover and mount again (supervise.c counts). */
+/** How many times the supervisor had to give up a handover and mount again (lib/native/supervisor/protocol.h). */
 export const RENEWALS_ENV = 'LOGFS_RENEWALS'
 
-/** Exit codes the supervisor acts on: start the next agent at once, on the same descriptors or on fresh ones. */
+/**
+ * Exit codes the supervisor acts on: start the next agent at once, on the same descriptors or on fresh ones
+ * (lib/native/supervisor/protocol.h has the same values).
+ */
 export const EXIT_HANDED_OVER = 3
 export const EXIT_RENEW = 4
 

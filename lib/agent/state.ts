@@ -1,7 +1,7 @@
 // What a mount keeps in its state directory, each file named after the mount point: `.pid` names the process
 // `logfs umount` signals (the supervisor, or the agent when unsupervised); `.stopped.json` says how the last
 // deliberate stop ended, because umount cannot wait for the exit code of a process that is not its child. The
-// supervisor (lib/native/src/supervise.c) writes and removes `.pid` in C, the way writePid and releasePid do.
+// supervisor (lib/native/supervisor/pidfile.c) writes and removes `.pid` in C, the way writePid and releasePid do.
 import fs from 'node:fs'
 import path from 'node:path'
 import { log } from '../util/log'

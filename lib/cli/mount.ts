@@ -5,7 +5,7 @@ import { Agent } from '../agent/agent'
 import { readOutcome, readPid, releasePid, stateFile, writeOutcome, writePid, type Outcome } from '../agent/state'
 import { abortMount, cleanStale } from '../fs/mount'
 import { EXIT_HANDED_OVER, EXIT_RENEW, HandoverError } from '../agent/handover'
-import { native } from '../native/native'
+import { native } from '../native/fuse/native'
 import { log } from '../util/log'
 import { InputError, formatBytes, parseDuration } from '../util/units'
 import { agentOptionsFrom, type AgentFlags } from './options'
@@ -18,15 +18,15 @@ export interface MountFlags extends AgentFlags {
   supervise: boolean
   /** false: the supervisor holds nothing across agents, each restart mounts again (lib/agent/handover.ts). */
   handover: boolean
-  /** Take the mount over from the supervisor running at this place (lib/native/src/handoff.h). */
+  /** Take the mount over from the supervisor running at this place (lib/native/supervisor/README.md). */
   upgrade?: boolean
   mkdir?: boolean
   json?: boolean
 }
 
-/** Where bin/logfs-setup builds the supervisor (lib/native/src/supervise.c), from dist/lib/cli/ or lib/cli/. */
+/** Where bin/logfs-setup builds the supervisor (lib/native/supervisor), from dist/lib/cli/ or lib/cli/. */
 const SUPERVISE = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..',
-  'lib/native/build/Release/logfs-supervise')
+  'lib/native/supervisor/build/Release/logfs-supervise')
 
 /**
  * Memory settings for the supervised agent, measured at 10 MB/s of 200-byte lines: glibc's
@@ -112,7 +112,7 @@ export async function mountCommand (mnt: string, f: MountFlags): Promise<void> {
       }
     })
     // The supervisor announces the mount once its pid file names it, so `logfs umount` right after `mounted`
-    // finds the process to signal (see lib/native/src/supervise.c).
+    // finds the process to signal (see lib/native/supervisor/README.md).
     process.send({ event: 'mounted', ...mounted })
   } else {
     writePid(pidFile)

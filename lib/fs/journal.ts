@@ -1,5 +1,5 @@
 // The namespace's part of the state a restarted agent takes over: every node the kernel may name, by
-// the inode number it knows it by. The bytes live in the state the supervisor holds (lib/native/src/state.h, the
+// the inode number it knows it by. The bytes live in the state the supervisor holds (lib/native/fuse/state.h, the
 // meta slots); this module decides what goes there. A change is recorded before it is answered, so a node the
 // kernel learnt of is never missing; a change recorded but never answered comes again (FUSE_NOTIFY_RESEND), and
 // ops.ts takes it as done.
@@ -9,7 +9,7 @@
 //   journal records after it, each u32 length + msgpack:  NodeRecord (the node as it is now) | [ino] (gone)
 // A journal that fills its slot is folded into a new snapshot, swapped in at once.
 import { pack, unpack } from 'msgpackr'
-import { native } from '../native/native'
+import { native } from '../native/fuse/native'
 import type { Node, NodeRecord, Tree } from './tree'
 
 export const JOURNAL_VERSION = 1

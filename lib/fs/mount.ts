@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process'
 import { promises as fsp } from 'node:fs'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { native, type Dispatch } from '../native/native'
+import { native, type Dispatch } from '../native/fuse/native'
 
 const run = promisify(execFile)
 

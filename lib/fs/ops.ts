@@ -1,8 +1,8 @@
 // The FUSE operations of logfs that run in TypeScript: the namespace (lookup, create, mkdir, rename, unlink…),
 // attributes, open/release and fsync. Writes and reads never come here: the native core answers them on the FUSE
-// threads, into the tenant's ring and the file's tail (lib/native/src/session.c). Each op arrives from the native
+// threads, into the tenant's ring and the file's tail (lib/native/fuse/session.c). Each op arrives from the native
 // core with a request handle and is answered through native.reply*, now or later (fsync waits for the server).
-import { native, Op, SetAttr, type Dispatch } from '../native/native'
+import { native, Op, SetAttr, type Dispatch } from '../native/fuse/native'
 import type { Intake } from '../ring/intake'
 import { globToRegExp } from '../util/glob'
 import { log } from '../util/log'
@@ -237,7 +237,7 @@ export class LogFs {
   }
 
   /**
-   * Runs something that takes room in the state kept across restarts (lib/native/src/state.h: LF_MAX_SOURCES
+   * Runs something that takes room in the state kept across restarts (lib/native/fuse/state.h: LF_MAX_SOURCES
    * sources, LF_MAX_FILES files at once): when that is full, the application gets ENOSPC and the log says why.
    */
   private stateful<T> (fn: () => T): T {

@@ -1,6 +1,6 @@
 // The in-memory namespace of the mount: directories, files and their attributes, by inode number (which is also
 // the FUSE node ID: logfs chooses them, so a restarted agent can answer for them). No bytes are stored here; a
-// file's tail, size and mtime of its writes live in the native core (lib/native/src/files.c).
+// file's tail, size and mtime of its writes live in the native core (lib/native/fuse/files.c).
 import type { Source } from '../ring/intake'
 
 export const S_IFDIR = 0o040000

@@ -1,14 +1,14 @@
 // Where application writes enter logfs: one ring per tenant (top-level directory), so a tenant that floods its
 // ring blocks or drops only its own writes. The rings share one budget of bytes held (--memory): each tenant holds
-// its reserve, and borrows past it from a pool, up to its ring's size (lib/native/src/budget.h). The bytes
-// themselves are put in by the native core on the FUSE thread that received the write (lib/native/src/intake.c:
+// its reserve, and borrows past it from a pool, up to its ring's size (lib/native/fuse/budget.h). The bytes
+// themselves are put in by the native core on the FUSE thread that received the write (lib/native/fuse/intake.c:
 // cursors, line cutting for the drop policy, waiting in order for the block policy, borrowing, counters); this
 // side makes rings and sources, frees acknowledged space and answers "is everything acknowledged?".
 import { Ring } from './ring'
 import { Stat } from './records'
 import { claimState } from './state'
 import { tenantOf } from '../util/sources'
-import { native, Policy } from '../native/native'
+import { native, Policy } from '../native/fuse/native'
 
 export type FullPolicy = 'block' | 'drop'
 

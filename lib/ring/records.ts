@@ -1,4 +1,4 @@
-// The record layout of a ring, shared by the producer (lib/native/src/intake.h, which has the same constants)
+// The record layout of a ring, shared by the producer (lib/native/fuse/intake.h, which has the same constants)
 // and every reader: the main thread cutting batches and the shipping workers encoding them. No native code
 // here, so a worker thread loads none.
 //
@@ -9,7 +9,7 @@
 //
 // The control block: int64 head (published by the producer), tail (published by the main thread on
 // acknowledgement), "announced" (set by the producer when bytes arrive and nobody was told yet), the bytes the
-// tenant holds on loan from the shared pool (lib/native/src/budget.h), then the tenant's counters as doubles
+// tenant holds on loan from the shared pool (lib/native/fuse/budget.h), then the tenant's counters as doubles
 // (Stat), written by the producer.
 
 export const HEADER = 24

@@ -1,10 +1,10 @@
 // A tenant's ring: write records in shared memory, filled by the native core on the FUSE threads
-// (lib/native/src/intake.c), cut into batches and freed here. Layout and readers: records.ts. The memory is the
+// (lib/native/fuse/intake.c), cut into batches and freed here. Layout and readers: records.ts. The memory is the
 // state the supervisor holds across agents, seen from JS as SharedArrayBuffers.
 //
 // Positions are monotonic byte counters (never wrapped), so a range [start, end) names the same bytes for as
 // long as it is unacknowledged and a resend after a reconnect reads exactly what was sent before.
-import { native, type Policy } from '../native/native'
+import { native, type Policy } from '../native/fuse/native'
 import {
   CONTROL_BYTES, CTL_ANNOUNCED, CTL_BORROWED, CTL_HEAD, CTL_SLOTS, CTL_TAIL, HEADER, PAD, checkRingSize, nextRecord,
 } from './records'
@@ -20,7 +20,7 @@ export class Ring {
   tail: number
 
   /**
-   * A new ring for a tenant, carved from the state the next agent takes over (lib/native/src/state.h), that holds
+   * A new ring for a tenant, carved from the state the next agent takes over (lib/native/fuse/state.h), that holds
    * `reserve` bytes of its own and borrows the rest up to `capacity`; null when the state has no room for it.
    */
   static create (name: string, capacity: number, reserve: number, policy: Policy): Ring | null {

@@ -1,6 +1,6 @@
-// The state a restarted agent takes over (lib/native/src/state.h): rings, cursors, file sizes and the namespace
+// The state a restarted agent takes over (lib/native/fuse/state.h): rings, cursors, file sizes and the namespace
 // journal in one memory file that the supervisor holds across agents. Opened once per process.
-import { native, type StateFound } from '../native/native'
+import { native, type StateFound } from '../native/fuse/native'
 
 /**
  * The ring budget of a private state (no supervisor: tests, --no-supervise). Only pages rings touch cost memory,

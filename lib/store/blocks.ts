@@ -3,11 +3,11 @@
 // holds about as many tokens as the next and the bit-sliced filter wastes no rows on an outsized one (an entry,
 // one source's run of a batch, can be 1 MiB). Each block gets its distinct token hashes, and each entry's part of
 // it a summary (lines, lines per level, for histograms), read from the segment file. This runs in the index
-// worker, off the ingest thread; the byte loop is native (src/tokens.c).
+// worker, off the ingest thread; the byte loop is native (tokenizer.ts).
 import fs from 'node:fs'
 import { FILE_HEADER } from './segment'
 import { MAX_TOKEN, WORD, tokenHash } from './tokens'
-import { native } from '../native/native'
+import { tokenizer } from './tokenizer'
 import { readFully } from '../util/read-fully'
 
 /** Small enough that a false positive costs one short read; the filters' share of the data does not depend on it. */
@@ -96,7 +96,7 @@ export function buildBlock (fd: number, k: number, first: number, rows: EntryRow
     }
     pieces.set([a, skip, b, limit], 4 * i)
   }
-  const { hashes, stats } = native.blockTokens(data, pieces, LEVEL_HASHES, LEVEL_OF)
+  const { hashes, stats } = tokenizer().blockTokens(data, pieces, LEVEL_HASHES, LEVEL_OF)
   const summaries = new Uint32Array(rows.length * (1 + SUMMARY))
   for (let i = 0; i < rows.length; i++) {
     summaries[i * (1 + SUMMARY)] = first + i

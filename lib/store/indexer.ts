@@ -9,6 +9,7 @@ import { Sidecar, sidecarFile } from './sidecar'
 import type { SegmentIndex } from './segment-index'
 import type { Extent } from './source'
 import type { BlockJob, IndexResult, IndexTask } from './index-worker'
+import { TokenizerNotBuilt, tokenizer } from './tokenizer'
 import { log } from '../util/log'
 
 export class Indexer {
@@ -24,8 +25,8 @@ export class Indexer {
   /** Blocks of each open segment handed to the worker so far, and the task that builds the last of them. */
   private readonly requested = new Map<SegmentIndex, { blocks: number, done: Promise<void> }>()
   private closed = false
-  /** Set when the worker cannot tokenize (the native core is not built). */
-  private unavailable = false
+  /** Set when the worker cannot tokenize (the tokenizer is not built); null until the first task asks. */
+  private unavailable: boolean | null = null
   private busy = 0
   private idlers: Array<() => void> = []
   sidecarsWritten = 0
@@ -77,19 +78,13 @@ export class Indexer {
   }
 
   private async run (task: IndexTask, what: string): Promise<IndexResult | null> {
-    if (this.closed || this.unavailable) return null
+    if (this.closed || !this.tokenizes()) return null
     this.busy++
     try {
       return await this.pool.run(task) as IndexResult
     } catch (err) {
       if (this.closed) return null
       const message = (err as Error).message
-      if (message.includes('native core is not built')) {
-        // Said once: every later task would fail the same way.
-        this.unavailable = true
-        log('warn', 'store', `building no indexes, every search reads everything: ${message}`)
-        return null
-      }
       this.failures++
       log('warn', 'store', `index worker failed on ${what}; queries read it whole: ${message}`)
       return null
@@ -99,6 +94,24 @@ export class Indexer {
         if (--this.busy === 0) for (const resolve of this.idlers.splice(0)) resolve()
       })
     }
+  }
+
+  /**
+   * Whether the tokenizer loads here, asked once: the worker loads the same addon, and without it every task would
+   * fail the same way. Loading it on this thread costs one small library with no libfuse.
+   */
+  private tokenizes (): boolean {
+    if (this.unavailable === null) {
+      try {
+        tokenizer()
+        this.unavailable = false
+      } catch (err) {
+        if (!(err instanceof TokenizerNotBuilt)) throw err
+        this.unavailable = true
+        log('warn', 'store', `building no indexes, every search reads everything: ${err.message}`)
+      }
+    }
+    return !this.unavailable
   }
 
   /** Resolves once no task is queued or running. */

@@ -1,4 +1,4 @@
-// The shared ring budget (lib/native/src/budget.h) on rings of its own: borrowing past the reserve, a spent pool
+// The shared ring budget (lib/native/fuse/budget.h) on rings of its own: borrowing past the reserve, a spent pool
 // refusing like a full ring (FULL, or whole lines dropped), an empty ring always taking its write, a release giving
 // back, a writer of one tenant waiting on the pool woken by another tenant's release, and the recount after a
 // takeover. Run by producer_test.c.

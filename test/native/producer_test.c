@@ -1,11 +1,12 @@
 // The ring producer, the tail buffer, the file table, writeback's stop and the takeover state on their own: plain C
-// and pthreads, linked with writeback_test.c and lib/native/src/intake.c, tail.c, files.c, writeback.c and state.c
-// (no N-API, no libfuse).
+// and pthreads, linked with writeback_test.c, budget_test.c, lib/native/fuse/intake.c, budget.c, tail.c, files.c,
+// writeback.c and state.c, and the store's lib/store/tokenizer/tokens.c (no N-API, no libfuse).
 // test/native.test.ts builds and runs it under AddressSanitizer + UBSan, and its threaded "block" part under
 // ThreadSanitizer:
 //
-//   cc -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=address,undefined -pthread -Ilib/native/src
-//     test/native/{producer,writeback}_test.c lib/native/src/{intake,tail,files,writeback,state}.c
+//   cc -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=address,undefined -pthread -Ilib/native/fuse -Ilib/store/tokenizer
+//     test/native/{producer,writeback,budget}_test.c lib/native/fuse/{intake,budget,tail,files,writeback,state}.c
+//     lib/store/tokenizer/tokens.c
 //   ./a.out [name-prefix...]
 //
 // Prints TAP (a line per test, "1..N" at the end) and exits 1 when a test failed.

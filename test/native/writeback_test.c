@@ -1,4 +1,4 @@
-// Writeback's side of a stop (lib/native/src/writeback.h): after the seal a file takes only the rest of a line its
+// Writeback's side of a stop (lib/native/fuse/writeback.h): after the seal a file takes only the rest of a line its
 // shipped bytes had begun, cut after its newline, and pieces that came ahead of a gap since the stop's last sync
 // are dropped. Run by producer_test.c.
 #include <errno.h>

@@ -1,6 +1,5 @@
-// The one typed interface to the native core (lib/native/src, built by bin/logfs-setup): the FUSE session on
-// libfuse 3's low-level API, the ring producer and the files' tails, which fs/ and ring/ use; and the store's
-// block tokenizer, which its index worker uses.
+// The one typed interface to the agent's native core (the C beside this file, built by bin/logfs-setup): the FUSE
+// session on libfuse 3's low-level API, the ring producer and the files' tails, which fs/ and ring/ use.
 import path from 'node:path'
 
 /** The ops C hands to JavaScript (session.h, enum lf_op). Writes, reads, flush and statfs never come here. */
@@ -64,7 +63,7 @@ export interface NativeCore {
   replyDir (req: number, size: number, offset: number, names: string[], inos: Float64Array, modes: Uint32Array): void
 
   /**
-   * Opens the state a restarted agent takes over (lib/native/src/state.h): the supervisor's memory file, or a
+   * Opens the state a restarted agent takes over (state.h): the supervisor's memory file, or a
    * private one (fd -1). Once per process; throws with the reason when the state cannot be used.
    */
   stateOpen (fd: number, memory: number, tailBytes: number): StateFound
@@ -79,7 +78,7 @@ export interface NativeCore {
 
   /**
    * A tenant's ring, carved from the state, holding up to `reserve` bytes of its own and the rest (to `capacity`)
-   * borrowed from the budget's pool (lib/native/src/budget.h); its index, or -1 when the state has no room for it.
+   * borrowed from the budget's pool (budget.h); its index, or -1 when the state has no room for it.
    */
   tenantNew (name: string, capacity: number, reserve: number, policy: Policy): number
   /** The ring's data and control block, shared with C and with the shipping workers. */
@@ -112,15 +111,6 @@ export interface NativeCore {
    * reason if it cannot. Whatever this process still had to write must be out first.
    */
   exec (file: string, args: string[]): never
-  /**
-   * The store's block tokens (src/tokens.h): the distinct hashes, ascending, of the tokens starting in
-   * [skip, end) of each piece (start, skip, end, limit) of `data`, running on up to limit; and per piece, 7
-   * numbers: the newlines in [start, end), then lines by the first level word in them (`levelHashes[i]` counted
-   * under `levelOf[i]`, 0 to 5).
-   */
-  blockTokens (data: Uint8Array, pieces: Int32Array, levelHashes: Uint32Array, levelOf: Uint8Array):
-  { hashes: Uint32Array, stats: Uint32Array }
-
   readonly constants: { HEADER: number, CONTROL_BYTES: number, CTL_SLOTS: number, FULL: number }
 }
 
@@ -139,9 +129,9 @@ export interface StateFound {
   sources: string[]
 }
 
-/** Where bin/logfs-setup builds the addon, from dist/lib/native/ (this file, compiled) or lib/native/. */
-const ADDON = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../../lib/native' : '.',
-  'build/Release/logfs_native.node')
+/** Where bin/logfs-setup builds the addon, from dist/lib/native/fuse/ (this file, compiled) or lib/native/fuse/. */
+const ADDON_DIR = __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../../../lib/native/fuse' : '.'
+const ADDON = path.resolve(__dirname, ADDON_DIR, 'build/Release/logfs_native.node')
 
 function load (): NativeCore {
   try {
@@ -156,10 +146,7 @@ function load (): NativeCore {
 
 let core: NativeCore | null = null
 
-/**
- * Loaded on first use, so commands that mount nothing (`logfs server`, queries) run without the addon; a server
- * without it builds no indexes, and its searches read everything.
- */
+/** Loaded on first use, so commands that mount nothing (`logfs server`, queries) run without the addon. */
 export const native: NativeCore = new Proxy({} as NativeCore, {
   get: (_target, key: keyof NativeCore) => (core ??= load())[key],
 })
