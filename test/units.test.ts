@@ -4,7 +4,7 @@ import t from 'tap'
 import { Ring } from '../lib/ring/ring'
 import { readRecords } from '../lib/ring/records'
 import { claimState } from '../lib/ring/state'
-import { native, Policy } from '../lib/native/fuse/native'
+import { native } from '../lib/native/fuse/native'
 import { globToRegExp } from '../lib/util/glob'
 import { parseDuration, parseSize } from '../lib/util/units'
 import { DEFAULT_NO_SHIP } from '../lib/fs/ops'
@@ -17,7 +17,7 @@ let rings = 0
 function producer (n: number): { ring: Ring, sources: number[] } {
   claimState()
   const name = `units-${rings++}`
-  const ring = Ring.create(name, MiB, MiB, Policy.Block)
+  const ring = Ring.create(name, MiB, MiB, native.constants.policy.block)
   if (!ring) throw new Error('no room for a ring in the state')
   return { ring, sources: Array.from({ length: n }, (_, i) => native.sourceNew(ring.index, `${name}/s${i}.log`)) }
 }
@@ -36,7 +36,7 @@ t.test('ring: records survive wrap-around and come back in order', async t => {
       const bytes = Buffer.alloc(size, (round + sizes.length) & 0xff)
       const id = sources[sizes.length % 2]
       const rc = native.write(id, bytes)
-      if (rc === native.constants.FULL) break
+      if (rc === native.constants.ring.full) break
       if (rc !== 0) throw new Error(`write answered ${rc}`)
       sizes.push(size)
       from.push(id)

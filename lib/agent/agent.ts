@@ -11,8 +11,7 @@ import { log } from '../util/log'
 import { Registry } from '../metrics/registry'
 import { AgentHttp, registerAgentMetrics } from './http'
 import type { AgentReport } from './report'
-import { GEN_FLOOR_ENV } from './state'
-import { HandoverError, openHandover, type Handover } from './handover'
+import { HandoverError, openHandover, protocol, type Handover } from './handover'
 import { native } from '../native/fuse/native'
 
 export interface AgentOptions {
@@ -53,7 +52,7 @@ export interface AgentOptions {
 export class Agent {
   /**
    * Cursors order generations first, so a new agent must take a generation above its predecessor's even when the
-   * clock went back meanwhile: a supervisor hands the last one down (GEN_FLOOR_ENV). An agent that takes over
+   * clock went back meanwhile: a supervisor hands the last one down (protocol().envGenFloor). An agent that takes over
    * goes on with its predecessor's generation: its sources' cursors go on too.
    */
   readonly gen: number
@@ -73,7 +72,7 @@ export class Agent {
   constructor (readonly options: AgentOptions) {
     // Before the rings: they live in the state, which a takeover finds full of the dead agent's bytes.
     this.handover = openHandover(options.memory, options.tailBytes)
-    this.gen = this.handover.gen ?? Math.max(Date.now(), Number(process.env[GEN_FLOOR_ENV] ?? 0) + 1)
+    this.gen = this.handover.gen ?? Math.max(Date.now(), Number(process.env[protocol().envGenFloor] ?? 0) + 1)
     native.stateGen(this.gen)
     if (options.configFile) {
       const watch = watchCollection(options.configFile, (c) => {
@@ -121,7 +120,7 @@ export class Agent {
 
   /**
    * Serves the mount: mounts it, or takes it over from an agent that died. Throws HandoverError when a takeover
-   * cannot be made; the caller then ends the old connection and has the supervisor start over (EXIT_RENEW).
+   * cannot be made; the caller then ends the old connection and has the supervisor start over (protocol().exitRenew).
    */
   async start (): Promise<void> {
     const { mode, fuseFd, failure } = this.handover

@@ -3,22 +3,16 @@
 // the state (lib/native/fuse/state.h). The first agent mounts; each one after it takes over the same connection
 // and state, so writers' open files keep working and unacknowledged ring bytes are shipped by the new agent. When
 // the state cannot be taken over (a version this build does not read, an agent that died before the kernel's
-// INIT), the agent ends the old connection and exits with EXIT_RENEW: the supervisor opens fresh descriptors and
+// INIT), the agent ends the old connection and exits with the renew code: the supervisor opens fresh descriptors and
 // the next agent mounts again, which breaks open files, as every restart did before.
 import { openState } from '../ring/state'
-
-/** The descriptors the supervisor passes, by number (lib/native/supervisor/protocol.h sets them). */
-export const STATE_FD_ENV = 'LOGFS_STATE_FD'
-export const FUSE_FD_ENV = 'LOGFS_FUSE_FD'
-/** How many times the supervisor had to give up a handover and mount again (lib/native/supervisor/protocol.h). */
-export const RENEWALS_ENV = 'LOGFS_RENEWALS'
+import { native, type Protocol } from '../native/fuse/native'
 
 /**
- * Exit codes the supervisor acts on: start the next agent at once, on the same descriptors or on fresh ones
- * (lib/native/supervisor/protocol.h has the same values).
+ * The supervisor's side of the protocol (lib/native/protocol.h, as the native core exports it): the names of the
+ * descriptors it passes and of the renewals so far, the exit codes it acts on, the signal and the events.
  */
-export const EXIT_HANDED_OVER = 3
-export const EXIT_RENEW = 4
+export const protocol = (): Protocol => native.constants.protocol
 
 export type HandoverMode = 'unsupervised' | 'fresh' | 'takeover' | 'unusable'
 
@@ -37,9 +31,10 @@ export interface Handover {
 /** The handover an agent starting now has: opens the state (the supervisor's, or a private one). */
 export function openHandover (memory: number, tailBytes: number, env: NodeJS.ProcessEnv = process.env):
   Handover {
-  const stateFd = descriptor(env[STATE_FD_ENV])
-  const fuseFd = descriptor(env[FUSE_FD_ENV])
-  const renewals = Number(env[RENEWALS_ENV] ?? 0) || 0
+  const { envStateFd, envFuseFd, envRenewals } = protocol()
+  const stateFd = descriptor(env[envStateFd])
+  const fuseFd = descriptor(env[envFuseFd])
+  const renewals = Number(env[envRenewals] ?? 0) || 0
   const none = { fuseFd: -1, gen: null, takeovers: 0, renewals }
   if (stateFd < 0 || fuseFd < 0) {
     openState(-1, memory, tailBytes)
@@ -62,7 +57,7 @@ function descriptor (value: string | undefined): number {
   return value !== undefined && Number.isInteger(fd) && fd >= 0 ? fd : -1
 }
 
-/** The handover could not be made; the supervisor must start over with a new mount (EXIT_RENEW). */
+/** The handover could not be made; the supervisor must start over with a new mount (protocol().exitRenew). */
 export class HandoverError extends Error {
   override name = 'HandoverError'
 }

@@ -4,7 +4,7 @@ import path from 'node:path'
 import { Agent } from '../agent/agent'
 import { readOutcome, readPid, releasePid, stateFile, writeOutcome, writePid, type Outcome } from '../agent/state'
 import { abortMount, cleanStale } from '../fs/mount'
-import { EXIT_HANDED_OVER, EXIT_RENEW, HandoverError } from '../agent/handover'
+import { HandoverError, protocol } from '../agent/handover'
 import { native } from '../native/fuse/native'
 import { log } from '../util/log'
 import { InputError, formatBytes, parseDuration } from '../util/units'
@@ -85,7 +85,7 @@ export async function mountCommand (mnt: string, f: MountFlags): Promise<void> {
     log('error', 'agent', `${err.message}; ending the old connection so the next agent mounts again: `
       + `open files on ${mountpoint} break`)
     await abortMount(mountpoint)
-    process.exit(EXIT_RENEW)
+    process.exit(protocol().exitRenew)
   }
   if (agent.handover.mode !== 'takeover') {
     const to = agent.options.servers.join(', ')
@@ -94,9 +94,9 @@ export async function mountCommand (mnt: string, f: MountFlags): Promise<void> {
   if (agent.handover.mode === 'fresh' || agent.handover.mode === 'takeover') {
     // The supervisor's SIGHUP (an upgrade): leave the mount and the state as they are for the next agent, which
     // takes both over; what this one took and did not answer, the kernel sends it again.
-    process.once('SIGUSR2', () => {
+    process.once(protocol().signalHandOver, () => {
       log('info', 'agent', 'handing the mount over to a new agent')
-      void agent.quiesce().then(() => process.exit(EXIT_HANDED_OVER))
+      void agent.quiesce().then(() => process.exit(protocol().exitHandedOver))
     })
   }
   const mounted = { mountpoint, pid: process.pid, gen: agent.gen, metrics: agent.metricsAddress }
@@ -113,16 +113,16 @@ export async function mountCommand (mnt: string, f: MountFlags): Promise<void> {
     })
     // The supervisor announces the mount once its pid file names it, so `logfs umount` right after `mounted`
     // finds the process to signal (see lib/native/supervisor/README.md).
-    process.send({ event: 'mounted', ...mounted })
+    process.send({ event: protocol().eventMounted, ...mounted })
   } else {
     writePid(pidFile)
-    if (f.json) emit('mounted', mounted)
+    if (f.json) emit(protocol().eventMounted, mounted)
   }
   onStopSignal(async (signal) => {
     // Whoever sent the signal (the supervisor, umount, a kill of this pid, systemd), the supervisor must not take
     // the exit that follows for a crash; the exit waits until the message is out.
     const told = new Promise<void>(resolve => {
-      if (process.send) process.send({ event: 'stopping' }, () => resolve())
+      if (process.send) process.send({ event: protocol().eventStopping }, () => resolve())
       else resolve()
     })
     log('info', 'agent',

@@ -3,7 +3,8 @@ import { execFile } from 'node:child_process'
 import { promises as fsp } from 'node:fs'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { native, type Dispatch } from '../native/fuse/native'
+import { native } from '../native/fuse/native'
+import { decoding, type RequestHandler } from '../native/fuse/requests'
 
 const run = promisify(execFile)
 
@@ -126,7 +127,7 @@ export class Mount {
   }
 }
 
-export async function mount (mnt: string, dispatch: Dispatch, onData: () => void,
+export async function mount (mnt: string, handle: RequestHandler, onData: () => void,
   options: MountOptions): Promise<Mount> {
   // A mount being taken over has nobody answering yet: a stat of it would wait for this very process.
   const st = options.takeover ? null : await fsp.stat(mnt).catch((err: NodeJS.ErrnoException) => {
@@ -145,7 +146,7 @@ export async function mount (mnt: string, dispatch: Dispatch, onData: () => void
       maxWrite: MAX_WRITE,
       // The kernel may keep names and attributes for a second, as libfuse's high-level API does by default.
       cacheSeconds: 1,
-    }, dispatch, onData)
+    }, decoding(handle), onData)
   } catch (err) {
     throw new MountError(`cannot mount ${mnt}: ${(err as Error).message}`)
   }

@@ -2,7 +2,8 @@
 // attributes, open/release and fsync. Writes and reads never come here: the native core answers them on the FUSE
 // threads, into the tenant's ring and the file's tail (lib/native/fuse/session.c). Each op arrives from the native
 // core with a request handle and is answered through native.reply*, now or later (fsync waits for the server).
-import { native, Op, SetAttr, type Dispatch } from '../native/fuse/native'
+import { native } from '../native/fuse/native'
+import type { AttrChanges, Request, RequestHandler } from '../native/fuse/requests'
 import type { Intake } from '../ring/intake'
 import { globToRegExp } from '../util/glob'
 import { log } from '../util/log'
@@ -87,8 +88,8 @@ export class LogFs {
       for (const c of n.children.values()) walk(c)
     }
     walk(this.tree.root)
-    const [refusedInC, , , tailBytes] = native.counts()
-    return { files, handles, tailBytes, refusedNames: this.refusedNames + refusedInC }
+    const { refusedNames, tailBytes } = native.counts()
+    return { files, handles, tailBytes, refusedNames: this.refusedNames + refusedNames }
   }
 
   /** `name` when the mount accepts it (names.ts); otherwise counts the refusal and throws its errno. */
@@ -114,13 +115,13 @@ export class LogFs {
   }
 
   /** The one entry point for ops from the native core; an op that throws is answered with its errno. */
-  readonly dispatch: Dispatch = (op, req, ino, name, ino2, name2, a, b, c, d, e, f, g, resent) => {
+  readonly dispatch: RequestHandler = (r) => {
     try {
-      if (resent && this.doneBefore(op, req, ino, name ?? '', ino2, name2 ?? '')) return
-      this.handle(op, req, ino, name ?? '', ino2, name2 ?? '', a, b, c, d, e, f, g)
+      if (r.resent && this.doneBefore(r)) return
+      this.handle(r)
     } catch (err) {
       if (!(err instanceof FsError)) log('error', 'fs', `unexpected failure: ${(err as Error).stack ?? String(err)}`)
-      if (req) native.replyErr(req, err instanceof FsError ? -err.errno : EIO)
+      if (r.req) native.replyErr(r.req, err instanceof FsError ? -err.errno : EIO)
     }
   }
 
@@ -129,72 +130,76 @@ export class LogFs {
    * change before it died (the journal has it), the change is answered as done instead of failing with EEXIST or
    * ENOENT; returns whether it was.
    */
-  private doneBefore (op: Op, req: number, ino: number, name: string, ino2: number, name2: string): boolean {
+  private doneBefore (r: Request): boolean {
+    if (r.op !== 'create' && r.op !== 'mkdir' && r.op !== 'unlink' && r.op !== 'rmdir' && r.op !== 'rename') {
+      return false
+    }
     const tree = this.tree
-    const parent = tree.get(ino)
-    const existing = parent.kind === 'dir' ? parent.children.get(name) : undefined
-    switch (op) {
-      case Op.Create:
+    const parent = tree.get(r.parent)
+    const existing = parent.kind === 'dir' ? parent.children.get(r.name) : undefined
+    switch (r.op) {
+      case 'create':
         if (existing?.kind !== 'file') return false
         existing.nlookup++
         existing.handles++
-        native.replyCreate(req, ...LogFs.attr(existing), existing.attr.ino)
+        native.replyCreate(r.req, ...LogFs.attr(existing), existing.attr.ino)
         return true
-      case Op.Mkdir:
+      case 'mkdir':
         if (existing?.kind !== 'dir') return false
-        this.entry(req, existing)
+        this.entry(r.req, existing)
         return true
-      case Op.Unlink:
-      case Op.Rmdir:
+      case 'unlink':
+      case 'rmdir':
         if (existing) return false
-        native.replyErr(req, 0)
+        native.replyErr(r.req, 0)
         return true
-      case Op.Rename: {
-        const to = tree.get(ino2)
-        if (existing || to.kind !== 'dir' || !to.children.has(name2)) return false
-        native.replyErr(req, 0)
+      case 'rename': {
+        const to = tree.get(r.newParent)
+        if (existing || to.kind !== 'dir' || !to.children.has(r.newName)) return false
+        native.replyErr(r.req, 0)
         return true
       }
-      default:
-        return false
     }
   }
 
-  private handle (op: Op, req: number, ino: number, name: string, ino2: number, name2: string,
-    a: number, b: number, c: number, d: number, e: number, f: number, g: number): void {
+  private handle (r: Request): void {
     const tree = this.tree
-    switch (op) {
-      case Op.Lookup:
-        return this.entry(req, tree.child(tree.dir(ino), this.checked(name)))
-      case Op.Forget:
-        return tree.forget(ino, a)
-      case Op.Getattr:
-        return native.replyAttr(req, ...LogFs.attr(tree.get(ino)))
-      case Op.Setattr:
-        return this.setattr(req, tree.get(ino), a, b, c, d, e, f, g)
-      case Op.Mkdir:
-        return this.entry(req, this.mkdir(tree.dir(ino), name, a))
-      case Op.Unlink:
-        return this.done(req, () => this.remove(tree.dir(ino), this.checked(name), false))
-      case Op.Rmdir:
-        return this.done(req, () => { this.remove(tree.dir(ino), this.checked(name), true); this.onTreeChange() })
-      case Op.Rename:
-        return this.done(req, () => this.rename(tree.dir(ino), name, tree.dir(ino2), name2, a))
-      case Op.Open:
-        return this.open(req, tree.file(ino), a)
-      case Op.Create: {
-        const file = this.create(tree.dir(ino), name, a)
+    switch (r.op) {
+      case 'lookup':
+        return this.entry(r.req, tree.child(tree.dir(r.parent), this.checked(r.name)))
+      case 'forget':
+        return tree.forget(r.ino, r.nlookup)
+      case 'getattr':
+        return native.replyAttr(r.req, ...LogFs.attr(tree.get(r.ino)))
+      case 'setattr':
+        return this.setattr(r.req, tree.get(r.ino), r.set)
+      case 'mkdir':
+        return this.entry(r.req, this.mkdir(tree.dir(r.parent), r.name, r.mode))
+      case 'unlink':
+        return this.done(r.req, () => this.remove(tree.dir(r.parent), this.checked(r.name), false))
+      case 'rmdir':
+        return this.done(r.req, () => {
+          this.remove(tree.dir(r.parent), this.checked(r.name), true)
+          this.onTreeChange()
+        })
+      case 'rename':
+        return this.done(r.req, () => this.rename(tree.dir(r.parent), r.name, tree.dir(r.newParent), r.newName,
+          r.flags))
+      case 'open':
+        return this.open(r.req, tree.file(r.ino), r.flags)
+      case 'create': {
+        const file = this.create(tree.dir(r.parent), r.name, r.mode)
         this.journal.write(file, file.parent)
         file.nlookup++
         file.handles++
-        return native.replyCreate(req, ...LogFs.attr(file), file.attr.ino)
+        return native.replyCreate(r.req, ...LogFs.attr(file), file.attr.ino)
       }
-      case Op.Release:
-        return tree.released(tree.file(ino))
-      case Op.Fsync:
-        return this.fsync(req, tree.file(ino))
-      case Op.Readdir:
-        return this.readdir(req, tree.dir(ino), a, b)
+      case 'release':
+        return tree.released(tree.file(r.ino))
+      case 'fsync':
+        return this.fsync(r.req, tree.file(r.ino))
+      case 'readdir':
+        return this.readdir(r.req, tree.dir(r.ino), r.size, r.offset)
     }
   }
 
@@ -266,21 +271,21 @@ export class LogFs {
     native.replyOpen(req, file.attr.ino)
   }
 
-  private setattr (req: number, node: Node, valid: number, mode: number, uid: number, gid: number, size: number,
-    atime: number, mtime: number): void {
+  private setattr (req: number, node: Node, set: AttrChanges): void {
     const now = Date.now()
-    if (valid & SetAttr.Size) {
+    if (set.size !== undefined) {
       if (node.kind !== 'file') throw new FsError(EISDIR, 'cannot truncate a directory')
-      this.resize(node, size)
+      this.resize(node, set.size)
     }
-    if (valid & SetAttr.Mode) node.attr.mode = (node.attr.mode & ~0o7777) | (mode & 0o7777)
-    if (valid & SetAttr.Uid) node.attr.uid = uid
-    if (valid & SetAttr.Gid) node.attr.gid = gid
-    if (valid & SetAttr.Atime) node.attr.atime = valid & SetAttr.AtimeNow ? now : atime
-    if (valid & SetAttr.Mtime) node.attr.mtime = valid & SetAttr.MtimeNow ? now : mtime
+    if (set.mode !== undefined) node.attr.mode = (node.attr.mode & ~0o7777) | (set.mode & 0o7777)
+    if (set.uid !== undefined) node.attr.uid = set.uid
+    if (set.gid !== undefined) node.attr.gid = set.gid
+    if (set.atime !== undefined) node.attr.atime = set.atime === 'now' ? now : set.atime
+    if (set.mtime !== undefined) node.attr.mtime = set.mtime === 'now' ? now : set.mtime
     node.attr.ctime = now
     this.journal.write(node)
-    if (node.kind === 'dir' && valid & (SetAttr.Mode | SetAttr.Uid | SetAttr.Gid)) this.onTreeChange()
+    const owner = set.mode !== undefined || set.uid !== undefined || set.gid !== undefined
+    if (node.kind === 'dir' && owner) this.onTreeChange()
     native.replyAttr(req, ...LogFs.attr(node))
   }
 

@@ -5,10 +5,9 @@
 // cursors, line cutting for the drop policy, waiting in order for the block policy, borrowing, counters); this
 // side makes rings and sources, frees acknowledged space and answers "is everything acknowledged?".
 import { Ring } from './ring'
-import { Stat } from './records'
 import { claimState } from './state'
 import { tenantOf } from '../util/sources'
-import { native, Policy } from '../native/fuse/native'
+import { native, type Policy } from '../native/fuse/native'
 
 export type FullPolicy = 'block' | 'drop'
 
@@ -48,7 +47,7 @@ export interface IntakeOptions {
   settings: (tenant: string) => { ringSize: number, policy: FullPolicy }
 }
 
-const policyOf = (p: FullPolicy): Policy => p === 'drop' ? Policy.Drop : Policy.Block
+const policyOf = (p: FullPolicy): Policy => native.constants.policy[p]
 
 export class Tenant {
   /** fsync callers, each waiting for the ring position that was the head when it asked. */
@@ -60,23 +59,23 @@ export class Tenant {
 
   /** A snapshot of the counters; the producer updates them on the FUSE threads. */
   get stats (): TenantStats {
-    const s = this.ring.stats
+    const r = this.ring
     return {
-      tenant: this.name, ringBytes: this.ring.capacity, ringUsed: this.ring.used, ringReserve: this.ring.reserve,
-      ringBorrowed: this.ring.borrowed, bytesIn: s[Stat.BytesIn],
-      linesIn: s[Stat.LinesIn], writes: s[Stat.Writes], droppedBytes: s[Stat.DroppedBytes],
-      droppedWrites: s[Stat.DroppedWrites], blockedWrites: s[Stat.BlockedWrites], waiting: s[Stat.Waiting],
+      tenant: this.name, ringBytes: r.capacity, ringUsed: r.used, ringReserve: r.reserve, ringBorrowed: r.borrowed,
+      bytesIn: r.stat('bytesIn'), linesIn: r.stat('linesIn'), writes: r.stat('writes'),
+      droppedBytes: r.stat('droppedBytes'), droppedWrites: r.stat('droppedWrites'),
+      blockedWrites: r.stat('blockedWrites'), waiting: r.stat('waiting'),
     }
   }
 
   /** Bytes of writes waiting for ring space under the block policy. */
-  get waitingBytes (): number { return this.ring.stats[Stat.WaitingBytes] }
+  get waitingBytes (): number { return this.ring.stat('waitingBytes') }
 }
 
 export const ENOSPC = -28
 export const EROFS = -30
 /** `write` could not take the bytes: the tenant's ring is full under the block policy (a FUSE thread waits). */
-export const FULL = native.constants.FULL
+export const FULL = native.constants.ring.full
 
 export class Intake {
   readonly tenants = new Map<string, Tenant>()
@@ -96,7 +95,7 @@ export class Intake {
     this.memory = state.memory
     state.tenants.forEach(([name, capacity, policy, reserve], index) => {
       const ring = new Ring(index, capacity, reserve)
-      this.tenants.set(name, new Tenant(name, ring, policy === Policy.Drop ? 'drop' : 'block'))
+      this.tenants.set(name, new Tenant(name, ring, policy === native.constants.policy.drop ? 'drop' : 'block'))
     })
     state.sources.forEach((path, id) => this.remember(new Source(id, path, tenantOf(path))))
     if (state.takeover) this.updatePolicies()
@@ -199,13 +198,13 @@ export class Intake {
 
   /** True when every accepted byte has been acknowledged and nobody waits. */
   get drained (): boolean {
-    for (const t of this.tenants.values()) if (t.ring.used > 0 || t.ring.stats[Stat.Waiting] > 0) return false
-    return native.counts()[4] === 0
+    for (const t of this.tenants.values()) if (t.ring.used > 0 || t.ring.stat('waiting') > 0) return false
+    return native.counts().reorderBytes === 0
   }
 
   /** Bytes accepted but not acknowledged: in rings, waiting for ring space, or waiting for writeback order. */
   pendingBytes (): number {
-    let n = native.counts()[4]
+    let n = native.counts().reorderBytes
     for (const t of this.tenants.values()) n += t.ring.used + t.waitingBytes
     return n
   }

@@ -1,31 +1,20 @@
-// The record layout of a ring, shared by the producer (lib/native/fuse/intake.h, which has the same constants)
-// and every reader: the main thread cutting batches and the shipping workers encoding them. No native code
-// here, so a worker thread loads none.
+// The record layout of a ring, shared by the producer (lib/native/fuse/intake.h, which defines it: the numbers
+// here are the ones the native core exports, native.constants.ring) and every reader: the main thread cutting
+// batches and the shipping workers encoding them. A worker loads the addon for these numbers on its first batch.
 //
 // Record layout, 8-byte aligned, at `pos % capacity`:
 //   u32 dataLength | u32 sourceId | f64 cursor offset | f64 timestamp (ms since epoch) | data bytes
-// A record never wraps: when fewer than HEADER bytes remain before the end of the buffer, both sides skip to
+// A record never wraps: when fewer than `header` bytes remain before the end of the buffer, both sides skip to
 // the start; when the header fits but the data does not, the producer writes a PAD record to the end.
 //
 // The control block: int64 head (published by the producer), tail (published by the main thread on
 // acknowledgement), "announced" (set by the producer when bytes arrive and nobody was told yet), the bytes the
 // tenant holds on loan from the shared pool (lib/native/fuse/budget.h), then the tenant's counters as doubles
-// (Stat), written by the producer.
+// (`stat`), written by the producer.
+import { native, type Constants } from '../native/fuse/native'
 
-export const HEADER = 24
-export const PAD = 0xffffffff
-export const CTL_HEAD = 0
-export const CTL_TAIL = 1
-export const CTL_ANNOUNCED = 2
-export const CTL_BORROWED = 3
-export const CTL_SLOTS = 4
-
-/** The producer's counters, in the order of intake.h's enum lf_stat. */
-export const enum Stat {
-  BytesIn, LinesIn, Writes, DroppedBytes, DroppedWrites, BlockedWrites, Waiting, WaitingBytes, Count,
-}
-
-export const CONTROL_BYTES = 8 * (CTL_SLOTS + Stat.Count)
+/** The layout the native core was built with. */
+export const layout = (): Constants['ring'] => native.constants.ring
 
 /**
  * The ring-size rule, for every place that takes a ring size: returns `bytes` when it may be one, else throws a
@@ -49,13 +38,14 @@ export interface RingRecord {
 const align8 = (n: number): number => (n + 7) & ~7
 
 /** The position just past the record (or skip) at `pos`. */
-export function nextRecord (u32: Uint32Array, capacity: number, pos: number): number {
+export function nextRecord (u32: Uint32Array, capacity: number, pos: number,
+  { header, pad } = layout()): number {
   const at = pos % capacity
   const room = capacity - at
-  if (room < HEADER) return pos + room
+  if (room < header) return pos + room
   const length = u32[at >> 2]
-  if (u32[(at >> 2) + 1] === PAD) return pos + room
-  return pos + align8(HEADER + length)
+  if (u32[(at >> 2) + 1] === pad) return pos + room
+  return pos + align8(header + length)
 }
 
 /**
@@ -64,9 +54,11 @@ export function nextRecord (u32: Uint32Array, capacity: number, pos: number): nu
  */
 export function readRecords (data: SharedArrayBuffer, control: SharedArrayBuffer, start: number, end: number,
   onRecord: (r: RingRecord) => void): void {
+  const ring = layout()
+  const { header, pad } = ring
   const ctl = new BigInt64Array(control)
-  const head = Number(Atomics.load(ctl, CTL_HEAD))
-  const tail = Number(Atomics.load(ctl, CTL_TAIL))
+  const head = Number(Atomics.load(ctl, ring.ctl.head))
+  const tail = Number(Atomics.load(ctl, ring.ctl.tail))
   if (start < tail || end > head || start > end) {
     throw new RangeError(`ring range [${start}, ${end}) is not inside the live range [${tail}, ${head})`)
   }
@@ -76,13 +68,13 @@ export function readRecords (data: SharedArrayBuffer, control: SharedArrayBuffer
   let pos = start
   while (pos < end) {
     const at = pos % capacity
-    const next = nextRecord(u32, capacity, pos)
-    if (capacity - at >= HEADER && u32[(at >> 2) + 1] !== PAD) {
+    const next = nextRecord(u32, capacity, pos, ring)
+    if (capacity - at >= header && u32[(at >> 2) + 1] !== pad) {
       onRecord({
         sourceId: u32[(at >> 2) + 1],
         offset: f64[(at >> 3) + 1],
         timestamp: f64[(at >> 3) + 2],
-        data: new Uint8Array(data, at + HEADER, u32[at >> 2]),
+        data: new Uint8Array(data, at + header, u32[at >> 2]),
       })
     }
     pos = next

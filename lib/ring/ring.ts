@@ -4,18 +4,15 @@
 //
 // Positions are monotonic byte counters (never wrapped), so a range [start, end) names the same bytes for as
 // long as it is unacknowledged and a resend after a reconnect reads exactly what was sent before.
-import { native, type Policy } from '../native/fuse/native'
-import {
-  CONTROL_BYTES, CTL_ANNOUNCED, CTL_BORROWED, CTL_HEAD, CTL_SLOTS, CTL_TAIL, HEADER, PAD, checkRingSize, nextRecord,
-} from './records'
-
+import { native, type Constants, type Policy, type StatName } from '../native/fuse/native'
+import { checkRingSize, layout, nextRecord } from './records'
 
 export class Ring {
   readonly data: SharedArrayBuffer
   readonly control: SharedArrayBuffer
-  /** The producer's counters (Stat). */
-  readonly stats: Float64Array
+  private readonly counters: Float64Array
   private readonly u32: Uint32Array
+  private readonly layout: Constants['ring']
   private readonly ctl: BigInt64Array
   tail: number
 
@@ -25,10 +22,6 @@ export class Ring {
    */
   static create (name: string, capacity: number, reserve: number, policy: Policy): Ring | null {
     checkRingSize(capacity, `ring capacity ${capacity}`)
-    // The layout is written down twice, in intake.h and records.ts; a build of one without the other must not run.
-    if (native.constants.HEADER !== HEADER || native.constants.CONTROL_BYTES !== CONTROL_BYTES) {
-      throw new Error('the native core was built for another ring layout: run bin/logfs-setup again')
-    }
     const index = native.tenantNew(name, capacity, reserve, policy)
     return index < 0 ? null : new Ring(index, capacity, Math.min(reserve, capacity))
   }
@@ -38,22 +31,26 @@ export class Ring {
     [this.data, this.control] = native.tenantBuffers(index)
     this.u32 = new Uint32Array(this.data)
     this.ctl = new BigInt64Array(this.control)
-    this.stats = new Float64Array(this.control, CTL_SLOTS * 8)
-    this.tail = Number(Atomics.load(this.ctl, CTL_TAIL))
+    this.layout = layout()
+    this.counters = new Float64Array(this.control, this.layout.ctlSlots * 8, this.layout.statCount)
+    this.tail = Number(Atomics.load(this.ctl, this.layout.ctl.tail))
   }
 
-  get head (): number { return Number(Atomics.load(this.ctl, CTL_HEAD)) }
+  /** One of the producer's counters; it updates them on the FUSE threads, this reads them without locking. */
+  stat (name: StatName): number { return this.counters[this.layout.stat[name]] }
+
+  get head (): number { return Number(Atomics.load(this.ctl, this.layout.ctl.head)) }
   get used (): number { return this.head - this.tail }
   get free (): number { return this.capacity - this.used }
   /** Bytes held past the reserve, on loan from the pool the tenants share. */
-  get borrowed (): number { return Number(Atomics.load(this.ctl, CTL_BORROWED)) }
+  get borrowed (): number { return Number(Atomics.load(this.ctl, this.layout.ctl.borrowed)) }
 
   /**
    * The producer added bytes since the last `clearAnnouncement`. While this is true it does not tell JS again,
    * so a busy ring costs one wake-up per batch rather than one per write; the shipper clears it when it cuts.
    */
-  get announced (): boolean { return Atomics.load(this.ctl, CTL_ANNOUNCED) !== 0n }
-  clearAnnouncement (): void { Atomics.store(this.ctl, CTL_ANNOUNCED, 0n) }
+  get announced (): boolean { return Atomics.load(this.ctl, this.layout.ctl.announced) !== 0n }
+  clearAnnouncement (): void { Atomics.store(this.ctl, this.layout.ctl.announced, 0n) }
 
   /**
    * The end of the longest run of whole records from `start` that spans at most `maxBytes` (at least one record),
@@ -63,11 +60,11 @@ export class Ring {
     const head = this.head
     let pos = start
     while (pos < head) {
-      const next = nextRecord(this.u32, this.capacity, pos)
+      const next = nextRecord(this.u32, this.capacity, pos, this.layout)
       if (next - start > maxBytes && pos > start) break
       const at = pos % this.capacity
       const source = this.u32[(at >> 2) + 1]
-      if (sources && this.capacity - at >= HEADER && source !== PAD) sources.add(source)
+      if (sources && this.capacity - at >= this.layout.header && source !== this.layout.pad) sources.add(source)
       pos = next
     }
     return pos
@@ -85,7 +82,7 @@ export class Ring {
     native.tenantDiscard(this.index, from, first)
     if (length > first) native.tenantDiscard(this.index, 0, length - first)
     this.tail = pos
-    Atomics.store(this.ctl, CTL_TAIL, BigInt(pos))
+    Atomics.store(this.ctl, this.layout.ctl.tail, BigInt(pos))
   }
 }
 

@@ -10,6 +10,8 @@ export interface Tokenizer {
    */
   blockTokens (data: Uint8Array, pieces: Int32Array, levelHashes: Uint32Array, levelOf: Uint8Array):
   { hashes: Uint32Array, stats: Uint32Array }
+  /** tokens.h's rules, which tokens.ts states for the query side (test/contract.test.ts compares them). */
+  readonly constants: { MIN_TOKEN: number, MAX_TOKEN: number, LEVELS: number }
 }
 
 /** The tokenizer addon cannot be loaded here: a server without it builds no indexes and reads everything. */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "constants.h"
 #include "files.h"
 #include "intake.h"
 #include "session.h"
@@ -244,17 +245,6 @@ static napi_value js_seal(napi_env env, napi_callback_info info) {
 static napi_value js_quiesce(napi_env env, napi_callback_info info) {
   ARGS(1);
   return queue_blocking(env, argv[0], 0, lf_session_quiesce, "logfs-quiesce");
-}
-
-static napi_value js_counts(napi_env env, napi_callback_info info) {
-  (void) info;
-  double v[5];
-  lf_session_counts(&v[0], &v[1], &v[2], &v[4]);
-  v[3] = (double) lf_files_tail_bytes();
-  napi_value arr;
-  napi_create_array_with_length(env, 5, &arr);
-  for (uint32_t i = 0; i < 5; i++) napi_set_element(env, arr, i, number(env, v[i]));
-  return arr;
 }
 
 // --- replies ---
@@ -699,7 +689,7 @@ static napi_value js_exec(napi_env env, napi_callback_info info) {
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     EXPORT("mount", js_mount), EXPORT("unmount", js_unmount), EXPORT("seal", js_seal), EXPORT("quiesce", js_quiesce),
-    EXPORT("counts", js_counts), EXPORT("replyErr", js_reply_err), EXPORT("replyEntry", js_reply_entry),
+    EXPORT("counts", lf_js_counts), EXPORT("replyErr", js_reply_err), EXPORT("replyEntry", js_reply_entry),
     EXPORT("replyAttr", js_reply_attr), EXPORT("replyCreate", js_reply_create), EXPORT("replyOpen", js_reply_open),
     EXPORT("replyDir", js_reply_dir), EXPORT("tenantNew", js_tenant_new), EXPORT("tenantPolicy", js_tenant_policy),
     EXPORT("tenantWake", js_tenant_wake), EXPORT("tenantFailWaiting", js_tenant_fail),
@@ -710,13 +700,9 @@ static napi_value init(napi_env env, napi_value exports) {
     EXPORT("fileTruncate", js_file_truncate), EXPORT("fileSize", js_file_size), EXPORT("exec", js_exec),
   };
   napi_define_properties(env, exports, sizeof props / sizeof *props, props);
-  napi_value consts;
-  napi_create_object(env, &consts);
-  const struct { const char *name; double value; } c[] = {
-    { "HEADER", LF_HEADER }, { "CONTROL_BYTES", LF_CONTROL_BYTES }, { "CTL_SLOTS", LF_CTL_SLOTS }, { "FULL", LF_FULL },
-  };
-  for (size_t i = 0; i < sizeof c / sizeof *c; i++) napi_set_named_property(env, consts, c[i].name, number(env, c[i].value));
-  napi_set_named_property(env, exports, "constants", consts);
+  napi_value constants = lf_constants(env);
+  if (constants == NULL) return throw_last(env);
+  napi_set_named_property(env, exports, "constants", constants);
   return exports;
 }
 

@@ -5,7 +5,7 @@
   "targets": [{
     "target_name": "logfs_native",
     "sources": ["addon.c", "session.c", "intake.c", "files.c", "tail.c", "writeback.c", "flusher.c",
-      "state.c", "shared.cc", "budget.c"],
+      "state.c", "shared.cc", "budget.c", "constants.c"],
     "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "<!@(pkg-config --cflags fuse3)"],
     "cflags_cc": ["-O2", "-Wall", "-Wextra"],
     "libraries": ["<!@(pkg-config --libs fuse3)"],

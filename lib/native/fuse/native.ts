@@ -2,22 +2,95 @@
 // session on libfuse 3's low-level API, the ring producer and the files' tails, which fs/ and ring/ use.
 import path from 'node:path'
 
-/** The ops C hands to JavaScript (session.h, enum lf_op). Writes, reads, flush and statfs never come here. */
-export const enum Op {
-  Lookup = 1, Forget, Getattr, Setattr, Mkdir, Unlink, Rmdir, Rename, Open, Create, Release, Fsync, Readdir,
-}
+/** The ops C hands to JavaScript, by name (session.h, enum lf_op). Writes, reads, flush and statfs never come here. */
+export const OP_NAMES = ['lookup', 'forget', 'getattr', 'setattr', 'mkdir', 'unlink', 'rmdir', 'rename', 'open',
+  'create', 'release', 'fsync', 'readdir'] as const
+export type OpName = typeof OP_NAMES[number]
 
-/** setattr's `valid` bits (session.h, enum lf_set). */
-export const enum SetAttr {
-  Mode = 1 << 0, Uid = 1 << 1, Gid = 1 << 2, Size = 1 << 3, Atime = 1 << 4, Mtime = 1 << 5,
-  AtimeNow = 1 << 7, MtimeNow = 1 << 8,
+/** setattr's `valid` bits, by name (session.h, enum lf_set). */
+export const SET_ATTR_NAMES = ['mode', 'uid', 'gid', 'size', 'atime', 'mtime', 'atimeNow', 'mtimeNow'] as const
+
+/** The producer's counters in a ring's control block, by name (intake.h, enum lf_stat). */
+export const STAT_NAMES = ['bytesIn', 'linesIn', 'writes', 'droppedBytes', 'droppedWrites', 'blockedWrites',
+  'waiting', 'waitingBytes'] as const
+export type StatName = typeof STAT_NAMES[number]
+
+/** The control block's int64 slots, by name (intake.h, enum lf_ctl). */
+export const CTL_NAMES = ['head', 'tail', 'announced', 'borrowed'] as const
+
+/** A full ring's policies (intake.h, enum lf_policy). */
+export const POLICY_NAMES = ['block', 'drop'] as const
+export type PolicyName = typeof POLICY_NAMES[number]
+/** A policy as C takes it: a value of `constants.policy`. */
+export type Policy = number
+
+/** The agent <-> supervisor protocol (lib/native/protocol.h; lib/native/supervisor/README.md describes it). */
+export interface Protocol {
+  /** The descriptors an agent is started with, by number. */
+  channelFd: number
+  fuseFd: number
+  stateFd: number
+  /** Exit codes the supervisor acts on: start the next agent at once, on the same descriptors or on fresh ones. */
+  exitHandedOver: number
+  exitRenew: number
+  /** Environment names: the held descriptors, renewals so far, the cursor generation floor, the log level. */
+  envFuseFd: string
+  envStateFd: string
+  envRenewals: string
+  envGenFloor: string
+  envLogLevel: string
+  /** The signal that asks an agent to hand over. */
+  signalHandOver: NodeJS.Signals
+  /** Events on the channel (agent → supervisor), then the supervisor's own under --json. */
+  eventMounted: string
+  eventStopping: string
+  eventRestarting: string
+  eventHandedOver: string
 }
 
 /**
- * One op from a FUSE thread. `req` names the request for the reply functions (0: answered already). The meaning
- * of ino2, name2 and a..g depends on the op; session.h (struct lf_call) lists them.
+ * The values C was built with (constants.c): TypeScript reads these and never writes them down again.
+ * test/contract.test.ts checks the names on both sides are the same.
  */
-export type Dispatch = (op: Op, req: number, ino: number, name: string | null, ino2: number, name2: string | null,
+export interface Constants {
+  ring: {
+    /** Bytes of a record's header, and the source id of a record that pads to the end of the ring. */
+    header: number
+    pad: number
+    /** Bytes of a ring's control block: ctlSlots int64 slots, then statCount doubles. */
+    controlBytes: number
+    ctlSlots: number
+    statCount: number
+    /** write(): the ring is full under the block policy (JS never waits). */
+    full: number
+    ctl: Record<typeof CTL_NAMES[number], number>
+    stat: Record<StatName, number>
+  }
+  policy: Record<PolicyName, Policy>
+  op: Record<OpName, number>
+  setAttr: Record<typeof SET_ATTR_NAMES[number], number>
+  protocol: Protocol
+}
+
+/** The C side's counters (session.h, files.h). */
+export interface Counts {
+  /** Names refused as not UTF-8. */
+  refusedNames: number
+  /** Writes and reads answered in C. */
+  writes: number
+  reads: number
+  /** Bytes held in the files' tails. */
+  tailBytes: number
+  /** Writeback bytes that came ahead of the bytes before them (accepted, not yet in a ring: see writeback.h). */
+  reorderBytes: number
+}
+
+/**
+ * One op from a FUSE thread, as the binding passes it. `req` names the request for the reply functions (0:
+ * answered already). The meaning of ino2, name2 and a..g depends on the op; session.h (struct lf_call) lists them.
+ * Only requests.ts reads it: everything else takes the decoded Request.
+ */
+export type Dispatch = (op: number, req: number, ino: number, name: string | null, ino2: number, name2: string | null,
   a: number, b: number, c: number, d: number, e: number, f: number, g: number, resent: number) => void
 
 export interface MountSettings {
@@ -49,11 +122,7 @@ export interface NativeCore {
   seal (maxMs: number, done: () => void): void
   /** Writeback mode, before a handover: ends the flusher off the JS thread, then calls `done` (lf_session_quiesce). */
   quiesce (done: () => void): void
-  /**
-   * Names refused as not UTF-8, writes and reads answered in C, bytes held in tails, and writeback bytes that came
-   * ahead of the bytes before them (accepted, not yet in a ring: see writeback.h).
-   */
-  counts (): [refusedNames: number, writes: number, reads: number, tailBytes: number, reorderBytes: number]
+  counts (): Counts
 
   replyErr (req: number, errno: number): void
   replyEntry (req: number, ...attr: Attr): void
@@ -92,7 +161,7 @@ export interface NativeCore {
   /** A new source in a tenant (-1: the tenant has no ring, its writes fail with ENOSPC); returns its id. */
   sourceNew (tenant: number, path: string): number
   sourceNext (source: number): number
-  /** The producer, from the JS thread: 0, a negative errno, or constants.FULL (it never waits here). */
+  /** The producer, from the JS thread: 0, a negative errno, or constants.ring.full (it never waits here). */
   write (source: number, bytes: Uint8Array): number
   /** Stop taking writes, except the rest of a started line. */
   close (): void
@@ -111,10 +180,8 @@ export interface NativeCore {
    * reason if it cannot. Whatever this process still had to write must be out first.
    */
   exec (file: string, args: string[]): never
-  readonly constants: { HEADER: number, CONTROL_BYTES: number, CTL_SLOTS: number, FULL: number }
+  readonly constants: Constants
 }
-
-export const enum Policy { Block = 0, Drop = 1 }
 
 /** What stateOpen found: with `takeover`, the rings and sources of a dead agent, by index. */
 export interface StateFound {

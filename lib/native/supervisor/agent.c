@@ -96,7 +96,7 @@ static void restart_after_crash(struct sv *sv, const char *how) {
   sv_log(sv, SV_ERROR, "supervisor", "agent died (%s); starting a new one%s", how, in);
   if (sv->json) {
     char ev[128];
-    int n = snprintf(ev, sizeof ev, "{\"event\":\"restarting\",\"reason\":\"%s\",\"delayMs\":%d}\n", how, delay);
+    int n = snprintf(ev, sizeof ev, "{\"event\":\"" LF_EVENT_RESTARTING "\",\"reason\":\"%s\",\"delayMs\":%d}\n", how, delay);
     sv_emit(sv, ev, (size_t) n);
   }
   sv->restart_at = now + delay;

@@ -95,7 +95,7 @@ void sv_hand_off(struct sv *sv) {
   sv->handed_off = 1;
   sv_log(sv, SV_INFO, "supervisor", "handed the mount over to the new supervisor; this one exits when stopped");
   if (sv->json) {
-    static const char ev[] = "{\"event\":\"handedOver\"}\n";
+    static const char ev[] = "{\"event\":\"" LF_EVENT_HANDED_OVER "\"}\n";
     sv_emit(sv, ev, sizeof ev - 1);
   }
   if (sv->stopping) sv_end(sv, 0);

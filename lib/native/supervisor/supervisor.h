@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "protocol.h"
+#include "../protocol.h"
 
 /**
  * A line at most this long: the longest message is `mounted` with a mount point (PATH_MAX, escaped). A longer

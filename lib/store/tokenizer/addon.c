@@ -67,6 +67,18 @@ static napi_value init(napi_env env, napi_value exports) {
     { "blockTokens", NULL, js_block_tokens, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof *props, props);
+  /* The token rules lib/store/tokens.ts states too (it hashes query tokens where no addon is built):
+   * test/contract.test.ts compares them, and the hashes of both sides on the same bytes. */
+  const struct { const char *name; double value; } c[] = {
+    { "MIN_TOKEN", LF_MIN_TOKEN }, { "MAX_TOKEN", LF_MAX_TOKEN }, { "LEVELS", LF_LEVELS },
+  };
+  napi_value constants, v;
+  napi_create_object(env, &constants);
+  for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
+    napi_create_double(env, c[i].value, &v);
+    napi_set_named_property(env, constants, c[i].name, v);
+  }
+  napi_set_named_property(env, exports, "constants", constants);
   return exports;
 }
 

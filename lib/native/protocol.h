@@ -1,7 +1,8 @@
-/* The contract between the supervisor and the agent it runs (the Node program lib/cli/mount.ts runs with
- * --no-supervise), in one place for the C side; README.md beside this file describes it whole. The agent's
- * TypeScript states the same values: lib/agent/handover.ts (descriptors' env names, exit codes), lib/agent/state.ts
- * (LOGFS_GEN_FLOOR, the pid file) and lib/cli/mount.ts (events, SIGUSR2). */
+/* The contract between the supervisor (lib/native/supervisor) and the agent it runs (the Node program
+ * lib/cli/mount.ts runs with --no-supervise), in one place for both products: the supervisor includes it, and the
+ * agent's addon (lib/native/fuse/constants.c) exports every value to TypeScript as native.constants.protocol, which
+ * lib/agent/handover.ts, lib/agent/state.ts and lib/cli/mount.ts read. The one header shared across products
+ * (test/imports.test.ts allows exactly this one). supervisor/README.md describes the protocol whole; version 1. */
 #ifndef LOGFS_PROTOCOL_H
 #define LOGFS_PROTOCOL_H
 
@@ -21,7 +22,8 @@
 /* The cursor generation of the last agent that mounted: the next one starts above it, since a restart must never
  * go back in cursor order. */
 #define LF_ENV_GEN_FLOOR "LOGFS_GEN_FLOOR"
-/* debug|info|warn|error, read by both (lib/util/log.ts). */
+/* debug|info|warn|error, read by both. lib/util/log.ts (which loads no addon: a server logs too) names it as well;
+ * test/contract.test.ts checks the two agree, and that both write the same line. */
 #define LF_ENV_LOG_LEVEL "LOGFS_LOG_LEVEL"
 
 /* The agent's exit codes the supervisor acts on. HANDED_OVER: it handed the mount over on request, the next agent
@@ -32,9 +34,13 @@
 
 /* Asks the agent to hand over (it exits with LF_EXIT_HANDED_OVER). SIGTERM and SIGINT stop it. */
 #define LF_SIGNAL_HAND_OVER SIGUSR2
+#define LF_SIGNAL_HAND_OVER_NAME "SIGUSR2"
 
 /* The events the agent sends on the channel, {"event":NAME,...} a line each. */
 #define LF_EVENT_MOUNTED "mounted"
 #define LF_EVENT_STOPPING "stopping"
+/* The supervisor's own events, on its stdout under --json. */
+#define LF_EVENT_RESTARTING "restarting"
+#define LF_EVENT_HANDED_OVER "handedOver"
 
 #endif
