@@ -2,7 +2,8 @@
 // Plain C with pthreads only (no libfuse, no N-API), so it is tested on its own under AddressSanitizer
 // (test/native/producer_test.c).
 //
-// The ring is shared with JavaScript, which reads it (lib/ring/ring.ts has the same record layout) and frees it.
+// The ring is shared with JavaScript, which reads it (lib/ring/records.ts, with the numbers below as constants.c
+// exports them) and frees it.
 // Record layout, 8-byte aligned, at `pos % capacity`:
 //   u32 dataLength | u32 sourceId | f64 cursor offset | f64 timestamp (ms since epoch) | data bytes
 // A record never wraps: when fewer than LF_HEADER bytes remain before the end, both sides skip to the start;
@@ -27,7 +28,7 @@
 
 enum lf_policy { LF_BLOCK = 0, LF_DROP = 1 };
 
-/** Slots of a tenant's control block (int64), shared with JS (lib/ring/ring.ts). */
+/** Slots of a tenant's control block (int64), shared with JS (lib/ring/ring.ts, by the names constants.c gives). */
 /** LF_CTL_BORROWED: bytes the tenant holds on loan from the shared pool (budget.h). */
 enum lf_ctl { LF_CTL_HEAD = 0, LF_CTL_TAIL = 1, LF_CTL_ANNOUNCED = 2, LF_CTL_BORROWED = 3, LF_CTL_SLOTS = 4 };
 /** Counters (double), after the control slots in the same shared block; JS reads them without locking. */
