@@ -322,8 +322,8 @@ export class ClusterStore extends EventEmitter implements LogStore {
   }
 
   metrics (): StoreMetric[] {
-    const gauge = (name: string, help: string, value: StoreMetric['value']): StoreMetric =>
-      ({ name, help, type: 'gauge', value })
+    const gauge = (name: string, help: string, value: StoreMetric['value'], labels?: string[]): StoreMetric =>
+      ({ name, help, type: 'gauge', value, labels })
     const counter = (name: string, help: string, value: () => number): StoreMetric =>
       ({ name, help, type: 'counter', value })
     const bytes = (): number => { let n = 0; for (const s of this.sources.values()) n += s.bytes; return n }
@@ -334,7 +334,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
       gauge('logfs_jetstream_streams', 'Tenant streams the gateway follows.', () => this.mirrors.size),
       gauge('logfs_jetstream_stream_max_bytes',
         "A tenant stream's max_bytes as this gateway set it up: --retention-size, or less where it did not fit.",
-        () => [...this.granted].map(([tenant, n]) => [{ tenant }, n])),
+        () => [...this.granted].map(([tenant, n]) => [{ tenant }, n]), ['tenant']),
       gauge('logfs_jetstream_streams_fitted',
         'Tenant streams this gateway set up smaller than --retention-size: the cluster had no room for more.',
         () => [...this.granted.values()].filter(n => n < this.options.maxBytes).length),

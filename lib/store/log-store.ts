@@ -32,6 +32,8 @@ export interface StoreMetric {
   type: 'gauge' | 'counter'
   /** One figure, or one per label set. */
   value: () => number | Array<[Record<string, string>, number]>
+  /** The label names of the label sets `value` gives, if it gives several. */
+  labels?: string[]
 }
 
 /** Emits `append` (source: SourceIndex) after new bytes of a source are durable (or, for a gateway, replicated). */
