@@ -5,7 +5,8 @@
 //
 // The producer's "stop" flag is process-wide and cannot be cleared (native.close()), so the stop test is the last.
 import t from 'tap'
-import { ENOSPC, EROFS, FULL, Intake, type FullPolicy, type Tenant } from '../lib/ring/intake'
+import { FULL, Intake, type FullPolicy, type Tenant } from '../lib/ring/intake'
+import { ENOSPC, EROFS } from '../lib/util/errno'
 import { readRecords } from '../lib/ring/records'
 import { openState } from '../lib/ring/state'
 import { NL } from '../lib/util/bytes'

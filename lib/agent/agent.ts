@@ -1,5 +1,6 @@
 // The agent: one mount, its rings and its shipping workers, with an orderly stop that ships what is buffered.
-import { Intake, type FullPolicy, EROFS } from '../ring/intake'
+import { Intake, type FullPolicy } from '../ring/intake'
+import { EROFS } from '../util/errno'
 import { Shipper } from '../ship/shipper'
 import { NodeClaim, NodeHeldError } from '../ship/claim'
 import { InputError } from '../util/units'

@@ -6,17 +6,13 @@ import { native, Op, SetAttr, type Dispatch } from '../native/fuse/native'
 import type { Intake } from '../ring/intake'
 import { globToRegExp } from '../util/glob'
 import { log } from '../util/log'
-import {
-  EINVAL, EISDIR, FsError, type DirNode, type FileNode, type Node, S_IFDIR, Tree, type TreeOptions,
-} from './tree'
+import { EFBIG, EINVAL, EIO, EISDIR, ENOSPC } from '../util/errno'
+import { FsError, type DirNode, type FileNode, type Node, S_IFDIR, Tree, type TreeOptions } from './tree'
 import { nameErrno } from './names'
 import { Journal } from './journal'
 import { tenantOf } from '../util/sources'
 import type { TenantSettings } from '../config/collection'
 
-const EIO = 5
-const ENOSPC = -28
-const EFBIG = -27
 const O_ACCMODE = 3
 const O_WRONLY = 1
 const O_RDWR = 2
@@ -120,7 +116,7 @@ export class LogFs {
       this.handle(op, req, ino, name ?? '', ino2, name2 ?? '', a, b, c, d, e, f, g)
     } catch (err) {
       if (!(err instanceof FsError)) log('error', 'fs', `unexpected failure: ${(err as Error).stack ?? String(err)}`)
-      if (req) native.replyErr(req, err instanceof FsError ? -err.errno : EIO)
+      if (req) native.replyErr(req, -(err instanceof FsError ? err.errno : EIO))
     }
   }
 
@@ -288,7 +284,7 @@ export class LogFs {
     if (!file.source) return native.replyErr(req, 0)
     // Durable means acknowledged by the server, so fsync waits for that, within a bound.
     let answered = false
-    const timer = setTimeout(() => { answered = true; native.replyErr(req, EIO) }, this.options.fsyncWaitMs)
+    const timer = setTimeout(() => { answered = true; native.replyErr(req, -EIO) }, this.options.fsyncWaitMs)
     this.intake.whenAcked(file.source.tenant, () => {
       if (answered) return
       clearTimeout(timer)

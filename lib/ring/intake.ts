@@ -73,8 +73,6 @@ export class Tenant {
   get waitingBytes (): number { return this.ring.stats[Stat.WaitingBytes] }
 }
 
-export const ENOSPC = -28
-export const EROFS = -30
 /** `write` could not take the bytes: the tenant's ring is full under the block policy (a FUSE thread waits). */
 export const FULL = native.constants.FULL
 
@@ -210,8 +208,8 @@ export class Intake {
     return n
   }
 
-  /** Writers still waiting at shutdown get an error instead of hanging forever. */
+  /** Writers still waiting at shutdown get `errno` (negative: lib/util/errno.ts) instead of hanging forever. */
   failWaiting (errno: number): void {
-    for (const t of this.tenants.values()) native.tenantFailWaiting(t.index, Math.abs(errno))
+    for (const t of this.tenants.values()) native.tenantFailWaiting(t.index, -errno)
   }
 }
