@@ -4,7 +4,7 @@
 // `--loss` with --quick) ends with the loss window of an agent SIGKILL in both cache modes, with and without the
 // handover (bench/killrun.ts).
 // Every workload runs against every target on this machine, one after the other, so targets compare within one
-// run (ratios), not across runs on a noisy machine; see README "Benchmarks".
+// run (ratios), not across runs on a noisy machine; see docs/benchmarks.md.
 // Output: the issue's figures and every row as Markdown on stdout, and .md, .json and .svg under bench/results/.
 import fs from 'node:fs'
 import os from 'node:os'

@@ -33,7 +33,7 @@ export interface AgentOptions {
   batchBytes: number
   lingerMs: number
   tailBytes: number
-  /** writethrough (default) or writeback: the kernel's page cache takes writes; see README "Cache modes". */
+  /** writethrough (default) or writeback: the kernel's page cache takes writes; see docs/cache-modes.md. */
   cache: CacheMode
   /** Writeback mode: how often dirty pages are handed to logfs, bounding delivery latency. */
   flushMs: number
