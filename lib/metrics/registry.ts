@@ -25,6 +25,10 @@ function samples (v: number | Sample[], put: (labels: Labels, n: number) => void
 export class Registry {
   private readonly registry = new client.Registry()
 
+  // A collect giving label sets must name their labels (prom-client refuses undeclared ones when scraped): the
+  // overloads make forgetting them a type error.
+  counter (name: string, help: string, collect: () => number): void
+  counter (name: string, help: string, collect: Collect, labelNames: string[] | undefined): void
   counter (name: string, help: string, collect: Collect, labelNames: string[] = []): void {
     new client.Counter({
       name, help, labelNames, registers: [this.registry],
@@ -32,6 +36,8 @@ export class Registry {
     })
   }
 
+  gauge (name: string, help: string, collect: () => number): void
+  gauge (name: string, help: string, collect: Collect, labelNames: string[] | undefined): void
   gauge (name: string, help: string, collect: Collect, labelNames: string[] = []): void {
     new client.Gauge({
       name, help, labelNames, registers: [this.registry],
