@@ -1,5 +1,6 @@
 // Shell-style globs (`*`, `?`, `[...]`, and `**` across directories) compiled by picomatch to regular expressions.
 import picomatch from 'picomatch'
+import { InputError } from './units'
 
 const OPTIONS: picomatch.PicomatchOptions = {
   // `*` and `?` match a leading dot too: `.hidden.log` is a log file like any other.
@@ -14,6 +15,9 @@ const OPTIONS: picomatch.PicomatchOptions = {
   // match `**.[0-9]`).
   flags: 's',
 }
+
+/** A glob as an error names it: its start, when it is long. */
+const shown = (glob: string): string => JSON.stringify(glob.length > 100 ? glob.slice(0, 100) + '…' : glob)
 
 /** More `**` inside names than this would compile to too many alternatives (2 per `**`). */
 const MAX_INNER_GLOBSTARS = 4
@@ -33,14 +37,19 @@ function alternatives (glob: string): string[] {
     const after = parts[i]
     const segment = (before === '' || before.endsWith('/')) && (after === '' || after.startsWith('/'))
     if (!segment && ++inner > MAX_INNER_GLOBSTARS) {
-      throw new Error(`glob ${JSON.stringify(glob)} has more than ${MAX_INNER_GLOBSTARS} ** inside names`)
+      throw new InputError(`glob ${shown(glob)} has more than ${MAX_INNER_GLOBSTARS} ** inside names`)
     }
     out = segment ? out.map(p => p + '**' + after) : out.flatMap(p => [p + '*' + after, p + '*/**/*' + after])
   }
   return out
 }
 
+/** The regular expression of `glob`; an InputError names a glob that cannot be one (e.g. `[z-a]`). */
 export function globToRegExp (glob: string): RegExp {
-  const sources = alternatives(glob).map(p => picomatch.makeRe(p, OPTIONS).source)
-  return new RegExp(sources.join('|'), OPTIONS.flags)
+  const patterns = alternatives(glob)
+  try {
+    return new RegExp(patterns.map(p => picomatch.makeRe(p, OPTIONS).source).join('|'), OPTIONS.flags)
+  } catch (err) {
+    throw new InputError(`glob ${shown(glob)}: ${(err as Error).message}`)
+  }
 }
