@@ -30,18 +30,21 @@ export class Registry {
   counter (name: string, help: string, collect: () => number): void
   counter (name: string, help: string, collect: Collect, labelNames: string[] | undefined): void
   counter (name: string, help: string, collect: Collect, labelNames: string[] = []): void {
-    new client.Counter({
-      name, help, labelNames, registers: [this.registry],
-      collect () { this.reset(); samples(collect(), (labels, n) => this.inc(labels, n)) },
-    })
+    this.collected(client.Counter, name, help, collect, labelNames)
   }
 
   gauge (name: string, help: string, collect: () => number): void
   gauge (name: string, help: string, collect: Collect, labelNames: string[] | undefined): void
   gauge (name: string, help: string, collect: Collect, labelNames: string[] = []): void {
-    new client.Gauge({
+    this.collected(client.Gauge, name, help, collect, labelNames)
+  }
+
+  /** A metric read from `collect` when scraped: reset to zero, then each sample added. */
+  private collected (Kind: typeof client.Counter | typeof client.Gauge, name: string, help: string, collect: Collect,
+    labelNames: string[]): void {
+    new Kind({
       name, help, labelNames, registers: [this.registry],
-      collect () { this.reset(); samples(collect(), (labels, n) => this.set(labels, n)) },
+      collect () { this.reset(); samples(collect(), (labels, n) => this.inc(labels, n)) },
     })
   }
 
