@@ -5,7 +5,7 @@
 // handover (bench/killrun.ts).
 // Every workload runs against every target on this machine, one after the other, so targets compare within one
 // run (ratios), not across runs on a noisy machine; see README "Benchmarks".
-// Output: the issue's figures and every row as Markdown on stdout, and .md, .json and .svg under bench/results/.
+// Output: the headline figures (bench/figures.ts) and every row as Markdown on stdout, and .md, .json and .svg under bench/results/.
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
