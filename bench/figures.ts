@@ -1,5 +1,6 @@
-// The write-path figures, one row each, one column per target, with the goal where there is one: the headline of a comparison run. Every value is read from the run's rows (bench/report.ts shows
-// them all); nothing here is measured.
+// The write-path figures, one row each, one column per target, with the goal where there is one: the headline
+// of a comparison run. Every value is read from the run's rows (bench/report.ts shows them all); nothing here is
+// measured.
 import { rssCell, show } from './report'
 import type { Row } from './row'
 import type { TargetName } from './targets'
