@@ -7,7 +7,7 @@
 import t from 'tap'
 import { ENOSPC, EROFS, FULL, Intake, type FullPolicy, type Tenant } from '../lib/ring/intake'
 import { readRecords } from '../lib/ring/records'
-import { openState } from '../lib/ring/state'
+import { openMemfd } from '../lib/ring/memfd'
 import { NL } from '../lib/util/bytes'
 
 const MiB = 1024 * 1024
@@ -15,7 +15,7 @@ const KiB = 1024
 
 // The budget every Intake of this process shares: the first test spends it; the others give each tenant its whole
 // ring as reserve, so that only a full ring makes them wait.
-openState(-1, MiB + MiB / 2, 4096)
+openMemfd(-1, MiB + MiB / 2, 4096)
 
 function intake (policy: FullPolicy, reserve = MiB): Intake {
   return new Intake({ reserve, settings: () => ({ ringSize: MiB, policy }) })

@@ -6,7 +6,7 @@
 // side makes rings and sources, frees acknowledged space and answers "is everything acknowledged?".
 import { Ring } from './ring'
 import { Stat } from './records'
-import { claimState } from './state'
+import { claimMemfd } from './memfd'
 import { tenantOf } from '../util/sources'
 import { native, Policy } from '../native/fuse/native'
 
@@ -87,12 +87,12 @@ export class Intake {
   /** Called once per tenant that could not get a ring: the state's tenant table or address space is spent. */
   onNoRing: (tenant: string) => void = () => {}
   private readonly refused = new Set<string>()
-  /** The budget of bytes all rings hold, as the state has it (a takeover keeps the first agent's). */
+  /** The budget of bytes all rings hold, as the memfd has it (a takeover keeps the first agent's). */
   readonly memory: number
 
   constructor (readonly options: IntakeOptions) {
     // After a takeover the dead agent's rings and sources go on: same indexes, cursors, unacknowledged bytes.
-    const state = claimState()
+    const state = claimMemfd()
     this.memory = state.memory
     state.tenants.forEach(([name, capacity, policy, reserve], index) => {
       const ring = new Ring(index, capacity, reserve)
