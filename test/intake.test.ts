@@ -254,8 +254,8 @@ t.test('updatePolicies: a tenant switched to drop drops instead of answering FUL
   t.equal(ix.write(web, line), 0)
 })
 
-t.test('no ring: a tenant whose ring the state has no room for gets ENOSPC on its writes', async t => {
-  // The state's address space for rings is 256 GiB: only a ring larger than that finds no room.
+t.test('no ring: a tenant whose ring the memfd has no room for gets ENOSPC on its writes', async t => {
+  // The memfd's address space for rings is 256 GiB: only a ring larger than that finds no room.
   const ringSize = (name: string): number => name === 'first' ? MiB : 512 * 1024 * MiB
   const ix = new Intake({ reserve: MiB, settings: name => ({ ringSize: ringSize(name), policy: 'block' }) })
   const refused: string[] = []

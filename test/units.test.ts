@@ -18,7 +18,7 @@ function producer (n: number): { ring: Ring, sources: number[] } {
   claimMemfd()
   const name = `units-${rings++}`
   const ring = Ring.create(name, MiB, MiB, Policy.Block)
-  if (!ring) throw new Error('no room for a ring in the state')
+  if (!ring) throw new Error('no room for a ring in the memfd')
   return { ring, sources: Array.from({ length: n }, (_, i) => native.sourceNew(ring.index, `${name}/s${i}.log`)) }
 }
 

@@ -84,7 +84,7 @@ export class Intake {
   private readonly byId = new Map<number, Source>()
   /** Called when bytes entered a tenant's ring that nobody was told of yet, so the shipper can schedule a batch. */
   onData: (tenant: Tenant) => void = () => {}
-  /** Called once per tenant that could not get a ring: the state's tenant table or address space is spent. */
+  /** Called once per tenant that could not get a ring: the memfd's tenant table or address space is spent. */
   onNoRing: (tenant: string) => void = () => {}
   private readonly refused = new Set<string>()
   /** The budget of bytes all rings hold, as the memfd has it (a takeover keeps the first agent's). */
@@ -108,7 +108,7 @@ export class Intake {
     return s
   }
 
-  /** A source by id, as the state and the namespace journal name them. */
+  /** A source by id, as the memfd and the namespace journal name them. */
   sourceById (id: number): Source | undefined { return this.byId.get(id) }
 
   /** The source for a path: the same object every time, so a file re-created after rotation continues its cursor. */
@@ -119,7 +119,7 @@ export class Intake {
     return this.remember(new Source(native.sourceNew(this.tenant(tenant)?.index ?? -1, path), path, tenant))
   }
 
-  /** The shared pool, from this intake's tenants (the only ones in an agent's state). */
+  /** The shared pool, from this intake's tenants (the only ones in an agent's memfd). */
   get pool (): PoolStats {
     let bytes = this.memory
     let free = this.memory
