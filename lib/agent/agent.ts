@@ -12,8 +12,7 @@ import { log } from '../util/log'
 import { Registry } from '../metrics/registry'
 import { AgentHttp, registerAgentMetrics } from './http'
 import type { AgentReport } from './report'
-import { GEN_FLOOR_ENV } from './state'
-import { HandoverError, openHandover, type Handover } from './handover'
+import { GEN_FLOOR_ENV, HandoverError, openHandover, type Handover } from './handover'
 import { native } from '../native/fuse/native'
 
 export interface AgentOptions {
@@ -72,7 +71,7 @@ export class Agent {
   private stopWatch: () => void = () => {}
 
   constructor (readonly options: AgentOptions) {
-    // Before the rings: they live in the state, which a takeover finds full of the dead agent's bytes.
+    // Before the rings: they live in the memfd, which a takeover finds full of the dead agent's bytes.
     this.handover = openHandover(options.memory, options.tailBytes)
     this.gen = this.handover.gen ?? Math.max(Date.now(), Number(process.env[GEN_FLOOR_ENV] ?? 0) + 1)
     native.stateGen(this.gen)
@@ -94,7 +93,7 @@ export class Agent {
         return { ringSize: s.ringSize ?? options.ringSize, policy: s.fullPolicy ?? options.policy }
       },
     })
-    this.intake.onNoRing = (tenant) => log('error', 'agent', `tenant ${tenant} gets no ring: the state has room for `
+    this.intake.onNoRing = (tenant) => log('error', 'agent', `tenant ${tenant} gets no ring: the memfd has room for `
       + `no more (${this.intake.tenants.size} tenants); its writes fail with ENOSPC. Lower ring sizes.`)
     const link = {
       urls: options.servers, token: options.token, timeoutMs: options.ackTimeoutMs, compress: options.compress,
@@ -126,7 +125,7 @@ export class Agent {
    */
   async start (): Promise<void> {
     const { mode, fuseFd, failure } = this.handover
-    if (mode === 'unusable') throw new HandoverError(`the state left by the agent before cannot be used: ${failure}`)
+    if (mode === 'unusable') throw new HandoverError(`the memfd left by the agent before cannot be used: ${failure}`)
     const skeleton = this.options.skeletonFile ? new SkeletonFile(this.options.skeletonFile) : null
     await this.claimNode(mode === 'takeover')
     if (mode === 'takeover') {

@@ -1,17 +1,23 @@
-// How an agent comes to serve its mount. Under the supervisor (lib/native/supervisor/README.md) it gets two
-// descriptors the supervisor holds across agents: the /dev/fuse connection of the mount and the memory file of
-// the state (lib/native/fuse/state.h). The first agent mounts; each one after it takes over the same connection
-// and state, so writers' open files keep working and unacknowledged ring bytes are shipped by the new agent. When
-// the state cannot be taken over (a version this build does not read, an agent that died before the kernel's
-// INIT), the agent ends the old connection and exits with EXIT_RENEW: the supervisor opens fresh descriptors and
-// the next agent mounts again, which breaks open files, as every restart did before.
-import { openState } from '../ring/state'
+// How an agent comes to serve its mount (the whole picture: docs/continuity.md). Under the supervisor
+// (lib/native/supervisor/README.md) it gets two descriptors the supervisor holds across agents: the /dev/fuse
+// connection of the mount and the memfd (lib/native/fuse/state.h). The first agent mounts; each one after it takes
+// over the same connection and memfd, whether the one before handed over (SIGUSR2, EXIT_HANDED_OVER) or died, so
+// writers' open files keep working and unacknowledged ring bytes are shipped by the new agent. When the memfd
+// cannot be taken over (a version this build does not read, an agent that died before the kernel's INIT), the
+// agent ends the old connection and exits with EXIT_RENEW: the supervisor opens fresh descriptors and the next
+// agent mounts again, which breaks open files, as every restart did before.
+import { openMemfd } from '../ring/memfd'
 
 /** The descriptors the supervisor passes, by number (lib/native/supervisor/protocol.h sets them). */
-export const STATE_FD_ENV = 'LOGFS_STATE_FD'
+export const MEMFD_FD_ENV = 'LOGFS_STATE_FD'
 export const FUSE_FD_ENV = 'LOGFS_FUSE_FD'
 /** How many times the supervisor had to give up a handover and mount again (lib/native/supervisor/protocol.h). */
 export const RENEWALS_ENV = 'LOGFS_RENEWALS'
+/**
+ * The supervisor gives each agent it starts the cursor generation of the last one that mounted, since a restart
+ * must never go back in cursor order (lib/native/supervisor/protocol.h).
+ */
+export const GEN_FLOOR_ENV = 'LOGFS_GEN_FLOOR'
 
 /**
  * Exit codes the supervisor acts on: start the next agent at once, on the same descriptors or on fresh ones
@@ -34,25 +40,25 @@ export interface Handover {
   failure: string | null
 }
 
-/** The handover an agent starting now has: opens the state (the supervisor's, or a private one). */
+/** The handover an agent starting now has: opens the memfd (the supervisor's, or a private one). */
 export function openHandover (memory: number, tailBytes: number, env: NodeJS.ProcessEnv = process.env):
   Handover {
-  const stateFd = descriptor(env[STATE_FD_ENV])
+  const memfd = descriptor(env[MEMFD_FD_ENV])
   const fuseFd = descriptor(env[FUSE_FD_ENV])
   const renewals = Number(env[RENEWALS_ENV] ?? 0) || 0
   const none = { fuseFd: -1, gen: null, takeovers: 0, renewals }
-  if (stateFd < 0 || fuseFd < 0) {
-    openState(-1, memory, tailBytes)
+  if (memfd < 0 || fuseFd < 0) {
+    openMemfd(-1, memory, tailBytes)
     return { ...none, mode: 'unsupervised', failure: null }
   }
   try {
-    const found = openState(stateFd, memory, tailBytes)
+    const found = openMemfd(memfd, memory, tailBytes)
     return {
       mode: found.takeover ? 'takeover' : 'fresh', fuseFd, gen: found.takeover ? found.gen : null,
       takeovers: found.takeovers, renewals, failure: null,
     }
   } catch (err) {
-    openState(-1, memory, tailBytes)
+    openMemfd(-1, memory, tailBytes)
     return { ...none, fuseFd, mode: 'unusable', failure: (err as Error).message }
   }
 }

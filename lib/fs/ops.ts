@@ -47,7 +47,7 @@ export class LogFs {
   /** Called after a change to the directory skeleton (directories, owners, modes). */
   onTreeChange: () => void = () => {}
 
-  /** Records the namespace in the state a restarted agent takes over. */
+  /** Records the namespace in the memfd a restarted agent takes over. */
   private readonly journal: Journal
 
   constructor (private readonly intake: Intake, readonly options: FsOptions) {
@@ -65,7 +65,7 @@ export class LogFs {
 
   /**
    * A takeover: the namespace the dead agent served, by the inode numbers the kernel holds, with each file's
-   * size; then a snapshot of it starts this agent's journal. Throws when the state cannot be read.
+   * size; then a snapshot of it starts this agent's journal. Throws when the memfd cannot be read.
    */
   restore (): number {
     const saved = Journal.read()

@@ -1,14 +1,14 @@
 /* The contract between the supervisor and the agent it runs (the Node program lib/cli/mount.ts runs with
  * --no-supervise), in one place for the C side; README.md beside this file describes it whole. The agent's
- * TypeScript states the same values: lib/agent/handover.ts (descriptors' env names, exit codes), lib/agent/state.ts
- * (LOGFS_GEN_FLOOR, the pid file) and lib/cli/mount.ts (events, SIGUSR2). */
+ * TypeScript states the same values: lib/agent/handover.ts (environment names, exit codes), lib/agent/state-dir.ts
+ * (the pid file) and lib/cli/mount.ts (events, SIGUSR2). */
 #ifndef LOGFS_PROTOCOL_H
 #define LOGFS_PROTOCOL_H
 
 #include <signal.h>
 
 /* The descriptors an agent is started with, by number: Node's IPC channel, then what the supervisor holds across
- * agents (the mount's /dev/fuse connection and the state's memory file). */
+ * agents (the mount's /dev/fuse connection and the memfd). */
 #define LF_CHANNEL_FD 3
 #define LF_FUSE_FD 4
 #define LF_STATE_FD 5
@@ -16,7 +16,7 @@
 /* The environment that names them (the two descriptors are left out when the supervisor holds none). */
 #define LF_ENV_FUSE_FD "LOGFS_FUSE_FD"
 #define LF_ENV_STATE_FD "LOGFS_STATE_FD"
-/* How many times the supervisor had to give up a handover and mount again. */
+/* How many times the supervisor had to give up an agent handover and mount again. */
 #define LF_ENV_RENEWALS "LOGFS_RENEWALS"
 /* The cursor generation of the last agent that mounted: the next one starts above it, since a restart must never
  * go back in cursor order. */
@@ -25,7 +25,7 @@
 #define LF_ENV_LOG_LEVEL "LOGFS_LOG_LEVEL"
 
 /* The agent's exit codes the supervisor acts on. HANDED_OVER: it handed the mount over on request, the next agent
- * starts now on the same descriptors. RENEW: it could not take the state over, ended the old connection, and the
+ * starts now on the same descriptors. RENEW: it could not take the memfd over, ended the old connection, and the
  * next agent mounts on fresh descriptors. */
 #define LF_EXIT_HANDED_OVER 3
 #define LF_EXIT_RENEW 4
