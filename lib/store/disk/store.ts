@@ -11,16 +11,16 @@ import { migrateFormat1 } from './migrate'
 import { segmentBytesFor, type Retention } from './tenant-retention'
 import { Reclaim } from './reclaim'
 import { loadMarks } from './marks'
-import { SourceIndex, type Cursor, type Extent } from './source'
+import { SourceIndex, type Cursor, type Extent } from '../source'
 import { SegmentIndex, type Piece } from './segment-index'
 import { Indexer } from './indexer'
 import { Sidecar, SidecarError, sidecarFile } from './sidecar'
-import { log } from '../util/log'
+import { log } from '../../util/log'
 import { describeSources, oldestOf, readFrom, type AppendResult, type LogStore, type SourceInfo, type StoreMetric }
-  from './log-store'
-import { splitSource } from '../util/sources'
+  from '../log-store'
+import { splitSource } from '../../util/sources'
 
-export { formatCursor, parseCursor, type Cursor } from './source'
+export { formatCursor, parseCursor, type Cursor } from '../source'
 
 export interface StoreOptions {
   dir: string
@@ -35,7 +35,7 @@ export interface StoreOptions {
 /** Segments a store deletes at most to make room for one batch on a disk running short. */
 const MAX_EVICTIONS = 16
 
-export type { AppendResult, SourceInfo } from './log-store'
+export type { AppendResult, SourceInfo } from '../log-store'
 
 /** One tenant's part of a batch: its encoded entries, and where each entry's data lies from the part's start. */
 interface Part { tenant: string, bufs: Buffer[], refs: EntryRef[], at: number }

@@ -4,7 +4,7 @@
 import { BLOCK_BYTES, blockOf, blockStart, blocksIn, type BuiltBlock } from './blocks'
 import { holdsAll } from './blockfilter'
 import { SidecarError, type Sidecar } from './sidecar'
-import type { Extent } from './source'
+import type { Extent } from '../source'
 
 /** Part of an extent: its bytes [from, to), counted from the extent's first byte. */
 export interface Piece { e: Extent, from: number, to: number }

@@ -6,9 +6,9 @@
 // worker, off the ingest thread; the byte loop is native (tokenizer.ts).
 import fs from 'node:fs'
 import { FILE_HEADER } from './segment'
-import { MAX_TOKEN, WORD, tokenHash } from './tokens'
-import { tokenizer } from './tokenizer'
-import { readFully } from '../util/read-fully'
+import { MAX_TOKEN, WORD, tokenHash } from '../tokens'
+import { tokenizer } from '../tokenizer'
+import { readFully } from '../../util/read-fully'
 
 /** Small enough that a false positive costs one short read; the filters' share of the data does not depend on it. */
 export const BLOCK_BYTES = 256 * 1024
