@@ -1,10 +1,8 @@
-// What the server asks of a store, whichever holds the bytes: the embedded one (store.ts, segment files on this
-// machine) or a JetStream cluster behind stateless gateways (lib/jetstream). Both keep an index per source
+// What the server asks of a store, whichever holds the bytes: the embedded one (disk/store.ts, segment files on
+// this machine) or a JetStream cluster behind stateless gateways (lib/jetstream). Both keep an index per source
 // (SourceIndex) that queries walk; they differ in where the bytes are and how an append is made durable.
 import type { EventEmitter } from 'node:events'
-import type { Entry } from './segment'
-import type { Piece } from './segment-index'
-import { formatCursor, type Cursor, type SourceIndex } from './source'
+import { formatCursor, type Cursor, type Piece, type SourceIndex } from './source'
 import { splitSource } from '../util/sources'
 
 export interface SourceInfo {
@@ -18,6 +16,15 @@ export interface SourceInfo {
   next: string | null
   lastWrite: number
   gapBytes: number
+}
+
+/** Bytes of one source an agent shipped: `data` starts at `offset` of generation `gen`. */
+export interface Entry {
+  source: string
+  gen: number
+  offset: number
+  timestamp: number
+  data: Uint8Array
 }
 
 export interface AppendResult { stored: number, duplicate: number }
