@@ -1,6 +1,6 @@
-// The figures the write-path issue asks for, one row each, one column per target, with the goal where the issue
-// sets one: the headline of a comparison run. Every value is read from the run's rows (bench/report.ts shows
-// them all); nothing here is measured.
+// The write-path figures, one row each, one column per target, with the goal where there is one: the headline
+// of a comparison run. Every value is read from the run's rows (bench/report.ts shows them all); nothing here is
+// measured.
 import { rssCell, show } from './report'
 import type { Row } from './row'
 import type { TargetName } from './targets'

@@ -1,6 +1,7 @@
-// Benchmark application for queries: JSON log lines (seed 002 style) written through 64 KiB buffered writes.
-// Writer k of 3 logs one level of every request i: k=0 rpc 1, k=1 rpc 1.1, k=2 rpc 1.2.1 (level 1.2 is never
-// logged, as in the seed's missing-level case). Trace ids are a function of i, so the harness knows them.
+// Benchmark application for queries: JSON log lines (trace_id + rpc_id, as `logfs trace` reads them) written through
+// 64 KiB buffered writes. Writer k of 3 logs one level of every request i: k=0 rpc 1, k=1 rpc 1.1, k=2 rpc 1.2.1
+// (level 1.2 is never logged, so every trace has a missing span). Trace ids are a function of i, so the harness knows
+// them.
 import fs from 'node:fs'
 
 export const traceId = (i: number): string =>

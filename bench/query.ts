@@ -12,7 +12,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { NEEDLE_EVERY, traceId } from './jsonwriter'
 import { parseSize } from '../lib/util/units'
-import { storeFiles } from '../lib/store/layout'
+import { storeFiles } from '../lib/store/disk/layout'
 import { fail, get, machineLine, start, until, saveResults } from './harness'
 
 const sizeArg = process.argv.indexOf('--size')

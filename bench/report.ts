@@ -1,5 +1,5 @@
-// The comparison run as Markdown: every row in one table, then what went wrong. The summary of the issue's
-// figures is bench/figures.ts.
+// The comparison run as Markdown: every row in one table, then what went wrong. The headline figures,
+// with their goals, are bench/figures.ts.
 import type { Row } from './row'
 
 export const show = (v: number | null): string => v === null ? '–' : String(v)

@@ -7,7 +7,7 @@
 //   which is when the batch is durable (embedded: fsync) or on a Raft majority (JetStream: PubAck).
 // Both with 1 tenant stream and with 4 (JetStream scales by streams: each has its own Raft leader). All servers, the
 // cluster and the load share this machine's cores: the ratios say what one machine gives, not what a cluster of
-// machines gives; the README projects that from the per-stream figures.
+// machines gives; docs/benchmarks.md projects that from the per-stream figures.
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'

@@ -13,12 +13,12 @@ import {
 import { decoding, type Request } from '../lib/native/fuse/requests'
 import { Ring } from '../lib/ring/ring'
 import { readRecords, type RingRecord } from '../lib/ring/records'
-import { claimState } from '../lib/ring/state'
-import { readPid, releasePid, writePid } from '../lib/agent/state'
+import { claimMemfd } from '../lib/ring/memfd'
+import { readPid, releasePid, writePid } from '../lib/agent/state-dir'
 import { LOG_LEVEL_ENV } from '../lib/util/log'
 import { MAX_TOKEN, MIN_TOKEN, forEachToken } from '../lib/store/tokens'
 import { tokenizer } from '../lib/store/tokenizer'
-import { LEVELS, SUMMARY } from '../lib/store/blocks'
+import { LEVELS, SUMMARY } from '../lib/store/disk/blocks'
 import { ROOT, tempDir, waitFor } from './helpers/cluster'
 
 const SUPERVISE = path.join(ROOT, 'lib/native/supervisor/build/Release/logfs-supervise')
@@ -45,7 +45,7 @@ t.test('names: TypeScript knows exactly the names C exports, each once', async t
 })
 
 t.test('the ring: records and counters C writes read back by the layout C exports', async t => {
-  claimState()
+  claimMemfd()
   const ring = Ring.create('contract', 1024 * 1024, 1024 * 1024, c.policy.drop)
   if (!ring) throw new Error('no room for a ring in the state')
   t.equal(ring.control.byteLength, c.ring.controlBytes, 'the control block is controlBytes long')

@@ -79,7 +79,7 @@ t.test('the DaemonSet and the example pods have what logfs needs', async t => {
   t.match(ds.volumes, [{ name: 'logfs-root' }, { name: 'fuse', hostPath: { path: '/dev/fuse', type: 'CharDevice' } }])
   t.match(agent.livenessProbe, { httpGet: { path: '/healthz', port: 'metrics' } })
   t.match(agent.readinessProbe, { httpGet: { path: '/readyz', port: 'metrics' } })
-  // A rolling update hands the mount over: the new pod must start beside the old one and take over.
+  // A rolling update is a supervisor handoff: the new pod must start beside the old one and take over.
   const rolling = all.find(m => m.doc.kind === 'DaemonSet')!.doc.spec!.updateStrategy?.rollingUpdate
   t.match(rolling, { maxSurge: 1, maxUnavailable: 0 }, 'the new pod starts while the old one runs')
   t.ok(agent.args.includes('--upgrade'), 'and takes the mount over from it')

@@ -5,12 +5,12 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { execFileSync } from 'node:child_process'
-import { Store } from '../lib/store/store'
+import { Store } from '../lib/store/disk/store'
 import { expected, line } from './fixtures/lines'
 import {
   arrived, readSource, sleep, sources, startAgent, startServer, waitFor, writer, type Agent, type Server,
 } from './helpers/cluster'
-import { storeFiles } from '../lib/store/layout'
+import { storeFiles } from '../lib/store/disk/layout'
 
 const PAGE = 4096
 const FULL = /data dir full, refusing batches until space returns/

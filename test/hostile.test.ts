@@ -4,7 +4,7 @@ import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { encodeFrame } from '../lib/wire/frames'
-import { encodeEntry, fileHeader } from '../lib/store/segment'
+import { encodeEntry, fileHeader } from '../lib/store/disk/segment'
 import { batch, connect, exchange } from './helpers/ingest'
 import { TOKEN, api, cli, readSource, sleep, sources, startServer, tempDir } from './helpers/cluster'
 

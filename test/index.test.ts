@@ -4,15 +4,15 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import t, { type Test } from 'tap'
-import { Store, type StoreOptions } from '../lib/store/store'
+import { Store, type StoreOptions } from '../lib/store/disk/store'
 import { provenTokens, tokenHash } from '../lib/store/tokens'
-import { buildFilter, mayHoldAll } from '../lib/store/blockfilter'
+import { buildFilter, mayHoldAll } from '../lib/store/disk/blockfilter'
 import { regexLiterals, requiredTokens } from '../lib/query/literals'
 import { grep, type GrepQuery } from '../lib/query/grep'
 import { buildTrace } from '../lib/query/trace'
 import { selectSources } from '../lib/query/scope'
 import { tempDir } from './helpers/cluster'
-import { storeFiles } from '../lib/store/layout'
+import { storeFiles } from '../lib/store/disk/layout'
 
 const h = (token: string): number => tokenHash(Buffer.from(token), 0, token.length)
 

@@ -5,9 +5,10 @@
 //
 // The producer's "stop" flag is process-wide and cannot be cleared (native.close()), so the stop test is the last.
 import t from 'tap'
-import { ENOSPC, EROFS, FULL, Intake, type FullPolicy, type Tenant } from '../lib/ring/intake'
+import { FULL, Intake, type FullPolicy, type Tenant } from '../lib/ring/intake'
+import { ENOSPC, EROFS } from '../lib/util/errno'
 import { readRecords } from '../lib/ring/records'
-import { openState } from '../lib/ring/state'
+import { openMemfd } from '../lib/ring/memfd'
 import { NL } from '../lib/util/bytes'
 
 const MiB = 1024 * 1024
@@ -15,7 +16,7 @@ const KiB = 1024
 
 // The budget every Intake of this process shares: the first test spends it; the others give each tenant its whole
 // ring as reserve, so that only a full ring makes them wait.
-openState(-1, MiB + MiB / 2, 4096)
+openMemfd(-1, MiB + MiB / 2, 4096)
 
 function intake (policy: FullPolicy, reserve = MiB): Intake {
   return new Intake({ reserve, settings: () => ({ ringSize: MiB, policy }) })
@@ -254,8 +255,8 @@ t.test('updatePolicies: a tenant switched to drop drops instead of answering FUL
   t.equal(ix.write(web, line), 0)
 })
 
-t.test('no ring: a tenant whose ring the state has no room for gets ENOSPC on its writes', async t => {
-  // The state's address space for rings is 256 GiB: only a ring larger than that finds no room.
+t.test('no ring: a tenant whose ring the memfd has no room for gets ENOSPC on its writes', async t => {
+  // The memfd's address space for rings is 256 GiB: only a ring larger than that finds no room.
   const ringSize = (name: string): number => name === 'first' ? MiB : 512 * 1024 * MiB
   const ix = new Intake({ reserve: MiB, settings: name => ({ ringSize: ringSize(name), policy: 'block' }) })
   const refused: string[] = []

@@ -1,6 +1,6 @@
 // A ring is resident only while it holds bytes: its pages are given back once the server acknowledged them, so
 // an agent that shipped far more than its rings hold keeps only what is still buffered (the rings are pages of
-// the state memfd, counted in RssShmem of every process that maps it).
+// the memfd, counted in RssShmem of every process that maps it).
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'

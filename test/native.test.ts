@@ -46,7 +46,7 @@ const noCompiler = compiler.status === 0 ? false : `no C compiler (cc): ${compil
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'logfs-native-'))
 t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
 
-t.test('producer, tail, file table and state under AddressSanitizer and UBSan', { skip: noCompiler }, async t => {
+t.test('producer, tail, file table and memfd under AddressSanitizer and UBSan', { skip: noCompiler }, async t => {
   const bin = path.join(dir, 'producer_test_asan')
   const cc = run('cc', [...FLAGS, ...ASAN, ...SOURCES, '-o', bin])
   if (cc.status !== 0) return t.fail(`compiling failed:\n${output(cc)}`)

@@ -1,7 +1,7 @@
 // The query functions on a store opened in-process, no server and no sockets: tail, context, grep and its scan
 // (across windows, while ingest and retention change the source under it), and the kinds of query errors.
 import t, { type Test } from 'tap'
-import { Store, type StoreOptions } from '../lib/store/store'
+import { Store, type StoreOptions } from '../lib/store/disk/store'
 import { formatCursor, type SourceIndex } from '../lib/store/source'
 import { followFrom, lastLines, wholeLinesFrom } from '../lib/query/tail'
 import { toLines, type Line } from '../lib/query/lines'

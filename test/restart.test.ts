@@ -96,7 +96,7 @@ t.test('after a takeover a file reads back as before: size, tail bytes, director
   process.kill(agent.events.find(e => e.event === 'mounted')!.pid as number, 'SIGKILL')
   await waitFor('a new agent', () => agent.events.filter(e => e.event === 'mounted')[1], 20000)
   t.same(fs.readdirSync(path.join(agent.mnt, 'prod/sub')).sort(), ['r.log', 'r.log.1'])
-  t.equal(fs.readFileSync(file + '.1', 'utf8'), text, 'the rotated file\'s bytes, from the state')
+  t.equal(fs.readFileSync(file + '.1', 'utf8'), text, 'the rotated file\'s bytes, from the memfd')
   t.equal(fs.readFileSync(file, 'utf8'), 'after rotation\n')
   fs.appendFileSync(file, 'and after the takeover\n')
   t.equal(fs.statSync(file).size, 38, 'appends go on at the end')
@@ -142,7 +142,7 @@ t.test('logfs mount --upgrade: a new supervisor takes the mount over from the ru
       for (const e of next.events) if (e.event === 'mounted') try { process.kill(e.pid as number, 'SIGKILL') } catch {}
     })
     await event(next, 'mounted')
-    await waitFor('the old supervisor to hand over', () => old.events.find(e => e.event === 'handedOver'), 20000)
+    await waitFor('the old supervisor\'s handoff', () => old.events.find(e => e.event === 'handedOver'), 20000)
     // The old pod is deleted once the new one is ready: its SIGTERM must leave the mount alone.
     old.proc.kill('SIGTERM')
     t.equal(await old.exited, 0, 'the old supervisor, holding nothing now, ends when stopped')
@@ -156,7 +156,7 @@ t.test('logfs mount --upgrade: a new supervisor takes the mount over from the ru
     await checkExactlyOnce(t, server, 'testnode/prod/u.log', 3, lines)
   })
 
-t.test('a state the new agent cannot read: it falls back to a new mount and says so', async t => {
+t.test('a memfd the new agent cannot read: it falls back to a new mount and says so', async t => {
   const server = await startServer(t)
   const agent = await startAgent(t, server, [], undefined, { supervised: true })
   fs.mkdirSync(path.join(agent.mnt, 'prod'))
@@ -164,12 +164,12 @@ t.test('a state the new agent cannot read: it falls back to a new mount and says
   const w = writer({ file: path.join(agent.mnt, 'prod/r.log'), lines, size: 100, prefix: 'fb', delayMs: 2,
     reopenOnError: true })
   await sleep(600)
-  // What an upgrade to a build with another state format finds: a version it does not know (state.h, offset 8),
-  // written through the agent's descriptor of the state (LOGFS_STATE_FD, 5).
+  // What an upgrade to a build with another memfd format finds: a version it does not know (state.h, offset 8),
+  // written through the agent's descriptor of the memfd (LOGFS_STATE_FD, 5).
   const first = agent.events.find(e => e.event === 'mounted')!.pid as number
-  const state = fs.openSync(`/proc/${first}/fd/5`, 'r+')
-  fs.writeSync(state, Buffer.from([0xe7, 0x03, 0, 0]), 0, 4, 8)
-  fs.closeSync(state)
+  const memfd = fs.openSync(`/proc/${first}/fd/5`, 'r+')
+  fs.writeSync(memfd, Buffer.from([0xe7, 0x03, 0, 0]), 0, 4, 8)
+  fs.closeSync(memfd)
   process.kill(first, 'SIGKILL')
   await waitFor('a new mount', () => agent.events.filter(e => e.event === 'mounted')[1], 20000)
   t.match(agent.stderr, /state version 999, this build reads version \d+/, 'the agent says why')

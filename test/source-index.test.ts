@@ -4,12 +4,18 @@ import t from 'tap'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { SourceIndex, type Extent, type SegmentRef } from '../lib/store/source'
+import { SourceIndex } from '../lib/store/source'
+import { segmentReader, type SegmentExtent } from '../lib/store/disk/segment-reader'
+import type { Segment } from '../lib/store/disk/segments'
+
+/** A source's index reading segment files, as the embedded store keeps it. */
+const index = (source: string, node: string, tenant: string): SourceIndex<SegmentExtent> =>
+  new SourceIndex(source, node, tenant, segmentReader)
 
 interface Teardown { teardown: (fn: () => unknown) => void }
 
 /** A segment file holding `text`, open for reading as the store holds it. */
-function segment (t: Teardown, text: string): SegmentRef {
+function segment (t: Teardown, text: string): Segment {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'logfs-test-source-index-'))
   fs.writeFileSync(path.join(dir, 'seg'), text)
   const fd = fs.openSync(path.join(dir, 'seg'), 'r')
@@ -17,15 +23,15 @@ function segment (t: Teardown, text: string): SegmentRef {
     fs.closeSync(fd)
     fs.rmSync(dir, { recursive: true, force: true })
   })
-  return { id: 1, fd, file: path.join(dir, 'seg') }
+  return { id: 1, fd, file: path.join(dir, 'seg'), size: text.length, newest: 0 }
 }
 
 // Segment bytes by extent: gen 1 (a dropped gap between offsets 15 and 20), gen 3, then gen 2 arriving last.
 const SEGMENT = '0123456789' + 'abcde' + 'fghij' + 'WXYZ' + 'pqr'
 
-function extents (seg: SegmentRef): Record<string, Extent> {
+function extents (seg: Segment): Record<string, SegmentExtent> {
   // The source an extent belongs to only matters to the store's segment indexes, which these tests do not use.
-  const src = new SourceIndex('node-1/shop/app.log', 'node-1', 'shop')
+  const src = index('node-1/shop/app.log', 'node-1', 'shop')
   return {
     first: { gen: 1, offset: 0, length: 10, timestamp: 1000, seg, at: 0, src },
     second: { gen: 1, offset: 10, length: 5, timestamp: 2000, seg, at: 10, src },
@@ -35,9 +41,9 @@ function extents (seg: SegmentRef): Record<string, Extent> {
   }
 }
 
-function inOrder (t: Teardown): { ix: SourceIndex, e: Record<string, Extent> } {
+function inOrder (t: Teardown): { ix: SourceIndex<SegmentExtent>, e: Record<string, SegmentExtent> } {
   const e = extents(segment(t, SEGMENT))
-  const ix = new SourceIndex('node-1/shop/app.log', 'node-1', 'shop')
+  const ix = index('node-1/shop/app.log', 'node-1', 'shop')
   for (const x of [e.first, e.second, e.afterGap, e.newerGen]) ix.add(x)
   return { ix, e }
 }
@@ -70,7 +76,7 @@ t.test('extents added in order: positions, cursors, times and reads', async t =>
   t.same(ix.cursorAt(15), { gen: 1, offset: 20 })
   t.same(ix.cursorAt(22), { gen: 3, offset: 2 })
   t.same(ix.cursorAt(24), { gen: 3, offset: 4 }, 'the end is the cursor past the newest byte')
-  t.same(new SourceIndex('n/a', 'n', 'a').cursorAt(0), { gen: 0, offset: 0 }, 'an empty source starts at 0:0')
+  t.same(index('n/a', 'n', 'a').cursorAt(0), { gen: 0, offset: 0 }, 'an empty source starts at 0:0')
 
   t.equal(ix.positionAtTime(0), 0)
   t.equal(ix.positionAtTime(2000), 10, 'an extent written at the time counts')

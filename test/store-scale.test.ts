@@ -2,9 +2,9 @@
 // the data (the open segment's too, written when the store stopped), and answers its first search and trace from
 // a few blocks, not from a scan.
 import t from 'tap'
-import { Store } from '../lib/store/store'
+import { Store } from '../lib/store/disk/store'
 import { api, startServer, tempDir } from './helpers/cluster'
-import { storeFiles } from '../lib/store/layout'
+import { storeFiles } from '../lib/store/disk/layout'
 
 const GB = 1e9
 const SOURCES = ['node-1/shop/api/app.log', 'node-1/shop/worker/app.log', 'node-1/bank/db/app.log']

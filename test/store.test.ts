@@ -2,9 +2,10 @@
 import t, { type Test } from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { Store, parseCursor } from '../lib/store/store'
+import { Store } from '../lib/store/disk/store'
+import { parseCursor } from '../lib/store/source'
 import { tempDir, run, startServer } from './helpers/cluster'
-import { storeFiles } from '../lib/store/layout'
+import { storeFiles } from '../lib/store/disk/layout'
 
 type Limits = Partial<{ segmentBytes: number, retentionBytes: number, retentionMs: number }>
 const open = (dir: string, extra: Limits = {}): Store =>

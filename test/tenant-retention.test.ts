@@ -8,13 +8,13 @@ import path from 'node:path'
 import { execFileSync } from 'node:child_process'
 import type WebSocket from 'ws'
 import { encodeFrame } from '../lib/wire/frames'
-import { encodeEntry, fileHeader } from '../lib/store/segment'
-import { Store } from '../lib/store/store'
-import { expired, furthestOver, segmentBytesFor } from '../lib/store/tenant-retention'
-import { tenantDirName, tenantOfDirName } from '../lib/store/layout'
+import { encodeEntry, fileHeader } from '../lib/store/disk/segment'
+import { Store } from '../lib/store/disk/store'
+import { expired, furthestOver, segmentBytesFor } from '../lib/store/disk/tenant-retention'
+import { tenantDirName, tenantOfDirName } from '../lib/store/disk/layout'
 import { batch, connect, exchange } from './helpers/ingest'
 import { TOKEN, api, cli, readSource, sources, startServer, tempDir, type Server } from './helpers/cluster'
-import { storeFiles } from '../lib/store/layout'
+import { storeFiles } from '../lib/store/disk/layout'
 
 const MiB = 1024 * 1024
 

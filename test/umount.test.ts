@@ -4,7 +4,7 @@ import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
-import { readPid } from '../lib/agent/state'
+import { readPid } from '../lib/agent/state-dir'
 import {
   LOGFS, TOKEN, append, arrived, cli, forceUnmount, run, sleep, startAgent, startServer, tempDir, waitFor, type Agent,
 } from './helpers/cluster'

@@ -3,7 +3,7 @@
 import t from 'tap'
 import { Ring } from '../lib/ring/ring'
 import { readRecords } from '../lib/ring/records'
-import { claimState } from '../lib/ring/state'
+import { claimMemfd } from '../lib/ring/memfd'
 import { native } from '../lib/native/fuse/native'
 import { globToRegExp } from '../lib/util/glob'
 import { parseDuration, parseSize } from '../lib/util/units'
@@ -15,10 +15,10 @@ const MiB = 1024 * 1024
 let rings = 0
 
 function producer (n: number): { ring: Ring, sources: number[] } {
-  claimState()
+  claimMemfd()
   const name = `units-${rings++}`
   const ring = Ring.create(name, MiB, MiB, native.constants.policy.block)
-  if (!ring) throw new Error('no room for a ring in the state')
+  if (!ring) throw new Error('no room for a ring in the memfd')
   return { ring, sources: Array.from({ length: n }, (_, i) => native.sourceNew(ring.index, `${name}/s${i}.log`)) }
 }
 

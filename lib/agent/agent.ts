@@ -1,5 +1,6 @@
 // The agent: one mount, its rings and its shipping workers, with an orderly stop that ships what is buffered.
-import { Intake, type FullPolicy, EROFS } from '../ring/intake'
+import { Intake, type FullPolicy } from '../ring/intake'
+import { EROFS } from '../util/errno'
 import { Shipper } from '../ship/shipper'
 import { NodeClaim, NodeHeldError } from '../ship/claim'
 import { InputError } from '../util/units'
@@ -31,7 +32,7 @@ export interface AgentOptions {
   batchBytes: number
   lingerMs: number
   tailBytes: number
-  /** writethrough (default) or writeback: the kernel's page cache takes writes; see README "Cache modes". */
+  /** writethrough (default) or writeback: the kernel's page cache takes writes; see docs/cache-modes.md. */
   cache: CacheMode
   /** Writeback mode: how often dirty pages are handed to logfs, bounding delivery latency. */
   flushMs: number
@@ -70,7 +71,7 @@ export class Agent {
   private stopWatch: () => void = () => {}
 
   constructor (readonly options: AgentOptions) {
-    // Before the rings: they live in the state, which a takeover finds full of the dead agent's bytes.
+    // Before the rings: they live in the memfd, which a takeover finds full of the dead agent's bytes.
     this.handover = openHandover(options.memory, options.tailBytes)
     this.gen = this.handover.gen ?? Math.max(Date.now(), Number(process.env[protocol().envGenFloor] ?? 0) + 1)
     native.stateGen(this.gen)
@@ -92,7 +93,7 @@ export class Agent {
         return { ringSize: s.ringSize ?? options.ringSize, policy: s.fullPolicy ?? options.policy }
       },
     })
-    this.intake.onNoRing = (tenant) => log('error', 'agent', `tenant ${tenant} gets no ring: the state has room for `
+    this.intake.onNoRing = (tenant) => log('error', 'agent', `tenant ${tenant} gets no ring: the memfd has room for `
       + `no more (${this.intake.tenants.size} tenants); its writes fail with ENOSPC. Lower ring sizes.`)
     const link = {
       urls: options.servers, token: options.token, timeoutMs: options.ackTimeoutMs, compress: options.compress,
@@ -124,7 +125,7 @@ export class Agent {
    */
   async start (): Promise<void> {
     const { mode, fuseFd, failure } = this.handover
-    if (mode === 'unusable') throw new HandoverError(`the state left by the agent before cannot be used: ${failure}`)
+    if (mode === 'unusable') throw new HandoverError(`the memfd left by the agent before cannot be used: ${failure}`)
     const skeleton = this.options.skeletonFile ? new SkeletonFile(this.options.skeletonFile) : null
     await this.claimNode(mode === 'takeover')
     if (mode === 'takeover') {

@@ -1,11 +1,12 @@
-// How an agent comes to serve its mount. Under the supervisor (lib/native/supervisor/README.md) it gets two
-// descriptors the supervisor holds across agents: the /dev/fuse connection of the mount and the memory file of
-// the state (lib/native/fuse/state.h). The first agent mounts; each one after it takes over the same connection
-// and state, so writers' open files keep working and unacknowledged ring bytes are shipped by the new agent. When
-// the state cannot be taken over (a version this build does not read, an agent that died before the kernel's
-// INIT), the agent ends the old connection and exits with the renew code: the supervisor opens fresh descriptors and
-// the next agent mounts again, which breaks open files, as every restart did before.
-import { openState } from '../ring/state'
+// How an agent comes to serve its mount (the whole picture: docs/continuity.md). Under the supervisor
+// (lib/native/supervisor/README.md) it gets two descriptors the supervisor holds across agents: the /dev/fuse
+// connection of the mount and the memfd (lib/native/fuse/state.h). The first agent mounts; each one after it takes
+// over the same connection and memfd, whether the one before handed over (SIGUSR2, exitHandedOver) or died, so
+// writers' open files keep working and unacknowledged ring bytes are shipped by the new agent. When the memfd
+// cannot be taken over (a version this build does not read, an agent that died before the kernel's INIT), the
+// agent ends the old connection and exits with the renew code: the supervisor opens fresh descriptors and the next
+// agent mounts again, which breaks open files, as every restart did before.
+import { openMemfd } from '../ring/memfd'
 import { native, type Protocol } from '../native/fuse/native'
 
 /**
@@ -28,26 +29,26 @@ export interface Handover {
   failure: string | null
 }
 
-/** The handover an agent starting now has: opens the state (the supervisor's, or a private one). */
+/** The handover an agent starting now has: opens the memfd (the supervisor's, or a private one). */
 export function openHandover (memory: number, tailBytes: number, env: NodeJS.ProcessEnv = process.env):
   Handover {
   const { envStateFd, envFuseFd, envRenewals } = protocol()
-  const stateFd = descriptor(env[envStateFd])
+  const memfd = descriptor(env[envStateFd])
   const fuseFd = descriptor(env[envFuseFd])
   const renewals = Number(env[envRenewals] ?? 0) || 0
   const none = { fuseFd: -1, gen: null, takeovers: 0, renewals }
-  if (stateFd < 0 || fuseFd < 0) {
-    openState(-1, memory, tailBytes)
+  if (memfd < 0 || fuseFd < 0) {
+    openMemfd(-1, memory, tailBytes)
     return { ...none, mode: 'unsupervised', failure: null }
   }
   try {
-    const found = openState(stateFd, memory, tailBytes)
+    const found = openMemfd(memfd, memory, tailBytes)
     return {
       mode: found.takeover ? 'takeover' : 'fresh', fuseFd, gen: found.takeover ? found.gen : null,
       takeovers: found.takeovers, renewals, failure: null,
     }
   } catch (err) {
-    openState(-1, memory, tailBytes)
+    openMemfd(-1, memory, tailBytes)
     return { ...none, fuseFd, mode: 'unusable', failure: (err as Error).message }
   }
 }

@@ -10,22 +10,27 @@ export function registerAgentMetrics (m: Registry, fresh: () => AgentReport): vo
     if (!cached || Date.now() - cached.at > 100) cached = { at: Date.now(), report: fresh() }
     return cached.report
   }
+  // Per-tenant figures, one sample per tenant the report lists.
   const perTenant = (pick: (t: AgentReport['tenants'][number]) => number) => () =>
     report().tenants.map(t => [{ tenant: t.tenant }, pick(t)] as [Record<string, string>, number])
-  m.counter('logfs_agent_bytes_in_total', 'Bytes applications wrote that entered a ring.', perTenant(t => t.bytesIn))
-  m.counter('logfs_agent_lines_in_total', 'Newlines in the bytes that entered a ring.', perTenant(t => t.linesIn))
-  m.counter('logfs_agent_writes_total', 'Write requests received from the kernel.', perTenant(t => t.writes))
-  m.counter('logfs_agent_bytes_dropped_total', 'Bytes dropped because the ring was full (drop policy).',
-    perTenant(t => t.droppedBytes))
-  m.counter('logfs_agent_writes_blocked_total', 'Writes that had to wait for ring space (block policy).',
-    perTenant(t => t.blockedWrites))
-  m.gauge('logfs_agent_writes_waiting', 'Writes waiting for ring space now.', perTenant(t => t.waiting))
-  m.gauge('logfs_agent_ring_fill_ratio', 'Fraction of the tenant ring holding unacknowledged bytes.',
-    perTenant(t => t.ringUsed / t.ringBytes))
-  m.gauge('logfs_agent_ring_held_bytes', 'Unacknowledged bytes the tenant ring holds (resident memory).',
-    perTenant(t => t.ringUsed))
-  m.gauge('logfs_agent_ring_borrowed_bytes', 'Bytes the tenant holds past its reserve, on loan from the pool.',
-    perTenant(t => t.ringBorrowed))
+  const counter = (name: string, help: string, pick: Parameters<typeof perTenant>[0]): void =>
+    m.counter(name, help, perTenant(pick), ['tenant'])
+  const gauge = (name: string, help: string, pick: Parameters<typeof perTenant>[0]): void =>
+    m.gauge(name, help, perTenant(pick), ['tenant'])
+  counter('logfs_agent_bytes_in_total', 'Bytes applications wrote that entered a ring.', t => t.bytesIn)
+  counter('logfs_agent_lines_in_total', 'Newlines in the bytes that entered a ring.', t => t.linesIn)
+  counter('logfs_agent_writes_total', 'Write requests received from the kernel.', t => t.writes)
+  counter('logfs_agent_bytes_dropped_total', 'Bytes dropped because the ring was full (drop policy).',
+    t => t.droppedBytes)
+  counter('logfs_agent_writes_blocked_total', 'Writes that had to wait for ring space (block policy).',
+    t => t.blockedWrites)
+  gauge('logfs_agent_writes_waiting', 'Writes waiting for ring space now.', t => t.waiting)
+  gauge('logfs_agent_ring_fill_ratio', 'Fraction of the tenant ring holding unacknowledged bytes.',
+    t => t.ringUsed / t.ringBytes)
+  gauge('logfs_agent_ring_held_bytes', 'Unacknowledged bytes the tenant ring holds (resident memory).',
+    t => t.ringUsed)
+  gauge('logfs_agent_ring_borrowed_bytes', 'Bytes the tenant holds past its reserve, on loan from the pool.',
+    t => t.ringBorrowed)
   m.gauge('logfs_agent_memory_pool_bytes', 'The pool tenants borrow from: --memory less every tenant\'s reserve.',
     () => report().pool.bytes)
   m.gauge('logfs_agent_memory_pool_free_bytes', 'Bytes of the pool not lent now.', () => report().pool.free)
@@ -40,7 +45,7 @@ export function registerAgentMetrics (m: Registry, fresh: () => AgentReport): vo
     () => report().ship.failures)
   m.counter('logfs_agent_tenant_paused_seconds_total',
     "Seconds a tenant's shipping was paused because the server throttled it (over its ingest rate).",
-    () => Object.entries(report().ship.pausedSeconds).map(([tenant, s]) => [{ tenant }, s]))
+    () => Object.entries(report().ship.pausedSeconds).map(([tenant, s]) => [{ tenant }, s]), ['tenant'])
   m.gauge('logfs_agent_connected', '1 when the last send succeeded.', () => report().ship.connected ? 1 : 0)
   m.gauge('logfs_agent_pending_bytes', 'Bytes accepted and not yet acknowledged, waiting writes included.',
     () => report().pendingBytes)
@@ -64,10 +69,8 @@ export class AgentHttp {
         res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
         res.end(JSON.stringify({ ok }) + '\n')
       }
-      if (path === '/metrics') {
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
-        res.end(metrics.render())
-      } else if (path === '/healthz') status(healthy())
+      if (path === '/metrics') metrics.serve(res)
+      else if (path === '/healthz') status(healthy())
       else if (path === '/readyz') status(ready())
       else {
         res.writeHead(404, { 'content-type': 'application/json' })

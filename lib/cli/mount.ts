@@ -2,7 +2,9 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { Agent } from '../agent/agent'
-import { readOutcome, readPid, releasePid, stateFile, writeOutcome, writePid, type Outcome } from '../agent/state'
+import {
+  readOutcome, readPid, releasePid, stateDirFile, writeOutcome, writePid, type Outcome,
+} from '../agent/state-dir'
 import { abortMount, cleanStale } from '../fs/mount'
 import { HandoverError, protocol } from '../agent/handover'
 import { native } from '../native/fuse/native'
@@ -55,8 +57,8 @@ export async function mountCommand (mnt: string, f: MountFlags): Promise<void> {
     throw new InputError('--upgrade takes a mount over through the supervisor: it cannot go with --no-supervise '
       + 'or --no-handover')
   }
-  const options = agentOptionsFrom(mountpoint, f.server, f, stateFile(f.stateDir, mountpoint, 'dirs.json'))
-  const pidFile = stateFile(f.stateDir, mountpoint, 'pid')
+  const options = agentOptionsFrom(mountpoint, f.server, f, stateDirFile(f.stateDir, mountpoint, 'dirs.json'))
+  const pidFile = stateDirFile(f.stateDir, mountpoint, 'pid')
   if (f.supervise) {
     // Same command line, run as the supervised agent; flags were checked above, so a bad one fails here once.
     // --upgrade is the supervisor's business (it takes over what a running one holds), not its agents'.
@@ -92,8 +94,9 @@ export async function mountCommand (mnt: string, f: MountFlags): Promise<void> {
     log('info', 'agent', `mounted ${mountpoint}, shipping to ${to} as node ${agent.options.node}`)
   }
   if (agent.handover.mode === 'fresh' || agent.handover.mode === 'takeover') {
-    // The supervisor's SIGHUP (an upgrade): leave the mount and the state as they are for the next agent, which
-    // takes both over; what this one took and did not answer, the kernel sends it again.
+    // A handover, asked by the supervisor on an agent upgrade (its SIGHUP) or a supervisor upgrade (--upgrade): leave
+    // the mount and the memfd as they are for the next agent, which takes both over; what this one took and did
+    // not answer, the kernel sends it again.
     process.once(protocol().signalHandOver, () => {
       log('info', 'agent', 'handing the mount over to a new agent')
       void agent.quiesce().then(() => process.exit(protocol().exitHandedOver))
@@ -136,7 +139,7 @@ export async function mountCommand (mnt: string, f: MountFlags): Promise<void> {
     const report = agent.report()
     const { pendingBytes, ship: { connected, lastError } } = report
     const time = new Date().toISOString()
-    writeOutcome(stateFile(f.stateDir, mountpoint, 'stopped.json'),
+    writeOutcome(stateDirFile(f.stateDir, mountpoint, 'stopped.json'),
       { mountpoint, pid: process.pid, time, ok, pendingBytes, connected, lastError })
     releasePid(pidFile)
     if (f.json) emit('stopped', { ok, ...report })
@@ -160,9 +163,9 @@ export interface UmountFlags {
 export async function umountCommand (mnt: string, f: UmountFlags): Promise<void> {
   const mountpoint = path.resolve(mnt)
   const timeoutMs = parseDuration(f.timeout, '--timeout')
-  const pid = readPid(stateFile(f.stateDir, mountpoint, 'pid'))
+  const pid = readPid(stateDirFile(f.stateDir, mountpoint, 'pid'))
   if (pid !== null && alive(pid)) {
-    const record = stateFile(f.stateDir, mountpoint, 'stopped.json')
+    const record = stateDirFile(f.stateDir, mountpoint, 'stopped.json')
     // The record of an earlier stop would otherwise be taken for this one's.
     fs.rmSync(record, { force: true })
     process.kill(pid, 'SIGTERM')

@@ -48,7 +48,7 @@ export function addAgentOptions (cmd: Command): Command {
     .option('--linger <duration>', 'how long written bytes may wait for more to join their batch', '5ms')
     .addOption(new Option('--cache <mode>', 'writethrough: every write() reaches logfs before it returns; writeback: '
       + 'the kernel\'s page cache takes writes and logfs gets them at least every --flush-interval (faster; what is '
-      + 'not yet flushed is lost if the agent dies, see README "Cache modes")')
+      + 'not yet flushed is lost if the agent dies, see docs/cache-modes.md)')
       .choices(['writethrough', 'writeback']).default('writethrough'))
     .option('--flush-interval <duration>', 'writeback mode: how often written pages are handed to logfs', '20ms')
     .option('--tail-size <size>', 'recent bytes of each file kept readable on the mount', '64KiB')

@@ -1,7 +1,7 @@
 // `logfs sources`, `logfs tenants` and `logfs cat`: the minimal read path over the server's HTTP API.
 import { InputError, formatBytes, formatDuration, formatTime, printable } from '../util/units'
 import { tokenFrom } from './options'
-import type { SourceInfo } from '../store/store'
+import type { SourceInfo } from '../store/log-store'
 import type { TenantRow } from '../server/tenants'
 
 export interface ReadFlags { server: string, token?: string, json?: boolean, source?: string }

@@ -1,7 +1,7 @@
 // `logfs server`: the ingest server, with the embedded store or as a gateway of a JetStream cluster.
 import { Auth } from '../server/auth'
 import { LogServer } from '../server/server'
-import { Store } from '../store/store'
+import { Store } from '../store/disk/store'
 import type { LogStore } from '../store/log-store'
 import { ClusterStore } from '../jetstream/cluster-store'
 import { parseNatsServers } from '../jetstream/address'

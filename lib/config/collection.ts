@@ -1,5 +1,5 @@
 // Declarative collection settings per tenant (a Kubernetes namespace under the DaemonSet layout), read from a
-// JSON file — a ConfigMap key in Kubernetes — and re-read when it changes. Documented in the README.
+// JSON file — a ConfigMap key in Kubernetes — and re-read when it changes. Documented in docs/operations.md.
 //
 //   { "version": 1,
 //     "tenants": {

@@ -1,6 +1,6 @@
-// The demo's application: writes JSON log lines (seed 002 style, trace_id + rpc_id) into a few files with one
-// write() per line, like a logger with immediate flush. Runs as its own process: never write into a mount from
-// the process that serves it.
+// The demo's application: writes JSON log lines (trace_id + rpc_id, the fields `logfs trace` reads) into a few files
+// with one write() per line, like a logger with immediate flush. Runs as its own process: never write into a mount
+// from the process that serves it.
 import fs from 'node:fs'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'

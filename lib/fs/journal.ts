@@ -1,5 +1,5 @@
-// The namespace's part of the state a restarted agent takes over: every node the kernel may name, by
-// the inode number it knows it by. The bytes live in the state the supervisor holds (lib/native/fuse/state.h, the
+// The namespace's part of the memfd a restarted agent takes over: every node the kernel may name, by
+// the inode number it knows it by. The bytes live in the memfd the supervisor holds (lib/native/fuse/state.h, the
 // meta slots); this module decides what goes there. A change is recorded before it is answered, so a node the
 // kernel learnt of is never missing; a change recorded but never answered comes again (FUSE_NOTIFY_RESEND), and
 // ops.ts takes it as done.
@@ -38,18 +38,18 @@ export class Journal {
     if (!native.metaAppend(pack(record))) this.snapshot()
   }
 
-  /** Replaces what the state holds with the whole namespace as it is now. */
+  /** Replaces what the memfd holds with the whole namespace as it is now. */
   snapshot (): void {
     const snapshot: Snapshot = [JOURNAL_VERSION, this.tree.inoLimit, [...this.tree.all()].map(n => this.tree.record(n))]
     if (!native.metaSnapshot(pack(snapshot))) {
-      throw new Error('the namespace no longer fits in the state kept for a restart')
+      throw new Error('the namespace no longer fits in the memfd kept for a restart')
     }
   }
 
   /** What a dead agent left; throws when it is not in a format this build reads. */
   static read (): SavedNamespace {
     const [snapshotBytes, journal] = native.metaRead()
-    if (snapshotBytes.length === 0) throw new Error('the state holds no namespace snapshot')
+    if (snapshotBytes.length === 0) throw new Error('the memfd holds no namespace snapshot')
     const [version, inoLimit, nodes] = unpack(snapshotBytes) as Snapshot
     if (version !== JOURNAL_VERSION) {
       throw new Error(`namespace snapshot version ${String(version)}, this build reads version ${JOURNAL_VERSION}`)

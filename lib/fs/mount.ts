@@ -19,7 +19,10 @@ export const MAX_WRITE = 131072
 export type CacheMode = 'writethrough' | 'writeback'
 
 export interface MountOptions {
-  /** writeback: the kernel's page cache takes writes, a flusher every flushMs hands them to logfs (see README). */
+  /**
+   * writeback: the kernel's page cache takes writes, a flusher every flushMs hands them to logfs
+   * (docs/cache-modes.md).
+   */
   cache: CacheMode
   flushMs: number
   /** The supervisor's /dev/fuse descriptor, or -1 (lib/agent/handover.ts). */

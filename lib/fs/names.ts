@@ -2,7 +2,7 @@
 // byte for byte or refused with an errno the application can act on — never silently changed. A name that is
 // not UTF-8 never gets this far: the native core refuses it with EILSEQ (lib/native/fuse/session.c), since two
 // different invalid names would decode to the same string and become one file with one source.
-import { ENAMETOOLONG } from './tree'
+import { ENAMETOOLONG } from '../util/errno'
 
 /** Longest name component in bytes, as statfs reports (namemax) and as Linux filesystems allow. */
 export const NAME_MAX = 255

@@ -7,17 +7,13 @@ import type { AttrChanges, Request, RequestHandler } from '../native/fuse/reques
 import type { Intake } from '../ring/intake'
 import { globToRegExp } from '../util/glob'
 import { log } from '../util/log'
-import {
-  EINVAL, EISDIR, FsError, type DirNode, type FileNode, type Node, S_IFDIR, Tree, type TreeOptions,
-} from './tree'
+import { EFBIG, EINVAL, EIO, EISDIR, ENOSPC } from '../util/errno'
+import { FsError, type DirNode, type FileNode, type Node, S_IFDIR, Tree, type TreeOptions } from './tree'
 import { nameErrno } from './names'
 import { Journal } from './journal'
 import { tenantOf } from '../util/sources'
 import type { TenantSettings } from '../config/collection'
 
-const EIO = 5
-const ENOSPC = -28
-const EFBIG = -27
 const O_ACCMODE = 3
 const O_WRONLY = 1
 const O_RDWR = 2
@@ -52,7 +48,7 @@ export class LogFs {
   /** Called after a change to the directory skeleton (directories, owners, modes). */
   onTreeChange: () => void = () => {}
 
-  /** Records the namespace in the state a restarted agent takes over. */
+  /** Records the namespace in the memfd a restarted agent takes over. */
   private readonly journal: Journal
 
   constructor (private readonly intake: Intake, readonly options: FsOptions) {
@@ -70,7 +66,7 @@ export class LogFs {
 
   /**
    * A takeover: the namespace the dead agent served, by the inode numbers the kernel holds, with each file's
-   * size; then a snapshot of it starts this agent's journal. Throws when the state cannot be read.
+   * size; then a snapshot of it starts this agent's journal. Throws when the memfd cannot be read.
    */
   restore (): number {
     const saved = Journal.read()
@@ -121,7 +117,7 @@ export class LogFs {
       this.handle(r)
     } catch (err) {
       if (!(err instanceof FsError)) log('error', 'fs', `unexpected failure: ${(err as Error).stack ?? String(err)}`)
-      if (r.req) native.replyErr(r.req, err instanceof FsError ? -err.errno : EIO)
+      if (r.req) native.replyErr(r.req, -(err instanceof FsError ? err.errno : EIO))
     }
   }
 
@@ -293,7 +289,7 @@ export class LogFs {
     if (!file.source) return native.replyErr(req, 0)
     // Durable means acknowledged by the server, so fsync waits for that, within a bound.
     let answered = false
-    const timer = setTimeout(() => { answered = true; native.replyErr(req, EIO) }, this.options.fsyncWaitMs)
+    const timer = setTimeout(() => { answered = true; native.replyErr(req, -EIO) }, this.options.fsyncWaitMs)
     this.intake.whenAcked(file.source.tenant, () => {
       if (answered) return
       clearTimeout(timer)

@@ -2,23 +2,15 @@
 // the FUSE node ID: logfs chooses them, so a restarted agent can answer for them). No bytes are stored here; a
 // file's tail, size and mtime of its writes live in the native core (lib/native/fuse/files.c).
 import type { Source } from '../ring/intake'
+import { EEXIST, EINVAL, EISDIR, ENOENT, ENOTDIR, ENOTEMPTY } from '../util/errno'
 
 export const S_IFDIR = 0o040000
 export const S_IFREG = 0o100000
 
-export const ENOENT = -2
-export const EEXIST = -17
-export const ENOTDIR = -20
-export const EISDIR = -21
-export const EINVAL = -22
-export const ENOTEMPTY = -39
-export const EACCES = -13
-export const ENAMETOOLONG = -36
-export const EILSEQ = -84
-
 /** The inode number of the root, as FUSE fixes it (FUSE_ROOT_ID). */
 export const ROOT_INO = 1
 
+/** An op refused with `errno` (negative, as lib/util/errno.ts states). */
 export class FsError extends Error {
   constructor (readonly errno: number, message: string) { super(message) }
 }

@@ -8,10 +8,9 @@ import type { NatsConnection } from '@nats-io/nats-core'
 import {
   jetstream, jetstreamManager, type JetStreamAccountStats, type JetStreamClient, type JetStreamManager,
 } from '@nats-io/jetstream'
-import { SourceIndex, type Cursor, type SegmentRef } from '../store/source'
-import type { Entry } from '../store/segment'
+import { SourceIndex, type Cursor } from '../store/source'
 import {
-  describeSources, oldestOf, readFrom, type AppendResult, type LogStore, type SourceInfo, type StoreMetric,
+  describeSources, oldestOf, readFrom, type AppendResult, type Entry, type LogStore, type SourceInfo, type StoreMetric,
 } from '../store/log-store'
 import { splitSource } from '../util/sources'
 import { log } from '../util/log'
@@ -20,7 +19,7 @@ import { STREAM_PREFIX, sourceOfSubject } from './subjects'
 import { ensureStream, type StreamLimits } from './streams'
 import { MIN_STREAM_BYTES, NoRoom, accountWarning } from './room'
 import { StreamMirror, type Delivered } from './mirror'
-import { Missing, Payloads } from './payloads'
+import { Missing, Payloads, type MessageExtent } from './payloads'
 import { Publisher } from './publisher'
 
 export interface ClusterOptions extends StreamLimits {
@@ -29,9 +28,6 @@ export interface ClusterOptions extends StreamLimits {
   /** Bytes of messages a gateway keeps in memory for reads. */
   cacheBytes?: number
 }
-
-/** A gateway's extent: one message, and the source it belongs to (for fetching its neighbours). */
-interface MessageRef extends SegmentRef { src: SourceIndex }
 
 const CACHE_BYTES = 64 * 1024 * 1024
 /** A query that misses fetches the message and neighbours of it up to this many bytes, in parallel. */
@@ -66,7 +62,7 @@ async function ready (jsm: JetStreamManager, servers: string[]): Promise<JetStre
 }
 
 export class ClusterStore extends EventEmitter implements LogStore {
-  private readonly sources = new Map<string, SourceIndex>()
+  private readonly sources = new Map<string, SourceIndex<MessageExtent>>()
   private readonly lastSeqs = new Map<string, number>()
   private readonly mirrors = new Map<string, StreamMirror>()
   private readonly ensuring = new Map<string, Promise<StreamMirror>>()
@@ -88,9 +84,9 @@ export class ClusterStore extends EventEmitter implements LogStore {
   private constructor (private readonly nc: NatsConnection, private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager, private readonly options: ClusterOptions) {
     super()
-    this.payloads = new Payloads(jsm, options.cacheBytes ?? CACHE_BYTES, seg => {
+    this.payloads = new Payloads(jsm, options.cacheBytes ?? CACHE_BYTES, m => {
       // Retention removed a message a query wanted: the mirror drops what is gone before the query runs again.
-      void this.mirrors.get(seg.file)?.settle().catch(() => {})
+      void this.mirrors.get(m.stream)?.settle().catch(() => {})
     })
     const maxRun = Math.max(HEADER_ROOM, nc.info!.max_payload - HEADER_ROOM)
     // A stream must hold a few of the largest messages, or retention would drop a run as it is stored.
@@ -207,8 +203,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
     // The consumer may have delivered it already, in the same turn as the acknowledgement.
     if (seq <= mirror.applied) return
     mirror.published(seq)
-    const ref = this.add(mirror.stream, seq, source, { ...run, length: data.length })
-    this.payloads.put(ref, data)
+    this.payloads.put(this.add(mirror.stream, seq, source, { ...run, length: data.length }), data)
   }
 
   private deliver (d: Delivered): void {
@@ -222,7 +217,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
     }
   }
 
-  private add (stream: string, seq: number, source: string, run: RunMeta & { length: number }): MessageRef {
+  private add (stream: string, seq: number, source: string, run: RunMeta & { length: number }): MessageExtent {
     let s = this.sources.get(source)
     if (!s) {
       const { node, tenant } = splitSource(source)
@@ -231,22 +226,23 @@ export class ClusterStore extends EventEmitter implements LogStore {
     }
     const high = s.high.get(run.gen) ?? 0
     if (run.offset > high) s.gapBytes += run.offset - high
-    const seg: MessageRef = { id: seq, fd: -1, file: stream, src: s }
-    s.add({ gen: run.gen, offset: run.offset, length: run.length, timestamp: run.timestamp, seg, at: 0, src: s })
+    const { gen, offset, length, timestamp } = run
+    const e: MessageExtent = { gen, offset, length, timestamp, stream, seq, src: s }
+    s.add(e)
     this.lastSeqs.set(source, Math.max(seq, this.lastSeqs.get(source) ?? 0))
     this.messages++
     this.emit('append', s)
-    return seg
+    return e
   }
 
   private trim (stream: string, first: number): void {
     for (const s of this.sources.values()) {
       const before = s.extents.length
-      s.retain(e => e.seg.file !== stream || e.seg.id >= first)
+      s.retain(e => e.stream !== stream || e.seq >= first)
       if (s.extents.length === before) continue
       this.messages -= before - s.extents.length
       // The subject's last message may be gone too: the next publish must expect what is left (0 for nothing).
-      this.lastSeqs.set(s.source, s.extents.reduce((m, e) => Math.max(m, e.seg.id), 0))
+      this.lastSeqs.set(s.source, s.extents.reduce((m, e) => Math.max(m, e.seq), 0))
     }
     this.payloads.dropBelow(stream, first)
   }
@@ -298,21 +294,21 @@ export class ClusterStore extends EventEmitter implements LogStore {
         return await fn()
       } catch (err) {
         if (!(err instanceof Missing) || round >= MAX_ROUNDS) throw err
-        await this.fetchAround(err.seg as MessageRef)
+        await this.fetchAround(err.e)
       }
     }
   }
 
   /** The missing message and the messages of its source around it, up to PREFETCH_BYTES. */
-  private async fetchAround (seg: MessageRef): Promise<void> {
-    const x = seg.src.extents
-    const i = x.findIndex(e => e.seg === seg)
-    const want: SegmentRef[] = [seg]
+  private async fetchAround (missing: MessageExtent): Promise<void> {
+    const x = missing.src.extents
+    const i = x.indexOf(missing)
+    const want: MessageExtent[] = [missing]
     let bytes = i >= 0 ? x[i].length : 0
     for (let k = 1; i >= 0 && bytes < PREFETCH_BYTES && (i + k < x.length || i - k >= 0); k++) {
       for (const j of [i + k, i - k]) {
-        if (j < 0 || j >= x.length || this.payloads.has(x[j].seg)) continue
-        want.push(x[j].seg)
+        if (j < 0 || j >= x.length || this.payloads.has(x[j])) continue
+        want.push(x[j])
         bytes += x[j].length
       }
     }
@@ -322,8 +318,8 @@ export class ClusterStore extends EventEmitter implements LogStore {
   }
 
   metrics (): StoreMetric[] {
-    const gauge = (name: string, help: string, value: StoreMetric['value']): StoreMetric =>
-      ({ name, help, type: 'gauge', value })
+    const gauge = (name: string, help: string, value: StoreMetric['value'], labels?: string[]): StoreMetric =>
+      ({ name, help, type: 'gauge', value, labels })
     const counter = (name: string, help: string, value: () => number): StoreMetric =>
       ({ name, help, type: 'counter', value })
     const bytes = (): number => { let n = 0; for (const s of this.sources.values()) n += s.bytes; return n }
@@ -334,7 +330,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
       gauge('logfs_jetstream_streams', 'Tenant streams the gateway follows.', () => this.mirrors.size),
       gauge('logfs_jetstream_stream_max_bytes',
         "A tenant stream's max_bytes as this gateway set it up: --retention-size, or less where it did not fit.",
-        () => [...this.granted].map(([tenant, n]) => [{ tenant }, n])),
+        () => [...this.granted].map(([tenant, n]) => [{ tenant }, n]), ['tenant']),
       gauge('logfs_jetstream_streams_fitted',
         'Tenant streams this gateway set up smaller than --retention-size: the cluster had no room for more.',
         () => [...this.granted.values()].filter(n => n < this.options.maxBytes).length),

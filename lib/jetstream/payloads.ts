@@ -1,24 +1,34 @@
-// The bytes of a gateway's extents: each extent is one JetStream message (SegmentRef.id is its stream sequence,
-// .file its stream), fetched by direct get from any replica and kept in a bounded cache. Synchronous reads
-// (query/lines.ts walks lines with them) can only be served from the cache; a miss throws Missing, and the
-// store's `query` fetches what was missing and runs the query again.
+// The bytes of a gateway's extents: each extent is one JetStream message, fetched by direct get from any replica
+// and kept in a bounded cache. Synchronous reads (query/lines.ts walks lines with them) can only be served from the
+// cache; a miss throws Missing, and the store's `query` fetches what was missing and runs the query again.
 import type { JetStreamManager, StoredMsg } from '@nats-io/jetstream'
-import type { ExtentReader, SegmentRef } from '../store/source'
+import type { Extent, ExtentReader, Pieces, SourceIndex } from '../store/source'
+
+/** A gateway's extent: one message of a tenant's stream. */
+export interface MessageExtent extends Extent {
+  stream: string
+  /** Its stream sequence. */
+  seq: number
+  src: SourceIndex<MessageExtent>
+}
+
+/** Which message: a stream and its sequence. */
+type MessageAt = Pick<MessageExtent, 'stream' | 'seq'>
 
 export class Missing extends Error {
   override name = 'Missing'
-  constructor (readonly seg: SegmentRef) { super(`message ${seg.id} of ${seg.file} is not fetched`) }
+  constructor (readonly e: MessageExtent) { super(`message ${e.seq} of ${e.stream} is not fetched`) }
 }
 
 /** A message retention removed after the index listed it. */
 export class Gone extends Error {
   override name = 'Gone'
-  constructor (readonly seg: SegmentRef) { super(`message ${seg.id} of ${seg.file} is gone (retention)`) }
+  constructor (readonly m: MessageAt) { super(`message ${m.seq} of ${m.stream} is gone (retention)`) }
 }
 
-const key = (seg: SegmentRef): string => `${seg.file}\n${seg.id}`
+const key = (m: MessageAt): string => `${m.stream}\n${m.seq}`
 
-export class Payloads implements ExtentReader {
+export class Payloads implements ExtentReader<MessageExtent> {
   /** Insertion order is recency: a hit moves its entry to the end, eviction takes from the front. */
   private readonly cache = new Map<string, Uint8Array>()
   private readonly inflight = new Map<string, Promise<Uint8Array>>()
@@ -27,53 +37,56 @@ export class Payloads implements ExtentReader {
   fetches = 0
 
   constructor (private readonly jsm: JetStreamManager, private readonly maxBytes: number,
-    private readonly onGone: (seg: SegmentRef) => void) {}
+    private readonly onGone: (m: MessageAt) => void) {}
 
-  has (seg: SegmentRef): boolean { return this.cache.has(key(seg)) }
+  has (m: MessageAt): boolean { return this.cache.has(key(m)) }
 
-  readSync (seg: SegmentRef, out: Buffer, at: number, length: number, position: number): void {
-    const k = key(seg)
+  readSync (e: MessageExtent, from: number, length: number, out: Buffer, at: number): void {
+    const k = key(e)
     const data = this.cache.get(k)
-    if (data === undefined) throw new Missing(seg)
+    if (data === undefined) throw new Missing(e)
     this.cache.delete(k)
     this.cache.set(k, data)
-    out.set(data.subarray(position, position + length), at)
+    out.set(data.subarray(from, from + length), at)
   }
 
-  async read (seg: SegmentRef, out: Buffer, at: number, length: number, position: number): Promise<void> {
-    const data = await this.fetch(seg)
-    out.set(data.subarray(position, position + length), at)
+  /** The pieces' messages one at a time, each from the cache or fetched. */
+  async read (p: Pieces<MessageExtent>, out: Buffer): Promise<void> {
+    for (let k = 0; k < p.count; k++) {
+      const data = await this.fetch(p.extents[k])
+      out.set(data.subarray(p.start(k), p.start(k) + p.size(k)), p.offsets[k])
+    }
   }
 
-  fetch (seg: SegmentRef): Promise<Uint8Array> {
-    const k = key(seg)
+  fetch (m: MessageAt): Promise<Uint8Array> {
+    const k = key(m)
     const data = this.cache.get(k)
     if (data !== undefined) return Promise.resolve(data)
     let p = this.inflight.get(k)
     if (!p) {
-      p = this.get(seg).finally(() => this.inflight.delete(k))
+      p = this.get(m).finally(() => this.inflight.delete(k))
       this.inflight.set(k, p)
     }
     return p
   }
 
-  private async get (seg: SegmentRef): Promise<Uint8Array> {
+  private async get (at: MessageAt): Promise<Uint8Array> {
     // A replica that has not applied the message yet answers "not found"; the leader then has it, unless
     // retention removed it.
-    let m: StoredMsg | null = await this.jsm.direct.getMessage(seg.file, { seq: seg.id })
-    if (m === null) m = await this.jsm.streams.getMessage(seg.file, { seq: seg.id }).catch(() => null)
+    let m: StoredMsg | null = await this.jsm.direct.getMessage(at.stream, { seq: at.seq })
+    if (m === null) m = await this.jsm.streams.getMessage(at.stream, { seq: at.seq }).catch(() => null)
     if (m === null) {
-      this.onGone(seg)
-      throw new Gone(seg)
+      this.onGone(at)
+      throw new Gone(at)
     }
     this.fetches++
     this.fetchedBytes += m.data.length
-    this.keep(key(seg), m.data)
+    this.keep(key(at), m.data)
     return m.data
   }
 
   /** Bytes this gateway just published: a follower of the source reads them without a round trip. */
-  put (seg: SegmentRef, data: Uint8Array): void { this.keep(key(seg), Uint8Array.prototype.slice.call(data)) }
+  put (m: MessageAt, data: Uint8Array): void { this.keep(key(m), Uint8Array.prototype.slice.call(data)) }
 
   private keep (k: string, data: Uint8Array): void {
     this.cache.set(k, data)
@@ -88,8 +101,8 @@ export class Payloads implements ExtentReader {
   /** Forgets the messages of `stream` below `first` (retention removed them). */
   dropBelow (stream: string, first: number): void {
     for (const [k, d] of this.cache) {
-      const [file, id] = k.split('\n')
-      if (file === stream && Number(id) < first) { this.cache.delete(k); this.cachedBytes -= d.length }
+      const [name, seq] = k.split('\n')
+      if (name === stream && Number(seq) < first) { this.cache.delete(k); this.cachedBytes -= d.length }
     }
   }
 }

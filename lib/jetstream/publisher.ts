@@ -6,8 +6,7 @@
 //   lagged) is refused, catches up and decides again; two gateways can never interleave one source;
 // - Nats-Msg-Id: a publish whose acknowledgement was lost is resent with the same id and dropped by JetStream.
 import { JetStreamApiCodes, type JetStreamClient } from '@nats-io/jetstream'
-import type { Entry } from '../store/segment'
-import type { AppendResult } from '../store/log-store'
+import type { AppendResult, Entry } from '../store/log-store'
 import { splitSource } from '../util/sources'
 import { log } from '../util/log'
 import { runHeaders, runId, type RunMeta } from './message'

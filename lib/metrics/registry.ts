@@ -1,81 +1,76 @@
-// Prometheus text exposition (format 0.0.4) without a dependency: counters and gauges are read from the
-// components' own statistics when scraped; histograms are observed as events happen.
+// The metrics every logfs process exposes, on prom-client: counters and gauges are read from the components' own
+// statistics when scraped (a collect callback), histograms are observed as events happen. Each Registry owns its
+// prom-client registry, so several servers and agents can live in one process (the tests run them so).
+import type http from 'node:http'
+import client from 'prom-client'
+
 type Labels = Record<string, string>
-type Sample = [Labels, number]
+/** One figure of a labelled metric: its label set and its value. */
+export type Sample = [Labels, number]
+/** A figure read when scraped: one value, or one per label set (whose names the metric declares). */
+export type Collect = () => number | Sample[]
 
-interface Metric { name: string, help: string, type: 'counter' | 'gauge' | 'histogram', render: () => string[] }
-
-const escape = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')
-const labelText = (l: Labels): string => {
-  const parts = Object.entries(l).map(([k, v]) => `${k}="${escape(v)}"`)
-  return parts.length ? `{${parts.join(',')}}` : ''
-}
-
-export class Histogram {
-  private readonly counts: number[]
-  private sum = 0
-  private count = 0
-  constructor (readonly buckets: number[]) { this.counts = buckets.map(() => 0) }
-
-  observe (value: number): void {
-    this.sum += value
-    this.count++
-    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]) this.counts[i]++
-  }
-
-  lines (name: string, labels: Labels): string[] {
-    const out = this.buckets.map((b, i) => `${name}_bucket${labelText({ ...labels, le: String(b) })} ${this.counts[i]}`)
-    out.push(`${name}_bucket${labelText({ ...labels, le: '+Inf' })} ${this.count}`)
-    out.push(`${name}_sum${labelText(labels)} ${this.sum}`)
-    out.push(`${name}_count${labelText(labels)} ${this.count}`)
-    return out
-  }
-}
+/** What callers observe into: one label set of a histogram. */
+export interface Histogram { observe: (value: number) => void }
 
 /** Seconds, from 1 ms to 30 s: acknowledgement and query latencies. */
 export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 
+/** Writes a scraped figure into a freshly reset metric: the stats it is read from are the source of truth. */
+function samples (v: number | Sample[], put: (labels: Labels, n: number) => void): void {
+  if (typeof v === 'number') put({}, v)
+  else for (const [labels, n] of v) put(labels, n)
+}
+
 export class Registry {
-  private readonly metrics: Metric[] = []
+  private readonly registry = new client.Registry()
 
-  private add (name: string, help: string, type: Metric['type'], render: () => string[]): void {
-    this.metrics.push({ name, help, type, render })
+  // A collect giving label sets must name their labels (prom-client refuses undeclared ones when scraped): the
+  // overloads make forgetting them a type error.
+  counter (name: string, help: string, collect: () => number): void
+  counter (name: string, help: string, collect: Collect, labelNames: string[] | undefined): void
+  counter (name: string, help: string, collect: Collect, labelNames: string[] = []): void {
+    this.collected(client.Counter, name, help, collect, labelNames)
   }
 
-  counter (name: string, help: string, collect: () => number | Sample[]): void {
-    this.add(name, help, 'counter', () => this.samples(name, collect()))
+  gauge (name: string, help: string, collect: () => number): void
+  gauge (name: string, help: string, collect: Collect, labelNames: string[] | undefined): void
+  gauge (name: string, help: string, collect: Collect, labelNames: string[] = []): void {
+    this.collected(client.Gauge, name, help, collect, labelNames)
   }
 
-  gauge (name: string, help: string, collect: () => number | Sample[]): void {
-    this.add(name, help, 'gauge', () => this.samples(name, collect()))
+  /** A metric read from `collect` when scraped: reset to zero, then each sample added. */
+  private collected (Kind: typeof client.Counter | typeof client.Gauge, name: string, help: string, collect: Collect,
+    labelNames: string[]): void {
+    new Kind({
+      name, help, labelNames, registers: [this.registry],
+      collect () { this.reset(); samples(collect(), (labels, n) => this.inc(labels, n)) },
+    })
   }
 
   /** A histogram per label set, created on first use. */
-  histogram (name: string, help: string, buckets = LATENCY_BUCKETS): (labels?: Labels) => Histogram {
-    const byLabels = new Map<string, { labels: Labels, h: Histogram }>()
-    this.add(name, help, 'histogram', () => [...byLabels.values()].flatMap(({ labels, h }) => h.lines(name, labels)))
-    return (labels = {}) => {
-      const key = labelText(labels)
-      let entry = byLabels.get(key)
-      if (!entry) { entry = { labels, h: new Histogram(buckets) }; byLabels.set(key, entry) }
-      return entry.h
-    }
+  histogram (name: string, help: string, labelNames: string[] = [], buckets = LATENCY_BUCKETS):
+    (labels?: Labels) => Histogram {
+    const h = new client.Histogram({ name, help, labelNames, buckets, registers: [this.registry] })
+    return (labels = {}) => h.labels(labels)
   }
 
-  private samples (name: string, v: number | Sample[]): string[] {
-    return typeof v === 'number' ? [`${name} ${v}`] : v.map(([l, n]) => `${name}${labelText(l)} ${n}`)
-  }
-
-  render (): string {
-    const out: string[] = []
-    for (const m of this.metrics) {
-      out.push(`# HELP ${m.name} ${m.help}`, `# TYPE ${m.name} ${m.type}`, ...m.render())
-    }
-    return out.join('\n') + '\n'
+  /** The Prometheus text exposition (format 0.0.4) of every metric, or a 500 naming what failed. */
+  serve (res: http.ServerResponse): void {
+    this.registry.metrics().then(text => {
+      res.writeHead(200, { 'content-type': this.registry.contentType })
+      res.end(text)
+    }, (err: Error) => {
+      res.writeHead(500, { 'content-type': 'text/plain' })
+      res.end(`metrics: ${err.message}\n`)
+    })
   }
 }
 
-/** Metrics every logfs process exposes about itself. */
+/**
+ * Metrics every logfs process exposes about itself. Not prom-client's collectDefaultMetrics: it cannot pick a few,
+ * and it starts an event-loop delay monitor and a GC observer in every process, the agent included.
+ */
 export function addProcessMetrics (r: Registry): void {
   r.gauge('process_resident_memory_bytes', 'Resident memory size in bytes.', () => process.memoryUsage.rss())
   r.counter('process_cpu_seconds_total', 'User and system CPU time spent in seconds.', () => {

@@ -1,7 +1,7 @@
 /* The contract between the supervisor (lib/native/supervisor) and the agent it runs (the Node program
  * lib/cli/mount.ts runs with --no-supervise), in one place for both products: the supervisor includes it, and the
  * agent's addon (lib/native/fuse/constants.c) exports every value to TypeScript as native.constants.protocol, which
- * lib/agent/handover.ts, lib/agent/state.ts and lib/cli/mount.ts read. The one header shared across products
+ * lib/agent/handover.ts and lib/cli/mount.ts read. The one header shared across products
  * (test/imports.test.ts allows exactly this one). supervisor/README.md describes the protocol whole; version 1. */
 #ifndef LOGFS_PROTOCOL_H
 #define LOGFS_PROTOCOL_H
@@ -9,7 +9,7 @@
 #include <signal.h>
 
 /* The descriptors an agent is started with, by number: Node's IPC channel, then what the supervisor holds across
- * agents (the mount's /dev/fuse connection and the state's memory file). */
+ * agents (the mount's /dev/fuse connection and the memfd). */
 #define LF_CHANNEL_FD 3
 #define LF_FUSE_FD 4
 #define LF_STATE_FD 5
@@ -17,7 +17,7 @@
 /* The environment that names them (the two descriptors are left out when the supervisor holds none). */
 #define LF_ENV_FUSE_FD "LOGFS_FUSE_FD"
 #define LF_ENV_STATE_FD "LOGFS_STATE_FD"
-/* How many times the supervisor had to give up a handover and mount again. */
+/* How many times the supervisor had to give up an agent handover and mount again. */
 #define LF_ENV_RENEWALS "LOGFS_RENEWALS"
 /* The cursor generation of the last agent that mounted: the next one starts above it, since a restart must never
  * go back in cursor order. */
@@ -27,7 +27,7 @@
 #define LF_ENV_LOG_LEVEL "LOGFS_LOG_LEVEL"
 
 /* The agent's exit codes the supervisor acts on. HANDED_OVER: it handed the mount over on request, the next agent
- * starts now on the same descriptors. RENEW: it could not take the state over, ended the old connection, and the
+ * starts now on the same descriptors. RENEW: it could not take the memfd over, ended the old connection, and the
  * next agent mounts on fresh descriptors. */
 #define LF_EXIT_HANDED_OVER 3
 #define LF_EXIT_RENEW 4

@@ -2,8 +2,7 @@
 // the store's token filters (the blocks that may hold every token the pattern proves), and scan only those byte
 // ranges, widened to whole lines, in windows read off the event loop and matched in scan workers (match.ts).
 import type { LogStore } from '../store/log-store'
-import type { Piece } from '../store/segment-index'
-import type { Chunk, SourceIndex } from '../store/source'
+import type { Chunk, Piece, SourceIndex } from '../store/source'
 import { lineStart, linesFrom, makeLine, type Line } from './lines'
 import { requiredTokens } from './literals'
 import { NL } from '../util/bytes'

@@ -4,7 +4,7 @@ import type { LogStore } from '../store/log-store'
 import type { SourceIndex } from '../store/source'
 import { globToRegExp } from '../util/glob'
 import { splitSource } from '../util/sources'
-import { formatTime } from '../util/units'
+import { formatTime, InputError } from '../util/units'
 import { QueryError } from './errors'
 
 /** Whether the caller may see a tenant's sources. */
@@ -13,7 +13,11 @@ export type Allowed = (tenant: string) => boolean
 /** A glob names a source by its full name or by its path under the mount (the name without its node). */
 export function sourceMatcher (glob: string | null): (source: string) => boolean {
   if (!glob) return () => true
-  const re = globToRegExp(glob)
+  let re: RegExp
+  try { re = globToRegExp(glob) } catch (err) {
+    if (err instanceof InputError) throw new QueryError('bad-input', err.message)
+    throw err
+  }
   return source => re.test(source) || re.test(splitSource(source).path)
 }
 

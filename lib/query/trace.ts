@@ -1,6 +1,6 @@
-// Traces on plain logs (seed 002): gather every line of one trace id from all sources and rebuild the call tree
-// from the RPC ids (1, 1.1, 1.2, 1.2.1 …). A level nobody logged (or whose line was lost) still gets its place in
-// the tree, marked missing, so the levels below it sit at the right depth.
+// Traces on plain JSON logs (trace_id + rpc_id fields): gather every line of one trace id from all sources and
+// rebuild the call tree from the RPC ids (1, 1.1, 1.2, 1.2.1 …). A level nobody logged (or whose line was lost) still
+// gets its place in the tree, marked missing, so the levels below it sit at the right depth.
 import type { LogStore } from '../store/log-store'
 import { grep } from './grep'
 import { MAX_LINES } from './lines'

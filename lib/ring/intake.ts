@@ -5,7 +5,7 @@
 // cursors, line cutting for the drop policy, waiting in order for the block policy, borrowing, counters); this
 // side makes rings and sources, frees acknowledged space and answers "is everything acknowledged?".
 import { Ring } from './ring'
-import { claimState } from './state'
+import { claimMemfd } from './memfd'
 import { tenantOf } from '../util/sources'
 import { native, type Policy } from '../native/fuse/native'
 
@@ -72,8 +72,6 @@ export class Tenant {
   get waitingBytes (): number { return this.ring.stat('waitingBytes') }
 }
 
-export const ENOSPC = -28
-export const EROFS = -30
 /** `write` could not take the bytes: the tenant's ring is full under the block policy (a FUSE thread waits). */
 export const FULL = native.constants.ring.full
 
@@ -83,15 +81,15 @@ export class Intake {
   private readonly byId = new Map<number, Source>()
   /** Called when bytes entered a tenant's ring that nobody was told of yet, so the shipper can schedule a batch. */
   onData: (tenant: Tenant) => void = () => {}
-  /** Called once per tenant that could not get a ring: the state's tenant table or address space is spent. */
+  /** Called once per tenant that could not get a ring: the memfd's tenant table or address space is spent. */
   onNoRing: (tenant: string) => void = () => {}
   private readonly refused = new Set<string>()
-  /** The budget of bytes all rings hold, as the state has it (a takeover keeps the first agent's). */
+  /** The budget of bytes all rings hold, as the memfd has it (a takeover keeps the first agent's). */
   readonly memory: number
 
   constructor (readonly options: IntakeOptions) {
     // After a takeover the dead agent's rings and sources go on: same indexes, cursors, unacknowledged bytes.
-    const state = claimState()
+    const state = claimMemfd()
     this.memory = state.memory
     state.tenants.forEach(([name, capacity, policy, reserve], index) => {
       const ring = new Ring(index, capacity, reserve)
@@ -107,7 +105,7 @@ export class Intake {
     return s
   }
 
-  /** A source by id, as the state and the namespace journal name them. */
+  /** A source by id, as the memfd and the namespace journal name them. */
   sourceById (id: number): Source | undefined { return this.byId.get(id) }
 
   /** The source for a path: the same object every time, so a file re-created after rotation continues its cursor. */
@@ -118,7 +116,7 @@ export class Intake {
     return this.remember(new Source(native.sourceNew(this.tenant(tenant)?.index ?? -1, path), path, tenant))
   }
 
-  /** The shared pool, from this intake's tenants (the only ones in an agent's state). */
+  /** The shared pool, from this intake's tenants (the only ones in an agent's memfd). */
   get pool (): PoolStats {
     let bytes = this.memory
     let free = this.memory
@@ -209,8 +207,8 @@ export class Intake {
     return n
   }
 
-  /** Writers still waiting at shutdown get an error instead of hanging forever. */
+  /** Writers still waiting at shutdown get `errno` (negative: lib/util/errno.ts) instead of hanging forever. */
   failWaiting (errno: number): void {
-    for (const t of this.tenants.values()) native.tenantFailWaiting(t.index, Math.abs(errno))
+    for (const t of this.tenants.values()) native.tenantFailWaiting(t.index, -errno)
   }
 }

@@ -1,6 +1,6 @@
 // A tenant's ring: write records in shared memory, filled by the native core on the FUSE threads
 // (lib/native/fuse/intake.c), cut into batches and freed here. Layout and readers: records.ts. The memory is the
-// state the supervisor holds across agents, seen from JS as SharedArrayBuffers.
+// memfd the supervisor holds across agents, seen from JS as SharedArrayBuffers.
 //
 // Positions are monotonic byte counters (never wrapped), so a range [start, end) names the same bytes for as
 // long as it is unacknowledged and a resend after a reconnect reads exactly what was sent before.
@@ -18,7 +18,7 @@ export class Ring {
 
   /**
    * A new ring for a tenant, carved from the state the next agent takes over (lib/native/fuse/state.h), that holds
-   * `reserve` bytes of its own and borrows the rest up to `capacity`; null when the state has no room for it.
+   * `reserve` bytes of its own and borrows the rest up to `capacity`; null when the memfd has no room for it.
    */
   static create (name: string, capacity: number, reserve: number, policy: Policy): Ring | null {
     checkRingSize(capacity, `ring capacity ${capacity}`)
@@ -26,7 +26,7 @@ export class Ring {
     return index < 0 ? null : new Ring(index, capacity, Math.min(reserve, capacity))
   }
 
-  /** The ring with this index in the state: a new one, or one a dead agent left, unacknowledged bytes and all. */
+  /** The ring with this index in the memfd: a new one, or one a dead agent left, unacknowledged bytes and all. */
   constructor (readonly index: number, readonly capacity: number, readonly reserve: number) {
     [this.data, this.control] = native.tenantBuffers(index)
     this.u32 = new Uint32Array(this.data)

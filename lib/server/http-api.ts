@@ -77,7 +77,8 @@ export class HttpApi {
   constructor (private readonly store: LogStore, private readonly auth: Auth, private readonly metrics: Registry,
     private readonly tenants: (allowed: Allowed) => TenantRow[], private readonly gate: QueryGate,
     private readonly limits: LimitsInForce, private readonly unready: () => string | null) {
-    this.queryLatency = metrics.histogram('logfs_query_duration_seconds', 'Time to answer a query, by endpoint.')
+    this.queryLatency = metrics.histogram('logfs_query_duration_seconds', 'Time to answer a query, by endpoint.',
+      ['endpoint'])
   }
 
   /** Answers one request; never rejects (an error becomes its response). */
@@ -93,8 +94,7 @@ export class HttpApi {
       return serveConsole(url.pathname, res)
     }
     if (url.pathname === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
-      res.end(this.metrics.render())
+      this.metrics.serve(res)
       return
     }
     const grant = this.auth.check(Auth.bearer(req.headers.authorization))

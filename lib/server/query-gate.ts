@@ -75,11 +75,11 @@ export class QueryGate {
     const per = (pick: (s: QueueState) => number): Array<[Record<string, string>, number]> =>
       this.state().map(s => [{ tenant: s.tenant }, pick(s)])
     m.gauge('logfs_tenant_queries_running', 'Queries running now, per tenant they are charged to.',
-      () => per(s => s.running))
+      () => per(s => s.running), ['tenant'])
     m.gauge('logfs_tenant_queries_queued', 'Queries waiting for one of their tenant\'s query slots.',
-      () => per(s => s.queued))
+      () => per(s => s.queued), ['tenant'])
     m.counter('logfs_tenant_queries_rejected_total', 'Queries refused (429) after waiting for a slot too long.',
-      () => [...this.rejected].map(([tenant, n]) => [{ tenant }, n]))
+      () => [...this.rejected].map(([tenant, n]) => [{ tenant }, n]), ['tenant'])
   }
 
   private lane (tenant: string): Lane {

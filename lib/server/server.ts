@@ -126,13 +126,14 @@ export class LogServer {
       [...counts].map(([tenant, n]) => [{ tenant }, n] as [Record<string, string>, number])
     m.counter('logfs_tenant_throttled_batches_total',
       'Batches throttled: the tenant was over its ingest rate; neither stored nor refused, the agent sends them again.',
-      perTenant(this.limiter.throttled))
+      perTenant(this.limiter.throttled), ['tenant'])
     m.counter('logfs_tenant_ingest_bytes_total',
-      'Log bytes of batches the ingest rate let through, resends included.', perTenant(this.limiter.admitted))
+      'Log bytes of batches the ingest rate let through, resends included.', perTenant(this.limiter.admitted),
+      ['tenant'])
     m.counter('logfs_tenant_sources_refused_batches_total',
       'Batches answered unavailable: they would give the tenant a source past its sources limit.',
-      perTenant(this.sourceLimit.refused))
-    for (const x of this.store.metrics()) m[x.type](x.name, x.help, x.value)
+      perTenant(this.sourceLimit.refused), ['tenant'])
+    for (const x of this.store.metrics()) m[x.type](x.name, x.help, x.value, x.labels)
     addProcessMetrics(m)
   }
 

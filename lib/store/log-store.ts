@@ -1,10 +1,8 @@
-// What the server asks of a store, whichever holds the bytes: the embedded one (store.ts, segment files on this
-// machine) or a JetStream cluster behind stateless gateways (lib/jetstream). Both keep an index per source
+// What the server asks of a store, whichever holds the bytes: the embedded one (disk/store.ts, segment files on
+// this machine) or a JetStream cluster behind stateless gateways (lib/jetstream). Both keep an index per source
 // (SourceIndex) that queries walk; they differ in where the bytes are and how an append is made durable.
 import type { EventEmitter } from 'node:events'
-import type { Entry } from './segment'
-import type { Piece } from './segment-index'
-import { formatCursor, type Cursor, type SourceIndex } from './source'
+import { formatCursor, type Cursor, type Piece, type SourceIndex } from './source'
 import { splitSource } from '../util/sources'
 
 export interface SourceInfo {
@@ -20,6 +18,15 @@ export interface SourceInfo {
   gapBytes: number
 }
 
+/** Bytes of one source an agent shipped: `data` starts at `offset` of generation `gen`. */
+export interface Entry {
+  source: string
+  gen: number
+  offset: number
+  timestamp: number
+  data: Uint8Array
+}
+
 export interface AppendResult { stored: number, duplicate: number }
 
 /** An append refused for a reason that lasts, which the store logs once per episode rather than per batch. */
@@ -32,6 +39,8 @@ export interface StoreMetric {
   type: 'gauge' | 'counter'
   /** One figure, or one per label set. */
   value: () => number | Array<[Record<string, string>, number]>
+  /** The label names of the label sets `value` gives, if it gives several. */
+  labels?: string[]
 }
 
 /** Emits `append` (source: SourceIndex) after new bytes of a source are durable (or, for a gateway, replicated). */

@@ -1,7 +1,7 @@
 // One source's index: its entries in cursor order, and a logical position space (the source's retained bytes
-// laid end to end) that queries use to read windows, walk lines and step across entries and generations.
-import fs from 'node:fs'
-import { promisify } from 'node:util'
+// laid end to end) that queries use to read windows, walk lines and step across entries and generations. Where an
+// extent's bytes lie is the business of the store that indexed it: each store extends Extent with its own location
+// (a segment and file offset in disk/, a stream message in lib/jetstream) and reads it with its own ExtentReader.
 
 /** A position in a source: records are ordered by agent generation first, then byte offset. */
 export interface Cursor { gen: number, offset: number }
@@ -14,33 +14,24 @@ export function parseCursor (text: string): Cursor {
   return { gen: Number(m[1]), offset: Number(m[2]) }
 }
 
-export interface SegmentRef { id: number, fd: number, file: string }
-
-/**
- * How extents' bytes are read from where they lie: segment files here (`fileReader`); a store whose bytes live
- * elsewhere (a JetStream message per extent, lib/jetstream) brings its own. `position` is within the segment.
- */
-export interface ExtentReader {
-  readSync (seg: SegmentRef, out: Buffer, at: number, length: number, position: number): void
-  read (seg: SegmentRef, out: Buffer, at: number, length: number, position: number): Promise<void>
-}
-
-const pread = promisify(fs.read)
-
-export const fileReader: ExtentReader = {
-  readSync (seg, out, at, length, position) { fs.readSync(seg.fd, out, at, length, position) },
-  async read (seg, out, at, length, position) { await pread(seg.fd, out, at, length, position) },
-}
-
+/** A run of one source's bytes as the index knows it; a store adds where the bytes lie. */
 export interface Extent {
   gen: number
   offset: number
   length: number
   timestamp: number
-  seg: SegmentRef
-  /** Segment file offset of the first data byte. */
-  at: number
   src: SourceIndex
+}
+
+/** Part of an extent: its bytes [from, to), counted from the extent's first byte. */
+export interface Piece<E extends Extent = Extent> { e: E, from: number, to: number }
+
+/** How a store reads its extents' bytes from where they lie. */
+export interface ExtentReader<E extends Extent> {
+  /** Bytes [from, from + length) of `e`, counted from its first byte, into `out` at `at`. */
+  readSync (e: E, from: number, length: number, out: Buffer, at: number): void
+  /** The bytes of every piece of `p`, each into `out` at its offset; rejects when one cannot be read. */
+  read (p: Pieces<E>, out: Buffer): Promise<void>
 }
 
 const before = (a: Cursor, b: Cursor): boolean => a.gen < b.gen || (a.gen === b.gen && a.offset < b.offset)
@@ -58,22 +49,12 @@ function lastAtOrBelow (sorted: number[], x: number): number {
 }
 
 /**
- * Pieces of one asynchronous read that lie this close in one segment are read with one call: a source shipped in
- * small batches has thousands of tiny extents per window, and a threadpool round trip costs more than the bytes
- * between them. One call spans at most SPAN bytes of a segment and RUN pieces, which are copied out of it on the
- * event loop when the call completes.
- */
-const GAP = 16 * 1024
-const SPAN = 8 * 1024 * 1024
-const RUN = 1024
-
-/**
  * Where the bytes of one read lie: a piece of each of consecutive extents, the first entered `skip` bytes in, the
  * last cut where the read ends. A snapshot: appends and retention change the index, not this.
  */
-class Pieces {
+export class Pieces<E extends Extent = Extent> {
   constructor (
-    readonly extents: Extent[],
+    readonly extents: E[],
     /** Where each piece starts in what is read. */
     readonly offsets: number[],
     readonly skip: number,
@@ -85,8 +66,8 @@ class Pieces {
   /** Bytes of piece k. */
   size (k: number): number { return (k + 1 < this.count ? this.offsets[k + 1] : this.length) - this.offsets[k] }
 
-  /** Segment file offset of piece k. */
-  fileStart (k: number): number { return this.extents[k].at + (k === 0 ? this.skip : 0) }
+  /** Where piece k starts in its extent, counted from the extent's first byte. */
+  start (k: number): number { return k === 0 ? this.skip : 0 }
 
   /** The piece holding offset `i` of what is read (the last one for its end). */
   find (i: number): number { return lastAtOrBelow(this.offsets, i) }
@@ -105,14 +86,14 @@ export class Chunk {
   cursorAt (i: number): Cursor {
     const k = this.pieces.find(i)
     const e = this.pieces.extents[k]
-    return { gen: e.gen, offset: e.offset + (k === 0 ? this.pieces.skip : 0) + i - this.pieces.offsets[k] }
+    return { gen: e.gen, offset: e.offset + this.pieces.start(k) + i - this.pieces.offsets[k] }
   }
 
   timestampAt (i: number): number { return this.pieces.extents[this.pieces.find(i)].timestamp }
 }
 
-export class SourceIndex {
-  readonly extents: Extent[] = []
+export class SourceIndex<E extends Extent = Extent> {
+  readonly extents: E[] = []
   /** Logical position of each extent's first byte. */
   private starts: number[] = []
   /** Per generation, the offset just past the highest byte stored: anything below it is a resend. */
@@ -123,7 +104,7 @@ export class SourceIndex {
   private dropped = 0
 
   constructor (readonly source: string, readonly node: string, readonly tenant: string,
-    private readonly reader: ExtentReader = fileReader) {}
+    private readonly reader: ExtentReader<E>) {}
 
   /** How many times retention dropped extents: a reader that awaits compares it to know its bytes stayed. */
   get retentions (): number { return this.dropped }
@@ -131,7 +112,7 @@ export class SourceIndex {
   /** Logical length: every retained byte. */
   get end (): number { return this.bytes }
 
-  add (e: Extent): void {
+  add (e: E): void {
     const x = this.extents
     let i = x.length
     while (i > 0 && before(e, x[i - 1])) i--
@@ -151,7 +132,7 @@ export class SourceIndex {
   }
 
   /** Drops the extents `keep` rejects (retention). */
-  retain (keep: (e: Extent) => boolean): void {
+  retain (keep: (e: E) => boolean): void {
     const kept = this.extents.filter(keep)
     if (kept.length === this.extents.length) return
     this.extents.splice(0, this.extents.length, ...kept)
@@ -170,7 +151,7 @@ export class SourceIndex {
   private extentAt (pos: number): number { return lastAtOrBelow(this.starts, pos) }
 
   /** The extent just before `e` when `e` goes on from it (same generation, next offset), else null. */
-  previous (e: Extent): Extent | null {
+  previous (e: E): E | null {
     let lo = 0
     let hi = this.extents.length
     while (lo < hi) {
@@ -244,7 +225,7 @@ export class SourceIndex {
   }
 
   /** Where the bytes in logical [from, to) lie, extent by extent. */
-  private pieces (from: number, to: number): Pieces {
+  private pieces (from: number, to: number): Pieces<E> {
     from = Math.max(0, from)
     to = Math.min(this.bytes, to)
     if (to <= from) return new Pieces([], [], 0, 0)
@@ -259,16 +240,16 @@ export class SourceIndex {
     const p = this.pieces(from, to)
     const out = Buffer.allocUnsafe(p.length)
     for (let k = 0; k < p.count; k++) {
-      this.reader.readSync(p.extents[k].seg, out, p.offsets[k], p.size(k), p.fileStart(k))
+      this.reader.readSync(p.extents[k], p.start(k), p.size(k), out, p.offsets[k])
     }
     return out
   }
 
   /**
-   * The bytes in logical [from, to), read in libuv's threadpool so the event loop serves ingest meanwhile; null
-   * when retention removed some of them before the read finished. The store closes a segment's file in the same
-   * turn as it retains the segment's extents away, so a piece whose extent is still here was read from its file,
-   * not from a descriptor since closed and reused.
+   * The bytes in logical [from, to), read off the event loop (libuv's threadpool, the network) so that it serves
+   * ingest meanwhile; null when retention removed some of them before the read finished. A store drops what holds
+   * an extent's bytes (closes a segment's file) in the same turn as it retains the extent away, so a piece whose
+   * extent is still here was read from where it lies, not from a descriptor since closed and reused.
    */
   async readAsync (from: number, to: number, into?: Buffer): Promise<Chunk | null> {
     const p = this.pieces(from, to)
@@ -279,8 +260,7 @@ export class SourceIndex {
     const retentions = this.retentions
     let failure: unknown = null
     try {
-      // One read at a time: more in parallel would take the event loop's core for threadpool copying.
-      for (const [a, b] of runs(p)) await readRun(this.reader, p, a, b, data)
+      await this.reader.read(p, data)
     } catch (err) {
       failure = err
     }
@@ -292,45 +272,3 @@ export class SourceIndex {
     return new Chunk(data, p)
   }
 }
-
-/** Pieces [a, b) that one read of their segment covers (see GAP). */
-function runs (p: Pieces): Array<[number, number]> {
-  const out: Array<[number, number]> = []
-  let a = 0
-  for (let k = 1; k <= p.count; k++) {
-    const joins = k < p.count && k - a < RUN && p.extents[k].seg === p.extents[a].seg &&
-      p.fileStart(k) >= p.fileStart(k - 1) + p.size(k - 1) &&
-      p.fileStart(k) - (p.fileStart(k - 1) + p.size(k - 1)) <= GAP &&
-      p.fileStart(k) + p.size(k) - p.fileStart(a) <= SPAN
-    if (!joins) {
-      out.push([a, k])
-      a = k
-    }
-  }
-  return out
-}
-
-/** Reads the span of a segment that pieces [a, b) lie in, and puts each piece in its place in `out`. */
-async function readRun (reader: ExtentReader, p: Pieces, a: number, b: number, out: Buffer): Promise<void> {
-  const seg = p.extents[a].seg
-  if (b - a === 1) {
-    await reader.read(seg, out, p.offsets[a], p.size(a), p.fileStart(a))
-    return
-  }
-  const start = p.fileStart(a)
-  const length = p.fileStart(b - 1) + p.size(b - 1) - start
-  const span = spans.pop() ?? Buffer.allocUnsafe(SPAN)
-  try {
-    await reader.read(seg, span, 0, length, start)
-    for (let k = a; k < b; k++) span.copy(out, p.offsets[k], p.fileStart(k) - start, p.fileStart(k) - start + p.size(k))
-  } finally {
-    if (spans.length < SPARE_SPANS) spans.push(span)
-  }
-}
-
-/**
- * Span buffers kept for the next run read rather than left to the garbage collector: a scan reads one per window,
- * and the full collections that megabytes of short-lived buffers bring held ingest acks up (bench:stall).
- */
-const spans: Buffer[] = []
-const SPARE_SPANS = 2

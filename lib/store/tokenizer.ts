@@ -1,4 +1,4 @@
-// The store's block tokenizer: the byte loop of blocks.ts in C (tokenizer/tokens.c), an addon of its own built by
+// The store's block tokenizer: the byte loop of disk/blocks.ts in C (tokenizer/tokens.c), an addon of its own built by
 // bin/logfs-setup. It links no libfuse, so a server loads nothing of the agent's FUSE core.
 import path from 'node:path'
 

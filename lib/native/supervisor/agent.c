@@ -1,5 +1,6 @@
 // The agent's life: starting it with what it is given, and deciding, when it has exited and its channel ended,
-// whether and when the next one starts (a hand-over, a renewal, a crash with backoff, or a stop).
+// whether and when the next one starts (an agent handover, a renewal, a crash with backoff, or
+// a stop).
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -122,7 +123,7 @@ void sv_on_close(struct sv *sv) {
     return;
   }
   // A stop was asked, but the agent died without beginning it (killed as the stop came, or while none ran):
-  // the state may hold bytes nobody shipped. One more agent takes the mount over and gets the stop.
+  // the memfd may hold bytes nobody shipped. One more agent takes the mount over and gets the stop.
   if (sv->stopping && !sv->agent_stopping && code != 0 && code != LF_EXIT_RENEW && sv->fuse_fd >= 0 &&
       sv->ever_mounted && sv->drain_attempts++ < 3) {
     if (!sv->stop_signal) sv->stop_signal = SIGTERM;

@@ -89,7 +89,7 @@ int lf_handoff_request(const char *path, int fds[2], int *renewals, char *error,
   close(fd);
   struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&m) : NULL;
   if (c == NULL || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(2 * sizeof(int))) {
-    snprintf(error, error_len, "the running supervisor did not hand the mount over (%s)",
+    snprintf(error, error_len, "the running supervisor did not hand the mount off (%s)",
       n < 0 ? "no answer" : "no descriptors");
     return -1;
   }

@@ -1,7 +1,7 @@
-// A supervisor handing what it holds (the mount's /dev/fuse connection and the state's memory file) to a new
-// supervisor, for upgrades that replace the supervisor too. A DaemonSet's rolling update with
-// maxSurge starts the new pod while the old one runs; the new pod's `logfs mount --upgrade` asks the old
-// supervisor over a Unix socket in the state directory both pods share, and the descriptors travel as
+// The supervisor handoff: a supervisor passing what it holds (the mount's /dev/fuse connection and the memfd) to a new
+// supervisor, for upgrades that replace the supervisor too (`logfs mount --upgrade`; docs/continuity.md). A DaemonSet's
+// rolling update with maxSurge starts the new pod while the old one runs; the new pod's `logfs mount --upgrade` asks
+// the old supervisor over a Unix socket in the state directory both pods share, and the descriptors travel as
 // SCM_RIGHTS. The kernel's connection never has nobody holding it, so writers never see it end.
 //
 // Protocol, version 1: the new supervisor connects and writes "take 1\n". The old one asks its agent to hand over
@@ -19,7 +19,7 @@ int lf_handoff_listen(const char *path, unsigned long long *ino, char *error, si
 /** Stops listening; removes the socket file if it is still ours (a new supervisor may have replaced it). */
 void lf_handoff_unlisten(const char *path, int listener, unsigned long long ino);
 /**
- * Asks the supervisor at `path` for what it holds: 1 with fds[0] the /dev/fuse descriptor and fds[1] the state,
+ * Asks the supervisor at `path` for what it holds: 1 with fds[0] the /dev/fuse descriptor and fds[1] the memfd,
  * 0 when nobody listens there, -1 with `error`. Waits as long as the old agent takes to hand over.
  */
 int lf_handoff_request(const char *path, int fds[2], int *renewals, char *error, size_t error_len);

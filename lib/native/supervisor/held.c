@@ -1,6 +1,6 @@
-// What outlives agents: the mount's /dev/fuse connection and the state's memory file. Opened here once (or taken
-// from the supervisor running at the place, --upgrade), given to every agent, and handed to a new supervisor
-// that asks for them over the socket beside the pid file (handoff.h).
+// What outlives agents: the mount's /dev/fuse connection and the memfd. Opened here once (or taken from the
+// supervisor running at the place, --upgrade), given to every agent, and handed off to a new supervisor that asks
+// for them over the socket beside the pid file (the supervisor handoff, handoff.h; docs/continuity.md).
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -12,8 +12,8 @@
 #include "supervisor.h"
 
 /**
- * Opens what agents hand over: /dev/fuse (a connection the first agent mounts) and the state's memory file. No
- * /dev/fuse (no permission, no module) means no handover: each agent mounts on its own, with no handover.
+ * Opens what agents hand over: /dev/fuse (a connection the first agent mounts) and the memfd. No /dev/fuse (no
+ * permission, no module) means no agent handover: each agent mounts on its own.
  */
 void sv_open_held(struct sv *sv) {
   sv->fuse_fd = sv->state_fd = -1;
@@ -46,7 +46,7 @@ void sv_take_held(struct sv *sv) {
   }
   sv->fuse_fd = fds[0];
   sv->state_fd = fds[1];
-  sv_log(sv, SV_INFO, "supervisor", "--upgrade: the running supervisor handed the mount over");
+  sv_log(sv, SV_INFO, "supervisor", "--upgrade: the running supervisor handed the mount off");
   sv_set_held_env(sv);
 }
 
@@ -60,7 +60,7 @@ void sv_listen_held(struct sv *sv) {
   if (sv->listener < 0) sv_log(sv, SV_WARN, "supervisor", "no upgrade by a new supervisor: cannot listen at %s", why);
 }
 
-/** A new supervisor asks for the mount (handoff.h): the agent hands over, then the descriptors go. */
+/** A new supervisor asks for the mount (handoff.h): the agent hands over, then the descriptors are handed off. */
 void sv_on_request(struct sv *sv) {
   int conn = lf_handoff_accept(sv->listener);
   if (conn < 0) return;
@@ -93,8 +93,10 @@ void sv_hand_off(struct sv *sv) {
   close(sv->listener);
   sv->listener = -1;
   sv->handed_off = 1;
-  sv_log(sv, SV_INFO, "supervisor", "handed the mount over to the new supervisor; this one exits when stopped");
+  sv_log(sv, SV_INFO, "supervisor", "handed the mount off to the new supervisor; this one exits when stopped");
   if (sv->json) {
+    // A supervisor handoff, though the event's name says "handed over": --json output is an interface, and
+    // callers (test/restart.test.ts) wait for it by name.
     static const char ev[] = "{\"event\":\"" LF_EVENT_HANDED_OVER "\"}\n";
     sv_emit(sv, ev, sizeof ev - 1);
   }

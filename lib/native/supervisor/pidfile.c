@@ -1,4 +1,4 @@
-// The pid file, which names the process `logfs umount` signals: written and released the way lib/agent/state.ts
+// The pid file, which names the process `logfs umount` signals: written and released the way lib/agent/state-dir.ts
 // does it (writePid, releasePid) for an agent running without a supervisor.
 #include <ctype.h>
 #include <errno.h>

@@ -29,7 +29,7 @@ int sv_signals_open(struct sv *sv) {
 static void forward(struct sv *sv, int sig) {
   sv->stopping = 1;
   if (sv->stop_signal) {
-    // Asked again while the stop waits for an agent: the caller insists; what the state holds is left.
+    // Asked again while the stop waits for an agent: the caller insists; what the memfd holds is left.
     sv_log(sv, SV_WARN, "supervisor", "stopped again before an agent could ship what the dead one left");
     if (sv->child && !sv->child_exited) kill(sv->child, SIGKILL);
     sv_end(sv, 1);
@@ -38,7 +38,7 @@ static void forward(struct sv *sv, int sig) {
   if (sv->child && !sv->child_exited) {
     kill(sv->child, sig);
   } else if (sv->fuse_fd >= 0 && sv->ever_mounted) {
-    // No agent runs (between a crash and its successor): the state may hold bytes nobody shipped yet. One more
+    // No agent runs (between a crash and its successor): the memfd may hold bytes nobody shipped yet. One more
     // agent takes the mount over, and the stop goes to it once it serves (channel.c), so it drains them.
     sv->stop_signal = sig;
     if (!sv->child) sv->restart_at = sv_now_ms();
@@ -47,7 +47,7 @@ static void forward(struct sv *sv, int sig) {
   }
 }
 
-/** SIGHUP: the agent hands over and a new one starts from the program on disk (an upgrade, a reload). */
+/** SIGHUP: the agent hands over and a new one starts from the program on disk (an agent upgrade, a reload). */
 static void upgrade(struct sv *sv) {
   if (sv->fuse_fd < 0) {
     sv_log(sv, SV_WARN, "supervisor", "SIGHUP: no handover without /dev/fuse held here; restart the mount instead");

@@ -2,11 +2,11 @@
 // that systemd, a container runtime or a shell knows stays the one to signal. It was a Node process that only
 // waited, at ~55 MiB of memory next to the agent it watches; in C the same work takes ~1.5 MiB, mostly libc.
 //
-// Why a supervisor: it holds what must outlive an agent. It opens /dev/fuse and a memory file for the state
-// (lib/native/fuse/state.h) once, and every agent it starts gets both: the first mounts with them, each later one
+// Why a supervisor: it holds what must outlive an agent. It opens /dev/fuse and a memfd (its layout:
+// lib/native/fuse/state.h) once, and every agent it starts gets both: the first mounts with them, each later one
 // takes the same connection over, so when an agent dies (a crash, an OOM kill) or is upgraded (SIGHUP here: the
 // agent hands over and a new one starts from the program on disk), writers' open files keep working and the bytes
-// they wrote wait in the state. The kernel keeps a FUSE connection as long as someone holds its descriptor: while
+// they wrote wait in the memfd. The kernel keeps a FUSE connection as long as someone holds its descriptor: while
 // an agent is gone, writers wait rather than fail. A deliberate stop is never restarted, whichever process got the
 // signal.
 //
@@ -64,7 +64,7 @@ static int settle_stdio(void) {
   return 0;
 }
 
-/** The hand-off socket: the pid file's path with .sock for .pid. */
+/** The supervisor handoff's socket: the pid file's path with .sock for .pid. */
 static void socket_path(struct sv *sv) {
   size_t base_len = strlen(sv->pid_file);
   if (base_len > 4 && strcmp(sv->pid_file + base_len - 4, ".pid") == 0) base_len -= 4;

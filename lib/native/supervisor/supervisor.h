@@ -1,7 +1,7 @@
-/* The supervisor's state, in one struct passed to every part (as libfuse's passthrough_ll.c passes struct
+/* The supervisor's data, in one struct passed to every part (as libfuse's passthrough_ll.c passes struct
  * lo_data), and the parts' entry points. One job per file: log.c, pidfile.c, json.c, channel.c, agent.c
- * (the child's life and backoff), signals.c, held.c (what outlives agents, and the upgrade hand-off), env.c,
- * supervise.c (options and the loop). */
+ * (the child's life and backoff), signals.c, held.c (what outlives agents, and the supervisor
+ * handoff), env.c, supervise.c (options and the loop). */
 #ifndef LOGFS_SUPERVISOR_H
 #define LOGFS_SUPERVISOR_H
 
@@ -39,7 +39,7 @@ struct sv {
   char renewals_var[48], fuse_var[32], state_var[32];
   int renewals_slot;
 
-  /* What outlives agents (held.c): the mount's connection and the state; -1 when /dev/fuse could not be opened. */
+  /* What outlives agents (held.c): the mount's connection and the memfd; -1 when /dev/fuse could not be opened. */
   int fuse_fd, state_fd;
   int renewals;
   char sock_path[PATH_MAX + 8];
@@ -54,7 +54,7 @@ struct sv {
   pid_t child;
   int child_exited, child_status;
   int stopping, ever_mounted, quick_failures;
-  /** A stop asked while no agent ran, for the agent started to drain the state (signals.c, forward). */
+  /** A stop asked while no agent ran, for the agent started to drain the memfd (signals.c, forward). */
   int stop_signal;
   /** The running agent said it is stopping (its drain began). */
   int agent_stopping;

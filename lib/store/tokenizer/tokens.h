@@ -1,4 +1,4 @@
-/* The store's block tokens (lib/store/tokens.ts defines them; this is the hot loop of lib/store/blocks.ts):
+/* The store's block tokens (lib/store/tokens.ts defines them; this is the hot loop of lib/store/disk/blocks.ts):
  * runs of [A-Za-z0-9_] of LF_MIN_TOKEN bytes or more, hashed with 32-bit FNV-1a over their first LF_MAX_TOKEN bytes,
  * ASCII-lowercased with | 0x20. The JS side hashes query tokens the same way; test/index.test.ts checks both agree. */
 #ifndef LF_TOKENS_H

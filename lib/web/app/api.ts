@@ -1,4 +1,4 @@
-// The page is a thin client of the server's JSON API (README, "HTTP API"), on the page's own origin.
+// The page is a thin client of the server's JSON API (docs/http-api.md), on the page's own origin.
 import type { SourceInfo } from '../../store/log-store'
 import type { GrepResult } from '../../query/grep'
 import type { Context } from '../../query/context'

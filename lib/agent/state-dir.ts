@@ -1,14 +1,17 @@
-// What a mount keeps in its state directory, each file named after the mount point: `.pid` names the process
-// `logfs umount` signals (the supervisor, or the agent when unsupervised); `.stopped.json` says how the last
-// deliberate stop ended, because umount cannot wait for the exit code of a process that is not its child. The
-// supervisor (lib/native/supervisor/pidfile.c) writes and removes `.pid` in C, the way writePid and releasePid do;
-// test/contract.test.ts checks that both write the same file and release it on the same rule.
+// What a mount keeps in its state directory (--state-dir), each file named after the mount point: `.pid` names the
+// process `logfs umount` signals (the supervisor, or the agent when unsupervised); `.stopped.json` says how the last
+// deliberate stop ended, because umount cannot wait for the exit code of a process that is not its child;
+// `.dirs.json` is the directory skeleton kept across restarts. The supervisor (lib/native/supervisor/pidfile.c)
+// writes and removes `.pid` in C, the way writePid and releasePid do (test/contract.test.ts runs both), and listens
+// for a supervisor upgrade on `.sock` beside it (docs/continuity.md). Not the memfd a restarted agent takes over:
+// that is lib/ring/memfd.ts.
 import fs from 'node:fs'
 import path from 'node:path'
 import { log } from '../util/log'
 import { writeFileAtomic } from '../util/atomic-file'
 
-export function stateFile (stateDir: string, mountpoint: string, suffix: 'pid' | 'dirs.json' | 'stopped.json'): string {
+export function stateDirFile (stateDir: string, mountpoint: string, suffix: 'pid' | 'dirs.json' | 'stopped.json'):
+  string {
   return path.join(stateDir, `${encodeURIComponent(mountpoint)}.${suffix}`)
 }
 

@@ -3,8 +3,8 @@
 // retention removed are still known as stored after a restart and a late resend of them is not stored again.
 import fs from 'node:fs'
 import path from 'node:path'
-import { log } from '../util/log'
-import { writeFileAtomic } from '../util/atomic-file'
+import { log } from '../../util/log'
+import { writeFileAtomic } from '../../util/atomic-file'
 
 const VERSION = 1
 

@@ -7,10 +7,10 @@ import { Piscina } from 'piscina'
 import type { Before, EntryRow } from './blocks'
 import { Sidecar, sidecarFile } from './sidecar'
 import type { SegmentIndex } from './segment-index'
-import type { Extent } from './source'
+import type { SegmentExtent as Extent } from './segment-reader'
 import type { BlockJob, IndexResult, IndexTask } from './index-worker'
-import { TokenizerNotBuilt, tokenizer } from './tokenizer'
-import { log } from '../util/log'
+import { TokenizerNotBuilt, tokenizer } from '../tokenizer'
+import { log } from '../../util/log'
 
 export class Indexer {
   private readonly pool = new Piscina({

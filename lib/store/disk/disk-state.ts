@@ -1,7 +1,7 @@
 // What every tenant's segment files share: the data dir's health. A failed fsync stops all acknowledgements
 // until a restart (dropped dirty pages do not come back); a full disk is an episode that ends by itself with the
 // first batch that fits, logged once when it starts and once when it ends.
-import { log } from '../util/log'
+import { log } from '../../util/log'
 
 /** Errors that go away once space is freed, unlike an I/O error. */
 export function noSpace (err: unknown): boolean {

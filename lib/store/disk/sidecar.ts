@@ -19,8 +19,8 @@ import { crc32 } from 'node:zlib'
 import { SUMMARY, blocksIn, type BlockSummary, type EntryRow } from './blocks'
 import type { EntryRef } from './segment'
 import { mayHoldAll, type FilterShape } from './blockfilter'
-import { writeFileAtomic } from '../util/atomic-file'
-import { readFully } from '../util/read-fully'
+import { writeFileAtomic } from '../../util/atomic-file'
+import { readFully } from '../../util/read-fully'
 
 export const SIDECAR_MAGIC = Buffer.from('LOGFSIDX')
 export const SIDECAR_VERSION = 1

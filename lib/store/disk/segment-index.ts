@@ -4,14 +4,12 @@
 import { BLOCK_BYTES, blockOf, blockStart, blocksIn, type BuiltBlock } from './blocks'
 import { holdsAll } from './blockfilter'
 import { SidecarError, type Sidecar } from './sidecar'
-import type { Extent } from './source'
-
-/** Part of an extent: its bytes [from, to), counted from the extent's first byte. */
-export interface Piece { e: Extent, from: number, to: number }
+import type { Piece } from '../source'
+import type { SegmentExtent } from './segment-reader'
 
 export class SegmentIndex {
   /** The segment's extents, in file order. */
-  readonly extents: Extent[] = []
+  readonly extents: SegmentExtent[] = []
   /** The open segment's built blocks, by block number. */
   private built: Array<BuiltBlock | undefined> = []
   private side: Sidecar | null = null
@@ -22,7 +20,7 @@ export class SegmentIndex {
 
   get sidecar (): Sidecar | null { return this.side }
 
-  add (e: Extent): void { this.extents.push(e) }
+  add (e: SegmentExtent): void { this.extents.push(e) }
 
   /** File offset just past the last extent. */
   private get end (): number {
@@ -86,7 +84,7 @@ export class SegmentIndex {
    * The parts of extents, in file order, that lie in blocks that may hold every token of `hashes`; all of every
    * extent in blocks not indexed yet.
    */
-  candidates (hashes: number[], each: (p: Piece) => void): void {
+  candidates (hashes: number[], each: (p: Piece<SegmentExtent>) => void): void {
     const count = this.blockCount
     const may = this.mayHold(hashes, count)
     for (let k = 0; k < count; k++) {

@@ -8,20 +8,13 @@
 // cut off when the store opens.
 import { crc32 } from 'node:zlib'
 import fs from 'node:fs'
+import type { Entry } from '../log-store'
 
 export const MAGIC = Buffer.from('LOGFSSEG')
 export const FORMAT_VERSION = 1
 export const FILE_HEADER = 16
 const FIXED = 4 + 4 + 8 + 8 + 8 + 2
 const MAX_ENTRY = 256 * 1024 * 1024
-
-export interface Entry {
-  source: string
-  gen: number
-  offset: number
-  timestamp: number
-  data: Uint8Array
-}
 
 /** Where an entry's data lies in its segment, and what it is. */
 export interface EntryRef {

@@ -7,7 +7,7 @@ import { Segments, type Segment } from './segments'
 import { TENANTS, segmentIds, tenantDir, tenantDirName, tenantDirs, tenantOfDirName } from './layout'
 import type { DiskState } from './disk-state'
 import type { EntryRef } from './segment'
-import { splitSource } from '../util/sources'
+import { splitSource } from '../../util/sources'
 
 export interface TenantSegments {
   /** Null only for a cut directory name whose segments hold no entry yet (layout.ts). */

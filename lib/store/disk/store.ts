@@ -3,7 +3,7 @@
 // sidecars, per-segment token filters for queries (segment-index.ts, built by the indexer off the ingest thread),
 // exactly-once by (source, gen, offset), and retention by age and size per tenant (reclaim.ts).
 import { EventEmitter } from 'node:events'
-import { encodeEntry, type Entry, type EntryRef } from './segment'
+import { encodeEntry, type EntryRef } from './segment'
 import type { Segment } from './segments'
 import { TenantSegmentSets, type TenantSegments } from './tenant-segments'
 import { DiskState, noSpace } from './disk-state'
@@ -11,16 +11,16 @@ import { migrateFormat1 } from './migrate'
 import { segmentBytesFor, type Retention } from './tenant-retention'
 import { Reclaim } from './reclaim'
 import { loadMarks } from './marks'
-import { SourceIndex, type Cursor, type Extent } from './source'
-import { SegmentIndex, type Piece } from './segment-index'
+import { SourceIndex, type Cursor, type Piece } from '../source'
+import { SegmentIndex } from './segment-index'
+import { segmentReader, type SegmentExtent } from './segment-reader'
 import { Indexer } from './indexer'
 import { Sidecar, SidecarError, sidecarFile } from './sidecar'
-import { log } from '../util/log'
-import { describeSources, oldestOf, readFrom, type AppendResult, type LogStore, type SourceInfo, type StoreMetric }
-  from './log-store'
-import { splitSource } from '../util/sources'
-
-export { formatCursor, parseCursor, type Cursor } from './source'
+import { log } from '../../util/log'
+import {
+  describeSources, oldestOf, readFrom, type AppendResult, type Entry, type LogStore, type SourceInfo, type StoreMetric,
+} from '../log-store'
+import { splitSource } from '../../util/sources'
 
 export interface StoreOptions {
   dir: string
@@ -35,14 +35,12 @@ export interface StoreOptions {
 /** Segments a store deletes at most to make room for one batch on a disk running short. */
 const MAX_EVICTIONS = 16
 
-export type { AppendResult, SourceInfo } from './log-store'
-
 /** One tenant's part of a batch: its encoded entries, and where each entry's data lies from the part's start. */
 interface Part { tenant: string, bufs: Buffer[], refs: EntryRef[], at: number }
 
 /** Emits `append` (source: SourceIndex) after new bytes of a source are durable. */
 export class Store extends EventEmitter implements LogStore {
-  private readonly sources = new Map<string, SourceIndex>()
+  private readonly sources = new Map<string, SourceIndex<SegmentExtent>>()
   private readonly disk: DiskState
   private readonly tenants: TenantSegmentSets
   private readonly reclaim: Reclaim
@@ -177,20 +175,20 @@ export class Store extends EventEmitter implements LogStore {
     return si
   }
 
-  private sourceFor (name: string): SourceIndex {
+  private sourceFor (name: string): SourceIndex<SegmentExtent> {
     let s = this.sources.get(name)
     if (!s) {
       const { node, tenant } = splitSource(name)
-      s = new SourceIndex(name, node, tenant)
+      s = new SourceIndex(name, node, tenant, segmentReader)
       this.sources.set(name, s)
     }
     return s
   }
 
-  private index (ref: EntryRef, seg: Segment): SourceIndex {
+  private index (ref: EntryRef, seg: Segment): SourceIndex<SegmentExtent> {
     const s = this.sourceFor(ref.source)
     const { gen, offset, length, timestamp, at } = ref
-    const e: Extent = { gen, offset, length, timestamp, seg, at, src: s }
+    const e: SegmentExtent = { gen, offset, length, timestamp, seg, at, src: s }
     s.add(e)
     this.indexFor(seg).add(e)
     seg.newest = Math.max(seg.newest, ref.timestamp)
@@ -246,7 +244,7 @@ export class Store extends EventEmitter implements LogStore {
     }
     if (parts.size > 0) {
       const written = this.write([...parts.values()])
-      const touched = new Set<SourceIndex>()
+      const touched = new Set<SourceIndex<SegmentExtent>>()
       for (const { part, set, start } of written) {
         const seg = set.segments.active
         for (const ref of part.refs) touched.add(this.index({ ...ref, at: start + ref.at }, seg))

@@ -3,12 +3,12 @@
 // holds about as many tokens as the next and the bit-sliced filter wastes no rows on an outsized one (an entry,
 // one source's run of a batch, can be 1 MiB). Each block gets its distinct token hashes, and each entry's part of
 // it a summary (lines, lines per level, for histograms), read from the segment file. This runs in the index
-// worker, off the ingest thread; the byte loop is native (tokenizer.ts).
+// worker, off the ingest thread; the byte loop is native (../tokenizer.ts).
 import fs from 'node:fs'
 import { FILE_HEADER } from './segment'
-import { MAX_TOKEN, WORD, tokenHash } from './tokens'
-import { tokenizer } from './tokenizer'
-import { readFully } from '../util/read-fully'
+import { MAX_TOKEN, WORD, tokenHash } from '../tokens'
+import { tokenizer } from '../tokenizer'
+import { readFully } from '../../util/read-fully'
 
 /** Small enough that a false positive costs one short read; the filters' share of the data does not depend on it. */
 export const BLOCK_BYTES = 256 * 1024

@@ -10,7 +10,7 @@ import { noSpace } from './disk-state'
 import { expired, furthestOver, type Retention } from './tenant-retention'
 import type { Segment } from './segments'
 import type { TenantSegmentSets, TenantSegments } from './tenant-segments'
-import { log } from '../util/log'
+import { log } from '../../util/log'
 
 export interface ReclaimHost {
   readonly dir: string

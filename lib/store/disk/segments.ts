@@ -8,7 +8,7 @@ import { FILE_HEADER, fileHeader, scanSegment, type EntryRef } from './segment'
 import { sidecarFile } from './sidecar'
 import { fsyncDir, segmentFile, segmentIds } from './layout'
 import type { DiskState } from './disk-state'
-import { log } from '../util/log'
+import { log } from '../../util/log'
 
 export interface Segment { id: number, file: string, fd: number, size: number, newest: number }
 

@@ -10,8 +10,8 @@ import { sidecarFile } from './sidecar'
 import { fsyncDir, segmentFile, segmentIds } from './layout'
 import { TenantSegmentSets, type TenantSegments } from './tenant-segments'
 import type { DiskState } from './disk-state'
-import { log } from '../util/log'
-import { splitSource } from '../util/sources'
+import { log } from '../../util/log'
+import { splitSource } from '../../util/sources'
 
 /** Bytes of one tenant's entries gathered before they are written with one call. */
 const WRITE_BYTES = 4 * 1024 * 1024
