@@ -184,3 +184,28 @@ t.test('each native product builds from its own folder: no C crosses into anothe
   const gyp = fs.readFileSync(path.join(ROOT, 'lib/store/tokenizer/binding.gyp'), 'utf8')
   t.notMatch(gyp, /fuse3/, 'the tokenizer links no libfuse')
 })
+
+/** The C modules of a product folder (a .c or .cc and its .h are one) and the modules each includes. */
+const includeGraph = (dir: string): Map<string, string[]> => {
+  const abs = path.join(ROOT, dir)
+  const module = (file: string): string => `${dir}/${file.replace(/\.(c|cc|h)$/, '')}`
+  const g = new Map<string, string[]>()
+  for (const f of fs.readdirSync(abs).filter(f => /\.(c|cc|h)$/.test(f))) {
+    const deps = g.get(module(f)) ?? []
+    for (const h of includes(path.join(abs, f))) {
+      if (module(h) !== module(f) && !deps.includes(module(h))) deps.push(module(h))
+    }
+    g.set(module(f), deps)
+  }
+  return g
+}
+
+t.test('C: no include cycles between modules, a source and its header counting as one', async t => {
+  for (const dir of ['lib/native/fuse', 'lib/native/supervisor', 'lib/store/tokenizer']) {
+    const g = includeGraph(dir)
+    const cycle = findCycle(g)
+    t.equal(cycle, null, cycle ? `${dir}: include cycle: ${cycle.join(' → ')}` : `${dir}: no include cycle`)
+  }
+  t.ok(includeGraph('lib/native/fuse').get('lib/native/fuse/files')?.includes('lib/native/fuse/writeback'),
+    'a known include is seen')
+})

@@ -6,11 +6,11 @@
   "targets": [{
     "target_name": "logfs_native",
     "sources": ["addon.c", "js_values.c", "js_dispatch.c", "js_session.c", "js_reply.c", "js_rings.c", "js_files.c",
-      "js_state.c", "js_exec.c", "session.c", "intake.c", "files.c", "tail.c", "writeback.c", "flusher.c",
-      "state.c", "shared.cc", "budget.c"],
+      "js_state.c", "js_exec.c", "session.c", "ops.c", "threads.c", "takeover.c", "reply.c", "intake.c", "files.c",
+      "tail.c", "writeback.c", "flusher.c", "state.c", "shared.cc", "budget.c"],
     "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden", "<!@(pkg-config --cflags fuse3)"],
     "cflags_cc": ["-O2", "-Wall", "-Wextra", "-fvisibility=hidden"],
     "libraries": ["<!@(pkg-config --libs fuse3)"],
-    "defines": ["_GNU_SOURCE"]
+    "defines": ["_GNU_SOURCE", "FUSE_USE_VERSION=34"]
   }]
 }

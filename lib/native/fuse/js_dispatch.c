@@ -59,5 +59,7 @@ void lf_js_data(napi_env env, napi_value fn, void *context, void *data) {
 
 void lf_js_on_data(void *arg) {
   (void) arg;
-  if (__atomic_load_n(&lf_glue.mounted, __ATOMIC_ACQUIRE)) napi_call_threadsafe_function(lf_glue.data_fn, NULL, napi_tsfn_nonblocking);
+  if (__atomic_load_n(&lf_glue.mounted, __ATOMIC_ACQUIRE)) {
+    napi_call_threadsafe_function(lf_glue.data_fn, NULL, napi_tsfn_nonblocking);
+  }
 }

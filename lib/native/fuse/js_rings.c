@@ -15,7 +15,7 @@ int add_tenant(const lf_tenant_rec *r, int64_t *ctl, uint8_t *data) {
   }
   lf_glue.tenants = grown;
   lf_tenant_init(t, data, r->capacity, ctl, (int) r->policy);
-  lf_budget_attach(t, &lf_state()->budget, r->reserve);
+  lf_budget_attach(&t->loan, &lf_state()->budget, r->reserve);
   lf_glue.tenants[lf_glue.n_tenants++] = t;
   return 0;
 }

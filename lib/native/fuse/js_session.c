@@ -22,19 +22,21 @@ napi_value js_mount(napi_env env, napi_callback_info info) {
   if (fuse_fd >= 0 && fcntl((int) fuse_fd, F_SETFD, FD_CLOEXEC) != 0) return throw_msg(env, "mount: fuseFd is not open");
   napi_value name;
   napi_create_string_utf8(env, "logfs-fuse", NAPI_AUTO_LENGTH, &name);
-  CHECK(napi_create_threadsafe_function(env, argv[2], NULL, name, 0, 1, NULL, NULL, NULL, lf_js_call, &lf_glue.ops_fn));
-  CHECK(napi_create_threadsafe_function(env, argv[3], NULL, name, 0, 1, NULL, NULL, NULL, lf_js_data, &lf_glue.data_fn));
-  lf_glue.intake.on_data = lf_js_on_data;
-  __atomic_store_n(&lf_glue.mounted, 1, __ATOMIC_RELEASE);
+  lf_js *g = &lf_glue;
+  CHECK(napi_create_threadsafe_function(env, argv[2], NULL, name, 0, 1, NULL, NULL, NULL, lf_js_call, &g->ops_fn));
+  CHECK(napi_create_threadsafe_function(env, argv[3], NULL, name, 0, 1, NULL, NULL, NULL, lf_js_data, &g->data_fn));
+  g->intake.on_data = lf_js_on_data;
+  __atomic_store_n(&g->mounted, 1, __ATOMIC_RELEASE);
   lf_session_options o = {
     .mountpoint = mnt, .writeback = writeback != 0, .flush_ms = (unsigned) flush_ms, .max_write = (unsigned) max_write,
-    .cache_s = cache_s, .dispatch = lf_js_dispatch, .dispatch_arg = NULL, .fuse_fd = (int) fuse_fd, .takeover = takeover != 0,
+    .cache_s = cache_s, .dispatch = lf_js_dispatch, .dispatch_arg = NULL, .fuse_fd = (int) fuse_fd,
+    .takeover = takeover != 0,
   };
   char error[256];
-  if (lf_session_start(&o, &lf_glue.intake, error, sizeof error) != 0) {
-    __atomic_store_n(&lf_glue.mounted, 0, __ATOMIC_RELEASE);
-    napi_release_threadsafe_function(lf_glue.ops_fn, napi_tsfn_abort);
-    napi_release_threadsafe_function(lf_glue.data_fn, napi_tsfn_abort);
+  if (lf_session_start(&o, &g->intake, error, sizeof error) != 0) {
+    __atomic_store_n(&g->mounted, 0, __ATOMIC_RELEASE);
+    napi_release_threadsafe_function(g->ops_fn, napi_tsfn_abort);
+    napi_release_threadsafe_function(g->data_fn, napi_tsfn_abort);
     return throw_msg(env, error);
   }
   return undefined(env);
