@@ -168,12 +168,14 @@ t.test('the store tokenizes with its own addon and loads nothing of the agent\'s
 const includes = (file: string): string[] =>
   [...fs.readFileSync(file, 'utf8').matchAll(/^#include "([^"]+)"/gm)].map(m => m[1])
 
+/** The folders of C the project builds, each a product of its own with its binding.gyp. */
+const PRODUCTS = ['lib/native/fuse', 'lib/native/supervisor', 'lib/store/tokenizer']
+
 t.test('each native product builds from its own folder: no C crosses into another', async t => {
-  const products = ['lib/native/fuse', 'lib/native/supervisor', 'lib/store/tokenizer']
   const native = fs.readdirSync(path.join(ROOT, 'lib/native'), { withFileTypes: true })
     .filter(e => e.isDirectory() && e.name !== 'build').map(e => `lib/native/${e.name}`)
-  t.same(native.filter(d => !products.includes(d)), [], 'every folder of lib/native is a product listed here')
-  for (const dir of products) {
+  t.same(native.filter(d => !PRODUCTS.includes(d)), [], 'every folder of lib/native is a product listed here')
+  for (const dir of PRODUCTS) {
     const abs = path.join(ROOT, dir)
     t.ok(fs.existsSync(path.join(abs, 'binding.gyp')), `${dir} has its binding.gyp`)
     const c = fs.readdirSync(abs).filter(f => /\.(c|cc|h)$/.test(f))
@@ -201,7 +203,7 @@ const includeGraph = (dir: string): Map<string, string[]> => {
 }
 
 t.test('C: no include cycles between modules, a source and its header counting as one', async t => {
-  for (const dir of ['lib/native/fuse', 'lib/native/supervisor', 'lib/store/tokenizer']) {
+  for (const dir of PRODUCTS) {
     const g = includeGraph(dir)
     const cycle = findCycle(g)
     t.equal(cycle, null, cycle ? `${dir}: include cycle: ${cycle.join(' → ')}` : `${dir}: no include cycle`)

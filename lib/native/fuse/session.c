@@ -16,10 +16,10 @@
  * The one session of the process (one mount per process). N-API calls (lf_session_*) carry no pointer of ours
  * and reach it here; FUSE callbacks get it from the request (fuse_req_userdata).
  */
-static lf_session the;
+static lf_session current;
 
 int lf_session_start(const lf_session_options *o, lf_intake *ix, char *error, size_t error_len) {
-  lf_session *s = &the;
+  lf_session *s = &current;
   if (s->se != NULL) {
     snprintf(error, error_len, "this process already serves a mount (one per process)");
     return -1;
@@ -54,26 +54,26 @@ int lf_session_start(const lf_session_options *o, lf_intake *ix, char *error, si
 }
 
 void lf_session_seal(unsigned max_ms) {
-  if (the.se != NULL && the.opts.writeback) lf_flusher_seal(&the.flusher, max_ms);
+  if (current.se != NULL && current.opts.writeback) lf_flusher_seal(&current.flusher, max_ms);
 }
 
 void lf_session_quiesce(unsigned unused) {
   (void) unused;
-  if (the.se != NULL && the.opts.writeback) lf_flusher_stop(&the.flusher);
+  if (current.se != NULL && current.opts.writeback) lf_flusher_stop(&current.flusher);
 }
 
 void lf_session_stop(void) {
-  if (the.se == NULL) return;
-  fuse_session_exit(the.se);
+  if (current.se == NULL) return;
+  fuse_session_exit(current.se);
   // The session is not destroyed: JS may still answer requests it holds, and libfuse frees a request's session
   // with it. One mount per process, so this leaks nothing that matters.
-  if (the.opts.fuse_fd >= 0) umount2(the.opts.mountpoint, MNT_DETACH);
-  else fuse_session_unmount(the.se);
+  if (current.opts.fuse_fd >= 0) umount2(current.opts.mountpoint, MNT_DETACH);
+  else fuse_session_unmount(current.se);
 }
 
 void lf_session_counts(double *refused_names, double *writes, double *reads, double *reorder_bytes) {
   *reorder_bytes = (double) lf_wb_waiting_bytes();
-  *refused_names = (double) __atomic_load_n(&the.n_refused, __ATOMIC_RELAXED);
-  *writes = (double) __atomic_load_n(&the.n_writes, __ATOMIC_RELAXED);
-  *reads = (double) __atomic_load_n(&the.n_reads, __ATOMIC_RELAXED);
+  *refused_names = (double) __atomic_load_n(&current.n_refused, __ATOMIC_RELAXED);
+  *writes = (double) __atomic_load_n(&current.n_writes, __ATOMIC_RELAXED);
+  *reads = (double) __atomic_load_n(&current.n_reads, __ATOMIC_RELAXED);
 }
