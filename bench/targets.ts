@@ -32,8 +32,19 @@ export interface Running {
 /** Writers are spread over these top-level directories (tenants, for logfs). */
 export const TENANTS = ['t0', 't1']
 
-export type TargetName = 'local-disk' | 'c-fuse' | 'logfs-mount' | 'logfs' | 'logfs-writeback' | 'rsyslog'
-export const TARGETS: TargetName[] = ['local-disk', 'c-fuse', 'logfs-mount', 'logfs', 'logfs-writeback', 'rsyslog']
+/**
+ * `npm run bench -- --against DIR`: the end-to-end logfs targets once more, server and agent run from the build in
+ * DIR (a worktree of main, built), as `logfs@base` and `logfs-writeback@base`: old and new side by side in one run.
+ */
+const againstAt = process.argv.indexOf('--against')
+const AGAINST = againstAt > 0 ? path.resolve(process.argv[againstAt + 1]) : null
+
+export type TargetName = 'local-disk' | 'c-fuse' | 'logfs-mount' | 'logfs' | 'logfs-writeback' | 'rsyslog' |
+  'logfs@base' | 'logfs-writeback@base'
+/** The targets of --against. */
+export const BASE_TARGETS: TargetName[] = AGAINST ? ['logfs@base', 'logfs-writeback@base'] : []
+export const TARGETS: TargetName[] = ['local-disk', 'c-fuse', 'logfs-mount', 'logfs', 'logfs-writeback', 'rsyslog',
+  ...BASE_TARGETS]
 
 /** `npm run bench -- --flush-interval 5ms`: the writeback target's flush interval, when not the default. */
 const flushAt = process.argv.indexOf('--flush-interval')
@@ -46,6 +57,7 @@ let mountHelp: string | null = null
 
 /** Why a target cannot run with the logfs that is built, or null when it can. */
 export function unavailable (name: TargetName): string | null {
+  if (AGAINST && !fs.existsSync(path.join(AGAINST, 'dist/lib/cli/main.js'))) return `${AGAINST} has no build (dist/)`
   if (name !== 'logfs-writeback') return null
   mountHelp ??= execFileSync(process.execPath, [path.join(ROOT, 'bin/logfs'), 'mount', '--help'], { encoding: 'utf8' })
   return /--cache\b/.test(mountHelp) ? null : '`logfs mount --help` lists no --cache'
@@ -57,13 +69,13 @@ interface Agent { mnt: string, procs: AgentProcs, metricsPort: number | null, st
  * `logfs mount` as it runs in production, under its supervisor: the supervisor's memory is part of what an agent
  * costs, and a restart (a crashed agent) is reported instead of passing unseen.
  */
-async function logfsAgent (ctx: Context, server: string, extra: string[]): Promise<Agent> {
+async function logfsAgent (ctx: Context, server: string, extra: string[], bin?: string): Promise<Agent> {
   const mnt = path.join(ctx.tmp, 'mnt')
   fs.mkdirSync(mnt)
   const started = start([
     'mount', mnt, '--server', server, '--json', '--node', 'bench', '--state-dir', ctx.tmp,
     '--metrics-listen', '127.0.0.1:0', '--ring-size', String(RING_SIZE), ...extra,
-  ])
+  ], [], bin)
   const ev = await until(() => {
     const code = started.proc.exitCode
     if (code !== null) throw new Error(`logfs mount ${extra.join(' ')} exited ${code} before it mounted`)
@@ -84,12 +96,14 @@ async function stopAgent (a: Agent): Promise<void> {
 const restarts = (a: Agent): string[] => a.started.events.filter(e => e.event === 'restarting')
   .map(e => `agent restarted by its supervisor (${String(e.reason)})`)
 
-async function logfsEndToEnd (ctx: Context, extra: string[]): Promise<Running> {
-  const server = start(['server', '--json', '--data-dir', path.join(ctx.tmp, 'data'), '--listen', '127.0.0.1:0'])
+/** A server and an agent, both of this build, or of the build at `bin` (--against). */
+async function logfsEndToEnd (ctx: Context, extra: string[], bin?: string): Promise<Running> {
+  const server = start(['server', '--json', '--data-dir', path.join(ctx.tmp, 'data'), '--listen', '127.0.0.1:0'], [],
+    bin)
   const listening = await until(() => server.events.find(e => e.event === 'listening'), 'server', 30_000)
   const port = listening.port as number
   const unfollow = await follow(port, ctx.collector)
-  const agent = await logfsAgent(ctx, `ws://127.0.0.1:${port}`, extra)
+  const agent = await logfsAgent(ctx, `ws://127.0.0.1:${port}`, extra, bin)
   const metricsPort = agent.metricsPort
   return {
     dir: agent.mnt,
@@ -144,6 +158,10 @@ export async function setUp (name: TargetName, ctx: Context): Promise<Running> {
       return logfsEndToEnd(ctx, [])
     case 'logfs-writeback':
       return logfsEndToEnd(ctx, ['--cache', 'writeback', ...FLUSH])
+    case 'logfs@base':
+      return logfsEndToEnd(ctx, [], path.join(AGAINST!, 'bin/logfs'))
+    case 'logfs-writeback@base':
+      return logfsEndToEnd(ctx, ['--cache', 'writeback', ...FLUSH], path.join(AGAINST!, 'bin/logfs'))
     case 'rsyslog': {
       const dir = path.join(ctx.tmp, 'disk')
       // imfile watches dir/*/*.log; the tenant directories exist before it starts.

@@ -1,6 +1,6 @@
 // What the comparison benchmark asks of every target: quick (a CI smoke run, well under 3 minutes) and full.
 // Each workload names what it is for (its id), so the summary of figures finds its rows without parsing names.
-import type { TargetName } from './targets'
+import { BASE_TARGETS, type TargetName } from './targets'
 
 export type WorkloadId =
   | 'max' // 200-byte lines, one write() each, as fast as possible: the write path against the C null FS
@@ -29,7 +29,7 @@ export interface Workload {
   watchRing?: boolean
 }
 
-const AGENTS: TargetName[] = ['c-fuse', 'logfs-mount', 'logfs', 'logfs-writeback', 'rsyslog']
+const AGENTS: TargetName[] = ['c-fuse', 'logfs-mount', 'logfs', 'logfs-writeback', 'rsyslog', ...BASE_TARGETS]
 
 /** A fixed total rate over `seconds`, shared evenly by the writers. */
 function atRate (id: WorkloadId, name: string, rate: number, seconds: number, writers = 1,

@@ -185,12 +185,14 @@ const includes = (file: string): string[] =>
  */
 const SHARED_HEADER = 'lib/native/protocol.h'
 
+/** The folders of C the project builds, each a product of its own with its binding.gyp. */
+const PRODUCTS = ['lib/native/fuse', 'lib/native/supervisor', 'lib/store/tokenizer']
+
 t.test('each native product builds from its own folder: no C crosses into another but the protocol', async t => {
-  const products = ['lib/native/fuse', 'lib/native/supervisor', 'lib/store/tokenizer']
   const native = fs.readdirSync(path.join(ROOT, 'lib/native'), { withFileTypes: true })
     .filter(e => e.isDirectory() && e.name !== 'build').map(e => `lib/native/${e.name}`)
-  t.same(native.filter(d => !products.includes(d)), [], 'every folder of lib/native is a product listed here')
-  for (const dir of products) {
+  t.same(native.filter(d => !PRODUCTS.includes(d)), [], 'every folder of lib/native is a product listed here')
+  for (const dir of PRODUCTS) {
     const abs = path.join(ROOT, dir)
     t.ok(fs.existsSync(path.join(abs, 'binding.gyp')), `${dir} has its binding.gyp`)
     const c = fs.readdirSync(abs).filter(f => /\.(c|cc|h)$/.test(f))
@@ -199,9 +201,34 @@ t.test('each native product builds from its own folder: no C crosses into anothe
       .map(h => `${f} → ${h}`))
     t.same(foreign, [], `${dir}: every quoted #include is in the folder, or is ${SHARED_HEADER}`)
   }
-  const shared = products.filter(dir => fs.readdirSync(path.join(ROOT, dir)).filter(f => /\.(c|cc|h)$/.test(f))
+  const shared = PRODUCTS.filter(dir => fs.readdirSync(path.join(ROOT, dir)).filter(f => /\.(c|cc|h)$/.test(f))
     .some(f => includes(path.join(ROOT, dir, f)).some(h => path.join(dir, h) === SHARED_HEADER)))
   t.same(shared, ['lib/native/fuse', 'lib/native/supervisor'], `${SHARED_HEADER} is the agent's and the supervisor's`)
   const gyp = fs.readFileSync(path.join(ROOT, 'lib/store/tokenizer/binding.gyp'), 'utf8')
   t.notMatch(gyp, /fuse3/, 'the tokenizer links no libfuse')
+})
+
+/** The C modules of a product folder (a .c or .cc and its .h are one) and the modules each includes. */
+const includeGraph = (dir: string): Map<string, string[]> => {
+  const abs = path.join(ROOT, dir)
+  const module = (file: string): string => `${dir}/${file.replace(/\.(c|cc|h)$/, '')}`
+  const g = new Map<string, string[]>()
+  for (const f of fs.readdirSync(abs).filter(f => /\.(c|cc|h)$/.test(f))) {
+    const deps = g.get(module(f)) ?? []
+    for (const h of includes(path.join(abs, f))) {
+      if (module(h) !== module(f) && !deps.includes(module(h))) deps.push(module(h))
+    }
+    g.set(module(f), deps)
+  }
+  return g
+}
+
+t.test('C: no include cycles between modules, a source and its header counting as one', async t => {
+  for (const dir of PRODUCTS) {
+    const g = includeGraph(dir)
+    const cycle = findCycle(g)
+    t.equal(cycle, null, cycle ? `${dir}: include cycle: ${cycle.join(' → ')}` : `${dir}: no include cycle`)
+  }
+  t.ok(includeGraph('lib/native/fuse').get('lib/native/fuse/files')?.includes('lib/native/fuse/writeback'),
+    'a known include is seen')
 })

@@ -1,6 +1,6 @@
 // The names the mount accepts. Every op that takes a name checks it here, so a name is either stored and shipped
 // byte for byte or refused with an errno the application can act on — never silently changed. A name that is
-// not UTF-8 never gets this far: the native core refuses it with EILSEQ (lib/native/fuse/session.c), since two
+// not UTF-8 never gets this far: the native core refuses it with EILSEQ (lib/native/fuse/ops.c), since two
 // different invalid names would decode to the same string and become one file with one source.
 import { ENAMETOOLONG } from '../util/errno'
 

@@ -1,6 +1,6 @@
 // The FUSE operations of logfs that run in TypeScript: the namespace (lookup, create, mkdir, rename, unlink…),
 // attributes, open/release and fsync. Writes and reads never come here: the native core answers them on the FUSE
-// threads, into the tenant's ring and the file's tail (lib/native/fuse/session.c). Each op arrives from the native
+// threads, into the tenant's ring and the file's tail (lib/native/fuse/ops.c). Each op arrives from the native
 // core with a request handle and is answered through native.reply*, now or later (fsync waits for the server).
 import { native } from '../native/fuse/native'
 import type { AttrChanges, Request, RequestHandler } from '../native/fuse/requests'

@@ -23,7 +23,7 @@ static void bring_init(bring *r, lf_budget *b, uint64_t reserve, int policy, uin
   memset(r, 0, sizeof *r);
   r->data = calloc(1, CAP);
   lf_tenant_init(&r->t, r->data, CAP, r->ctl, policy);
-  lf_budget_attach(&r->t, b, reserve);
+  lf_budget_attach(&r->t.loan, b, reserve);
   r->s.tenant = &r->t;
   r->s.id = id;
   r->s.line_ended = 1;
@@ -117,7 +117,7 @@ void budget_pool(void) {
   b.free = 7;
   b.waiters = 3;
   lf_tenant *ts[2] = { &fl.t, &qu.t };
-  lf_budget_recount(&b, 3072, ts, 2);
+  lf_tenants_recount(&b, 3072, ts, 2);
   CHECK_EQ(fl.ctl[LF_CTL_BORROWED], 0, "a ring within its reserve owes nothing");
   CHECK_EQ(qu.ctl[LF_CTL_BORROWED], held(&qu) - 1024, "one past it owes the excess");
   CHECK_EQ(b.free, 3072 - 2048 - (int64_t) (held(&qu) - 1024), "the pool: budget less reserves less loans");

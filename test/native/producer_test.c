@@ -902,7 +902,7 @@ static void files_table(void) {
   lf_file *f = lf_files_get(5);
   CHECK(f != NULL, "get");
   if (f == NULL) return;
-  CHECK(f->source == &src, "its source");
+  CHECK(f->wb.source == &src, "its source");
   CHECK_EQ(f->tail.cap, 64, "its tail");
   CHECK_EQ(lf_file_write(f, 0, (const uint8_t *) "hello\n", 6, 1234.0), 0, "write");
   uint64_t size;
@@ -915,7 +915,7 @@ static void files_table(void) {
   CHECK_EQ(lf_file_read(f, 0, (uint8_t *) out, 8), 6, "read");
   CHECK_MEM(out, "hello\n", 6, "bytes");
   CHECK_EQ(lf_file_truncate(f, 2, 2000.0), 0, "truncate");
-  CHECK_EQ(f->lower_to, 2, "a truncate posts the new end for the writeback path (lower_to)");
+  CHECK_EQ(f->wb.lower_to, 2, "a truncate posts the new end for the writeback path (lower_to)");
   lf_file_state(f, &size, &mtime);
   CHECK_EQ(size, 2, "size");
   CHECK_EQ(mtime, 2000.0, "mtime");
@@ -923,11 +923,11 @@ static void files_table(void) {
   // Another chunk of the table, a file never shipped, and a replaced entry (the old one is freed).
   uint64_t far = 3 * 4096 + 17;
   CHECK_EQ(lf_files_add(far, NULL, 0, NULL, 0, NULL), 0, "add in another chunk");
-  CHECK(lf_files_get(far) != NULL && lf_files_get(far)->source == NULL, "not shipped");
+  CHECK(lf_files_get(far) != NULL && lf_files_get(far)->wb.source == NULL, "not shipped");
   CHECK(lf_files_get(far + 1) == NULL, "its neighbour is empty");
   CHECK_EQ(lf_files_add(5, NULL, 16, NULL, 0, NULL), 0, "replace");
   lf_file *g = lf_files_get(5);
-  CHECK(g != NULL && g->source == NULL && g->tail.size == 0, "a fresh entry");
+  CHECK(g != NULL && g->wb.source == NULL && g->tail.size == 0, "a fresh entry");
   CHECK_EQ(lf_files_tail_bytes() - base, 0, "the old tail's bytes are given back");
   if (g) lf_file_write(g, 0, (const uint8_t *) "abc", 3, 1.0);
   CHECK_EQ(lf_files_tail_bytes() - base, 16, "tail bytes");

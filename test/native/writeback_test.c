@@ -27,7 +27,7 @@ static size_t ring_text(const uint8_t *data, uint64_t head, char *out) {
 }
 
 static int wb_write(lf_intake *ix, lf_file *f, const char *text, uint64_t off) {
-  return lf_wb_write(ix, f, (const uint8_t *) text, strlen(text), off);
+  return lf_wb_write(ix, &f->wb, (const uint8_t *) text, strlen(text), off);
 }
 
 void writeback_seal(void) {

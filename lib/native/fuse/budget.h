@@ -11,8 +11,6 @@
 
 #include <stdint.h>
 
-typedef struct lf_tenant lf_tenant;
-
 typedef struct lf_budget {
   /** Bytes the pool can still lend; below zero when the reserves alone exceed the budget (nobody borrows then). */
   int64_t free;
@@ -20,29 +18,40 @@ typedef struct lf_budget {
   int64_t waiters;
 } lf_budget;
 
+/** A tenant's side of the budget, in its lf_tenant (intake.h). `held` below is the bytes its ring holds. */
+typedef struct lf_loan {
+  /** The shared budget (NULL: none) and the bytes this tenant may hold without borrowing from it. */
+  lf_budget *budget;
+  uint64_t reserve;
+  /** The bytes on loan, in the ring's control block (LF_CTL_BORROWED, intake.h). */
+  int64_t *borrowed;
+} lf_loan;
+
 /** Puts a tenant under `b` with its reserve; a tenant never put under one holds up to its capacity. */
-void lf_budget_attach(lf_tenant *t, lf_budget *b, uint64_t reserve);
+void lf_budget_attach(lf_loan *l, lf_budget *b, uint64_t reserve);
 
 /**
  * Under the tenant's lock, before `n` more ring bytes go in: borrows what they take past the tenant's reserve.
  * True when they may go in. A borrower must leave `spare` bytes in the pool (the drop policy keeps them for lines
  * already begun). An empty ring always takes its write, so a write larger than the reserve never waits forever.
  */
-int lf_budget_take(lf_tenant *t, uint64_t n, uint64_t spare);
+int lf_budget_take(lf_loan *l, int64_t held, uint64_t n, uint64_t spare);
 
 /**
  * Under the tenant's lock, after its tail moved: gives back what it no longer needs. True when something went
  * back while writers wait on the pool: every tenant's waiters must then be woken, not only this one's.
  */
-int lf_budget_settle(lf_tenant *t);
+int lf_budget_settle(lf_loan *l, int64_t held);
 
 /**
- * After a takeover, before any FUSE thread runs: each tenant's loan from what its ring holds, and the pool from
- * the budget (`memory`), so that an agent killed between borrowing and noting the loan leaks nothing.
+ * After a takeover, before any FUSE thread runs (lf_tenants_recount, intake.h): the pool from the budget
+ * (`memory`), then each tenant's loan from what its ring holds, so that an agent killed between borrowing and
+ * noting the loan leaks nothing.
  */
-void lf_budget_recount(lf_budget *b, uint64_t memory, lf_tenant *const *tenants, uint32_t n_tenants);
+void lf_budget_reset(lf_budget *b, uint64_t memory);
+void lf_budget_recount(lf_budget *b, lf_loan *l, int64_t held);
 
 /** Writers of any tenant start (+1) or stop (-1) waiting; see lf_budget.waiters. */
-void lf_budget_waiting(lf_tenant *t, int delta);
+void lf_budget_waiting(lf_loan *l, int delta);
 
 #endif

@@ -5,7 +5,6 @@
 #include <stddef.h>
 
 #include "../protocol.h"
-#include "files.h"
 #include "intake.h"
 #include "session.h"
 
@@ -79,16 +78,4 @@ napi_value lf_constants(napi_env env) {
         napi_set_named_property(env, p, protocol_strings[i].name, v) != napi_ok) return NULL;
   }
   return out;
-}
-
-napi_value lf_js_counts(napi_env env, napi_callback_info info) {
-  (void) info;
-  double refused, writes, reads, reorder;
-  lf_session_counts(&refused, &writes, &reads, &reorder);
-  const named counts[] = {
-    { "refusedNames", refused }, { "writes", writes }, { "reads", reads },
-    { "tailBytes", (double) lf_files_tail_bytes() }, { "reorderBytes", reorder },
-  };
-  napi_value out;
-  return napi_create_object(env, &out) != napi_ok || set_numbers(env, out, counts, COUNT(counts)) ? NULL : out;
 }

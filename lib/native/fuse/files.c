@@ -1,8 +1,7 @@
 #include "files.h"
 
-#include "writeback.h"
-
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 // A two-level table: inode numbers only grow (lib/fs/tree.ts never reuses one), so a slot is set once and
@@ -40,6 +39,11 @@ static lf_file **slot(uint64_t ino, int create) {
   return chunk == NULL ? NULL : &chunk[ino & (CHUNK - 1)];
 }
 
+static void file_free(lf_file *f);
+
+/** Frees a file writeback kept after it left the table (lf_wb_detach). */
+static void release(lf_wb_file *w) { file_free((lf_file *) ((char *) w - offsetof(lf_file, wb))); }
+
 int lf_files_add(uint64_t ino, lf_source *source, uint64_t tail_cap, lf_file_rec *rec, int restore,
   uint8_t *tail_buf) {
   lf_file **s = slot(ino, 1);
@@ -47,9 +51,6 @@ int lf_files_add(uint64_t ino, lf_source *source, uint64_t tail_cap, lf_file_rec
   lf_file *f = calloc(1, sizeof *f);
   if (f == NULL) return -ENOMEM;
   pthread_mutex_init(&f->mu, NULL);
-  pthread_mutex_init(&f->ship_mu, NULL);
-  f->lower_to = -1;
-  f->source = source;
   f->rec = rec;
   restore = restore && rec != NULL;
   if (!restore && rec != NULL) *rec = (lf_file_rec) { 0 };
@@ -61,10 +62,8 @@ int lf_files_add(uint64_t ino, lf_source *source, uint64_t tail_cap, lf_file_rec
     lf_tail_init(&f->tail, tail_cap);
     f->tail.size = f->tail.low = size;
   }
-  if (restore) {
-    f->mtime = rec->mtime;
-    f->shipped = rec->shipped;
-  }
+  if (restore) f->mtime = rec->mtime;
+  lf_wb_init(&f->wb, source, rec ? &rec->shipped : NULL, restore ? rec->shipped : 0, release);
   __atomic_add_fetch(&tail_bytes, f->tail.held, __ATOMIC_RELAXED);
   lf_files_remove(ino);
   __atomic_store_n(s, f, __ATOMIC_RELEASE);
@@ -84,15 +83,15 @@ void lf_files_remove(uint64_t ino) {
   // Its slot in the state goes to the next file JS creates; a removed file that writeback still ships (below)
   // must not write there any more.
   __atomic_store_n(&f->rec, NULL, __ATOMIC_RELEASE);
-  if (!lf_wb_detach(f)) lf_file_free(f);
+  if (!lf_wb_detach(&f->wb)) file_free(f);
 }
 
-void lf_file_free(lf_file *f) {
-  lf_wb_forget(f);
+/** Frees a file that is out of the table. */
+static void file_free(lf_file *f) {
+  lf_wb_destroy(&f->wb);
   __atomic_sub_fetch(&tail_bytes, f->tail.held, __ATOMIC_RELAXED);
   lf_tail_free(&f->tail);
   pthread_mutex_destroy(&f->mu);
-  pthread_mutex_destroy(&f->ship_mu);
   free(f);
 }
 
@@ -116,7 +115,7 @@ int lf_file_truncate(lf_file *f, uint64_t size, double now) {
   if (rc == 0) {
     f->mtime = now;
     mirror(f);
-    __atomic_store_n(&f->lower_to, (int64_t) size, __ATOMIC_RELEASE);
+    lf_wb_truncate(&f->wb, size);
   }
   __atomic_add_fetch(&tail_bytes, f->tail.held - held, __ATOMIC_RELAXED);
   pthread_mutex_unlock(&f->mu);

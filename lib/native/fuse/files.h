@@ -1,6 +1,6 @@
 // The files of the mount as the write path sees them, by inode number (which is also the FUSE node ID and the
-// file handle): each with its readable tail, its size and mtime, and the source its writes ship to. JS creates
-// and frees entries (metadata ops stay in TypeScript); FUSE threads look them up without a lock.
+// file handle): each with its readable tail, its size and mtime, and the source its writes ship to (writeback.h).
+// JS creates and frees entries (metadata ops stay in TypeScript); FUSE threads look them up without a lock.
 #ifndef LOGFS_FILES_H
 #define LOGFS_FILES_H
 
@@ -9,6 +9,7 @@
 
 #include "intake.h"
 #include "tail.h"
+#include "writeback.h"
 
 /** What of a file outlives its agent (state.h): mirrored on every change, read back by a new agent. */
 typedef struct lf_file_rec {
@@ -25,25 +26,10 @@ typedef struct lf_file {
   lf_tail tail;
   /** Milliseconds since the epoch of the last write or truncate. */
   double mtime;
-  /** NULL: kept in memory, never shipped (rotated copies, --local-only). */
-  lf_source *source;
-  /**
-   * Writeback mode: the file offset up to which bytes have gone to the ring. The kernel re-sends a dirty page
-   * whole, so bytes below this are not shipped again. Guarded by ship_mu, which a FUSE thread holds
-   * while it waits for ring space; JS never takes it (a truncate posts `lower_to` instead).
-   */
-  uint64_t shipped;
-  pthread_mutex_t ship_mu;
-  /** Requests that came ahead of the bytes before them (writeback.c), sorted by offset. Under ship_mu. */
-  void *pending;
-  /** Writeback mode: the bytes shipped so far end inside a line (writeback.c counts such files for a stop). */
-  int line_open;
-  /** A truncate's new size for `shipped` (if lower), taken by the next write; -1 when none. */
-  int64_t lower_to;
   /** Where the size, mtime and shipped offset are mirrored for the next agent; NULL when nowhere. */
   lf_file_rec *rec;
-  /** On writeback.c's list of files with pending bytes; removed from the table meanwhile (it frees the file). */
-  int in_registry, orphan;
+  /** Where its writes ship, and how far they went (writeback.h). */
+  lf_wb_file wb;
 } lf_file;
 
 /**
@@ -54,8 +40,6 @@ typedef struct lf_file {
 int lf_files_add(uint64_t ino, lf_source *source, uint64_t tail_cap, lf_file_rec *rec, int restore,
   uint8_t *tail_buf);
 lf_file *lf_files_get(uint64_t ino);
-/** Frees a file that is out of the table. */
-void lf_file_free(lf_file *f);
 /** Frees an entry; the caller guarantees no FUSE thread can still use it (node forgotten, handles released). */
 void lf_files_remove(uint64_t ino);
 /** Shows a write in the file (tail, size, mtime); 0 or -ENOMEM. */

@@ -16,6 +16,9 @@ static uint64_t tail_of(const lf_tenant *t) {
 
 static uint64_t free_bytes(const lf_tenant *t) { return t->capacity - (t->head - tail_of(t)); }
 
+/** Bytes the ring holds, as the budget counts them. */
+static int64_t held(const lf_tenant *t) { return (int64_t) (t->head - tail_of(t)); }
+
 uint64_t lf_max_record_data(const lf_tenant *t) { return t->capacity / 4 - LF_HEADER; }
 
 static double now_ms(void) {
@@ -31,6 +34,7 @@ void lf_tenant_init(lf_tenant *t, uint8_t *data, uint64_t capacity, int64_t *ctl
   t->data = data;
   t->capacity = capacity;
   t->ctl = ctl;
+  t->loan.borrowed = &ctl[LF_CTL_BORROWED];
   t->stats = (double *) (ctl + LF_CTL_SLOTS);
   t->policy = policy;
   t->head = (uint64_t) __atomic_load_n(&ctl[LF_CTL_HEAD], __ATOMIC_ACQUIRE);
@@ -83,7 +87,7 @@ __thread uint64_t *lf_intake_mark;
 static int accept(lf_tenant *t, lf_source *s, const uint8_t *bytes, uint64_t len, uint64_t reserve) {
   uint64_t max = lf_max_record_data(t);
   uint64_t n = need(t, len);
-  if (n + reserve > free_bytes(t) || !lf_budget_take(t, n, reserve)) return 0;
+  if (n + reserve > free_bytes(t) || !lf_budget_take(&t->loan, held(t), n, reserve)) return 0;
   if (lf_intake_mark != NULL) *lf_intake_mark = s->next;
   double ts = now_ms();
   uint64_t next = s->next;
@@ -195,7 +199,7 @@ int lf_intake_write(lf_intake *ix, lf_source *s, const uint8_t *bytes, size_t le
     t->stats[LF_ST_BLOCKED_WRITES]++;
     t->stats[LF_ST_WAITING]++;
     t->stats[LF_ST_WAITING_BYTES] += (double) len;
-    lf_budget_waiting(t, 1);
+    lf_budget_waiting(&t->loan, 1);
     for (;;) {
       if (t->fail_epoch != epoch) { rc = -t->fail_errno; break; }
       if (t->policy == LF_DROP) { write_or_drop(t, s, bytes, len); break; }
@@ -206,7 +210,7 @@ int lf_intake_write(lf_intake *ix, lf_source *s, const uint8_t *bytes, size_t le
       }
       pthread_cond_wait(&t->space, &t->mu);
     }
-    lf_budget_waiting(t, -1);
+    lf_budget_waiting(&t->loan, -1);
     t->stats[LF_ST_WAITING]--;
     t->stats[LF_ST_WAITING_BYTES] -= (double) len;
     // The next ticket may fit in what is left.
@@ -229,7 +233,7 @@ void lf_tenant_set_policy(lf_tenant *t, int policy) {
 
 int lf_tenant_wake(lf_tenant *t) {
   pthread_mutex_lock(&t->mu);
-  int others = lf_budget_settle(t);
+  int others = lf_budget_settle(&t->loan, held(t));
   pthread_cond_broadcast(&t->space);
   pthread_mutex_unlock(&t->mu);
   return others;
@@ -242,4 +246,9 @@ void lf_tenant_fail_waiting(lf_tenant *t, int errno_) {
   t->ticket_serve = t->ticket_next;
   pthread_cond_broadcast(&t->space);
   pthread_mutex_unlock(&t->mu);
+}
+
+void lf_tenants_recount(lf_budget *b, uint64_t memory, lf_tenant *const *tenants, uint32_t n_tenants) {
+  lf_budget_reset(b, memory);
+  for (uint32_t i = 0; i < n_tenants; i++) lf_budget_recount(b, &tenants[i]->loan, held(tenants[i]));
 }

@@ -55,9 +55,8 @@ typedef struct lf_tenant {
   /** Bumped by lf_intake_fail_waiting: a waiter that sees it change leaves with fail_errno. */
   uint64_t fail_epoch;
   int fail_errno;
-  /** The shared budget (NULL: none) and the bytes this tenant may hold without borrowing from it. */
-  lf_budget *budget;
-  uint64_t reserve;
+  /** Its side of the shared budget (budget.h). */
+  lf_loan loan;
 } lf_tenant;
 
 /** A log stream. Its cursor counts every byte ever written to it, accepted or dropped. Guarded by its tenant. */
@@ -92,6 +91,11 @@ void lf_tenant_set_policy(lf_tenant *t, int policy);
 int lf_tenant_wake(lf_tenant *t);
 /** Fails every write waiting in this tenant with `errno_` (> 0), e.g. at shutdown. */
 void lf_tenant_fail_waiting(lf_tenant *t, int errno_);
+/**
+ * After a takeover, before any FUSE thread runs, with each tenant under `b`: recounts the budget of `memory`
+ * bytes from what the rings hold (lf_budget_recount).
+ */
+void lf_tenants_recount(lf_budget *b, uint64_t memory, lf_tenant *const *tenants, uint32_t n_tenants);
 
 /**
  * Takes one write of a shipped file: 0 when its bytes are in the ring (or counted as dropped), a negative errno
@@ -102,7 +106,7 @@ int lf_intake_write(lf_intake *ix, lf_source *s, const uint8_t *bytes, size_t le
 
 /**
  * When set, the thread's next accepted write stores here the cursor its bytes start at, under the tenant's lock
- * just before they go in. session.c points it at the write's intent (state.h), so that after a crash the write
+ * just before they go in. ops.c points it at the write's intent (state.h), so that after a crash the write
  * is known to be in a ring or not: no other write of the source can go in between (they need the same lock).
  */
 extern __thread uint64_t *lf_intake_mark;

@@ -7,7 +7,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "flusher.h"
 #include "intake.h"
+#include "threads.h"
+
+struct fuse_lowlevel_ops;
 
 enum lf_op {
   LF_OP_LOOKUP = 1, LF_OP_FORGET, LF_OP_GETATTR, LF_OP_SETATTR, LF_OP_MKDIR, LF_OP_UNLINK, LF_OP_RMDIR,
@@ -66,6 +70,24 @@ typedef struct lf_attr {
   uint64_t size;
   double atime, mtime, ctime;
 } lf_attr;
+
+/**
+ * The session's state: one per process. FUSE callbacks reach it as fuse_req_userdata(req) (ops.c, reply.c), as
+ * libfuse's own examples do; the lf_session_* calls, which come from N-API without a pointer of ours, through
+ * session.c's instance.
+ */
+typedef struct lf_session {
+  struct fuse_session *se;
+  lf_session_options opts;
+  lf_intake *intake;
+  lf_flusher flusher;
+  lf_threads threads;
+  /** lf_session_counts: names refused as not UTF-8, writes and reads answered. */
+  uint64_t n_refused, n_writes, n_reads;
+} lf_session;
+
+/** The ops libfuse calls (ops.c), with the session as its userdata. */
+extern const struct fuse_lowlevel_ops lf_session_ops;
 
 /**
  * Mounts (or takes over the mount) and starts serving on libfuse threads; 0, or -1 with a message in `error`.

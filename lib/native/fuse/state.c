@@ -205,7 +205,7 @@ static void recover_ring(lf_tenant *t) {
 }
 
 void lf_state_recover(lf_tenant *const *tenants, uint32_t n_tenants) {
-  lf_budget_recount(&hdr->budget, hdr->memory, tenants, n_tenants);
+  lf_tenants_recount(&hdr->budget, hdr->memory, tenants, n_tenants);
   for (uint32_t i = 0; i < n_tenants; i++) {
     recover_ring(tenants[i]);
     // Writers that waited for space died with the agent; their requests come again.

@@ -131,7 +131,7 @@ void lf_state_keep_init(const void *buf, size_t len);
 
 /**
  * After a takeover, before any FUSE thread runs, with each tenant under the state's budget: recounts the budget
- * (lf_budget_recount), moves each source's cursor past every record its ring holds
+ * (lf_tenants_recount), moves each source's cursor past every record its ring holds
  * (the agent may have died between publishing a record and advancing the cursor), then notes which of the dead
  * agent's unanswered writes did go in, so their resent requests are answered without taking the bytes twice.
  */
