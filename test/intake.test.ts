@@ -1,7 +1,7 @@
 // The intake in-process, through the native producer from the JS thread: what a write gets when its tenant's ring
 // is full (block or drop policy), what a release lets in, what tenants get when the pool they borrow from is spent,
 // and what a stop refuses. Writes that wait (a FUSE thread under the block policy: ticket order, failWaiting, a policy
-// change letting waiters go) need threads; test/native/producer_test.c covers them (test/native.test.ts runs it).
+// change letting waiters go) need threads; test/native/block_test.c covers them (test/native.test.ts runs it).
 //
 // The producer's "stop" flag is process-wide and cannot be cleared (native.close()), so the stop test is the last.
 import t from 'tap'

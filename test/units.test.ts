@@ -1,5 +1,5 @@
 // Pure parts: the ring's record layout and wrap-around (filled by the native producer), globs and flag parsing.
-// The tail buffer moved to C with the write path: test/native/producer_test.c tests it.
+// The tail buffer moved to C with the write path: test/native/tail_test.c tests it.
 import t from 'tap'
 import { Ring } from '../lib/ring/ring'
 import { readRecords } from '../lib/ring/records'

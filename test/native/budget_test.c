@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "tests.h"
 #include "intake.h"
 
 #define CAP 4096u

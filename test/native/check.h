@@ -17,9 +17,4 @@ void failf(const char *file, int line, const char *fmt, ...);
 #define CHECK_MEM(got, want, n, what) \
   do { if (memcmp((got), (want), (n)) != 0) failf(__FILE__, __LINE__, "%s: bytes differ", what); } while (0)
 
-/** writeback_test.c: a stop's seal on writeback requests. */
-void writeback_seal(void);
-/** budget_test.c: the ring budget tenants share. */
-void budget_pool(void);
-
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "tests.h"
 #include "files.h"
 #include "intake.h"
 #include "writeback.h"
