@@ -75,6 +75,10 @@ const RANGE_OPS: Record<string, RangeOp> = {
 }
 
 const CMP: Record<string, CmpOp> = { Eql: '==', Eq: '==', Neq: '!=', Gtr: '>', Gte: '>=', Lss: '<', Lte: '<=' }
+const PRECEDENCE: Record<BinaryOp, number> = {
+  or: 1, and: 2, unless: 2, '==': 3, '!=': 3, '>': 3, '>=': 3, '<': 3, '<=': 3,
+  '+': 4, '-': 4, '*': 5, '/': 5, '%': 5, '^': 6,
+}
 const LINE_OPS: Record<string, LineFilter['op']> = { PipeExact: '|=', Neq: '!=', PipeMatch: '|~', Nre: '!~' }
 const MATCH: Record<string, MatchOp> = { Eq: '=', Neq: '!=', Re: '=~', Nre: '!~' }
 
@@ -339,11 +343,43 @@ class Walker {
     }
   }
 
+  /**
+   * A chain of binary operations. The grammar nests them without operator precedence, so the chain is flattened
+   * (a parenthesised operand stays whole: it is a MetricExpr inside a MetricExpr) and rebuilt by Prometheus's
+   * precedence: ^ (right-associative), then * / %, + -, comparisons, and/unless, or.
+   */
   private binary (n: SyntaxNode): MetricQuery {
-    const [l, r] = n.getChildren('Expr')
-    const opNode = l.nextSibling!
-    const op = (CMP[opNode.name] ?? this.src(opNode)) as BinaryOp
-    const mod = n.getChild('BinOpModifier')
+    const operands: SyntaxNode[] = []
+    const ops: SyntaxNode[] = []
+    const flatten = (b: SyntaxNode): void => {
+      const [l, r] = b.getChildren('Expr')
+      for (const side of [l, r]) {
+        const inner = side.firstChild?.name === 'MetricExpr' ? side.firstChild.firstChild : null
+        if (inner?.name === 'BinOpExpr') flatten(inner)
+        else operands.push(side)
+        if (side === l) ops.push(l.nextSibling!)
+      }
+    }
+    flatten(n)
+    const terms = operands.map(o => this.subMetric(o))
+    const build = (lo: number, hi: number): MetricQuery => {
+      if (lo === hi) return terms[lo]
+      // The operator that binds loosest splits the chain: the last of its level, or the first for ^.
+      let split = -1
+      for (let i = lo; i < hi; i++) {
+        const p = PRECEDENCE[this.opOf(ops[i])]
+        const best = split < 0 ? Infinity : PRECEDENCE[this.opOf(ops[split])]
+        if (p < best || (p === best && p !== PRECEDENCE['^'])) split = i
+      }
+      return this.operation(ops[split], build(lo, split), build(split + 1, hi))
+    }
+    return build(0, terms.length - 1)
+  }
+
+  private opOf (n: SyntaxNode): BinaryOp { return (CMP[n.name] ?? this.src(n)) }
+
+  private operation (opNode: SyntaxNode, left: MetricQuery, right: MetricQuery): MetricQuery {
+    const mod = opNode.nextSibling?.name === 'BinOpModifier' ? opNode.nextSibling : null
     const on = mod?.getChild('OnOrIgnoringModifier') ?? null
     let matching: Grouping | null = null
     if (on !== null) {
@@ -352,8 +388,9 @@ class Walker {
       matching = { mode: on.getChild('On') ? 'by' : 'without', labels }
     }
     const bool = mod?.getChild('Bool') != null
-    return { kind: 'binary', op, bool, matching, left: this.subMetric(l), right: this.subMetric(r) }
+    return { kind: 'binary', op: this.opOf(opNode), bool, matching, left, right }
   }
+
 }
 
 const ESCAPES: Record<string, string> = {
