@@ -4,8 +4,9 @@ import t, { type Test } from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { encodeFrame } from '../lib/wire/frames'
+import { sparkline } from '../lib/cli/logql'
 import { batch, connect, exchange } from './helpers/ingest'
-import { TOKEN, startServer, tempDir, type Server } from './helpers/cluster'
+import { TOKEN, cli, startServer, tempDir, type Server } from './helpers/cluster'
 
 const SCOPED = 'only-prod-token'
 const T0 = Math.floor(Date.now() / 60_000) * 60_000 - 10 * 60_000
@@ -149,4 +150,27 @@ t.test('bad queries: 400 with the position', async t => {
   t.equal((await loki(server, 'query_range', {})).status, 400, 'no query')
   t.equal((await loki(server, 'series', { 'match[]': 'count_over_time({a="b"}[1m])' })).status, 400)
   t.equal((await loki(server, 'nothing')).status, 404)
+})
+
+t.test('logfs query', async t => {
+  const server = await setup(t)
+  const S = ['--server', server.http]
+  const since = new Date(T0).toISOString()
+  const logs = await cli(['query', '{pod="api-1"} |= "req-5"', '--since', since, '--limit', '3', ...S])
+  t.equal(logs.code, 0, logs.stderr)
+  t.match(logs.stdout, /^\d{4}-\d\d-\d\dT\S+ n1\/prod\/api-1\/app\/app.log \{"level":"info","msg":"req-5"\}\n/,
+    'a log query prints time, source and line, oldest first')
+  t.equal(logs.stdout.split('\n').length - 1, 3, '--limit')
+  const until = new Date(T0 + 180_000).toISOString()
+  const metric = await cli(['query', 'sum by (level) (count_over_time({pod="api-1"} | json [1m]))',
+    '--since', new Date(T0 + 60_000).toISOString(), '--until', until, '--step', '1m', ...S])
+  t.equal(metric.code, 0, metric.stderr)
+  t.match(metric.stdout, /\{level="error"\}\n {2}\S+ {2}1\n/, 'a table per series')
+  t.match(metric.stdout, /\{level="info"\}\n( {2}\S+ {2}[56]\n){3}/)
+  const json = await cli(['query', 'sum(count_over_time({pod="api-1"}[1m]))', '--since', since, '--json', ...S])
+  t.equal(JSON.parse(json.stdout).data.resultType, 'matrix', '--json prints the API\'s answer')
+  t.equal(sparkline([0, 5, null, 10, 10]), '▁▅ ██', 'a sparkline scales between the least and greatest')
+  const bad = await cli(['query', '{pod=', ...S])
+  t.equal(bad.code, 2)
+  t.match(bad.stderr, /400: parse error at line 1, column 6/, 'a bad query says where')
 })
