@@ -5,6 +5,7 @@ import type { SourceIndex } from '../store/source'
 import { splitSource } from '../util/sources'
 import type { Allowed } from '../query/scope'
 import type { LabelMatcher } from './ast'
+import { toRegExp } from './literals'
 
 export type Labels = Record<string, string>
 
@@ -25,7 +26,7 @@ export function sourceLabels (source: string): Labels {
 export function matcherTest (m: LabelMatcher): (value: string) => boolean {
   if (m.op === '=') return v => v === m.value
   if (m.op === '!=') return v => v !== m.value
-  const re = new RegExp(`^(?:${m.value.replace(/\(\?P</g, '(?<')})$`)
+  const re = toRegExp(`^(?:${m.value})$`)
   return m.op === '=~' ? v => re.test(v) : v => !re.test(v)
 }
 

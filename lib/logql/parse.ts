@@ -9,44 +9,13 @@ import type {
   RangeAggregation, RangeOp, Stage, Unwrap, VectorOp,
 } from './ast'
 import { parseGoDuration, parseBytes } from './units'
-
-/** What the grammar wanted where a syntax error is, by the node the error sits in. */
-const EXPECTED: Record<string, string> = {
-  Selector: 'a label matcher or }',
-  Matchers: 'a label matcher',
-  Matcher: 'a label name, =, !=, =~ or !~, then a quoted string',
-  LineFilter: 'a quoted string',
-  LineFilters: 'a quoted string',
-  PipelineStage: 'a parser, label filter or formatting stage after |',
-  LogRangeExpr: 'a range such as [5m]',
-  RangeAggregationExpr: 'a log query with a range, such as {app="x"} [5m]',
-  VectorAggregationExpr: 'a metric query in parentheses',
-  LabelFilter: 'a comparison of a label with a string, number, duration or size',
-}
-
-function fail (text: string, at: number, message: string): never {
-  const before = text.slice(0, at)
-  const line = before.split('\n').length
-  const column = at - before.lastIndexOf('\n')
-  throw new QueryError('bad-input', `parse error at line ${line}, column ${column}: ${message}`)
-}
+import { toRegExp, unquote } from './literals'
+import { checkSyntax, fail } from './syntax-error'
 
 export function parseLogQL (text: string): Query {
   if (text.trim() === '') throw new QueryError('bad-input', 'the query is empty')
   const tree = parser.parse(text)
-  let error: SyntaxNode | null = null
-  tree.iterate({
-    enter: n => {
-      if (error !== null) return false
-      if (n.type.isError) error = n.node
-    },
-  })
-  if (error !== null) {
-    const node: SyntaxNode = error
-    const found = text.slice(node.from, Math.max(node.to, node.from + 1)).trim()
-    const wanted = EXPECTED[node.parent?.name ?? ''] ?? 'a valid LogQL expression'
-    fail(text, node.from, `${found ? `unexpected "${found}"` : 'unexpected end of query'}, expected ${wanted}`)
-  }
+  checkSyntax(text, tree)
   return new Walker(text).expr(child(tree.topNode, 'Expr'))
 }
 
@@ -393,25 +362,10 @@ class Walker {
 
 }
 
-const ESCAPES: Record<string, string> = {
-  n: '\n', t: '\t', r: '\r', '"': '"', '\\': '\\', a: '\x07', b: '\b', f: '\f', v: '\v',
-}
-
-/** A double-quoted Go string's value; null when an escape is not one Go knows. */
-function unquote (s: string): string | null {
-  let bad = false
-  const out = s.slice(1, -1).replace(/\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{3}|.)/gs, (_, e: string) => {
-    if (e.length > 1) return String.fromCodePoint(/^[0-7]/.test(e) ? parseInt(e, 8) : parseInt(e.slice(1), 16))
-    if (ESCAPES[e] === undefined) bad = true
-    return ESCAPES[e] ?? ''
-  })
-  return bad ? null : out
-}
-
-/** A Go RE2 pattern as a JavaScript RegExp: named groups are written (?P<name>...) in Go. */
-export function goRegExp (pattern: string, text: string, at: number): RegExp {
+/** A regular expression of the query, or a parse error at its position. */
+function goRegExp (pattern: string, text: string, at: number): RegExp {
   try {
-    return new RegExp(pattern.replace(/\(\?P</g, '(?<'))
+    return toRegExp(pattern)
   } catch (err) {
     fail(text, at, `invalid regular expression: ${(err as Error).message}`)
   }

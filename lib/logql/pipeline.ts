@@ -5,6 +5,7 @@ import type { LabelPredicate, LineFilter, Stage } from './ast'
 import { matcherTest, type Labels } from './labels'
 import { jsonLabels, jsonPath, logfmtLabels, patternRegExp, sanitize } from './extract'
 import { goDurationMs, bytesOf } from './units'
+import { toRegExp } from './literals'
 
 export interface Entry { line: string, labels: Labels }
 
@@ -114,7 +115,7 @@ function parserStage (parse: (line: string) => Labels | null): (e: Entry) => Ent
 function lineTest (f: LineFilter): (line: string) => boolean {
   if (f.op === '|=') return line => f.values.some(v => line.includes(v))
   if (f.op === '!=') return line => !f.values.some(v => line.includes(v))
-  const res = f.values.map(v => new RegExp(v.replace(/\(\?P</g, '(?<')))
+  const res = f.values.map(v => toRegExp(v))
   if (f.op === '|~') return line => res.some(re => re.test(line))
   return line => !res.some(re => re.test(line))
 }
