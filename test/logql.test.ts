@@ -57,7 +57,15 @@ const lines = (r: Result): string[] => r.kind === 'streams' ? r.streams.flatMap(
 
 t.test('log queries', async t => {
   const store = await fill(t)
+  const asked: number[][] = []
+  const candidates = store.candidates.bind(store)
+  store.candidates = (hashes, wanted) => { asked.push(hashes); return candidates(hashes, wanted) }
   t.same(lines(await run(store, '{pod="api-1"} |= "req-7\\""')), [apiLine(7)], 'a line filter')
+  const warn = [5, 15, 25, 35, 45, 55].map(apiLine)
+  t.same(lines(await run(store, '{pod="api-1"} |= "\\"warn\\""')), warn, 'a line filter proving a token')
+  t.equal(asked.length, 1, '|= asks the block filters which blocks may hold its tokens, as grep does')
+  t.ok(asked[0].length > 0)
+  store.candidates = candidates
   t.same(lines(await run(store, '{pod="api-1"}', { limit: 3 })), [0, 1, 2].map(apiLine), 'forward: the oldest')
   t.same(lines(await run(store, '{pod="api-1"}', { limit: 2, direction: 'backward' })), [59, 58].map(apiLine),
     'backward: the newest, newest first')
