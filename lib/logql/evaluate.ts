@@ -3,10 +3,10 @@
 import type { LogStore } from '../store/log-store'
 import type { Allowed } from '../query/scope'
 import { QueryError } from '../query/errors'
-import type { LabelMatcher, MetricQuery, Query } from './ast'
+import type { Grouping, LabelMatcher, MetricQuery, Query, RangeAggregation } from './ast'
 import { selectStreams } from './labels'
 import { runLogQuery, type LogStream } from './log-query'
-import { rangeAggregation } from './range'
+import { ADDITIVE, rangeAggregation } from './range'
 import { aggregate, binary } from './vector'
 import { makeSteps, type Series, type Steps, type Value } from './series'
 
@@ -64,14 +64,13 @@ async function metric (store: LogStore, allowed: Allowed, q: MetricQuery, steps:
   state: { scanLimited: boolean, scan?: number }): Promise<Value> {
   switch (q.kind) {
     case 'number': return { kind: 'scalar', values: new Float64Array(steps.count).fill(q.value) }
-    case 'range': {
-      const streams = selectStreams(store.allSources(), allowed, q.log.selector)
-      const r = await rangeAggregation(store, streams, q, steps, state.scan)
-      state.scanLimited ||= r.scanLimited
-      return { kind: 'vector', series: r.series }
-    }
+    case 'range': return await range(store, allowed, q, steps, state, null)
     case 'vector': {
-      const inner = await metric(store, allowed, q.inner, steps, state)
+      // A sum of an additive range aggregation groups the lines as they are read (same answer, far fewer series).
+      const pushed = q.op === 'sum' && q.inner.kind === 'range' && q.inner.grouping === null && ADDITIVE.has(q.inner.op)
+      const inner = q.inner.kind === 'range' && pushed
+        ? await range(store, allowed, q.inner, steps, state, q.grouping ?? { mode: 'by', labels: [] })
+        : await metric(store, allowed, q.inner, steps, state)
       if (inner.kind === 'scalar') throw new QueryError('bad-input', `${q.op} needs a vector, not a number`)
       return { kind: 'vector', series: aggregate(q, inner.series, steps.count) }
     }
@@ -81,4 +80,12 @@ async function metric (store: LogStore, allowed: Allowed, q: MetricQuery, steps:
       return binary(q, left, right, steps.count)
     }
   }
+}
+
+async function range (store: LogStore, allowed: Allowed, q: RangeAggregation, steps: Steps,
+  state: { scanLimited: boolean, scan?: number }, collapse: Grouping | null): Promise<Value> {
+  const streams = selectStreams(store.allSources(), allowed, q.log.selector)
+  const r = await rangeAggregation(store, streams, q, steps, state.scan, collapse)
+  state.scanLimited ||= r.scanLimited
+  return { kind: 'vector', series: r.series }
 }

@@ -4,7 +4,7 @@
 // (t - offset - range, t - offset] is the union of range/width consecutive cells.
 import type { LogStore } from '../store/log-store'
 import { QueryError } from '../query/errors'
-import type { RangeAggregation } from './ast'
+import type { Grouping, RangeAggregation, RangeOp } from './ast'
 import { labelKey, type Labels } from './labels'
 import { compilePipeline, numeric, predicate } from './pipeline'
 import { scanStreams, type Stream } from './scan'
@@ -13,46 +13,32 @@ import { emptyValues, groupLabels, type Series, type Steps } from './series'
 /** The most cells a range aggregation keeps per series. */
 const MAX_CELLS = 1_000_000
 
-/** What one cell (or a window of cells) holds of its samples. */
-class Cells {
-  readonly count: Float64Array
-  readonly sum: Float64Array
-  readonly sumSq: Float64Array
-  readonly min: Float64Array
-  readonly max: Float64Array
-  readonly firstTs: Float64Array
-  readonly first: Float64Array
-  readonly lastTs: Float64Array
-  readonly last: Float64Array
+/**
+ * What one cell holds of its samples. A series keeps only the cells it has samples in: a parser gives many
+ * series of a few lines each (a request id), and dense arrays per series would hold every step of each.
+ */
+class Cell {
+  count = 0
+  sum = 0
+  sumSq = 0
+  min = Infinity
+  max = -Infinity
+  firstTs = Infinity
+  first = NaN
+  lastTs = -Infinity
+  last = NaN
   /** Every value, for quantiles only. */
-  readonly values: Map<number, number[]> | null
+  values: number[] | null = null
 
-  constructor (n: number, keepValues: boolean) {
-    this.count = new Float64Array(n)
-    this.sum = new Float64Array(n)
-    this.sumSq = new Float64Array(n)
-    this.min = new Float64Array(n).fill(Infinity)
-    this.max = new Float64Array(n).fill(-Infinity)
-    this.firstTs = new Float64Array(n).fill(Infinity)
-    this.first = new Float64Array(n)
-    this.lastTs = new Float64Array(n).fill(-Infinity)
-    this.last = new Float64Array(n)
-    this.values = keepValues ? new Map() : null
-  }
-
-  add (k: number, ts: number, v: number): void {
-    this.count[k]++
-    this.sum[k] += v
-    this.sumSq[k] += v * v
-    if (v < this.min[k]) this.min[k] = v
-    if (v > this.max[k]) this.max[k] = v
-    if (ts < this.firstTs[k]) { this.firstTs[k] = ts; this.first[k] = v }
-    if (ts >= this.lastTs[k]) { this.lastTs[k] = ts; this.last[k] = v }
-    if (this.values) {
-      const list = this.values.get(k)
-      if (list) list.push(v)
-      else this.values.set(k, [v])
-    }
+  add (ts: number, v: number, keepValues: boolean): void {
+    this.count++
+    this.sum += v
+    this.sumSq += v * v
+    if (v < this.min) this.min = v
+    if (v > this.max) this.max = v
+    if (ts < this.firstTs) { this.firstTs = ts; this.first = v }
+    if (ts >= this.lastTs) { this.lastTs = ts; this.last = v }
+    if (keepValues) (this.values ??= []).push(v)
   }
 }
 
@@ -72,8 +58,15 @@ function gcd (a: number, b: number): number { return b === 0 ? a : gcd(b, a % b)
 
 export interface RangeResult { series: Series[], scanLimited: boolean }
 
+/** The range aggregations whose values add up over series: a sum of them can group the lines themselves. */
+export const ADDITIVE = new Set<RangeOp>(['count_over_time', 'rate', 'bytes_over_time', 'bytes_rate', 'sum_over_time'])
+
+/**
+ * `collapse` groups the lines' labels before they make series (for a `sum by` over an ADDITIVE aggregation): one
+ * series per group, not one per label set a parser found.
+ */
 export async function rangeAggregation (store: LogStore, streams: Stream[], q: RangeAggregation, steps: Steps,
-  scan?: number): Promise<RangeResult> {
+  scan?: number, collapse: Grouping | null = null): Promise<RangeResult> {
   const width = steps.count === 1 ? q.range : gcd(q.range, steps.step)
   const base = steps.start - q.offset - q.range
   const perWindow = q.range / width
@@ -85,7 +78,7 @@ export async function rangeAggregation (store: LogStore, streams: Stream[], q: R
   }
   const pipeline = compilePipeline(q.log.pipeline)
   const post = (q.unwrap?.post ?? []).map(predicate)
-  const cellsOf = new Map<string, { labels: Labels, cells: Cells }>()
+  const cellsOf = new Map<string, { labels: Labels, cells: Map<number, Cell> }>()
   const keep = q.op === 'quantile_over_time'
   const last = steps.start + (steps.count - 1) * steps.step - q.offset
   const scanLimited = await scanStreams(store, streams, q.log, base + 1, last, scan, (stream, line) => {
@@ -105,11 +98,14 @@ export async function rangeAggregation (store: LogStore, streams: Stream[], q: R
       if (!post.every(p => p(labels))) return true
       if (q.grouping) labels = groupLabels(labels, q.grouping.mode, q.grouping.labels)
     }
+    if (collapse) labels = groupLabels(labels, collapse.mode, collapse.labels)
     delete labels.__error__
     const key = labelKey(labels)
     let entry = cellsOf.get(key)
-    if (!entry) cellsOf.set(key, entry = { labels, cells: new Cells(n, keep) })
-    entry.cells.add(k, line.ts, v)
+    if (!entry) cellsOf.set(key, entry = { labels, cells: new Map() })
+    let cell = entry.cells.get(k)
+    if (!cell) entry.cells.set(k, cell = new Cell())
+    cell.add(line.ts, v, keep)
     return true
   })
   const rangeSeconds = q.range / 1000
@@ -123,17 +119,26 @@ export async function rangeAggregation (store: LogStore, streams: Stream[], q: R
   return { series, scanLimited }
 }
 
-function windowValue (q: RangeAggregation, c: Cells, from: number, cells: number, rangeSeconds: number): number {
+function windowValue (q: RangeAggregation, c: Map<number, Cell>, from: number, cells: number, rangeSeconds: number):
+  number {
   let count = 0; let sum = 0; let sumSq = 0; let min = Infinity; let max = -Infinity
   let firstTs = Infinity; let first = NaN; let lastTs = -Infinity; let last = NaN
   const values: number[] = []
-  for (let k = from; k < from + cells; k++) {
-    if (c.count[k] === 0) continue
-    count += c.count[k]; sum += c.sum[k]; sumSq += c.sumSq[k]
-    min = Math.min(min, c.min[k]); max = Math.max(max, c.max[k])
-    if (c.firstTs[k] < firstTs) { firstTs = c.firstTs[k]; first = c.first[k] }
-    if (c.lastTs[k] >= lastTs) { lastTs = c.lastTs[k]; last = c.last[k] }
-    if (c.values) values.push(...c.values.get(k)!)
+  const add = (x: Cell): void => {
+    count += x.count; sum += x.sum; sumSq += x.sumSq
+    min = Math.min(min, x.min); max = Math.max(max, x.max)
+    if (x.firstTs < firstTs) { firstTs = x.firstTs; first = x.first }
+    if (x.lastTs >= lastTs) { lastTs = x.lastTs; last = x.last }
+    if (x.values) for (const v of x.values) values.push(v)
+  }
+  // A sparse series is walked by its cells, a dense one by the window's.
+  if (c.size < cells) {
+    for (const [k, x] of c) if (k >= from && k < from + cells) add(x)
+  } else {
+    for (let k = from; k < from + cells; k++) {
+      const x = c.get(k)
+      if (x) add(x)
+    }
   }
   if (count === 0) return NaN
   const variance = Math.max(0, sumSq / count - (sum / count) ** 2)
