@@ -24,9 +24,9 @@ export function compilePipeline (stages: Stage[]): Pipeline {
 }
 
 /** Labels a parser found: one that a stream label already has is added with the suffix `_extracted`, as Loki does. */
-function extend (e: Entry, found: Labels, stream: (name: string) => boolean): Entry {
+function extend (e: Entry, found: Labels): Entry {
   const labels = { ...e.labels }
-  for (const [k, v] of Object.entries(found)) labels[stream(k) ? `${k}_extracted` : k] = v
+  for (const k in found) labels[k in e.labels && k !== '__error__' ? `${k}_extracted` : k] = found[k]
   return { line: e.line, labels }
 }
 
@@ -106,9 +106,8 @@ function compileStage (stage: Stage): (e: Entry) => Entry | null {
 function parserStage (parse: (line: string) => Labels | null): (e: Entry) => Entry {
   return e => {
     const found = parse(e.line)
-    const stream = (k: string): boolean => k in e.labels && k !== '__error__'
     if (found === null) return { line: e.line, labels: { ...e.labels, __error__: 'ParserError' } }
-    return extend(e, found, stream)
+    return extend(e, found)
   }
 }
 
