@@ -6,7 +6,8 @@ import { run, startAgent, startServer, tempDir } from './helpers/cluster'
 
 t.test('--help for every command, exit 0', async t => {
   const commands = [
-    [], ['server'], ['mount'], ['umount'], ['up'], ['sources'], ['cat'], ['tail'], ['grep'], ['context'], ['trace'],
+    [], ['server'], ['mount'], ['umount'], ['up'], ['sources'], ['cat'], ['tail'], ['grep'], ['query'], ['context'],
+    ['trace'],
   ]
   for (const cmd of commands) {
     const p = run([...cmd, '--help'])

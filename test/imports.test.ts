@@ -26,7 +26,9 @@ const MAY_IMPORT: Record<string, string[]> = {
   'store/disk': ['store'],
   // Queries work through the contract, whichever store holds the bytes.
   query: ['store'],
-  server: ['query', 'wire', 'metrics'],
+  // LogQL: a language over the same scans and scopes the queries use.
+  logql: ['query'],
+  server: ['query', 'logql', 'wire', 'metrics'],
   // The console runs in the browser; it imports only the API's result types (the queries', and the server's own).
   web: ['server'],
   // A gateway's store: the cluster's streams behind the same index the embedded store keeps, not its files.

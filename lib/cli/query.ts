@@ -9,8 +9,8 @@ import type { GrepResult } from '../query/grep'
 import type { Context } from '../query/context'
 
 const color = process.stdout.isTTY === true && !process.env.NO_COLOR
-const dim = (s: string): string => color ? `\x1b[2m${s}\x1b[0m` : s
-const cyan = (s: string): string => color ? `\x1b[36m${s}\x1b[0m` : s
+export const dim = (s: string): string => color ? `\x1b[2m${s}\x1b[0m` : s
+export const cyan = (s: string): string => color ? `\x1b[36m${s}\x1b[0m` : s
 const hot = (s: string): string => color ? `\x1b[1;31m${s}\x1b[0m` : s
 
 const out = (text: string): void => { process.stdout.write(text) }

@@ -29,8 +29,11 @@ export async function get (f: ReadFlags, path: string, params: Record<string, st
     throw new Error(`cannot reach ${url.origin}: ${e.cause?.message ?? e.message}`)
   }
   if (!res.ok) {
-    const body = await res.json().catch(() => ({})) as { error?: string }
-    const err = new Error(`${res.status}: ${body.error ?? res.statusText}`)
+    // logfs's endpoints answer {"error": ...}; Loki's, plain text.
+    const text = (await res.text().catch(() => '')).trim()
+    let message = text || res.statusText
+    try { message = (JSON.parse(text) as { error?: string }).error ?? message } catch {}
+    const err = new Error(`${res.status}: ${message}`)
     throw res.status >= 400 && res.status < 500 && res.status !== 401 ? new InputError(err.message) : err
   }
   return res

@@ -40,12 +40,9 @@ const HITS_PER_TURN = 500
 /** Hits in source order, then cursor order; the scan stops once `limit` hits are found. */
 export async function grep (store: LogStore, sources: SourceIndex[], q: GrepQuery): Promise<GrepResult> {
   const matcher = compile(q)
-  const hashes = requiredTokens(q)
-  const picked = new Set(sources)
-  const plan = hashes.length > 0 ? store.candidates(hashes, s => picked.has(s)) : null
+  const { ranges, indexed } = searchRanges(store, sources, requiredTokens(q), q.since, q.until)
   const hits: Hit[] = []
   let scannedBytes = 0
-  const indexed = plan !== null
   const budget: ScanBudget = { left: q.scan ?? Infinity, spent: false }
   const buffers = new WindowBuffers()
   const pace = new Pace()
@@ -55,10 +52,7 @@ export async function grep (store: LogStore, sources: SourceIndex[], q: GrepQuer
     return { hits, scannedBytes, truncated: truncated || scanLimited, scanLimited, indexed }
   }
   for (const s of sources) {
-    const from = q.since !== undefined ? s.positionAtTime(q.since) : 0
-    const to = q.until !== undefined ? s.positionAtTime(q.until + 1) : s.end
-    const ranges = plan ? lineRanges(s, plan.get(s) ?? [], from, to) : [[from, to]]
-    for (const [a, b] of ranges) {
+    for (const [a, b] of ranges(s)) {
       // Windows are read one after another and matched up to MATCHERS at a time, one more read ahead, results
       // taken in order.
       const inflight: Array<Promise<Matched>> = []
@@ -89,6 +83,32 @@ export async function grep (store: LogStore, sources: SourceIndex[], q: GrepQuer
     }
   }
   return answer(false)
+}
+
+/** What a search must read of each source. */
+export interface SearchRanges {
+  /** The byte ranges of a source, in order. */
+  ranges: (s: SourceIndex) => Array<[number, number]>
+  /** Whether the token filters narrowed them: false when `hashes` is empty or the store keeps no filters. */
+  indexed: boolean
+}
+
+/**
+ * The parts of `sources` a search for lines holding every token of `hashes` reads: each source's time range
+ * [since, until], narrowed by the store's token filters to the blocks that may hold all of them.
+ */
+export function searchRanges (store: LogStore, sources: SourceIndex[], hashes: number[], since?: number,
+  until?: number): SearchRanges {
+  const picked = new Set(sources)
+  const plan = hashes.length > 0 ? store.candidates(hashes, s => picked.has(s)) : null
+  return {
+    indexed: plan !== null,
+    ranges: s => {
+      const from = since !== undefined ? s.positionAtTime(since) : 0
+      const to = until !== undefined ? s.positionAtTime(until + 1) : s.end
+      return plan ? lineRanges(s, plan.get(s) ?? [], from, to) : [[from, to]]
+    },
+  }
 }
 
 interface Matched { window: Chunk, found: Array<Found & { text?: string }>, bytes: number }

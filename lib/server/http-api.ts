@@ -21,6 +21,7 @@ import { log } from '../util/log'
 import { CROSS_TENANT, QueryAbandoned, QueryBusy, chargedTenant, type QueryGate } from './query-gate'
 import type { LimitsInForce, TenantLimits } from './limits'
 import type { TenantRow } from './tenants'
+import { LOKI_PREFIX, LokiApi } from './loki-api'
 
 const MAX_READ = 16 * 1024 * 1024
 
@@ -73,12 +74,14 @@ async function sendHits (res: http.ServerResponse, result: GrepResult): Promise<
 
 export class HttpApi {
   private readonly queryLatency: (labels?: Record<string, string>) => Histogram
+  private readonly loki: LokiApi
 
   constructor (private readonly store: LogStore, private readonly auth: Auth, private readonly metrics: Registry,
     private readonly tenants: (allowed: Allowed) => TenantRow[], private readonly gate: QueryGate,
     private readonly limits: LimitsInForce, private readonly unready: () => string | null) {
     this.queryLatency = metrics.histogram('logfs_query_duration_seconds', 'Time to answer a query, by endpoint.',
       ['endpoint'])
+    this.loki = new LokiApi(store, auth, (allowed, pick, res, fn) => this.gated(allowed, pick, res, fn))
   }
 
   /** Answers one request; never rejects (an error becomes its response). */
@@ -96,6 +99,9 @@ export class HttpApi {
     if (url.pathname === '/metrics') {
       this.metrics.serve(res)
       return
+    }
+    if (url.pathname.startsWith(LOKI_PREFIX)) {
+      return await this.loki.handle(req, res, url).catch(err => this.failed(req, url, res, err))
     }
     const grant = this.auth.check(Auth.bearer(req.headers.authorization))
     if (grant === null) return json(res, 401, { error: 'missing or wrong token' })
@@ -174,14 +180,19 @@ export class HttpApi {
       const endpoint = url.pathname.replace(/^\/v1\//, '')
       this.queryLatency({ endpoint }).observe(Number(process.hrtime.bigint() - started) / 1e9)
     } catch (err) {
-      if (err instanceof QueryError) return json(res, STATUS[err.kind], { error: err.message })
-      if (err instanceof QueryAbandoned) return
-      if (err instanceof QueryBusy) {
-        return json(res, 429, { error: err.message }, { 'retry-after': String(err.retryAfterSeconds) })
-      }
-      log('error', 'server', `${req.method} ${url.pathname}: ${(err as Error).stack ?? String(err)}`)
-      json(res, 500, { error: (err as Error).message })
+      this.failed(req, url, res, err)
     }
+  }
+
+  /** The response to a query that failed. */
+  private failed (req: http.IncomingMessage, url: URL, res: http.ServerResponse, err: unknown): void {
+    if (err instanceof QueryError) return json(res, STATUS[err.kind], { error: err.message })
+    if (err instanceof QueryAbandoned) return
+    if (err instanceof QueryBusy) {
+      return json(res, 429, { error: err.message }, { 'retry-after': String(err.retryAfterSeconds) })
+    }
+    log('error', 'server', `${req.method} ${url.pathname}: ${(err as Error).stack ?? String(err)}`)
+    json(res, 500, { error: (err as Error).message })
   }
 
   private async read (allowed: Allowed, q: Query, res: http.ServerResponse): Promise<void> {
@@ -229,9 +240,9 @@ export class HttpApi {
    * slot: they read the last lines, then what is appended as it is appended, and a slot held for a stream's life
    * would let a few open `tail -f` lock their tenant out of every other query.
    */
-  private async gated<T> (allowed: Allowed, glob: string | null, res: http.ServerResponse,
-    fn: (l: TenantLimits) => Promise<T>): Promise<T> {
-    const match = sourceMatcher(glob)
+  private async gated<T> (allowed: Allowed, glob: string | null | ((source: string) => boolean),
+    res: http.ServerResponse, fn: (l: TenantLimits) => Promise<T>): Promise<T> {
+    const match = typeof glob === 'function' ? glob : sourceMatcher(glob)
     const tenants = new Set<string>()
     for (const s of this.store.allSources()) if (allowed(s.tenant) && match(s.source)) tenants.add(s.tenant)
     const tenant = chargedTenant(tenants)

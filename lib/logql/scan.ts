@@ -1,0 +1,70 @@
+// The lines of a log query's streams in a time range, in one forward pass per source. The line filters that hold
+// for the raw line (those before any line_format) narrow the pass exactly as grep's do: their required tokens
+// pick the blocks the store's token filters say may hold them (query/grep.ts's searchRanges).
+import type { LogStore } from '../store/log-store'
+import type { SourceIndex } from '../store/source'
+import { searchRanges } from '../query/grep'
+import { requiredTokens } from '../query/literals'
+import { scanLines, WindowBuffers, type ScanBudget } from '../query/scan'
+import { Pace } from '../query/pace'
+import { NL } from '../util/bytes'
+import type { LogQuery } from './ast'
+import type { Labels } from './labels'
+
+export interface ScanLine {
+  /** When the agent took the write that began the line, in ms since the epoch. */
+  ts: number
+  text: string
+  /** Its length in bytes, without the newline. */
+  bytes: number
+}
+
+export interface Stream { s: SourceIndex, labels: Labels }
+
+/** Token hashes every line the query keeps holds: from the positive single-value filters before any line_format. */
+export function queryTokens (q: LogQuery): number[] {
+  const out: number[] = []
+  for (const stage of q.pipeline) {
+    if (stage.kind === 'line_format') break
+    if (stage.kind !== 'line') continue
+    for (const f of stage.filters) {
+      if ((f.op !== '|=' && f.op !== '|~') || f.values.length !== 1 || f.values[0] === '') continue
+      out.push(...requiredTokens({ pattern: f.values[0], regex: f.op === '|~', word: false }))
+    }
+  }
+  return out
+}
+
+/**
+ * Calls `each` for every line of `streams` whose time is in [since, until], source by source, in cursor order.
+ * `each` returning false ends the stream's scan. Returns whether the scan budget cut the pass short.
+ */
+export async function scanStreams (store: LogStore, streams: Stream[], q: LogQuery, since: number, until: number,
+  scan: number | undefined, each: (stream: Stream, line: ScanLine) => boolean): Promise<boolean> {
+  const { ranges } = searchRanges(store, streams.map(st => st.s), queryTokens(q), since, until)
+  const budget: ScanBudget = { left: scan ?? Infinity, spent: false }
+  const buffers = new WindowBuffers()
+  const pace = new Pace()
+  for (const stream of streams) {
+    let more = true
+    for (const [a, b] of ranges(stream.s)) {
+      for await (const window of scanLines(stream.s, a, b, budget, buffers, pace)) {
+        const buf = window.data
+        for (let at = 0; at < buf.length && more;) {
+          const nl = buf.indexOf(NL, at)
+          const end = nl < 0 ? buf.length : nl
+          const ts = window.timestampAt(at)
+          if (ts >= since && ts <= until) {
+            more = each(stream, { ts, text: buf.toString('utf8', at, end), bytes: end - at })
+          }
+          at = end + 1
+        }
+        buffers.give(buf)
+        if (!more) break
+      }
+      if (!more || budget.spent) break
+    }
+    if (budget.spent) return true
+  }
+  return false
+}

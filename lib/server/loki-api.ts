@@ -1,0 +1,177 @@
+// Loki's read API over logfs, so Grafana's Loki data source is a front end with no plugin: query_range, query,
+// labels, label values and series, their JSON shaped as Loki documents it. The caller authenticates with a logfs
+// token, as a Bearer token or as the password of HTTP Basic; X-Scope-OrgID (tenants joined by `|`) narrows what
+// the token grants to those tenants. Queries run in their tenant's slot of the query gate, as logfs's own do.
+import type http from 'node:http'
+import { Auth } from './auth'
+import type { LogStore } from '../store/log-store'
+import type { Allowed } from '../query/scope'
+import { QueryError } from '../query/errors'
+import { MAX_LINES } from '../query/lines'
+import { parseLogQL } from '../logql/parse'
+import { goDurationMs } from '../logql/units'
+import { evaluate, selectorsOf, type Result } from '../logql/evaluate'
+import { matchesAll, selectStreams, sourceLabels } from '../logql/labels'
+import { stepTime } from '../logql/series'
+import type { LabelMatcher } from '../logql/ast'
+import type { TenantLimits } from './limits'
+
+export const LOKI_PREFIX = '/loki/api/v1/'
+
+/** Runs a query in the slot of the tenants whose sources `pick` takes (HttpApi.gated). */
+export type Gated = <T>(allowed: Allowed, pick: (source: string) => boolean, res: http.ServerResponse,
+  fn: (l: TenantLimits) => Promise<T>) => Promise<T>
+
+const HOUR = 3_600_000
+
+/** Loki's time parameters: integer nanoseconds (or seconds, up to 10 digits), float seconds, or RFC 3339. */
+export function lokiTime (q: URLSearchParams, name: string, def: number): number {
+  const text = q.get(name)
+  if (text === null || text === '') return def
+  if (/^\d+$/.test(text)) return text.length <= 10 ? Number(text) * 1000 : Math.floor(Number(BigInt(text) / 1_000_000n))
+  if (/^\d+\.\d*$/.test(text)) return Math.floor(Number(text) * 1000)
+  const ms = Date.parse(text)
+  if (Number.isNaN(ms)) throw new QueryError('bad-input', `${name}: '${text}' is not a time (ns, s or RFC 3339)`)
+  return ms
+}
+
+/** A duration parameter: a Go duration or a number of seconds. */
+function lokiDuration (q: URLSearchParams, name: string): number | null {
+  const text = q.get(name)
+  if (text === null || text === '') return null
+  const ms = /^\d+(\.\d+)?$/.test(text) ? Number(text) * 1000 : goDurationMs(text)
+  if (ms === null || ms <= 0) throw new QueryError('bad-input', `${name}: '${text}' is not a positive duration`)
+  return ms
+}
+
+/** The token of a request: `Authorization: Bearer <token>`, or HTTP Basic with the token as the password. */
+export function requestToken (header: string | undefined): string | undefined {
+  const basic = /^Basic\s+(\S+)$/i.exec(header ?? '')
+  if (!basic) return Auth.bearer(header)
+  const decoded = Buffer.from(basic[1], 'base64').toString('utf8')
+  return decoded.slice(decoded.indexOf(':') + 1) || undefined
+}
+
+function send (res: http.ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' })
+  res.end(JSON.stringify(body) + '\n')
+}
+
+/** A value as Loki writes one: a string, with Prometheus's spellings of the infinities and NaN. */
+function sample (v: number): string {
+  if (Number.isNaN(v)) return 'NaN'
+  if (!Number.isFinite(v)) return v > 0 ? '+Inf' : '-Inf'
+  return String(v)
+}
+
+/** A query's `data`, in the shape Loki documents for its result type. */
+export function lokiData (r: Result): object {
+  const stats = { summary: { scanLimited: r.scanLimited } }
+  if (r.kind === 'streams') return { resultType: 'streams', result: r.streams, stats }
+  const seconds = (i: number): number => stepTime(r.steps, i) / 1000
+  if (r.kind === 'scalar') {
+    return { resultType: 'scalar', result: [seconds(r.steps.count - 1), sample(r.values[0])], stats }
+  }
+  if (r.kind === 'vector') {
+    const result = r.series.map(s => ({ metric: s.labels, value: [seconds(0), sample(s.values[0])] }))
+    return { resultType: 'vector', result, stats }
+  }
+  const result = r.series.map(s => ({
+    metric: s.labels,
+    values: [...s.values.entries()].filter(([, v]) => !Number.isNaN(v)).map(([i, v]) => [seconds(i), sample(v)]),
+  }))
+  return { resultType: 'matrix', result, stats }
+}
+
+export class LokiApi {
+  constructor (private readonly store: LogStore, private readonly auth: Auth, private readonly gated: Gated) {}
+
+  /** Answers one request under LOKI_PREFIX; never rejects. Errors are plain text, as Loki sends them. */
+  async handle (req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+    const fail = (status: number, message: string): void => {
+      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' })
+      res.end(message + '\n')
+    }
+    const grant = this.auth.check(requestToken(req.headers.authorization))
+    if (grant === null) return fail(401, 'missing or wrong token')
+    if (req.method !== 'GET') return fail(405, 'only GET is served here')
+    const org = req.headers['x-scope-orgid']
+    const orgs = typeof org === 'string' && org !== '' ? new Set(org.split('|')) : null
+    const allowed: Allowed = tenant => Auth.allows(grant, tenant) && (orgs === null || orgs.has(tenant))
+    const q = url.searchParams
+    try {
+      const route = url.pathname.slice(LOKI_PREFIX.length)
+      if (route === 'query_range' || route === 'query') return await this.query(route === 'query', allowed, q, res)
+      if (route === 'labels') return this.labels(allowed, q, null, res)
+      const values = /^label\/([^/]+)\/values$/.exec(route)
+      if (values) return this.labels(allowed, q, decodeURIComponent(values[1]), res)
+      if (route === 'series') return await this.series(allowed, q, res)
+      return fail(404, `no such endpoint ${url.pathname}`)
+    } catch (err) {
+      if (err instanceof QueryError) return fail(err.kind === 'bad-input' ? 400 : 404, err.message)
+      throw err
+    }
+  }
+
+  private async query (instant: boolean, allowed: Allowed, q: URLSearchParams, res: http.ServerResponse):
+    Promise<void> {
+    const text = q.get('query')
+    if (!text) throw new QueryError('bad-input', 'parameter query is required')
+    const query = parseLogQL(text)
+    const now = Date.now()
+    const end = lokiTime(q, instant ? 'time' : 'end', now)
+    const since = lokiDuration(q, 'since')
+    const start = instant ? end : lokiTime(q, 'start', end - (since ?? HOUR))
+    if (start > end) throw new QueryError('bad-input', 'the start is after the end')
+    const step = lokiDuration(q, 'step') ?? Math.max(1000, Math.ceil((end - start) / 250 / 1000) * 1000)
+    const limitText = q.get('limit') ?? '100'
+    const limit = Number(limitText)
+    if (!/^\d+$/.test(limitText) || limit < 1 || limit > MAX_LINES) {
+      throw new QueryError('bad-input', `limit must be a whole number from 1 to ${MAX_LINES}`)
+    }
+    const direction = q.get('direction') ?? 'backward'
+    if (direction !== 'forward' && direction !== 'backward') {
+      throw new QueryError('bad-input', 'direction must be forward or backward')
+    }
+    const selectors = selectorsOf(query).map(matchesAll)
+    const pick = (source: string): boolean => selectors.some(m => m(sourceLabels(source)))
+    const result = await this.gated(allowed, pick, res, l => this.store.query(() =>
+      evaluate(this.store, allowed, query, { start, end, step, instant, limit, direction, scan: l.scan })))
+    send(res, 200, { status: 'success', data: lokiData(result) })
+  }
+
+  /** Label names, or one label's values, of the sources the caller may see (matched by `query`, if given). */
+  private labels (allowed: Allowed, q: URLSearchParams, name: string | null, res: http.ServerResponse): void {
+    const query = q.get('query')
+    const selector: LabelMatcher[] = query ? selectorOnly(query) : []
+    const found = new Set<string>()
+    for (const { labels } of selectStreams(this.store.allSources(), allowed, selector)) {
+      if (name === null) for (const k of Object.keys(labels)) found.add(k)
+      else if (labels[name] !== undefined) found.add(labels[name])
+    }
+    send(res, 200, { status: 'success', data: [...found].sort() })
+  }
+
+  private async series (allowed: Allowed, q: URLSearchParams, res: http.ServerResponse): Promise<void> {
+    const matches = q.getAll('match[]')
+    if (matches.length === 0) throw new QueryError('bad-input', 'parameter match[] is required')
+    const seen = new Set<string>()
+    const data: Array<Record<string, string>> = []
+    for (const m of matches) {
+      const streams = await this.store.query(() => selectStreams(this.store.allSources(), allowed, selectorOnly(m)))
+      for (const { s, labels } of streams) {
+        if (seen.has(s.source)) continue
+        seen.add(s.source)
+        data.push(labels)
+      }
+    }
+    send(res, 200, { status: 'success', data })
+  }
+}
+
+/** The stream selector a labels or series request gives: a log query without a pipeline. */
+function selectorOnly (text: string): LabelMatcher[] {
+  const q = parseLogQL(text)
+  if (q.kind !== 'log') throw new QueryError('bad-input', `expected a stream selector such as {app="x"}, not ${text}`)
+  return q.selector
+}

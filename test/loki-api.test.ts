@@ -1,0 +1,176 @@
+// Loki's read API on a real server: the JSON shapes Loki documents, authentication as Grafana sends it, tenant
+// scoping on every endpoint, and bad queries answered 400 with their position.
+import t, { type Test } from 'tap'
+import fs from 'node:fs'
+import path from 'node:path'
+import { encodeFrame } from '../lib/wire/frames'
+import { sparkline } from '../lib/cli/logql'
+import { batch, connect, exchange } from './helpers/ingest'
+import { TOKEN, cli, startServer, tempDir, type Server } from './helpers/cluster'
+
+const SCOPED = 'only-prod-token'
+const T0 = Math.floor(Date.now() / 60_000) * 60_000 - 10 * 60_000
+
+type Body = any // eslint-disable-line @typescript-eslint/no-explicit-any
+
+async function loki (server: Server, route: string, params: Record<string, string | string[]> = {},
+  headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` }): Promise<{ status: number, body: Body }> {
+  const q = new URLSearchParams()
+  for (const [k, v] of Object.entries(params)) for (const x of [v].flat()) q.append(k, x)
+  const res = await fetch(`${server.http}/loki/api/v1/${route}?${q}`, { headers })
+  const text = await res.text()
+  const json = (res.headers.get('content-type') ?? '').includes('json')
+  return { status: res.status, body: json ? JSON.parse(text) : text }
+}
+
+async function setup (t: Test): Promise<Server> {
+  const tokens = path.join(tempDir(t, 'tok'), 'tokens.json')
+  fs.writeFileSync(tokens, JSON.stringify({ [TOKEN]: '*', [SCOPED]: ['prod'] }))
+  const server = await startServer(t, { args: ['--tokens', tokens] })
+  const ws = await connect(server.ws, TOKEN)
+  const recs = (p: string, n: number, every: number, line: (i: number) => string): unknown[] => {
+    let offset = 0
+    return Array.from({ length: n }, (_, i) => {
+      const data = Buffer.from(line(i) + '\n')
+      offset += data.length
+      return [p, offset - data.length, T0 + i * every, data]
+    })
+  }
+  const level = (i: number): string => i % 10 === 0 ? 'error' : 'info'
+  const api = recs('prod/api-1/app/app.log', 60, 10_000, i => JSON.stringify({ level: level(i), msg: `req-${i}` }))
+  const staging = recs('staging/worker.log', 10, 60_000, i => `staging line ${i}`)
+  t.match((await exchange(ws, encodeFrame(batch(1, 'prod', api), false))).frame, { t: 'ack' })
+  t.match((await exchange(ws, encodeFrame(batch(2, 'staging', staging), false))).frame, { t: 'ack' })
+  ws.close()
+  return server
+}
+
+t.test('the JSON shapes of query_range and query', async t => {
+  const server = await setup(t)
+  const start = String(T0 * 1e6)
+  const end = String((T0 + 600_000) * 1e6)
+  const logs = await loki(server, 'query_range', { query: '{pod="api-1"} |= "error"', start, end, limit: '2' })
+  t.equal(logs.status, 200)
+  t.match(logs.body, {
+    status: 'success',
+    data: {
+      resultType: 'streams',
+      result: [{ stream: { pod: 'api-1', namespace: 'prod', container: 'app', filename: 'app.log' }, values: [] }],
+    },
+  })
+  const values = logs.body.data.result[0].values
+  t.same(values.map((v: string[]) => v[1]), [50, 40].map(i => JSON.stringify({ level: 'error', msg: `req-${i}` })),
+    'backward by default: the newest first')
+  t.same(values[0][0], String((T0 + 500_000) * 1e6), 'times are nanoseconds, as strings')
+
+  const matrix = await loki(server, 'query_range', {
+    query: 'sum by (level) (count_over_time({namespace="prod"} | json [1m]))',
+    start: String(T0 / 1000 + 60),
+    end: String(T0 / 1000 + 180),
+    step: '60',
+  })
+  t.equal(matrix.status, 200)
+  t.same(matrix.body.data.resultType, 'matrix')
+  const byLevel = Object.fromEntries(matrix.body.data.result.map((r: Body) => [r.metric.level, r.values]))
+  const s0 = T0 / 1000
+  t.same(byLevel.info, [[s0 + 60, '6'], [s0 + 120, '5'], [s0 + 180, '6']], '[<s>, "<value>"]')
+  t.same(byLevel.error, [[s0 + 120, '1']], 'a step without lines has no point')
+
+  const time = new Date(T0 + 60_000).toISOString()
+  const vector = await loki(server, 'query', { query: 'sum(rate({pod="api-1"}[1m]))', time })
+  const stats = { summary: { scanLimited: false } }
+  t.same(vector.body, {
+    status: 'success',
+    data: { resultType: 'vector', result: [{ metric: {}, value: [s0 + 60, '0.1'] }], stats },
+  })
+  const scalar = await loki(server, 'query', { query: '1 + 1', time: String(s0) })
+  t.same(scalar.body.data, { resultType: 'scalar', result: [s0, '2'], stats })
+  const instantLogs = await loki(server, 'query', { query: '{pod="api-1"}' })
+  t.equal(instantLogs.status, 400, 'a log query is not an instant query')
+})
+
+t.test('labels, label values and series', async t => {
+  const server = await setup(t)
+  const labels = await loki(server, 'labels')
+  t.same(labels.body, {
+    status: 'success',
+    data: ['container', 'filename', 'namespace', 'node', 'path', 'pod', 'source', 'tenant'],
+  })
+  t.same((await loki(server, 'label/tenant/values')).body, { status: 'success', data: ['prod', 'staging'] })
+  t.same((await loki(server, 'label/pod/values', { query: '{tenant="prod"}' })).body.data, ['api-1'])
+  const series = await loki(server, 'series', { 'match[]': ['{tenant="staging"}', '{pod="api-1"}'] })
+  t.same(series.body, {
+    status: 'success',
+    data: [
+      { node: 'n1', tenant: 'staging', path: 'staging/worker.log', source: 'n1/staging/worker.log' },
+      {
+        node: 'n1', tenant: 'prod', path: 'prod/api-1/app/app.log', source: 'n1/prod/api-1/app/app.log',
+        namespace: 'prod', pod: 'api-1', container: 'app', filename: 'app.log',
+      },
+    ],
+  })
+})
+
+t.test('authentication and tenant scoping on every endpoint', async t => {
+  const server = await setup(t)
+  const basic = (token: string): Record<string, string> =>
+    ({ authorization: 'Basic ' + Buffer.from(`grafana:${token}`).toString('base64') })
+  const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
+  t.equal((await loki(server, 'labels', {}, {})).status, 401, 'no token')
+  t.equal((await loki(server, 'labels', {}, bearer('wrong-token-000'))).status, 401, 'a wrong token')
+  t.same((await loki(server, 'label/tenant/values', {}, basic(TOKEN))).body.data, ['prod', 'staging'], 'HTTP Basic')
+  const views: Array<[string, Record<string, string>]> = [
+    ['a scoped token', bearer(SCOPED)],
+    ['a scoped token as Basic', basic(SCOPED)],
+    ['X-Scope-OrgID on a * token', { ...bearer(TOKEN), 'x-scope-orgid': 'prod' }],
+  ]
+  for (const [name, headers] of views) {
+    t.same((await loki(server, 'label/tenant/values', {}, headers)).body.data, ['prod'], `${name}: label values`)
+    t.notOk((await loki(server, 'labels', {}, headers)).body.data.includes('nothing'), `${name}: labels`)
+    const series = await loki(server, 'series', { 'match[]': '{tenant=~".+"}' }, headers)
+    t.same(series.body.data.map((s: Body) => s.tenant), ['prod'], `${name}: series`)
+    const logs = await loki(server, 'query_range', { query: '{tenant=~".+"}', limit: '1000' }, headers)
+    t.same(logs.body.data.result.map((r: Body) => r.stream.tenant), ['prod'], `${name}: query_range`)
+    const query = 'sum by (tenant) (count_over_time({tenant=~".+"}[1h]))'
+    const count = await loki(server, 'query', { query }, headers)
+    t.same(count.body.data.result.map((r: Body) => r.metric.tenant), ['prod'], `${name}: query`)
+  }
+  const other = await loki(server, 'label/tenant/values', {}, { ...bearer(SCOPED), 'x-scope-orgid': 'staging' })
+  t.same(other.body.data, [], 'X-Scope-OrgID cannot widen a scoped token')
+})
+
+t.test('bad queries: 400 with the position', async t => {
+  const server = await setup(t)
+  const bad = await loki(server, 'query_range', { query: 'sum(count_over_time({pod="api-1"}[1m]) by' })
+  t.equal(bad.status, 400)
+  t.match(bad.body, /parse error at line 1, column \d+/)
+  t.match((await loki(server, 'query_range', { query: '{pod="api-1"}', limit: 'x' })).body, /limit must be/)
+  t.match((await loki(server, 'query_range', { query: '{pod="api-1"}', start: 'yesterday' })).body,
+    /start: 'yesterday' is not a time/)
+  t.equal((await loki(server, 'query_range', {})).status, 400, 'no query')
+  t.equal((await loki(server, 'series', { 'match[]': 'count_over_time({a="b"}[1m])' })).status, 400)
+  t.equal((await loki(server, 'nothing')).status, 404)
+})
+
+t.test('logfs query', async t => {
+  const server = await setup(t)
+  const S = ['--server', server.http]
+  const since = new Date(T0).toISOString()
+  const logs = await cli(['query', '{pod="api-1"} |= "req-5"', '--since', since, '--limit', '3', ...S])
+  t.equal(logs.code, 0, logs.stderr)
+  t.match(logs.stdout, /^\d{4}-\d\d-\d\dT\S+ n1\/prod\/api-1\/app\/app.log \{"level":"info","msg":"req-5"\}\n/,
+    'a log query prints time, source and line, oldest first')
+  t.equal(logs.stdout.split('\n').length - 1, 3, '--limit')
+  const until = new Date(T0 + 180_000).toISOString()
+  const metric = await cli(['query', 'sum by (level) (count_over_time({pod="api-1"} | json [1m]))',
+    '--since', new Date(T0 + 60_000).toISOString(), '--until', until, '--step', '1m', ...S])
+  t.equal(metric.code, 0, metric.stderr)
+  t.match(metric.stdout, /\{level="error"\}\n {2}\S+ {2}1\n/, 'a table per series')
+  t.match(metric.stdout, /\{level="info"\}\n( {2}\S+ {2}[56]\n){3}/)
+  const json = await cli(['query', 'sum(count_over_time({pod="api-1"}[1m]))', '--since', since, '--json', ...S])
+  t.equal(JSON.parse(json.stdout).data.resultType, 'matrix', '--json prints the API\'s answer')
+  t.equal(sparkline([0, 5, null, 10, 10]), '▁▅ ██', 'a sparkline scales between the least and greatest')
+  const bad = await cli(['query', '{pod=', ...S])
+  t.equal(bad.code, 2)
+  t.match(bad.stderr, /400: parse error at line 1, column 6/, 'a bad query says where')
+})
