@@ -1,9 +1,9 @@
 // The comparison benchmark: `npm run bench -- --quick` (a smoke run, under 3 minutes) or `npm run bench` (full);
 // `--targets a,b` runs only some targets, `--repeat N` gives medians of N interleaved rounds, `--flush-interval D`
 // sets the writeback target's flush interval, `--against DIR` adds the logfs targets of the build in DIR (old and
-// new in one run, see targets.ts). The full run (or `--loss` with --quick) ends with the loss window of an
-// agent SIGKILL in both cache modes, with and without the handover (bench/killrun.ts). Every workload runs against
-// every target on this machine, one after the other, so targets compare within one run (ratios), not across runs on a
+// new in one run, see targets.ts). The full run (or `--loss` with --quick) ends with the loss window of an agent
+// SIGKILL in both cache modes, with and without the handover (bench/killrun.ts). Every workload runs against every
+// target on this machine, one after the other, so targets compare within one run (ratios), not across runs on a
 // noisy machine; see docs/benchmarks.md. Output: the headline figures (bench/figures.ts) and every row as Markdown
 // on stdout, and .md, .json and .svg under bench/results/.
 import fs from 'node:fs'
