@@ -244,7 +244,7 @@ export class LogServer {
       const batch = frame
       // A batch without an envelope (an agent that predates it) is charged once decoded.
       if (!envelope && !this.admit(send, batch.seq, batch.tenant, batchBytes(batch), throttle)) return
-      const over = this.sourceLimit.admit(node, batch.tenant, new Set(batch.recs.map(r => r[0])))
+      const over = this.sourceLimit.admit(node, batch.tenant, batch.recs)
       if (over) return refuse(batch.seq, 'unavailable', over)
       const gen = batch.gen
       const entries = batch.recs.map(([p, offset, timestamp, data]) =>

@@ -11,6 +11,7 @@
 import type { LogStore } from '../store/log-store'
 import type { LimitsInForce } from './limits'
 import { sourceName } from '../util/sources'
+import type { WireRecord } from '../wire/frames'
 
 export class SourceLimit {
   /** Per tenant, the full names of its sources. */
@@ -21,13 +22,14 @@ export class SourceLimit {
   constructor (private readonly store: LogStore, private readonly limits: LimitsInForce) {}
 
   /** Null when the batch may go on (its new sources are then counted); otherwise why not. */
-  admit (node: string, tenant: string, paths: Iterable<string>): string | null {
+  admit (node: string, tenant: string, recs: readonly WireRecord[]): string | null {
     const limit = this.limits.for(tenant).sources
     if (limit === Infinity) {
       this.known.delete(tenant)
       return null
     }
-    const names = [...paths].map(p => sourceName(node, p))
+    // Read only under a limit: a batch of a tenant without one costs nothing here.
+    const names = [...new Set(recs.map(([p]) => sourceName(node, p)))]
     let mine = this.known.get(tenant) ?? this.read(tenant)
     let fresh = new Set(names.filter(n => !mine.has(n)))
     if (fresh.size === 0) return null
