@@ -57,7 +57,9 @@ let mountHelp: string | null = null
 
 /** Why a target cannot run with the logfs that is built, or null when it can. */
 export function unavailable (name: TargetName): string | null {
-  if (AGAINST && !fs.existsSync(path.join(AGAINST, 'dist/lib/cli/main.js'))) return `${AGAINST} has no build (dist/)`
+  if (BASE_TARGETS.includes(name) && !fs.existsSync(path.join(AGAINST!, 'dist/lib/cli/main.js'))) {
+    return `${AGAINST} has no build (dist/)`
+  }
   if (name !== 'logfs-writeback') return null
   mountHelp ??= execFileSync(process.execPath, [path.join(ROOT, 'bin/logfs'), 'mount', '--help'], { encoding: 'utf8' })
   return /--cache\b/.test(mountHelp) ? null : '`logfs mount --help` lists no --cache'
