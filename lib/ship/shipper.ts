@@ -34,7 +34,7 @@ export interface ShipperOptions {
 
 /**
  * Ring bytes in flight per shipping worker: two batches, so a worker frames the next batch while the server stores
- * the last one, and a batch that joins the queue waits for at most two ahead of it.
+ * the last one.
  */
 const WINDOW_BATCHES_PER_WORKER = 2
 /** The least a contended batch is cut at: below this, per-batch costs (a task, a frame, an fsync) dominate. */
