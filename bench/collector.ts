@@ -7,6 +7,8 @@ const HEAD = /^\{"w":(\d+),"seq":(\d+),"t":([\d.]+)/
 export class Collector {
   private readonly seen: Uint8Array[] = []
   private readonly latencies: number[] = []
+  /** When each line of `latencies` was written (ms since the epoch), for quantiles over part of a run. */
+  private readonly writtenAt: number[] = []
   distinct = 0
   duplicates = 0
   malformed = 0
@@ -28,6 +30,7 @@ export class Collector {
     this.seen[w][seq] = 1
     this.distinct++
     this.latencies.push(at - Number(m[3]))
+    this.writtenAt.push(Number(m[3]))
     this.lastArrival = at
     if (this.distinct === this.expected) for (const w of this.waiters.splice(0)) w()
   }
@@ -50,9 +53,11 @@ export class Collector {
     })
   }
 
-  quantileMs (p: number): number {
-    if (this.latencies.length === 0) return NaN
-    const sorted = Float64Array.from(this.latencies).sort()
+  /** The p-quantile of delivery latency, of the lines written at or after `since` (ms since the epoch). */
+  quantileMs (p: number, since = 0): number {
+    const kept = this.latencies.filter((_, i) => this.writtenAt[i] >= since)
+    if (kept.length === 0) return NaN
+    const sorted = Float64Array.from(kept).sort()
     return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
   }
 }

@@ -9,7 +9,7 @@ import {
   waitFor, writer,
 } from './helpers/cluster'
 import { batch, connect, exchange } from './helpers/ingest'
-import { MiB, metric, stored, storedRate, writeLimits } from './helpers/rate'
+import { MiB, largestStep, metric, stored, storedRate, writeLimits } from './helpers/rate'
 import { encodeFrame } from '../lib/wire/frames'
 import type { TenantRow } from '../lib/server/tenants'
 import { expected } from './fixtures/lines'
@@ -110,9 +110,11 @@ t.test('a mount: a flooding tenant limited to 1 MiB/s is stored at that rate whi
     async () => await metric(agentUrl, 'logfs_agent_writes_blocked_total', { tenant: 'shop' }) > 0)
   const quiet = runSteady(path.join(agent.mnt, 'quiet/app/q.log'), 1000, 200, 1)
 
-  const rate = await storedRate(server, source, 5000)
+  const [rate, step] = await Promise.all([storedRate(server, source, 5000), largestStep(server, source, 3000)])
   t.comment(`shop stored at ${(rate / MiB).toFixed(2)} MiB/s while limited to 1 MiB/s`)
   t.ok(rate > 0.5 * MiB && rate < 1.6 * MiB, 'the flooding tenant is stored at about its rate')
+  // Batches of --batch-size (1 MiB) would arrive as one lump a second, which other tenants' latency would feel.
+  t.ok(step <= 256 * 1024, `a throttled tenant ships in small batches: at most ${step} bytes stored at once`)
   const q = await quiet
   t.equal(q.failed, 0, 'the quiet writer never failed')
   // The quiet tenant has no limit: its lines arrive while the flood is still held at 1 MiB/s.

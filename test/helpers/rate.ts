@@ -31,3 +31,17 @@ export async function storedRate (server: Server, source: string, ms: number): P
   const b1 = await stored(server, source)
   return (b1 - b0) / ((Date.now() - t0) / 1000)
 }
+
+/** The largest growth of a source between two looks `every` ms apart over `ms`: about one batch at a time. */
+export async function largestStep (server: Server, source: string, ms: number, every = 20): Promise<number> {
+  const end = Date.now() + ms
+  let last = await stored(server, source)
+  let largest = 0
+  while (Date.now() < end) {
+    await sleep(every)
+    const now = await stored(server, source)
+    largest = Math.max(largest, now - last)
+    last = now
+  }
+  return largest
+}
