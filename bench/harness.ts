@@ -108,6 +108,23 @@ export function machineLine (): string {
   return `machine: ${m.cores} cores (${m.cpu}), ${m.memGiB} GiB, Linux ${m.kernel}, Node ${m.node}, load ${load}`
 }
 
+/** The machine's CPU time so far, busy and in all, from os.cpus() (ms): `busyShare` of two of these. */
+export function cpuTimes (): { busy: number, total: number } {
+  let busy = 0
+  let total = 0
+  for (const c of os.cpus()) {
+    const t = c.times.user + c.times.nice + c.times.sys + c.times.irq
+    busy += t
+    total += t + c.times.idle
+  }
+  return { busy, total }
+}
+
+/** The share of all cores (%) that was busy between two cpuTimes(): how much CPU a scenario left to spare. */
+export function busyShare (from: { busy: number, total: number }, to: { busy: number, total: number }): number {
+  return Math.round((to.busy - from.busy) / Math.max(1, to.total - from.total) * 100)
+}
+
 /** Scratch directories of runs in progress; whatever is mounted below one is the benchmark's own. */
 export const scratch = new Set<string>()
 

@@ -11,10 +11,11 @@
 // policy: both must be 0). The throttled flood is unthrottled at first by design: its burst passes, and its writers
 // fill its ring at memory speed until the ring is full (about half a second here). For that while the quiet
 // tenant sits beside an unlimited flood, and those lines alone set the whole run's p99 (1 % of the lines is 100).
+// Last, the share of both cores busy during the run (all processes): what the scenario left to spare.
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { cleanUp, fail, get, machineLine, scratch, start, until, saveResults } from './harness'
+import { busyShare, cleanUp, cpuTimes, fail, get, machineLine, scratch, start, until, saveResults } from './harness'
 import { Collector } from './collector'
 import { follow } from './follow'
 import { finish, startWriter, written, type Writer } from './measure'
@@ -49,6 +50,8 @@ interface Result {
   /** Throttled: flood bytes stored per second after SETTLE_MS. */
   floodAfterBurstMBps: number | null
   floodLostBytes: number | null
+  /** The share of both cores busy over the quiet writer's run (%): all processes, the writers' included. */
+  cpuBusy: number
 }
 
 interface TenantRow { tenant: string, stored: { bytes: number } }
@@ -84,6 +87,7 @@ async function run (scenario: Scenario, round: number): Promise<Result> {
   // They are killed at the end, so they never report: what they wrote is read from /proc (written()).
   for (const w of flood) w.result.catch(() => {})
   const started = Date.now()
+  const cpuAtStart = cpuTimes()
   const quiet = startWriter({
     file: path.join(mnt, 'quiet', 'q.log'), writer: 0, lines: quietLines, size: 200, buffered: false,
     rate: QUIET_RATE,
@@ -100,6 +104,7 @@ async function run (scenario: Scenario, round: number): Promise<Result> {
   }, 250)
   await finish([quiet])
   const ended = Date.now()
+  const cpuBusy = busyShare(cpuAtStart, cpuTimes())
   clearInterval(sampler)
   const floodAtEnd = flood.length ? await tenantBytes(port, 'flood') : 0
   await collector.done(60_000)
@@ -136,6 +141,7 @@ async function run (scenario: Scenario, round: number): Promise<Result> {
     floodMBps: flood.length ? mbps(floodAtEnd, ended - started) : null,
     floodAfterBurstMBps: changes.length > 2 ? mbps(last.bytes - first.bytes, last.at - first.at) : null,
     floodLostBytes,
+    cpuBusy,
   }
 }
 
@@ -157,6 +163,7 @@ function merged (rs: Result[]): Result {
     floodMBps: m(r => r.floodMBps),
     floodAfterBurstMBps: m(r => r.floodAfterBurstMBps),
     floodLostBytes: m(r => r.floodLostBytes),
+    cpuBusy: m(r => r.cpuBusy)!,
   }
 }
 
@@ -177,12 +184,12 @@ async function main (): Promise<void> {
     `${FLOOD_WRITERS} writers (64 KiB writes); throttled: flood limited to 1 MiB/s = ${limitMBps} MB/s, burst ` +
     `2 MiB; ${ROUNDS > 1 ? `medians of ${ROUNDS} interleaved rounds` : 'one round'}\n${startLine}\n\n` +
     `| scenario | quiet delivery p50 ms | p99 ms | p99 × alone | p99 ms after ${SETTLE_MS / 1000} s | × alone | ` +
-    'flood stored MB/s | flood MB/s after burst | quiet lines lost / dup | flood bytes lost |\n' +
-    '|---|---|---|---|---|---|---|---|---|---|\n' +
+    'flood stored MB/s | flood MB/s after burst | quiet lines lost / dup | flood bytes lost | CPU busy % |\n' +
+    '|---|---|---|---|---|---|---|---|---|---|---|\n' +
     rows.map(r => `| ${r.scenario} | ${r.quietP50ms} | ${r.quietP99ms} | ${ratio(r.quietP99ms, alone.quietP99ms)} | ` +
       `${r.quietSettledP99ms} | ${ratio(r.quietSettledP99ms, alone.quietSettledP99ms)} | ` +
       `${show(r.floodMBps)} | ${show(r.floodAfterBurstMBps)} | ` +
-      `${r.quietLost} / ${r.quietDuplicated} | ${show(r.floodLostBytes)} |`).join('\n') + '\n'
+      `${r.quietLost} / ${r.quietDuplicated} | ${show(r.floodLostBytes)} | ${r.cpuBusy} |`).join('\n') + '\n'
   process.stdout.write('\n' + text)
   saveResults('tenants', text)
   cleanUp()
