@@ -2,7 +2,8 @@
 // Through two gateways and a real mount, under writers: a SIGKILL of the stream's leader, a SIGKILL of the
 // gateway the agent uses (it moves to the other), and a restart of both gateways; then every line exactly once and
 // in order, read through either gateway. Also: resends deduplicated, two writers racing on one source, reads while
-// a node is down, every read command through the gateway that did not take the bytes, retention, bad flags.
+// a node is down, every read command (LogQL queries too) through the gateway that did not take the bytes,
+// retention, bad flags.
 import t, { type Test } from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -166,6 +167,21 @@ t.test('every read command through the gateway that did not take the bytes; tail
     t.match(ctx.stdout, /line 149 ok[\s\S]*payment failed[\s\S]*line 151 ok/, 'context')
     t.match((await cli(['trace', 'tr-77', ...on2])).stdout, /1 line\(s\) from 1 source/, 'trace')
     t.match(await (await fetch(`${g2.http}/metrics`)).text(), /logfs_jetstream_messages 1/, '/metrics')
+    // LogQL runs on the gateway over the same reads: a log query with a filter and a parser, and a metric query.
+    const logs = await cli(['query', '{tenant="shop"} |= "payment" | json | level="error"', '--json', ...on2])
+    t.equal(logs.code, 0, logs.stderr)
+    t.match(JSON.parse(logs.stdout).data, { resultType: 'streams',
+      result: [{ stream: { tenant: 'shop', node: 'web-1', level: 'error', trace_id: 'tr-77' },
+        values: [[/^\d+$/, /payment failed/]] }] }, 'a LogQL log query')
+    const counts = await cli(['query', 'sum by (level) (count_over_time({tenant="shop"} | json [1h]))', '--json',
+      '--since', '10m', ...on2])
+    t.equal(counts.code, 0, counts.stderr)
+    const series = (JSON.parse(counts.stdout) as { data: { result: Array<{ metric: Record<string, string>,
+      values: Array<[number, string]> }> } }).data.result
+    const last = (level: string): string | undefined => series.find(r => r.metric.level === level)?.values.at(-1)?.[1]
+    t.equal(last('error'), '1', 'a LogQL metric query: the one error')
+    t.equal(series.find(r => r.metric.level === undefined || r.metric.level === '')?.values.at(-1)?.[1], '299',
+      'and the 299 lines json cannot parse, which have no level')
 
     const follow = run(['tail', '-f', 'shop/app.log', '-n', '1', ...on2])
     t.teardown(() => { follow.proc.kill() })
