@@ -48,7 +48,8 @@ const API_LABELS = {
 
 t.test('tail: the opening lines, then each new line the query keeps, in Loki\'s shape', async t => {
   const server = await setup(t)
-  const tl = await tail(server, { query: '{namespace="prod"} |= "error" | json | drop msg', start: String(T0 * 1e6), limit: '2' })
+  const query = '{namespace="prod"} |= "error" | json | drop msg'
+  const tl = await tail(server, { query, start: String(T0 * 1e6), limit: '2' })
   t.teardown(() => tl.ws.close())
   const opening = await tl.next()
   t.same(Object.keys(opening).sort(), ['dropped_entries', 'streams'])
@@ -63,7 +64,8 @@ t.test('tail: the opening lines, then each new line the query keeps, in Loki\'s 
   await push(t, server, 3, 'staging', records('staging/worker.log', 1, 0, () => 'staging error', now), 2)
   await push(t, server, 4, 'prod', records(API_SOURCE, 3, 1, i => ['info new', 'error new', 'info again'][i], now), 2)
   const live = await tl.next()
-  t.same(live.streams, [{ stream: { ...API_LABELS, __error__: 'ParserError' }, values: [[`${now + 1}000000`, 'error new']] }],
+  const stream = { ...API_LABELS, __error__: 'ParserError' }
+  t.same(live.streams, [{ stream, values: [[`${now + 1}000000`, 'error new']] }],
     'only the new line that matches, with its time in ns; the staging line and the info lines are skipped')
   t.equal(live.dropped_entries, null)
   await push(t, server, 5, 'prod', records(API_SOURCE, 1, 0, () => '{"level":"error","msg":"late"}', now + 10,
