@@ -54,7 +54,7 @@ export async function push (t: Test, server: Server, seq: number, tenant: string
 
 /**
  * A server whose tokens are TOKEN (every tenant) and SCOPED (prod), holding 60 JSON lines of prod's api-1 pod,
- * one every 10 s from T0 (every tenth an error), and 10 plain lines of staging, one a minute.
+ * one every 10 s from T0 (every tenth an error), and 10 logfmt lines of staging, one a minute.
  */
 export async function setup (t: Test): Promise<Server> {
   const tokens = path.join(tempDir(t, 'tok'), 'tokens.json')
@@ -63,6 +63,6 @@ export async function setup (t: Test): Promise<Server> {
   const level = (i: number): string => i % 10 === 0 ? 'error' : 'info'
   await push(t, server, 1, 'prod',
     records(API_SOURCE, 60, 10_000, i => JSON.stringify({ level: level(i), msg: `req-${i}` })))
-  await push(t, server, 2, 'staging', records('staging/worker.log', 10, 60_000, i => `staging line ${i}`))
+  await push(t, server, 2, 'staging', records('staging/worker.log', 10, 60_000, i => `job=worker took=${i}ms n=${i}`))
   return server
 }
