@@ -15,7 +15,7 @@ import { stepTime } from '../logql/series'
 import type { LabelMatcher } from '../logql/ast'
 import type { TenantLimits } from './limits'
 import {
-  HOUR, LOKI_PREFIX, lokiCount, lokiDuration, lokiStep, lokiTime, requestAllowed, selectorOnly, send,
+  HOUR, LOKI_PREFIX, lokiCount, lokiDuration, lokiStep, lokiTime, requestAllowed, selectorOnly, send, type LokiRequest,
 } from './loki-http'
 import { indexStats, indexVolume } from './loki-index'
 import { patterns } from './loki-patterns'
@@ -52,16 +52,6 @@ export function lokiData (r: Result): object {
   return { resultType: 'matrix', result, stats }
 }
 
-/** What a route is given: the store, who may read what, the parameters, and a gate for the routes that scan. */
-export interface LokiRequest {
-  store: LogStore
-  allowed: Allowed
-  q: URLSearchParams
-  res: http.ServerResponse
-  /** Runs `fn` in the query slot of the tenants of the sources `selector` picks, within their scan limit. */
-  gated: <T>(selector: LabelMatcher[], fn: (scan: number | undefined) => Promise<T>) => Promise<T>
-}
-
 export class LokiApi {
   constructor (private readonly store: LogStore, private readonly auth: Auth, private readonly gated: Gated) {}
 
@@ -80,7 +70,6 @@ export class LokiApi {
       store: this.store,
       allowed,
       q,
-      res,
       gated: (selector, fn) => {
         const match = matchesAll(selector)
         return this.gated(allowed, source => match(sourceLabels(source)), res,

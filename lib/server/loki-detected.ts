@@ -7,8 +7,7 @@ import { selectStreams } from '../logql/labels'
 import { jsonLabels, logfmtLabels } from '../logql/extract'
 import { runLogQuery } from '../logql/log-query'
 import { bytesOf, goDurationMs } from '../logql/units'
-import type { LokiRequest } from './loki-api'
-import { HOUR, logQueryOnly, lokiCount, lokiRange, selectorOnly } from './loki-http'
+import { HOUR, logQueryOnly, lokiCount, lokiRange, selectorOnly, type LokiRequest } from './loki-http'
 
 type FieldType = 'string' | 'int' | 'float' | 'boolean' | 'duration' | 'bytes'
 

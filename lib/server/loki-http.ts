@@ -3,10 +3,20 @@
 import type http from 'node:http'
 import { Auth } from './auth'
 import type { Allowed } from '../query/scope'
+import type { LogStore } from '../store/log-store'
 import { QueryError } from '../query/errors'
 import { parseLogQL } from '../logql/parse'
 import { goDurationMs } from '../logql/units'
 import type { LabelMatcher, LogQuery } from '../logql/ast'
+
+/** What a route is given: the store, who may read what, the parameters, and a gate for the routes that scan. */
+export interface LokiRequest {
+  store: LogStore
+  allowed: Allowed
+  q: URLSearchParams
+  /** Runs `fn` in the query slot of the tenants of the sources `selector` picks, within their scan limit. */
+  gated: <T>(selector: LabelMatcher[], fn: (scan: number | undefined) => Promise<T>) => Promise<T>
+}
 
 export const LOKI_PREFIX = '/loki/api/v1/'
 

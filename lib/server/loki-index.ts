@@ -7,8 +7,7 @@ import { QueryError } from '../query/errors'
 import { NL } from '../util/bytes'
 import { selectStreams, type Labels, labelKey } from '../logql/labels'
 import { makeSteps } from '../logql/series'
-import type { LokiRequest } from './loki-api'
-import { HOUR, lokiCount, lokiRange, lokiStep, selectorOnly } from './loki-http'
+import { HOUR, lokiCount, lokiRange, lokiStep, selectorOnly, type LokiRequest } from './loki-http'
 
 /** The bytes of a stream read to learn its mean line length, for `entries`. */
 const SAMPLE_BYTES = 16 * 1024

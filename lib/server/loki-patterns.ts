@@ -5,8 +5,7 @@
 import { selectStreams } from '../logql/labels'
 import { compilePipeline } from '../logql/pipeline'
 import { scanStreams } from '../logql/scan'
-import type { LokiRequest } from './loki-api'
-import { HOUR, logQueryOnly, lokiRange, lokiStep } from './loki-http'
+import { HOUR, logQueryOnly, lokiRange, lokiStep, type LokiRequest } from './loki-http'
 
 /** Lines read at most: a pattern needs a sample of the lines, not every one. */
 const MAX_LINES_READ = 100_000
