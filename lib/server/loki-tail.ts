@@ -14,9 +14,9 @@ import type { Allowed } from '../query/scope'
 import { QueryError } from '../query/errors'
 import { MAX_LINES, toLines } from '../query/lines'
 import { followFrom, wholeLinesFrom } from '../query/tail'
-import { labelKey, matchesAll, selectStreams, sourceLabels, type Labels } from '../logql/labels'
+import { matchesAll, selectStreams, sourceLabels, type Labels } from '../logql/labels'
 import { compilePipeline } from '../logql/pipeline'
-import { runLogQuery, type LogStream } from '../logql/log-query'
+import { runLogQuery, toStreams, type LogStream } from '../logql/log-query'
 import type { LogQuery } from '../logql/ast'
 import type { TenantLimits } from './limits'
 import { QueryAbandoned, QueryBusy } from './query-gate'
@@ -80,18 +80,6 @@ class TailSocket {
     if (this.delayMs > 0) setTimeout(go, this.delayMs)
     else go()
   }
-}
-
-/** Lines as Loki's streams: grouped by their labels, each stream's values oldest first. */
-function grouped (lines: Array<{ ts: number, line: string, labels: Labels }>): LogStream[] {
-  const out = new Map<string, LogStream>()
-  for (const l of lines) {
-    const key = labelKey(l.labels)
-    let s = out.get(key)
-    if (!s) out.set(key, s = { stream: l.labels, values: [] })
-    s.values.push([`${l.ts}000000`, l.line])
-  }
-  return [...out.values()]
 }
 
 export class LokiTail {
@@ -159,8 +147,8 @@ export class LokiTail {
         cursor = got.next
       }
       next.set(s, cursor)
-      if (held !== null) held.push(grouped(kept))
-      else out.send(grouped(kept))
+      if (held !== null) held.push(toStreams(kept))
+      else out.send(toStreams(kept))
     }, err => ws.close(1011, closeReason(err.message)))
     const ping = setInterval(() => ws.ping(), PING_MS)
     ws.on('close', () => {
