@@ -82,6 +82,15 @@ class TailSocket {
   }
 }
 
+/** Closes a tail that failed: 1008 and the reason for a bad request, 1013 when the query slots stayed full. */
+function failed (ws: WebSocket, err: Error): void {
+  if (err instanceof QueryAbandoned) return
+  if (err instanceof QueryError) return ws.close(1008, closeReason(err.message))
+  if (err instanceof QueryBusy) return ws.close(1013, closeReason(err.message))
+  log('error', 'server', `loki tail: ${err.stack ?? err.message}`)
+  ws.close(1011, closeReason(err.message))
+}
+
 export class LokiTail {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 4096, perMessageDeflate: false })
 
@@ -97,17 +106,9 @@ export class LokiTail {
       try {
         request = tailRequest(new URL(req.url ?? '/', 'http://x').searchParams)
       } catch (err) {
-        if (!(err instanceof QueryError)) throw err
-        return ws.close(1008, closeReason(err.message))
+        return failed(ws, err as Error)
       }
-      this.follow(ws, allowed, request).catch((err: Error) => {
-        if (err instanceof QueryAbandoned) return
-        if (err instanceof QueryError) return ws.close(1008, closeReason(err.message))
-        // Loki's code for "try again later": the tenant's query slots stayed full.
-        if (err instanceof QueryBusy) return ws.close(1013, closeReason(err.message))
-        log('error', 'server', `loki tail: ${err.stack ?? err.message}`)
-        ws.close(1011, closeReason(err.message))
-      })
+      this.follow(ws, allowed, request).catch((err: Error) => failed(ws, err))
     })
   }
 
@@ -121,7 +122,13 @@ export class LokiTail {
     const out = new TailSocket(ws, r.delayMs)
     const pipeline = compilePipeline(r.query.pipeline)
     const selects = matchesAll(r.query.selector)
+    // The socket may close while the opening lines are read: `gone` stops the query and the following.
     const gone = new AbortController()
+    const ping = setInterval(() => { if (ws.readyState === ws.OPEN) ws.ping() }, PING_MS)
+    ws.on('close', () => {
+      clearInterval(ping)
+      gone.abort()
+    })
     // Where following starts in each source the query selects now, taken before the opening lines are read.
     const next = new Map<SourceIndex, Cursor | null>()
     const streams = await this.store.query(() => {
@@ -129,6 +136,7 @@ export class LokiTail {
       for (const { s } of found) next.set(s, followFrom(s, 0).next)
       return found
     })
+    if (gone.signal.aborted) return
     // Lines of appends that arrive while the opening lines are read wait for them.
     let held: LogStream[][] | null = []
     const stop = watchAppends(this.store, s => {
@@ -149,13 +157,8 @@ export class LokiTail {
       next.set(s, cursor)
       if (held !== null) held.push(toStreams(kept))
       else out.send(toStreams(kept))
-    }, err => ws.close(1011, closeReason(err.message)))
-    const ping = setInterval(() => ws.ping(), PING_MS)
-    ws.on('close', () => {
-      stop()
-      clearInterval(ping)
-      gone.abort()
-    })
+    }, err => failed(ws, err))
+    gone.signal.addEventListener('abort', stop)
     const pick = (source: string): boolean => selects(sourceLabels(source))
     const range = { since: r.start, until: Date.now(), limit: r.limit, direction: 'backward' as const }
     const opening = await this.gated(allowed, pick, gone.signal, l => this.store.query(() =>
