@@ -1,7 +1,9 @@
 // Loki's read API over logfs, so Grafana's Loki data source is a front end with no plugin: query_range, query,
-// labels, label values and series, their JSON shaped as Loki documents it. The caller authenticates with a logfs
-// token, as a Bearer token or as the password of HTTP Basic; X-Scope-OrgID (tenants joined by `|`) narrows what
-// the token grants to those tenants. Queries run in their tenant's slot of the query gate, as logfs's own do.
+// labels, label values and series here, and the routes Explore and Logs Drilldown call besides in their own
+// modules (loki-index, loki-patterns, loki-detected, loki-status; tail, a WebSocket, is loki-tail), their JSON
+// shaped as Loki documents it. The caller authenticates with a logfs token, as a Bearer token or as the password
+// of HTTP Basic; X-Scope-OrgID (tenants joined by `|`) narrows what the token grants to those tenants
+// (loki-http.ts). Queries run in their tenant's slot of the query gate, as logfs's own do.
 import type http from 'node:http'
 import type { Auth } from './auth'
 import type { LogStore } from '../store/log-store'
