@@ -1,49 +1,9 @@
 // Loki's read API on a real server: the JSON shapes Loki documents, authentication as Grafana sends it, tenant
 // scoping on every endpoint, and bad queries answered 400 with their position.
-import t, { type Test } from 'tap'
-import fs from 'node:fs'
-import path from 'node:path'
-import { encodeFrame } from '../lib/wire/frames'
+import t from 'tap'
 import { sparkline } from '../lib/cli/logql'
-import { batch, connect, exchange } from './helpers/ingest'
-import { TOKEN, cli, startServer, tempDir, type Server } from './helpers/cluster'
-
-const SCOPED = 'only-prod-token'
-const T0 = Math.floor(Date.now() / 60_000) * 60_000 - 10 * 60_000
-
-type Body = any // eslint-disable-line @typescript-eslint/no-explicit-any
-
-async function loki (server: Server, route: string, params: Record<string, string | string[]> = {},
-  headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` }): Promise<{ status: number, body: Body }> {
-  const q = new URLSearchParams()
-  for (const [k, v] of Object.entries(params)) for (const x of [v].flat()) q.append(k, x)
-  const res = await fetch(`${server.http}/loki/api/v1/${route}?${q}`, { headers })
-  const text = await res.text()
-  const json = (res.headers.get('content-type') ?? '').includes('json')
-  return { status: res.status, body: json ? JSON.parse(text) : text }
-}
-
-async function setup (t: Test): Promise<Server> {
-  const tokens = path.join(tempDir(t, 'tok'), 'tokens.json')
-  fs.writeFileSync(tokens, JSON.stringify({ [TOKEN]: '*', [SCOPED]: ['prod'] }))
-  const server = await startServer(t, { args: ['--tokens', tokens] })
-  const ws = await connect(server.ws, TOKEN)
-  const recs = (p: string, n: number, every: number, line: (i: number) => string): unknown[] => {
-    let offset = 0
-    return Array.from({ length: n }, (_, i) => {
-      const data = Buffer.from(line(i) + '\n')
-      offset += data.length
-      return [p, offset - data.length, T0 + i * every, data]
-    })
-  }
-  const level = (i: number): string => i % 10 === 0 ? 'error' : 'info'
-  const api = recs('prod/api-1/app/app.log', 60, 10_000, i => JSON.stringify({ level: level(i), msg: `req-${i}` }))
-  const staging = recs('staging/worker.log', 10, 60_000, i => `staging line ${i}`)
-  t.match((await exchange(ws, encodeFrame(batch(1, 'prod', api), false))).frame, { t: 'ack' })
-  t.match((await exchange(ws, encodeFrame(batch(2, 'staging', staging), false))).frame, { t: 'ack' })
-  ws.close()
-  return server
-}
+import { TOKEN, cli } from './helpers/cluster'
+import { PROD_VIEWS, basic, bearer, loki, setup, T0, type Body } from './helpers/loki'
 
 t.test('the JSON shapes of query_range and query', async t => {
   const server = await setup(t)
@@ -113,18 +73,10 @@ t.test('labels, label values and series', async t => {
 
 t.test('authentication and tenant scoping on every endpoint', async t => {
   const server = await setup(t)
-  const basic = (token: string): Record<string, string> =>
-    ({ authorization: 'Basic ' + Buffer.from(`grafana:${token}`).toString('base64') })
-  const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
   t.equal((await loki(server, 'labels', {}, {})).status, 401, 'no token')
   t.equal((await loki(server, 'labels', {}, bearer('wrong-token-000'))).status, 401, 'a wrong token')
   t.same((await loki(server, 'label/tenant/values', {}, basic(TOKEN))).body.data, ['prod', 'staging'], 'HTTP Basic')
-  const views: Array<[string, Record<string, string>]> = [
-    ['a scoped token', bearer(SCOPED)],
-    ['a scoped token as Basic', basic(SCOPED)],
-    ['X-Scope-OrgID on a * token', { ...bearer(TOKEN), 'x-scope-orgid': 'prod' }],
-  ]
-  for (const [name, headers] of views) {
+  for (const [name, headers] of PROD_VIEWS) {
     t.same((await loki(server, 'label/tenant/values', {}, headers)).body.data, ['prod'], `${name}: label values`)
     t.notOk((await loki(server, 'labels', {}, headers)).body.data.includes('nothing'), `${name}: labels`)
     const series = await loki(server, 'series', { 'match[]': '{tenant=~".+"}' }, headers)
@@ -135,7 +87,7 @@ t.test('authentication and tenant scoping on every endpoint', async t => {
     const count = await loki(server, 'query', { query }, headers)
     t.same(count.body.data.result.map((r: Body) => r.metric.tenant), ['prod'], `${name}: query`)
   }
-  const other = await loki(server, 'label/tenant/values', {}, { ...bearer(SCOPED), 'x-scope-orgid': 'staging' })
+  const other = await loki(server, 'label/tenant/values', {}, { ...PROD_VIEWS[0][1], 'x-scope-orgid': 'staging' })
   t.same(other.body.data, [], 'X-Scope-OrgID cannot widen a scoped token')
 })
 

@@ -77,6 +77,9 @@ export interface Binary {
 
 export interface NumberLiteral { kind: 'number', value: number }
 
-export type MetricQuery = RangeAggregation | VectorAggregation | Binary | NumberLiteral
+/** `vector(n)`: one series without labels, `n` at every step (Grafana's data source test sends vector(1)+vector(1)). */
+export interface VectorLiteral { kind: 'vector_literal', value: number }
+
+export type MetricQuery = RangeAggregation | VectorAggregation | Binary | NumberLiteral | VectorLiteral
 
 export type Query = LogQuery | MetricQuery

@@ -34,7 +34,7 @@ export function selectorsOf (q: Query): LabelMatcher[][] {
     case 'range': return [q.log.selector]
     case 'vector': return selectorsOf(q.inner)
     case 'binary': return [...selectorsOf(q.left), ...selectorsOf(q.right)]
-    case 'number': return []
+    case 'number': case 'vector_literal': return []
   }
 }
 
@@ -64,6 +64,8 @@ async function metric (store: LogStore, allowed: Allowed, q: MetricQuery, steps:
   state: { scanLimited: boolean, scan?: number }): Promise<Value> {
   switch (q.kind) {
     case 'number': return { kind: 'scalar', values: new Float64Array(steps.count).fill(q.value) }
+    case 'vector_literal':
+      return { kind: 'vector', series: [{ labels: {}, values: new Float64Array(steps.count).fill(q.value) }] }
     case 'range': return await range(store, allowed, q, steps, state, null)
     case 'vector': {
       // A sum of an additive range aggregation groups the lines as they are read (same answer, far fewer series).

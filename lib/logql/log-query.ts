@@ -39,12 +39,17 @@ export async function runLogQuery (store: LogStore, streams: Stream[], q: LogQue
     return !forward || ++inStream < r.limit
   })
   trim()
+  return { streams: toStreams(kept), lines: kept.length, scanLimited }
+}
+
+/** Lines as Loki's streams: grouped by their labels, each stream's values in the order given. */
+export function toStreams (lines: Array<{ ts: number, line: string, labels: Labels }>): LogStream[] {
   const byLabels = new Map<string, LogStream>()
-  for (const k of kept) {
+  for (const k of lines) {
     const key = labelKey(k.labels)
     let s = byLabels.get(key)
     if (!s) byLabels.set(key, s = { stream: k.labels, values: [] })
     s.values.push([`${k.ts}000000`, k.line])
   }
-  return { streams: [...byLabels.values()], lines: kept.length, scanLimited }
+  return [...byLabels.values()]
 }

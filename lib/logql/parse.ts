@@ -87,6 +87,7 @@ class Walker {
       case 'VectorAggregationExpr': return this.vectorAgg(inner)
       case 'BinOpExpr': return this.binary(inner)
       case 'LiteralExpr': return { kind: 'number', value: this.number(inner) }
+      case 'VectorExpr': return { kind: 'vector_literal', value: this.number(child(inner, 'Number')) }
       case 'MetricExpr': return this.metric(inner)
       // A parenthesised expression.
       case 'Expr': return this.subMetric(inner)

@@ -18,24 +18,39 @@ function send (res: http.ServerResponse, event: 'line' | 'lines', line: Line): v
 }
 
 /**
- * Runs `onAppend` for every append until the client goes, one after another through `store.walk` (a gateway
- * fetches the new bytes from its cluster; its index already holds them, so it does not ask the cluster for the
- * streams' ends on every append): a follower's cursor moves in order.
+ * Runs `onAppend` for every append until the returned stop is called, one after another through `store.walk` (a
+ * gateway fetches the new bytes from its cluster; its index already holds them, so it does not ask the cluster
+ * for the streams' ends on every append): a follower's cursor moves in order. The first error stops it and goes
+ * to `onError`.
  */
+export function watchAppends (store: LogStore, onAppend: (s: SourceIndex) => void | Promise<void>,
+  onError: (err: Error) => void): () => void {
+  let turn = Promise.resolve()
+  let failed = false
+  const listener = (s: SourceIndex): void => {
+    turn = turn.then(() => failed ? undefined : store.walk(() => onAppend(s))).catch((err: Error) => {
+      if (failed) return
+      failed = true
+      stop()
+      onError(err)
+    })
+  }
+  const stop = (): void => { store.off('append', listener) }
+  store.on('append', listener)
+  return stop
+}
+
+/** Follows appends for a Server-Sent Events client until it goes (watchAppends). */
 function stream (store: LogStore, req: http.IncomingMessage, res: http.ServerResponse,
   onAppend: (s: SourceIndex) => void): void {
   const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS)
-  let turn = Promise.resolve()
-  const listener = (s: SourceIndex): void => {
-    turn = turn.then(() => store.walk(() => onAppend(s))).catch((err: Error) => {
-      res.end(`event: error\ndata: ${JSON.stringify({ error: err.message })}\n\n`)
-      req.destroy()
-    })
-  }
-  store.on('append', listener)
+  const stop = watchAppends(store, onAppend, err => {
+    res.end(`event: error\ndata: ${JSON.stringify({ error: err.message })}\n\n`)
+    req.destroy()
+  })
   req.on('close', () => {
     clearInterval(heartbeat)
-    store.off('append', listener)
+    stop()
   })
   res.write(': following\n\n')
 }

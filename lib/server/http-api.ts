@@ -21,7 +21,9 @@ import { log } from '../util/log'
 import { CROSS_TENANT, QueryAbandoned, QueryBusy, chargedTenant, type QueryGate } from './query-gate'
 import type { LimitsInForce, TenantLimits } from './limits'
 import type { TenantRow } from './tenants'
-import { LOKI_PREFIX, LokiApi } from './loki-api'
+import { LokiApi } from './loki-api'
+import { LOKI_PREFIX } from './loki-http'
+import { LokiTail } from './loki-tail'
 
 const MAX_READ = 16 * 1024 * 1024
 
@@ -75,6 +77,8 @@ async function sendHits (res: http.ServerResponse, result: GrepResult): Promise<
 export class HttpApi {
   private readonly queryLatency: (labels?: Record<string, string>) => Histogram
   private readonly loki: LokiApi
+  /** Loki's tail, a WebSocket: the server hands it the upgrades to its path. */
+  readonly lokiTail: LokiTail
 
   constructor (private readonly store: LogStore, private readonly auth: Auth, private readonly metrics: Registry,
     private readonly tenants: (allowed: Allowed) => TenantRow[], private readonly gate: QueryGate,
@@ -82,6 +86,7 @@ export class HttpApi {
     this.queryLatency = metrics.histogram('logfs_query_duration_seconds', 'Time to answer a query, by endpoint.',
       ['endpoint'])
     this.loki = new LokiApi(store, auth, (allowed, pick, res, fn) => this.gated(allowed, pick, res, fn))
+    this.lokiTail = new LokiTail(store, auth, (allowed, pick, signal, fn) => this.gatedUntil(allowed, pick, signal, fn))
   }
 
   /** Answers one request; never rejects (an error becomes its response). */
@@ -242,18 +247,23 @@ export class HttpApi {
    */
   private async gated<T> (allowed: Allowed, glob: string | null | ((source: string) => boolean),
     res: http.ServerResponse, fn: (l: TenantLimits) => Promise<T>): Promise<T> {
-    const match = typeof glob === 'function' ? glob : sourceMatcher(glob)
-    const tenants = new Set<string>()
-    for (const s of this.store.allSources()) if (allowed(s.tenant) && match(s.source)) tenants.add(s.tenant)
-    const tenant = chargedTenant(tenants)
     // A response closed before it was answered is a caller that gave up: its query leaves the queue.
     const gone = new AbortController()
     const onClose = (): void => gone.abort()
     res.once('close', onClose)
     try {
-      return await this.gate.run(tenant, () => fn(this.limits.for(tenant ?? CROSS_TENANT)), gone.signal)
+      return await this.gatedUntil(allowed, typeof glob === 'function' ? glob : sourceMatcher(glob), gone.signal, fn)
     } finally {
       res.off('close', onClose)
     }
+  }
+
+  /** `gated` for a caller that is not an HTTP response (a WebSocket): `signal` says it gave up. */
+  private async gatedUntil<T> (allowed: Allowed, match: (source: string) => boolean, signal: AbortSignal,
+    fn: (l: TenantLimits) => Promise<T>): Promise<T> {
+    const tenants = new Set<string>()
+    for (const s of this.store.allSources()) if (allowed(s.tenant) && match(s.source)) tenants.add(s.tenant)
+    const tenant = chargedTenant(tenants)
+    return await this.gate.run(tenant, () => fn(this.limits.for(tenant ?? CROSS_TENANT)), signal)
   }
 }

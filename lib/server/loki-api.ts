@@ -1,61 +1,32 @@
 // Loki's read API over logfs, so Grafana's Loki data source is a front end with no plugin: query_range, query,
-// labels, label values and series, their JSON shaped as Loki documents it. The caller authenticates with a logfs
-// token, as a Bearer token or as the password of HTTP Basic; X-Scope-OrgID (tenants joined by `|`) narrows what
-// the token grants to those tenants. Queries run in their tenant's slot of the query gate, as logfs's own do.
+// labels, label values and series here, and the routes Explore and Logs Drilldown call besides in their own
+// modules (loki-index, loki-patterns, loki-detected, loki-status; tail, a WebSocket, is loki-tail), their JSON
+// shaped as Loki documents it. The caller authenticates with a logfs token, as a Bearer token or as the password
+// of HTTP Basic; X-Scope-OrgID (tenants joined by `|`) narrows what the token grants to those tenants
+// (loki-http.ts). Queries run in their tenant's slot of the query gate, as logfs's own do.
 import type http from 'node:http'
-import { Auth } from './auth'
+import type { Auth } from './auth'
 import type { LogStore } from '../store/log-store'
 import type { Allowed } from '../query/scope'
 import { QueryError } from '../query/errors'
 import { MAX_LINES } from '../query/lines'
 import { parseLogQL } from '../logql/parse'
-import { goDurationMs } from '../logql/units'
 import { evaluate, selectorsOf, type Result } from '../logql/evaluate'
 import { matchesAll, selectStreams, sourceLabels } from '../logql/labels'
 import { stepTime } from '../logql/series'
 import type { LabelMatcher } from '../logql/ast'
 import type { TenantLimits } from './limits'
-
-export const LOKI_PREFIX = '/loki/api/v1/'
+import {
+  HOUR, LOKI_PREFIX, lokiCount, lokiDuration, lokiStep, lokiTime, requestAllowed, selectorOnly, send, type LokiRequest,
+} from './loki-http'
+import { indexStats, indexVolume } from './loki-index'
+import { patterns } from './loki-patterns'
+import { detectedFields, detectedLabels } from './loki-detected'
+import { BUILD_INFO, drilldownLimits } from './loki-status'
 
 /** Runs a query in the slot of the tenants whose sources `pick` takes (HttpApi.gated). */
 export type Gated = <T>(allowed: Allowed, pick: (source: string) => boolean, res: http.ServerResponse,
   fn: (l: TenantLimits) => Promise<T>) => Promise<T>
-
-const HOUR = 3_600_000
-
-/** Loki's time parameters: integer nanoseconds (or seconds, up to 10 digits), float seconds, or RFC 3339. */
-export function lokiTime (q: URLSearchParams, name: string, def: number): number {
-  const text = q.get(name)
-  if (text === null || text === '') return def
-  if (/^\d+$/.test(text)) return text.length <= 10 ? Number(text) * 1000 : Math.floor(Number(BigInt(text) / 1_000_000n))
-  if (/^\d+\.\d*$/.test(text)) return Math.floor(Number(text) * 1000)
-  const ms = Date.parse(text)
-  if (Number.isNaN(ms)) throw new QueryError('bad-input', `${name}: '${text}' is not a time (ns, s or RFC 3339)`)
-  return ms
-}
-
-/** A duration parameter: a Go duration or a number of seconds. */
-function lokiDuration (q: URLSearchParams, name: string): number | null {
-  const text = q.get(name)
-  if (text === null || text === '') return null
-  const ms = /^\d+(\.\d+)?$/.test(text) ? Number(text) * 1000 : goDurationMs(text)
-  if (ms === null || ms <= 0) throw new QueryError('bad-input', `${name}: '${text}' is not a positive duration`)
-  return ms
-}
-
-/** The token of a request: `Authorization: Bearer <token>`, or HTTP Basic with the token as the password. */
-export function requestToken (header: string | undefined): string | undefined {
-  const basic = /^Basic\s+(\S+)$/i.exec(header ?? '')
-  if (!basic) return Auth.bearer(header)
-  const decoded = Buffer.from(basic[1], 'base64').toString('utf8')
-  return decoded.slice(decoded.indexOf(':') + 1) || undefined
-}
-
-function send (res: http.ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' })
-  res.end(JSON.stringify(body) + '\n')
-}
 
 /** A value as Loki writes one: a string, with Prometheus's spellings of the infinities and NaN. */
 function sample (v: number): string {
@@ -92,20 +63,39 @@ export class LokiApi {
       res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' })
       res.end(message + '\n')
     }
-    const grant = this.auth.check(requestToken(req.headers.authorization))
-    if (grant === null) return fail(401, 'missing or wrong token')
+    const allowed = requestAllowed(this.auth, req)
+    if (allowed === null) return fail(401, 'missing or wrong token')
     if (req.method !== 'GET') return fail(405, 'only GET is served here')
-    const org = req.headers['x-scope-orgid']
-    const orgs = typeof org === 'string' && org !== '' ? new Set(org.split('|')) : null
-    const allowed: Allowed = tenant => Auth.allows(grant, tenant) && (orgs === null || orgs.has(tenant))
     const q = url.searchParams
+    const route = url.pathname.slice(LOKI_PREFIX.length)
+    const r: LokiRequest = {
+      store: this.store,
+      allowed,
+      q,
+      gated: (selector, fn) => {
+        const match = matchesAll(selector)
+        return this.gated(allowed, source => match(sourceLabels(source)), res,
+          l => this.store.query(() => fn(l.scan)))
+      },
+    }
     try {
-      const route = url.pathname.slice(LOKI_PREFIX.length)
       if (route === 'query_range' || route === 'query') return await this.query(route === 'query', allowed, q, res)
       if (route === 'labels') return this.labels(allowed, q, null, res)
       const values = /^label\/([^/]+)\/values$/.exec(route)
       if (values) return this.labels(allowed, q, decodeURIComponent(values[1]), res)
       if (route === 'series') return await this.series(allowed, q, res)
+      if (route === 'index/stats') return send(res, 200, await this.store.query(() => indexStats(r)))
+      if (route === 'index/volume' || route === 'index/volume_range') {
+        return send(res, 200, await this.store.query(() => indexVolume(r, route === 'index/volume_range')))
+      }
+      if (route === 'patterns') return send(res, 200, await patterns(r))
+      if (route === 'detected_labels') return send(res, 200, await this.store.query(() => detectedLabels(r)))
+      if (route === 'detected_fields') return send(res, 200, await detectedFields(r, null))
+      const field = /^detected_field\/([^/]+)\/values$/.exec(route)
+      if (field) return send(res, 200, await detectedFields(r, decodeURIComponent(field[1])))
+      if (route === 'status/buildinfo') return send(res, 200, BUILD_INFO)
+      if (route === 'drilldown-limits') return send(res, 200, drilldownLimits(MAX_LINES))
+      if (route === 'tail') return fail(400, 'tail is served over WebSocket: connect with an Upgrade request')
       return fail(404, `no such endpoint ${url.pathname}`)
     } catch (err) {
       if (err instanceof QueryError) return fail(err.kind === 'bad-input' ? 400 : 404, err.message)
@@ -123,12 +113,8 @@ export class LokiApi {
     const since = lokiDuration(q, 'since')
     const start = instant ? end : lokiTime(q, 'start', end - (since ?? HOUR))
     if (start > end) throw new QueryError('bad-input', 'the start is after the end')
-    const step = lokiDuration(q, 'step') ?? Math.max(1000, Math.ceil((end - start) / 250 / 1000) * 1000)
-    const limitText = q.get('limit') ?? '100'
-    const limit = Number(limitText)
-    if (!/^\d+$/.test(limitText) || limit < 1 || limit > MAX_LINES) {
-      throw new QueryError('bad-input', `limit must be a whole number from 1 to ${MAX_LINES}`)
-    }
+    const step = lokiStep(q, start, end)
+    const limit = lokiCount(q, 'limit', 100, MAX_LINES)
     const direction = q.get('direction') ?? 'backward'
     if (direction !== 'forward' && direction !== 'backward') {
       throw new QueryError('bad-input', 'direction must be forward or backward')
@@ -167,11 +153,4 @@ export class LokiApi {
     }
     send(res, 200, { status: 'success', data })
   }
-}
-
-/** The stream selector a labels or series request gives: a log query without a pipeline. */
-function selectorOnly (text: string): LabelMatcher[] {
-  const q = parseLogQL(text)
-  if (q.kind !== 'log') throw new QueryError('bad-input', `expected a stream selector such as {app="x"}, not ${text}`)
-  return q.selector
 }

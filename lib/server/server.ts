@@ -7,6 +7,7 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import { Auth, type Grant } from './auth'
 import { LastingRefusal, type LogStore } from '../store/log-store'
 import { HttpApi } from './http-api'
+import { TAIL_PATH } from './loki-tail'
 import { Registry, addProcessMetrics, type Histogram } from '../metrics/registry'
 import {
   FEATURES_HEADER, MAX_FRAME, SERVER_FEATURES, InvalidBatch, WireError, asAgentFrame, batchBytes, decodeFrame,
@@ -22,6 +23,7 @@ import { ingestArrived } from '../query/pace'
 import { IngestMeter, tenantRows, type TenantActivity, type TenantRow } from './tenants'
 import { sourceName } from '../util/sources'
 import { log } from '../util/log'
+import { closeReason } from './ws-close'
 
 export interface ServerStats {
   connections: number
@@ -33,18 +35,6 @@ export interface ServerStats {
   conflictBatches: number
   malformedFrames: number
   unauthorized: number
-}
-
-/**
- * A WebSocket close reason is at most 123 bytes, and ws throws past that: cut by bytes, at a character boundary, since
- * a refusal can quote a client's non-ASCII name (found by test/fuzz.test.ts; it took the whole server down).
- */
-function closeReason (message: string): string {
-  const bytes = Buffer.from(message)
-  if (bytes.length <= 123) return message
-  let end = 123
-  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--
-  return bytes.toString('utf8', 0, end)
 }
 
 export interface ServerOptions {
@@ -67,6 +57,7 @@ export class LogServer {
   readonly metrics = new Registry()
   private readonly http: http.Server
   private readonly wss: WebSocketServer
+  private readonly api: HttpApi
   private readonly ingestLatency: Histogram
   private readonly claims = new NodeClaims()
   private readonly limiter: IngestLimiter
@@ -92,7 +83,7 @@ export class LogServer {
     }
     const tenants = (allowed: (tenant: string) => boolean): TenantRow[] =>
       tenantRows(store, allowed, limits, this.ingestMeter, activity)
-    const api = new HttpApi(store, auth, this.metrics, tenants, this.queries, limits,
+    const api = this.api = new HttpApi(store, auth, this.metrics, tenants, this.queries, limits,
       () => store.healthy ? store.trouble : 'the store cannot take batches (a failed fsync, or stopping)')
     this.http = http.createServer((req, res) => api.handle(req, res))
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME, perMessageDeflate: false })
@@ -154,7 +145,9 @@ export class LogServer {
       const head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: text/plain\r\n`
       socket.end(`${head}Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`)
     }
-    if (new URL(req.url ?? '/', 'http://x').pathname !== '/v1/ingest') return refuse(404, 'no such endpoint; agents connect to /v1/ingest')
+    const pathname = new URL(req.url ?? '/', 'http://x').pathname
+    if (pathname === TAIL_PATH) return this.api.lokiTail.upgrade(req, socket, head, refuse)
+    if (pathname !== '/v1/ingest') return refuse(404, 'no such endpoint; agents connect to /v1/ingest')
     const grant = this.auth.check(Auth.bearer(req.headers.authorization))
     if (grant === null) {
       this.stats.unauthorized++
@@ -271,6 +264,7 @@ export class LogServer {
   async close (): Promise<void> {
     for (const ws of this.wss.clients) ws.close(1001, 'server stopping')
     await new Promise<void>(resolve => this.wss.close(() => resolve()))
+    await this.api.lokiTail.close()
     this.http.closeAllConnections()
     await new Promise<void>(resolve => this.http.close(() => resolve()))
   }
