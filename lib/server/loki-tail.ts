@@ -3,7 +3,7 @@
 // the newest `limit` lines since `start` (best effort, as Loki's: a line stored while they are read may come
 // twice), then follows the server's appends as `logfs tail -f` does (follow.ts): one message per append of a
 // matching source, each line through the query's pipeline. Sources that appear later and match are followed
-// from their start. A request Loki would refuse is upgraded and then closed with 1008 and the reason.
+// from their start. A request Loki would refuse gets 400 and the reason instead of the upgrade.
 import type http from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
@@ -101,13 +101,15 @@ export class LokiTail {
     refuse: (status: number, text: string) => void): void {
     const allowed = requestAllowed(this.auth, req)
     if (allowed === null) return refuse(401, 'missing or wrong token')
+    let request: TailRequest
+    try {
+      request = tailRequest(new URL(req.url ?? '/', 'http://x').searchParams)
+    } catch (err) {
+      // Refused before the upgrade, as Loki does: the client sees 400 and the reason, not an open socket.
+      if (err instanceof QueryError) return refuse(400, err.message)
+      throw err
+    }
     this.wss.handleUpgrade(req, socket, head, ws => {
-      let request: TailRequest
-      try {
-        request = tailRequest(new URL(req.url ?? '/', 'http://x').searchParams)
-      } catch (err) {
-        return failed(ws, err as Error)
-      }
       this.follow(ws, allowed, request).catch((err: Error) => failed(ws, err))
     })
   }
