@@ -4,6 +4,7 @@
 import { BLOCK_BYTES, blockOf, blockStart, blocksIn, type BuiltBlock } from './blocks'
 import { holdsAll } from './blockfilter'
 import { SidecarError, type Sidecar } from './sidecar'
+import { SUMMARY } from '../levels'
 import type { Piece } from '../source'
 import type { SegmentExtent } from './segment-reader'
 
@@ -26,6 +27,27 @@ export class SegmentIndex {
   private get end (): number {
     const last = this.extents[this.extents.length - 1]
     return last ? last.at + last.length : 0
+  }
+
+  /**
+   * Adds extent e's SUMMARY numbers (../levels.ts) to `into` from `at`, when the sidecar holds them: it covers
+   * every entry of a sealed segment, in file order. False when it does not (the open segment): count the bytes.
+   */
+  addLineCounts (e: SegmentExtent, into: Float64Array, at: number): boolean {
+    const side = this.side
+    if (side === null || this.covered !== Infinity || side.summaries.length !== this.extents.length * SUMMARY) {
+      return false
+    }
+    let lo = 0
+    let hi = this.extents.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (this.extents[mid].at < e.at) lo = mid + 1
+      else hi = mid
+    }
+    if (this.extents[lo] !== e) return false
+    for (let j = 0; j < SUMMARY; j++) into[at + j] += side.summaries[lo * SUMMARY + j]
+    return true
   }
 
   /** Blocks that no later entry can reach: all before the one the segment's end is in. */
