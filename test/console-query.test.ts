@@ -8,7 +8,7 @@ import path from 'node:path'
 import puppeteer, { type Browser, type Page } from 'puppeteer-core'
 import { encodeFrame } from '../lib/wire/frames'
 import { batch, connect, exchange } from './helpers/ingest'
-import { ROOT, TOKEN, startServer } from './helpers/cluster'
+import { ROOT, TOKEN, startServer, waitFor } from './helpers/cluster'
 
 const CHROMIUM = '/usr/bin/chromium'
 const SHOTS = path.join(ROOT, '.tap/console')
@@ -113,4 +113,24 @@ t.test('the query box: charts, the lines behind a point, bars for topk, errors; 
       'with the totals')
     await page.screenshot({ path: path.join(SHOTS, 'histogram-levels.png') })
   })
+})
+
+t.test('a sealed segment\'s line counts come from its sidecar, and equal the counted ones', async t => {
+  const server = await startServer(t, { args: ['--segment-size', '1MiB'] })
+  const ws = await connect(server.ws, TOKEN)
+  // 1.5 MiB of lines: the first segment closes at 1 MiB and gets its sidecar; the rest stays open.
+  const line = (i: number): string => `${['ERROR', 'WARN', 'INFO', 'noise'][i % 4]} line ${i} ${'x'.repeat(90)}\n`
+  const data = Buffer.from(Array.from({ length: 15_000 }, (_, i) => line(i)).join(''))
+  let seq = 0
+  for (let at = 0; at < data.length; at += 256 * 1024) {
+    const rec = ['solo/app.log', at, T0 + at, data.subarray(at, Math.min(data.length, at + 256 * 1024))]
+    t.match((await exchange(ws, encodeFrame(batch(++seq, 'solo', [rec]), false))).frame, { t: 'ack' })
+  }
+  ws.close()
+  await waitFor('a sidecar', () => fs.readdirSync(server.dataDir, { recursive: true })
+    .some(f => String(f).endsWith('.idx')), 30_000)
+  const res = await fetch(`${server.http}/v1/histogram?buckets=1`, { headers: { authorization: `Bearer ${TOKEN}` } })
+  const body = await res.json() as { lines: number[], levels: Record<string, number[]> }
+  t.same(body.lines, [15_000], 'every line, from both segments')
+  t.same([body.levels.error, body.levels.warn, body.levels.info], [[3750], [3750], [3750]], 'and by level')
 })
