@@ -1,7 +1,7 @@
 // Volume over time for the console's histogram: bytes, lines and lines per level written per time bucket, from the
 // sources' entries (each entry's time is when the agent took its first write). Bytes need no read; lines and levels
 // come from the index's per-entry counts (the disk store's sidecars), and only entries it has none for yet (the
-// open segment's) are read and counted.
+// open segment's) are read and counted. A store that keeps no counts (a JetStream gateway) gives no lines.
 import type { LogStore } from '../store/log-store'
 import type { SourceIndex } from '../store/source'
 import { LEVELS, SUMMARY, countLines, type Level } from '../store/levels'
@@ -54,7 +54,8 @@ export function histogram (store: LogStore, sources: SourceIndex[], buckets: num
       if (e.timestamp > hi) continue
       const b = Math.min(buckets - 1, Math.floor((e.timestamp - lo) / step))
       bytes[b] += e.length
-      if (store.addLineCounts?.(e, counts, b * SUMMARY) === true) continue
+      // A store with no per-entry counts (a gateway) would have to fetch every byte: its lines are not counted.
+      if (store.addLineCounts === undefined || store.addLineCounts(e, counts, b * SUMMARY)) continue
       const counted = countLines(s.read(s.extentStart(i), s.extentStart(i) + e.length))
       if (counted) for (let j = 0; j < SUMMARY; j++) counts[b * SUMMARY + j] += counted[j]
     }
