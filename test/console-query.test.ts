@@ -113,6 +113,26 @@ t.test('the query box: charts, the lines behind a point, bars for topk, errors; 
       'with the totals')
     await page.screenshot({ path: path.join(SHOTS, 'histogram-levels.png') })
   })
+
+  t.test('labels and lines that are markup stay text, and a label with quotes narrows the lines behind', async t => {
+    const name = '<img src=x onerror="window.pwned=1">'
+    const line = JSON.stringify({ level: 'info', name, msg: '<script>window.pwned=2</script>' }) + '\n'
+    const evil = await connect(server.ws, TOKEN)
+    const rec = ['evil/x-1/c/app.log', 0, T0 + 5_000, Buffer.from(line)]
+    t.match((await exchange(evil, encodeFrame(batch(1, 'evil', [rec]), false))).frame, { t: 'ack' })
+    evil.close()
+    await page.goto(logql('sum by (name) (count_over_time({namespace="evil"} | json [1m]))', '&step=1m'))
+    await page.waitForSelector('.time-chart canvas')
+    t.same(await page.$$eval('.time-chart .u-legend .u-series .u-label', ls => ls.slice(1).map(l => l.textContent)),
+      [`{name=${JSON.stringify(name)}}`], 'the legend shows the label as text')
+    const box = (await (await page.$('.time-chart .u-over'))!.boundingBox())!
+    await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2)
+    await page.waitForSelector('.behind ol.lines li')
+    t.same(await page.$$eval('.behind ol.lines li .text', ls => ls.map(l => l.textContent)), [line.trimEnd()],
+      'the line behind the point, found by its quoted label, as text')
+    t.equal(await page.$$eval('img, main script', es => es.length), 0, 'no element came from the data')
+    t.equal(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned), undefined, 'nothing ran')
+  })
 })
 
 t.test('a sealed segment\'s line counts come from its sidecar, and equal the counted ones', async t => {
