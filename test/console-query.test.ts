@@ -135,10 +135,11 @@ t.test('the query box: charts, the lines behind a point, bars for topk, errors; 
   })
 })
 
-t.test('a sealed segment\'s line counts come from its sidecar, and equal the counted ones', async t => {
+t.test('line counts from a sealed segment\'s sidecar and the open one\'s built blocks equal the lines', async t => {
   const server = await startServer(t, { args: ['--segment-size', '1MiB'] })
   const ws = await connect(server.ws, TOKEN)
-  // 1.5 MiB of lines: the first segment closes at 1 MiB and gets its sidecar; the rest stays open.
+  // 1.5 MiB of lines: the first segment closes at 1 MiB and gets its sidecar; the rest stays open, its whole blocks
+  // built in memory, its last one counted from the bytes.
   const line = (i: number): string => `${['ERROR', 'WARN', 'INFO', 'noise'][i % 4]} line ${i} ${'x'.repeat(90)}\n`
   const data = Buffer.from(Array.from({ length: 15_000 }, (_, i) => line(i)).join(''))
   let seq = 0

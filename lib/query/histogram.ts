@@ -1,7 +1,8 @@
 // Volume over time for the console's histogram: bytes, lines and lines per level written per time bucket, from the
 // sources' entries (each entry's time is when the agent took its first write). Bytes need no read; lines and levels
-// come from the index's per-entry counts (the disk store's sidecars), and only entries it has none for yet (the
-// open segment's) are read and counted. A store that keeps no counts (a JetStream gateway) gives no lines.
+// come from the index's per-entry counts (the disk store's sidecars and built blocks), and only entries it has none
+// for yet (in the open segment's last block) are read and counted. A store that keeps no counts (a JetStream
+// gateway) gives no lines.
 import type { LogStore } from '../store/log-store'
 import type { SourceIndex } from '../store/source'
 import { LEVELS, SUMMARY, countLines, type Level } from '../store/levels'

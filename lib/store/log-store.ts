@@ -75,7 +75,7 @@ export interface LogStore extends EventEmitter {
   candidates (hashes: number[], wanted: (s: SourceIndex) => boolean): Map<SourceIndex, Piece[]> | null
   /**
    * Adds extent e's lines and lines per level (SUMMARY numbers, levels.ts) to `into` from `at`, when its index
-   * holds them; false when it does not yet (the open segment's), and the caller counts e's bytes. A store
+   * holds them; false when it does not yet (its block is not indexed yet), and the caller counts e's bytes. A store
    * without it keeps no counts, and has lines counted by nobody (reading every byte is not a histogram's price).
    */
   addLineCounts? (e: Extent, into: Float64Array, at: number): boolean

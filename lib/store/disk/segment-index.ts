@@ -30,14 +30,32 @@ export class SegmentIndex {
   }
 
   /**
-   * Adds extent e's SUMMARY numbers (../levels.ts) to `into` from `at`, when the sidecar holds them: it covers
-   * every entry of a sealed segment, in file order. False when it does not (the open segment): count the bytes.
+   * Adds extent e's SUMMARY numbers (../levels.ts) to `into` from `at`: from the sidecar, which holds every entry
+   * of a sealed segment in file order; in the open segment, as the sum of its parts in the blocks built so far
+   * when they hold all of it. False when neither does (the last block, not built yet): count the bytes.
    */
   addLineCounts (e: SegmentExtent, into: Float64Array, at: number): boolean {
+    const i = this.indexOf(e)
+    if (i < 0) return false
     const side = this.side
-    if (side === null || this.covered !== Infinity || side.summaries.length !== this.extents.length * SUMMARY) {
-      return false
+    if (side !== null && this.covered === Infinity && side.summaries.length === this.extents.length * SUMMARY) {
+      for (let j = 0; j < SUMMARY; j++) into[at + j] += side.summaries[i * SUMMARY + j]
+      return true
     }
+    // A block lists its entries' parts in entry order, each entry number followed by its SUMMARY numbers.
+    const parts: Array<[Uint32Array, number]> = []
+    for (let k = blockOf(e.at); k <= blockOf(e.at + e.length - 1); k++) {
+      const b = this.built[k]
+      const o = b ? (i - b.summaries[0]) * (1 + SUMMARY) : -1
+      if (!b || o < 0 || b.summaries[o] !== i) return false
+      parts.push([b.summaries, o + 1])
+    }
+    for (const [summaries, o] of parts) for (let j = 0; j < SUMMARY; j++) into[at + j] += summaries[o + j]
+    return true
+  }
+
+  /** e's number in the segment (its place in file order); -1 when it is not one of the segment's. */
+  private indexOf (e: SegmentExtent): number {
     let lo = 0
     let hi = this.extents.length - 1
     while (lo < hi) {
@@ -45,9 +63,7 @@ export class SegmentIndex {
       if (this.extents[mid].at < e.at) lo = mid + 1
       else hi = mid
     }
-    if (this.extents[lo] !== e) return false
-    for (let j = 0; j < SUMMARY; j++) into[at + j] += side.summaries[lo * SUMMARY + j]
-    return true
+    return this.extents[lo] === e ? lo : -1
   }
 
   /** Blocks that no later entry can reach: all before the one the segment's end is in. */
