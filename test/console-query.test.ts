@@ -154,4 +154,11 @@ t.test('line counts from a sealed segment\'s sidecar and the open one\'s built b
   const body = await res.json() as { lines: number[], levels: Record<string, number[]> }
   t.same(body.lines, [15_000], 'every line, from both segments')
   t.same([body.levels.error, body.levels.warn, body.levels.info], [[3750], [3750], [3750]], 'and by level')
+  // A graceful stop writes the open segment's sidecar, which the next start reads the open segment's counts from.
+  server.proc.kill('SIGTERM')
+  await server.exited
+  const again = await startServer(t, { dataDir: server.dataDir, args: ['--segment-size', '1MiB'] })
+  const after = await (await fetch(`${again.http}/v1/histogram?buckets=1`,
+    { headers: { authorization: `Bearer ${TOKEN}` } })).json() as typeof body
+  t.same([after.lines, after.levels.error], [[15_000], [3750]], 'the same after a restart')
 })

@@ -30,15 +30,16 @@ export class SegmentIndex {
   }
 
   /**
-   * Adds extent e's SUMMARY numbers (../levels.ts) to `into` from `at`: from the sidecar, which holds every entry
-   * of a sealed segment in file order; in the open segment, as the sum of its parts in the blocks built so far
-   * when they hold all of it. False when neither does (the last block, not built yet): count the bytes.
+   * Adds extent e's SUMMARY numbers (../levels.ts) to `into` from `at`: from the sidecar, which holds the entries
+   * it was written for in file order (every one of a sealed segment; of an open one, those it held at a graceful
+   * stop); else as the sum of e's parts in the blocks built so far, when they hold all of it. False when neither
+   * does (its block is not built yet): count the bytes.
    */
   addLineCounts (e: SegmentExtent, into: Float64Array, at: number): boolean {
     const i = this.indexOf(e)
     if (i < 0) return false
     const side = this.side
-    if (side !== null && this.covered === Infinity && side.summaries.length === this.extents.length * SUMMARY) {
+    if (side !== null && i < side.summaries.length / SUMMARY) {
       for (let j = 0; j < SUMMARY; j++) into[at + j] += side.summaries[i * SUMMARY + j]
       return true
     }
