@@ -80,6 +80,9 @@ t.test('the query box: charts, the lines behind a point, bars for topk, errors; 
     // The window (end - 10m, end] leaves out line 0, at its start.
     t.same(bars.sort(), ['{name="a"} 23', '{name="b"} 18', '{name="c"} 12'], 'the top three, with their values')
     await page.screenshot({ path: path.join(SHOTS, 'query-bars.png') })
+    await page.goto(logql('topk(3, sum by (name) (count_over_time({namespace="none"} [10m])))'))
+    await page.waitForSelector('.logql-view p.summary')
+    t.equal(await page.$eval('.logql-view p.summary', p => p.textContent), 'no series', 'and no series, no chart')
   })
 
   t.test('a log query shows its lines; a bad query shows the error with its position', async t => {

@@ -13,6 +13,8 @@ import { linesBehind, logPartOf } from '../../logql/drilldown'
 
 const html = htm.bind(h)
 const HOUR = 3_600_000
+/** The most lines a log query, or the lines behind a point, shows. */
+const LIMIT = 1000
 /** A series of one level has that level's colour, as lines and the histogram show it. */
 const LEVEL_COLOURS: Record<string, string> = {
   fatal: '#86181d', error: '#cb2431', warn: '#dbab09', info: '#0366d6', debug: '#6a737d', trace: '#959da5',
@@ -99,15 +101,18 @@ export function LogQLView ({ token, query, fail, trace }: {
     setError(null)
     setBehind(null)
     if (query.q === '') return
+    // An answer that comes after the query changed is dropped.
+    let current = true
     try {
       const now = Date.now()
       const end = timeOf(query.until, now, now)
       const start = timeOf(query.since, now, end - HOUR)
-      loki(token, query.instant || ranks(query.q), { query: query.q, start, end, step: query.step })
-        .then(data => setAnswer({ data, start, end }), failed)
+      loki(token, query.instant || ranks(query.q), { query: query.q, start, end, step: query.step, limit: LIMIT })
+        .then(data => { if (current) setAnswer({ data, start, end }) }, err => { if (current) failed(err) })
     } catch (err) {
       failed(err)
     }
+    return () => { current = false }
   }, [token, query])
 
   const labelsOf = (series: number): Labels => {
@@ -120,7 +125,7 @@ export function LogQLView ({ token, query, fail, trace }: {
     if (part === null) return
     const labels = labelsOf(series)
     const b = linesBehind(part, labels, t)
-    loki(token, false, { query: b.query, start: b.from + 1, end: b.to + 1 })
+    loki(token, false, { query: b.query, start: b.from + 1, end: b.to + 1, limit: LIMIT })
       .then(d => setBehind({
         title: `${labelText(labels)}, ${time(b.from)} – ${time(b.to)}`,
         lines: d.resultType === 'streams' ? linesOf(d.result) : [],
@@ -130,24 +135,23 @@ export function LogQLView ({ token, query, fail, trace }: {
   const d = answer?.data
   const plot = useMemo(() => answer ? plotOf(answer.data) : null, [answer])
   const lines = useMemo(() => answer?.data.resultType === 'streams' ? linesOf(answer.data.result) : [], [answer])
-  const rows = (lines: Line[]) => html`<ol class="lines">${lines.map((l, i) => html`<${LineRow} key=${i} line=${l}
-    trace=${trace} />`)}</ol>`
+  const rows = (shown: Line[]) => html`<p class="muted summary">${shown.length} lines${shown.length === LIMIT
+    ? ' (the most one answer shows: narrow the query or the time range)' : ''}</p>
+    <ol class="lines">${shown.map((l, i) => html`<${LineRow} key=${i} line=${l} trace=${trace} />`)}</ol>`
+  const series = d?.resultType === 'matrix' || d?.resultType === 'vector' ? d.result.length : -1
   return html`<div class="logql-view">
     ${error ? html`<p class="error query-error" role="alert">${error}</p>` : null}
-    ${d?.resultType === 'streams'
-      ? html`<p class="muted summary">${lines.length} lines</p>${rows(lines)}`
-      : null}
+    ${d?.resultType === 'streams' ? rows(lines) : null}
     ${d?.resultType === 'scalar' ? html`<p class="scalar"><b>${d.result[1]}</b></p>` : null}
-    ${d?.resultType === 'matrix' && d.result.length === 0 ? html`<p class="muted summary">no series</p>` : null}
-    ${d?.resultType === 'matrix' && d.result.length > 0
+    ${series === 0 ? html`<p class="muted summary">no series</p>` : null}
+    ${d?.resultType === 'matrix' && series > 0
       ? html`<${TimeChart} plot=${plot} pick=${(i: number, s: number) => open(plot!.xs[i] * 1000, s)} />`
       : null}
-    ${d?.resultType === 'vector'
+    ${d?.resultType === 'vector' && series > 0
       ? html`<${BarChart} plot=${plot} pick=${(_: number, s: number) => open(answer!.end, s)} />`
       : null}
     ${behind
-      ? html`<div class="behind"><p><b>lines behind</b> ${behind.title}: ${behind.lines.length}</p>
-        ${rows(behind.lines)}</div>`
+      ? html`<div class="behind"><p><b>lines behind</b> ${behind.title}</p>${rows(behind.lines)}</div>`
       : null}
   </div>`
 }

@@ -17,13 +17,13 @@ export type LokiData =
 /** A query error from the server, in its words (with the position, for a syntax error). */
 export class QueryFailed extends Error {}
 
-export interface LokiParams { query: string, start: number, end: number, step?: string, limit?: number }
+export interface LokiParams { query: string, start: number, end: number, step?: string, limit: number }
 
 /** Loki's integer nanoseconds, for ms since the epoch. */
 const ns = (ms: number): string => `${Math.round(ms)}000000`
 
 export async function loki (token: string, instant: boolean, p: LokiParams): Promise<LokiData> {
-  const q = new URLSearchParams({ query: p.query, limit: String(p.limit ?? 1000), direction: 'backward' })
+  const q = new URLSearchParams({ query: p.query, limit: String(p.limit), direction: 'backward' })
   if (instant) {
     q.set('time', ns(p.end))
   } else {
