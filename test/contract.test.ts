@@ -18,7 +18,7 @@ import { readPid, releasePid, writePid } from '../lib/agent/state-dir'
 import { LOG_LEVEL_ENV } from '../lib/util/log'
 import { MAX_TOKEN, MIN_TOKEN, forEachToken } from '../lib/store/tokens'
 import { tokenizer } from '../lib/store/tokenizer'
-import { LEVELS, SUMMARY } from '../lib/store/disk/blocks'
+import { LEVELS, SUMMARY } from '../lib/store/levels'
 import { ROOT, tempDir, waitFor } from './helpers/cluster'
 
 const SUPERVISE = path.join(ROOT, 'lib/native/supervisor/build/Release/logfs-supervise')

@@ -1,7 +1,8 @@
 // LogQL text to the query logfs evaluates: each part of the language the grammar gives, and errors that name the
-// position and what was expected.
+// position and what was expected; the log part of a metric query, for the lines behind a point of its chart.
 import t from 'tap'
 import { parseLogQL } from '../lib/logql/parse'
+import { linesBehind, logPartOf } from '../lib/logql/drilldown'
 import { QueryError } from '../lib/query/errors'
 
 t.test('log queries: selector, line filters, parsers, label filters, formatting', async t => {
@@ -91,4 +92,24 @@ t.test('bad queries: position and what was expected', async t => {
       t.match(err, { kind: 'bad-input', message }, `${JSON.stringify(q)}: ${(err as Error).message}`)
     }
   }
+})
+
+t.test('the lines behind a point: the log part of the first range, the series\' labels, the range counted', async t => {
+  t.same(logPartOf('sum by (level) (count_over_time({app="x"} |= "a" | json [5m] offset 1h))'),
+    { log: '{app="x"} |= "a" | json', range: 300_000, offset: 3_600_000 }, 'selector and pipeline, range, offset')
+  t.same(logPartOf('quantile_over_time(0.99, {app="x"} | logfmt | unwrap duration(took) [1m]) by (name)'),
+    { log: '{app="x"} | logfmt', range: 60_000, offset: 0 }, 'without the unwrap')
+  t.equal(logPartOf('sum(rate({a="1"}[1m])) / sum(rate({b="2"}[1m]))')?.log, '{a="1"}', 'the first of a binary')
+  t.equal(logPartOf('{app="x"} |= "a"'), null, 'a log query has none')
+  const part = { log: '{app="x"} | json', range: 60_000, offset: 1000 }
+  t.same(linesBehind(part, { level: 'error', 'a.b': 'x', q: 'say "hi"\\' }, 120_000),
+    { query: '{app="x"} | json | level="error" | q="say \\"hi\\"\\\\"', from: 59_000, to: 119_000 },
+    'labels as label filters (quoted; names LogQL cannot filter on left out), over (t - offset - range, t - offset]')
+  t.same(parseLogQL(linesBehind(part, { q: 'say "hi"\\' }, 0).query), {
+    kind: 'log', selector: [{ name: 'app', op: '=', value: 'x' }],
+    pipeline: [
+      { kind: 'json', extract: [] },
+      { kind: 'filter', predicate: { kind: 'match', matcher: { name: 'q', op: '=', value: 'say "hi"\\' } } },
+    ],
+  }, 'which parses back to the label\'s value')
 })

@@ -174,7 +174,7 @@ export class HttpApi {
           const until = timeParam(q, 'until')
           const buckets = Math.max(1, intParam(q, 'buckets', 60, 1000))
           json(res, 200, await this.gated(allowed, q.get('source'), res, () => this.store.query(() =>
-            histogram(selectSources(this.store, allowed, q.get('source')), buckets, since, until))))
+            histogram(this.store, selectSources(this.store, allowed, q.get('source')), buckets, since, until))))
           break
         }
         case '/v1/tail':

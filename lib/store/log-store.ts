@@ -2,7 +2,7 @@
 // this machine) or a JetStream cluster behind stateless gateways (lib/jetstream). Both keep an index per source
 // (SourceIndex) that queries walk; they differ in where the bytes are and how an append is made durable.
 import type { EventEmitter } from 'node:events'
-import { formatCursor, type Cursor, type Piece, type SourceIndex } from './source'
+import { formatCursor, type Cursor, type Extent, type Piece, type SourceIndex } from './source'
 import { splitSource } from '../util/sources'
 
 export interface SourceInfo {
@@ -73,6 +73,12 @@ export interface LogStore extends EventEmitter {
    * index, so a search reads the whole range.
    */
   candidates (hashes: number[], wanted: (s: SourceIndex) => boolean): Map<SourceIndex, Piece[]> | null
+  /**
+   * Adds extent e's lines and lines per level (SUMMARY numbers, levels.ts) to `into` from `at`, when its index
+   * holds them; false when it does not yet (its block is not indexed yet), and the caller counts e's bytes. A store
+   * without it keeps no counts, and has lines counted by nobody (reading every byte is not a histogram's price).
+   */
+  addLineCounts? (e: Extent, into: Float64Array, at: number): boolean
   /**
    * Runs a read of the index and its bytes (the synchronous walks of query/lines.ts among them). The embedded
    * store runs it as it is; a gateway first catches its index up with the cluster, and runs it again after

@@ -147,6 +147,9 @@ export class SourceIndex<E extends Extent = Extent> {
     this.bytes = n
   }
 
+  /** Logical position of the first byte of extent i. */
+  extentStart (i: number): number { return this.starts[i] }
+
   /** Index of the extent holding logical position `pos` (the last one for `pos == end`). */
   private extentAt (pos: number): number { return lastAtOrBelow(this.starts, pos) }
 

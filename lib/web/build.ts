@@ -1,5 +1,6 @@
-// Builds the console (lib/web/app, preact + htm) into dist/web: one bundled, minified script, the stylesheet and
-// the page. Run by `npm run build`; the server serves dist/web (lib/server/console.ts).
+// Builds the console (lib/web/app: preact + htm, and uPlot for charts) into dist/web: one bundled, minified
+// script, the stylesheet (uPlot's and ours) and the page. Run by `npm run build`; the server serves dist/web
+// (lib/server/console.ts).
 import fs from 'node:fs'
 import path from 'node:path'
 import { build } from 'esbuild'
@@ -19,7 +20,9 @@ async function main (): Promise<void> {
     legalComments: 'none',
     logLevel: 'warning',
   })
-  fs.copyFileSync(path.join(ROOT, 'lib/web/app.css'), path.join(OUT, 'assets/app.css'))
+  // One stylesheet: the chart library's, then the console's (which may override it).
+  const css = [require.resolve('uplot/dist/uPlot.min.css'), path.join(ROOT, 'lib/web/app.css')]
+  fs.writeFileSync(path.join(OUT, 'assets/app.css'), css.map(f => fs.readFileSync(f, 'utf8')).join('\n'))
   fs.copyFileSync(path.join(ROOT, 'lib/web/index.html'), path.join(OUT, 'index.html'))
 }
 

@@ -2,12 +2,13 @@
 // [FILE_HEADER + k·BLOCK_BYTES, FILE_HEADER + (k+1)·BLOCK_BYTES), whatever entries lie there, so every block
 // holds about as many tokens as the next and the bit-sliced filter wastes no rows on an outsized one (an entry,
 // one source's run of a batch, can be 1 MiB). Each block gets its distinct token hashes, and each entry's part of
-// it a summary (lines, lines per level, for histograms), read from the segment file. This runs in the index
-// worker, off the ingest thread; the byte loop is native (../tokenizer.ts).
+// it a summary (lines, lines per level, for histograms: ../levels.ts), read from the segment file. This runs in
+// the index worker, off the ingest thread; the byte loop is native (../tokenizer.ts).
 import fs from 'node:fs'
 import { FILE_HEADER } from './segment'
 import { MAX_TOKEN, WORD, tokenHash } from '../tokens'
 import { tokenizer } from '../tokenizer'
+import { LEVEL_HASHES, LEVEL_OF, SUMMARY } from '../levels'
 import { readFully } from '../../util/read-fully'
 
 /** Small enough that a false positive costs one short read; the filters' share of the data does not depend on it. */
@@ -30,12 +31,6 @@ export interface EntryRow { source: number, gen: number, offset: number, timesta
  */
 export interface Before { file: string, at: number, length: number }
 
-/** Lines counted per level, in this order; the first level word of a line decides. */
-export const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const
-
-/** Per entry: newlines, then lines by the first level word they hold, in LEVELS order. */
-export const SUMMARY = 1 + LEVELS.length
-
 export interface BlockSummary {
   /** True when the filter cannot be trusted for this block (a token began where it could not be read): scan it. */
   unfiltered: boolean
@@ -51,11 +46,6 @@ export interface BuiltBlock extends BlockSummary {
 
 /** Where a block's bytes are read: one buffer for every block, as fresh memory for each cost page faults. */
 const scratch = Buffer.allocUnsafeSlow(1 + BLOCK_BYTES + MAX_TOKEN)
-
-/** The level words' hashes and the level each counts under, as the native tokenizer takes them. */
-const LEVEL_WORDS: Array<[string, number]> = [...LEVELS.map((l, i): [string, number] => [l, i]), ['warning', 2]]
-const LEVEL_HASHES = Uint32Array.from(LEVEL_WORDS, ([w]) => tokenHash(Buffer.from(w), 0, w.length))
-const LEVEL_OF = Uint8Array.from(LEVEL_WORDS, ([, i]) => i)
 
 /**
  * Builds block k from the segment open as `fd`. `rows` are the entries with data in it, in file order, the first

@@ -2,7 +2,8 @@
 // segment's sidecar. Tokenizing runs here so that ingest on the server's event loop never waits for it.
 import fs from 'node:fs'
 import os from 'node:os'
-import { buildBlock, SUMMARY, type Before, type BuiltBlock, type EntryRow } from './blocks'
+import { buildBlock, type Before, type BuiltBlock, type EntryRow } from './blocks'
+import { SUMMARY } from '../levels'
 import { buildFilter } from './blockfilter'
 import { sidecarFile, writeSidecar } from './sidecar'
 

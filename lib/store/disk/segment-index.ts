@@ -4,6 +4,7 @@
 import { BLOCK_BYTES, blockOf, blockStart, blocksIn, type BuiltBlock } from './blocks'
 import { holdsAll } from './blockfilter'
 import { SidecarError, type Sidecar } from './sidecar'
+import { SUMMARY } from '../levels'
 import type { Piece } from '../source'
 import type { SegmentExtent } from './segment-reader'
 
@@ -26,6 +27,44 @@ export class SegmentIndex {
   private get end (): number {
     const last = this.extents[this.extents.length - 1]
     return last ? last.at + last.length : 0
+  }
+
+  /**
+   * Adds extent e's SUMMARY numbers (../levels.ts) to `into` from `at`: from the sidecar, which holds the entries
+   * it was written for in file order (every one of a sealed segment; of an open one, those it held at a graceful
+   * stop); else as the sum of e's parts in the blocks built so far, when they hold all of it. False when neither
+   * does (its block is not built yet): count the bytes.
+   */
+  addLineCounts (e: SegmentExtent, into: Float64Array, at: number): boolean {
+    const i = this.indexOf(e)
+    if (i < 0) return false
+    const side = this.side
+    if (side !== null && i < side.summaries.length / SUMMARY) {
+      for (let j = 0; j < SUMMARY; j++) into[at + j] += side.summaries[i * SUMMARY + j]
+      return true
+    }
+    // A block lists its entries' parts in entry order, each entry number followed by its SUMMARY numbers.
+    const parts: Array<[Uint32Array, number]> = []
+    for (let k = blockOf(e.at); k <= blockOf(e.at + e.length - 1); k++) {
+      const b = this.built[k]
+      const o = b ? (i - b.summaries[0]) * (1 + SUMMARY) : -1
+      if (!b || o < 0 || b.summaries[o] !== i) return false
+      parts.push([b.summaries, o + 1])
+    }
+    for (const [summaries, o] of parts) for (let j = 0; j < SUMMARY; j++) into[at + j] += summaries[o + j]
+    return true
+  }
+
+  /** e's number in the segment (its place in file order); -1 when it is not one of the segment's. */
+  private indexOf (e: SegmentExtent): number {
+    let lo = 0
+    let hi = this.extents.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (this.extents[mid].at < e.at) lo = mid + 1
+      else hi = mid
+    }
+    return this.extents[lo] === e ? lo : -1
   }
 
   /** Blocks that no later entry can reach: all before the one the segment's end is in. */

@@ -16,7 +16,8 @@
 import fs from 'node:fs'
 import { threadId } from 'node:worker_threads'
 import { crc32 } from 'node:zlib'
-import { SUMMARY, blocksIn, type BlockSummary, type EntryRow } from './blocks'
+import { blocksIn, type BlockSummary, type EntryRow } from './blocks'
+import { SUMMARY } from '../levels'
 import type { EntryRef } from './segment'
 import { mayHoldAll, type FilterShape } from './blockfilter'
 import { writeFileAtomic } from '../../util/atomic-file'
@@ -119,6 +120,8 @@ export class Sidecar {
     private readonly filterAt: number,
     private readonly pageCrcs: Buffer,
     readonly bytes: number,
+    /** SUMMARY numbers per entry, in file order: kept in memory, as a histogram counts lines of every entry. */
+    readonly summaries: Uint32Array,
   ) {
     this.verified = new Uint8Array(pageCrcs.length / 4)
   }
@@ -167,6 +170,7 @@ export class Sidecar {
     const entriesBody = next('entries')
     if (entriesBody.length !== nEntries * ENTRY) throw new SidecarError('entry table size mismatch')
     const entries: EntryRef[] = []
+    const summaries = new Uint32Array(nEntries * SUMMARY)
     // A DataView, not Buffer's read methods: a large store opens hundreds of thousands of entries.
     const view = new DataView(entriesBody.buffer, entriesBody.byteOffset, entriesBody.byteLength)
     for (let o = 0; o < entriesBody.length; o += ENTRY) {
@@ -180,6 +184,8 @@ export class Sidecar {
         timestamp: view.getFloat64(o + 24, true),
         at: view.getFloat64(o + 32, true),
       })
+      const i = (o / ENTRY) * SUMMARY
+      for (let j = 0; j < SUMMARY; j++) summaries[i + j] = view.getUint32(o + 40 + 4 * j, true)
     }
     const blocksBody = next('blocks')
     if (blocksBody.length !== nBlocks * BLOCK || nBlocks !== blocksIn(segmentBytes)) {
@@ -195,7 +201,7 @@ export class Sidecar {
       pages.length !== 4 * Math.ceil(filterLength / PAGE)) {
       throw new SidecarError('filter size mismatch')
     }
-    const sidecar = new Sidecar(file, fd, blocks, { rows, probes, rowBytes }, at + 8, pages, size)
+    const sidecar = new Sidecar(file, fd, blocks, { rows, probes, rowBytes }, at + 8, pages, size, summaries)
     return { sidecar, entries }
   }
 

@@ -11,7 +11,7 @@ import { migrateFormat1 } from './migrate'
 import { segmentBytesFor, type Retention } from './tenant-retention'
 import { Reclaim } from './reclaim'
 import { loadMarks } from './marks'
-import { SourceIndex, type Cursor, type Piece } from '../source'
+import { SourceIndex, type Cursor, type Extent, type Piece } from '../source'
 import { SegmentIndex } from './segment-index'
 import { segmentReader, type SegmentExtent } from './segment-reader'
 import { Indexer } from './indexer'
@@ -363,6 +363,12 @@ export class Store extends EventEmitter implements LogStore {
       })
     }
     return out
+  }
+
+  /** LogStore.addLineCounts: from the sidecar of e's segment, when it has one. */
+  addLineCounts (e: Extent, into: Float64Array, at: number): boolean {
+    const si = this.indexes.get((e as SegmentExtent).seg)
+    return si !== undefined && si.addLineCounts(e as SegmentExtent, into, at)
   }
 
   /** Segments whose queries use a sidecar, and the sidecars' bytes on disk. */

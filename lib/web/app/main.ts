@@ -1,5 +1,6 @@
-// The logfs console: sources, search, the lines around any hit, live tail, traces and tenants. A view is a link:
-// its state is the URL's query (`?q=…`, `?ctx=SOURCE@CURSOR`, `?tail=SOURCE_OR_GLOB`, `?trace=ID`, `?tenants`);
+// The logfs console: sources, search, LogQL with charts, the lines around any hit, live tail, traces and tenants.
+// A view is a link: its state is the URL's query (`?q=…`, `?logql=…`, `?ctx=SOURCE@CURSOR`, `?tail=SOURCE_OR_GLOB`,
+// `?trace=ID`, `?tenants`);
 // the token is in sessionStorage (token.ts), never in a URL the server sees.
 import { h, render } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
@@ -16,6 +17,7 @@ import { ContextView, STEP, parseAt, type ContextAt } from './context'
 import { TailView } from './tail'
 import { TraceView } from './trace'
 import { HistogramBars } from './histogram'
+import { LogQLForm, LogQLView, logqlFromUrl, logqlParams, type LogQLQuery } from './logql'
 import { Toolbar, downloadShown, useSettings, type Settings } from './settings'
 import type { Level } from './line'
 
@@ -24,10 +26,13 @@ const html = htm.bind(h)
 type View =
   | { kind: 'sources' }
   | { kind: 'search', query: SearchQuery }
+  | { kind: 'logql', query: LogQLQuery }
   | { kind: 'context', at: ContextAt }
   | { kind: 'tail', name: string }
   | { kind: 'trace', id: string }
   | { kind: 'tenants' }
+
+const NO_QUERY = logqlFromUrl(new URLSearchParams())
 
 function viewFromUrl (): View {
   const params = new URLSearchParams(location.search)
@@ -36,6 +41,7 @@ function viewFromUrl (): View {
   if (params.get('tail')) return { kind: 'tail', name: params.get('tail')! }
   if (params.get('trace')) return { kind: 'trace', id: params.get('trace')! }
   if (params.has('q')) return { kind: 'search', query: queryFromUrl(params) }
+  if (params.has('logql')) return { kind: 'logql', query: logqlFromUrl(params) }
   if (params.has('tenants')) return { kind: 'tenants' }
   return { kind: 'sources' }
 }
@@ -50,6 +56,10 @@ function urlOf (view: View): string {
     for (const [k, v] of Object.entries(queryParams(view.query))) if (v !== '') q.set(k, v)
     if (!q.has('q')) q.set('q', '')
     if (view.query.limit !== PAGE) q.set('limit', String(view.query.limit))
+  }
+  if (view.kind === 'logql') {
+    q.set('logql', view.query.q)
+    for (const [k, v] of Object.entries(logqlParams(view.query))) if (v !== '') q.set(k, v)
   }
   return q.size > 0 ? `/?${q}` : '/'
 }
@@ -166,6 +176,8 @@ function App () {
       <h1><a href="/" onClick=${(e: Event) => { e.preventDefault(); go({ kind: 'sources' }) }}>logfs</a></h1>
       <${SearchForm} query=${query} run=${(q: SearchQuery) => go({ kind: 'search', query: q })} />
       <${Toolbar} settings=${settings} set=${setSettings} download=${downloadShown} tail=${tail} />
+      <a class="logql-link" href="/?logql="
+        onClick=${(e: Event) => { e.preventDefault(); go({ kind: 'logql', query: { ...NO_QUERY } }) }}>query</a>
       <a class="tenants-link" href="/?tenants"
         onClick=${(e: Event) => { e.preventDefault(); go({ kind: 'tenants' }) }}>tenants</a>
     </header>
@@ -182,6 +194,10 @@ function App () {
     ${view.kind === 'tail'
       ? html`<${TailView} token=${token} name=${view.name} paused=${paused} setPaused=${setPaused} fail=${fail}
           context=${openContext} trace=${openTrace} />`
+      : null}
+    ${view.kind === 'logql'
+      ? html`<${LogQLForm} query=${view.query} run=${(q: LogQLQuery) => go({ kind: 'logql', query: q })} />
+        <${LogQLView} token=${token} query=${view.query} fail=${fail} trace=${openTrace} />`
       : null}
     ${view.kind === 'trace' ? html`<${TraceView} trace=${trace} context=${at} />` : null}
     ${view.kind === 'tenants' ? html`<${Tenants} tenants=${tenants} />` : null}
