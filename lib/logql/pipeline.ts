@@ -11,8 +11,9 @@ export interface Entry { line: string, labels: Labels }
 
 export type Pipeline = (e: Entry) => Entry | null
 
-export function compilePipeline (stages: Stage[]): Pipeline {
-  const steps = stages.map(compileStage)
+/** `only`: the labels the answer reads (needed.ts); the json and logfmt parsers extract just those. */
+export function compilePipeline (stages: Stage[], only: ReadonlySet<string> | null = null): Pipeline {
+  const steps = stages.map(s => compileStage(s, only))
   return entry => {
     let e: Entry | null = entry
     for (const step of steps) {
@@ -30,14 +31,14 @@ function extend (e: Entry, found: Labels): Entry {
   return { line: e.line, labels }
 }
 
-function compileStage (stage: Stage): (e: Entry) => Entry | null {
+function compileStage (stage: Stage, only: ReadonlySet<string> | null): (e: Entry) => Entry | null {
   switch (stage.kind) {
     case 'line': {
       const tests = stage.filters.map(lineTest)
       return e => tests.every(t => t(e.line)) ? e : null
     }
     case 'json': return parserStage(line => {
-      if (stage.extract.length === 0) return jsonLabels(line)
+      if (stage.extract.length === 0) return jsonLabels(line, only)
       const out: Labels = {}
       for (const x of stage.extract) {
         const v = jsonPath(line, x.path ?? x.label)
@@ -46,8 +47,8 @@ function compileStage (stage: Stage): (e: Entry) => Entry | null {
       return out
     })
     case 'logfmt': return parserStage(line => {
+      if (stage.extract.length === 0) return logfmtLabels(line, only)
       const all = logfmtLabels(line)
-      if (stage.extract.length === 0) return all
       const out: Labels = {}
       for (const x of stage.extract) {
         const v = all[sanitize(x.path ?? x.label)]

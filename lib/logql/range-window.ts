@@ -1,0 +1,126 @@
+// One window of a range aggregation's lines, evaluated where it was sent (a scan worker): each line in the query's
+// time goes through the pipeline, and its sample lands in its series' cell. The plan is compiled once per query
+// and reused for every window of it.
+import type { Grouping, RangeAggregation } from './ast'
+import { Cell, type WindowCells } from './cells'
+import { labelKey, type Labels } from './labels'
+import { neededLabels } from './needed'
+import { compilePipeline, numeric, predicate, type Pipeline } from './pipeline'
+import { groupLabels } from './series'
+
+/** What a worker needs of a range aggregation: plain data, sent with every window. */
+export interface RangePlan {
+  /** Names the query, so a worker compiles it once. */
+  id: string
+  q: RangeAggregation
+  collapse: Grouping | null
+  /** Cell k holds the times (base + k·width, base + (k+1)·width]; there are n cells. */
+  base: number
+  width: number
+  n: number
+}
+
+export interface WindowTask {
+  plan: RangePlan
+  /** The stream's labels. */
+  labels: Labels
+  /** The window's whole lines: `length` bytes of `data`. */
+  data: ArrayBuffer
+  length: number
+  /** Where each piece of the window starts, and the time of the write it came with, ascending. */
+  offsets: number[]
+  timestamps: number[]
+}
+
+interface Compiled {
+  pipeline: Pipeline
+  post: Array<(labels: Labels) => boolean>
+  /** A line's series key and, for a new key, its labels. */
+  key: (labels: Labels) => string
+  labelsOf: (labels: Labels) => Labels
+}
+
+/**
+ * The series key of a line's labels. Under one `by` grouping it is built from the grouped names alone, with no
+ * label object per line; it equals labelKey(groupLabels(...)) of the general path.
+ */
+function keyer (q: RangeAggregation, collapse: Grouping | null): Pick<Compiled, 'key' | 'labelsOf'> {
+  const grouping = q.unwrap ? q.grouping : null
+  const only = collapse !== null && grouping !== null ? null : collapse ?? grouping
+  if (only?.mode === 'by') {
+    const names = [...new Set(only.labels)].filter(n => n !== '__error__' && n !== q.unwrap?.label).sort()
+    const labelsOf = (labels: Labels): Labels => {
+      const out: Labels = {}
+      for (const n of names) if (labels[n] !== undefined) out[n] = labels[n]
+      return out
+    }
+    const key = (labels: Labels): string =>
+      JSON.stringify(names.filter(n => labels[n] !== undefined).map(n => [n, labels[n]]))
+    return { key, labelsOf }
+  }
+  const labelsOf = (labels: Labels): Labels => {
+    let out = { ...labels }
+    if (q.unwrap) delete out[q.unwrap.label]
+    if (grouping) out = groupLabels(out, grouping.mode, grouping.labels)
+    if (collapse) out = groupLabels(out, collapse.mode, collapse.labels)
+    delete out.__error__
+    return out
+  }
+  return { key: labels => labelKey(labelsOf(labels)), labelsOf }
+}
+
+let compiled: { id: string, c: Compiled } | null = null
+
+function compile (plan: RangePlan): Compiled {
+  if (compiled?.id === plan.id) return compiled.c
+  const { q, collapse } = plan
+  const c = {
+    pipeline: compilePipeline(q.log.pipeline, neededLabels(q, collapse)),
+    post: (q.unwrap?.post ?? []).map(predicate),
+    ...keyer(q, collapse),
+  }
+  compiled = { id: plan.id, c }
+  return c
+}
+
+export function evaluateWindow (task: WindowTask): WindowCells {
+  const { plan, labels: streamLabels, offsets, timestamps } = task
+  const { q, base, width, n } = plan
+  const c = compile(plan)
+  const buf = Buffer.from(task.data, 0, task.length)
+  const keep = q.op === 'quantile_over_time'
+  const found = new Map<string, { labels: Labels, cells: Map<number, Cell> }>()
+  let piece = 0
+  for (let at = 0; at < buf.length;) {
+    const nl = buf.indexOf(10, at)
+    const end = nl < 0 ? buf.length : nl
+    while (piece + 1 < offsets.length && offsets[piece + 1] <= at) piece++
+    const ts = timestamps[piece]
+    const k = Math.ceil((ts - base) / width) - 1
+    const line = at
+    at = end + 1
+    if (k < 0 || k >= n) continue
+    const e = c.pipeline({ line: buf.toString('utf8', line, end), labels: streamLabels })
+    if (e === null) continue
+    let v = end - line
+    let lineLabels = e.labels
+    if (q.unwrap) {
+      const got = numeric(lineLabels[q.unwrap.label], q.unwrap.conversion ?? 'number')
+      // A sample whose value does not convert is left out (Loki reports an error unless __error__ is filtered).
+      if (got === null) continue
+      v = got
+      if (c.post.length > 0) {
+        lineLabels = { ...lineLabels }
+        delete lineLabels[q.unwrap.label]
+        if (!c.post.every(p => p(lineLabels))) continue
+      }
+    }
+    const key = c.key(lineLabels)
+    let entry = found.get(key)
+    if (!entry) found.set(key, entry = { labels: c.labelsOf(lineLabels), cells: new Map() })
+    let cell = entry.cells.get(k)
+    if (!cell) entry.cells.set(k, cell = new Cell())
+    cell.add(ts, v, keep)
+  }
+  return [...found].map(([key, { labels, cells }]) => ({ key, labels, cells: [...cells] }))
+}
