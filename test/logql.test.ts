@@ -5,6 +5,7 @@ import { Store } from '../lib/store/disk/store'
 import { parseLogQL } from '../lib/logql/parse'
 import { evaluate, type Evaluation, type Result } from '../lib/logql/evaluate'
 import { neededLabels } from '../lib/logql/needed'
+import { jsonLabels } from '../lib/logql/extract'
 import type { RangeAggregation } from '../lib/logql/ast'
 import { tempDir } from './helpers/cluster'
 
@@ -238,5 +239,31 @@ t.test('parsers extract only the labels the answer reads, with the answers of a 
       : r
     t.ok(a.kind === 'matrix' && a.series.length > 0, `${q}: has series`)
     t.same(values(a), values(b), q)
+  }
+})
+
+t.test('the flat JSON fast path gives what JSON.parse and flattening give the named fields', async t => {
+  const lines = [
+    '{"level":"info","n":1.50,"e":1e3,"z":-0,"b":true,"f":false,"x":null}',
+    '{"a":1,"a":2}', '{"a_b":"x","a-b":"y","a_b":"z"}', '{"1a":"d","_1a":"e"}', '{"a":{"b":"n"},"a_b":"f"}',
+    '{"a":"esc\\"aped"}', '{"a":"ünï"}', ' { "a" : "spaced" , "n" : 2 } ', '{"a":1} x', '{"a":1,}', '{}', '{"a":"x"',
+    '{"a":01}', '{"a":1.}', '{"a":-}', '{"a":1e}', '{"a":[1,2],"n":3}', '["a"]', 'a=1', '', '{"a":tru}',
+    '{"a":"tab\there"}', '{"n":123456789012345678901234567890}', '{"n":0.1e-7}', '{"a":nullx}',
+  ]
+  const names = [new Set(['a']), new Set(['a_b', 'n']), new Set(['level', 'n', 'e', 'z', 'b', 'f', 'x']),
+    new Set(['_1a', 'missing'])]
+  const pick = (l: Record<string, string> | null, only: Set<string>): Record<string, string> | null =>
+    l === null ? null : Object.fromEntries(Object.entries(l).filter(([k]) => only.has(k)))
+  for (const line of lines) {
+    for (const only of names) t.same(jsonLabels(line, only), pick(jsonLabels(line), only), `${line} ${[...only]}`)
+  }
+  // Random lines of the pieces services write, some of them broken.
+  const parts = ['"a":1', '"a":"v"', '"b":-2.5e3', '"a_b":true', '"c":null', '"a":"x y"', '"a-b":"q"', '"a":']
+  let seed = 7
+  const rand = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n
+  for (let i = 0; i < 2000; i++) {
+    const line = `{${Array.from({ length: rand(5) }, () => parts[rand(parts.length)]).join(',')}}`
+    const only = names[rand(2)]
+    t.same(jsonLabels(line, only), pick(jsonLabels(line), only), line)
   }
 })

@@ -2,6 +2,7 @@
 // sanitized as Loki does: a character outside [A-Za-z0-9_] becomes `_`, and nested JSON keys are joined by `_`.
 import { QueryError } from '../query/errors'
 import type { Labels } from './labels'
+import { flatJsonLabels } from './json-flat'
 
 export function sanitize (name: string): string {
   const s = name.replace(/[^A-Za-z0-9_]/g, '_')
@@ -27,6 +28,8 @@ function sanitizeKey (key: string): string {
  * `only`, just the fields of those names: the same values a full extraction gives them, for less work.
  */
 export function jsonLabels (line: string, only: ReadonlySet<string> | null = null): Labels | null {
+  const flat = only === null ? undefined : flatJsonLabels(line, only)
+  if (flat !== undefined) return flat
   let parsed: unknown
   try { parsed = JSON.parse(line) } catch { return null }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return null

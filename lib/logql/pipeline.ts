@@ -24,9 +24,13 @@ export function compilePipeline (stages: Stage[], only: ReadonlySet<string> | nu
   }
 }
 
-/** Labels a parser found: one that a stream label already has is added with the suffix `_extracted`, as Loki does. */
-function extend (e: Entry, found: Labels): Entry {
-  const labels = { ...e.labels }
+/**
+ * Labels a parser found: one that a stream label already has is added with the suffix `_extracted`, as Loki does.
+ * `chained` (when only passive stages follow, needed.ts) puts them on an object whose prototype is the line's
+ * labels, so the stream labels are not copied for every line; every later reader looks labels up by name.
+ */
+function extend (e: Entry, found: Labels, chained: boolean): Entry {
+  const labels: Labels = chained ? Object.create(e.labels) as Labels : { ...e.labels }
   for (const k in found) labels[k in e.labels && k !== '__error__' ? `${k}_extracted` : k] = found[k]
   return { line: e.line, labels }
 }
@@ -45,7 +49,7 @@ function compileStage (stage: Stage, only: ReadonlySet<string> | null): (e: Entr
         if (v !== undefined) out[x.label] = v
       }
       return out
-    })
+    }, only !== null)
     case 'logfmt': return parserStage(line => {
       if (stage.extract.length === 0) return logfmtLabels(line, only)
       const all = logfmtLabels(line)
@@ -55,14 +59,14 @@ function compileStage (stage: Stage, only: ReadonlySet<string> | null): (e: Entr
         if (v !== undefined) out[x.label] = v
       }
       return out
-    })
-    case 'regexp': return parserStage(line => stage.re.exec(line)?.groups ?? {})
+    }, only !== null)
+    case 'regexp': return parserStage(line => stage.re.exec(line)?.groups ?? {}, only !== null)
     case 'pattern': {
       const { re, names } = patternRegExp(stage.pattern)
       return parserStage(line => {
         const m = re.exec(line)
         return m ? Object.fromEntries(names.map((n, i) => [n, m[i + 1]])) : {}
-      })
+      }, only !== null)
     }
     case 'filter': {
       const test = predicate(stage.predicate)
@@ -104,11 +108,10 @@ function compileStage (stage: Stage, only: ReadonlySet<string> | null): (e: Entr
 }
 
 /** A parser stage; a line it cannot parse keeps its labels and gets `__error__`, as in Loki. */
-function parserStage (parse: (line: string) => Labels | null): (e: Entry) => Entry {
+function parserStage (parse: (line: string) => Labels | null, chained: boolean): (e: Entry) => Entry {
   return e => {
     const found = parse(e.line)
-    if (found === null) return { line: e.line, labels: { ...e.labels, __error__: 'ParserError' } }
-    return extend(e, found)
+    return extend(e, found ?? { __error__: 'ParserError' }, chained)
   }
 }
 

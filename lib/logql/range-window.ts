@@ -54,12 +54,27 @@ function keyer (q: RangeAggregation, collapse: Grouping | null): Pick<Compiled, 
       for (const n of names) if (labels[n] !== undefined) out[n] = labels[n]
       return out
     }
-    const key = (labels: Labels): string =>
+    const keyOf = (labels: Labels): string =>
       JSON.stringify(names.filter(n => labels[n] !== undefined).map(n => [n, labels[n]]))
+    if (names.length !== 1) return { key: keyOf, labelsOf }
+    // One name: its value finds the key, with no string built per line.
+    const [name] = names
+    const keys = new Map<string | undefined, string>()
+    const key = (labels: Labels): string => {
+      const v = labels[name]
+      let k = keys.get(v)
+      if (k === undefined) {
+        k = keyOf(labels)
+        if (keys.size < MAX_KEYS) keys.set(v, k)
+      }
+      return k
+    }
     return { key, labelsOf }
   }
   const labelsOf = (labels: Labels): Labels => {
-    let out = { ...labels }
+    // for-in: a parser's labels may sit on the line's labels as their prototype (pipeline.ts).
+    let out: Labels = {}
+    for (const k in labels) if (labels[k] !== undefined) out[k] = labels[k]
     if (q.unwrap) delete out[q.unwrap.label]
     if (grouping) out = groupLabels(out, grouping.mode, grouping.labels)
     if (collapse) out = groupLabels(out, collapse.mode, collapse.labels)
@@ -68,6 +83,9 @@ function keyer (q: RangeAggregation, collapse: Grouping | null): Pick<Compiled, 
   }
   return { key: labels => labelKey(labelsOf(labels)), labelsOf }
 }
+
+/** Keys kept per value of a one-name grouping; a label with more values than this is keyed line by line. */
+const MAX_KEYS = 10_000
 
 let compiled: { id: string, c: Compiled } | null = null
 
@@ -110,8 +128,9 @@ export function evaluateWindow (task: WindowTask): WindowCells {
       if (got === null) continue
       v = got
       if (c.post.length > 0) {
-        lineLabels = { ...lineLabels }
-        delete lineLabels[q.unwrap.label]
+        // The unwrapped label is gone for what follows: shadowed, since the labels may be chained (pipeline.ts).
+        lineLabels = Object.create(lineLabels) as Labels
+        ;(lineLabels as Record<string, string | undefined>)[q.unwrap.label] = undefined
         if (!c.post.every(p => p(lineLabels))) continue
       }
     }
