@@ -1,8 +1,9 @@
 // One window of a range aggregation's lines, evaluated where it was sent (a scan worker): each line in the query's
 // time goes through the pipeline, and its sample lands in its series' cell. The plan is compiled once per query
 // and reused for every window of it.
+import { isAscii } from 'node:buffer'
 import type { Grouping, RangeAggregation } from './ast'
-import { Cell, type WindowCells } from './cells'
+import { Cell, cellData, type CellData, type WindowCells } from './cells'
 import { labelKey, type Labels } from './labels'
 import { neededLabels } from './needed'
 import { compilePipeline, numeric, predicate, type Pipeline } from './pipeline'
@@ -108,9 +109,12 @@ export function evaluateWindow (task: WindowTask): WindowCells {
   const buf = Buffer.from(task.data, 0, task.length)
   const keep = q.op === 'quantile_over_time'
   const found = new Map<string, { labels: Labels, cells: Map<number, Cell> }>()
+  // An ASCII window is decoded once, its lines cut out of that string (their offsets are the bytes'); any other
+  // window line by line, from the bytes.
+  const text = isAscii(buf) ? buf.toString('latin1') : null
   let piece = 0
   for (let at = 0; at < buf.length;) {
-    const nl = buf.indexOf(10, at)
+    const nl = text === null ? buf.indexOf(10, at) : text.indexOf('\n', at)
     const end = nl < 0 ? buf.length : nl
     while (piece + 1 < offsets.length && offsets[piece + 1] <= at) piece++
     const ts = timestamps[piece]
@@ -118,7 +122,8 @@ export function evaluateWindow (task: WindowTask): WindowCells {
     const line = at
     at = end + 1
     if (k < 0 || k >= n) continue
-    const e = c.pipeline({ line: buf.toString('utf8', line, end), labels: streamLabels })
+    const lineText = text === null ? buf.toString('utf8', line, end) : text.slice(line, end)
+    const e = c.pipeline({ line: lineText, labels: streamLabels })
     if (e === null) continue
     let v = end - line
     let lineLabels = e.labels
@@ -141,5 +146,7 @@ export function evaluateWindow (task: WindowTask): WindowCells {
     if (!cell) entry.cells.set(k, cell = new Cell())
     cell.add(ts, v, keep)
   }
-  return [...found].map(([key, { labels, cells }]) => ({ key, labels, cells: [...cells] }))
+  return [...found].map(([key, { labels, cells }]) => ({
+    key, labels, cells: [...cells].map(([k, cell]): [number, CellData] => [k, cellData(cell)]),
+  }))
 }
