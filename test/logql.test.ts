@@ -6,6 +6,7 @@ import { parseLogQL } from '../lib/logql/parse'
 import { evaluate, type Evaluation, type Result } from '../lib/logql/evaluate'
 import { neededLabels } from '../lib/logql/needed'
 import { jsonLabels } from '../lib/logql/extract'
+import { UNUSUAL_IN_LINES } from '../lib/logql/json-flat'
 import type { RangeAggregation } from '../lib/logql/ast'
 import { tempDir } from './helpers/cluster'
 
@@ -256,6 +257,9 @@ t.test('the flat JSON fast path gives what JSON.parse and flattening give the na
     l === null ? null : Object.fromEntries(Object.entries(l).filter(([k]) => only.has(k)))
   for (const line of lines) {
     for (const only of names) t.same(jsonLabels(line, only), pick(jsonLabels(line), only), `${line} ${[...only]}`)
+    // A window checked at once (range-window.ts) tells the parser its lines are plain.
+    const plain = /^[\x20-\x7e]*$/.test(line) && !UNUSUAL_IN_LINES.test(line)
+    if (plain) t.same(jsonLabels(line, names[1], true), pick(jsonLabels(line), names[1]), `${line}, plain`)
   }
   // Random lines of the pieces services write, some of them broken.
   const parts = ['"a":1', '"a":"v"', '"b":-2.5e3', '"a_b":true', '"c":null', '"a":"x y"', '"a-b":"q"', '"a":']
@@ -265,5 +269,6 @@ t.test('the flat JSON fast path gives what JSON.parse and flattening give the na
     const line = `{${Array.from({ length: rand(5) }, () => parts[rand(parts.length)]).join(',')}}`
     const only = names[rand(2)]
     t.same(jsonLabels(line, only), pick(jsonLabels(line), only), line)
+    t.same(jsonLabels(line, only, true), pick(jsonLabels(line), only), `${line}, plain`)
   }
 })

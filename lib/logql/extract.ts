@@ -25,10 +25,11 @@ function sanitizeKey (key: string): string {
 
 /**
  * The fields of a JSON object line, nested objects flattened; null when the line is not a JSON object. With
- * `only`, just the fields of those names: the same values a full extraction gives them, for less work.
+ * `only`, just the fields of those names: the same values a full extraction gives them, for less work. `plain`:
+ * the line is known to be ASCII without escapes or control characters (json-flat.ts).
  */
-export function jsonLabels (line: string, only: ReadonlySet<string> | null = null): Labels | null {
-  const flat = only === null ? undefined : flatJsonLabels(line, only)
+export function jsonLabels (line: string, only: ReadonlySet<string> | null = null, plain = false): Labels | null {
+  const flat = only === null ? undefined : flatJsonLabels(line, only, plain)
   if (flat !== undefined) return flat
   let parsed: unknown
   try { parsed = JSON.parse(line) } catch { return null }

@@ -10,8 +10,14 @@ const COMMA = 44
 const OPEN = 123
 const CLOSE = 125
 
-const isNameStart = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95
-const isNameChar = (c: number): boolean => isNameStart(c) || (c >= 48 && c <= 57)
+/** ASCII classes: 1 a name's first character ([A-Za-z_]), 2 a digit; a name's other characters are either. */
+const CLASS = new Uint8Array(128)
+for (let c = 0; c < 128; c++) {
+  const ch = String.fromCharCode(c)
+  CLASS[c] = /[A-Za-z_]/.test(ch) ? 1 : /[0-9]/.test(ch) ? 2 : 0
+}
+const isNameStart = (c: number): boolean => CLASS[c] === 1
+const isNameChar = (c: number): boolean => CLASS[c] > 0
 const isDigit = (c: number): boolean => c >= 48 && c <= 57
 const isSpace = (c: number): boolean => c === 32 || c === 9 || c === 10 || c === 13
 
@@ -42,15 +48,20 @@ function numberEnd (s: string, i: number): number {
 /** Characters this path leaves to the full parser: escapes, control characters and anything outside ASCII. */
 const UNUSUAL = /[\\\u0000-\u001f\u007f-\uffff]/
 
+/** The same, but for the newlines between lines: for a window of lines known to be ASCII. */
+export const UNUSUAL_IN_LINES = /[\\\u0000-\u0009\u000b-\u001f\u007f]/
+
 /** Each set of names as an array, made once per query rather than once per line. */
 const listed = new WeakMap<ReadonlySet<string>, string[]>()
 
 /**
  * The fields of `only` in a flat JSON object line, as jsonLabels gives them; undefined when the line is not of the
- * simple kind this reads (the caller then parses it fully).
+ * simple kind this reads (the caller then parses it fully). `plain`: the caller knows the line has no UNUSUAL
+ * character (it checked the whole window at once).
  */
-export function flatJsonLabels (s: string, only: ReadonlySet<string>): Record<string, string> | undefined {
-  if (UNUSUAL.test(s)) return undefined
+export function flatJsonLabels (s: string, only: ReadonlySet<string>, plain = false):
+  Record<string, string> | undefined {
+  if (!plain && UNUSUAL.test(s)) return undefined
   let names = listed.get(only)
   if (names === undefined) listed.set(only, names = [...only])
   const out: Record<string, string> = {}

@@ -7,7 +7,12 @@ import { jsonLabels, jsonPath, logfmtLabels, patternRegExp, sanitize } from './e
 import { goDurationMs, bytesOf } from './units'
 import { toRegExp } from './literals'
 
-export interface Entry { line: string, labels: Labels }
+export interface Entry {
+  line: string
+  labels: Labels
+  /** Set when the line is known to be ASCII without escapes or control characters; stages that make a line drop it. */
+  plain?: boolean
+}
 
 export type Pipeline = (e: Entry) => Entry | null
 
@@ -32,7 +37,7 @@ export function compilePipeline (stages: Stage[], only: ReadonlySet<string> | nu
 function extend (e: Entry, found: Labels, chained: boolean): Entry {
   const labels: Labels = chained ? Object.create(e.labels) as Labels : { ...e.labels }
   for (const k in found) labels[k in e.labels && k !== '__error__' ? `${k}_extracted` : k] = found[k]
-  return { line: e.line, labels }
+  return { line: e.line, labels, plain: e.plain }
 }
 
 function compileStage (stage: Stage, only: ReadonlySet<string> | null): (e: Entry) => Entry | null {
@@ -41,8 +46,8 @@ function compileStage (stage: Stage, only: ReadonlySet<string> | null): (e: Entr
       const tests = stage.filters.map(lineTest)
       return e => tests.every(t => t(e.line)) ? e : null
     }
-    case 'json': return parserStage(line => {
-      if (stage.extract.length === 0) return jsonLabels(line, only)
+    case 'json': return parserStage((line, plain) => {
+      if (stage.extract.length === 0) return jsonLabels(line, only, plain)
       const out: Labels = {}
       for (const x of stage.extract) {
         const v = jsonPath(line, x.path ?? x.label)
@@ -108,9 +113,10 @@ function compileStage (stage: Stage, only: ReadonlySet<string> | null): (e: Entr
 }
 
 /** A parser stage; a line it cannot parse keeps its labels and gets `__error__`, as in Loki. */
-function parserStage (parse: (line: string) => Labels | null, chained: boolean): (e: Entry) => Entry {
+function parserStage (parse: (line: string, plain: boolean) => Labels | null, chained: boolean):
+  (e: Entry) => Entry {
   return e => {
-    const found = parse(e.line)
+    const found = parse(e.line, e.plain === true)
     return extend(e, found ?? { __error__: 'ParserError' }, chained)
   }
 }

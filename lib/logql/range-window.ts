@@ -6,6 +6,7 @@ import type { Grouping, RangeAggregation } from './ast'
 import { Cell, cellData, type CellData, type WindowCells } from './cells'
 import { labelKey, type Labels } from './labels'
 import { neededLabels } from './needed'
+import { UNUSUAL_IN_LINES } from './json-flat'
 import { compilePipeline, numeric, predicate, type Pipeline } from './pipeline'
 import { groupLabels } from './series'
 
@@ -112,6 +113,7 @@ export function evaluateWindow (task: WindowTask): WindowCells {
   // An ASCII window is decoded once, its lines cut out of that string (their offsets are the bytes'); any other
   // window line by line, from the bytes.
   const text = isAscii(buf) ? buf.toString('latin1') : null
+  const plain = text !== null && !UNUSUAL_IN_LINES.test(text)
   let piece = 0
   for (let at = 0; at < buf.length;) {
     const nl = text === null ? buf.indexOf(10, at) : text.indexOf('\n', at)
@@ -123,7 +125,7 @@ export function evaluateWindow (task: WindowTask): WindowCells {
     at = end + 1
     if (k < 0 || k >= n) continue
     const lineText = text === null ? buf.toString('utf8', line, end) : text.slice(line, end)
-    const e = c.pipeline({ line: lineText, labels: streamLabels })
+    const e = c.pipeline({ line: lineText, labels: streamLabels, plain })
     if (e === null) continue
     let v = end - line
     let lineLabels = e.labels
