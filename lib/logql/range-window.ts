@@ -34,6 +34,9 @@ export interface WindowTask {
   timestamps: number[]
 }
 
+/** A window's answer: its cells, and its memory handed back. */
+export interface WindowDone { cells: WindowCells, data: ArrayBuffer }
+
 interface Compiled {
   pipeline: Pipeline
   post: Array<(labels: Labels) => boolean>
