@@ -7,6 +7,7 @@ import { evaluate, type Evaluation, type Result } from '../lib/logql/evaluate'
 import { neededLabels } from '../lib/logql/needed'
 import { jsonLabels } from '../lib/logql/extract'
 import { UNUSUAL_IN_LINES } from '../lib/logql/json-flat'
+import { quantile } from '../lib/logql/cells'
 import type { RangeAggregation } from '../lib/logql/ast'
 import { tempDir } from './helpers/cluster'
 
@@ -270,5 +271,22 @@ t.test('the flat JSON fast path gives what JSON.parse and flattening give the na
     const only = names[rand(2)]
     t.same(jsonLabels(line, only), pick(jsonLabels(line), only), line)
     t.same(jsonLabels(line, only, true), pick(jsonLabels(line), only), `${line}, plain`)
+  }
+})
+
+t.test('a quantile from counted values is the quantile of every sample sorted', async t => {
+  let seed = 11
+  const rand = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n
+  for (let i = 0; i < 200; i++) {
+    const samples = Array.from({ length: 1 + rand(50) }, () => rand(3) === 0 ? rand(1000) / 7 : rand(10))
+    const counts = new Map<number, number>()
+    for (const v of samples) counts.set(v, (counts.get(v) ?? 0) + 1)
+    const sorted = [...samples].sort((a, b) => a - b)
+    for (const q of [0, 0.25, 0.5, 0.9, 0.99, 1]) {
+      const rank = q * (sorted.length - 1)
+      const lo = Math.floor(rank)
+      const hi = Math.min(lo + 1, sorted.length - 1)
+      t.ok(near(quantile(q, counts), sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo)), `${q} of ${sorted}`)
+    }
   }
 })

@@ -18,8 +18,11 @@ export class Cell {
   first = NaN
   lastTs = -Infinity
   last = NaN
-  /** Every value, for quantiles only. */
-  values: number[] | null = null
+  /**
+   * For quantiles only: each value with how many samples had it. Services log few distinct values (latencies in
+   * whole ms), so this is far smaller than every sample, and a quantile from it is the same.
+   */
+  values: Map<number, number> | null = null
 
   add (ts: number, v: number, keepValues: boolean): void {
     this.count++
@@ -29,7 +32,10 @@ export class Cell {
     if (v > this.max) this.max = v
     if (ts < this.firstTs) { this.firstTs = ts; this.first = v }
     if (ts >= this.lastTs) { this.lastTs = ts; this.last = v }
-    if (keepValues) (this.values ??= []).push(v)
+    if (keepValues) {
+      const values = this.values ??= new Map()
+      values.set(v, (values.get(v) ?? 0) + 1)
+    }
   }
 
   /** Adds the samples of a cell that came later in the scan (a plain copy, as a worker sends it). */
@@ -42,19 +48,14 @@ export class Cell {
     if (x.firstTs < this.firstTs) { this.firstTs = x.firstTs; this.first = x.first }
     if (x.lastTs >= this.lastTs) { this.lastTs = x.lastTs; this.last = x.last }
     if (x.values) {
-      const values = this.values ??= []
-      for (let i = 0; i < x.values.length; i++) values.push(x.values[i])
+      const values = this.values ??= new Map()
+      for (const [v, n] of x.values) values.set(v, (values.get(v) ?? 0) + n)
     }
   }
 }
 
-/** A cell as a worker sends it: its values (quantiles only) in a typed array, which is copied in one piece. */
-export type CellData = Omit<Cell, 'add' | 'merge' | 'values'> & { values: ArrayLike<number> | null }
-
-/** A cell to send: values as a Float64Array. */
-export function cellData (c: Cell): CellData {
-  return { ...c, values: c.values === null ? null : Float64Array.from(c.values) }
-}
+/** A cell as a worker sends it: its fields, copied. */
+export type CellData = Omit<Cell, 'add' | 'merge'>
 
 /** A series' cells, by cell index. */
 export interface SeriesCells { labels: Labels, cells: Map<number, Cell> }
@@ -75,17 +76,32 @@ export function mergeWindow (into: Map<string, SeriesCells>, found: WindowCells)
   }
 }
 
-/** The φ-quantile of values, interpolated between ranks as Prometheus's quantile_over_time does. */
-export function quantile (q: number, values: number[]): number {
-  if (values.length === 0) return NaN
+/**
+ * The φ-quantile of the values counted, interpolated between ranks as Prometheus's quantile_over_time does over
+ * the samples sorted.
+ */
+export function quantile (q: number, counts: Map<number, number>): number {
+  if (counts.size === 0) return NaN
   if (q < 0) return -Infinity
   if (q > 1) return Infinity
   // A typed array sorts numbers without a comparator call per pair.
-  const sorted = Float64Array.from(values).sort()
-  const rank = q * (sorted.length - 1)
+  const sorted = Float64Array.from(counts.keys()).sort()
+  let total = 0
+  for (const n of counts.values()) total += n
+  const rank = q * (total - 1)
   const lo = Math.floor(rank)
-  const hi = Math.min(lo + 1, sorted.length - 1)
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo)
+  const hi = Math.min(lo + 1, total - 1)
+  /** The value of the sample at index i of all of them sorted. */
+  const at = (i: number): number => {
+    let seen = 0
+    for (const v of sorted) {
+      seen += counts.get(v)!
+      if (i < seen) return v
+    }
+    return sorted[sorted.length - 1]
+  }
+  const [a, b] = [at(lo), at(hi)]
+  return a + (b - a) * (rank - lo)
 }
 
 /** The value of the step whose window is cells [from, from + cells). */
@@ -114,7 +130,7 @@ export function windowValue (q: RangeAggregation, c: Map<number, Cell>, from: nu
     case 'max_over_time': return w.max
     case 'stdvar_over_time': return variance
     case 'stddev_over_time': return Math.sqrt(variance)
-    case 'quantile_over_time': return quantile(q.param ?? 0, w.values ?? [])
+    case 'quantile_over_time': return quantile(q.param ?? 0, w.values ?? new Map())
     case 'first_over_time': return w.first
     case 'last_over_time': return w.last
     case 'absent_over_time': return 1

@@ -3,7 +3,7 @@
 // and reused for every window of it.
 import { isAscii } from 'node:buffer'
 import type { Grouping, RangeAggregation } from './ast'
-import { Cell, cellData, type CellData, type WindowCells } from './cells'
+import { Cell, type WindowCells } from './cells'
 import { labelKey, type Labels } from './labels'
 import { neededLabels } from './needed'
 import { UNUSUAL_IN_LINES } from './json-flat'
@@ -151,7 +151,5 @@ export function evaluateWindow (task: WindowTask): WindowCells {
     if (!cell) entry.cells.set(k, cell = new Cell())
     cell.add(ts, v, keep)
   }
-  return [...found].map(([key, { labels, cells }]) => ({
-    key, labels, cells: [...cells].map(([k, cell]): [number, CellData] => [k, cellData(cell)]),
-  }))
+  return [...found].map(([key, { labels, cells }]) => ({ key, labels, cells: [...cells] }))
 }
