@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { storeFiles } from '../lib/store/disk/layout'
-import { get, start, until, type Started } from './harness'
+import { get, scratch, start, until, type Started } from './harness'
 
 /** The files the writers append to: tenants shop (two sources) and bank (one). */
 export const FILES = ['shop/api/app.log', 'shop/worker/app.log', 'bank/db/app.log']
@@ -29,6 +29,8 @@ export interface JsonStore {
 
 export async function fillJsonStore (total: number): Promise<JsonStore> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'logfs-qbench-'))
+  // A run that fails leaves no store behind (harness cleanUp).
+  scratch.add(tmp)
   const mnt = path.join(tmp, 'mnt')
   const dataDir = path.join(tmp, 'data')
   fs.mkdirSync(mnt)
@@ -83,4 +85,10 @@ export async function untilIndexed (store: JsonStore): Promise<void> {
   // Each directory of segments (one per tenant) has one open segment, without a sidecar until it seals.
   const sealed = files.length - new Set(files.map(f => path.dirname(f))).size
   await until(async () => await gauge(store.port, 'logfs_store_indexed_segments') >= sealed || undefined, 'index')
+}
+
+/** Removes the store's scratch directory, once its server has stopped. */
+export function removeJsonStore (store: JsonStore): void {
+  fs.rmSync(store.tmp, { recursive: true, force: true })
+  scratch.delete(store.tmp)
 }

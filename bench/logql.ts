@@ -4,7 +4,6 @@
 // lines out as files (bench/duckdb-lines.ts), then times four LogQL queries through /loki/api/v1/query_range and
 // their SQL over DuckDB's read_json, and compares the answers value by value, per series and step. Last, the ack
 // p99 of another tenant's ingest while the quantile query runs back to back, against idle (bench/ackprobe.ts).
-import fs from 'node:fs'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import type { DuckDBConnection } from '@duckdb/node-api'
@@ -12,7 +11,7 @@ import { NEEDLE_EVERY } from './jsonwriter'
 import { parseSize } from '../lib/util/units'
 import { sourceLabels } from '../lib/logql/labels'
 import { fail, get, machine, machineLine, saveResults, time, type Timing } from './harness'
-import { fillJsonStore, untilIndexed } from './jsonstore'
+import { fillJsonStore, removeJsonStore, untilIndexed } from './jsonstore'
 import { duckdb, exportTenant, linesTable, rows } from './duckdb-lines'
 import { AckProbe, pct } from './ackprobe'
 
@@ -151,7 +150,7 @@ async function measure (total: number, db: DuckDBConnection): Promise<{ result: 
   const acks = await ackPhases(port, cases('', () => '')[2].logql, exported)
   store.server.proc.kill('SIGTERM')
   await store.server.exited
-  fs.rmSync(tmp, { recursive: true, force: true })
+  removeJsonStore(store)
   const gb = (store.written / 1e9).toFixed(2)
   const table = [
     `${gb} GB store (${store.lines * 3} JSON lines; tenant ${TENANT}: ${exported.lines} lines)`,

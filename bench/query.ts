@@ -12,7 +12,7 @@ import { NEEDLE_EVERY, traceId } from './jsonwriter'
 import { parseSize } from '../lib/util/units'
 import { storeFiles } from '../lib/store/disk/layout'
 import { fail, get, machineLine, start, until, saveResults, time, type Timing } from './harness'
-import { fillJsonStore, gauge, untilIndexed } from './jsonstore'
+import { fillJsonStore, removeJsonStore, gauge, untilIndexed } from './jsonstore'
 
 const sizeArg = process.argv.indexOf('--size')
 const SIZES = sizeArg > 0 ? [parseSize(process.argv[sizeArg + 1], '--size')] : [1e9, 10e9]
@@ -23,7 +23,7 @@ type Row = [string, string, Timing]
 /** One store of `TOTAL` bytes: filled, restarted, queried; its figures and its timed queries. */
 async function measure (TOTAL: number): Promise<{ result: Result, rows: Row[] }> {
   const filled = await fillJsonStore(TOTAL)
-  const { tmp, dataDir, port, written, lines, t0, ingestSeconds } = filled
+  const { dataDir, port, written, lines, t0, ingestSeconds } = filled
   let server = filled.server
   // Sidecars are written off the ingest thread, after the bytes are durable: how far behind they are.
   await untilIndexed(filled)
@@ -88,7 +88,7 @@ async function measure (TOTAL: number): Promise<{ result: Result, rows: Row[] }>
   const peers = scanPeers(dataDir, needle)
   server.proc.kill('SIGTERM')
   await server.exited
-  fs.rmSync(tmp, { recursive: true, force: true })
+  removeJsonStore(filled)
   const ms = (name: string): number => rows.find(r => r[0] === name)![2].medianMs
   const scanned = (name: string): number => (answers.get(name) as { scannedBytes: number }).scannedBytes
   const result = {
