@@ -48,6 +48,21 @@ export async function until<T> (
   }
 }
 
+export interface Timing { medianMs: number, maxMs: number }
+
+/** `fn` run `runs` times one after another: the median and the worst time; `check` rejects a wrong answer. */
+export async function time (fn: () => Promise<unknown>, check: (v: unknown) => boolean, runs = 5): Promise<Timing> {
+  const ms: number[] = []
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint()
+    const v = await fn()
+    ms.push(Number(process.hrtime.bigint() - t0) / 1e6)
+    if (!check(v)) throw new Error(`unexpected answer: ${JSON.stringify(v).slice(0, 300)}`)
+  }
+  ms.sort((a, b) => a - b)
+  return { medianMs: Number(ms[Math.floor(runs / 2)].toFixed(1)), maxMs: Number(ms[runs - 1].toFixed(1)) }
+}
+
 export async function get (port: number, pathAndQuery: string): Promise<unknown> {
   const res = await fetch(`http://127.0.0.1:${port}${pathAndQuery}`, { headers: { authorization: `Bearer ${TOKEN}` } })
   if (!res.ok) throw new Error(`${pathAndQuery}: ${res.status} ${await res.text()}`)

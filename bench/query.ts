@@ -6,85 +6,27 @@
 // tail, each 5 times (median and worst). Side by side, GNU grep (and ripgrep when installed) count the rare text
 // in the segment files: the same lines as plain files, the scan speed this machine gives. The search goals at
 // 10 GB are printed beside the figures.
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import { NEEDLE_EVERY, traceId } from './jsonwriter'
 import { parseSize } from '../lib/util/units'
 import { storeFiles } from '../lib/store/disk/layout'
-import { fail, get, machineLine, start, until, saveResults } from './harness'
+import { fail, get, machineLine, start, until, saveResults, time, type Timing } from './harness'
+import { fillJsonStore, removeJsonStore, gauge, untilIndexed } from './jsonstore'
 
 const sizeArg = process.argv.indexOf('--size')
 const SIZES = sizeArg > 0 ? [parseSize(process.argv[sizeArg + 1], '--size')] : [1e9, 10e9]
 const JSON_OUT = process.argv.includes('--json')
-const FILES = ['shop/api/app.log', 'shop/worker/app.log', 'bank/db/app.log']
-
-interface Timing { medianMs: number, maxMs: number }
-/** What a jsonwriter.js process reports when it is done. */
-interface Written { bytes: number, lines: number }
-
-async function time (fn: () => Promise<unknown>, check: (v: unknown) => boolean, runs = 5): Promise<Timing> {
-  const ms: number[] = []
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint()
-    const v = await fn()
-    ms.push(Number(process.hrtime.bigint() - t0) / 1e6)
-    if (!check(v)) throw new Error(`unexpected answer: ${JSON.stringify(v).slice(0, 300)}`)
-  }
-  ms.sort((a, b) => a - b)
-  return { medianMs: Number(ms[Math.floor(runs / 2)].toFixed(1)), maxMs: Number(ms[runs - 1].toFixed(1)) }
-}
 
 type Row = [string, string, Timing]
 
 /** One store of `TOTAL` bytes: filled, restarted, queried; its figures and its timed queries. */
 async function measure (TOTAL: number): Promise<{ result: Result, rows: Row[] }> {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'logfs-qbench-'))
-  const mnt = path.join(tmp, 'mnt')
-  const dataDir = path.join(tmp, 'data')
-  fs.mkdirSync(mnt)
-  let server = start([
-    'server', '--json', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--retention-size', '100GiB',
-  ])
-  const port = (await until(() => server.events.find(e => e.event === 'listening'), 'server')).port as number
-  const agent = start([
-    'mount', mnt, '--server', `ws://127.0.0.1:${port}`, '--json', '--node', 'bench', '--state-dir', tmp,
-    '--ring-size', '64MiB',
-  ])
-  await until(() => agent.events.find(e => e.event === 'mounted'), 'mount')
-  for (const f of FILES) fs.mkdirSync(path.dirname(path.join(mnt, f)), { recursive: true })
-  process.stderr.write(`bench: writing ${(TOTAL / 1e9).toFixed(2)} GB of JSON lines through the mount\n`)
-  const t0 = Date.now()
-  const perWriter = String(Math.ceil(TOTAL / FILES.length))
-  const writer = path.join(__dirname, 'jsonwriter.js')
-  const outs = await Promise.all(FILES.map((f, k) => new Promise<Written>((resolve, reject) => {
-    const w = spawn(process.execPath, [writer, path.join(mnt, f), String(k), perWriter],
-      { stdio: ['ignore', 'pipe', 'inherit'] })
-    let out = ''
-    w.stdout.on('data', (c: Buffer) => { out += c.toString() })
-    w.once('close', code => code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`writer exited ${code}`)))
-  })))
-  const written = outs.reduce((n, o) => n + o.bytes, 0)
-  const lines = Math.min(...outs.map(o => o.lines))
-  let last = 0
-  await until(async () => {
-    const { sources } = await get(port, '/v1/sources') as { sources: Array<{ bytes: number }> }
-    const n = sources.reduce((a, s) => a + s.bytes, 0)
-    if (Date.now() - last > 2000) {
-      last = Date.now()
-      process.stderr.write(`  ${(100 * n / written).toFixed(0)}% stored\n`)
-    }
-    return n >= written ? n : undefined
-  }, 'ingest')
-  const ingestSeconds = (Date.now() - t0) / 1000
-  agent.proc.kill('SIGTERM')
-  await agent.exited
+  const filled = await fillJsonStore(TOTAL)
+  const { dataDir, port, written, lines, t0, ingestSeconds } = filled
+  let server = filled.server
   // Sidecars are written off the ingest thread, after the bytes are durable: how far behind they are.
-  const files = storeFiles(dataDir, '.seg')
-  // Each directory of segments (one per tenant) has one open segment, without a sidecar until it seals.
-  const sealed = files.length - new Set(files.map(f => path.dirname(f))).size
-  await until(async () => await gauge(port, 'logfs_store_indexed_segments') >= sealed || undefined, 'index')
+  await untilIndexed(filled)
   const indexLagMs = Date.now() - t0 - ingestSeconds * 1000
 
   // Restart the server: the time to open is the time to read the sidecars' entry tables (and the open segment).
@@ -146,7 +88,7 @@ async function measure (TOTAL: number): Promise<{ result: Result, rows: Row[] }>
   const peers = scanPeers(dataDir, needle)
   server.proc.kill('SIGTERM')
   await server.exited
-  fs.rmSync(tmp, { recursive: true, force: true })
+  removeJsonStore(filled)
   const ms = (name: string): number => rows.find(r => r[0] === name)![2].medianMs
   const scanned = (name: string): number => (answers.get(name) as { scannedBytes: number }).scannedBytes
   const result = {
@@ -232,12 +174,6 @@ async function main (): Promise<void> {
     `${machineLine()}\n\n${goals}\n\n${tables.join('\n\n')}\n`
   process.stdout.write('\n' + text)
   saveResults('query', text, runs)
-}
-
-/** A gauge from the server's /metrics. */
-async function gauge (port: number, name: string): Promise<number> {
-  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
-  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? 0)
 }
 
 /** Bytes of the store's index sidecars, next to its segments. */

@@ -9,10 +9,10 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
-import WebSocket from 'ws'
-import { asServerFrame, decodeFrame, encodeFrame, type BatchFrame, type WireRecord } from '../lib/wire/frames'
+import type { WireRecord } from '../lib/wire/frames'
 import { parseSize } from '../lib/util/units'
-import { TOKEN, fail, get, machine, machineLine, start, storedBytes, until, saveResults } from './harness'
+import { fail, get, machine, machineLine, start, storedBytes, until, saveResults } from './harness'
+import { AckProbe, Ingest, pct } from './ackprobe'
 
 const sizeArg = process.argv.indexOf('--size')
 const TOTAL = sizeArg > 0 ? parseSize(process.argv[sizeArg + 1], '--size') : 200e6
@@ -33,52 +33,6 @@ const MIN_GREP_RUNS = 3
 const SETTLE_MS = 300
 
 const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
-
-/** One ingest connection, as an agent has: batches go out with increasing seq and each resolves on its ack. */
-class Ingest {
-  private seq = 0
-  private readonly waiting = new Map<number, { resolve: () => void, reject: (err: Error) => void }>()
-  // An agent's generation is when it started; both connections here are separate nodes, so one gen serves both.
-  private readonly gen = Date.now()
-
-  private constructor (private readonly ws: WebSocket) {
-    ws.on('message', (data: Buffer) => {
-      const f = asServerFrame(decodeFrame(data))
-      if (f.t === 'error') return this.failAll(new Error(`server closed the connection: ${f.message}`))
-      const w = this.waiting.get(f.seq)
-      this.waiting.delete(f.seq)
-      if (f.t === 'ack') w?.resolve()
-      else if (f.t === 'nack') w?.reject(new Error(`batch refused (${f.code}): ${f.message}`))
-    })
-    ws.on('error', err => this.failAll(err))
-    ws.on('close', () => this.failAll(new Error('ingest connection closed')))
-  }
-
-  static open (port: number): Promise<Ingest> {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/ingest`, { headers: { authorization: `Bearer ${TOKEN}` } })
-    return new Promise((resolve, reject) => {
-      ws.once('open', () => resolve(new Ingest(ws)))
-      ws.once('error', reject)
-    })
-  }
-
-  send (node: string, recs: WireRecord[], tenant = TENANT): Promise<void> {
-    const batch: BatchFrame = { t: 'batch', seq: ++this.seq, node, tenant, gen: this.gen, recs }
-    return new Promise((resolve, reject) => {
-      this.waiting.set(batch.seq, { resolve, reject })
-      this.ws.send(encodeFrame(batch, false))
-    })
-  }
-
-  close (): void {
-    this.ws.close()
-  }
-
-  private failAll (err: Error): void {
-    for (const w of this.waiting.values()) w.reject(err)
-    this.waiting.clear()
-  }
-}
 
 /** JSON lines in SOURCES sources, LINES_PER_RECORD lines per record, each line containing "GET". */
 async function fill (link: Ingest, total: number): Promise<{ bytes: number, lines: number }> {
@@ -106,7 +60,7 @@ async function fill (link: Ingest, total: number): Promise<{ bytes: number, line
   // order they arrive, so the offsets need no coordination beyond the shared counters.
   const lane = async (): Promise<void> => {
     while (bytes < total) {
-      await link.send('fill', batch())
+      await link.send('fill', batch(), TENANT)
       if (Date.now() - reported > 2000) {
         reported = Date.now()
         const mbs = bytes / 1e6 / ((Date.now() - t0) / 1000)
@@ -118,7 +72,6 @@ async function fill (link: Ingest, total: number): Promise<{ bytes: number, line
   return { bytes, lines: line }
 }
 
-interface Sample { sentMs: number, ackMs: number }
 interface GrepRun { ms: number, hits: number, scannedBytes: number }
 interface Row {
   name: string
@@ -127,11 +80,6 @@ interface Row {
   p50: number
   p99: number
   max: number
-}
-
-/** Nearest-rank percentile of values sorted ascending. */
-function pct (sorted: number[], p: number): number {
-  return sorted[Math.max(0, Math.ceil(p / 100 * sorted.length) - 1)]
 }
 
 async function main (): Promise<void> {
@@ -172,22 +120,7 @@ async function measure (dataDir: string, label: string, bin: string | undefined)
   const stored = await storedBytes(port)
   if (stored < filled.bytes) throw new Error(`stored ${stored} of ${filled.bytes} bytes`)
 
-  const probe = await Ingest.open(port)
-  const samples: Sample[] = []
-  let probing = true
-  let lastSentMs = 0
-  const probeLoop = async (): Promise<void> => {
-    let offset = 0
-    for (let n = 0; probing; n++) {
-      const data = Buffer.from(`probe line ${n}\n`)
-      lastSentMs = performance.now()
-      await probe.send('probe', [[`${QUIET}/probe.log`, offset, Date.now(), data]], QUIET)
-      samples.push({ sentMs: lastSentMs, ackMs: performance.now() - lastSentMs })
-      offset += data.length
-      await sleep(PROBE_GAP_MS)
-    }
-  }
-  const probed = probeLoop().catch(fail)
+  const probe = await AckProbe.start(port, QUIET, PROBE_GAP_MS)
 
   const rows: Row[] = []
   const phase = async (name: string, work: () => Promise<GrepRun[]>): Promise<void> => {
@@ -195,10 +128,7 @@ async function measure (dataDir: string, label: string, bin: string | undefined)
     const from = performance.now()
     const runs = await work()
     const to = performance.now()
-    // A batch belongs to the phase it was sent in; one batch is in flight at a time, so once a batch was sent
-    // after the phase, every batch sent during it has its ack.
-    await until(() => lastSentMs >= to || undefined, 'the probe ack', 60_000)
-    const ms = samples.filter(s => s.sentMs >= from && s.sentMs < to).map(s => s.ackMs).sort((a, b) => a - b)
+    const ms = await probe.acksBetween(from, to)
     rows.push({ name, runs, acks: ms.length, p50: pct(ms, 50), p99: pct(ms, 99), max: ms[ms.length - 1] })
     process.stderr.write(`  ${name}: ${ms.length} acks, p99 ${pct(ms, 99).toFixed(1)} ms\n`)
   }
@@ -230,9 +160,7 @@ async function measure (dataDir: string, label: string, bin: string | undefined)
   await phase('grep -i, no hit', greps('q=NOSUCHNEEDLE&i=1&limit=10', fullScan))
   await phase('grep -E, no hit', greps(`q=${encodeURIComponent('needle-\\d+x')}&regex=1&limit=10`, fullScan))
   await phase('grep literal, 10,000 hits', greps('q=GET&limit=10000', r => r.hits === 10_000))
-  probing = false
-  await probed
-  probe.close()
+  await probe.stop()
   const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
   const rss = Number(/^process_resident_memory_bytes (\S+)$/m.exec(metrics)?.[1] ?? 0)
   server.proc.kill('SIGTERM')

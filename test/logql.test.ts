@@ -4,6 +4,11 @@ import t, { type Test } from 'tap'
 import { Store } from '../lib/store/disk/store'
 import { parseLogQL } from '../lib/logql/parse'
 import { evaluate, type Evaluation, type Result } from '../lib/logql/evaluate'
+import { neededLabels } from '../lib/logql/needed'
+import { jsonLabels } from '../lib/logql/extract'
+import { UNUSUAL_IN_LINES } from '../lib/logql/json-flat'
+import { quantile } from '../lib/logql/cells'
+import type { RangeAggregation } from '../lib/logql/ast'
 import { tempDir } from './helpers/cluster'
 
 const T0 = Date.UTC(2026, 0, 1)
@@ -190,4 +195,98 @@ t.test('range queries: every step in one pass', async t => {
     start: T0 + 590 * S, end: T0 + 700 * S, step: 10 * S })
   t.same(sparse.kind === 'matrix' && [...sparse.series[0].values].map(v => Number.isNaN(v) ? null : v),
     [1, null, null, null, null, null, null, null, null, null, null, null], 'no lines, no point')
+})
+
+t.test('parsers extract only the labels the answer reads, with the answers of a full extraction', async t => {
+  const store = Store.open({ dir: tempDir(t, 'logql'), segmentBytes: 64 << 20, retentionBytes: 1e12, retentionMs: 0 })
+  t.teardown(() => store.close())
+  const source = 'n1/t/a.log'
+  // Names that only sanitizing and flattening tell apart, a field named like a stream label, lines no parser takes.
+  const texts = [
+    '{"level":"info","a":{"b":"nested"},"a_b":"flat","tenant":"json-tenant","d":"5"}',
+    '{"a_b":"flat-first","a":{"b":"nested-last"},"level":"warn","d":7}',
+    'not json level=debug a_b=lf d=3',
+    '{"level":null,"d":"x"}',
+    '["an array"]',
+    '{"lev el":"odd","level":"error","d":1.5,"a-b":"dash"}',
+  ]
+  let offset = 0
+  for (let i = 0; i < 60; i++) {
+    const data = Buffer.from(texts[i % texts.length] + '\n')
+    await store.append([{ source, gen: 1, offset, timestamp: T0 + i * 7 * S, data }])
+    offset += data.length
+  }
+  const queries = [
+    'sum by (level) (count_over_time({tenant="t"} | json STAGE [1m]))',
+    'sum by (a_b, tenant_extracted) (count_over_time({tenant="t"} | json STAGE [1m]))',
+    'sum by (level) (count_over_time({tenant="t"} | json | __error__="" | a_b=~"flat.*" STAGE [1m]))',
+    'sum by (a_b) (bytes_over_time({tenant="t"} | logfmt STAGE [2m]))',
+    'quantile_over_time(0.5, {tenant="t"} | json STAGE | unwrap d [1m]) by (level)',
+    'max_over_time({tenant="t"} | json STAGE | unwrap d | a_b!="flat" [1m]) by (a_b)',
+  ]
+  for (const q of queries) {
+    const fast = parseLogQL(q.replace(' STAGE', ''))
+    // `drop` of a label no line has rewrites nothing, but makes every parser extract every field.
+    const full = parseLogQL(q.replace('STAGE', '| drop no_such_label'))
+    const inner = (x: typeof fast): RangeAggregation => x.kind === 'vector' ? x.inner as RangeAggregation
+      : x as RangeAggregation
+    const collapse = fast.kind === 'vector' ? fast.grouping : null
+    t.ok(neededLabels(inner(fast), collapse), `${q}: the fast path applies`)
+    t.equal(neededLabels(inner(full), collapse), null, `${q}: with drop, a full extraction`)
+    const e: Evaluation = { start: T0, end: T0 + 420 * S, step: 60 * S, instant: false, limit: 100,
+      direction: 'forward' }
+    const [a, b] = [await evaluate(store, everyone, fast, e), await evaluate(store, everyone, full, e)]
+    const values = (r: Result): unknown => r.kind === 'matrix'
+      ? r.series.map(s => [JSON.stringify(s.labels), [...s.values].map(v => Number.isNaN(v) ? null : v)]).sort()
+      : r
+    t.ok(a.kind === 'matrix' && a.series.length > 0, `${q}: has series`)
+    t.same(values(a), values(b), q)
+  }
+})
+
+t.test('the flat JSON fast path gives what JSON.parse and flattening give the named fields', async t => {
+  const lines = [
+    '{"level":"info","n":1.50,"e":1e3,"z":-0,"b":true,"f":false,"x":null}',
+    '{"a":1,"a":2}', '{"a_b":"x","a-b":"y","a_b":"z"}', '{"1a":"d","_1a":"e"}', '{"a":{"b":"n"},"a_b":"f"}',
+    '{"a":"esc\\"aped"}', '{"a":"ünï"}', ' { "a" : "spaced" , "n" : 2 } ', '{"a":1} x', '{"a":1,}', '{}', '{"a":"x"',
+    '{"a":01}', '{"a":1.}', '{"a":-}', '{"a":1e}', '{"a":[1,2],"n":3}', '["a"]', 'a=1', '', '{"a":tru}',
+    '{"a":"tab\there"}', '{"n":123456789012345678901234567890}', '{"n":0.1e-7}', '{"a":nullx}',
+  ]
+  const names = [new Set(['a']), new Set(['a_b', 'n']), new Set(['level', 'n', 'e', 'z', 'b', 'f', 'x']),
+    new Set(['_1a', 'missing'])]
+  const pick = (l: Record<string, string> | null, only: Set<string>): Record<string, string> | null =>
+    l === null ? null : Object.fromEntries(Object.entries(l).filter(([k]) => only.has(k)))
+  for (const line of lines) {
+    for (const only of names) t.same(jsonLabels(line, only), pick(jsonLabels(line), only), `${line} ${[...only]}`)
+    // A window checked at once (range-window.ts) tells the parser its lines are plain.
+    const plain = /^[\x20-\x7e]*$/.test(line) && !UNUSUAL_IN_LINES.test(line)
+    if (plain) t.same(jsonLabels(line, names[1], true), pick(jsonLabels(line), names[1]), `${line}, plain`)
+  }
+  // Random lines of the pieces services write, some of them broken.
+  const parts = ['"a":1', '"a":"v"', '"b":-2.5e3', '"a_b":true', '"c":null', '"a":"x y"', '"a-b":"q"', '"a":']
+  let seed = 7
+  const rand = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n
+  for (let i = 0; i < 2000; i++) {
+    const line = `{${Array.from({ length: rand(5) }, () => parts[rand(parts.length)]).join(',')}}`
+    const only = names[rand(2)]
+    t.same(jsonLabels(line, only), pick(jsonLabels(line), only), line)
+    t.same(jsonLabels(line, only, true), pick(jsonLabels(line), only), `${line}, plain`)
+  }
+})
+
+t.test('a quantile from counted values is the quantile of every sample sorted', async t => {
+  let seed = 11
+  const rand = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n
+  for (let i = 0; i < 200; i++) {
+    const samples = Array.from({ length: 1 + rand(50) }, () => rand(3) === 0 ? rand(1000) / 7 : rand(10))
+    const counts = new Map<number, number>()
+    for (const v of samples) counts.set(v, (counts.get(v) ?? 0) + 1)
+    const sorted = [...samples].sort((a, b) => a - b)
+    for (const q of [0, 0.25, 0.5, 0.9, 0.99, 1]) {
+      const rank = q * (sorted.length - 1)
+      const lo = Math.floor(rank)
+      const hi = Math.min(lo + 1, sorted.length - 1)
+      t.ok(near(quantile(q, counts), sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo)), `${q} of ${sorted}`)
+    }
+  }
 })

@@ -2,25 +2,46 @@
 // sanitized as Loki does: a character outside [A-Za-z0-9_] becomes `_`, and nested JSON keys are joined by `_`.
 import { QueryError } from '../query/errors'
 import type { Labels } from './labels'
+import { flatJsonLabels } from './json-flat'
 
 export function sanitize (name: string): string {
   const s = name.replace(/[^A-Za-z0-9_]/g, '_')
   return /^[0-9]/.test(s) ? `_${s}` : s
 }
 
-/** The fields of a JSON object line, nested objects flattened; null when the line is not a JSON object. */
-export function jsonLabels (line: string): Labels | null {
+/** Sanitized names of the keys seen: lines of one source repeat the same few keys. */
+const sanitized = new Map<string, string>()
+const MAX_SANITIZED = 10_000
+
+function sanitizeKey (key: string): string {
+  let name = sanitized.get(key)
+  if (name === undefined) {
+    name = sanitize(key)
+    if (sanitized.size >= MAX_SANITIZED) sanitized.clear()
+    sanitized.set(key, name)
+  }
+  return name
+}
+
+/**
+ * The fields of a JSON object line, nested objects flattened; null when the line is not a JSON object. With
+ * `only`, just the fields of those names: the same values a full extraction gives them, for less work. `plain`:
+ * the line is known to be ASCII without escapes or control characters (json-flat.ts).
+ */
+export function jsonLabels (line: string, only: ReadonlySet<string> | null = null, plain = false): Labels | null {
+  const flat = only === null ? undefined : flatJsonLabels(line, only, plain)
+  if (flat !== undefined) return flat
   let parsed: unknown
   try { parsed = JSON.parse(line) } catch { return null }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return null
   const out: Labels = {}
   const walk = (obj: Record<string, unknown>, prefix: string): void => {
     for (const [k, v] of Object.entries(obj)) {
-      const name = prefix + sanitize(k)
+      const name = prefix + sanitizeKey(k)
       if (v !== null && typeof v === 'object') {
         // Arrays are skipped, as Loki does; their elements are reached by an expression such as `a[0]`.
         if (!Array.isArray(v)) walk(v as Record<string, unknown>, name + '_')
-      } else {
+      } else if (only === null || only.has(name)) {
         out[name] = v === null ? '' : String(v)
       }
     }
@@ -43,12 +64,13 @@ export function jsonPath (line: string, path: string): string | undefined {
 }
 
 /** key=value pairs of a logfmt line; a value may be double-quoted, a key without `=` has the empty value. */
-export function logfmtLabels (line: string): Labels {
+export function logfmtLabels (line: string, only: ReadonlySet<string> | null = null): Labels {
   const out: Labels = {}
   const re = /([^\s="]+)(?:=(?:"((?:[^"\\]|\\.)*)"|(\S*)))?/g
   for (const m of line.matchAll(re)) {
-    const value = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3] ?? ''
-    out[sanitize(m[1])] = value
+    const name = sanitizeKey(m[1])
+    if (only !== null && !only.has(name)) continue
+    out[name] = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3] ?? ''
   }
   return out
 }

@@ -7,12 +7,18 @@ import { jsonLabels, jsonPath, logfmtLabels, patternRegExp, sanitize } from './e
 import { goDurationMs, bytesOf } from './units'
 import { toRegExp } from './literals'
 
-export interface Entry { line: string, labels: Labels }
+export interface Entry {
+  line: string
+  labels: Labels
+  /** Set when the line is known to be ASCII without escapes or control characters; stages that make a line drop it. */
+  plain?: boolean
+}
 
 export type Pipeline = (e: Entry) => Entry | null
 
-export function compilePipeline (stages: Stage[]): Pipeline {
-  const steps = stages.map(compileStage)
+/** `only`: the labels the answer reads (needed.ts); the json and logfmt parsers extract just those. */
+export function compilePipeline (stages: Stage[], only: ReadonlySet<string> | null = null): Pipeline {
+  const steps = stages.map(s => compileStage(s, only))
   return entry => {
     let e: Entry | null = entry
     for (const step of steps) {
@@ -23,45 +29,49 @@ export function compilePipeline (stages: Stage[]): Pipeline {
   }
 }
 
-/** Labels a parser found: one that a stream label already has is added with the suffix `_extracted`, as Loki does. */
-function extend (e: Entry, found: Labels): Entry {
-  const labels = { ...e.labels }
+/**
+ * Labels a parser found: one that a stream label already has is added with the suffix `_extracted`, as Loki does.
+ * `chained` (when only passive stages follow, needed.ts) puts them on an object whose prototype is the line's
+ * labels, so the stream labels are not copied for every line; every later reader looks labels up by name.
+ */
+function extend (e: Entry, found: Labels, chained: boolean): Entry {
+  const labels: Labels = chained ? Object.create(e.labels) as Labels : { ...e.labels }
   for (const k in found) labels[k in e.labels && k !== '__error__' ? `${k}_extracted` : k] = found[k]
-  return { line: e.line, labels }
+  return { line: e.line, labels, plain: e.plain }
 }
 
-function compileStage (stage: Stage): (e: Entry) => Entry | null {
+function compileStage (stage: Stage, only: ReadonlySet<string> | null): (e: Entry) => Entry | null {
   switch (stage.kind) {
     case 'line': {
       const tests = stage.filters.map(lineTest)
       return e => tests.every(t => t(e.line)) ? e : null
     }
-    case 'json': return parserStage(line => {
-      if (stage.extract.length === 0) return jsonLabels(line)
+    case 'json': return parserStage((line, plain) => {
+      if (stage.extract.length === 0) return jsonLabels(line, only, plain)
       const out: Labels = {}
       for (const x of stage.extract) {
         const v = jsonPath(line, x.path ?? x.label)
         if (v !== undefined) out[x.label] = v
       }
       return out
-    })
+    }, only !== null)
     case 'logfmt': return parserStage(line => {
+      if (stage.extract.length === 0) return logfmtLabels(line, only)
       const all = logfmtLabels(line)
-      if (stage.extract.length === 0) return all
       const out: Labels = {}
       for (const x of stage.extract) {
         const v = all[sanitize(x.path ?? x.label)]
         if (v !== undefined) out[x.label] = v
       }
       return out
-    })
-    case 'regexp': return parserStage(line => stage.re.exec(line)?.groups ?? {})
+    }, only !== null)
+    case 'regexp': return parserStage(line => stage.re.exec(line)?.groups ?? {}, only !== null)
     case 'pattern': {
       const { re, names } = patternRegExp(stage.pattern)
       return parserStage(line => {
         const m = re.exec(line)
         return m ? Object.fromEntries(names.map((n, i) => [n, m[i + 1]])) : {}
-      })
+      }, only !== null)
     }
     case 'filter': {
       const test = predicate(stage.predicate)
@@ -103,11 +113,11 @@ function compileStage (stage: Stage): (e: Entry) => Entry | null {
 }
 
 /** A parser stage; a line it cannot parse keeps its labels and gets `__error__`, as in Loki. */
-function parserStage (parse: (line: string) => Labels | null): (e: Entry) => Entry {
+function parserStage (parse: (line: string, plain: boolean) => Labels | null, chained: boolean):
+  (e: Entry) => Entry {
   return e => {
-    const found = parse(e.line)
-    if (found === null) return { line: e.line, labels: { ...e.labels, __error__: 'ParserError' } }
-    return extend(e, found)
+    const found = parse(e.line, e.plain === true)
+    return extend(e, found ?? { __error__: 'ParserError' }, chained)
   }
 }
 

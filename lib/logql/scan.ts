@@ -1,8 +1,9 @@
 // The lines of a log query's streams in a time range, in one forward pass per source. The line filters that hold
 // for the raw line (those before any line_format) narrow the pass exactly as grep's do: their required tokens
-// pick the blocks the store's token filters say may hold them (query/grep.ts's searchRanges).
+// pick the blocks the store's token filters say may hold them (query/grep.ts's searchRanges). A range aggregation
+// takes the windows whole, for a scan worker (range.ts); a log query takes their lines.
 import type { LogStore } from '../store/log-store'
-import type { SourceIndex } from '../store/source'
+import type { Chunk, SourceIndex } from '../store/source'
 import { searchRanges } from '../query/grep'
 import { requiredTokens } from '../query/literals'
 import { scanLines, WindowBuffers, type ScanBudget } from '../query/scan'
@@ -36,30 +37,21 @@ export function queryTokens (q: LogQuery): number[] {
 }
 
 /**
- * Calls `each` for every line of `streams` whose time is in [since, until], source by source, in cursor order.
- * `each` returning false ends the stream's scan. Returns whether the scan budget cut the pass short.
+ * Calls `each` for every window of whole lines of `streams` that may hold lines of [since, until], source by
+ * source, in cursor order; a window may hold lines outside that time too. `each` returning false ends the stream's
+ * scan. Returns whether the scan budget cut the pass short.
  */
-export async function scanStreams (store: LogStore, streams: Stream[], q: LogQuery, since: number, until: number,
-  scan: number | undefined, each: (stream: Stream, line: ScanLine) => boolean): Promise<boolean> {
+export async function scanWindows (store: LogStore, streams: Stream[], q: LogQuery, since: number, until: number,
+  scan: number | undefined, buffers: WindowBuffers,
+  each: (stream: Stream, window: Chunk) => boolean | Promise<boolean>): Promise<boolean> {
   const { ranges } = searchRanges(store, streams.map(st => st.s), queryTokens(q), since, until)
   const budget: ScanBudget = { left: scan ?? Infinity, spent: false }
-  const buffers = new WindowBuffers()
   const pace = new Pace()
   for (const stream of streams) {
     let more = true
     for (const [a, b] of ranges(stream.s)) {
       for await (const window of scanLines(stream.s, a, b, budget, buffers, pace)) {
-        const buf = window.data
-        for (let at = 0; at < buf.length && more;) {
-          const nl = buf.indexOf(NL, at)
-          const end = nl < 0 ? buf.length : nl
-          const ts = window.timestampAt(at)
-          if (ts >= since && ts <= until) {
-            more = each(stream, { ts, text: buf.toString('utf8', at, end), bytes: end - at })
-          }
-          at = end + 1
-        }
-        buffers.give(buf)
+        more = await each(stream, window)
         if (!more) break
       }
       if (!more || budget.spent) break
@@ -67,4 +59,28 @@ export async function scanStreams (store: LogStore, streams: Stream[], q: LogQue
     if (budget.spent) return true
   }
   return false
+}
+
+/**
+ * Calls `each` for every line of `streams` whose time is in [since, until], source by source, in cursor order.
+ * `each` returning false ends the stream's scan. Returns whether the scan budget cut the pass short.
+ */
+export async function scanStreams (store: LogStore, streams: Stream[], q: LogQuery, since: number, until: number,
+  scan: number | undefined, each: (stream: Stream, line: ScanLine) => boolean): Promise<boolean> {
+  const buffers = new WindowBuffers()
+  return await scanWindows(store, streams, q, since, until, scan, buffers, (stream, window) => {
+    const buf = window.data
+    let more = true
+    for (let at = 0; at < buf.length && more;) {
+      const nl = buf.indexOf(NL, at)
+      const end = nl < 0 ? buf.length : nl
+      const ts = window.timestampAt(at)
+      if (ts >= since && ts <= until) {
+        more = each(stream, { ts, text: buf.toString('utf8', at, end), bytes: end - at })
+      }
+      at = end + 1
+    }
+    buffers.give(buf)
+    return more
+  })
 }

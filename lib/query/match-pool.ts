@@ -1,4 +1,5 @@
-// The scan workers: one piscina pool per process, started on first use, its threads let go when idle.
+// The scan workers: one piscina pool per process, started on first use, its threads let go when idle. Grep's
+// matching and LogQL's window evaluation share it.
 import os from 'node:os'
 import path from 'node:path'
 import { Piscina } from 'piscina'
@@ -12,13 +13,24 @@ let pool: Piscina | null = null
  */
 export const MATCHERS = Math.max(1, Math.min(4, os.availableParallelism() - 1))
 
-export function matchInWorker (task: MatchTask): Promise<MatchResult> {
-  pool ??= new Piscina({
+function scanPool (): Piscina {
+  return pool ??= new Piscina({
     filename: path.join(__dirname, 'match-worker.js'),
     minThreads: 0,
     maxThreads: MATCHERS,
     idleTimeout: 10_000,
     recordTiming: false,
   })
-  return pool.run(task, { transferList: [task.data] }) as Promise<MatchResult>
+}
+
+export function matchInWorker (task: MatchTask): Promise<MatchResult> {
+  return scanPool().run(task, { transferList: [task.data] }) as Promise<MatchResult>
+}
+
+/**
+ * Runs `task` in the same threads by the default export of the module `filename` (a query language's own scan
+ * work), so all scans together keep to MATCHERS threads.
+ */
+export function runInScanWorker<T> (filename: string, task: object, transferList: ArrayBuffer[]): Promise<T> {
+  return scanPool().run(task, { filename, transferList }) as Promise<T>
 }

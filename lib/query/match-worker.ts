@@ -1,11 +1,10 @@
 // A scan worker (a piscina task): finds the hits in one window of whole lines that the server's event loop has
 // read, so matching, the costly part of a scan, runs beside ingest on the other cores and windows are matched
 // in parallel. Returns each hit with its line's text, since the window's bytes were handed over, not copied.
-import os from 'node:os'
 import { compile, findHits, type Found, type Matcher, type Pattern } from './match'
+import { niceThisThread } from './nice'
 
-// Ingest before scans: on Linux, pid 0 names the calling thread, so only this worker runs at a lower priority.
-try { os.setPriority(0, 10) } catch { /* not allowed here: run at the server's priority */ }
+niceThisThread()
 
 export interface MatchTask extends Pattern {
   /** The window: an ArrayBuffer moved here. */

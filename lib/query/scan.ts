@@ -11,7 +11,8 @@ const WINDOW = 4 * 1024 * 1024
 /**
  * Window buffers a query reuses once their hits are taken, so a scan allocates a few windows, not one per 4 MiB
  * read: short-lived megabytes make the garbage collector run full collections, which hold ingest up
- * (bench:stall). A window handed to a scan worker is moved there and does not come back.
+ * (bench:stall). A window grep hands to a scan worker is moved there and does not come back; a LogQL window
+ * comes back with its answer.
  */
 export class WindowBuffers {
   private readonly free: ArrayBuffer[] = []
