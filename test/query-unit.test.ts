@@ -10,6 +10,7 @@ import { grep, type GrepQuery } from '../lib/query/grep'
 import { scanLines } from '../lib/query/scan'
 import { QueryError, type QueryErrorKind } from '../lib/query/errors'
 import { checkRange, resolveSource, selectSources } from '../lib/query/scope'
+import { ScanSlots } from '../lib/query/scan-slots'
 import { tempDir } from './helpers/cluster'
 
 interface Writes {
@@ -245,4 +246,31 @@ t.test('query errors say what is wrong in query terms: a kind, not a status', as
   await rejectsWith(t, () => checkRange(store, 2, 1), 'bad-input', /^since is after until$/)
   await rejectsWith(t, () => checkRange(store, undefined, 4999), 'gone', /retention has removed it$/)
   checkRange(store, undefined, 5000)
+})
+
+t.test('scan slots: every core while no ingest goes on, one left to the event loop while it does', async t => {
+  let ingesting = false
+  const slots = new ScanSlots(2, () => ingesting)
+  let running = 0
+  let most = 0
+  const order: number[] = []
+  const task = (i: number, ms: number) => () => new Promise<number>(resolve => {
+    running++
+    most = Math.max(most, running)
+    setTimeout(() => { running--; order.push(i); resolve(i) }, ms)
+  })
+  t.same(await Promise.all([0, 1, 2, 3].map(i => slots.run(task(i, 20)))), [0, 1, 2, 3])
+  t.equal(most, 2, 'no ingest: both cores')
+  ingesting = true
+  most = 0
+  order.length = 0
+  await Promise.all([0, 1, 2, 3].map(i => slots.run(task(i, 5))))
+  t.equal(most, 1, 'ingest going on: one core, the other left to the event loop')
+  t.same(order, [0, 1, 2, 3], 'in the order asked')
+  await t.rejects(slots.run(() => Promise.reject(new Error('boom'))), /boom/)
+  t.equal(slots.allowed, 1)
+  ingesting = false
+  most = 0
+  await Promise.all([0, 1].map(i => slots.run(task(i, 5))))
+  t.equal(most, 2, 'a failed task gave its slot back')
 })

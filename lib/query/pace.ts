@@ -17,6 +17,9 @@ let ingestUntil = 0
 /** The server calls this as each batch arrives: for the next INGEST_MS, queries share the process with ingest. */
 export function ingestArrived (): void { ingestUntil = performance.now() + INGEST_MS }
 
+/** Whether a batch arrived within the last INGEST_MS. */
+export function ingestGoingOn (): boolean { return performance.now() <= ingestUntil }
+
 export class Pace {
   private since = performance.now()
 
@@ -24,7 +27,7 @@ export class Pace {
   async turn (): Promise<void> {
     const now = performance.now()
     const worked = now - this.since
-    if (worked < SLICE_MS || now > ingestUntil) {
+    if (worked < SLICE_MS || !ingestGoingOn()) {
       if (worked >= SLICE_MS) this.since = now
       return await new Promise(resolve => setImmediate(resolve))
     }
