@@ -100,6 +100,19 @@ t.test('log queries', async t => {
     'the range is [start, end)')
 })
 
+t.test('a filter after decolorize matches the line without its colours: neither the block filters nor the window ' +
+  'check look for it in the line as stored', async t => {
+  const store = Store.open({ dir: tempDir(t, 'logql-colours'), segmentBytes: 64 << 20, retentionBytes: 1e12,
+    retentionMs: 0 })
+  t.teardown(() => store.close())
+  const data = Buffer.from('\x1b[31mERROR\x1b[0m: disk full\nall ok\n')
+  await store.append([{ source: 'n1/prod/term-1/app/app.log', gen: 1, offset: 0, timestamp: T0 + S, data }])
+  t.same(lines(await run(store, '{pod="term-1"} | decolorize |= "ERROR: disk"')), ['ERROR: disk full'])
+  const counted = await instant(store, 'count_over_time({pod="term-1"} | decolorize |= "ERROR: disk" [10m])',
+    T0 + 60 * S)
+  t.same(Object.values(counted), [1], 'and a metric query counts it')
+})
+
 t.test('range aggregations', async t => {
   const store = await fill(t)
   const at60 = T0 + 60 * S

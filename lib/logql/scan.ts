@@ -9,7 +9,7 @@ import { requiredTokens } from '../query/literals'
 import { scanLines, WindowBuffers, type ScanBudget } from '../query/scan'
 import { Pace } from '../query/pace'
 import { NL } from '../util/bytes'
-import type { LogQuery } from './ast'
+import type { LineFilter, LogQuery } from './ast'
 import type { Labels } from './labels'
 
 export interface ScanLine {
@@ -22,15 +22,27 @@ export interface ScanLine {
 
 export interface Stream { s: SourceIndex, labels: Labels }
 
-/** Token hashes every line the query keeps holds: from the positive single-value filters before any line_format. */
+/** Token hashes every line the query keeps holds as stored: those of requiredFilters. */
 export function queryTokens (q: LogQuery): number[] {
-  const out: number[] = []
+  return requiredFilters(q).flatMap(f => requiredTokens({ pattern: f.values[0], regex: f.op === '|~', word: false }))
+}
+
+/** Texts every line the query keeps holds as stored, in bytes: the `|=` filters of requiredFilters. */
+function queryLiterals (q: LogQuery): Buffer[] {
+  return requiredFilters(q).filter(f => f.op === '|=').map(f => Buffer.from(f.values[0]))
+}
+
+/**
+ * The positive filters of one non-empty value on the line as stored, before any line_format or decolorize changes
+ * it: each holds for every line the query keeps.
+ */
+function requiredFilters (q: LogQuery): LineFilter[] {
+  const out: LineFilter[] = []
   for (const stage of q.pipeline) {
-    if (stage.kind === 'line_format') break
+    if (stage.kind === 'line_format' || stage.kind === 'decolorize') break
     if (stage.kind !== 'line') continue
     for (const f of stage.filters) {
-      if ((f.op !== '|=' && f.op !== '|~') || f.values.length !== 1 || f.values[0] === '') continue
-      out.push(...requiredTokens({ pattern: f.values[0], regex: f.op === '|~', word: false }))
+      if ((f.op === '|=' || f.op === '|~') && f.values.length === 1 && f.values[0] !== '') out.push(f)
     }
   }
   return out
@@ -45,12 +57,19 @@ export async function scanWindows (store: LogStore, streams: Stream[], q: LogQue
   scan: number | undefined, buffers: WindowBuffers,
   each: (stream: Stream, window: Chunk) => boolean | Promise<boolean>): Promise<boolean> {
   const { ranges } = searchRanges(store, streams.map(st => st.s), queryTokens(q), since, until)
+  const literals = queryLiterals(q)
   const budget: ScanBudget = { left: scan ?? Infinity, spent: false }
   const pace = new Pace()
   for (const stream of streams) {
     let more = true
     for (const [a, b] of ranges(stream.s)) {
       for await (const window of scanLines(stream.s, a, b, budget, buffers, pace)) {
+        // A window without a text every kept line holds keeps no line: the token filters' false positives and the
+        // rest of a block around a rare token end here, at memory speed, not in a scan worker's round trip.
+        if (literals.some(l => !window.data.includes(l))) {
+          buffers.give(window.data)
+          continue
+        }
         more = await each(stream, window)
         if (!more) break
       }
