@@ -17,7 +17,8 @@ import { stepTime } from '../logql/series'
 import type { LabelMatcher } from '../logql/ast'
 import type { TenantLimits } from './limits'
 import {
-  HOUR, LOKI_PREFIX, lokiCount, lokiDuration, lokiStep, lokiTime, requestAllowed, selectorOnly, send, type LokiRequest,
+  HOUR, LOKI_PREFIX, lokiCount, lokiDuration, lokiStep, lokiTime, queryParam, requestAllowed, selectorOnly, send,
+  type LokiRequest,
 } from './loki-http'
 import { indexStats, indexVolume } from './loki-index'
 import { patterns } from './loki-patterns'
@@ -105,9 +106,7 @@ export class LokiApi {
 
   private async query (instant: boolean, allowed: Allowed, q: URLSearchParams, res: http.ServerResponse):
     Promise<void> {
-    const text = q.get('query')
-    if (!text) throw new QueryError('bad-input', 'parameter query is required')
-    const query = parseLogQL(text)
+    const query = parseLogQL(queryParam(q))
     const now = Date.now()
     const end = lokiTime(q, instant ? 'time' : 'end', now)
     const since = lokiDuration(q, 'since')

@@ -51,7 +51,7 @@ function fieldsOf (line: string): { parser: string, fields: Record<string, strin
  * values instead, `{"values": [...], "limit"}`.
  */
 export async function detectedFields (r: LokiRequest, name: string | null): Promise<object> {
-  const query = logQueryOnly(r.q.get('query'), 'detected_fields')
+  const query = logQueryOnly(r.q, 'detected_fields')
   const { start, end } = lokiRange(r.q, HOUR)
   const lineLimit = lokiCount(r.q, 'line_limit', 1000, MAX_LINES)
   const limit = lokiCount(r.q, 'limit', 1000, MAX_LINES)

@@ -90,9 +90,16 @@ export function send (res: http.ServerResponse, status: number, body: unknown): 
   res.end(JSON.stringify(body) + '\n')
 }
 
-/** A log query (a selector and its pipeline), as tail and the detected_* routes take; `what` names the route. */
-export function logQueryOnly (text: string | null, what: string): LogQuery {
+/** The `query` parameter every route that selects streams takes. */
+export function queryParam (q: URLSearchParams): string {
+  const text = q.get('query')
   if (!text) throw new QueryError('bad-input', 'parameter query is required')
+  return text
+}
+
+/** A log query (a selector and its pipeline), as tail and the detected_* routes take; `what` names the route. */
+export function logQueryOnly (params: URLSearchParams, what: string): LogQuery {
+  const text = queryParam(params)
   const q = parseLogQL(text)
   if (q.kind !== 'log') throw new QueryError('bad-input', `${what} takes a log query such as {app="x"}, not ${text}`)
   return q

@@ -7,7 +7,7 @@ import { QueryError } from '../query/errors'
 import { NL } from '../util/bytes'
 import { selectStreams, type Labels, labelKey } from '../logql/labels'
 import { makeSteps } from '../logql/series'
-import { HOUR, lokiCount, lokiRange, lokiStep, selectorOnly, type LokiRequest } from './loki-http'
+import { HOUR, lokiCount, lokiRange, lokiStep, queryParam, selectorOnly, type LokiRequest } from './loki-http'
 
 /** The bytes of a stream read to learn its mean line length, for `entries`. */
 const SAMPLE_BYTES = 16 * 1024
@@ -37,15 +37,9 @@ function estimateLines (s: SourceIndex, pos: number, bytes: number): number {
   return Math.max(1, Math.round(bytes * Math.max(1, newlines) / sample.length))
 }
 
-function required (q: URLSearchParams): string {
-  const query = q.get('query')
-  if (!query) throw new QueryError('bad-input', 'parameter query is required')
-  return query
-}
-
 /** `{"streams", "chunks", "entries", "bytes"}` of the streams the query selects, over [start, end]. */
 export function indexStats (r: LokiRequest): object {
-  const selector = selectorOnly(required(r.q))
+  const selector = selectorOnly(queryParam(r.q))
   const { start, end } = lokiRange(r.q, HOUR)
   const out = { streams: 0, chunks: 0, entries: 0, bytes: 0 }
   for (const { s } of selectStreams(r.store.allSources(), r.allowed, selector)) {
@@ -76,7 +70,7 @@ function groupsOf (labels: Labels, targets: string[] | null, byLabels: boolean):
  * index/volume (a vector at `end`) or index/volume_range (a matrix, each point the bytes of the step it ends).
  */
 export function indexVolume (r: LokiRequest, range: boolean): object {
-  const selector = selectorOnly(required(r.q))
+  const selector = selectorOnly(queryParam(r.q))
   const { start, end } = lokiRange(r.q, HOUR)
   const limit = lokiCount(r.q, 'limit', 100, MAX_VOLUME_SERIES)
   const aggregateBy = r.q.get('aggregateBy') ?? 'series'

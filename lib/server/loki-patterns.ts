@@ -21,7 +21,7 @@ export function patternOf (line: string): string {
 }
 
 export async function patterns (r: LokiRequest): Promise<object> {
-  const query = logQueryOnly(r.q.get('query'), 'patterns')
+  const query = logQueryOnly(r.q, 'patterns')
   const { start, end } = lokiRange(r.q, HOUR)
   const step = lokiStep(r.q, start, end)
   const pipeline = compilePipeline(query.pipeline)

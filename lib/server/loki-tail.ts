@@ -46,7 +46,7 @@ const MAX_DROPPED = 1000
 interface TailRequest { query: LogQuery, limit: number, delayMs: number, start: number }
 
 function tailRequest (q: URLSearchParams): TailRequest {
-  const query = logQueryOnly(q.get('query'), 'tail')
+  const query = logQueryOnly(q, 'tail')
   const limit = lokiCount(q, 'limit', 100, MAX_LINES)
   const delay = q.get('delay_for') ?? '0'
   if (!/^\d+$/.test(delay) || Number(delay) > MAX_DELAY_S) {
