@@ -62,7 +62,6 @@ export function histogram (store: LogStore, sources: SourceIndex[], buckets: num
     }
   }
   const column = (j: number): number[] => Array.from({ length: buckets }, (_, b) => counts[b * SUMMARY + j])
-  const byLevel = levels(0)
-  LEVELS.forEach((l, k) => { byLevel[l] = column(1 + k) })
+  const byLevel = Object.fromEntries(LEVELS.map((l, k) => [l, column(1 + k)])) as Record<Level, number[]>
   return { from: lo, to: hi, step, bytes, lines: column(0), levels: byLevel }
 }

@@ -57,14 +57,21 @@ export class SegmentIndex {
 
   /** e's number in the segment (its place in file order); -1 when it is not one of the segment's. */
   private indexOf (e: SegmentExtent): number {
+    const i = this.firstEndingAfter(e.at)
+    return this.extents[i] === e ? i : -1
+  }
+
+  /** The number of the first extent that ends after file position `pos` (extents lie in file order). */
+  private firstEndingAfter (pos: number): number {
+    const x = this.extents
     let lo = 0
-    let hi = this.extents.length - 1
+    let hi = x.length
     while (lo < hi) {
       const mid = (lo + hi) >> 1
-      if (this.extents[mid].at < e.at) lo = mid + 1
+      if (x[mid].at + x[mid].length <= pos) lo = mid + 1
       else hi = mid
     }
-    return this.extents[lo] === e ? lo : -1
+    return lo
   }
 
   /** Blocks that no later entry can reach: all before the one the segment's end is in. */
@@ -77,13 +84,7 @@ export class SegmentIndex {
   extentsIn (k: number): [number, number] {
     const bs = blockStart(k)
     const x = this.extents
-    let lo = 0
-    let hi = x.length
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1
-      if (x[mid].at + x[mid].length <= bs) lo = mid + 1
-      else hi = mid
-    }
+    const lo = this.firstEndingAfter(bs)
     let end = lo
     while (end < x.length && x[end].at < bs + BLOCK_BYTES) end++
     return [lo, end]
