@@ -8,6 +8,7 @@ import { neededLabels } from '../lib/logql/needed'
 import { jsonLabels } from '../lib/logql/extract'
 import { UNUSUAL_IN_LINES } from '../lib/logql/json-flat'
 import { quantile } from '../lib/logql/cells'
+import { fieldsAddon } from '../lib/logql/fields'
 import type { RangeAggregation } from '../lib/logql/ast'
 import { tempDir } from './helpers/cluster'
 
@@ -222,6 +223,9 @@ t.test('parsers extract only the labels the answer reads, with the answers of a 
     '{"level":null,"d":"x"}',
     '["an array"]',
     '{"lev el":"odd","level":"error","d":1.5,"a-b":"dash"}',
+    // Flat lines, which the scan workers read in C (fields/flat.c).
+    '{"level":"info","d":"5","a_b":"flat"}', ' { "level" : "warn" , "d" : 1e1 , "tenant" : "t2" } ',
+    '{"d":1,"d":2,"level":"info","a_b":null}', '{"level":"error","d":true}', '{}',
   ]
   let offset = 0
   for (let i = 0; i < 60; i++) {
@@ -237,6 +241,7 @@ t.test('parsers extract only the labels the answer reads, with the answers of a 
     'quantile_over_time(0.5, {tenant="t"} | json STAGE | unwrap d [1m]) by (level)',
     'max_over_time({tenant="t"} | json STAGE | unwrap d | a_b!="flat" [1m]) by (a_b)',
   ]
+  t.ok(fieldsAddon(), 'the C fast path is built, so the json queries here go through it')
   for (const q of queries) {
     const fast = parseLogQL(q.replace(' STAGE', ''))
     // `drop` of a label no line has rewrites nothing, but makes every parser extract every field.
@@ -279,11 +284,32 @@ t.test('the flat JSON fast path gives what JSON.parse and flattening give the na
   const parts = ['"a":1', '"a":"v"', '"b":-2.5e3', '"a_b":true', '"c":null', '"a":"x y"', '"a-b":"q"', '"a":']
   let seed = 7
   const rand = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n
-  for (let i = 0; i < 2000; i++) {
-    const line = `{${Array.from({ length: rand(5) }, () => parts[rand(parts.length)]).join(',')}}`
+  const random = Array.from({ length: 2000 }, () =>
+    `{${Array.from({ length: rand(5) }, () => parts[rand(parts.length)]).join(',')}}`)
+  for (const line of random) {
     const only = names[rand(2)]
     t.same(jsonLabels(line, only), pick(jsonLabels(line), only), line)
     t.same(jsonLabels(line, only, true), pick(jsonLabels(line), only), `${line}, plain`)
+  }
+  // The C fast path, on all these lines as one window: a line it reads gives, as a line of just the values it found
+  // (range-window.ts), the named fields a full parse gives; it leaves every line a full parse rejects.
+  const addon = fieldsAddon()
+  if (addon === null) return t.fail('the fields addon is not built')
+  const all = [...lines, ...random]
+  for (const only of names) {
+    const list = [...only]
+    const got = addon.flatFields(Buffer.from(all.join('\n')), list)
+    t.equal(got.ids.length, all.length, 'a result per line')
+    let read = 0
+    all.forEach((line, i) => {
+      const id = got.ids[i]
+      if (id === addon.constants.NOT_FLAT) return
+      read++
+      const set = got.sets[id]
+      const rebuilt = '{' + list.flatMap((name, j) => set[j] === null ? [] : [`"${name}":${set[j]}`]).join(',') + '}'
+      t.same(jsonLabels(rebuilt), pick(jsonLabels(line), only), `C: ${line} ${list}`)
+    })
+    t.ok(read > 1000, `C read most of the lines (${read})`)
   }
 })
 

@@ -1,8 +1,8 @@
 // The native core's C on its own: builds the C tests of test/native/ (a file per area, run by their harness
-// producer_test.c) with lib/native/fuse/intake.c, budget.c, tail.c, files.c, writeback.c, state.c and
-// lib/store/tokenizer/tokens.c (no N-API, no libfuse) under AddressSanitizer + UBSan and runs them, then builds them
-// once more under ThreadSanitizer for the threaded block-policy and budget parts. Each C test shows up here as an
-// assertion.
+// producer_test.c) with lib/native/fuse/intake.c, budget.c, tail.c, files.c, writeback.c, state.c,
+// lib/store/tokenizer/tokens.c and lib/logql/fields/flat.c (no N-API, no libfuse) under AddressSanitizer + UBSan and
+// runs them, then builds them once more under ThreadSanitizer for the threaded block-policy and budget parts. Each C
+// test shows up here as an assertion.
 import t, { type Test } from 'tap'
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import fs from 'node:fs'
@@ -13,13 +13,14 @@ import path from 'node:path'
 const ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..')
 const SRC = path.join(ROOT, 'lib/native/fuse')
 const TOKENIZER = path.join(ROOT, 'lib/store/tokenizer')
+const FIELDS = path.join(ROOT, 'lib/logql/fields')
 const TESTS = path.join(ROOT, 'test/native')
 /** The harness, the fixture and a file per area; a new file here is built in without a change to this list. */
 const SOURCES = [...fs.readdirSync(TESTS).filter(f => f.endsWith('.c')).sort().map(f => path.join(TESTS, f)),
   ...['intake.c', 'budget.c', 'tail.c', 'files.c', 'writeback.c', 'state.c'].map(f => path.join(SRC, f)),
-  path.join(TOKENIZER, 'tokens.c')]
+  path.join(TOKENIZER, 'tokens.c'), path.join(FIELDS, 'flat.c')]
 const FLAGS = ['-std=c11', '-D_GNU_SOURCE', '-O1', '-g', '-fno-omit-frame-pointer', '-pthread', `-I${SRC}`,
-  `-I${TOKENIZER}`]
+  `-I${TOKENIZER}`, `-I${FIELDS}`]
 const ASAN = ['-fsanitize=address,undefined']
 const TSAN = ['-fsanitize=thread']
 /** A sanitizer's report on stderr, whether or not it ended the program. */

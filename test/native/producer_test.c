@@ -1,12 +1,14 @@
 // The native core's C tests on their own: this file is their TAP harness and runs them, one file per area
-// (tests.h lists them): records, drop, block (with threads), tail and file table, writeback, budget, state and
-// tokens, on the fixture of ring_fixture.c. Plain C and pthreads, linked with lib/native/fuse/intake.c, budget.c,
-// tail.c, files.c, writeback.c and state.c, and the store's lib/store/tokenizer/tokens.c (no N-API, no libfuse).
+// (tests.h lists them): records, drop, block (with threads), tail and file table, writeback, budget, state,
+// tokens and flat JSON lines, on the fixture of ring_fixture.c. Plain C and pthreads, linked with
+// lib/native/fuse/intake.c, budget.c, tail.c, files.c, writeback.c and state.c, the store's
+// lib/store/tokenizer/tokens.c and LogQL's lib/logql/fields/flat.c (no N-API, no libfuse).
 // test/native.test.ts builds and runs it under AddressSanitizer + UBSan, and its threaded parts under
 // ThreadSanitizer:
 //
 //   cc -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=address,undefined -pthread -Ilib/native/fuse -Ilib/store/tokenizer
-//     test/native/*.c lib/native/fuse/{intake,budget,tail,files,writeback,state}.c lib/store/tokenizer/tokens.c
+//     -Ilib/logql/fields test/native/*.c lib/native/fuse/{intake,budget,tail,files,writeback,state}.c
+//     lib/store/tokenizer/tokens.c lib/logql/fields/flat.c
 //   ./a.out [name-prefix...]
 //
 // Prints TAP (a line per test, "1..N" at the end) and exits 1 when a test failed.
@@ -72,6 +74,8 @@ int main(int argc, char **argv) {
   RUN("budget: borrowing, a spent pool, waking another tenant's waiter, recount", budget_pool);
   RUN("state: a takeover recovers cursors and unanswered writes", state_takeover);
   RUN("tokens: block tokens, lines and levels per piece", block_tokens);
+  RUN("flat: flat JSON lines' fields, and the lines left to the full parser", flat_lines);
+  RUN("flat: many distinct sets of values", flat_many_sets);
   printf("1..%d\n", n_tests);
   printf("# %d tests, %d failed\n", n_tests, n_failed);
   if (n_tests == 0) {

@@ -27,5 +27,8 @@ void budget_pool(void);
 void state_takeover(void);
 /* tokens_test.c: the store's block tokenizer. */
 void block_tokens(void);
+/* flat_test.c: the json fast path of LogQL's scan workers. */
+void flat_lines(void);
+void flat_many_sets(void);
 
 #endif
