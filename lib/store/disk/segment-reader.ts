@@ -14,20 +14,23 @@ export interface SegmentExtent extends Extent {
 
 /**
  * Pieces of one asynchronous read that lie this close in one segment are read with one call: a source shipped in
- * small batches has thousands of tiny extents per window, and a threadpool round trip costs more than the bytes
- * between them. One call spans at most SPAN bytes of a segment and RUN pieces, which are copied out of it on the
- * event loop when the call completes.
+ * small batches has thousands of tiny extents per window, and a threadpool round trip (tens of µs) costs more than
+ * copying the bytes between them. A tenant's sources share its segments, so one source's extents of a window
+ * alternate with its neighbours': at two or three busy sources, a gap is a batch or two of theirs. One call (a
+ * readv: each piece straight to its place, the bytes between into a scratch buffer) spans at most SPAN bytes of a
+ * segment and RUN pieces, within the kernel's limit of 1024 buffers a call.
  */
-const GAP = 16 * 1024
+const GAP = 256 * 1024
 const SPAN = 8 * 1024 * 1024
-const RUN = 1024
+const RUN = 500
 
 const pread = promisify(fs.read)
+const preadv = promisify(fs.readv)
 
 export const segmentReader: ExtentReader<SegmentExtent> = {
   readSync (e, from, length, out, at) { fs.readSync(e.seg.fd, out, at, length, e.at + from) },
   async read (p, out) {
-    // One read at a time: more in parallel would take the event loop's core for threadpool copying.
+    // One read at a time: the threadpool's other threads stay free for ingest's writes and fsyncs.
     for (const [a, b] of runs(p)) await readRun(p, a, b, out)
   },
 }
@@ -52,29 +55,23 @@ function runs (p: Pieces<SegmentExtent>): Array<[number, number]> {
   return out
 }
 
-/** Reads the span of a segment that pieces [a, b) lie in, and puts each piece in its place in `out`. */
+/** Where the bytes between a run's pieces go: nothing reads them. */
+const scratch = Buffer.allocUnsafe(GAP)
+
+/** Reads pieces [a, b) of one segment with one call, each piece to its place in `out`. */
 async function readRun (p: Pieces<SegmentExtent>, a: number, b: number, out: Buffer): Promise<void> {
   const fd = p.extents[a].seg.fd
   if (b - a === 1) {
     await pread(fd, out, p.offsets[a], p.size(a), fileStart(p, a))
     return
   }
-  const start = fileStart(p, a)
-  const length = fileStart(p, b - 1) + p.size(b - 1) - start
-  const span = spans.pop() ?? Buffer.allocUnsafe(SPAN)
-  try {
-    await pread(fd, span, 0, length, start)
-    for (let k = a; k < b; k++) {
-      span.copy(out, p.offsets[k], fileStart(p, k) - start, fileStart(p, k) - start + p.size(k))
+  const buffers: Buffer[] = []
+  for (let k = a; k < b; k++) {
+    if (k > a) {
+      const gap = fileStart(p, k) - (fileStart(p, k - 1) + p.size(k - 1))
+      if (gap > 0) buffers.push(scratch.subarray(0, gap))
     }
-  } finally {
-    if (spans.length < SPARE_SPANS) spans.push(span)
+    buffers.push(out.subarray(p.offsets[k], p.offsets[k] + p.size(k)))
   }
+  await preadv(fd, buffers, fileStart(p, a))
 }
-
-/**
- * Span buffers kept for the next run read rather than left to the garbage collector: a scan reads one per window,
- * and the full collections that megabytes of short-lived buffers bring held ingest acks up (bench:stall).
- */
-const spans: Buffer[] = []
-const SPARE_SPANS = 2
