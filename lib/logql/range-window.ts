@@ -4,6 +4,7 @@
 import { isAscii } from 'node:buffer'
 import type { Grouping, RangeAggregation } from './ast'
 import { Cell, type WindowCells } from './cells'
+import type { WorkerWindow } from '../query/scan'
 import { labelKey, type Labels } from './labels'
 import { neededLabels } from './needed'
 import { UNUSUAL_IN_LINES } from './json-flat'
@@ -23,20 +24,15 @@ export interface RangePlan {
   n: number
 }
 
-export interface WindowTask {
+/** A window of whole lines (`length` bytes of `data`) to evaluate. */
+export interface WindowTask extends WorkerWindow {
   plan: RangePlan
   /** The stream's labels. */
   labels: Labels
-  /** The window's whole lines: `length` bytes of `data`. */
-  data: ArrayBuffer
-  length: number
   /** Where each piece of the window starts, and the time of the write it came with, ascending. */
   offsets: number[]
   timestamps: number[]
 }
-
-/** A window's answer: its cells, and its memory handed back. */
-export interface WindowDone { cells: WindowCells, data: ArrayBuffer }
 
 interface Compiled {
   pipeline: Pipeline

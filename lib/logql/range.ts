@@ -7,11 +7,11 @@ import type { LogStore } from '../store/log-store'
 import type { Chunk } from '../store/source'
 import { QueryError } from '../query/errors'
 import { MATCHERS, runInScanWorker } from '../query/match-pool'
-import { WindowBuffers } from '../query/scan'
+import { WindowBuffers, forWorker } from '../query/scan'
 import type { Grouping, RangeAggregation, RangeOp } from './ast'
 import type { Labels } from './labels'
-import { mergeWindow, windowValue, type SeriesCells } from './cells'
-import type { RangePlan, WindowDone, WindowTask } from './range-window'
+import { mergeWindow, windowValue, type SeriesCells, type WindowCells } from './cells'
+import type { RangePlan, WindowTask } from './range-window'
 import { scanWindows, type Stream } from './scan'
 import { emptyValues, type Series, type Steps } from './series'
 
@@ -29,13 +29,11 @@ let plans = 0
 
 const WORKER = path.join(__dirname, 'range-worker.js')
 
-/** A window evaluated in a scan worker; its memory is handed over when the window owns it, else copied. */
-function inWorker (plan: RangePlan, labels: Labels, window: Chunk): Promise<WindowDone> {
-  const buf = window.data
-  const owned = buf.byteOffset === 0 && buf.buffer instanceof ArrayBuffer && buf.buffer.byteLength > Buffer.poolSize
-  const data = owned ? buf.buffer : Uint8Array.prototype.slice.call(buf).buffer
-  const task: WindowTask = { plan, labels, data, length: buf.length, ...window.timeline() }
-  const p = runInScanWorker<WindowDone>(WORKER, task, [data])
+/** A window evaluated in a scan worker, which reads it in its shared memory (forWorker). */
+function inWorker (plan: RangePlan, labels: Labels, window: Chunk): Promise<WindowCells> {
+  const { window: shared, transfer } = forWorker(window.data)
+  const task: WindowTask = { plan, labels, ...shared, ...window.timeline() }
+  const p = runInScanWorker<WindowCells>(WORKER, task, transfer)
   // Awaited in order later; a failure meanwhile must not count as unhandled.
   p.catch(() => undefined)
   return p
@@ -61,18 +59,19 @@ export async function rangeAggregation (store: LogStore, streams: Stream[], q: R
   const cellsOf = new Map<string, SeriesCells>()
   // Windows go to the scan workers up to MATCHERS at a time with one more read ahead; their cells are merged in
   // scan order, which first_over_time and last_over_time rely on.
-  const inflight: Array<Promise<WindowDone>> = []
+  const inflight: Array<{ window: Chunk, cells: Promise<WindowCells> }> = []
   const buffers = new WindowBuffers()
-  const merge = (done: WindowDone): void => {
-    mergeWindow(cellsOf, done.cells)
-    buffers.give(Buffer.from(done.data))
+  const merge = async (): Promise<void> => {
+    const { window, cells } = inflight.shift()!
+    mergeWindow(cellsOf, await cells)
+    buffers.give(window.data)
   }
   const scanLimited = await scanWindows(store, streams, q.log, base + 1, last, scan, buffers, async (stream, w) => {
-    inflight.push(inWorker(plan, stream.labels, w))
-    if (inflight.length > MATCHERS) merge(await inflight.shift()!)
+    inflight.push({ window: w, cells: inWorker(plan, stream.labels, w) })
+    if (inflight.length > MATCHERS) await merge()
     return true
-  }).finally(() => Promise.allSettled(inflight))
-  for (const p of inflight) merge(await p)
+  }).finally(() => Promise.allSettled(inflight.map(x => x.cells)))
+  while (inflight.length > 0) await merge()
   const rangeSeconds = q.range / 1000
   const series: Series[] = []
   for (const { labels, cells } of cellsOf.values()) {

@@ -8,7 +8,7 @@ import { requiredTokens } from './literals'
 import { NL } from '../util/bytes'
 import { compile, findHits, type Found, type Matcher, type Pattern } from './match'
 import { MATCHERS, matchInWorker } from './match-pool'
-import { WindowBuffers, scanLines, type ScanBudget } from './scan'
+import { WindowBuffers, forWorker, scanLines, type ScanBudget } from './scan'
 import { Pace } from './pace'
 
 export interface GrepQuery extends Pattern {
@@ -129,11 +129,9 @@ async function matchWindow (window: Chunk, q: Pattern, matcher: Matcher, max: nu
   if (bytes < INLINE || Buffer.isBuffer(matcher) || matcher.anchor !== null) {
     return { window, found: await matchInline(buf, matcher, max, pace), bytes }
   }
-  // Handed over, not copied, when the window owns its memory (a read's own buffer, not Node's shared pool).
-  const owned = buf.byteOffset === 0 && buf.buffer.byteLength === buf.length && buf.length > Buffer.poolSize
-  const data = owned ? buf.buffer as ArrayBuffer : Uint8Array.prototype.slice.call(buf).buffer
+  const { window: shared, transfer } = forWorker(buf)
   const { pattern, regex, ignoreCase, word } = q
-  return { window, found: await matchInWorker({ data, max, pattern, regex, ignoreCase, word }), bytes }
+  return { window, found: await matchInWorker({ ...shared, max, pattern, regex, ignoreCase, word }, transfer), bytes }
 }
 
 /**

@@ -27,8 +27,8 @@ function scanPool (): Piscina {
   })
 }
 
-export function matchInWorker (task: MatchTask): Promise<MatchResult> {
-  return slots.run(() => scanPool().run(task, { transferList: [task.data] }) as Promise<MatchResult>)
+export function matchInWorker (task: MatchTask, transferList: ArrayBuffer[]): Promise<MatchResult> {
+  return slots.run(() => scanPool().run(task, { transferList }) as Promise<MatchResult>)
 }
 
 /**

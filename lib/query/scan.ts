@@ -11,19 +11,35 @@ const WINDOW = 4 * 1024 * 1024
 /**
  * Window buffers a query reuses once their hits are taken, so a scan allocates a few windows, not one per 4 MiB
  * read: short-lived megabytes make the garbage collector run full collections, which hold ingest up
- * (bench:stall). A window grep hands to a scan worker is moved there and does not come back; a LogQL window
- * comes back with its answer.
+ * (bench:stall). They are shared memory, so a scan worker reads a window where it lies: an ArrayBuffer handed to a
+ * worker and back is a new 4 MiB allocation at each end, and at hundreds of windows a second those alone brought a
+ * full collection several times a second (bench:logql's ack probe).
  */
 export class WindowBuffers {
-  private readonly free: ArrayBuffer[] = []
+  private readonly free: SharedArrayBuffer[] = []
 
-  take (): Buffer { return Buffer.from(this.free.pop() ?? new ArrayBuffer(WINDOW)) }
+  take (): Buffer { return Buffer.from(this.free.pop() ?? new SharedArrayBuffer(WINDOW)) }
 
-  /** Gives the buffer under a window back, once nothing reads it any more. */
+  /** Gives the buffer under a window back, once nothing (no scan worker either) reads it any more. */
   give (window: Buffer): void {
     const ab = window.buffer
-    if (ab instanceof ArrayBuffer && ab.byteLength === WINDOW && window.byteOffset === 0) this.free.push(ab)
+    if (ab instanceof SharedArrayBuffer && ab.byteLength === WINDOW && window.byteOffset === 0) this.free.push(ab)
   }
+}
+
+/** A window's bytes as a scan worker takes them: the first `length` bytes of `data`. */
+export interface WorkerWindow { data: SharedArrayBuffer | ArrayBuffer, length: number }
+
+/**
+ * The window as a scan worker reads it: in its shared memory when it lies in a window buffer, else a copy, handed
+ * over (`transfer`). The window must not be given back before the worker is done with it.
+ */
+export function forWorker (buf: Buffer): { window: WorkerWindow, transfer: ArrayBuffer[] } {
+  if (buf.buffer instanceof SharedArrayBuffer && buf.byteOffset === 0) {
+    return { window: { data: buf.buffer, length: buf.length }, transfer: [] }
+  }
+  const copy = Uint8Array.prototype.slice.call(buf).buffer as ArrayBuffer
+  return { window: { data: copy, length: buf.length }, transfer: [copy] }
 }
 
 /** Bytes a query may still read (its tenant's `scan` limit less what it read); shared by all its scans. */
