@@ -38,7 +38,7 @@ export function forWorker (buf: Buffer): { window: WorkerWindow, transfer: Array
   if (buf.buffer instanceof SharedArrayBuffer && buf.byteOffset === 0) {
     return { window: { data: buf.buffer, length: buf.length }, transfer: [] }
   }
-  const copy = Uint8Array.prototype.slice.call(buf).buffer as ArrayBuffer
+  const copy = Uint8Array.prototype.slice.call(buf).buffer
   return { window: { data: copy, length: buf.length }, transfer: [copy] }
 }
 
