@@ -41,6 +41,9 @@ addStoreOptions(program.command('server')
   .option('--store <where>', "'embedded' (in --data-dir), or nats://HOST:PORT[,HOST:PORT...]: a JetStream " +
     'cluster, one stream per tenant; run as many servers against it as you like', 'embedded')
   .option('--replicas <n>', 'with --store nats://: copies of each tenant stream in the cluster', '3')
+  .option('--index-snapshot <messages>', 'with --store nats://: write a tenant stream\'s index snapshot to the ' +
+    'cluster once the index holds this many messages beyond the last one (or a tenth of the stream, if fewer); ' +
+    '0: load snapshots, write none', '20000')
   .option('--gateways <n>', 'with --store nats://: how many gateways serve the cluster; each enforces a tenant\'s ' +
     'ingest rate divided by this', '1')
   .option('--limits <file>', 'per-tenant limits (JSON: ingest rate and burst, sources, retention, queries, scan), '

@@ -5,6 +5,7 @@ import { Store } from '../store/disk/store'
 import type { LogStore } from '../store/log-store'
 import { ClusterStore } from '../jetstream/cluster-store'
 import { parseNatsServers } from '../jetstream/address'
+import { SNAPSHOT_EVERY } from '../jetstream/snapshots'
 import { log } from '../util/log'
 import { LimitsInForce, builtinLimits, watchLimits } from '../server/limits'
 import { InputError, parseDuration } from '../util/units'
@@ -18,6 +19,7 @@ export interface ServerFlags extends StoreFlags {
   /** 'embedded', or a nats:// URL list. */
   store?: string
   replicas?: string
+  indexSnapshot?: string
   gateways?: string
   limits?: string
   queryWait?: string
@@ -69,8 +71,9 @@ async function openStore (f: ServerFlags, tenants: LimitsInForce): Promise<LogSt
   }
   const servers = parseNatsServers(where)
   const replicas = parseInt10(f.replicas ?? '3', '--replicas', 1, 5)
+  const snapshotEvery = parseInt10(f.indexSnapshot ?? String(SNAPSHOT_EVERY), '--index-snapshot', 0, 1e9)
   return await ClusterStore.open({
-    servers, replicas, maxBytes: limits.retentionBytes, maxAgeMs: limits.retentionMs,
+    servers, replicas, maxBytes: limits.retentionBytes, maxAgeMs: limits.retentionMs, snapshotEvery,
   })
 }
 

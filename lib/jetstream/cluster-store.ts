@@ -1,7 +1,8 @@
 // The store of a gateway: logfs server in front of a JetStream cluster (`--store nats://...`). It keeps no state
-// of its own: its index of every source (the same SourceIndex the embedded store keeps) is rebuilt from the
-// tenant streams' headers when it starts and followed from then on, and the bytes stay in the cluster, fetched
-// when a query reads them. Any number of gateways may run against one cluster; each answers every read.
+// of its own: its index of every source (the same SourceIndex the embedded store keeps) is loaded from the index
+// snapshots in the cluster and the tenant streams' headers after them when it starts, and followed from then on,
+// and the bytes stay in the cluster, fetched when a query reads them. Any number of gateways may run against one
+// cluster; each answers every read.
 import { EventEmitter } from 'node:events'
 import { connect } from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/nats-core'
@@ -21,12 +22,16 @@ import { MIN_STREAM_BYTES, NoRoom, accountWarning } from './room'
 import { StreamMirror, type Delivered } from './mirror'
 import { Missing, Payloads, type MessageExtent } from './payloads'
 import { Publisher } from './publisher'
+import { restore } from './snapshot'
+import { IndexSnapshots } from './snapshots'
 
 export interface ClusterOptions extends StreamLimits {
   /** Seed servers, `host:port`. */
   servers: string[]
   /** Bytes of messages a gateway keeps in memory for reads. */
   cacheBytes?: number
+  /** Messages beyond a stream's index snapshot before this gateway writes a new one (0: never). */
+  snapshotEvery?: number
 }
 
 const CACHE_BYTES = 64 * 1024 * 1024
@@ -73,6 +78,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
   private readonly floorBytes: number
   private readonly payloads: Payloads
   private readonly publisher: Publisher
+  private readonly snapshots: IndexSnapshots
   private readonly timer: NodeJS.Timeout
   private connected = true
   private closed = false
@@ -92,6 +98,9 @@ export class ClusterStore extends EventEmitter implements LogStore {
     // A stream must hold a few of the largest messages, or retention would drop a run as it is stored.
     this.floorBytes = Math.max(MIN_STREAM_BYTES, 4 * nc.info!.max_payload)
     this.publisher = new Publisher(js, this, { maxRun, deadlineMs: 10_000 })
+    this.snapshots = new IndexSnapshots(js, jsm, { replicas: options.replicas, every: options.snapshotEvery }, {
+      sources: () => this.sources.values(), lastSeq: s => this.lastSeq(s), mirrors: () => this.mirrors.values(),
+    })
     this.timer = setInterval(() => { void this.discover().catch(() => {}) }, DISCOVER_MS)
     void this.watch()
   }
@@ -112,7 +121,9 @@ export class ClusterStore extends EventEmitter implements LogStore {
       const warning = accountWarning(account, options.maxBytes, options.replicas)
       if (warning !== null) log('warn', 'jetstream', warning)
       const store = new ClusterStore(nc, jetstream(nc), jsm, options)
+      await store.restore()
       await store.settle()
+      store.snapshots.start()
       return store
     } catch (err) {
       await nc.close()
@@ -153,19 +164,33 @@ export class ClusterStore extends EventEmitter implements LogStore {
     return [...this.noRoom.values()].filter(r => r.at >= since)
   }
 
-  /** Follows every logfs stream in the cluster, those other gateways created included. */
-  private async discover (): Promise<void> {
-    for await (const name of this.jsm.streams.names()) {
-      if (name.startsWith(STREAM_PREFIX)) this.mirrorOf(name)
-    }
+  private async streamNames (): Promise<string[]> {
+    const names: string[] = []
+    for await (const name of this.jsm.streams.names()) if (name.startsWith(STREAM_PREFIX)) names.push(name)
+    return names
   }
 
-  private mirrorOf (stream: string): StreamMirror {
+  /** Follows every logfs stream in the cluster, those other gateways created included. */
+  private async discover (): Promise<void> {
+    for (const name of await this.streamNames()) this.mirrorOf(name)
+  }
+
+  /** Fills the index from the streams' snapshots in the cluster; each stream is followed from after its own. */
+  private async restore (): Promise<void> {
+    await this.snapshots.load(await this.streamNames(), s => {
+      if (this.mirrors.has(s.stream)) return false
+      this.messages += restore(s, name => this.sourceOf(name), this.lastSeqs)
+      this.mirrorOf(s.stream, s.seq)
+      return true
+    })
+  }
+
+  private mirrorOf (stream: string, from = 0): StreamMirror {
     let m = this.mirrors.get(stream)
     if (!m) {
       m = new StreamMirror(this.js, this.jsm, stream, d => this.deliver(d), (s, first) => this.trim(s, first))
       this.mirrors.set(stream, m)
-      m.start()
+      m.start(from)
     }
     return m
   }
@@ -217,13 +242,18 @@ export class ClusterStore extends EventEmitter implements LogStore {
     }
   }
 
-  private add (stream: string, seq: number, source: string, run: RunMeta & { length: number }): MessageExtent {
+  private sourceOf (source: string): SourceIndex<MessageExtent> {
     let s = this.sources.get(source)
     if (!s) {
       const { node, tenant } = splitSource(source)
       s = new SourceIndex(source, node, tenant, this.payloads)
       this.sources.set(source, s)
     }
+    return s
+  }
+
+  private add (stream: string, seq: number, source: string, run: RunMeta & { length: number }): MessageExtent {
+    const s = this.sourceOf(source)
     const high = s.high.get(run.gen) ?? 0
     if (run.offset > high) s.gapBytes += run.offset - high
     const { gen, offset, length, timestamp } = run
@@ -352,6 +382,11 @@ export class ClusterStore extends EventEmitter implements LogStore {
         () => this.payloads.fetchedBytes),
       counter('logfs_jetstream_unreadable_total', 'Messages in logfs streams that are not logfs runs, skipped.',
         () => this.unreadable),
+      counter('logfs_jetstream_replayed_messages_total',
+        "Messages whose headers the gateway read from the streams into its index (other gateways' and its own " +
+        'that it had not applied at once); those its start took from snapshots are not among them.',
+        () => { let n = 0; for (const m of this.mirrors.values()) n += m.replayed; return n }),
+      ...this.snapshots.metrics(),
     ]
   }
 
@@ -359,6 +394,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
     if (this.closed) return
     this.closed = true
     clearInterval(this.timer)
+    this.snapshots.stop()
     await Promise.all([...this.mirrors.values()].map(m => m.stop()))
     await this.nc.drain().catch(() => {})
   }

@@ -1,5 +1,6 @@
 // A gateway's view of one tenant stream: an ordered consumer that delivers only headers (no bytes) from the
-// first message on, feeding each message's place (source, gen, offset, length, time) to the gateway's index.
+// first message on (or from the one after the index snapshot the gateway loaded), feeding each message's place
+// (source, gen, offset, length, time) to the gateway's index.
 // Every gateway of a cluster keeps its own, so each answers reads about what any of them stored.
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager, type ConsumerMessages } from '@nats-io/jetstream'
 import type { MsgHdrs } from '@nats-io/nats-core'
@@ -26,6 +27,8 @@ export class StreamMirror {
   private waiters: Array<{ seq: number, resolve: () => void }> = []
   /** The first sequence retention left, as last read from the stream. */
   first = 0
+  /** Messages the consumer delivered and the index took: what a snapshot spared is not among them. */
+  replayed = 0
 
   constructor (
     private readonly js: JetStreamClient,
@@ -35,7 +38,11 @@ export class StreamMirror {
     private readonly trim: (stream: string, first: number) => void,
   ) {}
 
-  start (): void { void this.run() }
+  /** Follows the stream from the message after `from`: the index holds every message up to it already. */
+  start (from = 0): void {
+    this.applied = from
+    void this.run()
+  }
 
   private async run (): Promise<void> {
     while (!this.stopped) {
@@ -48,6 +55,7 @@ export class StreamMirror {
           if (this.stopped) break
           if (m.seq <= this.applied) continue
           if (!this.early.delete(m.seq)) {
+            this.replayed++
             this.apply({ stream: this.stream, seq: m.seq, subject: m.subject, headers: m.headers })
           }
           this.advance(m.seq)

@@ -1,0 +1,196 @@
+// Index snapshots of gateways (lib/jetstream/snapshot.ts, snapshots.ts), on a real 3-node JetStream cluster: a
+// gateway started after a snapshot was written loads it and reads only the stream's messages after it, and
+// answers as the gateway that wrote it (sources, bytes, reads, grep, context); a third does too. A corrupt
+// snapshot, or one of another format version, is not used: the gateway reads the stream instead. In process: the
+// format keeps every extent as it was (generations, gaps, times that go back).
+import t, { type Test } from 'tap'
+import { connect } from '@nats-io/transport-node'
+import { Objm, type ObjectStore } from '@nats-io/obj'
+import { pack } from 'msgpackr'
+import { TOKEN, api, readSource, sources, startServer, waitFor, type Server } from './helpers/cluster'
+import { NatsCluster } from '../bench/natscluster'
+import { ServerLink } from '../lib/ship/link'
+import { SourceIndex, type ExtentReader } from '../lib/store/source'
+import type { MessageExtent } from '../lib/jetstream/payloads'
+import { SnapshotError, capture, decodeSnapshot, encodeSnapshot, restore } from '../lib/jetstream/snapshot'
+import { INDEX_BUCKET } from '../lib/jetstream/snapshots'
+
+const TENANT = 'snap'
+const STREAM = `LOGFS_${TENANT}`
+const FILES = ['a.log', 'b.log', 'c.log', 'd.log']
+
+async function cluster (t: Test): Promise<NatsCluster> {
+  const nats = await NatsCluster.start(3)
+  t.teardown(() => nats.stop())
+  return nats
+}
+
+function gateway (t: Test, nats: NatsCluster, extra: string[] = []): Promise<Server> {
+  return startServer(t, {
+    args: ['--store', nats.url, '--replicas', '3', '--retention-size', '256MiB', ...extra],
+  })
+}
+
+async function metric (s: Server, name: string): Promise<number> {
+  const text = await (await fetch(`${s.http}/metrics`)).text()
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text)
+  return m ? Number(m[1]) : NaN
+}
+
+async function bucket (t: Test, nats: NatsCluster): Promise<ObjectStore> {
+  const nc = await connect({ servers: nats.url.replace('nats://', '').split(',') })
+  t.teardown(() => nc.close())
+  return await new Objm(nc).create(INDEX_BUCKET, { replicas: 3 })
+}
+
+const linkTo = (g: Server): ServerLink =>
+  new ServerLink({ urls: [`${g.ws}/v1/ingest`], token: TOKEN, timeoutMs: 15000, compress: false })
+
+/**
+ * Writes `count` messages through `g`, spread over the tenant's sources (one node each, as one agent each), each
+ * its own batch: lines numbered from `from`, a rare token in every 97th. Source c skips 100 bytes once (a gap);
+ * source d goes on in a second generation (its agent restarted) half way.
+ */
+async function fill (g: Server, from: number, count: number, at: Map<string, number>): Promise<void> {
+  await Promise.all(FILES.map(async (file, k) => {
+    let link = linkTo(g)
+    try {
+      for (let n = from + k; n < from + count; n += FILES.length) {
+        const text = Array.from({ length: 1 + n % 5 }, (_, i) =>
+          `${file} line ${n}.${i} ${n % 97 === 0 ? `needle-${n}` : 'hay'}\n`).join('')
+        const gen = file === 'd.log' && n >= 300 ? 2 : 1
+        if (gen === 2 && n - FILES.length < 300) {
+          link.close()
+          link = linkTo(g)
+        }
+        const key = `${file}:${gen}`
+        let offset = at.get(key) ?? 0
+        if (file === 'c.log' && n === 100 + k) offset += 100
+        const recs: Array<[string, number, number, Buffer]> =
+          [[`${TENANT}/${file}`, offset, 1_700_000_000_000 + n, Buffer.from(text)]]
+        await link.send({ node: nodeOf(file), tenant: TENANT, gen, recs })
+        at.set(key, offset + text.length)
+      }
+    } finally {
+      link.close()
+    }
+  }))
+}
+
+const nodeOf = (file: string): string => `n${file[0]}`
+
+/** Everything a reader asks a gateway, for comparing gateways. */
+async function answers (g: Server): Promise<unknown> {
+  const list = await sources(g)
+  const bytes = await Promise.all(list.map(async s => (await readSource(g, s.source)).toString()))
+  const grep = (await api<{ hits: Array<{ source: string, cursor: string }> }>(g, '/v1/grep?q=needle')).body
+  const hit = grep.hits[grep.hits.length - 1]
+  const context = (await api(g, `/v1/context?source=${encodeURIComponent(hit.source)}&cursor=${hit.cursor}`)).body
+  return { list, bytes, hits: grep.hits, context }
+}
+
+t.test('the format keeps every extent as it was: generations, gaps, times that go back, other streams', async t => {
+  const reader: ExtentReader<MessageExtent> = { readSync: () => {}, read: async () => {} }
+  const make = (): SourceIndex<MessageExtent> => new SourceIndex('n/t/x.log', 'n', 't', reader)
+  const s = make()
+  const runs: Array<[number, number, number, number, number, string]> = [
+    [1, 0, 10, 5000, 3, 'LOGFS_t'], [1, 10, 7, 4000, 4, 'LOGFS_t'], [1, 117, 1, 4001, 9, 'LOGFS_t'],
+    [2, 0, 1048576, 6000, 12, 'LOGFS_t'], [3, 5, 2, 1, 11, 'LOGFS_t'], [3, 7, 2, 2, 20, 'LOGFS_t'],
+    [3, 9, 4, 3, 25, 'LOGFS_u'],
+  ]
+  for (const [gen, offset, length, timestamp, seq, stream] of runs) {
+    s.add({ gen, offset, length, timestamp, seq, stream, src: s })
+  }
+  s.gapBytes = 100
+  const snap = capture('LOGFS_t', 'created', 20, 3, [s], () => 20)
+  const back = await decodeSnapshot(await encodeSnapshot(snap))
+  t.same(back, snap, 'decoded as encoded')
+  const r = make()
+  const seqs = new Map<string, number>()
+  t.equal(restore(back, () => r, seqs), 6, 'every extent of the stream up to its sequence')
+  const place = (e: MessageExtent): unknown[] => [e.gen, e.offset, e.length, e.timestamp, e.seq, e.stream]
+  t.same(r.extents.map(place), s.extents.filter(e => e.stream === 'LOGFS_t' && e.seq <= 20).map(place))
+  t.same([...r.high], [...s.high], 'high-water marks')
+  t.same([r.gapBytes, r.lastWrite, seqs.get('n/t/x.log')], [100, 6000, 20], 'gap, last write, last sequence')
+  t.same(capture('LOGFS_t', 'created', 5, 3, [s], () => 5).sources[0].extents.seq, [3, 4],
+    'an extent past the sequence is left out')
+
+  await t.rejects(decodeSnapshot(pack({ version: 2, sources: new Uint8Array(1) })),
+    new SnapshotError("snapshot format version '2' is not 1"), 'another version')
+  await t.rejects(decodeSnapshot(Buffer.from('garbage')), SnapshotError, 'garbage')
+  const good = await encodeSnapshot(snap)
+  await t.rejects(decodeSnapshot(good.subarray(0, good.length - 5)), SnapshotError, 'cut short')
+})
+
+t.test('a gateway started after a snapshot loads it, reads only what came after, and answers as the first; ' +
+  'so does a third', async t => {
+  const nats = await cluster(t)
+  const g1 = await gateway(t, nats, ['--index-snapshot', '500'])
+  const at = new Map<string, number>()
+  await fill(g1, 0, 1000, at)
+  const objects = await bucket(t, nats)
+  const snapshotted = await waitFor('a snapshot of the whole stream', async () => {
+    const info = await objects.info(STREAM)
+    return info !== null && Number(info.metadata?.seq) === 1000 && info
+  }, 60_000)
+  t.equal(snapshotted.metadata?.version, '1', 'its format version is in its metadata')
+  t.ok(snapshotted.size < 1000 * 8, `a few bytes per message (${snapshotted.size} bytes for 1000)`)
+  t.ok(await metric(g1, 'logfs_jetstream_snapshots_written_total') >= 1, 'counted')
+  // Fewer than a tenth of the stream: no gateway writes another meanwhile.
+  await fill(g1, 1000, 80, at)
+
+  const g2 = await gateway(t, nats)
+  t.equal(await metric(g2, 'logfs_jetstream_snapshot_loaded_messages'), 1000, 'the new gateway loaded the snapshot')
+  t.equal(await metric(g2, 'logfs_jetstream_replayed_messages_total'), 80, 'and read only the messages after it')
+  t.equal(await metric(g2, 'logfs_jetstream_messages'), 1080, 'it lists every message')
+  const first = await answers(g1)
+  t.same(await answers(g2), first, 'same sources, bytes, grep hits and context as the first gateway')
+  const list = await sources(g2)
+  t.equal(list.find(s => s.source === 'nc/snap/c.log')?.gapBytes, 100, 'the gap is known')
+
+  const g3 = await gateway(t, nats)
+  t.same(await answers(g3), first, 'a third gateway gives the same answers')
+  t.equal(await metric(g3, 'logfs_jetstream_replayed_messages_total'), 80, 'and it too read only the tail')
+
+  // What the loaded index knows of the past holds for ingest: a resend is a duplicate, the next bytes go on.
+  const link = linkTo(g3)
+  t.teardown(() => link.close())
+  const resend = await link.send({
+    node: 'na', tenant: TENANT, gen: 1, recs: [[`${TENANT}/a.log`, 0, Date.now(), Buffer.from('a.log line 0.0 hay\n')]],
+  })
+  t.match(resend.ack, { stored: 0, duplicate: 19 }, 'a resend through the new gateway is a duplicate')
+  const next = Buffer.from('after the snapshot\n')
+  const more = await link.send({
+    node: 'na', tenant: TENANT, gen: 1, recs: [[`${TENANT}/a.log`, at.get('a.log:1')!, Date.now(), next]],
+  })
+  t.match(more.ack, { stored: next.length }, 'new bytes are stored after the last ones')
+  for (const g of [g1, g2]) {
+    await waitFor('the new bytes on every gateway', async () =>
+      (await readSource(g, 'na/snap/a.log')).toString().endsWith('after the snapshot\n'))
+  }
+  t.pass('every gateway reads them')
+})
+
+t.test('a corrupt snapshot, or one of another format version, is not used: the stream is read instead',
+  async t => {
+    const nats = await cluster(t)
+    const g1 = await gateway(t, nats, ['--index-snapshot', '0'])
+    await fill(g1, 0, 200, new Map())
+    const first = await answers(g1)
+    const objects = await bucket(t, nats)
+    t.equal(await objects.info(STREAM), null, '--index-snapshot 0 writes none')
+    for (const [what, metadata, bytes] of [
+      ['corrupt bytes', { version: '1', seq: '150' }, Buffer.from('not a snapshot')],
+      ['another format version', { version: '2', seq: '150' }, Buffer.from('from a newer gateway')],
+      ['a version 1 label on other contents', { version: '1', seq: '150' }, pack({ version: 2 })],
+    ] as Array<[string, Record<string, string>, Buffer]>) {
+      await objects.putBlob({ name: STREAM, metadata }, bytes)
+      const g = await gateway(t, nats, ['--index-snapshot', '0'])
+      t.equal(await metric(g, 'logfs_jetstream_snapshots_ignored_total'), 1, `${what}: not used`)
+      t.equal(await metric(g, 'logfs_jetstream_replayed_messages_total'), 200, `${what}: the whole stream read`)
+      t.match(g.stderr, /index snapshot of LOGFS_snap not used, reading the stream instead/, `${what}: logged`)
+      t.same(await answers(g), first, `${what}: same answers`)
+      g.proc.kill('SIGKILL')
+      await g.exited
+    }
+  })
