@@ -3,7 +3,8 @@
 // messages of --message bytes; then a fresh gateway is started twice, once with no index snapshot in the cluster
 // (it reads every message's headers) and once after one was written (it loads it and reads what came after).
 // Each time: until it listened, until it answered /v1/sources, its RSS then and after a query round (sources,
-// every source's tail and first page, a grep of a rare token), and whether its answers equal the first gateway's.
+// every source's tail and first page, a grep of a rare token in one source), and whether its answers equal the
+// first gateway's. (A grep of the whole store fetches every message: lib/jetstream/README.md, "Not here".)
 // The index's cost per message is the started gateway's RSS less an idle gateway's, over the messages it lists.
 import { TOKEN, fail, get, machineLine, saveResults, start, until, type Started } from './harness'
 import { NatsCluster } from './natscluster'
@@ -19,8 +20,9 @@ const JSON_OUT = process.argv.includes('--json')
 const SENDERS = 4
 /** Sources per batch: each batch is as many messages, one per source. */
 const FILES = 8
-/** One message in this many holds the rare token the grep looks for. */
-const RARE = 50_000
+/** The source the query round greps, and how many of its messages go by between two holding the rare token. */
+const GREPPED = 'sender-0/cold/app-0.log'
+const RARE = 1000
 
 interface Gateway { p: Started, port: number }
 
@@ -58,17 +60,17 @@ const mib = (n: number): number => Math.round(n / 2 ** 20)
 async function fill (g: Gateway): Promise<number> {
   const total = Math.floor(SIZE_MB * 1e6 / MESSAGE_BYTES)
   let sent = 0
-  const line = (n: number): string => `${new Date(1_700_000_000_000 + n).toISOString()} message ${n} ` +
-    `${n % RARE === 0 ? `needle-${n}` : 'status ok'} `
+  const line = (n: number, rare: boolean): string =>
+    `${new Date(1_700_000_000_000 + n).toISOString()} message ${n} ${rare ? 'needle' : 'status ok'} `
   await Promise.all(Array.from({ length: SENDERS }, async (_, k) => {
     const link = new ServerLink({ urls: [`ws://127.0.0.1:${g.port}/v1/ingest`], token: TOKEN, timeoutMs: 30_000,
       compress: false })
     const offsets = new Array<number>(FILES).fill(0)
     try {
-      while (sent < total) {
+      for (let b = 0; sent < total; b++) {
         const recs: Array<[string, number, number, Buffer]> = []
         for (let f = 0; f < FILES && sent < total; f++, sent++) {
-          const head = line(sent)
+          const head = line(sent, `sender-${k}/cold/app-${f}.log` === GREPPED && b % RARE === 0)
           const data = Buffer.from(head.padEnd(MESSAGE_BYTES - 1, 'x') + '\n')
           recs.push([`cold/app-${f}.log`, offsets[f], Date.now(), data])
           offsets[f] += data.length
@@ -94,7 +96,7 @@ async function queryRound (g: Gateway): Promise<{ answers: string, ms: number }>
       { headers: { authorization: `Bearer ${TOKEN}` } })
     parts.push(res.headers.get('logfs-next'), (await res.arrayBuffer()).byteLength)
   }
-  parts.push(await get(g.port, `/v1/grep?q=needle-${RARE}&limit=5`))
+  parts.push(await get(g.port, `/v1/grep?q=needle&source=${encodeURIComponent(GREPPED)}&limit=5`))
   return { answers: JSON.stringify(parts), ms: Date.now() - t0 }
 }
 

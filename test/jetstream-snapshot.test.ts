@@ -12,7 +12,7 @@ import { NatsCluster } from '../bench/natscluster'
 import { ServerLink } from '../lib/ship/link'
 import { SourceIndex, type ExtentReader } from '../lib/store/source'
 import type { MessageExtent } from '../lib/jetstream/payloads'
-import { SnapshotError, capture, decodeSnapshot, encodeSnapshot, restore } from '../lib/jetstream/snapshot'
+import { SnapshotError, applySnapshot, capture, decodeSnapshot, encodeSnapshot } from '../lib/jetstream/snapshot'
 import { INDEX_BUCKET } from '../lib/jetstream/snapshots'
 
 const TENANT = 'snap'
@@ -107,7 +107,7 @@ t.test('the format keeps every extent as it was: generations, gaps, times that g
   t.same(back, snap, 'decoded as encoded')
   const r = make()
   const seqs = new Map<string, number>()
-  t.equal(restore(back, () => r, seqs), 6, 'every extent of the stream up to its sequence')
+  t.equal(applySnapshot(back, () => r, seqs), 6, 'every extent of the stream up to its sequence')
   const place = (e: MessageExtent): unknown[] => [e.gen, e.offset, e.length, e.timestamp, e.seq, e.stream]
   t.same(r.extents.map(place), s.extents.filter(e => e.stream === 'LOGFS_t' && e.seq <= 20).map(place))
   t.same([...r.high], [...s.high], 'high-water marks')
@@ -194,3 +194,33 @@ t.test('a corrupt snapshot, or one of another format version, is not used: the s
       await g.exited
     }
   })
+
+t.test('a snapshot that holds messages retention removed since: the new gateway drops them, and still knows ' +
+  'their bytes', async t => {
+  const nats = await cluster(t)
+  const g1 = await gateway(t, nats, ['--retention-age', '3s', '--index-snapshot', '1'])
+  const link = linkTo(g1)
+  t.teardown(() => link.close())
+  const batch = (offset: number, data: Buffer): Parameters<ServerLink['send']>[0] =>
+    ({ node: 'na', tenant: TENANT, gen: 1, recs: [[`${TENANT}/a.log`, offset, Date.now(), data]] })
+  const old = Buffer.from('old line\n')
+  for (let k = 0; k < 5; k++) await link.send(batch(k * old.length, old))
+  const objects = await bucket(t, nats)
+  await waitFor('a snapshot of the old messages', async () => Number((await objects.info(STREAM))?.metadata?.seq) === 5,
+    30_000)
+  await new Promise(resolve => setTimeout(resolve, 3500))
+  const fresh = Buffer.from('new line\n')
+  await link.send(batch(5 * old.length, fresh))
+  await waitFor('retention on the first gateway', async () => (await sources(g1))[0]?.bytes === fresh.length)
+  // The agent moves to the new gateway.
+  link.close()
+
+  const g2 = await gateway(t, nats, ['--retention-age', '3s', '--index-snapshot', '0'])
+  t.equal(await metric(g2, 'logfs_jetstream_snapshot_loaded_messages'), 5, 'the snapshot was loaded')
+  t.same(await sources(g2), await sources(g1), 'the removed messages are gone from the new gateway too')
+  t.equal((await readSource(g2, 'na/snap/a.log')).toString(), 'new line\n', 'only the new bytes are read')
+  const l2 = linkTo(g2)
+  t.teardown(() => l2.close())
+  const resend = await l2.send(batch(0, old))
+  t.match(resend.ack, { stored: 0, duplicate: old.length }, 'a resend of removed bytes is a duplicate')
+})

@@ -22,7 +22,7 @@ import { MIN_STREAM_BYTES, NoRoom, accountWarning } from './room'
 import { StreamMirror, type Delivered } from './mirror'
 import { Missing, Payloads, type MessageExtent } from './payloads'
 import { Publisher } from './publisher'
-import { restore } from './snapshot'
+import { applySnapshot } from './snapshot'
 import { IndexSnapshots } from './snapshots'
 
 export interface ClusterOptions extends StreamLimits {
@@ -179,7 +179,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
   private async restore (): Promise<void> {
     await this.snapshots.load(await this.streamNames(), s => {
       if (this.mirrors.has(s.stream)) return false
-      this.messages += restore(s, name => this.sourceOf(name), this.lastSeqs)
+      this.messages += applySnapshot(s, name => this.sourceOf(name), this.lastSeqs)
       this.mirrorOf(s.stream, s.seq)
       return true
     })
@@ -382,10 +382,6 @@ export class ClusterStore extends EventEmitter implements LogStore {
         () => this.payloads.fetchedBytes),
       counter('logfs_jetstream_unreadable_total', 'Messages in logfs streams that are not logfs runs, skipped.',
         () => this.unreadable),
-      counter('logfs_jetstream_replayed_messages_total',
-        "Messages whose headers the gateway read from the streams into its index (other gateways' and its own " +
-        'that it had not applied at once); those its start took from snapshots are not among them.',
-        () => { let n = 0; for (const m of this.mirrors.values()) n += m.replayed; return n }),
       ...this.snapshots.metrics(),
     ]
   }

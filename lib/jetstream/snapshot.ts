@@ -169,7 +169,7 @@ export async function decodeSnapshot (bytes: Uint8Array): Promise<Snapshot> {
  * Fills the index with a snapshot: `sourceOf` gives (or makes) a source's index, `lastSeqs` takes each source's
  * last sequence. Returns how many extents it added.
  */
-export function restore (s: Snapshot, sourceOf: (name: string) => SourceIndex<MessageExtent>,
+export function applySnapshot (s: Snapshot, sourceOf: (name: string) => SourceIndex<MessageExtent>,
   lastSeqs: Map<string, number>): number {
   let n = 0
   for (const x of s.sources) {

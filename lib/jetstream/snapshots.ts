@@ -192,6 +192,10 @@ export class IndexSnapshots {
 
   metrics (): StoreMetric[] {
     return [
+      { name: 'logfs_jetstream_replayed_messages_total', type: 'counter',
+        help: "Messages whose headers the gateway read from the streams into its index (other gateways' and its " +
+          'own that it did not index at once); those its start took from snapshots are not among them.',
+        value: () => { let n = 0; for (const m of this.index.mirrors()) n += m.replayed; return n } },
       { name: 'logfs_jetstream_snapshot_loaded_messages', type: 'gauge',
         help: 'Messages the index took from snapshots in the cluster when the gateway started.',
         value: () => this.loadedMessages },
