@@ -193,6 +193,13 @@ t.test('a corrupt snapshot, or one of another format version, is not used: the s
       g.proc.kill('SIGKILL')
       await g.exited
     }
+    // What keeps two gateways writing at once from replacing a newer snapshot with an older one: a put names the
+    // revision it replaces.
+    const seen = (await objects.info(STREAM))!
+    await objects.putBlob({ name: STREAM }, Buffer.from('first'), { previousRevision: seen.revision })
+    await t.rejects(objects.putBlob({ name: STREAM }, Buffer.from('second'), { previousRevision: seen.revision }),
+      { code: 10071 }, 'a put over a revision replaced since is refused')
+    t.equal(Buffer.from((await objects.getBlob(STREAM))!).toString(), 'first', 'the first stands')
   })
 
 t.test('a snapshot that holds messages retention removed since: the new gateway drops them, and still knows ' +
