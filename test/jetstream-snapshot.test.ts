@@ -7,7 +7,7 @@ import t, { type Test } from 'tap'
 import { connect } from '@nats-io/transport-node'
 import { Objm, type ObjectStore } from '@nats-io/obj'
 import { pack } from 'msgpackr'
-import { TOKEN, api, readSource, sources, startServer, waitFor, type Server } from './helpers/cluster'
+import { TOKEN, api, cli, readSource, sources, startServer, waitFor, type Server } from './helpers/cluster'
 import { NatsCluster } from '../bench/natscluster'
 import { ServerLink } from '../lib/ship/link'
 import { SourceIndex, type ExtentReader } from '../lib/store/source'
@@ -230,4 +230,10 @@ t.test('a snapshot that holds messages retention removed since: the new gateway 
   t.teardown(() => l2.close())
   const resend = await l2.send(batch(0, old))
   t.match(resend.ack, { stored: 0, duplicate: old.length }, 'a resend of removed bytes is a duplicate')
+})
+
+t.test('a bad --index-snapshot: a clear message and exit 2, before the cluster is dialled', async t => {
+  const r = await cli(['server', '--listen', '127.0.0.1:0', '--store', 'nats://127.0.0.1:1', '--index-snapshot', '1k'])
+  t.equal(r.code, 2)
+  t.match(r.stderr, /--index-snapshot: '1k' must be a whole number from 0 to/)
 })
