@@ -114,6 +114,13 @@ t.test('the format keeps every extent as it was: generations, gaps, times that g
   t.same([r.gapBytes, r.lastWrite, seqs.get('n/t/x.log')], [100, 6000, 20], 'gap, last write, last sequence')
   t.same(capture('LOGFS_t', 'created', 5, 3, [s], () => 5).sources[0].extents.seq, [3, 4],
     'an extent past the sequence is left out')
+  const other = new SourceIndex<MessageExtent>('n/u/y.log', 'n', 'u', reader)
+  other.add({ gen: 1, offset: 0, length: 5, timestamp: 1, seq: 2, stream: 'LOGFS_u', src: other })
+  const emptied = new SourceIndex<MessageExtent>('n/t/gone.log', 'n', 't', reader)
+  emptied.high.set(1, 4096)
+  t.same(capture('LOGFS_t', 'created', 20, 3, [s, other, emptied], () => 0).sources.map(x => [x.name, x.high]),
+    [['n/t/x.log', [1, 118, 2, 1048576, 3, 13]], ['n/t/gone.log', [1, 4096]]],
+    "another tenant's source is not in it; a source retention emptied is, with its high-water marks")
 
   await t.rejects(decodeSnapshot(pack({ version: 2, sources: new Uint8Array(1) })),
     new SnapshotError("snapshot format version '2' is not 1"), 'another version')

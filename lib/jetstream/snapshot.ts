@@ -61,8 +61,13 @@ export function capture (stream: string, created: string, seq: number, first: nu
   sources: Iterable<SourceIndex<MessageExtent>>, lastSeq: (source: string) => number): Snapshot {
   const out: SourceState[] = []
   for (const s of sources) {
-    const mine = s.extents.filter(e => e.stream === stream && e.seq <= seq)
-    if (mine.length === 0 && (s.extents.length > 0 || streamName(s.tenant) !== stream)) continue
+    const x = s.extents
+    // Other tenants' sources are passed over without a look at their extents: one stream's snapshot costs its own.
+    if (x.length > 0 ? x[0].stream !== stream && x[x.length - 1].stream !== stream : streamName(s.tenant) !== stream) {
+      continue
+    }
+    const mine = x.filter(e => e.stream === stream && e.seq <= seq)
+    if (mine.length === 0 && x.length > 0) continue
     const high: number[] = []
     for (const [gen, offset] of s.high) high.push(gen, offset)
     out.push({
