@@ -6,9 +6,12 @@
 // every source's tail and first page, a grep of a rare token in one source), and whether its answers equal the
 // first gateway's. (A grep of the whole store fetches every message: lib/jetstream/README.md, "Not here".)
 // The index's cost per message is the started gateway's RSS less an idle gateway's, over the messages it lists.
+import { connect } from '@nats-io/transport-node'
+import { Objm } from '@nats-io/obj'
 import { TOKEN, fail, get, machineLine, saveResults, start, until, type Started } from './harness'
 import { NatsCluster } from './natscluster'
 import { ServerLink } from '../lib/ship/link'
+import { INDEX_BUCKET } from '../lib/jetstream/snapshots'
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(name)
@@ -146,6 +149,9 @@ async function main (): Promise<void> {
       'a snapshot', 600_000)
     const writeS = (Date.now() - w0) / 1000
     await stop(writer)
+    const nc = await connect({ servers: nats.url.replace('nats://', '').split(',') })
+    const snapshotBytes = (await (await new Objm(nc).open(INDEX_BUCKET)).info('LOGFS_cold'))?.size ?? NaN
+    await nc.close()
     process.stderr.write('bench: a fresh gateway, with the snapshot\n')
     const withSnapshot = await coldStart(base, true, expected)
     await stop(first)
@@ -154,14 +160,14 @@ async function main (): Promise<void> {
     const indexBytesPerMessage = Math.round((withSnapshot.rssStartMiB * 2 ** 20 - rssIdle) / messages)
     if (JSON_OUT) {
       process.stdout.write(JSON.stringify({ machine: machineLine(), messages, sizeMB: SIZE_MB, fillS, writeS,
-        rssIdleMiB: mib(rssIdle), indexBytesPerMessage, rows }) + '\n')
+        snapshotBytes, rssIdleMiB: mib(rssIdle), indexBytesPerMessage, rows }) + '\n')
       return
     }
     const text = `logfs cold start of a gateway: ${messages} messages of ${MESSAGE_BYTES} bytes (${SIZE_MB} MB) ` +
       `in one tenant stream, ${SENDERS * FILES} sources, 3-node JetStream cluster (R3)\n` +
       `${machineLine()}\nEverything (3 nats-servers, the gateways, the load) shares this machine. Filled in ` +
-      `${fillS.toFixed(0)} s; a gateway that read the stream wrote its snapshot ${writeS.toFixed(0)} s after it ` +
-      'was started.\n\n' +
+      `${fillS.toFixed(0)} s; a gateway that read the stream wrote its snapshot (${snapshotBytes} bytes) ` +
+      `${writeS.toFixed(0)} s after it was started.\n\n` +
       '| index snapshot | listened ms | answered /v1/sources ms | messages loaded | messages replayed | ' +
       'RSS then MiB | query round ms | RSS after MiB | answers = first gateway |\n' +
       '|---|---|---|---|---|---|---|---|---|\n' +
