@@ -1,7 +1,8 @@
 // Index snapshots of gateways (lib/jetstream/snapshot.ts, snapshots.ts), on a real 3-node JetStream cluster: a
 // gateway started after a snapshot was written loads it and reads only the stream's messages after it, and
 // answers as the gateway that wrote it (sources, bytes, reads, grep, context); a third does too. A corrupt
-// snapshot, or one of another format version, is not used: the gateway reads the stream instead. In process: the
+// snapshot, or one of another format version, is not used: the gateway reads the stream instead, and writes a
+// good one in its place; a put over a replaced revision is refused. Retention after a snapshot. In process: the
 // format keeps every extent as it was (generations, gaps, times that go back).
 import t, { type Test } from 'tap'
 import { connect } from '@nats-io/transport-node'
@@ -207,6 +208,16 @@ t.test('a corrupt snapshot, or one of another format version, is not used: the s
     await t.rejects(objects.putBlob({ name: STREAM }, Buffer.from('second'), { previousRevision: seen.revision }),
       { code: 10071 }, 'a put over a revision replaced since is refused')
     t.equal(Buffer.from((await objects.getBlob(STREAM))!).toString(), 'first', 'the first stands')
+
+    // A gateway that could not use a snapshot writes one in its place, however near the stream's end it claims to be.
+    await objects.putBlob({ name: STREAM, metadata: { version: '1', seq: '199' } }, Buffer.from('not a snapshot'))
+    const healer = await gateway(t, nats)
+    t.equal(await metric(healer, 'logfs_jetstream_snapshots_ignored_total'), 1, 'a corrupt snapshot near the end')
+    await waitFor('a snapshot in its place', async () => Number((await objects.info(STREAM))?.metadata?.seq) === 200,
+      30_000)
+    const g = await gateway(t, nats)
+    t.equal(await metric(g, 'logfs_jetstream_snapshot_loaded_messages'), 200, 'the next gateway loads it')
+    t.same(await answers(g), first, 'and answers the same')
   })
 
 t.test('a snapshot that holds messages retention removed since: the new gateway drops them, and still knows ' +

@@ -60,6 +60,8 @@ export class IndexSnapshots {
   /** Per stream, the sequence of the snapshot the bucket holds, as last seen. */
   private readonly known = new Map<string, number>()
   private readonly wroteAt = new Map<string, number>()
+  /** Per stream whose snapshot could not be used at start, that object's revision: it is replaced at the next look. */
+  private readonly unusable = new Map<string, number>()
   private readonly every: number
   private timer: NodeJS.Timeout | null = null
   private busy = false
@@ -106,17 +108,22 @@ export class IndexSnapshots {
     const bucket = await this.open()
     const info = await bucket.info(stream)
     if (info === null || info.deleted) return null
-    if (versionOf(info) !== SNAPSHOT_VERSION) {
-      throw new SnapshotError(`snapshot format version '${info.metadata?.version}' is not ${SNAPSHOT_VERSION}`)
+    try {
+      if (versionOf(info) !== SNAPSHOT_VERSION) {
+        throw new SnapshotError(`snapshot format version '${info.metadata?.version}' is not ${SNAPSHOT_VERSION}`)
+      }
+      const s = await decodeSnapshot(await this.download(bucket, stream))
+      const si = await this.jsm.streams.info(stream)
+      if (s.stream !== stream || s.created !== si.created || s.seq > si.state.last_seq) {
+        throw new SnapshotError(`it is of stream ${s.stream} created ${s.created} up to ${s.seq}, and the stream ` +
+          `was created ${si.created} and holds up to ${si.state.last_seq}`)
+      }
+      this.known.set(stream, s.seq)
+      return s
+    } catch (err) {
+      this.unusable.set(stream, info.revision)
+      throw err
     }
-    const s = await decodeSnapshot(await this.download(bucket, stream))
-    const si = await this.jsm.streams.info(stream)
-    if (s.stream !== stream || s.created !== si.created || s.seq > si.state.last_seq) {
-      throw new SnapshotError(`it is of stream ${s.stream} created ${s.created} up to ${s.seq}, and the stream ` +
-        `was created ${si.created} and holds up to ${si.state.last_seq}`)
-    }
-    this.known.set(stream, s.seq)
-    return s
   }
 
   private async download (bucket: ObjectStore, name: string): Promise<Uint8Array> {
@@ -164,7 +171,7 @@ export class IndexSnapshots {
       const bucket = await this.open()
       const info = await bucket.info(m.stream)
       if (info !== null && versionOf(info) > SNAPSHOT_VERSION) return // a newer gateway's: left to those
-      const there = info === null ? 0 : seqOf(info)
+      const there = info === null || this.unusable.get(m.stream) === info.revision ? 0 : seqOf(info)
       this.known.set(m.stream, there)
       if (!due(m, there, this.every)) return
       const si = await this.jsm.streams.info(m.stream)
