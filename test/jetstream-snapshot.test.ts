@@ -15,6 +15,7 @@ import { SourceIndex, type ExtentReader } from '../lib/store/source'
 import type { MessageExtent } from '../lib/jetstream/payloads'
 import { SnapshotError, applySnapshot, capture, decodeSnapshot, encodeSnapshot } from '../lib/jetstream/snapshot'
 import { INDEX_BUCKET } from '../lib/jetstream/snapshots'
+import { streamName } from '../lib/jetstream/subjects'
 
 const TENANT = 'snap'
 const STREAM = `LOGFS_${TENANT}`
@@ -136,7 +137,19 @@ t.test('a gateway started after a snapshot loads it, reads only what came after,
   const g1 = await gateway(t, nats, ['--index-snapshot', '500'])
   const at = new Map<string, number>()
   await fill(g1, 0, 1000, at)
+  // A second tenant, whose name is not plain: its stream (and its snapshot) is named by a hash.
+  const other = linkTo(g1)
+  for (let n = 0; n < 50; n++) {
+    const line = Buffer.from(`other ${n}\n`)
+    const recs: Array<[string, number, number, Buffer]> = [['team.two/x.log', n * line.length, Date.now(), line]]
+    await other.send({ node: 'no', tenant: 'team.two', gen: 1, recs })
+  }
+  other.close()
   const objects = await bucket(t, nats)
+  const otherStream = streamName('team.two')
+  t.match(otherStream, /^LOGFS_=[0-9a-f]{32}$/, 'a hashed stream name')
+  await waitFor('a snapshot of the other tenant', async () =>
+    Number((await objects.info(otherStream))?.metadata?.seq) === 50, 60_000)
   const snapshotted = await waitFor('a snapshot of the whole stream', async () => {
     const info = await objects.info(STREAM)
     return info !== null && Number(info.metadata?.seq) === 1000 && info
@@ -148,9 +161,9 @@ t.test('a gateway started after a snapshot loads it, reads only what came after,
   await fill(g1, 1000, 80, at)
 
   const g2 = await gateway(t, nats)
-  t.equal(await metric(g2, 'logfs_jetstream_snapshot_loaded_messages'), 1000, 'the new gateway loaded the snapshot')
-  t.equal(await metric(g2, 'logfs_jetstream_replayed_messages_total'), 80, 'and read only the messages after it')
-  t.equal(await metric(g2, 'logfs_jetstream_messages'), 1080, 'it lists every message')
+  t.equal(await metric(g2, 'logfs_jetstream_snapshot_loaded_messages'), 1050, 'the new gateway loaded the snapshots')
+  t.equal(await metric(g2, 'logfs_jetstream_replayed_messages_total'), 80, 'and read only the messages after them')
+  t.equal(await metric(g2, 'logfs_jetstream_messages'), 1130, 'it lists every message')
   const first = await answers(g1)
   t.same(await answers(g2), first, 'same sources, bytes, grep hits and context as the first gateway')
   const list = await sources(g2)
