@@ -88,7 +88,8 @@ function keyer (q: RangeAggregation, collapse: Grouping | null): Pick<Compiled, 
   return { key: labels => labelKey(labelsOf(labels)), labelsOf }
 }
 
-/** The longest name the C fast path takes (fields/addon.c). */
+/** The most names, and the longest name, the C fast path takes (fields/addon.c). */
+const MAX_FLAT_NAMES = 64
 const MAX_FLAT_NAME = 200
 
 /** Keys kept per value of a one-name grouping; a label with more values than this is keyed line by line. */
@@ -120,14 +121,16 @@ function flatNames (q: RangeAggregation, collapse: Grouping | null): string[] | 
   if (parsers.length !== 1 || parsers[0].kind !== 'json' || parsers[0].extract.length > 0) return null
   const needed = neededLabels(q, collapse)
   if (needed === null) return null
-  // Other names are never a flat line's keys; a longer plain one than C takes sends every line the slow way.
+  // Other names are never a flat line's keys; more names, or a longer plain one, than C takes send every line the
+  // slow way.
   const names = [...needed].filter(n => PLAIN_NAME.test(n))
-  return names.every(n => n.length <= MAX_FLAT_NAME) ? names : null
+  return names.length <= MAX_FLAT_NAMES && names.every(n => n.length <= MAX_FLAT_NAME) ? names : null
 }
 
 /** Where a line's sample goes, and its value when the aggregation unwraps one. */
 interface Sample { entry: Found, v: number }
 
+/** A series found in the window: its labels and cells. */
 interface Found {
   labels: Labels
   cells: Map<number, Cell>
