@@ -21,6 +21,8 @@ import { MIN_STREAM_BYTES, NoRoom, accountWarning } from './room'
 import { StreamMirror, type Delivered } from './mirror'
 import { Missing, Payloads, type MessageExtent } from './payloads'
 import { Publisher } from './publisher'
+import { KvClaims } from './claims'
+import { KvMarks, type HighMarks } from './marks'
 
 export interface ClusterOptions extends StreamLimits {
   /** Seed servers, `host:port`. */
@@ -80,6 +82,9 @@ export class ClusterStore extends EventEmitter implements LogStore {
   private unreadable = 0
   private messages = 0
   private staleReads = 0
+  /** Node claims and emptied sources' marks, in the cluster's buckets: set up by open(). */
+  claims?: KvClaims
+  private marks?: KvMarks
 
   private constructor (private readonly nc: NatsConnection, private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager, private readonly options: ClusterOptions) {
@@ -112,6 +117,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
       const warning = accountWarning(account, options.maxBytes, options.replicas)
       if (warning !== null) log('warn', 'jetstream', warning)
       const store = new ClusterStore(nc, jetstream(nc), jsm, options)
+      await store.openBuckets()
       await store.settle()
       return store
     } catch (err) {
@@ -119,6 +125,11 @@ export class ClusterStore extends EventEmitter implements LogStore {
       const at = options.servers.join(', ')
       throw new Error(`the NATS servers at ${at} do not serve JetStream: ${(err as Error).message}`)
     }
+  }
+
+  private async openBuckets (): Promise<void> {
+    this.claims = await KvClaims.open(this.js, this.options.replicas)
+    this.marks = await KvMarks.open(this.js, this.options.replicas, (source, marks) => this.restoreMarks(source, marks))
   }
 
   private async watch (): Promise<void> {
@@ -155,8 +166,10 @@ export class ClusterStore extends EventEmitter implements LogStore {
 
   /** Follows every logfs stream in the cluster, those other gateways created included. */
   private async discover (): Promise<void> {
-    for await (const name of this.jsm.streams.names()) {
-      if (name.startsWith(STREAM_PREFIX)) this.mirrorOf(name)
+    // With each stream's first sequence: what retention removed leaves the index (and emptied sources' marks are
+    // written) within DISCOVER_MS, not only when a read comes.
+    for await (const info of this.jsm.streams.list()) {
+      if (info.config.name.startsWith(STREAM_PREFIX)) this.mirrorOf(info.config.name).retained(info.state.first_seq)
     }
   }
 
@@ -217,13 +230,24 @@ export class ClusterStore extends EventEmitter implements LogStore {
     }
   }
 
-  private add (stream: string, seq: number, source: string, run: RunMeta & { length: number }): MessageExtent {
+  private indexOf (source: string): SourceIndex<MessageExtent> {
     let s = this.sources.get(source)
     if (!s) {
       const { node, tenant } = splitSource(source)
       s = new SourceIndex(source, node, tenant, this.payloads)
       this.sources.set(source, s)
     }
+    return s
+  }
+
+  /** Marks of a source whose every message retention removed, as a gateway that saw them wrote them. */
+  private restoreMarks (source: string, marks: HighMarks): void {
+    const { high } = this.indexOf(source)
+    for (const [gen, offset] of marks) high.set(gen, Math.max(high.get(gen) ?? 0, offset))
+  }
+
+  private add (stream: string, seq: number, source: string, run: RunMeta & { length: number }): MessageExtent {
+    const s = this.indexOf(source)
     const high = s.high.get(run.gen) ?? 0
     if (run.offset > high) s.gapBytes += run.offset - high
     const { gen, offset, length, timestamp } = run
@@ -243,6 +267,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
       this.messages -= before - s.extents.length
       // The subject's last message may be gone too: the next publish must expect what is left (0 for nothing).
       this.lastSeqs.set(s.source, s.extents.reduce((m, e) => Math.max(m, e.seq), 0))
+      if (s.extents.length === 0) this.marks?.save(s.source, s.high)
     }
     this.payloads.dropBelow(stream, first)
   }
@@ -360,6 +385,8 @@ export class ClusterStore extends EventEmitter implements LogStore {
     this.closed = true
     clearInterval(this.timer)
     await Promise.all([...this.mirrors.values()].map(m => m.stop()))
+    await this.claims?.close()
+    await this.marks?.close()
     await this.nc.drain().catch(() => {})
   }
 }
