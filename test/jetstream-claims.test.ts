@@ -4,14 +4,13 @@
 // gateway killed and its claim stale); a real mount refused under a node a mount on another gateway holds; a
 // resend of bytes retention removed, a duplicate on a gateway started after they were gone.
 import t, { type Test } from 'tap'
-import fs from 'node:fs'
 import type WebSocket from 'ws'
 import { connect as natsConnect } from '@nats-io/transport-node'
 import { Kvm } from '@nats-io/kv'
 import { encodeFrame } from '../lib/wire/frames'
 import { batch, connect, exchange } from './helpers/ingest'
 import {
-  TOKEN, readSource, run, sleep, sources, startAgent, startServer, tempDir, waitFor, type Server,
+  TOKEN, mounted, readSource, run, sleep, sources, startAgent, startServer, tempDir, waitFor, type Server,
 } from './helpers/cluster'
 import { NatsCluster } from '../bench/natscluster'
 import { ServerLink } from '../lib/ship/link'
@@ -30,9 +29,6 @@ async function stop (s: Server, signal: NodeJS.Signals): Promise<void> {
   s.proc.kill(signal)
   await s.exited
 }
-
-const mounted = (mnt: string): boolean =>
-  fs.readFileSync('/proc/mounts', 'utf8').split('\n').some(l => l.split(' ')[1] === mnt)
 
 async function frame (ws: WebSocket, f: object): Promise<Record<string, unknown> | null> {
   return (await exchange(ws, encodeFrame(f, false))).frame

@@ -22,7 +22,7 @@ import { StreamMirror, type Delivered } from './mirror'
 import { Missing, Payloads, type MessageExtent } from './payloads'
 import { Publisher } from './publisher'
 import { KvClaims } from './claims'
-import { KvMarks, type HighMarks } from './marks'
+import { KvMarks } from './marks'
 
 export interface ClusterOptions extends StreamLimits {
   /** Seed servers, `host:port`. */
@@ -97,7 +97,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
     // A stream must hold a few of the largest messages, or retention would drop a run as it is stored.
     this.floorBytes = Math.max(MIN_STREAM_BYTES, 4 * nc.info!.max_payload)
     this.publisher = new Publisher(js, this, { maxRun, deadlineMs: 10_000 })
-    this.timer = setInterval(() => { void this.discover().catch(() => {}) }, DISCOVER_MS)
+    this.timer = setInterval(() => { void this.discover().then(() => this.expire()).catch(() => {}) }, DISCOVER_MS)
     void this.watch()
   }
 
@@ -117,7 +117,8 @@ export class ClusterStore extends EventEmitter implements LogStore {
       const warning = accountWarning(account, options.maxBytes, options.replicas)
       if (warning !== null) log('warn', 'jetstream', warning)
       const store = new ClusterStore(nc, jetstream(nc), jsm, options)
-      await store.openBuckets()
+      store.claims = await KvClaims.open(store.js, options.replicas)
+      store.marks = await KvMarks.open(store.js, options.replicas, source => store.indexOf(source).high)
       await store.settle()
       return store
     } catch (err) {
@@ -125,11 +126,6 @@ export class ClusterStore extends EventEmitter implements LogStore {
       const at = options.servers.join(', ')
       throw new Error(`the NATS servers at ${at} do not serve JetStream: ${(err as Error).message}`)
     }
-  }
-
-  private async openBuckets (): Promise<void> {
-    this.claims = await KvClaims.open(this.js, this.options.replicas)
-    this.marks = await KvMarks.open(this.js, this.options.replicas, (source, marks) => this.restoreMarks(source, marks))
   }
 
   private async watch (): Promise<void> {
@@ -166,10 +162,15 @@ export class ClusterStore extends EventEmitter implements LogStore {
 
   /** Follows every logfs stream in the cluster, those other gateways created included. */
   private async discover (): Promise<void> {
-    // With each stream's first sequence: what retention removed leaves the index (and emptied sources' marks are
-    // written) within DISCOVER_MS, not only when a read comes.
+    for await (const name of this.jsm.streams.names()) {
+      if (name.startsWith(STREAM_PREFIX)) this.mirrorOf(name)
+    }
+  }
+
+  /** What retention removed leaves the index within DISCOVER_MS, not only at a read (which does not wait for it). */
+  private async expire (): Promise<void> {
     for await (const info of this.jsm.streams.list()) {
-      if (info.config.name.startsWith(STREAM_PREFIX)) this.mirrorOf(info.config.name).retained(info.state.first_seq)
+      this.mirrors.get(info.config.name)?.retained(info.state.first_seq)
     }
   }
 
@@ -238,12 +239,6 @@ export class ClusterStore extends EventEmitter implements LogStore {
       this.sources.set(source, s)
     }
     return s
-  }
-
-  /** Marks of a source whose every message retention removed, as a gateway that saw them wrote them. */
-  private restoreMarks (source: string, marks: HighMarks): void {
-    const { high } = this.indexOf(source)
-    for (const [gen, offset] of marks) high.set(gen, Math.max(high.get(gen) ?? 0, offset))
   }
 
   private add (stream: string, seq: number, source: string, run: RunMeta & { length: number }): MessageExtent {

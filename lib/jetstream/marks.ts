@@ -28,15 +28,17 @@ export class KvMarks {
   private failing = false
   private unreadable = 0
 
-  private constructor (private readonly kv: KV, private readonly apply: (source: string, marks: HighMarks) => void) {
+  private constructor (private readonly kv: KV, private readonly highOf: (source: string) => HighMarks) {
     this.timer = setInterval(() => this.retry(), RETRY_MS)
     this.timer.unref()
   }
 
-  /** Opens the bucket, and resolves once every mark in it was applied; later ones are applied as they come. */
-  static async open (js: JetStreamClient, replicas: number,
-    apply: (source: string, marks: HighMarks) => void): Promise<KvMarks> {
-    const m = new KvMarks(await openBucket(js, MARKS_BUCKET, replicas), apply)
+  /**
+   * Opens the bucket, and resolves once every mark in it was applied; later ones are applied as they come. Marks are
+   * applied to `highOf(source)`, the index's marks of the source (made if need be), which they only ever raise.
+   */
+  static async open (js: JetStreamClient, replicas: number, highOf: (source: string) => HighMarks): Promise<KvMarks> {
+    const m = new KvMarks(await openBucket(js, MARKS_BUCKET, replicas), highOf)
     try {
       await m.follow()
     } catch (err) {
@@ -86,8 +88,10 @@ export class KvMarks {
   private async run (loaded: () => void, failed: (err: Error) => void): Promise<void> {
     while (!this.closed) {
       try {
-        this.watcher = await this.kv.watch({ resumeFromRevision: this.revision + 1 })
-        for await (const e of this.watcher) {
+        const watcher = this.watcher = await this.kv.watch({ resumeFromRevision: this.revision + 1 })
+        // Closed while the watch was being set up (an empty bucket lets open() resolve before it is).
+        if (this.closed) watcher.stop()
+        for await (const e of watcher) {
           this.revision = e.revision
           if (e.operation === 'PUT') this.read(e)
           if (e.delta === 0) loaded()
@@ -108,7 +112,10 @@ export class KvMarks {
       if (v.version !== VERSION || typeof v.marks !== 'object' || v.marks === null) {
         throw new Error(`version ${String(v.version)} is not ${VERSION}`)
       }
-      this.apply(source, new Map(Object.entries(v.marks).map(([gen, offset]) => [Number(gen), Number(offset)])))
+      const high = this.highOf(source)
+      for (const [gen, offset] of Object.entries(v.marks)) {
+        high.set(Number(gen), Math.max(high.get(Number(gen)) ?? 0, Number(offset)))
+      }
     } catch (err) {
       if (this.unreadable++ === 0) {
         log('warn', 'jetstream', `skipped the marks of ${source} in ${MARKS_BUCKET}: ${(err as Error).message}`)
