@@ -24,6 +24,8 @@ import { Missing, Payloads, type MessageExtent } from './payloads'
 import { Publisher } from './publisher'
 import { applySnapshot } from './snapshot'
 import { IndexSnapshots } from './snapshots'
+import { KvClaims } from './claims'
+import { KvMarks } from './marks'
 
 export interface ClusterOptions extends StreamLimits {
   /** Seed servers, `host:port`. */
@@ -86,6 +88,9 @@ export class ClusterStore extends EventEmitter implements LogStore {
   private unreadable = 0
   private messages = 0
   private staleReads = 0
+  /** Node claims and emptied sources' marks, in the cluster's buckets: set up by open(). */
+  claims?: KvClaims
+  private marks?: KvMarks
 
   private constructor (private readonly nc: NatsConnection, private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager, private readonly options: ClusterOptions) {
@@ -101,7 +106,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
     this.snapshots = new IndexSnapshots(js, jsm, { replicas: options.replicas, every: options.snapshotEvery }, {
       sources: () => this.sources.values(), lastSeq: s => this.lastSeq(s), mirrors: () => this.mirrors.values(),
     })
-    this.timer = setInterval(() => { void this.discover().catch(() => {}) }, DISCOVER_MS)
+    this.timer = setInterval(() => { void this.discover().then(() => this.expire()).catch(() => {}) }, DISCOVER_MS)
     void this.watch()
   }
 
@@ -121,6 +126,8 @@ export class ClusterStore extends EventEmitter implements LogStore {
       const warning = accountWarning(account, options.maxBytes, options.replicas)
       if (warning !== null) log('warn', 'jetstream', warning)
       const store = new ClusterStore(nc, jetstream(nc), jsm, options)
+      store.claims = await KvClaims.open(store.js, options.replicas)
+      store.marks = await KvMarks.open(store.js, options.replicas, source => store.indexOf(source).high)
       await store.restore()
       await store.settle()
       store.snapshots.start()
@@ -179,10 +186,17 @@ export class ClusterStore extends EventEmitter implements LogStore {
   private async restore (): Promise<void> {
     await this.snapshots.load(await this.streamNames(), s => {
       if (this.mirrors.has(s.stream)) return false
-      this.messages += applySnapshot(s, name => this.sourceOf(name), this.lastSeqs)
+      this.messages += applySnapshot(s, name => this.indexOf(name), this.lastSeqs)
       this.mirrorOf(s.stream, s.seq)
       return true
     })
+  }
+
+  /** What retention removed leaves the index within DISCOVER_MS, not only at a read (which does not wait for it). */
+  private async expire (): Promise<void> {
+    for await (const info of this.jsm.streams.list()) {
+      this.mirrors.get(info.config.name)?.retained(info.state.first_seq)
+    }
   }
 
   private mirrorOf (stream: string, from = 0): StreamMirror {
@@ -242,7 +256,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
     }
   }
 
-  private sourceOf (source: string): SourceIndex<MessageExtent> {
+  private indexOf (source: string): SourceIndex<MessageExtent> {
     let s = this.sources.get(source)
     if (!s) {
       const { node, tenant } = splitSource(source)
@@ -253,7 +267,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
   }
 
   private add (stream: string, seq: number, source: string, run: RunMeta & { length: number }): MessageExtent {
-    const s = this.sourceOf(source)
+    const s = this.indexOf(source)
     const high = s.high.get(run.gen) ?? 0
     if (run.offset > high) s.gapBytes += run.offset - high
     const { gen, offset, length, timestamp } = run
@@ -273,6 +287,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
       this.messages -= before - s.extents.length
       // The subject's last message may be gone too: the next publish must expect what is left (0 for nothing).
       this.lastSeqs.set(s.source, s.extents.reduce((m, e) => Math.max(m, e.seq), 0))
+      if (s.extents.length === 0) this.marks?.save(s.source, s.high)
     }
     this.payloads.dropBelow(stream, first)
   }
@@ -392,6 +407,8 @@ export class ClusterStore extends EventEmitter implements LogStore {
     clearInterval(this.timer)
     this.snapshots.stop()
     await Promise.all([...this.mirrors.values()].map(m => m.stop()))
+    await this.claims?.close()
+    await this.marks?.close()
     await this.nc.drain().catch(() => {})
   }
 }
