@@ -236,24 +236,26 @@ t.test('a corrupt snapshot, or one of another format version, is not used: the s
 t.test('a snapshot that holds messages retention removed since: the new gateway drops them, and still knows ' +
   'their bytes', async t => {
   const nats = await cluster(t)
-  const g1 = await gateway(t, nats, ['--retention-age', '3s', '--index-snapshot', '1'])
+  const g1 = await gateway(t, nats, ['--retention-age', '10s', '--index-snapshot', '1'])
   const link = linkTo(g1)
   t.teardown(() => link.close())
   const batch = (offset: number, data: Buffer): Parameters<ServerLink['send']>[0] =>
     ({ node: 'na', tenant: TENANT, gen: 1, recs: [[`${TENANT}/a.log`, offset, Date.now(), data]] })
   const old = Buffer.from('old line\n')
+  const sent = Date.now()
   for (let k = 0; k < 5; k++) await link.send(batch(k * old.length, old))
   const objects = await bucket(t, nats)
+  // Written at the gateway's first look, within 5 s: before retention removes the messages (10 s).
   await waitFor('a snapshot of the old messages', async () => Number((await objects.info(STREAM))?.metadata?.seq) === 5,
     30_000)
-  await new Promise(resolve => setTimeout(resolve, 3500))
+  await new Promise(resolve => setTimeout(resolve, 10_500 - (Date.now() - sent)))
   const fresh = Buffer.from('new line\n')
   await link.send(batch(5 * old.length, fresh))
   await waitFor('retention on the first gateway', async () => (await sources(g1))[0]?.bytes === fresh.length)
   // The agent moves to the new gateway.
   link.close()
 
-  const g2 = await gateway(t, nats, ['--retention-age', '3s', '--index-snapshot', '0'])
+  const g2 = await gateway(t, nats, ['--retention-age', '10s', '--index-snapshot', '0'])
   t.equal(await metric(g2, 'logfs_jetstream_snapshot_loaded_messages'), 5, 'the snapshot was loaded')
   t.same(await sources(g2), await sources(g1), 'the removed messages are gone from the new gateway too')
   t.equal((await readSource(g2, 'na/snap/a.log')).toString(), 'new line\n', 'only the new bytes are read')
