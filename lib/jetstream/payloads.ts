@@ -81,8 +81,11 @@ export class Payloads implements ExtentReader<MessageExtent> {
     }
     this.fetches++
     this.fetchedBytes += m.data.length
-    this.keep(key(at), m.data)
-    return m.data
+    // The client hands the payload as a view of the buffer the socket read it in, which may hold other messages:
+    // cached as it is, a message would keep that whole buffer alive past the cache's bound.
+    const data = Uint8Array.prototype.slice.call(m.data)
+    this.keep(key(at), data)
+    return data
   }
 
   /** Bytes this gateway just published: a follower of the source reads them without a round trip. */
