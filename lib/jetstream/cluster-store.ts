@@ -8,7 +8,7 @@ import type { NatsConnection } from '@nats-io/nats-core'
 import {
   jetstream, jetstreamManager, type JetStreamAccountStats, type JetStreamClient, type JetStreamManager,
 } from '@nats-io/jetstream'
-import { SourceIndex, type Cursor } from '../store/source'
+import { SourceIndex, type Cursor, type Piece } from '../store/source'
 import {
   describeSources, oldestOf, readFrom, type AppendResult, type Entry, type LogStore, type SourceInfo, type StoreMetric,
 } from '../store/log-store'
@@ -21,12 +21,15 @@ import { MIN_STREAM_BYTES, NoRoom, accountWarning } from './room'
 import { StreamMirror, type Delivered } from './mirror'
 import { Missing, Payloads, type MessageExtent } from './payloads'
 import { Publisher } from './publisher'
+import { FiltersMissing, TokenFilters, previousIn } from './token-filters'
 
 export interface ClusterOptions extends StreamLimits {
   /** Seed servers, `host:port`. */
   servers: string[]
   /** Bytes of messages a gateway keeps in memory for reads. */
   cacheBytes?: number
+  /** False: build and use no token filters (`--no-token-filters`); a search reads its whole range. */
+  tokenFilters?: boolean
 }
 
 const CACHE_BYTES = 64 * 1024 * 1024
@@ -73,6 +76,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
   private readonly floorBytes: number
   private readonly payloads: Payloads
   private readonly publisher: Publisher
+  private readonly filters: TokenFilters | null
   private readonly timer: NodeJS.Timeout
   private connected = true
   private closed = false
@@ -92,6 +96,9 @@ export class ClusterStore extends EventEmitter implements LogStore {
     // A stream must hold a few of the largest messages, or retention would drop a run as it is stored.
     this.floorBytes = Math.max(MIN_STREAM_BYTES, 4 * nc.info!.max_payload)
     this.publisher = new Publisher(js, this, { maxRun, deadlineMs: 10_000 })
+    this.filters = options.tokenFilters === false
+      ? null
+      : new TokenFilters(js, jsm, options.replicas, previousIn(name => this.sources.get(name), this.payloads))
     this.timer = setInterval(() => { void this.discover().catch(() => {}) }, DISCOVER_MS)
     void this.watch()
   }
@@ -166,6 +173,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
       m = new StreamMirror(this.js, this.jsm, stream, d => this.deliver(d), (s, first) => this.trim(s, first))
       this.mirrors.set(stream, m)
       m.start()
+      this.filters?.follow(stream)
     }
     return m
   }
@@ -271,8 +279,10 @@ export class ClusterStore extends EventEmitter implements LogStore {
     return readFrom(s, from, maxBytes)
   }
 
-  /** JetStream has no search: a query reads the whole range it asks for, and says so in scannedBytes. */
-  candidates (): null { return null }
+  /** From the token filters gateways build in the cluster; null with `--no-token-filters` (a search reads all). */
+  candidates (hashes: number[], wanted: (s: SourceIndex) => boolean): Map<SourceIndex, Piece[]> | null {
+    return this.filters?.candidates(this.sources.values(), hashes, wanted) ?? null
+  }
 
   async query<T> (fn: () => T | Promise<T>): Promise<T> {
     try {
@@ -293,8 +303,10 @@ export class ClusterStore extends EventEmitter implements LogStore {
       try {
         return await fn()
       } catch (err) {
-        if (!(err instanceof Missing) || round >= MAX_ROUNDS) throw err
-        await this.fetchAround(err.e)
+        if (round >= MAX_ROUNDS) throw err
+        if (err instanceof FiltersMissing) await this.filters!.fetch(err)
+        else if (err instanceof Missing) await this.fetchAround(err.e)
+        else throw err
       }
     }
   }
@@ -360,6 +372,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
     this.closed = true
     clearInterval(this.timer)
     await Promise.all([...this.mirrors.values()].map(m => m.stop()))
+    await this.filters?.close()
     await this.nc.drain().catch(() => {})
   }
 }
