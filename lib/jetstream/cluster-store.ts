@@ -364,6 +364,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
         () => this.payloads.fetchedBytes),
       counter('logfs_jetstream_unreadable_total', 'Messages in logfs streams that are not logfs runs, skipped.',
         () => this.unreadable),
+      ...this.filters?.metrics() ?? [],
     ]
   }
 

@@ -5,6 +5,7 @@
 import { Kvm, type KV } from '@nats-io/kv'
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
 import type { Piece, SourceIndex } from '../store/source'
+import type { StoreMetric } from '../store/log-store'
 import { streamBucketKey } from './subjects'
 import type { MessageExtent, Payloads } from './payloads'
 import { MAX_TOKEN } from '../store/tokens'
@@ -149,17 +150,23 @@ export class TokenFilters {
     }
   }
 
-  /** Groups written by this gateway's builders, and the descriptors it follows: for metrics and tests. */
-  stats (): { groupsWritten: number, groups: number, filterBytes: number, dataBytes: number } {
-    let groupsWritten = 0
-    let groups = 0
-    let filterBytes = 0
-    let dataBytes = 0
-    for (const { view, builder } of this.streams.values()) {
-      groupsWritten += builder?.groupsWritten ?? 0
-      for (const g of view.groups) { groups++; filterBytes += g.filterBytes; dataBytes += g.dataBytes }
-    }
-    return { groupsWritten, groups, filterBytes, dataBytes }
+  metrics (): StoreMetric[] {
+    const groups = (): Group[] => [...this.streams.values()].flatMap(f => f.view.groups)
+    return [
+      { name: 'logfs_jetstream_filter_groups', type: 'gauge',
+        help: 'Token filter groups in the cluster this gateway knows.', value: () => groups().length },
+      { name: 'logfs_jetstream_filter_bytes', type: 'gauge',
+        help: 'Bytes of the token filters in the cluster (one replica), over the groups this gateway knows.',
+        value: () => groups().reduce((n, g) => n + g.filterBytes, 0) },
+      { name: 'logfs_jetstream_filtered_bytes', type: 'gauge',
+        help: 'Message bytes the token filters in the cluster cover, over the groups this gateway knows.',
+        value: () => groups().reduce((n, g) => n + g.dataBytes, 0) },
+      { name: 'logfs_jetstream_filter_groups_written_total', type: 'counter',
+        help: 'Token filter groups this gateway built and committed.',
+        value: () => [...this.streams.values()].reduce((n, f) => n + (f.builder?.groupsWritten ?? 0), 0) },
+      { name: 'logfs_jetstream_filter_fetched_bytes_total', type: 'counter',
+        help: 'Token filter partition bytes fetched from the cluster for searches.', value: () => this.fetchedBytes },
+    ]
   }
 
   async close (): Promise<void> {
