@@ -6,7 +6,7 @@ import t, { type Test } from 'tap'
 import { connect } from '@nats-io/transport-node'
 import { Kvm } from '@nats-io/kv'
 import { jetstreamManager } from '@nats-io/jetstream'
-import { TOKEN, api, sources, startServer, waitFor, type Server } from './helpers/cluster'
+import { TOKEN, api, cli, sources, startServer, tempDir, waitFor, type Server } from './helpers/cluster'
 import { NatsCluster } from '../bench/natscluster'
 import { ServerLink } from '../lib/ship/link'
 import type { GrepResult } from '../lib/query/grep'
@@ -87,6 +87,12 @@ async function coverage (nats: NatsCluster, tenant: string): Promise<{ covered: 
   }
 }
 
+async function metric (s: Server, name: string): Promise<number> {
+  const text = await (await fetch(`${s.http}/metrics`)).text()
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text)
+  return m ? Number(m[1]) : NaN
+}
+
 async function leaseHolderPid (nats: NatsCluster, tenant: string): Promise<number | null> {
   const nc = await connect({ servers: nats.url.replace('nats://', '').split(',') })
   try {
@@ -122,6 +128,11 @@ t.test('pruned greps equal a scan across message, block and group edges and a to
     return c.covered && c.groups >= 2 && c
   }, 30_000)
   t.ok(cov.groups >= 2, `${cov.groups} groups cover the stream`)
+  const filterBytes = await metric(g2, 'logfs_jetstream_filter_bytes')
+  const filtered = await metric(g2, 'logfs_jetstream_filtered_bytes')
+  t.ok(filtered > 4 * 1024 * 1024, `the filters cover ${filtered} bytes`)
+  t.comment(`filters: ${filterBytes} bytes, ${(100 * filterBytes / filtered).toFixed(1)} % of the data ` +
+    '(every line here holds a unique id)')
 
   const total = (await sources(g1)).reduce((n, s) => n + s.bytes, 0)
   for (const q of QUERIES) {
@@ -175,3 +186,9 @@ t.test('the gateway building filters is SIGKILLed mid-build: another completes t
       t.equal(pruned.result.unindexedBytes, 0, `${q}: every message filtered`)
     }
   })
+
+t.test('--no-token-filters is a gateway flag', async t => {
+  const r = await cli(['server', '--no-token-filters', '--data-dir', tempDir(t, 'nf'), '--listen', '127.0.0.1:0'])
+  t.equal(r.code, 2, 'bad input')
+  t.match(r.stderr, /--no-token-filters: only a gateway/)
+})

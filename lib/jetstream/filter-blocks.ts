@@ -27,8 +27,6 @@ export class BlockCutter {
   private bytes = 0
   private joined: number[] = []
   private unfiltered = false
-  /** Payload bytes of the blocks cut so far (dataBytes of a group). */
-  cutBytes = 0
 
   /** `previous` finds the bytes before a message whose source's tail this builder has not seen (a takeover). */
   constructor (private readonly previous: Previous) {}
@@ -87,8 +85,7 @@ export class BlockCutter {
     }
     const { hashes } = tokenizer().blockTokens(data, pieces, LEVEL_HASHES, LEVEL_OF)
     const all = this.joined.length === 0 ? hashes : Uint32Array.from(new Set([...hashes, ...this.joined])).sort()
-    const block = { last: ms[ms.length - 1].seq, unfiltered: this.unfiltered, hashes: all }
-    this.cutBytes += this.bytes
+    const block = { last: ms[ms.length - 1].seq, unfiltered: this.unfiltered, hashes: all, bytes: this.bytes }
     this.messages = []
     this.inToken = []
     this.bytes = 0

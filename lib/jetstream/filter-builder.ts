@@ -65,12 +65,13 @@ export class FilterBuilder {
 
   /** Builds while the lease is held. */
   private async session (): Promise<void> {
-    let { next, revision } = await this.resume()
+    const start = await this.resume()
+    let revision = start.revision
     const cutter = new BlockCutter(this.previous)
     let blocks: FilteredBlock[] = []
-    let first = next
+    let first = start.next
     const consumer = await this.js.consumers.get(this.stream, {
-      deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: next,
+      deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start.next,
     })
     let lastMessage = Date.now()
     let lastPrune = 0
@@ -85,9 +86,8 @@ export class FilterBuilder {
       while (blocks.length >= GROUP_BLOCKS || (idle && blocks.length > 0)) {
         const group = blocks.slice(0, GROUP_BLOCKS)
         blocks = blocks.slice(group.length)
-        revision = await this.commit(first, group, revision, cutter)
+        revision = await this.commit(first, group, revision)
         first = group[group.length - 1].last + 1
-        next = first
       }
       if (Date.now() - lastPrune > IDLE_MS) {
         lastPrune = Date.now()
@@ -133,11 +133,8 @@ export class FilterBuilder {
   }
 
   /** Writes a group: partitions, descriptor (create), then `next`; the new revision of `next`. */
-  private async commit (first: number, blocks: FilteredBlock[], revision: number, cutter: BlockCutter):
-    Promise<number> {
-    const dataBytes = cutter.cutBytes
-    cutter.cutBytes = 0
-    const { group, partitions } = buildGroup(first, this.id, blocks, dataBytes)
+  private async commit (first: number, blocks: FilteredBlock[], revision: number): Promise<number> {
+    const { group, partitions } = buildGroup(first, this.id, blocks)
     await Promise.all(partitions.map((bits, pp) => this.kv.put(partitionKey(first, this.id, pp), bits)))
     if (!this.lease.held) throw new Lost()
     try {

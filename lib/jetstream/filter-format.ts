@@ -43,11 +43,11 @@ export class FilterFormatError extends Error {
   override name = 'FilterFormatError'
 }
 
-/** One block as a builder hands it over: its last sequence and its distinct token hashes. */
-export interface FilteredBlock { last: number, unfiltered: boolean, hashes: Uint32Array }
+/** One block as a builder hands it over: its last sequence, its distinct token hashes, its payload bytes. */
+export interface FilteredBlock { last: number, unfiltered: boolean, hashes: Uint32Array, bytes: number }
 
 /** The descriptor and the PARTITIONS filters of a group of blocks. */
-export function buildGroup (first: number, id: string, blocks: FilteredBlock[], dataBytes: number):
+export function buildGroup (first: number, id: string, blocks: FilteredBlock[]):
   { group: Group, partitions: Uint8Array[] } {
   const split = Array.from({ length: PARTITIONS }, () => blocks.map(() => [] as number[]))
   for (const [k, b] of blocks.entries()) for (const h of b.hashes) split[partitionOf(h)][k].push(h)
@@ -66,7 +66,7 @@ export function buildGroup (first: number, id: string, blocks: FilteredBlock[], 
     ends: blocks.map(b => b.last),
     unfiltered: blocks.flatMap((b, k) => b.unfiltered ? [k] : []),
     shapes,
-    dataBytes,
+    dataBytes: blocks.reduce((n, b) => n + b.bytes, 0),
     filterBytes: partitions.reduce((n, p) => n + p.length, 0),
   }
   return { group, partitions }

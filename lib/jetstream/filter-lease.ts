@@ -10,6 +10,7 @@ export const STALE_MS = 10_000
 
 export class Lease {
   private revision = 0
+  private renewing = false
   held = false
 
   constructor (private readonly kv: KV, private readonly id: string) {}
@@ -49,11 +50,15 @@ export class Lease {
 
   /** Renews a held lease; false (and no longer held) when another gateway took it or it could not be written. */
   async renew (): Promise<boolean> {
-    if (!this.held) return false
+    // A renewal still waiting for its answer holds the revision the next one would need.
+    if (!this.held || this.renewing) return this.held
+    this.renewing = true
     try {
       this.revision = await this.kv.update(LEASE_KEY, this.value(), this.revision)
     } catch {
       this.held = false
+    } finally {
+      this.renewing = false
     }
     return this.held
   }

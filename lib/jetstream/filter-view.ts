@@ -29,6 +29,9 @@ export class FilterView {
         this.kv ??= await this.open(this.kvm)
         const watch = await this.kv.watch({ key: 'g.>' })
         this.stopWatch = () => watch.stop()
+        // A new watch delivers every descriptor there is again; one deleted meanwhile must not linger.
+        this.byKey.clear()
+        this.list = []
         for await (const e of watch) {
           if (this.stopped) break
           if (e.operation === 'PUT') this.put(e.key, e.value)

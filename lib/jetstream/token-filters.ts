@@ -34,6 +34,7 @@ export class TokenFilters {
   /** Partitions by bucket and key; insertion order is recency. An empty array: unreadable, rules nothing out. */
   private readonly cache = new Map<string, Uint8Array>()
   private cachedBytes = 0
+  private closed = false
   fetchedBytes = 0
 
   constructor (private readonly js: JetStreamClient, private readonly jsm: JetStreamManager,
@@ -54,15 +55,17 @@ export class TokenFilters {
 
   private async startBuilder (stream: string, f: Followed): Promise<void> {
     const kv = await this.bucketOf(f.view)
+    if (kv === null) return
     f.builder = new FilterBuilder(this.js, this.jsm, kv, f.view.bucket, stream, this.previous, () => f.view.groups)
     f.builder.start()
   }
 
-  private async bucketOf (view: FilterView): Promise<KV> {
-    for (;;) {
+  private async bucketOf (view: FilterView): Promise<KV | null> {
+    while (!this.closed) {
       if (view.kv !== null) return view.kv
       await new Promise(resolve => setTimeout(resolve, 200))
     }
+    return null
   }
 
   /**
@@ -170,6 +173,7 @@ export class TokenFilters {
   }
 
   async close (): Promise<void> {
+    this.closed = true
     for (const { view } of this.streams.values()) view.stop()
     await Promise.all([...this.streams.values()].map(async f => { await f.builder?.stop() }))
   }
