@@ -21,7 +21,8 @@ import {
 export const GROUP_BLOCKS = 64
 /** A stream idle this long has its pending blocks grouped, so the part no filter covers stays small. */
 export const IDLE_MS = 5000
-const FETCH_BYTES = 4 * 1024 * 1024
+/** Messages per fetch: at most max_payload each (1 MiB by default). */
+const FETCH_MESSAGES = 16
 const FETCH_EXPIRES_MS = 1000
 const RETRY_MS = 2000
 
@@ -35,6 +36,7 @@ export class FilterBuilder {
   private running: Promise<void> | null = null
   private renewTimer: NodeJS.Timeout | null = null
   groupsWritten = 0
+  private lastError = ''
 
   /** `groups` are the descriptors the gateway's view of the bucket holds, for retention. */
   constructor (private readonly js: JetStreamClient, private readonly jsm: JetStreamManager,
@@ -52,9 +54,12 @@ export class FilterBuilder {
         try {
           await this.session()
         } catch (err) {
-          if (!(err instanceof Lost) && !this.stopped) {
-            log('warn', 'jetstream', `token filters of ${this.stream}: ${(err as Error).message}`)
+          // Logged once per cause: a builder that keeps failing tries again every RETRY_MS.
+          const why = (err as Error).message
+          if (!(err instanceof Lost) && !this.stopped && why !== this.lastError) {
+            log('warn', 'jetstream', `token filters of ${this.stream}: ${why}`)
           }
+          this.lastError = why
         }
         clearInterval(this.renewTimer)
         if (this.stopped) await this.lease.release()
@@ -99,7 +104,7 @@ export class FilterBuilder {
   /** Reads one batch of messages into the cutter; the number read. */
   private async fetchInto (consumer: Consumer, cutter: BlockCutter, blocks: FilteredBlock[]): Promise<number> {
     let got = 0
-    const batch = await consumer.fetch({ max_bytes: FETCH_BYTES, expires: FETCH_EXPIRES_MS })
+    const batch = await consumer.fetch({ max_messages: FETCH_MESSAGES, expires: FETCH_EXPIRES_MS })
     for await (const m of batch) {
       got++
       const source = sourceOfSubject(m.subject)
@@ -144,6 +149,7 @@ export class FilterBuilder {
       throw new Lost(`group ${first}: ${(err as Error).message}`)
     }
     this.groupsWritten++
+    this.lastError = ''
     try {
       return await this.kv.update(NEXT_KEY, String(group.last + 1), revision)
     } catch (err) {
