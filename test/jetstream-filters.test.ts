@@ -192,3 +192,31 @@ t.test('--no-token-filters is a gateway flag', async t => {
   t.equal(r.code, 2, 'bad input')
   t.match(r.stderr, /--no-token-filters: only a gateway/)
 })
+
+t.test('retention: groups whose messages the stream dropped are deleted with their partitions', async t => {
+  const nats = await cluster(t)
+  // Long enough for the old runs to be grouped (after 5 s idle) before they expire, and the new ones to be queried.
+  const g = await gateway(t, nats, ['--retention-age', '20s'])
+  const l = linkTo(t, g)
+  const at = await write(l, 'flt/a.log', 0, runs('old', 2, 200 * 1024))
+  await waitFor('the old bytes filtered', async () => (await coverage(nats, 'flt')).covered, 30_000)
+  const nc = await connect({ servers: nats.url.replace('nats://', '').split(',') })
+  t.teardown(() => nc.close())
+  const kv = await new Kvm(nc).open('LOGFS_FILTERS_flt')
+  const keys = async (filter: string): Promise<string[]> => {
+    const out: string[] = []
+    for await (const k of await kv.keys(filter)) out.push(k)
+    return out
+  }
+  const old = await keys('g.>')
+  t.ok(old.length >= 1, 'a group')
+  t.equal((await keys('p.>')).length, 64 * old.length, 'one key per partition of each group')
+  await waitFor('the old groups deleted', async () => (await keys('g.>')).length === 0, 40_000)
+  t.equal((await keys('p.>')).length, 0, 'their partitions went with them')
+  // New runs after retention emptied the stream are filtered from where the builder is.
+  await write(l, 'flt/a.log', at, runs('new', 2, 200 * 1024))
+  await waitFor('the new bytes filtered', async () => (await coverage(nats, 'flt')).groups >= 1, 30_000)
+  const hit = await grep(g, 'first-new1x')
+  t.equal(hit.hits.length, 1, 'the new bytes are found through the filters')
+  t.equal(hit.result.unindexedBytes, 0)
+})
