@@ -311,6 +311,13 @@ t.test('the flat JSON fast path gives what JSON.parse and flattening give the na
     })
     t.ok(read > 1000, `C read most of the lines (${read})`)
   }
+  // The limits it states are the ones it keeps.
+  const { MAX_NAMES, MAX_NAME_BYTES } = addon.constants
+  const data = Buffer.from('{"a":1}\n')
+  t.doesNotThrow(() => addon.flatFields(data, Array.from({ length: MAX_NAMES }, (_, i) => `n${i}`)), 'MAX_NAMES names')
+  t.throws(() => addon.flatFields(data, Array.from({ length: MAX_NAMES + 1 }, (_, i) => `n${i}`)), 'one name more')
+  t.doesNotThrow(() => addon.flatFields(data, ['a'.repeat(MAX_NAME_BYTES)]), 'a name of MAX_NAME_BYTES')
+  t.throws(() => addon.flatFields(data, ['a'.repeat(MAX_NAME_BYTES + 1)]), 'a longer name')
 })
 
 t.test('a quantile from counted values is the quantile of every sample sorted', async t => {

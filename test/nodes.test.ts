@@ -10,11 +10,9 @@ import { defaultNode } from '../lib/cli/options'
 import { expected } from './fixtures/lines'
 import { batch, connect, exchange } from './helpers/ingest'
 import {
-  TOKEN, api, arrived, readSource, run, startAgent, startServer, tempDir, writer,
+  TOKEN, api, arrived, mounted, readSource, run, startAgent, startServer, tempDir, writer,
 } from './helpers/cluster'
 
-const mounted = (mnt: string): boolean =>
-  fs.readFileSync('/proc/mounts', 'utf8').split('\n').some(l => l.split(' ')[1] === mnt)
 const rec = (p: string, offset: number, text: string): unknown[] => [p, offset, Date.now(), Buffer.from(text)]
 
 t.test('the default node is the hostname and the mount point, in the characters a node name may hold', async t => {

@@ -6,12 +6,11 @@ import path from 'node:path'
 import { spawn } from 'node:child_process'
 import { readPid } from '../lib/agent/state-dir'
 import {
-  LOGFS, TOKEN, append, arrived, cli, forceUnmount, run, sleep, startAgent, startServer, tempDir, waitFor, type Agent,
+  LOGFS, TOKEN, append, arrived, cli, forceUnmount, mounted, run, sleep, startAgent, startServer, tempDir, waitFor,
+  type Agent,
 } from './helpers/cluster'
 
 const stateDirOf = (agent: Agent): string => agent.proc.spawnargs[agent.proc.spawnargs.indexOf('--state-dir') + 1]
-const mounted = (mnt: string): boolean =>
-  fs.readFileSync('/proc/mounts', 'utf8').split('\n').some(l => l.split(' ')[1] === mnt)
 const mounts = (agent: Agent): number => agent.events.filter(e => e.event === 'mounted').length
 const unshipped = (stderr: string): number => Number(/with (\d+) bytes not shipped/.exec(stderr)?.[1])
 const pidFile = (agent: Agent): string => path.join(stateDirOf(agent), encodeURIComponent(agent.mnt) + '.pid')

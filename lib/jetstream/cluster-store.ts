@@ -21,6 +21,8 @@ import { MIN_STREAM_BYTES, NoRoom, accountWarning } from './room'
 import { StreamMirror, type Delivered } from './mirror'
 import { Missing, Payloads, type MessageExtent } from './payloads'
 import { Publisher } from './publisher'
+import { KvClaims } from './claims'
+import { KvMarks } from './marks'
 import { FiltersMissing, TokenFilters, previousIn } from './token-filters'
 
 export interface ClusterOptions extends StreamLimits {
@@ -84,6 +86,9 @@ export class ClusterStore extends EventEmitter implements LogStore {
   private unreadable = 0
   private messages = 0
   private staleReads = 0
+  /** Node claims and emptied sources' marks, in the cluster's buckets: set up by open(). */
+  claims?: KvClaims
+  private marks?: KvMarks
 
   private constructor (private readonly nc: NatsConnection, private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager, private readonly options: ClusterOptions) {
@@ -99,7 +104,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
     this.filters = options.tokenFilters === false
       ? null
       : new TokenFilters(js, jsm, options.replicas, previousIn(name => this.sources.get(name), this.payloads))
-    this.timer = setInterval(() => { void this.discover().catch(() => {}) }, DISCOVER_MS)
+    this.timer = setInterval(() => { void this.discover().then(() => this.expire()).catch(() => {}) }, DISCOVER_MS)
     void this.watch()
   }
 
@@ -119,6 +124,8 @@ export class ClusterStore extends EventEmitter implements LogStore {
       const warning = accountWarning(account, options.maxBytes, options.replicas)
       if (warning !== null) log('warn', 'jetstream', warning)
       const store = new ClusterStore(nc, jetstream(nc), jsm, options)
+      store.claims = await KvClaims.open(store.js, options.replicas)
+      store.marks = await KvMarks.open(store.js, options.replicas, source => store.indexOf(source).high)
       await store.settle()
       return store
     } catch (err) {
@@ -164,6 +171,13 @@ export class ClusterStore extends EventEmitter implements LogStore {
   private async discover (): Promise<void> {
     for await (const name of this.jsm.streams.names()) {
       if (name.startsWith(STREAM_PREFIX)) this.mirrorOf(name)
+    }
+  }
+
+  /** What retention removed leaves the index within DISCOVER_MS, not only at a read (which does not wait for it). */
+  private async expire (): Promise<void> {
+    for await (const info of this.jsm.streams.list()) {
+      this.mirrors.get(info.config.name)?.retained(info.state.first_seq)
     }
   }
 
@@ -225,13 +239,18 @@ export class ClusterStore extends EventEmitter implements LogStore {
     }
   }
 
-  private add (stream: string, seq: number, source: string, run: RunMeta & { length: number }): MessageExtent {
+  private indexOf (source: string): SourceIndex<MessageExtent> {
     let s = this.sources.get(source)
     if (!s) {
       const { node, tenant } = splitSource(source)
       s = new SourceIndex(source, node, tenant, this.payloads)
       this.sources.set(source, s)
     }
+    return s
+  }
+
+  private add (stream: string, seq: number, source: string, run: RunMeta & { length: number }): MessageExtent {
+    const s = this.indexOf(source)
     const high = s.high.get(run.gen) ?? 0
     if (run.offset > high) s.gapBytes += run.offset - high
     const { gen, offset, length, timestamp } = run
@@ -251,6 +270,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
       this.messages -= before - s.extents.length
       // The subject's last message may be gone too: the next publish must expect what is left (0 for nothing).
       this.lastSeqs.set(s.source, s.extents.reduce((m, e) => Math.max(m, e.seq), 0))
+      if (s.extents.length === 0) this.marks?.save(s.source, s.high)
     }
     this.payloads.dropBelow(stream, first)
   }
@@ -374,6 +394,8 @@ export class ClusterStore extends EventEmitter implements LogStore {
     clearInterval(this.timer)
     await Promise.all([...this.mirrors.values()].map(m => m.stop()))
     await this.filters?.close()
+    await this.claims?.close()
+    await this.marks?.close()
     await this.nc.drain().catch(() => {})
   }
 }

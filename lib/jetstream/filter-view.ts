@@ -1,7 +1,7 @@
 // What a gateway knows of one stream's token filters: the descriptors of its groups, followed by a watch of the
 // bucket's `g.>` keys (small: a few KiB per 16 MiB of messages). Partitions are not watched; queries fetch the
 // ones they need (filter-cache.ts).
-import type { KV, Kvm } from '@nats-io/kv'
+import type { KV } from '@nats-io/kv'
 import { log } from '../util/log'
 import { FilterFormatError, decodeGroup, type Group } from './filter-format'
 
@@ -17,7 +17,7 @@ export class FilterView {
   private unreadable = 0
 
   /** `open` gives the bucket (made, or bound to when another gateway made it). */
-  constructor (readonly bucket: string, private readonly open: (kvm: Kvm) => Promise<KV>, private readonly kvm: Kvm) {}
+  constructor (readonly bucket: string, private readonly open: () => Promise<KV>) {}
 
   get groups (): Group[] { return this.list }
 
@@ -26,7 +26,7 @@ export class FilterView {
   private async run (): Promise<void> {
     while (!this.stopped) {
       try {
-        this.kv ??= await this.open(this.kvm)
+        this.kv ??= await this.open()
         const watch = await this.kv.watch({ key: 'g.>' })
         this.stopWatch = () => watch.stop()
         // A new watch delivers every descriptor there is again; one deleted meanwhile must not linger.

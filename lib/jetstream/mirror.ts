@@ -79,10 +79,7 @@ export class StreamMirror {
    */
   async settle (): Promise<void> {
     const { state } = await this.jsm.streams.info(this.stream)
-    if (state.first_seq > this.first) {
-      this.first = state.first_seq
-      this.trim(this.stream, state.first_seq)
-    }
+    this.retained(state.first_seq)
     const last = state.last_seq
     const deadline = Date.now() + SETTLE_MS
     let seen = this.applied
@@ -100,6 +97,16 @@ export class StreamMirror {
       if (!moved && this.applied === seen) void this.messages?.close()
       seen = this.applied
     }
+  }
+
+  /** Drops from the index what retention removed: every message below `first`, the stream's first sequence. */
+  retained (first: number): void {
+    if (first <= this.first) return
+    this.first = first
+    this.trim(this.stream, first)
+    // Nothing below `first` is left to deliver: the index holds all there is up to it. Else a stream retention
+    // emptied (no message left to deliver) would be behind for good, and no gateway could start.
+    if (this.applied < first - 1) this.advance(first - 1)
   }
 
   async stop (): Promise<void> {

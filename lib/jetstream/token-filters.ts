@@ -2,7 +2,7 @@
 // builder that builds while this gateway holds the stream's lease (filter-builder.ts); and the search side,
 // `candidates`, which is synchronous as the query walks are: a partition not in the cache throws FiltersMissing,
 // and the store's `walk` fetches every partition the search named and runs it again.
-import { Kvm, type KV } from '@nats-io/kv'
+import type { KV } from '@nats-io/kv'
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
 import type { Piece, SourceIndex } from '../store/source'
 import type { StoreMetric } from '../store/log-store'
@@ -11,6 +11,7 @@ import type { MessageExtent, Payloads } from './payloads'
 import { MAX_TOKEN } from '../store/tokens'
 import { FilterBuilder } from './filter-builder'
 import { FilterView } from './filter-view'
+import { openBucket } from './buckets'
 import type { Previous } from './filter-blocks'
 import { FILTERS_BUCKET_PREFIX, blockOfSeq, groupMayHold, partitionKey, partitionOf, type Group } from './filter-format'
 
@@ -29,7 +30,6 @@ export class FiltersMissing extends Error {
 interface Followed { view: FilterView, builder?: FilterBuilder }
 
 export class TokenFilters {
-  private readonly kvm: Kvm
   private readonly streams = new Map<string, Followed>()
   /** Partitions by bucket and key; insertion order is recency. An empty array: unreadable, rules nothing out. */
   private readonly cache = new Map<string, Uint8Array>()
@@ -38,15 +38,13 @@ export class TokenFilters {
   fetchedBytes = 0
 
   constructor (private readonly js: JetStreamClient, private readonly jsm: JetStreamManager,
-    private readonly replicas: number, private readonly previous: Previous) {
-    this.kvm = new Kvm(js)
-  }
+    private readonly replicas: number, private readonly previous: Previous) {}
 
   /** Starts following (and building) the filters of `stream`. */
   follow (stream: string): void {
     if (this.streams.has(stream)) return
     const bucket = FILTERS_BUCKET_PREFIX + streamBucketKey(stream)
-    const view = new FilterView(bucket, kvm => kvm.create(bucket, { replicas: this.replicas, history: 1 }), this.kvm)
+    const view = new FilterView(bucket, () => openBucket(this.js, bucket, this.replicas))
     view.start()
     const followed: Followed = { view }
     this.streams.set(stream, followed)

@@ -13,7 +13,8 @@ export interface FlatFields {
 
 export interface FieldsAddon {
   flatFields (data: Uint8Array, names: string[]): FlatFields
-  readonly constants: { NOT_FLAT: number }
+  /** NOT_FLAT; the most names a call takes, and the most bytes a name may have. */
+  readonly constants: { NOT_FLAT: number, MAX_NAMES: number, MAX_NAME_BYTES: number }
 }
 
 /** The names a flat line's keys can have (json-flat.ts): plain ASCII, so their latin1 is their bytes in C. */

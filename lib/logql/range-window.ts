@@ -88,9 +88,6 @@ function keyer (q: RangeAggregation, collapse: Grouping | null): Pick<Compiled, 
   return { key: labels => labelKey(labelsOf(labels)), labelsOf }
 }
 
-/** The longest name the C fast path takes (fields/addon.c). */
-const MAX_FLAT_NAME = 200
-
 /** Keys kept per value of a one-name grouping; a label with more values than this is keyed line by line. */
 const MAX_KEYS = 10_000
 
@@ -119,15 +116,19 @@ function flatNames (q: RangeAggregation, collapse: Grouping | null): string[] | 
   const parsers = stages.filter(st => st.kind !== 'filter')
   if (parsers.length !== 1 || parsers[0].kind !== 'json' || parsers[0].extract.length > 0) return null
   const needed = neededLabels(q, collapse)
-  if (needed === null) return null
-  // Other names are never a flat line's keys; a longer plain one than C takes sends every line the slow way.
+  const addon = fieldsAddon()
+  if (needed === null || addon === null) return null
+  // Other names are never a flat line's keys; more names, or a longer plain one, than C takes send every line the
+  // slow way.
   const names = [...needed].filter(n => PLAIN_NAME.test(n))
-  return names.every(n => n.length <= MAX_FLAT_NAME) ? names : null
+  const { MAX_NAMES, MAX_NAME_BYTES } = addon.constants
+  return names.length <= MAX_NAMES && names.every(n => n.length <= MAX_NAME_BYTES) ? names : null
 }
 
 /** Where a line's sample goes, and its value when the aggregation unwraps one. */
 interface Sample { entry: Found, v: number }
 
+/** A series found in the window: its labels and cells. */
 interface Found {
   labels: Labels
   cells: Map<number, Cell>
@@ -167,8 +168,8 @@ export function evaluateWindow (task: WindowTask): WindowCells {
   }
   // Flat JSON lines with the same values in the fields read give the same sample: the pipeline runs once per set
   // of values, on a line of just those fields, which it reads as it would the whole line.
-  const addon = c.flat === null ? null : fieldsAddon()
-  const flat = addon === null ? null : addon.flatFields(buf, c.flat!)
+  const addon = fieldsAddon()
+  const flat = c.flat === null ? null : addon!.flatFields(buf, c.flat)
   const ofSet: Array<Sample | null | undefined> = []
   const setSample = (id: number): Sample | null => {
     const set = flat!.sets[id]

@@ -11,9 +11,10 @@ import { TAIL_PATH } from './loki-tail'
 import { Registry, addProcessMetrics, type Histogram } from '../metrics/registry'
 import {
   FEATURES_HEADER, MAX_FRAME, SERVER_FEATURES, InvalidBatch, WireError, asAgentFrame, batchBytes, decodeFrame,
-  encodeFrame, envelopeMismatch, parseFeatures, readEnvelope, type Envelope, type NackCode, type ServerFrame,
+  encodeFrame, envelopeMismatch, parseFeatures, readEnvelope, type AgentFrame, type Envelope, type NackCode,
+  type ServerFrame,
 } from '../wire/frames'
-import { NodeClaims } from './claims'
+import { NodeClaims, type Conflict } from './claims'
 import type { LimitsInForce } from './limits'
 import { IngestLimiter } from './ingest-limiter'
 import { SourceLimit } from './source-limit'
@@ -35,6 +36,14 @@ export interface ServerStats {
   conflictBatches: number
   malformedFrames: number
   unauthorized: number
+}
+
+/** What answering one agent connection takes. */
+interface Connection {
+  send: (f: ServerFrame) => void
+  refuse: (seq: number, code: NackCode, message: string) => void
+  /** Whether the agent understands `throttle` frames. */
+  throttle: boolean
 }
 
 export interface ServerOptions {
@@ -59,7 +68,7 @@ export class LogServer {
   private readonly wss: WebSocketServer
   private readonly api: HttpApi
   private readonly ingestLatency: Histogram
-  private readonly claims = new NodeClaims()
+  private readonly claims: NodeClaims
   private readonly limiter: IngestLimiter
   private readonly sourceLimit: SourceLimit
   /** Query slots and queues per tenant (`state()` for a view of them). */
@@ -69,6 +78,7 @@ export class LogServer {
 
   constructor (private readonly store: LogStore, private readonly auth: Auth, readonly limits: LimitsInForce,
     options: LogServerOptions = {}) {
+    this.claims = new NodeClaims(store.claims)
     this.limiter = new IngestLimiter(limits, options.gateways ?? 1)
     this.sourceLimit = new SourceLimit(store, limits)
     this.ingestLatency = this.metrics.histogram('logfs_server_ingest_duration_seconds',
@@ -182,11 +192,15 @@ export class LogServer {
     const send = (f: ServerFrame): void => { if (ws.readyState === ws.OPEN) ws.send(encodeFrame(f, false)) }
     // Refusals are logged once per connection and kind: a client repeating a bad batch must not flood the log.
     const logged = new Set<string>()
+    // Frames waiting for the cluster to answer a node claim: the frames after them wait their turn, so a
+    // connection's batches reach the store in the order they came.
+    let waiting: Promise<void> | null = null
     const refuse = (seq: number, code: NackCode, message: string): void => {
       if (!logged.has(code)) log('warn', 'server', `refused a batch from ${peer} (${code}): ${message}`)
       logged.add(code)
       send({ t: 'nack', seq, code, message })
     }
+    const ctx: Connection = { send, refuse, throttle }
     ws.on('close', () => {
       this.stats.connections--
       this.claims.release(ws)
@@ -225,39 +239,53 @@ export class LogServer {
         this.stats.refusedBatches++
         return refuse(frame.seq, 'forbidden', `token does not cover tenant ${frame.tenant}`)
       }
-      const node = frame.node
-      const conflict = this.claims.claim(node, frame.gen, ws, peer)
-      if (conflict) {
-        this.stats.conflictBatches++
-        const { holderGen, holderPeer } = conflict
-        return refuse(frame.seq, 'conflict', `node ${node} is in use by another agent (generation ${holderGen}, ` +
-          `connected from ${holderPeer}); give each mount its own --node`)
+      const agentFrame = frame
+      const decided = (conflict: Conflict | null): void => this.decided(agentFrame, conflict, envelope !== null, ctx)
+      const claim = (): Conflict | null | Promise<Conflict | null> =>
+        this.claims.claim(agentFrame.node, agentFrame.gen, ws, peer)
+      const claimed = waiting === null ? claim() : waiting.then(claim)
+      if (!(claimed instanceof Promise)) return decided(claimed)
+      const turn = claimed.then(decided, (err: Error) => refuse(agentFrame.seq, 'unavailable',
+        `cannot check the claim on node ${agentFrame.node}: ${err.message}`))
+      waiting = turn
+      void turn.then(() => { if (waiting === turn) waiting = null })
+    })
+  }
+
+  /** A frame whose node claim was decided: refused, a claim acknowledged, or a batch on to the store. */
+  private decided (frame: AgentFrame, conflict: Conflict | null, enveloped: boolean, ctx: Connection): void {
+    const { send, refuse, throttle } = ctx
+    const node = frame.node
+    if (conflict) {
+      this.stats.conflictBatches++
+      const { holderGen, holderPeer } = conflict
+      return refuse(frame.seq, 'conflict', `node ${node} is in use by another agent (generation ${holderGen}, ` +
+        `connected from ${holderPeer}); give each mount its own --node`)
+    }
+    if (frame.t === 'claim') return send({ t: 'ack', seq: frame.seq, stored: 0, duplicate: 0 })
+    const batch = frame
+    // A batch without an envelope (an agent that predates it) is charged once decoded.
+    if (!enveloped && !this.admit(send, batch.seq, batch.tenant, batchBytes(batch), throttle)) return
+    const over = this.sourceLimit.admit(node, batch.tenant, batch.recs)
+    if (over) return refuse(batch.seq, 'unavailable', over)
+    const gen = batch.gen
+    const entries = batch.recs.map(([p, offset, timestamp, data]) =>
+      ({ source: sourceName(node, p), gen, offset, timestamp, data }))
+    const arrived = process.hrtime.bigint()
+    this.store.append(entries).then(({ stored, duplicate }) => {
+      this.ingestLatency.observe(Number(process.hrtime.bigint() - arrived) / 1e9)
+      this.stats.batches++
+      this.stats.storedBytes += stored
+      this.stats.duplicateBytes += duplicate
+      this.ingestMeter.add(batch.tenant, stored + duplicate)
+      send({ t: 'ack', seq: batch.seq, stored, duplicate })
+    }, (err: Error) => {
+      // A full disk, or a tenant stream the cluster has no room for, is logged once per episode by the store; a
+      // batch refused for it is not news.
+      if (!this.store.full && !(err instanceof LastingRefusal)) {
+        log('error', 'server', `store refused a batch: ${err.message}`)
       }
-      if (frame.t === 'claim') return send({ t: 'ack', seq: frame.seq, stored: 0, duplicate: 0 })
-      const batch = frame
-      // A batch without an envelope (an agent that predates it) is charged once decoded.
-      if (!envelope && !this.admit(send, batch.seq, batch.tenant, batchBytes(batch), throttle)) return
-      const over = this.sourceLimit.admit(node, batch.tenant, batch.recs)
-      if (over) return refuse(batch.seq, 'unavailable', over)
-      const gen = batch.gen
-      const entries = batch.recs.map(([p, offset, timestamp, data]) =>
-        ({ source: sourceName(node, p), gen, offset, timestamp, data }))
-      const arrived = process.hrtime.bigint()
-      this.store.append(entries).then(({ stored, duplicate }) => {
-        this.ingestLatency.observe(Number(process.hrtime.bigint() - arrived) / 1e9)
-        this.stats.batches++
-        this.stats.storedBytes += stored
-        this.stats.duplicateBytes += duplicate
-        this.ingestMeter.add(batch.tenant, stored + duplicate)
-        send({ t: 'ack', seq: batch.seq, stored, duplicate })
-      }, (err: Error) => {
-        // A full disk, or a tenant stream the cluster has no room for, is logged once per episode by the store; a
-        // batch refused for it is not news.
-        if (!this.store.full && !(err instanceof LastingRefusal)) {
-          log('error', 'server', `store refused a batch: ${err.message}`)
-        }
-        send({ t: 'nack', seq: batch.seq, code: 'unavailable', message: err.message })
-      })
+      send({ t: 'nack', seq: batch.seq, code: 'unavailable', message: err.message })
     })
   }
 

@@ -43,6 +43,26 @@ export interface StoreMetric {
   labels?: string[]
 }
 
+/** Who holds a node: the agent generation and where its connection came from. */
+export interface NodeHolder { gen: number, peer: string }
+
+/**
+ * Node claims every gateway of a cluster shares. The server keeps its own connections' claims (server/claims.ts);
+ * a node it takes is then asked of these, so that an agent of another generation on another gateway is refused
+ * as one on the same gateway is.
+ */
+export interface ClusterClaims {
+  /**
+   * Takes `node` for `gen`, or keeps it; resolves to the holder when another generation holds it, and rejects when
+   * the cluster cannot be asked.
+   */
+  claim (node: string, gen: number, peer: string): Promise<NodeHolder | null>
+  /** Whether this gateway holds `node` for `gen`: a batch under it needs no asking. */
+  holds (node: string, gen: number): boolean
+  /** Gives the claim up: the last connection under it closed. */
+  release (node: string, gen: number): void
+}
+
 /** Emits `append` (source: SourceIndex) after new bytes of a source are durable (or, for a gateway, replicated). */
 export interface LogStore extends EventEmitter {
   /** Whether it can take appends: false once it failed for good or is closing. */
@@ -56,6 +76,8 @@ export interface LogStore extends EventEmitter {
   readonly trouble: string | null
   /** Appends rejected so far: each is a batch nacked `unavailable`. */
   readonly refusedAppends: number
+  /** Node claims shared with other servers of the same store (a gateway's cluster); none for a store of its own. */
+  readonly claims?: ClusterClaims
   /**
    * Stores `entries` exactly once by (source, gen, offset): bytes it already holds are counted as duplicate, not
    * stored again. Resolves once the rest is durable; rejects when it cannot be made so.

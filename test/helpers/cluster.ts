@@ -79,6 +79,10 @@ export async function startServer (
 
 export interface Agent extends Proc { mnt: string, stop: () => Promise<Record<string, unknown>> }
 
+/** Whether a file system is mounted at `mnt` now. */
+export const mounted = (mnt: string): boolean =>
+  fs.readFileSync('/proc/mounts', 'utf8').split('\n').some(l => l.split(' ')[1] === mnt)
+
 export function forceUnmount (mnt: string): void {
   try { execFileSync('fusermount', ['-uz', mnt], { stdio: 'ignore' }) } catch {}
 }

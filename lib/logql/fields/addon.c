@@ -7,8 +7,9 @@
 
 #include "flat.h"
 
+/* The most names one call takes, and the longest name: fields.ts reads both from `constants`. */
 #define MAX_NAMES 64
-#define MAX_NAME 256
+#define MAX_NAME_BYTES 254
 
 static napi_value throw_msg(napi_env env, const char *message) {
   napi_throw_error(env, NULL, message);
@@ -49,19 +50,20 @@ static napi_value js_flat_fields(napi_env env, napi_callback_info info) {
       napi_get_array_length(env, argv[1], &n_names) != napi_ok) {
     return throw_msg(env, "flatFields: expected (Uint8Array, string[])");
   }
-  if (n_names > MAX_NAMES) return throw_msg(env, "flatFields: more than 64 names");
+  if (n_names > MAX_NAMES) return throw_msg(env, "flatFields: more names than MAX_NAMES");
   /* Names are plain ASCII (fields.ts passes no other), so latin1 is their bytes. */
   if (len > INT32_MAX) return throw_msg(env, "flatFields: data over 2 GiB");
-  static __thread char name_bytes[MAX_NAMES][MAX_NAME];
+  /* Room for one byte more than a name may have, so that a longer one shows (napi truncates it). */
+  static __thread char name_bytes[MAX_NAMES][MAX_NAME_BYTES + 2];
   const char *name_at[MAX_NAMES];
   size_t lens[MAX_NAMES];
   for (uint32_t j = 0; j < n_names; j++) {
     napi_value name;
     napi_get_element(env, argv[1], j, &name);
-    if (napi_get_value_string_latin1(env, name, name_bytes[j], MAX_NAME, &lens[j]) != napi_ok) {
+    if (napi_get_value_string_latin1(env, name, name_bytes[j], MAX_NAME_BYTES + 2, &lens[j]) != napi_ok) {
       return throw_msg(env, "flatFields: a name is not a string");
     }
-    if (lens[j] >= MAX_NAME - 1) return throw_msg(env, "flatFields: a name of 255 bytes or more");
+    if (lens[j] > MAX_NAME_BYTES) return throw_msg(env, "flatFields: a name of more than 254 bytes");
     name_at[j] = name_bytes[j];
   }
   struct lf_names names = { n_names, name_at, lens };
@@ -93,8 +95,13 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_define_properties(env, exports, sizeof props / sizeof *props, props);
   napi_value constants, v;
   napi_create_object(env, &constants);
-  napi_create_int32(env, LF_NOT_FLAT, &v);
-  napi_set_named_property(env, constants, "NOT_FLAT", v);
+  const struct { const char *name; int32_t value; } c[] = {
+    { "NOT_FLAT", LF_NOT_FLAT }, { "MAX_NAMES", MAX_NAMES }, { "MAX_NAME_BYTES", MAX_NAME_BYTES },
+  };
+  for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
+    napi_create_int32(env, c[i].value, &v);
+    napi_set_named_property(env, constants, c[i].name, v);
+  }
   napi_set_named_property(env, exports, "constants", constants);
   return exports;
 }
