@@ -6,21 +6,13 @@ import t, { type Test } from 'tap'
 import { connect } from '@nats-io/transport-node'
 import { Kvm } from '@nats-io/kv'
 import { jetstreamManager } from '@nats-io/jetstream'
-import { TOKEN, api, cli, sources, startServer, tempDir, waitFor, type Server } from './helpers/cluster'
-import { NatsCluster } from '../bench/natscluster'
+import {
+  TOKEN, api, cli, natsCluster as cluster, sources, startGateway as gateway, tempDir, waitFor, type Server,
+} from './helpers/cluster'
+import type { NatsCluster } from '../bench/natscluster'
 import { ServerLink } from '../lib/ship/link'
 import type { GrepResult } from '../lib/query/grep'
 import { decodeGroup } from '../lib/jetstream/filter-format'
-
-async function cluster (t: Test): Promise<NatsCluster> {
-  const nats = await NatsCluster.start(3)
-  t.teardown(() => nats.stop())
-  return nats
-}
-
-function gateway (t: Test, nats: NatsCluster, extra: string[] = []): Promise<Server> {
-  return startServer(t, { args: ['--store', nats.url, '--replicas', '3', '--retention-size', '256MiB', ...extra] })
-}
 
 function linkTo (t: Test, s: Server): ServerLink {
   const l = new ServerLink({ urls: [`${s.ws}/v1/ingest`], token: TOKEN, timeoutMs: 15000, compress: false })
