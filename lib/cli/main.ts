@@ -46,6 +46,8 @@ addStoreOptions(program.command('server')
     '0: load snapshots, write none', '20000')
   .option('--gateways <n>', 'with --store nats://: how many gateways serve the cluster; each enforces a tenant\'s ' +
     'ingest rate divided by this', '1')
+  .option('--no-token-filters', 'with --store nats://: build and use no token filters in the cluster; every ' +
+    'search reads its whole range (to compare ingest with and without them)')
   .option('--limits <file>', 'per-tenant limits (JSON: ingest rate and burst, sources, retention, queries, scan), '
     + 're-read when it changes; without it, retention comes from --retention-size/--retention-age per tenant')
   .option('--query-wait <duration>', 'how long a query waits for one of its tenant\'s query slots before it is ' +

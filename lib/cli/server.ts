@@ -21,6 +21,8 @@ export interface ServerFlags extends StoreFlags {
   replicas?: string
   indexSnapshot?: string
   gateways?: string
+  /** False with --no-token-filters. */
+  tokenFilters?: boolean
   limits?: string
   queryWait?: string
   json?: boolean
@@ -65,6 +67,9 @@ async function openStore (f: ServerFlags, tenants: LimitsInForce): Promise<LogSt
   const where = f.store ?? 'embedded'
   const limits = storeOptionsFrom(f.dataDir, f)
   // Each tenant's retention as the limits say now: a reload applies from the next roll or minute on.
+  if (where === 'embedded' && f.tokenFilters === false) {
+    throw new InputError('--no-token-filters: only a gateway (--store nats://...) can do without token filters')
+  }
   if (where === 'embedded') return Store.open({ ...limits, retention: t => tenants.for(t).retention })
   if (!where.startsWith('nats://')) {
     throw new InputError(`--store: '${where}' is neither 'embedded' nor a nats:// URL list`)
@@ -74,6 +79,7 @@ async function openStore (f: ServerFlags, tenants: LimitsInForce): Promise<LogSt
   const snapshotEvery = parseInt10(f.indexSnapshot ?? String(SNAPSHOT_EVERY), '--index-snapshot', 0, 1e9)
   return await ClusterStore.open({
     servers, replicas, maxBytes: limits.retentionBytes, maxAgeMs: limits.retentionMs, snapshotEvery,
+    tokenFilters: f.tokenFilters,
   })
 }
 

@@ -9,7 +9,7 @@ import type { NatsConnection } from '@nats-io/nats-core'
 import {
   jetstream, jetstreamManager, type JetStreamAccountStats, type JetStreamClient, type JetStreamManager,
 } from '@nats-io/jetstream'
-import { SourceIndex, type Cursor } from '../store/source'
+import { SourceIndex, type Cursor, type Piece } from '../store/source'
 import {
   describeSources, oldestOf, readFrom, type AppendResult, type Entry, type LogStore, type SourceInfo, type StoreMetric,
 } from '../store/log-store'
@@ -26,6 +26,7 @@ import { applySnapshot } from './snapshot'
 import { IndexSnapshots } from './snapshots'
 import { KvClaims } from './claims'
 import { KvMarks } from './marks'
+import { FiltersMissing, TokenFilters, previousIn } from './token-filters'
 
 export interface ClusterOptions extends StreamLimits {
   /** Seed servers, `host:port`. */
@@ -34,6 +35,8 @@ export interface ClusterOptions extends StreamLimits {
   cacheBytes?: number
   /** Messages beyond a stream's index snapshot before this gateway writes a new one (0: never). */
   snapshotEvery?: number
+  /** False: build and use no token filters (`--no-token-filters`); a search reads its whole range. */
+  tokenFilters?: boolean
 }
 
 const CACHE_BYTES = 64 * 1024 * 1024
@@ -81,6 +84,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
   private readonly payloads: Payloads
   private readonly publisher: Publisher
   private readonly snapshots: IndexSnapshots
+  private readonly filters: TokenFilters | null
   private readonly timer: NodeJS.Timeout
   private connected = true
   private closed = false
@@ -106,6 +110,9 @@ export class ClusterStore extends EventEmitter implements LogStore {
     this.snapshots = new IndexSnapshots(js, jsm, { replicas: options.replicas, every: options.snapshotEvery }, {
       sources: () => this.sources.values(), lastSeq: s => this.lastSeq(s), mirrors: () => this.mirrors.values(),
     })
+    this.filters = options.tokenFilters === false
+      ? null
+      : new TokenFilters(js, jsm, options.replicas, previousIn(name => this.sources.get(name), this.payloads))
     this.timer = setInterval(() => { void this.discover().then(() => this.expire()).catch(() => {}) }, DISCOVER_MS)
     void this.watch()
   }
@@ -205,6 +212,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
       m = new StreamMirror(this.js, this.jsm, stream, d => this.deliver(d), (s, first) => this.trim(s, first))
       this.mirrors.set(stream, m)
       m.start(from)
+      this.filters?.follow(stream)
     }
     return m
   }
@@ -316,8 +324,10 @@ export class ClusterStore extends EventEmitter implements LogStore {
     return readFrom(s, from, maxBytes)
   }
 
-  /** JetStream has no search: a query reads the whole range it asks for, and says so in scannedBytes. */
-  candidates (): null { return null }
+  /** From the token filters gateways build in the cluster; null with `--no-token-filters` (a search reads all). */
+  candidates (hashes: number[], wanted: (s: SourceIndex) => boolean): Map<SourceIndex, Piece[]> | null {
+    return this.filters?.candidates(this.sources.values(), hashes, wanted) ?? null
+  }
 
   async query<T> (fn: () => T | Promise<T>): Promise<T> {
     try {
@@ -338,8 +348,10 @@ export class ClusterStore extends EventEmitter implements LogStore {
       try {
         return await fn()
       } catch (err) {
-        if (!(err instanceof Missing) || round >= MAX_ROUNDS) throw err
-        await this.fetchAround(err.e)
+        if (round >= MAX_ROUNDS) throw err
+        if (err instanceof FiltersMissing) await this.filters!.fetch(err)
+        else if (err instanceof Missing) await this.fetchAround(err.e)
+        else throw err
       }
     }
   }
@@ -398,6 +410,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
       counter('logfs_jetstream_unreadable_total', 'Messages in logfs streams that are not logfs runs, skipped.',
         () => this.unreadable),
       ...this.snapshots.metrics(),
+      ...this.filters?.metrics() ?? [],
     ]
   }
 
@@ -407,6 +420,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
     clearInterval(this.timer)
     this.snapshots.stop()
     await Promise.all([...this.mirrors.values()].map(m => m.stop()))
+    await this.filters?.close()
     await this.claims?.close()
     await this.marks?.close()
     await this.nc.drain().catch(() => {})

@@ -17,6 +17,17 @@ export function tenantKey (tenant: string): string {
 
 export function streamName (tenant: string): string { return STREAM_PREFIX + tenantKey(tenant) }
 
+/**
+ * A tenant's key in bucket names, which allow no `=`: the plain key, or `H_` and the 32 hex digits of the hashed
+ * form (a plain key is at most 32 characters, so the 34 of `H_…` cannot be one).
+ */
+export function bucketKey (tenant: string): string { return bucketKeyOf(tenantKey(tenant)) }
+
+/** bucketKey of the tenant whose stream is `stream` (a name streamName made). */
+export function streamBucketKey (stream: string): string { return bucketKeyOf(stream.slice(STREAM_PREFIX.length)) }
+
+const bucketKeyOf = (key: string): string => key.startsWith('=') ? 'H_' + key.slice(1) : key
+
 export function streamSubjects (tenant: string): string { return `${SUBJECT_ROOT}.${tenantKey(tenant)}.>` }
 
 /** A source's subject: its tenant's key and its whole name, base64url (subject-safe, and reversible). */

@@ -33,6 +33,11 @@ export interface GrepResult {
   scanLimited: boolean
   /** Whether the filters could prune: false when the pattern proves no token (tokens.ts), so all was scanned. */
   indexed: boolean
+  /**
+   * Of the range asked for, bytes read whole because no filter covered them yet (a gateway's newest messages,
+   * before their filters are built); with `indexed` true, the rest was pruned by filters.
+   */
+  unindexedBytes: number
 }
 
 const HITS_PER_TURN = 500
@@ -40,18 +45,20 @@ const HITS_PER_TURN = 500
 /** Hits in source order, then cursor order; the scan stops once `limit` hits are found. */
 export async function grep (store: LogStore, sources: SourceIndex[], q: GrepQuery): Promise<GrepResult> {
   const matcher = compile(q)
-  const { ranges, indexed } = searchRanges(store, sources, requiredTokens(q), q.since, q.until)
+  const { ranges, indexed, unindexed } = searchRanges(store, sources, requiredTokens(q), q.since, q.until)
   const hits: Hit[] = []
   let scannedBytes = 0
+  let unindexedBytes = 0
   const budget: ScanBudget = { left: q.scan ?? Infinity, spent: false }
   const buffers = new WindowBuffers()
   const pace = new Pace()
   // A search that found its `limit` hits is whole, however much of the budget its last window took.
   const answer = (truncated: boolean): GrepResult => {
     const scanLimited = budget.spent && hits.length < q.limit
-    return { hits, scannedBytes, truncated: truncated || scanLimited, scanLimited, indexed }
+    return { hits, scannedBytes, truncated: truncated || scanLimited, scanLimited, indexed, unindexedBytes }
   }
   for (const s of sources) {
+    unindexedBytes += unindexed(s)
     for (const [a, b] of ranges(s)) {
       // Windows are read one after another and matched up to MATCHERS at a time, one more read ahead, results
       // taken in order.
@@ -91,6 +98,8 @@ export interface SearchRanges {
   ranges: (s: SourceIndex) => Array<[number, number]>
   /** Whether the token filters narrowed them: false when `hashes` is empty or the store keeps no filters. */
   indexed: boolean
+  /** Bytes of a source's range that are candidates only because no filter covers them yet. */
+  unindexed: (s: SourceIndex) => number
 }
 
 /**
@@ -101,12 +110,22 @@ export function searchRanges (store: LogStore, sources: SourceIndex[], hashes: n
   until?: number): SearchRanges {
   const picked = new Set(sources)
   const plan = hashes.length > 0 ? store.candidates(hashes, s => picked.has(s)) : null
+  const span = (s: SourceIndex): [number, number] =>
+    [since !== undefined ? s.positionAtTime(since) : 0, until !== undefined ? s.positionAtTime(until + 1) : s.end]
   return {
     indexed: plan !== null,
     ranges: s => {
-      const from = since !== undefined ? s.positionAtTime(since) : 0
-      const to = until !== undefined ? s.positionAtTime(until + 1) : s.end
+      const [from, to] = span(s)
       return plan ? lineRanges(s, plan.get(s) ?? [], from, to) : [[from, to]]
+    },
+    unindexed: s => {
+      const [from, to] = span(s)
+      let n = 0
+      for (const p of plan?.get(s) ?? []) {
+        const pos = p.unindexed === true ? s.logicalOf(p.e) : null
+        if (pos !== null) n += Math.max(0, Math.min(to, pos + p.to) - Math.max(from, pos + p.from))
+      }
+      return n
     },
   }
 }

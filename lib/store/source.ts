@@ -24,7 +24,13 @@ export interface Extent {
 }
 
 /** Part of an extent: its bytes [from, to), counted from the extent's first byte. */
-export interface Piece<E extends Extent = Extent> { e: E, from: number, to: number }
+export interface Piece<E extends Extent = Extent> {
+  e: E
+  from: number
+  to: number
+  /** No token filter covers it yet: a candidate because nothing could rule it out. */
+  unindexed?: boolean
+}
 
 /** How a store reads its extents' bytes from where they lie. */
 export interface ExtentReader<E extends Extent> {

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process'
 import type { Test } from 'tap'
 import type { WriterSpec } from '../fixtures/lines'
 import { steadyLine } from '../../bench/steadywriter'
+import { NatsCluster } from '../../bench/natscluster'
 
 export const ROOT = path.resolve(__dirname, '../../..')
 export const LOGFS = path.join(ROOT, 'bin/logfs')
@@ -203,6 +204,18 @@ export async function arrived (server: Server, source: string, bytes: number, ti
 }
 
 export { freePort } from '../../bench/natscluster'
+
+/** A real 3-node JetStream cluster, stopped at teardown. */
+export async function natsCluster (t: Teardown): Promise<NatsCluster> {
+  const nats = await NatsCluster.start(3)
+  t.teardown(() => nats.stop())
+  return nats
+}
+
+/** A gateway of `nats`: 3 replicas, 256 MiB per tenant stream, and `extra` flags. */
+export function startGateway (t: Teardown, nats: NatsCluster, extra: string[] = []): Promise<Server> {
+  return startServer(t, { args: ['--store', nats.url, '--replicas', '3', '--retention-size', '256MiB', ...extra] })
+}
 
 
 /** Appends texts to files from a child process, in order. */

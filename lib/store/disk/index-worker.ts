@@ -4,7 +4,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import { buildBlock, type Before, type BuiltBlock, type EntryRow } from './blocks'
 import { SUMMARY } from '../levels'
-import { buildFilter } from './blockfilter'
+import { buildFilter } from '../blockfilter'
 import { sidecarFile, writeSidecar } from './sidecar'
 
 /**

@@ -2,7 +2,7 @@
 // a set of tokens. A sealed segment answers from its sidecar (on disk, read a few rows at a time); the open
 // segment from the blocks the worker has built so far, held in memory; whatever is not indexed yet is a candidate.
 import { BLOCK_BYTES, blockOf, blockStart, blocksIn, type BuiltBlock } from './blocks'
-import { holdsAll } from './blockfilter'
+import { holdsAll } from '../blockfilter'
 import { SidecarError, type Sidecar } from './sidecar'
 import { SUMMARY } from '../levels'
 import type { Piece } from '../source'

@@ -12,14 +12,14 @@
 //            u32 lines | u32 lines per level × 6 (fatal, error, warn, info, debug, trace)
 //   blocks   4 bytes each (block k is segment bytes 16 + k·256 KiB on): u32 flags (1: unfiltered)
 //   pages    u32 CRC-32 of each 4 KiB page of the filter
-//   filter   u32 length | u32 0 | rows × row bytes (blockfilter.ts), checked a page at a time as lookups read it
+//   filter   u32 length | u32 0 | rows × row bytes (../blockfilter.ts), checked a page at a time as lookups read it
 import fs from 'node:fs'
 import { threadId } from 'node:worker_threads'
 import { crc32 } from 'node:zlib'
 import { blocksIn, type BlockSummary, type EntryRow } from './blocks'
 import { SUMMARY } from '../levels'
 import type { EntryRef } from './segment'
-import { mayHoldAll, type FilterShape } from './blockfilter'
+import { mayHoldAll, type FilterShape } from '../blockfilter'
 import { writeFileAtomic } from '../../util/atomic-file'
 import { readFully } from '../../util/read-fully'
 

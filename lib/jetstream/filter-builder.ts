@@ -1,0 +1,179 @@
+// Builds one tenant stream's token filters, on whichever gateway holds the bucket's lease (filter-lease.ts). It
+// reads the stream's messages with their bytes from `next` (the first sequence in no group), cuts blocks
+// (filter-blocks.ts), and writes a group of up to GROUP_BLOCKS blocks at a time: its partitions, then its
+// descriptor with create (a descriptor that exists was committed by another builder: this one stops), then `next`
+// with compare-and-set. A builder killed at any point leaves `next` where a new holder redoes its work from.
+import crypto from 'node:crypto'
+import type { JetStreamClient, JetStreamManager, Consumer } from '@nats-io/jetstream'
+import type { KV } from '@nats-io/kv'
+import { DeliverPolicy } from '@nats-io/jetstream'
+import { log } from '../util/log'
+import { readRun } from './message'
+import { sourceOfSubject } from './subjects'
+import { BlockCutter, type Previous } from './filter-blocks'
+import { Lease, RENEW_MS } from './filter-lease'
+import {
+  NEXT_KEY, buildGroup, decodeGroup, encodeGroup, groupKey, partitionKey, partitionPrefix, type FilteredBlock,
+  type Group,
+} from './filter-format'
+
+/** Blocks per group: a group's partitions, one per 64 tokens' worth of hashes, stay a few KiB each. */
+export const GROUP_BLOCKS = 64
+/** A stream idle this long has its pending blocks grouped, so the part no filter covers stays small. */
+export const IDLE_MS = 5000
+/** Messages per fetch: at most max_payload each (1 MiB by default). */
+const FETCH_MESSAGES = 16
+const FETCH_EXPIRES_MS = 1000
+const RETRY_MS = 2000
+
+/** The lease was lost, or another builder committed the group: this session stops. */
+class Lost extends Error {}
+
+export class FilterBuilder {
+  private readonly id = crypto.randomBytes(4).toString('hex')
+  private readonly lease: Lease
+  private stopped = false
+  private running: Promise<void> | null = null
+  private renewTimer: NodeJS.Timeout | null = null
+  groupsWritten = 0
+  private lastError = ''
+
+  /** `groups` are the descriptors the gateway's view of the bucket holds, for retention. */
+  constructor (private readonly js: JetStreamClient, private readonly jsm: JetStreamManager,
+    private readonly kv: KV, private readonly bucket: string, readonly stream: string,
+    private readonly previous: Previous, private readonly groups: () => Group[]) {
+    this.lease = new Lease(kv, this.id)
+  }
+
+  start (): void { this.running = this.run() }
+
+  private async run (): Promise<void> {
+    while (!this.stopped) {
+      if (await this.lease.acquire()) {
+        this.renewTimer = setInterval(() => { void this.lease.renew() }, RENEW_MS)
+        try {
+          await this.session()
+        } catch (err) {
+          // Logged once per cause: a builder that keeps failing tries again every RETRY_MS.
+          const why = (err as Error).message
+          if (!(err instanceof Lost) && !this.stopped && why !== this.lastError) {
+            log('warn', 'jetstream', `token filters of ${this.stream}: ${why}`)
+          }
+          this.lastError = why
+        }
+        clearInterval(this.renewTimer)
+        if (this.stopped) await this.lease.release()
+      }
+      if (!this.stopped) await new Promise(resolve => setTimeout(resolve, RETRY_MS))
+    }
+  }
+
+  /** Builds while the lease is held. */
+  private async session (): Promise<void> {
+    const start = await this.resume()
+    let revision = start.revision
+    const cutter = new BlockCutter(this.previous)
+    let blocks: FilteredBlock[] = []
+    let first = start.next
+    const consumer = await this.js.consumers.get(this.stream, {
+      deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start.next,
+    })
+    let lastMessage = Date.now()
+    let lastPrune = 0
+    while (!this.stopped && this.lease.held) {
+      const got = await this.fetchInto(consumer, cutter, blocks)
+      if (got > 0) lastMessage = Date.now()
+      const idle = got === 0 && Date.now() - lastMessage >= IDLE_MS
+      if (idle) {
+        const b = cutter.cut()
+        if (b !== null) blocks.push(b)
+      }
+      while (blocks.length >= GROUP_BLOCKS || (idle && blocks.length > 0)) {
+        const group = blocks.slice(0, GROUP_BLOCKS)
+        blocks = blocks.slice(group.length)
+        revision = await this.commit(first, group, revision)
+        first = group[group.length - 1].last + 1
+      }
+      if (Date.now() - lastPrune > IDLE_MS) {
+        lastPrune = Date.now()
+        await this.prune()
+      }
+    }
+  }
+
+  /** Reads one batch of messages into the cutter; the number read. */
+  private async fetchInto (consumer: Consumer, cutter: BlockCutter, blocks: FilteredBlock[]): Promise<number> {
+    let got = 0
+    const batch = await consumer.fetch({ max_messages: FETCH_MESSAGES, expires: FETCH_EXPIRES_MS })
+    for await (const m of batch) {
+      got++
+      const source = sourceOfSubject(m.subject)
+      let run: { gen: number, offset: number } = { gen: 0, offset: 0 }
+      // A message that is not a logfs run has its bytes tokenized all the same.
+      try { run = readRun(m.headers, m.data.length) } catch { /* no run: gen 0, offset 0 */ }
+      const b = await cutter.add({ seq: m.seq, source: source ?? m.subject, ...run, data: m.data })
+      if (b !== null) blocks.push(b)
+    }
+    return got
+  }
+
+  /** Where to start: `next`, past any group committed there already (a builder killed before moving `next`). */
+  private async resume (): Promise<{ next: number, revision: number }> {
+    let e = await this.kv.get(NEXT_KEY)
+    if (e === null || e.operation !== 'PUT') {
+      if (e === null) await this.kv.create(NEXT_KEY, '1')
+      else await this.kv.update(NEXT_KEY, '1', e.revision)
+      e = await this.kv.get(NEXT_KEY)
+      if (e === null) throw new Error(`bucket ${this.bucket}: key next is gone`)
+    }
+    let next = Number(Buffer.from(e.value).toString())
+    let revision = e.revision
+    if (!Number.isSafeInteger(next) || next < 1) throw new Error(`bucket ${this.bucket}: key next is not a sequence`)
+    for (;;) {
+      const g = await this.kv.get(groupKey(next))
+      if (g === null || g.operation !== 'PUT') return { next, revision }
+      next = decodeGroup(g.value).last + 1
+      revision = await this.kv.update(NEXT_KEY, String(next), revision)
+    }
+  }
+
+  /** Writes a group: partitions, descriptor (create), then `next`; the new revision of `next`. */
+  private async commit (first: number, blocks: FilteredBlock[], revision: number): Promise<number> {
+    const { group, partitions } = buildGroup(first, this.id, blocks)
+    await Promise.all(partitions.map((bits, pp) => this.kv.put(partitionKey(first, this.id, pp), bits)))
+    if (!this.lease.held) throw new Lost()
+    try {
+      await this.kv.create(groupKey(first), encodeGroup(group))
+    } catch (err) {
+      await this.purge(partitionPrefix(first, this.id))
+      throw new Lost(`group ${first}: ${(err as Error).message}`)
+    }
+    this.groupsWritten++
+    this.lastError = ''
+    try {
+      return await this.kv.update(NEXT_KEY, String(group.last + 1), revision)
+    } catch (err) {
+      throw new Lost(`next: ${(err as Error).message}`)
+    }
+  }
+
+  /** Deletes the groups retention emptied: every sequence they cover is below the stream's first. */
+  private async prune (): Promise<void> {
+    const { state } = await this.jsm.streams.info(this.stream)
+    for (const g of this.groups()) {
+      if (g.last >= state.first_seq) continue
+      await this.kv.delete(groupKey(g.first))
+      await this.purge(partitionPrefix(g.first, g.id))
+    }
+  }
+
+  /** Removes keys under `prefix` with no delete markers left behind. */
+  private async purge (prefix: string): Promise<void> {
+    await this.jsm.streams.purge(`KV_${this.bucket}`, { filter: `$KV.${this.bucket}.${prefix}.>` })
+  }
+
+  async stop (): Promise<void> {
+    this.stopped = true
+    await this.running
+  }
+}
