@@ -4,11 +4,8 @@
 // and the bytes stay in the cluster, fetched when a query reads them. Any number of gateways may run against one
 // cluster; each answers every read.
 import { EventEmitter } from 'node:events'
-import { connect } from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/nats-core'
-import {
-  jetstream, jetstreamManager, type JetStreamAccountStats, type JetStreamClient, type JetStreamManager,
-} from '@nats-io/jetstream'
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
 import { SourceIndex, type Cursor, type Piece } from '../store/source'
 import {
   describeSources, oldestOf, readFrom, type AppendResult, type Entry, type LogStore, type SourceInfo, type StoreMetric,
@@ -22,6 +19,7 @@ import { MIN_STREAM_BYTES, NoRoom, accountWarning } from './room'
 import { StreamMirror, type Delivered } from './mirror'
 import { Missing, Payloads, type MessageExtent } from './payloads'
 import { Publisher } from './publisher'
+import { connectCluster, ready } from './connect'
 import { applySnapshot } from './snapshot'
 import { IndexSnapshots } from './snapshots'
 import { KvClaims } from './claims'
@@ -40,36 +38,13 @@ export interface ClusterOptions extends StreamLimits {
 }
 
 const CACHE_BYTES = 64 * 1024 * 1024
-/** A query that misses fetches the message and neighbours of it up to this many bytes, in parallel. */
-const PREFETCH_BYTES = 1024 * 1024
-const PREFETCH_PARALLEL = 16
 /** A query that needs more fetch rounds than this is reading more than a query should. */
 const MAX_ROUNDS = 256
 const DISCOVER_MS = 5000
 /** Room for headers in a message, under the cluster's max_payload. */
 const HEADER_ROOM = 4096
-const READY_MS = 60_000
 /** Agents send a refused batch again within 5 s (their longest backoff); a refusal this old is not news. */
 const NO_ROOM_FRESH_MS = 30_000
-
-/**
- * Waits for the cluster's JetStream to answer: a cluster that has just started (or lost a node) answers nothing
- * until its nodes have elected a meta leader.
- */
-async function ready (jsm: JetStreamManager, servers: string[]): Promise<JetStreamAccountStats> {
-  const deadline = Date.now() + READY_MS
-  for (let tries = 1; ; tries++) {
-    try {
-      return await jsm.getAccountInfo()
-    } catch (err) {
-      if (Date.now() > deadline) throw err
-      if (tries % 10 === 1) {
-        log('info', 'jetstream', `waiting for JetStream at ${servers.join(', ')}: ${(err as Error).message}`)
-      }
-      await new Promise(resolve => setTimeout(resolve, 500))
-    }
-  }
-}
 
 export class ClusterStore extends EventEmitter implements LogStore {
   private readonly sources = new Map<string, SourceIndex<MessageExtent>>()
@@ -119,14 +94,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
 
   /** Connects, and resolves once the index holds every message the cluster's logfs streams hold. */
   static async open (options: ClusterOptions): Promise<ClusterStore> {
-    let nc: NatsConnection
-    try {
-      nc = await connect({
-        servers: options.servers, name: 'logfs-gateway', maxReconnectAttempts: -1, reconnectTimeWait: 250,
-      })
-    } catch (err) {
-      throw new Error(`cannot reach the JetStream cluster at ${options.servers.join(', ')}: ${(err as Error).message}`)
-    }
+    const nc = await connectCluster(options.servers)
     try {
       const jsm = await jetstreamManager(nc, { checkAPI: false })
       const account = await ready(jsm, options.servers)
@@ -350,27 +318,9 @@ export class ClusterStore extends EventEmitter implements LogStore {
       } catch (err) {
         if (round >= MAX_ROUNDS) throw err
         if (err instanceof FiltersMissing) await this.filters!.fetch(err)
-        else if (err instanceof Missing) await this.fetchAround(err.e)
+        else if (err instanceof Missing) await this.payloads.fetchAround(err.e)
         else throw err
       }
-    }
-  }
-
-  /** The missing message and the messages of its source around it, up to PREFETCH_BYTES. */
-  private async fetchAround (missing: MessageExtent): Promise<void> {
-    const x = missing.src.extents
-    const i = x.indexOf(missing)
-    const want: MessageExtent[] = [missing]
-    let bytes = i >= 0 ? x[i].length : 0
-    for (let k = 1; i >= 0 && bytes < PREFETCH_BYTES && (i + k < x.length || i - k >= 0); k++) {
-      for (const j of [i + k, i - k]) {
-        if (j < 0 || j >= x.length || this.payloads.has(x[j])) continue
-        want.push(x[j])
-        bytes += x[j].length
-      }
-    }
-    for (let k = 0; k < want.length; k += PREFETCH_PARALLEL) {
-      await Promise.all(want.slice(k, k + PREFETCH_PARALLEL).map(s => this.payloads.fetch(s)))
     }
   }
 

@@ -26,6 +26,10 @@ export class Gone extends Error {
   constructor (readonly m: MessageAt) { super(`message ${m.seq} of ${m.stream} is gone (retention)`) }
 }
 
+/** A query that misses fetches the message and neighbours of it up to this many bytes, in parallel. */
+const PREFETCH_BYTES = 1024 * 1024
+const PREFETCH_PARALLEL = 16
+
 const key = (m: MessageAt): string => `${m.stream}\n${m.seq}`
 
 export class Payloads implements ExtentReader<MessageExtent> {
@@ -55,6 +59,24 @@ export class Payloads implements ExtentReader<MessageExtent> {
     for (let k = 0; k < p.count; k++) {
       const data = await this.fetch(p.extents[k])
       out.set(data.subarray(p.start(k), p.start(k) + p.size(k)), p.offsets[k])
+    }
+  }
+
+  /** For a walk that met `missing`: it and the messages of its source around it, up to PREFETCH_BYTES. */
+  async fetchAround (missing: MessageExtent): Promise<void> {
+    const x = missing.src.extents
+    const i = x.indexOf(missing)
+    const want: MessageExtent[] = [missing]
+    let bytes = i >= 0 ? x[i].length : 0
+    for (let k = 1; i >= 0 && bytes < PREFETCH_BYTES && (i + k < x.length || i - k >= 0); k++) {
+      for (const j of [i + k, i - k]) {
+        if (j < 0 || j >= x.length || this.has(x[j])) continue
+        want.push(x[j])
+        bytes += x[j].length
+      }
+    }
+    for (let k = 0; k < want.length; k += PREFETCH_PARALLEL) {
+      await Promise.all(want.slice(k, k + PREFETCH_PARALLEL).map(s => this.fetch(s)))
     }
   }
 
