@@ -1,12 +1,14 @@
 // A store of JSON lines filled through a real mount, shared by bench:query and bench:logql: a server and an agent,
 // three writer processes (bench/jsonwriter.ts) writing `total` bytes in all, and a wait until the server has every
-// byte. The agent is stopped when the store is full; the server keeps running.
+// byte. The agent is stopped when the store is full; the server keeps running. The server is an embedded store in
+// the scratch directory, or a gateway when `storeArgs` (`--store nats://...` and its options) are given.
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { storeFiles } from '../lib/store/disk/layout'
 import { get, scratch, start, until, type Started } from './harness'
+import { NEEDLE_EVERY } from './jsonwriter'
 
 /** The files the writers append to: tenants shop (two sources) and bank (one). */
 export const FILES = ['shop/api/app.log', 'shop/worker/app.log', 'bank/db/app.log']
@@ -27,16 +29,15 @@ export interface JsonStore {
   ingestSeconds: number
 }
 
-export async function fillJsonStore (total: number): Promise<JsonStore> {
+export async function fillJsonStore (total: number, storeArgs?: string[]): Promise<JsonStore> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'logfs-qbench-'))
   // A run that fails leaves no store behind (harness cleanUp).
   scratch.add(tmp)
   const mnt = path.join(tmp, 'mnt')
   const dataDir = path.join(tmp, 'data')
   fs.mkdirSync(mnt)
-  const server = start([
-    'server', '--json', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--retention-size', '100GiB',
-  ])
+  const server = start(['server', '--json', '--listen', '127.0.0.1:0',
+    ...(storeArgs ?? ['--data-dir', dataDir, '--retention-size', '100GiB'])])
   const port = (await until(() => server.events.find(e => e.event === 'listening'), 'server')).port as number
   const agent = start([
     'mount', mnt, '--server', `ws://127.0.0.1:${port}`, '--json', '--node', 'bench', '--state-dir', tmp,
@@ -71,6 +72,16 @@ export async function fillJsonStore (total: number): Promise<JsonStore> {
   agent.proc.kill('SIGTERM')
   await agent.exited
   return { tmp, dataDir, server, port, written, lines, t0, ingestSeconds }
+}
+
+/**
+ * The rare text the queries look for in a store of `lines` lines per writer: a needle near the middle, with lines
+ * before it, so context has something to show; the dot ends it (needle-5 ≠ needle-50).
+ */
+export function rareNeedle (lines: number): { needle: string, needleLine: number } {
+  const needleLine = Math.max(1, Math.floor(Math.floor(lines / 2) / NEEDLE_EVERY)) * NEEDLE_EVERY
+  if (needleLine >= lines) throw new Error('--size is too small for the query set; use at least 100MB')
+  return { needle: `needle-${needleLine}.`, needleLine }
 }
 
 /** A gauge from the server's /metrics. */

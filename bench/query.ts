@@ -5,18 +5,25 @@
 // early stop, a regex that proves no token and so scans everything, time-narrowed, one source), context, trace and
 // tail, each 5 times (median and worst). Side by side, GNU grep (and ripgrep when installed) count the rare text
 // in the segment files: the same lines as plain files, the scan speed this machine gives. The search goals at
-// 10 GB are printed beside the figures.
+// 10 GB are printed beside the figures. `-- --store nats://` adds, for each size, the same data in a gateway over a
+// 3-node JetStream cluster started for the run, its figures beside the embedded store's (bench/clusterquery.ts).
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import { NEEDLE_EVERY, traceId } from './jsonwriter'
+import { traceId } from './jsonwriter'
 import { parseSize } from '../lib/util/units'
 import { storeFiles } from '../lib/store/disk/layout'
 import { fail, get, machineLine, start, until, saveResults, time, type Timing } from './harness'
-import { fillJsonStore, removeJsonStore, gauge, untilIndexed } from './jsonstore'
+import { fillJsonStore, removeJsonStore, gauge, rareNeedle, untilIndexed } from './jsonstore'
+import { clusterTable, measureCluster, type ClusterResult } from './clusterquery'
 
 const sizeArg = process.argv.indexOf('--size')
 const SIZES = sizeArg > 0 ? [parseSize(process.argv[sizeArg + 1], '--size')] : [1e9, 10e9]
 const JSON_OUT = process.argv.includes('--json')
+const storeArg = process.argv.indexOf('--store')
+if (storeArg > 0 && process.argv[storeArg + 1] !== 'nats://') {
+  fail(new Error(`--store: only nats:// (a cluster the bench starts) is known, not ${process.argv[storeArg + 1]}`))
+}
+const CLUSTER = storeArg > 0
 
 type Row = [string, string, Timing]
 
@@ -40,10 +47,7 @@ async function measure (TOTAL: number): Promise<{ result: Result, rows: Row[] }>
   const rssAfterRestart = await gauge(port, 'process_resident_memory_bytes')
 
   const mid = Math.floor(lines / 2)
-  // A needle with lines before it, so context has something to show; the dot ends it (needle-5 ≠ needle-50).
-  const needleLine = Math.max(1, Math.floor(mid / NEEDLE_EVERY)) * NEEDLE_EVERY
-  const needle = `needle-${needleLine}.`
-  if (needleLine >= lines) throw new Error('--size is too small for the query set; use at least 100MB')
+  const { needle } = rareNeedle(lines)
   // The first search after a restart also checks each sidecar filter's CRC, once.
   const f0 = process.hrtime.bigint()
   await get(port, `/v1/grep?q=${needle}&limit=10`)
@@ -138,11 +142,12 @@ type Result = {
 }
 
 async function main (): Promise<void> {
-  const runs: Array<{ result: Result, rows: Row[] }> = []
+  const runs: Array<{ result: Result, rows: Row[], cluster?: ClusterResult }> = []
   for (const size of SIZES) {
     const run = await measure(size)
-    if (JSON_OUT) process.stdout.write(JSON.stringify(run.result) + '\n')
-    runs.push(run)
+    const cluster = CLUSTER ? await measureCluster(size) : undefined
+    if (JSON_OUT) process.stdout.write(JSON.stringify({ ...run.result, cluster }) + '\n')
+    runs.push({ ...run, cluster })
   }
   if (JSON_OUT) return
   const results = runs.map(r => r.result)
@@ -170,10 +175,11 @@ async function main (): Promise<void> {
     '|---|---|---|---|',
     ...rows.map(([n, w, r]) => `| ${n} | ${w} | ${r.medianMs} | ${r.maxMs} |`),
   ].join('\n'))
+  const clusters = runs.flatMap(r => r.cluster ? [clusterTable(r.result, r.cluster)] : [])
   const text = 'logfs queries over stores written through the mount\n' +
-    `${machineLine()}\n\n${goals}\n\n${tables.join('\n\n')}\n`
+    `${machineLine()}\n\n${goals}\n\n${[...tables, ...clusters].join('\n\n')}\n`
   process.stdout.write('\n' + text)
-  saveResults('query', text, runs)
+  saveResults(CLUSTER ? 'query-cluster' : 'query', text, runs)
 }
 
 /** Bytes of the store's index sidecars, next to its segments. */

@@ -1,7 +1,8 @@
-// Scale-out: `npm run bench:scaleout` (about 7 minutes; `-- --seconds N` per phase, `-- --rounds N`, `-- --json`).
+// Scale-out: `npm run bench:scaleout` (about 9 minutes; `-- --seconds N` per phase, `-- --rounds N`, `-- --json`).
 // In one run, side by side: the embedded store (one `logfs server`), one gateway over a 3-node JetStream cluster
-// (R3), and two gateways over such a cluster with the load split between them (a new cluster for each JetStream
-// row). Each target takes, from this process:
+// (R3), the same without token filters (`--no-token-filters`: the ingest they cost), and two gateways over such a
+// cluster with the load split between them (a new cluster for each JetStream row). Each target takes, from this
+// process:
 // - a closed loop (SENDERS agent connections, one 256 KiB batch in flight each) for the ingest ceiling in MB/s;
 // - a fixed offered load (RATE_MBS in 64 KiB batches) for the acknowledgement latency an agent sees (p50, p99),
 //   which is when the batch is durable (embedded: fsync) or on a Raft majority (JetStream: PubAck).
@@ -193,11 +194,11 @@ async function main (): Promise<void> {
       const name = 'embedded store'
       return { name, urls: [s.url], ports: [s.port], pids: [s.p.proc.pid!], stop: () => stopAll([s.p]) }
     },
-    async () => {
-      const g = await server(await cluster())
-      const name = '1 gateway, JetStream R3'
+    ...[[], ['--no-token-filters']].map(flags => async (): Promise<Target> => {
+      const g = await server([...await cluster(), ...flags])
+      const name = `1 gateway, JetStream R3${flags.length > 0 ? ', no token filters' : ''}`
       return { name, urls: [g.url], ports: [g.port], pids: [g.p.proc.pid!], stop: () => stopAll([g.p]) }
-    },
+    }),
     async () => {
       const args = await cluster()
       const [g1, g2] = await Promise.all([server(args), server(args)])
@@ -262,6 +263,13 @@ async function main (): Promise<void> {
     `${r.steady.mbs} | ${r.steady.p50ms} | ${r.steady.p99ms} | ${r.conflicts} | ${r.retries} | ` +
     `${r.ceiling.nacks + r.steady.nacks} |`)
   const c = cold
+  // Ingest with token filters against without, same run, same rounds: the builder reads the stream it indexes.
+  const ceilingOf = (target: string, streams: number): number =>
+    results.find(r => r.target === target && r.streams === streams)?.ceiling.mbs ?? NaN
+  const filtersLine = '\nIngest ceiling of one gateway with token filters over without (`--no-token-filters`): ' +
+    [1, 4].map(n => `${(ceilingOf('1 gateway, JetStream R3', n) /
+      ceilingOf('1 gateway, JetStream R3, no token filters', n)).toFixed(2)} (${n} stream${n > 1 ? 's' : ''})`)
+      .join(', ') + '; target ≥ 0.90.\n'
   const coldLine = c === null ? ''
     : `\nA third gateway started over the cluster's ${c.messages} messages (${c.megabytes} MB) listened, its index ` +
       `caught up, after ${c.ms} ms.\n`
@@ -272,7 +280,7 @@ async function main (): Promise<void> {
     'Everything (3 nats-servers, the logfs servers, the load) shares this machine.\n\n' +
     '| target | tenant streams | ceiling MB/s | × embedded | ack p50 ms | ack p99 ms | logfs CPU ms/MB | ' +
     'nats CPU ms/MB | steady MB/s | steady ack p50 ms | steady ack p99 ms | conflicts | retries | nacks |\n' +
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n' + rows.join('\n') + '\n' + coldLine
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n' + rows.join('\n') + '\n' + filtersLine + coldLine
   process.stdout.write('\n' + text)
   saveResults('scaleout', text)
 }
