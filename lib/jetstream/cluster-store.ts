@@ -87,7 +87,8 @@ export class ClusterStore extends EventEmitter implements LogStore {
     })
     this.filters = options.tokenFilters === false
       ? null
-      : new TokenFilters(js, jsm, options.replicas, previousIn(name => this.sources.get(name), this.payloads))
+      : new TokenFilters(js, jsm, options.replicas, this.payloads,
+        previousIn(name => this.sources.get(name), this.payloads))
     this.timer = setInterval(() => { void this.discover().then(() => this.expire()).catch(() => {}) }, DISCOVER_MS)
     void this.watch()
   }

@@ -4,11 +4,12 @@
 // descriptor with create (a descriptor that exists was committed by another builder: this one stops), then `next`
 // with compare-and-set. A builder killed at any point leaves `next` where a new holder redoes its work from.
 import crypto from 'node:crypto'
-import type { JetStreamClient, JetStreamManager, Consumer } from '@nats-io/jetstream'
+import type { JetStreamClient, JetStreamManager, Consumer, JsMsg } from '@nats-io/jetstream'
 import type { KV } from '@nats-io/kv'
 import { DeliverPolicy } from '@nats-io/jetstream'
 import { log } from '../util/log'
 import { readRun } from './message'
+import { Gone, type Payloads } from './payloads'
 import { sourceOfSubject } from './subjects'
 import { BlockCutter, type Previous } from './filter-blocks'
 import { Lease, RENEW_MS } from './filter-lease'
@@ -41,7 +42,7 @@ export class FilterBuilder {
   /** `groups` are the descriptors the gateway's view of the bucket holds, for retention. */
   constructor (private readonly js: JetStreamClient, private readonly jsm: JetStreamManager,
     private readonly kv: KV, private readonly bucket: string, readonly stream: string,
-    private readonly previous: Previous, private readonly groups: () => Group[]) {
+    private readonly payloads: Payloads, private readonly previous: Previous, private readonly groups: () => Group[]) {
     this.lease = new Lease(kv, this.id)
   }
 
@@ -75,8 +76,11 @@ export class FilterBuilder {
     const cutter = new BlockCutter(this.previous)
     let blocks: FilteredBlock[] = []
     let first = start.next
+    // Headers only: the bytes come from the gateway's cache where it published them (the cluster need not send
+    // them again; measured: delivering every payload to the builder cost the cluster as much CPU per MB as the
+    // builder itself), else by direct get.
     const consumer = await this.js.consumers.get(this.stream, {
-      deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start.next,
+      deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start.next, headers_only: true,
     })
     let lastMessage = Date.now()
     let lastPrune = 0
@@ -103,18 +107,22 @@ export class FilterBuilder {
 
   /** Reads one batch of messages into the cutter; the number read. */
   private async fetchInto (consumer: Consumer, cutter: BlockCutter, blocks: FilteredBlock[]): Promise<number> {
-    let got = 0
     const batch = await consumer.fetch({ max_messages: FETCH_MESSAGES, expires: FETCH_EXPIRES_MS })
-    for await (const m of batch) {
-      got++
+    const messages: JsMsg[] = []
+    for await (const m of batch) messages.push(m)
+    // A message retention removed meanwhile holds no token any search could still find.
+    const payloads = await Promise.all(messages.map(m => this.payloads.fetch({ stream: this.stream, seq: m.seq })
+      .catch((err: Error) => { if (err instanceof Gone) return new Uint8Array(0); throw err })))
+    for (const [i, m] of messages.entries()) {
+      const data = payloads[i]
       const source = sourceOfSubject(m.subject)
       let run: { gen: number, offset: number } = { gen: 0, offset: 0 }
       // A message that is not a logfs run has its bytes tokenized all the same.
-      try { run = readRun(m.headers, m.data.length) } catch { /* no run: gen 0, offset 0 */ }
-      const b = await cutter.add({ seq: m.seq, source: source ?? m.subject, ...run, data: m.data })
+      try { run = readRun(m.headers, data.length) } catch { /* no run: gen 0, offset 0 */ }
+      const b = await cutter.add({ seq: m.seq, source: source ?? m.subject, ...run, data })
       if (b !== null) blocks.push(b)
     }
-    return got
+    return messages.length
   }
 
   /** Where to start: `next`, past any group committed there already (a builder killed before moving `next`). */

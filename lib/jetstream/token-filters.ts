@@ -38,7 +38,7 @@ export class TokenFilters {
   fetchedBytes = 0
 
   constructor (private readonly js: JetStreamClient, private readonly jsm: JetStreamManager,
-    private readonly replicas: number, private readonly previous: Previous) {}
+    private readonly replicas: number, private readonly payloads: Payloads, private readonly previous: Previous) {}
 
   /** Starts following (and building) the filters of `stream`. */
   follow (stream: string): void {
@@ -54,7 +54,8 @@ export class TokenFilters {
   private async startBuilder (stream: string, f: Followed): Promise<void> {
     const kv = await this.bucketOf(f.view)
     if (kv === null) return
-    f.builder = new FilterBuilder(this.js, this.jsm, kv, f.view.bucket, stream, this.previous, () => f.view.groups)
+    f.builder = new FilterBuilder(this.js, this.jsm, kv, f.view.bucket, stream, this.payloads, this.previous,
+      () => f.view.groups)
     f.builder.start()
   }
 
