@@ -96,11 +96,12 @@ let compiled: { id: string, c: Compiled } | null = null
 function compile (plan: RangePlan): Compiled {
   if (compiled?.id === plan.id) return compiled.c
   const { q, collapse } = plan
+  const needed = neededLabels(q, collapse)
   const c = {
-    pipeline: compilePipeline(q.log.pipeline, neededLabels(q, collapse)),
+    pipeline: compilePipeline(q.log.pipeline, needed),
     post: (q.unwrap?.post ?? []).map(predicate),
     ...keyer(q, collapse),
-    flat: flatNames(q, collapse),
+    flat: flatNames(q, needed),
   }
   compiled = { id: plan.id, c }
   return c
@@ -109,13 +110,12 @@ function compile (plan: RangePlan): Compiled {
 /**
  * The fields to take out of flat JSON lines in C, when what the pipeline gives a line is a function of those
  * fields' values alone: one `| json` without expressions, and label filters only (no line filter or formatting
- * reads the line itself), over the labels the answer reads. Null otherwise.
+ * reads the line itself), over the labels the answer reads (`needed`). Null otherwise.
  */
-function flatNames (q: RangeAggregation, collapse: Grouping | null): string[] | null {
+function flatNames (q: RangeAggregation, needed: Set<string> | null): string[] | null {
   const stages = q.log.pipeline
   const parsers = stages.filter(st => st.kind !== 'filter')
   if (parsers.length !== 1 || parsers[0].kind !== 'json' || parsers[0].extract.length > 0) return null
-  const needed = neededLabels(q, collapse)
   const addon = fieldsAddon()
   if (needed === null || addon === null) return null
   // Other names are never a flat line's keys; more names, or a longer plain one, than C takes send every line the
