@@ -9,7 +9,7 @@ import {
   waitFor, writer,
 } from './helpers/cluster'
 import { batch, connect, exchange } from './helpers/ingest'
-import { MiB, largestStep, metric, stored, storedRate, writeLimits } from './helpers/rate'
+import { MiB, batchSizes, metric, stored, storedRate, writeLimits } from './helpers/rate'
 import { encodeFrame } from '../lib/wire/frames'
 import type { TenantRow } from '../lib/server/tenants'
 import { expected } from './fixtures/lines'
@@ -110,11 +110,19 @@ t.test('a mount: a flooding tenant limited to 1 MiB/s is stored at that rate whi
     async () => await metric(agentUrl, 'logfs_agent_writes_blocked_total', { tenant: 'shop' }) > 0)
   const quiet = runSteady(path.join(agent.mnt, 'quiet/app/q.log'), 1000, 200, 1)
 
-  const [rate, step] = await Promise.all([storedRate(server, source, 5000), largestStep(server, source, 3000)])
+  // The agent has one batch of a tenant in flight at a time, so once the server throttled one, every batch cut
+  // before it (the burst's, at --batch-size) has been counted.
+  await waitFor('the flood throttled',
+    async () => await metric(server.http, 'logfs_tenant_throttled_batches_total', { tenant: 'shop' }) > 0)
+  const sizes0 = await batchSizes(server.http, 'shop', 256 * 1024)
+  const rate = await storedRate(server, source, 5000)
+  const sizes1 = await batchSizes(server.http, 'shop', 256 * 1024)
   t.comment(`shop stored at ${(rate / MiB).toFixed(2)} MiB/s while limited to 1 MiB/s`)
   t.ok(rate > 0.5 * MiB && rate < 1.6 * MiB, 'the flooding tenant is stored at about its rate')
   // Batches of --batch-size (1 MiB) would arrive as one lump a second, which other tenants' latency would feel.
-  t.ok(step <= 256 * 1024, `a throttled tenant ships in small batches: at most ${step} bytes stored at once`)
+  const batches = sizes1.all - sizes0.all
+  t.ok(batches >= 5, `the throttled tenant's batches were counted (${batches} in 5 s)`)
+  t.equal(sizes1.small - sizes0.small, batches, 'a throttled tenant ships in small batches: each of at most 256 KiB')
   const q = await quiet
   t.equal(q.failed, 0, 'the quiet writer never failed')
   // The quiet tenant has no limit: its lines arrive while the flood is still held at 1 MiB/s.

@@ -26,6 +26,9 @@ import { sourceName } from '../util/sources'
 import { log } from '../util/log'
 import { closeReason } from './ws-close'
 
+/** Bytes, 1 KiB to 16 MiB by fours: batches run from one line to --batch-size (1 MiB) and over for big lines. */
+const BATCH_BYTES_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384].map(k => k * 1024)
+
 export interface ServerStats {
   connections: number
   batches: number
@@ -68,6 +71,7 @@ export class LogServer {
   private readonly wss: WebSocketServer
   private readonly api: HttpApi
   private readonly ingestLatency: Histogram
+  private readonly batchBytes: (labels: { tenant: string }) => Histogram
   private readonly claims: NodeClaims
   private readonly limiter: IngestLimiter
   private readonly sourceLimit: SourceLimit
@@ -83,6 +87,10 @@ export class LogServer {
     this.sourceLimit = new SourceLimit(store, limits)
     this.ingestLatency = this.metrics.histogram('logfs_server_ingest_duration_seconds',
       'From a batch arriving to its acknowledgement (write + fsync).')()
+    // Per batch, not per second: a tenant's rate says how much it sends, this says in what lumps, which is what
+    // other tenants' latency feels.
+    this.batchBytes = this.metrics.histogram('logfs_server_batch_bytes',
+      'Log bytes in each batch stored (new and duplicate), per tenant.', ['tenant'], BATCH_BYTES_BUCKETS)
     this.registerMetrics()
     this.queries = new QueryGate(limits, options.queryWaitMs ?? DEFAULT_QUERY_WAIT_MS)
     this.queries.registerMetrics(this.metrics)
@@ -277,6 +285,7 @@ export class LogServer {
       this.stats.batches++
       this.stats.storedBytes += stored
       this.stats.duplicateBytes += duplicate
+      this.batchBytes({ tenant: batch.tenant }).observe(stored + duplicate)
       this.ingestMeter.add(batch.tenant, stored + duplicate)
       send({ t: 'ack', seq: batch.seq, stored, duplicate })
     }, (err: Error) => {

@@ -9,13 +9,20 @@ export function writeLimits (file: string, tenants: Record<string, Record<string
   fs.writeFileSync(file, JSON.stringify({ tenants }, null, 2) + '\n')
 }
 
+/** The samples of metrics at `url` + /metrics, by name and labels as written there. */
+async function scrape (url: string): Promise<(name: string, labels?: Record<string, string>) => number> {
+  const text = await (await fetch(url + '/metrics')).text()
+  return (name, labels = {}) => {
+    const l = Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',')
+    const key = l ? `${name}{${l}}` : name
+    const line = text.split('\n').find(x => x.startsWith(key + ' '))
+    return line === undefined ? 0 : Number(line.slice(key.length + 1))
+  }
+}
+
 /** A sample of a metric at `url` + /metrics; 0 when it is not listed. */
 export async function metric (url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(url + '/metrics')).text()
-  const l = Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',')
-  const key = l ? `${name}{${l}}` : name
-  const line = text.split('\n').find(x => x.startsWith(key + ' '))
-  return line === undefined ? 0 : Number(line.slice(key.length + 1))
+  return (await scrape(url))(name, labels)
 }
 
 /** Bytes of a source the server holds now. */
@@ -32,16 +39,11 @@ export async function storedRate (server: Server, source: string, ms: number): P
   return (b1 - b0) / ((Date.now() - t0) / 1000)
 }
 
-/** The largest growth of a source between two looks `every` ms apart over `ms`: about one batch at a time. */
-export async function largestStep (server: Server, source: string, ms: number, every = 20): Promise<number> {
-  const end = Date.now() + ms
-  let last = await stored(server, source)
-  let largest = 0
-  while (Date.now() < end) {
-    await sleep(every)
-    const now = await stored(server, source)
-    largest = Math.max(largest, now - last)
-    last = now
+/** How many batches of a tenant the server stored, in all and of at most `bytes` (a bucket bound), in one scrape. */
+export async function batchSizes (url: string, tenant: string, bytes: number): Promise<{ all: number, small: number }> {
+  const sample = await scrape(url)
+  return {
+    all: sample('logfs_server_batch_bytes_count', { tenant }),
+    small: sample('logfs_server_batch_bytes_bucket', { le: String(bytes), tenant }),
   }
-  return largest
 }
