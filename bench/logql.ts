@@ -24,7 +24,7 @@ const JSON_OUT = process.argv.includes('--json')
 const RUNS = Number(arg('--runs') ?? 3)
 const TENANT = 'shop'
 const PROBE_GAP_MS = 5
-const PHASES = 3
+const PHASES = 5
 const PHASE_MS = 2000
 
 /** A series' value at a step: `{labels}@seconds`. */

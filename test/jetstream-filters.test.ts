@@ -187,6 +187,18 @@ t.test('--no-token-filters is a gateway flag', async t => {
   t.match(r.stderr, /--no-token-filters: only a gateway/)
 })
 
+t.test('the gateway building the filters of what it published reads none of it back from the cluster', async t => {
+  const nats = await cluster(t)
+  const g = await gateway(t, nats)
+  const l = linkTo(t, g)
+  // One batch at a time: the stream's consumer often delivers a message before its publish is acknowledged.
+  await write(l, 'flt/a.log', 0, runs('a', 24, 128 * 1024))
+  await waitFor('filtered', async () => (await coverage(nats, 'flt')).covered, 30_000)
+  t.ok(await metric(g, 'logfs_jetstream_filtered_bytes') >= 24 * 128 * 1024, 'every message filtered')
+  t.equal(await metric(g, 'logfs_jetstream_fetched_bytes_total'), 0,
+    'the builder took every message from memory: none fetched from the cluster')
+})
+
 t.test('retention: groups whose messages the stream dropped are deleted with their partitions', async t => {
   const nats = await cluster(t)
   // Long enough for the old runs to be grouped (after 5 s idle) before they expire, and the new ones to be queried.

@@ -38,6 +38,8 @@ export interface ClusterOptions extends StreamLimits {
 }
 
 const CACHE_BYTES = 64 * 1024 * 1024
+/** What is held for the filter builders beside the cache: a few seconds of ingest at this machine's ceiling. */
+const HOLD_BYTES = 128 * 1024 * 1024
 /** A query that needs more fetch rounds than this is reading more than a query should. */
 const MAX_ROUNDS = 256
 const DISCOVER_MS = 5000
@@ -77,7 +79,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
     this.payloads = new Payloads(jsm, options.cacheBytes ?? CACHE_BYTES, m => {
       // Retention removed a message a query wanted: the mirror drops what is gone before the query runs again.
       void this.mirrors.get(m.stream)?.settle().catch(() => {})
-    })
+    }, options.tokenFilters === false ? 0 : HOLD_BYTES)
     const maxRun = Math.max(HEADER_ROOM, nc.info!.max_payload - HEADER_ROOM)
     // A stream must hold a few of the largest messages, or retention would drop a run as it is stored.
     this.floorBytes = Math.max(MIN_STREAM_BYTES, 4 * nc.info!.max_payload)
@@ -216,10 +218,14 @@ export class ClusterStore extends EventEmitter implements LogStore {
   lastSeq (source: string): number { return this.lastSeqs.get(source) ?? 0 }
 
   published (mirror: StreamMirror, seq: number, source: string, run: RunMeta, data: Uint8Array): void {
-    // The consumer may have delivered it already, in the same turn as the acknowledgement.
-    if (seq <= mirror.applied) return
-    mirror.published(seq)
-    this.payloads.put(this.add(mirror.stream, seq, source, { ...run, length: data.length }), data)
+    // The consumer may have delivered it already, in the same turn as the acknowledgement: indexed then, and its
+    // bytes are kept all the same (about half of them at the ingest ceiling, which the filter builder then
+    // fetched back from the cluster).
+    if (seq > mirror.applied) {
+      mirror.published(seq)
+      this.add(mirror.stream, seq, source, { ...run, length: data.length })
+    }
+    this.payloads.put({ stream: mirror.stream, seq }, data, this.filters?.building(mirror.stream))
   }
 
   private deliver (d: Delivered): void {
