@@ -71,6 +71,33 @@ t.test('labels, label values and series', async t => {
   })
 })
 
+t.test('POST with a form body answers as GET does; other methods and bodies are refused', async t => {
+  const server = await setup(t)
+  const post = async (route: string, body: string, type = 'application/x-www-form-urlencoded', method = 'POST'):
+    Promise<{ status: number, text: string }> => {
+    const res = await fetch(`${server.http}/loki/api/v1/${route}`,
+      { method, headers: { ...bearer(TOKEN), 'content-type': type }, body })
+    return { status: res.status, text: await res.text() }
+  }
+  const params = {
+    query: 'sum by (level) (count_over_time({namespace="prod"} | json [1m]))',
+    start: String(T0 / 1000 + 60), end: String(T0 / 1000 + 180), step: '60',
+  }
+  const got = await loki(server, 'query_range', params)
+  const posted = await post('query_range', new URLSearchParams(params).toString())
+  t.equal(posted.status, 200)
+  t.same(JSON.parse(posted.text), got.body, 'query_range: the same answer as GET')
+  const form = new URLSearchParams([['match[]', '{tenant="staging"}'], ['match[]', '{pod="api-1"}']])
+  const series = await post('series', form.toString())
+  t.same(JSON.parse(series.text).data.map((s: Body) => s.tenant).sort(), ['prod', 'staging'],
+    'series: every match[] of the body')
+  t.equal((await post('query_range', JSON.stringify(params), 'application/json')).status, 415, 'a JSON body: 415')
+  t.equal((await post('labels', '', 'application/x-www-form-urlencoded', 'PUT')).status, 405, 'PUT: 405')
+  const big = await post('query_range', 'query=' + 'x'.repeat(2 * 1024 * 1024))
+  t.equal(big.status, 413, 'a body over 1 MiB: 413')
+  t.equal((await loki(server, 'labels')).status, 200, 'the server answers on')
+})
+
 t.test('authentication and tenant scoping on every endpoint', async t => {
   const server = await setup(t)
   t.equal((await loki(server, 'labels', {}, {})).status, 401, 'no token')

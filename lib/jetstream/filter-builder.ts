@@ -14,9 +14,10 @@ import { sourceOfSubject } from './subjects'
 import { BlockCutter, type Previous } from './filter-blocks'
 import { Lease, RENEW_MS } from './filter-lease'
 import {
-  NEXT_KEY, buildGroup, decodeGroup, encodeGroup, groupKey, partitionKey, partitionPrefix, type FilteredBlock,
+  NEXT_KEY, decodeGroup, encodeGroup, groupKey, groupOf, partitionKey, partitionPrefix, type FilteredBlock,
   type Group,
 } from './filter-format'
+import { groupPartitions } from './filter-pool'
 
 /** Blocks per group: a group's partitions, one per 64 tokens' worth of hashes, stay a few KiB each. */
 export const GROUP_BLOCKS = 64
@@ -93,7 +94,7 @@ export class FilterBuilder {
       if (got > 0) lastMessage = Date.now()
       const idle = got === 0 && Date.now() - lastMessage >= IDLE_MS
       if (idle) {
-        const b = cutter.cut()
+        const b = await cutter.cut()
         if (b !== null) blocks.push(b)
       }
       while (blocks.length >= GROUP_BLOCKS || (idle && blocks.length > 0)) {
@@ -151,7 +152,9 @@ export class FilterBuilder {
 
   /** Writes a group: partitions, descriptor (create), then `next`; the new revision of `next`. */
   private async commit (first: number, blocks: FilteredBlock[], revision: number): Promise<number> {
-    const { group, partitions } = buildGroup(first, this.id, blocks)
+    const built = await groupPartitions(blocks.map(b => b.hashes))
+    const group = groupOf(first, this.id, blocks, built)
+    const { partitions } = built
     await Promise.all(partitions.map((bits, pp) => this.kv.put(partitionKey(first, this.id, pp), bits)))
     if (!this.lease.held) throw new Lost()
     try {

@@ -46,11 +46,12 @@ export class FilterFormatError extends Error {
 /** One block as a builder hands it over: its last sequence, its distinct token hashes, its payload bytes. */
 export interface FilteredBlock { last: number, unfiltered: boolean, hashes: Uint32Array, bytes: number }
 
-/** The descriptor and the PARTITIONS filters of a group of blocks. */
-export function buildGroup (first: number, id: string, blocks: FilteredBlock[]):
-  { group: Group, partitions: Uint8Array[] } {
+/** A group's PARTITIONS filters over its blocks' token hashes (block k's in `blocks[k]`), and their shapes. */
+export interface Partitions { shapes: Array<[number, number]>, partitions: Uint8Array[] }
+
+export function partitionFilters (blocks: Uint32Array[]): Partitions {
   const split = Array.from({ length: PARTITIONS }, () => blocks.map(() => [] as number[]))
-  for (const [k, b] of blocks.entries()) for (const h of b.hashes) split[partitionOf(h)][k].push(h)
+  for (const [k, hashes] of blocks.entries()) for (const h of hashes) split[partitionOf(h)][k].push(h)
   const partitions: Uint8Array[] = []
   const shapes: Array<[number, number]> = []
   for (const part of split) {
@@ -58,18 +59,22 @@ export function buildGroup (first: number, id: string, blocks: FilteredBlock[]):
     shapes.push([shape.rows, shape.probes])
     partitions.push(bits)
   }
-  const group: Group = {
+  return { shapes, partitions }
+}
+
+/** The descriptor of a group of blocks whose partitions are `built`. */
+export function groupOf (first: number, id: string, blocks: FilteredBlock[], built: Partitions): Group {
+  return {
     version: FILTER_FORMAT_VERSION,
     first,
     last: blocks[blocks.length - 1].last,
     id,
     ends: blocks.map(b => b.last),
     unfiltered: blocks.flatMap((b, k) => b.unfiltered ? [k] : []),
-    shapes,
+    shapes: built.shapes,
     dataBytes: blocks.reduce((n, b) => n + b.bytes, 0),
-    filterBytes: partitions.reduce((n, p) => n + p.length, 0),
+    filterBytes: built.partitions.reduce((n, p) => n + p.length, 0),
   }
-  return { group, partitions }
 }
 
 export const encodeGroup = (g: Group): Uint8Array => Buffer.from(JSON.stringify(g))

@@ -2,7 +2,7 @@
 // read, so matching, the costly part of a scan, runs beside ingest on the other cores and windows are matched
 // in parallel. Returns each hit with its line's text, so the event loop need not decode the window again.
 import { compile, findHits, type Found, type Matcher, type Pattern } from './match'
-import { niceThisThread } from './nice'
+import { niceThisThread } from '../util/nice'
 import type { WorkerWindow } from './scan'
 
 niceThisThread()

@@ -17,8 +17,8 @@ import { stepTime } from '../logql/series'
 import type { LabelMatcher } from '../logql/ast'
 import type { TenantLimits } from './limits'
 import {
-  HOUR, LOKI_PREFIX, lokiCount, lokiDuration, lokiStep, lokiTime, queryParam, requestAllowed, selectorOnly, send,
-  type LokiRequest,
+  HOUR, LOKI_PREFIX, RequestError, lokiCount, lokiDuration, lokiStep, lokiTime, queryParam, requestAllowed,
+  requestParams, selectorOnly, send, type LokiRequest,
 } from './loki-http'
 import { indexStats, indexVolume } from './loki-index'
 import { patterns } from './loki-patterns'
@@ -66,8 +66,13 @@ export class LokiApi {
     }
     const allowed = requestAllowed(this.auth, req)
     if (allowed === null) return fail(401, 'missing or wrong token')
-    if (req.method !== 'GET') return fail(405, 'only GET is served here')
-    const q = url.searchParams
+    let q: URLSearchParams
+    try {
+      q = await requestParams(req, url)
+    } catch (err) {
+      if (err instanceof RequestError) return fail(err.status, err.message)
+      throw err
+    }
     const route = url.pathname.slice(LOKI_PREFIX.length)
     const r: LokiRequest = {
       store: this.store,

@@ -42,6 +42,39 @@ export function requestAllowed (auth: Auth, req: http.IncomingMessage): Allowed 
   return tenant => Auth.allows(grant, tenant) && (orgs === null || orgs.has(tenant))
 }
 
+/** The longest form body a POST may carry: a LogQL query and its parameters, not data. */
+const MAX_FORM_BYTES = 1024 * 1024
+
+/** A request Loki's API refuses before reading its parameters. */
+export class RequestError extends Error {
+  constructor (readonly status: number, message: string) { super(message) }
+}
+
+/**
+ * A request's parameters: the URL's query string, and for a POST (which Loki takes for its read routes, and
+ * Grafana sends for some) its `application/x-www-form-urlencoded` body, whose values of a name replace the URL's.
+ */
+export async function requestParams (req: http.IncomingMessage, url: URL): Promise<URLSearchParams> {
+  if (req.method === 'GET') return url.searchParams
+  if (req.method !== 'POST') throw new RequestError(405, 'only GET and POST are served here')
+  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()
+  if (type !== 'application/x-www-form-urlencoded' && type !== '') {
+    throw new RequestError(415, `a POST body must be application/x-www-form-urlencoded, not ${type}`)
+  }
+  const chunks: Buffer[] = []
+  let bytes = 0
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    bytes += chunk.length
+    if (bytes > MAX_FORM_BYTES) throw new RequestError(413, `a POST body may hold at most ${MAX_FORM_BYTES} bytes`)
+    chunks.push(chunk)
+  }
+  const body = new URLSearchParams(Buffer.concat(chunks).toString('utf8'))
+  const q = new URLSearchParams()
+  for (const [k, v] of url.searchParams) if (!body.has(k)) q.append(k, v)
+  for (const [k, v] of body) q.append(k, v)
+  return q
+}
+
 /** Loki's time parameters: integer nanoseconds (or seconds, up to 10 digits), float seconds, or RFC 3339. */
 export function lokiTime (q: URLSearchParams, name: string, def: number): number {
   const text = q.get(name)

@@ -1,11 +1,11 @@
 // The index worker (a piscina task, one thread): builds blocks of a segment from its file, and writes a sealed
 // segment's sidecar. Tokenizing runs here so that ingest on the server's event loop never waits for it.
 import fs from 'node:fs'
-import os from 'node:os'
 import { buildBlock, type Before, type BuiltBlock, type EntryRow } from './blocks'
 import { SUMMARY } from '../levels'
 import { buildFilter } from '../blockfilter'
 import { sidecarFile, writeSidecar } from './sidecar'
+import { niceThisThread } from '../../util/nice'
 
 /**
  * A block to build: its number, and the entries with data in it (file order, the first being entry `first` of the
@@ -25,9 +25,9 @@ export interface IndexTask {
 
 export interface IndexResult { blocks: BuiltBlock[], sidecarBytes: number }
 
-// Ingest before indexing: on Linux, pid 0 names the calling thread, so only this worker runs at a lower priority.
-// On a busy machine the index lags (queries read more) instead of the store acknowledging batches later.
-try { os.setPriority(0, 10) } catch { /* not allowed here: run at the server's priority */ }
+// Ingest before indexing: on a busy machine the index lags (queries read more) instead of the store acknowledging
+// batches later.
+niceThisThread()
 
 const empty = (k: number): BuiltBlock =>
   ({ k, unfiltered: false, hashes: new Uint32Array(0), summaries: new Uint32Array(0) })

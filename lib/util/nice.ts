@@ -1,4 +1,4 @@
-// Scan workers run below the event loop's priority: ingest before scans.
+// Worker threads that do background work (scans, tokenizing) run below the event loop's priority: ingest first.
 import os from 'node:os'
 
 /** Lowers the calling thread's priority: on Linux, pid 0 names the calling thread, so only this worker runs lower. */

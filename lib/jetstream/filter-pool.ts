@@ -1,0 +1,30 @@
+// The filter worker's thread (filter-worker.ts): one per gateway, started on first use and let go when idle, as the
+// builders of all its streams take turns.
+import path from 'node:path'
+import { Piscina } from 'piscina'
+import type { Partitions } from './filter-format'
+import type { FilterTask } from './filter-worker'
+
+let pool: Piscina | null = null
+
+function filterPool (): Piscina {
+  return pool ??= new Piscina({
+    filename: path.join(__dirname, 'filter-worker.js'),
+    minThreads: 0,
+    maxThreads: 1,
+    idleTimeout: 10_000,
+    recordTiming: false,
+  })
+}
+
+/** The distinct token hashes of a block (its bytes are handed over: `data` is detached). */
+export async function blockHashes (data: ArrayBuffer, pieces: Int32Array): Promise<Uint32Array> {
+  const task: FilterTask = { kind: 'tokens', data, pieces }
+  return await filterPool().run(task, { transferList: [data] }) as Uint32Array
+}
+
+/** A group's partitions over its blocks' hashes. */
+export async function groupPartitions (blocks: Uint32Array[]): Promise<Partitions> {
+  const task: FilterTask = { kind: 'partitions', blocks }
+  return await filterPool().run(task) as Partitions
+}

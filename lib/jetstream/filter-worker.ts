@@ -1,0 +1,20 @@
+// The token filter builder's CPU work (a piscina task, one thread per gateway): a block's token hashes, and a
+// group's bit-sliced partitions. On the gateway's event loop these held up publishing: tokenizing 256 KiB per block
+// and slicing a group's partitions (16 MiB of messages) at once. Here they run below the loop's priority, so at the
+// ingest ceiling the filters lag (held bytes, then unindexed reads) instead of ingest slowing down.
+import { niceThisThread } from '../util/nice'
+import { tokenizer } from '../store/tokenizer'
+import { LEVEL_HASHES, LEVEL_OF } from '../store/levels'
+import { partitionFilters, type Partitions } from './filter-format'
+
+/** `tokens`: the distinct token hashes of a block's bytes (pieces as the tokenizer takes them); `partitions`. */
+export type FilterTask =
+  | { kind: 'tokens', data: ArrayBuffer, pieces: Int32Array }
+  | { kind: 'partitions', blocks: Uint32Array[] }
+
+niceThisThread()
+
+export default function run (task: FilterTask): Uint32Array | Partitions {
+  if (task.kind === 'partitions') return partitionFilters(task.blocks)
+  return tokenizer().blockTokens(new Uint8Array(task.data), task.pieces, LEVEL_HASHES, LEVEL_OF).hashes
+}
