@@ -2,10 +2,11 @@
 // group's bit-sliced partitions. On the gateway's event loop these held up publishing: tokenizing 256 KiB per block
 // and slicing a group's partitions (16 MiB of messages) at once. Here they run below the loop's priority, so at the
 // ingest ceiling the filters lag (held bytes, then unindexed reads) instead of ingest slowing down.
+import { Piscina } from 'piscina'
 import { niceThisThread } from '../util/nice'
 import { tokenizer } from '../store/tokenizer'
 import { LEVEL_HASHES, LEVEL_OF } from '../store/levels'
-import { partitionFilters, type Partitions } from './filter-format'
+import { partitionFilters } from './filter-format'
 
 /** `tokens`: the distinct token hashes of a block's bytes (pieces as the tokenizer takes them); `partitions`. */
 export type FilterTask =
@@ -14,7 +15,8 @@ export type FilterTask =
 
 niceThisThread()
 
-export default function run (task: FilterTask): Uint32Array | Partitions {
+export default function run (task: FilterTask): unknown {
   if (task.kind === 'partitions') return partitionFilters(task.blocks)
-  return tokenizer().blockTokens(new Uint8Array(task.data), task.pieces, LEVEL_HASHES, LEVEL_OF).hashes
+  // Handed back, not copied: the hashes are an array of their own (the tokenizer's), of tens of KiB per block.
+  return Piscina.move(tokenizer().blockTokens(new Uint8Array(task.data), task.pieces, LEVEL_HASHES, LEVEL_OF).hashes)
 }
