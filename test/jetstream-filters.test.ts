@@ -199,6 +199,27 @@ t.test('the gateway building the filters of what it published reads none of it b
     'the builder took every message from memory: none fetched from the cluster')
 })
 
+t.test('under steady ingest, blocks are grouped once they have waited 5 s, not when the stream goes idle',
+  async t => {
+    const nats = await cluster(t)
+    const g = await gateway(t, nats)
+    const l = linkTo(t, g)
+    // About 640 KiB/s: a group of 256 blocks would take 100 s to fill.
+    const started = Date.now()
+    let at = 0
+    let groups = 0
+    for (let k = 0; Date.now() - started < 15_000 && groups === 0; k++) {
+      at = await write(l, 'flt/s.log', at, runs(`s${k}`, 1, 64 * 1024))
+      await new Promise(resolve => setTimeout(resolve, 100))
+      if (k % 10 === 9) groups = (await coverage(nats, 'flt')).groups
+    }
+    t.ok(groups > 0, `a group was written while the stream was still written to (${groups} after ` +
+      `${((Date.now() - started) / 1000).toFixed(1)} s)`)
+    const scan = await grep(g, 'first-s30x')
+    t.equal(scan.hits.length, 1, 'a rare token of the grouped part is found')
+    t.equal(scan.result.indexed, true)
+  })
+
 t.test('retention: groups whose messages the stream dropped are deleted with their partitions', async t => {
   const nats = await cluster(t)
   // Long enough for the old runs to be grouped (after 5 s idle) before they expire, and the new ones to be queried.

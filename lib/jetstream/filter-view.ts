@@ -1,6 +1,6 @@
 // What a gateway knows of one stream's token filters: the descriptors of its groups, followed by a watch of the
-// bucket's `g.>` keys (small: a few KiB per 16 MiB of messages). Partitions are not watched; queries fetch the
-// ones they need (filter-cache.ts).
+// bucket's `g.>` keys (small: a few KiB per group of up to 64 MiB of messages). Partitions are not watched; queries
+// fetch the ones they need (token-filters.ts).
 import type { KV } from '@nats-io/kv'
 import { log } from '../util/log'
 import { FilterFormatError, decodeGroup, type Group } from './filter-format'

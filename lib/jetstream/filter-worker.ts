@@ -1,7 +1,7 @@
 // The token filter builder's CPU work (a piscina task, one thread per gateway): a block's token hashes, and a
-// group's bit-sliced partitions. On the gateway's event loop these held up publishing: tokenizing 256 KiB per block
-// and slicing a group's partitions (16 MiB of messages) at once. Here they run below the loop's priority, so at the
-// ingest ceiling the filters lag (held bytes, then unindexed reads) instead of ingest slowing down.
+// group's bit-sliced partitions. On the gateway's event loop these held up publishing: tokenizing 256 KiB per
+// block and slicing a group's partitions (up to 64 MiB of messages) at once. Here they run below the loop's
+// priority, so at the ingest ceiling the filters lag (held bytes, then unindexed reads) instead of ingest.
 import { Piscina } from 'piscina'
 import { niceThisThread } from '../util/nice'
 import { tokenizer } from '../store/tokenizer'
