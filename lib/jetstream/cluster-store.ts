@@ -38,8 +38,6 @@ export interface ClusterOptions extends StreamLimits {
 }
 
 const CACHE_BYTES = 64 * 1024 * 1024
-/** What is held for the filter builders beside the cache: a few seconds of ingest at this machine's ceiling. */
-const HOLD_BYTES = 128 * 1024 * 1024
 /** A query that needs more fetch rounds than this is reading more than a query should. */
 const MAX_ROUNDS = 256
 const DISCOVER_MS = 5000
@@ -79,7 +77,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
     this.payloads = new Payloads(jsm, options.cacheBytes ?? CACHE_BYTES, m => {
       // Retention removed a message a query wanted: the mirror drops what is gone before the query runs again.
       void this.mirrors.get(m.stream)?.settle().catch(() => {})
-    }, options.tokenFilters === false ? 0 : HOLD_BYTES)
+    })
     const maxRun = Math.max(HEADER_ROOM, nc.info!.max_payload - HEADER_ROOM)
     // A stream must hold a few of the largest messages, or retention would drop a run as it is stored.
     this.floorBytes = Math.max(MIN_STREAM_BYTES, 4 * nc.info!.max_payload)
@@ -225,7 +223,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
       mirror.published(seq)
       this.add(mirror.stream, seq, source, { ...run, length: data.length })
     }
-    this.payloads.put({ stream: mirror.stream, seq }, data, this.filters?.building(mirror.stream))
+    this.payloads.put({ stream: mirror.stream, seq }, data)
   }
 
   private deliver (d: Delivered): void {

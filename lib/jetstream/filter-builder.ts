@@ -57,9 +57,6 @@ export class FilterBuilder {
 
   start (): void { this.running = this.run() }
 
-  /** Whether this gateway builds the stream's filters now: what it publishes there is held for it (payloads.ts). */
-  get building (): boolean { return this.lease.held && !this.stopped }
-
   private async run (): Promise<void> {
     while (!this.stopped) {
       if (await this.lease.acquire()) {
@@ -75,7 +72,6 @@ export class FilterBuilder {
           this.lastError = why
         }
         clearInterval(this.renewTimer)
-        this.payloads.release(this.stream)
         if (this.stopped) await this.lease.release()
       }
       if (!this.stopped) await new Promise(resolve => setTimeout(resolve, RETRY_MS))
@@ -105,7 +101,7 @@ export class FilterBuilder {
       if (got > 0) lastMessage = Date.now()
       const idle = got === 0 && Date.now() - lastMessage >= IDLE_MS
       if (idle) {
-        const b = await cutter.cut()
+        const b = cutter.cut()
         if (b !== null) blocks.push(b)
       }
       if (before === 0 && blocks.length > 0) waitingSince = Date.now()
@@ -130,7 +126,7 @@ export class FilterBuilder {
     const messages: JsMsg[] = []
     for await (const m of batch) messages.push(m)
     // A message retention removed meanwhile holds no token any search could still find.
-    const payloads = await Promise.all(messages.map(m => this.payloads.take({ stream: this.stream, seq: m.seq })
+    const payloads = await Promise.all(messages.map(m => this.payloads.fetch({ stream: this.stream, seq: m.seq })
       .catch((err: Error) => { if (err instanceof Gone) return new Uint8Array(0); throw err })))
     for (const [i, m] of messages.entries()) {
       const data = payloads[i]

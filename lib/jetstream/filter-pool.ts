@@ -17,14 +17,8 @@ function filterPool (): Piscina {
   })
 }
 
-/** The distinct token hashes of a block (its bytes are handed over: `data` is detached). */
-export async function blockHashes (data: ArrayBuffer, pieces: Int32Array): Promise<Uint32Array> {
-  const task: FilterTask = { kind: 'tokens', data, pieces }
-  return await filterPool().run(task, { transferList: [data] }) as Uint32Array
-}
-
 /** A group's partitions over its blocks' hashes. */
 export async function groupPartitions (blocks: Uint32Array[]): Promise<Partitions> {
-  const task: FilterTask = { kind: 'partitions', blocks }
+  const task: FilterTask = { blocks }
   return await filterPool().run(task) as Partitions
 }

@@ -35,32 +35,22 @@ const key = (m: MessageAt): string => `${m.stream}\n${m.seq}`
 export class Payloads implements ExtentReader<MessageExtent> {
   /** Insertion order is recency: a hit moves its entry to the end, eviction takes from the front. */
   private readonly cache = new Map<string, Uint8Array>()
-  /**
-   * Messages this gateway published that its token filter builder has not read yet, outside the cache's
-   * recency: at the ingest ceiling the builder falls seconds behind, the cache has moved on by then, and fetching
-   * each message back cost the cluster about as much CPU per MB as storing it (bench:scaleout). At most
-   * `holdBytes`; a message over that goes to the cache, and the builder fetches it if it is gone by then.
-   */
-  private readonly held = new Map<string, Uint8Array>()
   private readonly inflight = new Map<string, Promise<Uint8Array>>()
   private cachedBytes = 0
-  private heldBytes = 0
   fetchedBytes = 0
   fetches = 0
 
   constructor (private readonly jsm: JetStreamManager, private readonly maxBytes: number,
-    private readonly onGone: (m: MessageAt) => void, private readonly holdBytes = 0) {}
+    private readonly onGone: (m: MessageAt) => void) {}
 
-  has (m: MessageAt): boolean { return this.cache.has(key(m)) || this.held.has(key(m)) }
+  has (m: MessageAt): boolean { return this.cache.has(key(m)) }
 
   readSync (e: MessageExtent, from: number, length: number, out: Buffer, at: number): void {
     const k = key(e)
-    const data = this.held.get(k) ?? this.cache.get(k)
+    const data = this.cache.get(k)
     if (data === undefined) throw new Missing(e)
-    if (!this.held.has(k)) {
-      this.cache.delete(k)
-      this.cache.set(k, data)
-    }
+    this.cache.delete(k)
+    this.cache.set(k, data)
     out.set(data.subarray(from, from + length), at)
   }
 
@@ -92,7 +82,7 @@ export class Payloads implements ExtentReader<MessageExtent> {
 
   fetch (m: MessageAt): Promise<Uint8Array> {
     const k = key(m)
-    const data = this.held.get(k) ?? this.cache.get(k)
+    const data = this.cache.get(k)
     if (data !== undefined) return Promise.resolve(data)
     let p = this.inflight.get(k)
     if (!p) {
@@ -120,39 +110,8 @@ export class Payloads implements ExtentReader<MessageExtent> {
     return data
   }
 
-  /**
-   * Bytes this gateway just published: a follower of the source reads them without a round trip. `hold`: this
-   * gateway builds the stream's token filters, and the message is held until the builder takes it.
-   */
-  put (m: MessageAt, data: Uint8Array, hold = false): void {
-    const copy = Uint8Array.prototype.slice.call(data)
-    if (hold && this.heldBytes + copy.length <= this.holdBytes) {
-      this.held.set(key(m), copy)
-      this.heldBytes += copy.length
-    } else {
-      this.keep(key(m), copy)
-    }
-  }
-
-  /** For the filter builder: a message's bytes, held or cached or fetched; a held message goes on to the cache. */
-  async take (m: MessageAt): Promise<Uint8Array> {
-    const k = key(m)
-    const data = this.held.get(k)
-    if (data === undefined) return await this.fetch(m)
-    this.unhold(k, data)
-    return data
-  }
-
-  /** Moves the messages held for `stream`'s builder to the cache: it stopped building (its lease was lost). */
-  release (stream: string): void {
-    for (const [k, d] of this.held) if (k.startsWith(stream + '\n')) this.unhold(k, d)
-  }
-
-  private unhold (k: string, data: Uint8Array): void {
-    this.held.delete(k)
-    this.heldBytes -= data.length
-    this.keep(k, data)
-  }
+  /** Bytes this gateway just published: a follower of the source reads them without a round trip. */
+  put (m: MessageAt, data: Uint8Array): void { this.keep(key(m), Uint8Array.prototype.slice.call(data)) }
 
   private keep (k: string, data: Uint8Array): void {
     this.cache.set(k, data)
@@ -166,11 +125,9 @@ export class Payloads implements ExtentReader<MessageExtent> {
 
   /** Forgets the messages of `stream` below `first` (retention removed them). */
   dropBelow (stream: string, first: number): void {
-    const below = (k: string): boolean => {
+    for (const [k, d] of this.cache) {
       const [name, seq] = k.split('\n')
-      return name === stream && Number(seq) < first
+      if (name === stream && Number(seq) < first) { this.cache.delete(k); this.cachedBytes -= d.length }
     }
-    for (const [k, d] of this.cache) if (below(k)) { this.cache.delete(k); this.cachedBytes -= d.length }
-    for (const [k, d] of this.held) if (below(k)) { this.held.delete(k); this.heldBytes -= d.length }
   }
 }

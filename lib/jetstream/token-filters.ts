@@ -51,9 +51,6 @@ export class TokenFilters {
     void this.startBuilder(stream, followed)
   }
 
-  /** Whether this gateway builds `stream`'s filters now. */
-  building (stream: string): boolean { return this.streams.get(stream)?.builder?.building ?? false }
-
   private async startBuilder (stream: string, f: Followed): Promise<void> {
     const kv = await this.bucketOf(f.view)
     if (kv === null) return
