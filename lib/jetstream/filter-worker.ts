@@ -1,6 +1,6 @@
 // The token filter builder's group step (a piscina task, one thread per gateway): a group's bit-sliced partitions
-// over its blocks' token hashes. On the gateway's event loop, splitting up to 256 blocks' hashes by partition and
-// slicing them held publishing up for tens of ms per group; here it runs below the loop's priority.
+// over its blocks' token hashes. It is JavaScript over every hash of up to 64 MiB of messages in one stretch per
+// group; here, below the event loop's priority, publishing does not wait for it.
 import { niceThisThread } from '../util/nice'
 import { partitionFilters, type Partitions } from './filter-format'
 
