@@ -2,7 +2,7 @@
 // its distinct token hashes, tokenized by the store's native tokenizer as the embedded store's blocks are
 // (../store/disk/blocks.ts). A token cut across two messages of one source (two runs) is joined and belongs to the
 // block of the later message, which holds part of its line: grep widens a candidate to whole lines. Tokenizing
-// runs here, on the event loop (about 1 ms per block): in the filter worker it cost the gateway some 170 MiB more
+// runs here, on the event loop (about 1 ms per block): in a worker thread it cost the gateway some 100 MiB more
 // RSS after 1 GB of ingest, for no ingest gained within this machine's noise (bench:scaleout).
 import { MAX_TOKEN, WORD, tokenHash } from '../store/tokens'
 import { tokenizer } from '../store/tokenizer'

@@ -14,10 +14,9 @@ import { sourceOfSubject } from './subjects'
 import { BlockCutter, type Previous } from './filter-blocks'
 import { Lease, RENEW_MS } from './filter-lease'
 import {
-  NEXT_KEY, decodeGroup, encodeGroup, groupKey, groupOf, partitionKey, partitionPrefix, type FilteredBlock,
-  type Group,
+  NEXT_KEY, decodeGroup, encodeGroup, groupKey, groupOf, partitionFilters, partitionKey, partitionPrefix,
+  type FilteredBlock, type Group,
 } from './filter-format'
-import { groupPartitions } from './filter-pool'
 
 /**
  * The most blocks per group (64 MiB of messages). A group costs PARTITIONS + 2 replicated KV writes whatever its
@@ -162,7 +161,7 @@ export class FilterBuilder {
 
   /** Writes a group: partitions, descriptor (create), then `next`; the new revision of `next`. */
   private async commit (first: number, blocks: FilteredBlock[], revision: number): Promise<number> {
-    const built = await groupPartitions(blocks.map(b => b.hashes))
+    const built = partitionFilters(blocks.map(b => b.hashes))
     const group = groupOf(first, this.id, blocks, built)
     const { partitions } = built
     await Promise.all(partitions.map((bits, pp) => this.kv.put(partitionKey(first, this.id, pp), bits)))
