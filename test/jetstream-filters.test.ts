@@ -14,7 +14,7 @@ import {
 import type { NatsCluster } from '../bench/natscluster'
 import { ServerLink } from '../lib/ship/link'
 import type { GrepResult } from '../lib/query/grep'
-import { decodeGroup } from '../lib/jetstream/filter-format'
+import { PARTITIONS, decodeGroup, partitionFilters, partitionOf } from '../lib/jetstream/filter-format'
 
 function linkTo (t: Test, s: Server): ServerLink {
   const l = new ServerLink({ urls: [`${s.ws}/v1/ingest`], token: TOKEN, timeoutMs: 15000, compress: false })
@@ -180,6 +180,17 @@ t.test('the gateway building filters is SIGKILLed mid-build: another completes t
       t.equal(pruned.result.unindexedBytes, 0, `${q}: every message filtered`)
     }
   })
+
+t.test("a group's partitions: each block's hashes of one partition, whatever their order", async t => {
+  const blocks = [0, 1, 2].map(k => Uint32Array.from({ length: 2000 + k }, (_, i) => ((i + k) * 2654435761) >>> 0))
+  const sorted = blocks.map(b => Uint32Array.from(new Set(b)).sort())
+  const built = partitionFilters(sorted)
+  t.same(partitionFilters(blocks.map(b => Uint32Array.from(new Set(b)))), built, 'unsorted hashes: the same filters')
+  t.equal(built.partitions.length, PARTITIONS)
+  const only = partitionFilters([Uint32Array.of(5 << 26, (5 << 26) + 1)])
+  t.ok(only.partitions.every((p, pp) => pp === partitionOf(5 << 26) || p.every(byte => byte === 0)),
+    'hashes of one partition set bits in its filter alone')
+})
 
 t.test('--no-token-filters is a gateway flag', async t => {
   const r = await cli(['server', '--no-token-filters', '--data-dir', tempDir(t, 'nf'), '--listen', '127.0.0.1:0'])

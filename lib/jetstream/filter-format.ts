@@ -54,15 +54,10 @@ export function partitionFilters (blocks: Uint32Array[]): Partitions {
   // goes to its filter as a view, with no copy. (A JavaScript array per partition and block, grown a hash at a
   // time, held some 100 MiB of a gateway's RSS for groups of 256 blocks.)
   const split = Array.from({ length: PARTITIONS }, () => [] as Uint32Array[])
-  for (let hashes of blocks) {
-    if (!ascending(hashes)) hashes = Uint32Array.from(hashes).sort()
-    let at = 0
-    for (let pp = 0; pp < PARTITIONS; pp++) {
-      let end = at
-      while (end < hashes.length && partitionOf(hashes[end]) === pp) end++
-      split[pp].push(hashes.subarray(at, end))
-      at = end
-    }
+  for (const hashes of blocks) {
+    // Hashes out of order leave the runs short of the block's end: they are sorted, and cut again.
+    const runs = partitionRuns(hashes) ?? partitionRuns(Uint32Array.from(hashes).sort())!
+    for (const [pp, run] of runs.entries()) split[pp].push(run)
   }
   const partitions: Uint8Array[] = []
   const shapes: Array<[number, number]> = []
@@ -74,9 +69,17 @@ export function partitionFilters (blocks: Uint32Array[]): Partitions {
   return { shapes, partitions }
 }
 
-function ascending (hashes: Uint32Array): boolean {
-  for (let i = 1; i < hashes.length; i++) if (hashes[i] < hashes[i - 1]) return false
-  return true
+/** Each partition's run of `hashes`, in partition order; null when the hashes are not in partition order. */
+function partitionRuns (hashes: Uint32Array): Uint32Array[] | null {
+  const runs: Uint32Array[] = []
+  let at = 0
+  for (let pp = 0; pp < PARTITIONS; pp++) {
+    let end = at
+    while (end < hashes.length && partitionOf(hashes[end]) === pp) end++
+    runs.push(hashes.subarray(at, end))
+    at = end
+  }
+  return at === hashes.length ? runs : null
 }
 
 /** The descriptor of a group of blocks whose partitions are `built`. */
