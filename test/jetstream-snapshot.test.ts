@@ -4,49 +4,21 @@
 // snapshot, or one of another format version, is not used: the gateway reads the stream instead, and writes a
 // good one in its place; a put over a replaced revision is refused. Retention after a snapshot. In process: the
 // format keeps every extent as it was (generations, gaps, times that go back).
-import t, { type Test } from 'tap'
-import { connect } from '@nats-io/transport-node'
-import { Objm, type ObjectStore } from '@nats-io/obj'
+import t from 'tap'
 import { pack } from 'msgpackr'
-import { TOKEN, api, cli, readSource, sources, startServer, waitFor, type Server } from './helpers/cluster'
-import { NatsCluster } from '../bench/natscluster'
-import { ServerLink } from '../lib/ship/link'
+import { cli, readSource, sources, waitFor, type Server } from './helpers/cluster'
+import { answers, bucket, cluster, gateway, linkTo, metric, sendAs } from './helpers/gateways'
+import type { ServerLink } from '../lib/ship/link'
 import { SourceIndex, type ExtentReader } from '../lib/store/source'
 import type { MessageExtent } from '../lib/jetstream/payloads'
-import { SnapshotError, applySnapshot, capture, decodeSnapshot, encodeSnapshot } from '../lib/jetstream/snapshot'
-import { INDEX_BUCKET } from '../lib/jetstream/snapshots'
+import {
+  SnapshotError, applySnapshot, capture, decodeSnapshot, encodeSnapshot, type SnapshotIndex,
+} from '../lib/jetstream/snapshot'
 import { streamName } from '../lib/jetstream/subjects'
 
 const TENANT = 'snap'
 const STREAM = `LOGFS_${TENANT}`
 const FILES = ['a.log', 'b.log', 'c.log', 'd.log']
-
-async function cluster (t: Test): Promise<NatsCluster> {
-  const nats = await NatsCluster.start(3)
-  t.teardown(() => nats.stop())
-  return nats
-}
-
-function gateway (t: Test, nats: NatsCluster, extra: string[] = []): Promise<Server> {
-  return startServer(t, {
-    args: ['--store', nats.url, '--replicas', '3', '--retention-size', '256MiB', ...extra],
-  })
-}
-
-async function metric (s: Server, name: string): Promise<number> {
-  const text = await (await fetch(`${s.http}/metrics`)).text()
-  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text)
-  return m ? Number(m[1]) : NaN
-}
-
-async function bucket (t: Test, nats: NatsCluster): Promise<ObjectStore> {
-  const nc = await connect({ servers: nats.url.replace('nats://', '').split(',') })
-  t.teardown(() => nc.close())
-  return await new Objm(nc).create(INDEX_BUCKET, { replicas: 3 })
-}
-
-const linkTo = (g: Server): ServerLink =>
-  new ServerLink({ urls: [`${g.ws}/v1/ingest`], token: TOKEN, timeoutMs: 15000, compress: false })
 
 /**
  * Writes `count` messages through `g`, spread over the tenant's sources (one node each, as one agent each), each
@@ -70,7 +42,7 @@ async function fill (g: Server, from: number, count: number, at: Map<string, num
         if (file === 'c.log' && n === 100 + k) offset += 100
         const recs: Array<[string, number, number, Buffer]> =
           [[`${TENANT}/${file}`, offset, 1_700_000_000_000 + n, Buffer.from(text)]]
-        await link.send({ node: nodeOf(file), tenant: TENANT, gen, recs })
+        await sendAs(link, { node: nodeOf(file), tenant: TENANT, gen, recs })
         at.set(key, offset + text.length)
       }
     } finally {
@@ -80,16 +52,6 @@ async function fill (g: Server, from: number, count: number, at: Map<string, num
 }
 
 const nodeOf = (file: string): string => `n${file[0]}`
-
-/** Everything a reader asks a gateway, for comparing gateways. */
-async function answers (g: Server): Promise<unknown> {
-  const list = await sources(g)
-  const bytes = await Promise.all(list.map(async s => (await readSource(g, s.source)).toString()))
-  const grep = (await api<{ hits: Array<{ source: string, cursor: string }> }>(g, '/v1/grep?q=needle')).body
-  const hit = grep.hits[grep.hits.length - 1]
-  const context = (await api(g, `/v1/context?source=${encodeURIComponent(hit.source)}&cursor=${hit.cursor}`)).body
-  return { list, bytes, hits: grep.hits, context }
-}
 
 t.test('the format keeps every extent as it was: generations, gaps, times that go back, other streams', async t => {
   const reader: ExtentReader<MessageExtent> = { readSync: () => {}, read: async () => {} }
@@ -104,28 +66,30 @@ t.test('the format keeps every extent as it was: generations, gaps, times that g
     s.add({ gen, offset, length, timestamp, seq, stream, src: s })
   }
   s.gapBytes = 100
-  const snap = capture('LOGFS_t', 'created', 20, 3, [s], () => 20)
+  const view = (sources: Array<SourceIndex<MessageExtent>>, seq: number): SnapshotIndex =>
+    ({ sources: () => sources, lastSeq: () => seq, pagesOf: () => [] })
+  const snap = capture('LOGFS_t', 'created', 20, 3, view([s], 20))
   const back = await decodeSnapshot(await encodeSnapshot(snap))
   t.same(back, snap, 'decoded as encoded')
   const r = make()
   const seqs = new Map<string, number>()
-  t.equal(applySnapshot(back, () => r, seqs), 6, 'every extent of the stream up to its sequence')
+  t.equal(applySnapshot(back, () => r, seqs, () => {}), 6, 'every extent of the stream up to its sequence')
   const place = (e: MessageExtent): unknown[] => [e.gen, e.offset, e.length, e.timestamp, e.seq, e.stream]
   t.same(r.extents.map(place), s.extents.filter(e => e.stream === 'LOGFS_t' && e.seq <= 20).map(place))
   t.same([...r.high], [...s.high], 'high-water marks')
   t.same([r.gapBytes, r.lastWrite, seqs.get('n/t/x.log')], [100, 6000, 20], 'gap, last write, last sequence')
-  t.same(capture('LOGFS_t', 'created', 5, 3, [s], () => 5).sources[0].extents.seq, [3, 4],
+  t.same(capture('LOGFS_t', 'created', 5, 3, view([s], 5)).sources[0].extents.seq, [3, 4],
     'an extent past the sequence is left out')
   const other = new SourceIndex<MessageExtent>('n/u/y.log', 'n', 'u', reader)
   other.add({ gen: 1, offset: 0, length: 5, timestamp: 1, seq: 2, stream: 'LOGFS_u', src: other })
   const emptied = new SourceIndex<MessageExtent>('n/t/gone.log', 'n', 't', reader)
   emptied.high.set(1, 4096)
-  t.same(capture('LOGFS_t', 'created', 20, 3, [s, other, emptied], () => 0).sources.map(x => [x.name, x.high]),
+  t.same(capture('LOGFS_t', 'created', 20, 3, view([s, other, emptied], 0)).sources.map(x => [x.name, x.high]),
     [['n/t/x.log', [1, 118, 2, 1048576, 3, 13]], ['n/t/gone.log', [1, 4096]]],
     "another tenant's source is not in it; a source retention emptied is, with its high-water marks")
 
-  await t.rejects(decodeSnapshot(pack({ version: 2, sources: new Uint8Array(1) })),
-    new SnapshotError("snapshot format version '2' is not 1"), 'another version')
+  await t.rejects(decodeSnapshot(pack({ version: 1, sources: new Uint8Array(1) })),
+    new SnapshotError("snapshot format version '1' is not 2"), 'another version')
   await t.rejects(decodeSnapshot(Buffer.from('garbage')), SnapshotError, 'garbage')
   const good = await encodeSnapshot(snap)
   await t.rejects(decodeSnapshot(good.subarray(0, good.length - 5)), SnapshotError, 'cut short')
@@ -154,7 +118,7 @@ t.test('a gateway started after a snapshot loads it, reads only what came after,
     const info = await objects.info(STREAM)
     return info !== null && Number(info.metadata?.seq) === 1000 && info
   }, 60_000)
-  t.equal(snapshotted.metadata?.version, '1', 'its format version is in its metadata')
+  t.equal(snapshotted.metadata?.version, '2', 'its format version is in its metadata')
   t.ok(snapshotted.size < 1000 * 8, `a few bytes per message (${snapshotted.size} bytes for 1000)`)
   t.ok(await metric(g1, 'logfs_jetstream_snapshots_written_total') >= 1, 'counted')
   // Fewer than a tenth of the stream: no gateway writes another meanwhile.
@@ -201,9 +165,9 @@ t.test('a corrupt snapshot, or one of another format version, is not used: the s
     const objects = await bucket(t, nats)
     t.equal(await objects.info(STREAM), null, '--index-snapshot 0 writes none')
     for (const [what, metadata, bytes] of [
-      ['corrupt bytes', { version: '1', seq: '150' }, Buffer.from('not a snapshot')],
-      ['another format version', { version: '2', seq: '150' }, Buffer.from('from a newer gateway')],
-      ['a version 1 label on other contents', { version: '1', seq: '150' }, pack({ version: 2 })],
+      ['corrupt bytes', { version: '2', seq: '150' }, Buffer.from('not a snapshot')],
+      ['another format version', { version: '3', seq: '150' }, Buffer.from('from a newer gateway')],
+      ['a version 2 label on other contents', { version: '2', seq: '150' }, pack({ version: 3 })],
     ] as Array<[string, Record<string, string>, Buffer]>) {
       await objects.putBlob({ name: STREAM, metadata }, bytes)
       const g = await gateway(t, nats, ['--index-snapshot', '0'])
@@ -223,7 +187,7 @@ t.test('a corrupt snapshot, or one of another format version, is not used: the s
     t.equal(Buffer.from((await objects.getBlob(STREAM))!).toString(), 'first', 'the first stands')
 
     // A gateway that could not use a snapshot writes one in its place, however near the stream's end it claims to be.
-    await objects.putBlob({ name: STREAM, metadata: { version: '1', seq: '199' } }, Buffer.from('not a snapshot'))
+    await objects.putBlob({ name: STREAM, metadata: { version: '2', seq: '199' } }, Buffer.from('not a snapshot'))
     const healer = await gateway(t, nats)
     t.equal(await metric(healer, 'logfs_jetstream_snapshots_ignored_total'), 1, 'a corrupt snapshot near the end')
     await waitFor('a snapshot in its place', async () => Number((await objects.info(STREAM))?.metadata?.seq) === 200,

@@ -44,6 +44,9 @@ addStoreOptions(program.command('server')
   .option('--index-snapshot <messages>', 'with --store nats://: write a tenant stream\'s index snapshot to the ' +
     'cluster once the index holds this many messages beyond the last one (or a tenth of the stream, if fewer); ' +
     '0: load snapshots, write none', '20000')
+  .option('--index-entries <count>', 'with --store nats://: index entries of paged sources a gateway holds in ' +
+    'memory; beyond them it lets go of the sources no query used lately and fetches their pages back when one ' +
+    'does', '250000')
   .option('--gateways <n>', 'with --store nats://: how many gateways serve the cluster; each enforces a tenant\'s ' +
     'ingest rate divided by this', '1')
   .option('--no-token-filters', 'with --store nats://: build and use no token filters in the cluster; every ' +

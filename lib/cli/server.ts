@@ -6,6 +6,7 @@ import type { LogStore } from '../store/log-store'
 import { ClusterStore } from '../jetstream/cluster-store'
 import { parseNatsServers } from '../jetstream/address'
 import { SNAPSHOT_EVERY } from '../jetstream/snapshots'
+import { HELD_ENTRIES } from '../jetstream/pages'
 import { log } from '../util/log'
 import { LimitsInForce, builtinLimits, watchLimits } from '../server/limits'
 import { InputError, parseDuration } from '../util/units'
@@ -20,6 +21,7 @@ export interface ServerFlags extends StoreFlags {
   store?: string
   replicas?: string
   indexSnapshot?: string
+  indexEntries?: string
   gateways?: string
   /** False with --no-token-filters. */
   tokenFilters?: boolean
@@ -77,9 +79,10 @@ async function openStore (f: ServerFlags, tenants: LimitsInForce): Promise<LogSt
   const servers = parseNatsServers(where)
   const replicas = parseInt10(f.replicas ?? '3', '--replicas', 1, 5)
   const snapshotEvery = parseInt10(f.indexSnapshot ?? String(SNAPSHOT_EVERY), '--index-snapshot', 0, 1e9)
+  const heldEntries = parseInt10(f.indexEntries ?? String(HELD_ENTRIES), '--index-entries', 0, 1e9)
   return await ClusterStore.open({
     servers, replicas, maxBytes: limits.retentionBytes, maxAgeMs: limits.retentionMs, snapshotEvery,
-    tokenFilters: f.tokenFilters,
+    tokenFilters: f.tokenFilters, heldEntries,
   })
 }
 

@@ -6,14 +6,14 @@
 import { EventEmitter } from 'node:events'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
-import { SourceIndex, type Cursor, type Piece } from '../store/source'
+import { NotHeld, SourceIndex, type Cursor, type Piece } from '../store/source'
 import {
   describeSources, oldestOf, readFrom, type AppendResult, type Entry, type LogStore, type SourceInfo, type StoreMetric,
 } from '../store/log-store'
 import { splitSource } from '../util/sources'
 import { log } from '../util/log'
 import { MessageError, readRun, type RunMeta } from './message'
-import { STREAM_PREFIX, sourceOfSubject } from './subjects'
+import { STREAM_PREFIX, sourceOfSubject, streamName } from './subjects'
 import { ensureStream, type StreamLimits } from './streams'
 import { MIN_STREAM_BYTES, NoRoom, accountWarning } from './room'
 import { StreamMirror, type Delivered } from './mirror'
@@ -22,6 +22,7 @@ import { Publisher } from './publisher'
 import { connectCluster, ready } from './connect'
 import { applySnapshot } from './snapshot'
 import { IndexSnapshots } from './snapshots'
+import { HELD_ENTRIES, IndexPages } from './pages'
 import { KvClaims } from './claims'
 import { KvMarks } from './marks'
 import { FiltersMissing, TokenFilters, previousIn } from './token-filters'
@@ -35,6 +36,8 @@ export interface ClusterOptions extends StreamLimits {
   snapshotEvery?: number
   /** False: build and use no token filters (`--no-token-filters`); a search reads its whole range. */
   tokenFilters?: boolean
+  /** Paged index entries held in memory (`--index-entries`); beyond them, the least used sources' are let go. */
+  heldEntries?: number
 }
 
 const CACHE_BYTES = 64 * 1024 * 1024
@@ -59,13 +62,13 @@ export class ClusterStore extends EventEmitter implements LogStore {
   private readonly payloads: Payloads
   private readonly publisher: Publisher
   private readonly snapshots: IndexSnapshots
+  private readonly pages: IndexPages
   private readonly filters: TokenFilters | null
   private readonly timer: NodeJS.Timeout
   private connected = true
   private closed = false
   private refused = 0
   private unreadable = 0
-  private messages = 0
   private staleReads = 0
   /** Node claims and emptied sources' marks, in the cluster's buckets: set up by open(). */
   claims?: KvClaims
@@ -82,14 +85,20 @@ export class ClusterStore extends EventEmitter implements LogStore {
     // A stream must hold a few of the largest messages, or retention would drop a run as it is stored.
     this.floorBytes = Math.max(MIN_STREAM_BYTES, 4 * nc.info!.max_payload)
     this.publisher = new Publisher(js, this, { maxRun, deadlineMs: 10_000 })
+    this.pages = new IndexPages(() => this.snapshots.open(), options.heldEntries ?? HELD_ENTRIES,
+      stream => this.mirrors.get(stream)?.first ?? 0)
     this.snapshots = new IndexSnapshots(js, jsm, { replicas: options.replicas, every: options.snapshotEvery }, {
       sources: () => this.sources.values(), lastSeq: s => this.lastSeq(s), mirrors: () => this.mirrors.values(),
+      pages: this.pages,
     })
     this.filters = options.tokenFilters === false
       ? null
       : new TokenFilters(js, jsm, options.replicas, this.payloads,
-        previousIn(name => this.sources.get(name), this.payloads))
-    this.timer = setInterval(() => { void this.discover().then(() => this.expire()).catch(() => {}) }, DISCOVER_MS)
+        previousIn(name => this.sources.get(name), this.payloads, s => this.pages.load(s)))
+    this.timer = setInterval(() => {
+      this.pages.tick()
+      void this.discover().then(() => this.expire()).catch(() => {})
+    }, DISCOVER_MS)
     void this.watch()
   }
 
@@ -161,10 +170,10 @@ export class ClusterStore extends EventEmitter implements LogStore {
   /** Fills the index from the streams' snapshots in the cluster; each stream is followed from after its own. */
   private async restore (): Promise<void> {
     await this.snapshots.load(await this.streamNames(), s => {
-      if (this.mirrors.has(s.stream)) return false
-      this.messages += applySnapshot(s, name => this.indexOf(name), this.lastSeqs)
+      if (this.mirrors.has(s.stream)) return null
+      const n = applySnapshot(s, name => this.indexOf(name), this.lastSeqs, (src, p) => this.pages.adopt(src, p))
       this.mirrorOf(s.stream, s.seq)
-      return true
+      return n
     })
   }
 
@@ -255,20 +264,23 @@ export class ClusterStore extends EventEmitter implements LogStore {
     const e: MessageExtent = { gen, offset, length, timestamp, stream, seq, src: s }
     s.add(e)
     this.lastSeqs.set(source, Math.max(seq, this.lastSeqs.get(source) ?? 0))
-    this.messages++
     this.emit('append', s)
     return e
   }
 
   private trim (stream: string, first: number): void {
     for (const s of this.sources.values()) {
-      const before = s.extents.length
-      s.retain(e => e.stream !== stream || e.seq >= first)
-      if (s.extents.length === before) continue
-      this.messages -= before - s.extents.length
+      if (streamName(s.tenant) !== stream) continue
+      const before = s.count
+      this.pages.retained(s, first)
+      const x = s.heldEntries
+      if (x !== null) s.retain(e => e.seq >= first)
+      if (s.count === before) continue
       // The subject's last message may be gone too: the next publish must expect what is left (0 for nothing).
-      this.lastSeqs.set(s.source, s.extents.reduce((m, e) => Math.max(m, e.seq), 0))
-      if (s.extents.length === 0) this.marks?.save(s.source, s.high)
+      if (x !== null || s.count === 0) {
+        this.lastSeqs.set(s.source, (s.heldEntries ?? []).reduce((m, e) => Math.max(m, e.seq), 0))
+      }
+      if (s.count === 0) this.marks?.save(s.source, s.high)
     }
     this.payloads.dropBelow(stream, first)
   }
@@ -324,6 +336,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
         if (round >= MAX_ROUNDS) throw err
         if (err instanceof FiltersMissing) await this.filters!.fetch(err)
         else if (err instanceof Missing) await this.payloads.fetchAround(err.e)
+        else if (err instanceof NotHeld) await this.pages.loadAll(err.sources as Array<SourceIndex<MessageExtent>>)
         else throw err
       }
     }
@@ -338,7 +351,11 @@ export class ClusterStore extends EventEmitter implements LogStore {
     return [
       gauge('logfs_store_sources', 'Sources known to the store.', () => this.sources.size),
       gauge('logfs_jetstream_bytes', 'Log bytes the gateway index lists, over every tenant stream.', bytes),
-      gauge('logfs_jetstream_messages', 'Messages the gateway index lists.', () => this.messages),
+      gauge('logfs_jetstream_messages', 'Messages the gateway index lists.', () => {
+        let n = 0
+        for (const s of this.sources.values()) n += s.count
+        return n
+      }),
       gauge('logfs_jetstream_streams', 'Tenant streams the gateway follows.', () => this.mirrors.size),
       gauge('logfs_jetstream_stream_max_bytes',
         "A tenant stream's max_bytes as this gateway set it up: --retention-size, or less where it did not fit.",
@@ -365,6 +382,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
       counter('logfs_jetstream_unreadable_total', 'Messages in logfs streams that are not logfs runs, skipped.',
         () => this.unreadable),
       ...this.snapshots.metrics(),
+      ...this.pages.metrics(() => this.sources.values()),
       ...this.filters?.metrics() ?? [],
     ]
   }

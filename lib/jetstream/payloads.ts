@@ -2,7 +2,8 @@
 // and kept in a bounded cache. Synchronous reads (query/lines.ts walks lines with them) can only be served from the
 // cache; a miss throws Missing, and the store's `query` fetches what was missing and runs the query again.
 import type { JetStreamManager, StoredMsg } from '@nats-io/jetstream'
-import type { Extent, ExtentReader, Pieces, SourceIndex } from '../store/source'
+import type { Extent, ExtentReader, SourceIndex } from '../store/source'
+import type { Pieces } from '../store/pieces'
 
 /** A gateway's extent: one message of a tenant's stream. */
 export interface MessageExtent extends Extent {
@@ -64,7 +65,8 @@ export class Payloads implements ExtentReader<MessageExtent> {
 
   /** For a walk that met `missing`: it and the messages of its source around it, up to PREFETCH_BYTES. */
   async fetchAround (missing: MessageExtent): Promise<void> {
-    const x = missing.src.extents
+    // Its source may have been released since the walk met it: then only the one message.
+    const x = missing.src.heldEntries ?? []
     const i = x.indexOf(missing)
     const want: MessageExtent[] = [missing]
     let bytes = i >= 0 ? x[i].length : 0

@@ -13,6 +13,8 @@ import { log } from '../util/log'
 import type { StreamMirror } from './mirror'
 import type { MessageExtent } from './payloads'
 import { SNAPSHOT_VERSION, SnapshotError, capture, decodeSnapshot, encodeSnapshot, type Snapshot } from './snapshot'
+import type { IndexPages } from './pages'
+import { streamName } from './subjects'
 
 export const INDEX_BUCKET = 'LOGFS_INDEX'
 /** Messages applied beyond a stream's snapshot before a new one is written (fewer for a small stream). */
@@ -36,6 +38,7 @@ export interface IndexView {
   sources: () => Iterable<SourceIndex<MessageExtent>>
   lastSeq: (source: string) => number
   mirrors: () => Iterable<StreamMirror>
+  pages: IndexPages
 }
 
 function versionOf (info: ObjectInfo): number { return Number(info.metadata?.version ?? NaN) }
@@ -73,7 +76,8 @@ export class IndexSnapshots {
     this.every = options.every ?? SNAPSHOT_EVERY
   }
 
-  private open (): Promise<ObjectStore> {
+  /** The bucket, made if it is not there yet. */
+  open (): Promise<ObjectStore> {
     if (this.bucket === null) {
       const { replicas } = this.options
       this.bucket = new Objm(this.js).create(INDEX_BUCKET, { replicas, storage: StorageType.File })
@@ -83,18 +87,17 @@ export class IndexSnapshots {
   }
 
   /**
-   * Loads the snapshot of each of `streams` there is, and hands it to `apply` (false: not used). A snapshot that
-   * cannot be used is logged and left out: its stream is read from its first message.
+   * Loads the snapshot of each of `streams` there is, and hands it to `apply` (which says how many messages it
+   * took, null for none). A snapshot that cannot be used is logged and left out: its stream is read from its first
+   * message.
    */
-  async load (streams: string[], apply: (s: Snapshot) => boolean): Promise<void> {
+  async load (streams: string[], apply: (s: Snapshot) => number | null): Promise<void> {
     const todo = [...streams]
     await Promise.all(Array.from({ length: LOAD_PARALLEL }, async () => {
       for (let stream = todo.pop(); stream !== undefined; stream = todo.pop()) {
         try {
           const s = await this.loadOne(stream)
-          if (s !== null && apply(s)) {
-            for (const x of s.sources) this.loadedMessages += x.extents.seq.length
-          }
+          if (s !== null) this.loadedMessages += apply(s) ?? 0
         } catch (err) {
           this.ignored++
           log('warn', 'jetstream', `index snapshot of ${stream} not used, reading the stream instead: ` +
@@ -175,8 +178,15 @@ export class IndexSnapshots {
       this.known.set(m.stream, there)
       if (!due(m, there, this.every)) return
       const si = await this.jsm.streams.info(m.stream)
+      const applied = m.applied
+      const { pages } = this.index
+      for (const src of [...this.index.sources()]) {
+        if (streamName(src.tenant) === m.stream) await pages.seal(bucket, m.stream, applied, src)
+      }
       // Taken in one turn of the event loop: the index does not change under it.
-      const s = capture(m.stream, si.created, m.applied, si.state.first_seq, this.index.sources(), this.index.lastSeq)
+      const s = capture(m.stream, si.created, m.applied, si.state.first_seq, {
+        sources: this.index.sources, lastSeq: this.index.lastSeq, pagesOf: src => pages.of(src),
+      })
       const bytes = await encodeSnapshot(s)
       this.wroteAt.set(m.stream, Date.now())
       await bucket.putBlob({
@@ -185,6 +195,8 @@ export class IndexSnapshots {
       this.known.set(m.stream, s.seq)
       this.written++
       this.failing = false
+      // A page left behind is collected by the next snapshot of the stream.
+      await pages.collect(bucket, m.stream, si.state.first_seq).catch(() => {})
     } catch (err) {
       // Another gateway wrote one since this one looked: it stands, and is weighed at the next look.
       if (this.stopped || (err as { code?: number }).code === JetStreamApiCodes.StreamWrongLastSequence) return

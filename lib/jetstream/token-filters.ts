@@ -183,9 +183,11 @@ export class TokenFilters {
  * the gateway's index and its message cache; null when the index does not list it or it cannot be fetched.
  */
 export function previousIn (source: (name: string) => SourceIndex<MessageExtent> | undefined,
-  payloads: Payloads): Previous {
+  payloads: Payloads, hold: (s: SourceIndex<MessageExtent>) => Promise<void>): Previous {
   return async m => {
-    const x = source(m.source)?.extents ?? []
+    const s = source(m.source)
+    if (s !== undefined && !s.held) await hold(s)
+    const x = s?.heldEntries ?? []
     let e: MessageExtent | undefined
     for (let i = x.length - 1; i >= 0 && e === undefined; i--) {
       if (x[i].gen === m.gen && x[i].offset + x[i].length === m.offset) e = x[i]

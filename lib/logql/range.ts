@@ -4,7 +4,7 @@
 // (t - offset - range, t - offset] is the union of range/width consecutive cells.
 import path from 'node:path'
 import type { LogStore } from '../store/log-store'
-import type { Chunk } from '../store/source'
+import type { Chunk } from '../store/pieces'
 import { QueryError } from '../query/errors'
 import { MATCHERS, runInScanWorker } from '../query/match-pool'
 import { WindowBuffers, forWorker } from '../query/scan'

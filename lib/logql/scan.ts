@@ -3,7 +3,8 @@
 // pick the blocks the store's token filters say may hold them (query/grep.ts's searchRanges). A range aggregation
 // takes the windows whole, for a scan worker (range.ts); a log query takes their lines.
 import type { LogStore } from '../store/log-store'
-import type { Chunk, SourceIndex } from '../store/source'
+import type { SourceIndex } from '../store/source'
+import type { Chunk } from '../store/pieces'
 import { searchRanges } from '../query/grep'
 import { requiredTokens } from '../query/literals'
 import { scanLines, WindowBuffers, type ScanBudget } from '../query/scan'

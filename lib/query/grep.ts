@@ -2,7 +2,8 @@
 // the store's token filters (the blocks that may hold every token the pattern proves), and scan only those byte
 // ranges, widened to whole lines, in windows read off the event loop and matched in scan workers (match.ts).
 import type { LogStore } from '../store/log-store'
-import type { Chunk, Piece, SourceIndex } from '../store/source'
+import { holdAll, type Piece, type SourceIndex } from '../store/source'
+import type { Chunk } from '../store/pieces'
 import { lineStart, linesFrom, makeLine, type Line } from './lines'
 import { requiredTokens } from './literals'
 import { NL } from '../util/bytes'
@@ -108,6 +109,7 @@ export interface SearchRanges {
  */
 export function searchRanges (store: LogStore, sources: SourceIndex[], hashes: number[], since?: number,
   until?: number): SearchRanges {
+  holdAll(sources)
   const picked = new Set(sources)
   const plan = hashes.length > 0 ? store.candidates(hashes, s => picked.has(s)) : null
   const span = (s: SourceIndex): [number, number] =>

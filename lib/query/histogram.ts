@@ -4,7 +4,7 @@
 // for yet (in the open segment's last block) are read and counted. A store that keeps no counts (a JetStream
 // gateway) gives no lines.
 import type { LogStore } from '../store/log-store'
-import type { SourceIndex } from '../store/source'
+import { holdAll, type SourceIndex } from '../store/source'
 import { LEVELS, SUMMARY, countLines, type Level } from '../store/levels'
 
 const MIN_STEP_MS = 1000
@@ -28,6 +28,7 @@ export interface Histogram {
  */
 export function histogram (store: LogStore, sources: SourceIndex[], buckets: number, from?: number, to?: number):
   Histogram {
+  holdAll(sources)
   let lo = from ?? Infinity
   let hi = to ?? -Infinity
   if (from === undefined || to === undefined) {

@@ -2,7 +2,8 @@
 // one at a time: between windows the loop serves ingest, so a scan of the whole store holds it up for one window's
 // work at a time, not for the whole scan. Across reads the scan keeps cursors, not logical positions: an older
 // generation arriving, or retention, moves positions while a read is in flight.
-import type { Chunk, SourceIndex } from '../store/source'
+import type { SourceIndex } from '../store/source'
+import type { Chunk } from '../store/pieces'
 import { NL } from '../util/bytes'
 import { Pace } from './pace'
 

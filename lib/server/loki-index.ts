@@ -2,7 +2,7 @@
 // index/stats (streams, chunks, entries and bytes a selector resolves to) and index/volume and volume_range
 // (bytes per label set, as a Prometheus-style vector or matrix). A Loki chunk is a logfs entry here: one
 // source's run of one batch, with its time.
-import type { SourceIndex } from '../store/source'
+import { holdAll, type SourceIndex } from '../store/source'
 import { QueryError } from '../query/errors'
 import { NL } from '../util/bytes'
 import { selectStreams, type Labels, labelKey } from '../logql/labels'
@@ -42,7 +42,9 @@ export function indexStats (r: LokiRequest): object {
   const selector = selectorOnly(queryParam(r.q))
   const { start, end } = lokiRange(r.q, HOUR)
   const out = { streams: 0, chunks: 0, entries: 0, bytes: 0 }
-  for (const { s } of selectStreams(r.store.allSources(), r.allowed, selector)) {
+  const streams = selectStreams(r.store.allSources(), r.allowed, selector)
+  holdAll(streams.map(st => st.s))
+  for (const { s } of streams) {
     const entries = entriesIn(s, start, end)
     if (entries.length === 0) continue
     const bytes = entries.reduce((n, e) => n + e.length, 0)
@@ -82,7 +84,9 @@ export function indexVolume (r: LokiRequest, range: boolean): object {
     : aggregateBy === 'series' ? [...new Set(selector.map(m => m.name))] : null
   const steps = range ? makeSteps(start, end, lokiStep(r.q, start, end)) : makeSteps(end, end, 1)
   const groups = new Map<string, { labels: Labels, total: number, points: Map<number, number> }>()
-  for (const { s, labels } of selectStreams(r.store.allSources(), r.allowed, selector)) {
+  const streams = selectStreams(r.store.allSources(), r.allowed, selector)
+  holdAll(streams.map(st => st.s))
+  for (const { s, labels } of streams) {
     const entries = entriesIn(s, start, end)
     if (entries.length === 0) continue
     for (const group of groupsOf(labels, targets, aggregateBy === 'labels')) {

@@ -120,8 +120,8 @@ export function describeSources (sources: Iterable<SourceIndex>, allowed: (tenan
   const out: SourceInfo[] = []
   for (const s of sources) {
     if (!allowed(s.tenant)) continue
-    const first = s.extents[0]
-    const last = s.extents[s.extents.length - 1]
+    const first = s.first()
+    const next = s.next()
     out.push({
       source: s.source,
       node: s.node,
@@ -129,7 +129,7 @@ export function describeSources (sources: Iterable<SourceIndex>, allowed: (tenan
       path: splitSource(s.source).path,
       bytes: s.bytes,
       first: first ? formatCursor(first) : null,
-      next: last ? formatCursor({ gen: last.gen, offset: last.offset + last.length }) : null,
+      next: next ? formatCursor(next) : null,
       lastWrite: s.lastWrite,
       gapBytes: s.gapBytes,
     })
@@ -140,7 +140,7 @@ export function describeSources (sources: Iterable<SourceIndex>, allowed: (tenan
 export function oldestOf (sources: Iterable<SourceIndex>): number | null {
   let t: number | null = null
   for (const s of sources) {
-    const e = s.extents[0]
+    const e = s.first()
     if (e && (t === null || e.timestamp < t)) t = e.timestamp
   }
   return t

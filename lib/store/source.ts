@@ -2,6 +2,9 @@
 // laid end to end) that queries use to read windows, walk lines and step across entries and generations. Where an
 // extent's bytes lie is the business of the store that indexed it: each store extends Extent with its own location
 // (a segment and file offset in disk/, a stream message in lib/jetstream) and reads it with its own ExtentReader.
+// A store may also keep a source's older entries elsewhere (a gateway pages them from the cluster): it releases the
+// index's table, which keeps its totals and the entries added since, and restores it before a query walks it.
+import { Chunk, Pieces, lastAtOrBelow } from './pieces'
 
 /** A position in a source: records are ordered by agent generation first, then byte offset. */
 export interface Cursor { gen: number, offset: number }
@@ -42,71 +45,43 @@ export interface ExtentReader<E extends Extent> {
 
 const before = (a: Cursor, b: Cursor): boolean => a.gen < b.gen || (a.gen === b.gen && a.offset < b.offset)
 
-/** Index of the last of `sorted` (ascending) that is at most `x`; 0 when none is. */
-function lastAtOrBelow (sorted: number[], x: number): number {
-  let lo = 0
-  let hi = sorted.length - 1
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1
-    if (sorted[mid] <= x) lo = mid
-    else hi = mid - 1
+/**
+ * Thrown by a walk of a source whose entries are released: its store restores them and runs the walk again, as it
+ * fetches bytes a walk found missing.
+ */
+export class NotHeld extends Error {
+  override name = 'NotHeld'
+  constructor (readonly sources: SourceIndex[]) {
+    super(`the entries of ${sources.map(s => s.source).join(', ')} are not in memory`)
   }
-  return lo
 }
 
 /**
- * Where the bytes of one read lie: a piece of each of consecutive extents, the first entered `skip` bytes in, the
- * last cut where the read ends. A snapshot: appends and retention change the index, not this.
+ * Throws NotHeld for every one of `sources` whose entries are released: a query that will walk them all asks for
+ * them at once, not one per run.
  */
-export class Pieces<E extends Extent = Extent> {
-  constructor (
-    readonly extents: E[],
-    /** Where each piece starts in what is read. */
-    readonly offsets: number[],
-    readonly skip: number,
-    readonly length: number,
-  ) {}
-
-  get count (): number { return this.extents.length }
-
-  /** Bytes of piece k. */
-  size (k: number): number { return (k + 1 < this.count ? this.offsets[k + 1] : this.length) - this.offsets[k] }
-
-  /** Where piece k starts in its extent, counted from the extent's first byte. */
-  start (k: number): number { return k === 0 ? this.skip : 0 }
-
-  /** The piece holding offset `i` of what is read (the last one for its end). */
-  find (i: number): number { return lastAtOrBelow(this.offsets, i) }
+export function holdAll (sources: Iterable<SourceIndex>): void {
+  const away = [...sources].filter(s => !s.held)
+  if (away.length > 0) throw new NotHeld(away)
 }
 
-/**
- * Bytes read from a source with the extents they came from, so that an offset in them still maps to its cursor
- * and time when the index has changed since (appends of an older generation and retention move positions).
- */
-export class Chunk {
-  constructor (readonly data: Buffer, private readonly pieces: Pieces) {}
-
-  /** The first `n` bytes. */
-  head (n: number): Chunk { return new Chunk(this.data.subarray(0, n), this.pieces) }
-
-  cursorAt (i: number): Cursor {
-    const k = this.pieces.find(i)
-    const e = this.pieces.extents[k]
-    return { gen: e.gen, offset: e.offset + this.pieces.start(k) + i - this.pieces.offsets[k] }
-  }
-
-  timestampAt (i: number): number { return this.pieces.extents[this.pieces.find(i)].timestamp }
-
-  /** Where each piece starts and the time of its write, ascending: timestampAt for code without the index. */
-  timeline (): { offsets: number[], timestamps: number[] } {
-    return { offsets: this.pieces.offsets, timestamps: this.pieces.extents.map(e => e.timestamp) }
-  }
+/** What a store keeps of a source's released entries: how many, their bytes, and where they begin and end. */
+export interface Released {
+  count: number
+  bytes: number
+  first: Cursor & { timestamp: number } | null
+  next: Cursor | null
 }
 
 export class SourceIndex<E extends Extent = Extent> {
-  readonly extents: E[] = []
+  /** Every entry in cursor order; null while released (`later` then holds the ones added since). */
+  private table: E[] | null = []
   /** Logical position of each extent's first byte. */
   private starts: number[] = []
+  private later: E[] = []
+  private outside: Released = { count: 0, bytes: 0, first: null, next: null }
+  /** Set by every walk of the entries: a store that releases tables passes over the ones used since its last look. */
+  used = false
   /** Per generation, the offset just past the highest byte stored: anything below it is a resend. */
   readonly high = new Map<number, number>()
   bytes = 0
@@ -123,8 +98,99 @@ export class SourceIndex<E extends Extent = Extent> {
   /** Logical length: every retained byte. */
   get end (): number { return this.bytes }
 
-  add (e: E): void {
+  /** Every entry in cursor order; throws NotHeld while they are released. */
+  get extents (): E[] {
+    if (this.table === null) throw new NotHeld([this])
+    this.used = true
+    return this.table
+  }
+
+  get held (): boolean { return this.table !== null }
+
+  /** The entries while held, not counted as a use (a store's own bookkeeping); null while released. */
+  get heldEntries (): readonly E[] | null { return this.table }
+
+  /** Entries added since the table was released, in the order they came. */
+  get addedSince (): readonly E[] { return this.later }
+
+  /** Entries, held or not. */
+  get count (): number { return this.table === null ? this.outside.count + this.later.length : this.table.length }
+
+  /** The first entry's place and time, whether or not the entries are held. */
+  first (): Cursor & { timestamp: number } | null {
+    if (this.table === null && this.outside.count > 0) return this.outside.first
+    // Entries added while released are in the order they came: an older generation may follow a newer one.
+    const e = this.table !== null
+      ? this.table[0]
+      : this.later.reduce<E | undefined>((a, b) => (a === undefined || before(b, a) ? b : a), undefined)
+    return e ? { gen: e.gen, offset: e.offset, timestamp: e.timestamp } : null
+  }
+
+  /** The cursor just past the newest entry, whether or not the entries are held. */
+  next (): Cursor | null {
+    const x = this.table !== null ? this.table.slice(-1) : this.later
+    const ends = x.map(e => ({ gen: e.gen, offset: e.offset + e.length }))
+    if (this.table === null && this.outside.next !== null) ends.push(this.outside.next)
+    return ends.reduce<Cursor | null>((a, b) => (a === null || before(a, b) ? b : a), null)
+  }
+
+  /**
+   * Lets go of the first `paged` entries, which the store keeps elsewhere; the rest stay, as entries added since.
+   * A walk then throws NotHeld until restore.
+   */
+  release (paged: number): void {
     const x = this.extents
+    const out = x.slice(0, paged)
+    const last = out[out.length - 1]
+    this.releasedAs({
+      count: out.length,
+      bytes: out.reduce((n, e) => n + e.length, 0),
+      first: out.length > 0 ? { gen: out[0].gen, offset: out[0].offset, timestamp: out[0].timestamp } : null,
+      next: last ? { gen: last.gen, offset: last.offset + last.length } : null,
+    }, x.slice(paged))
+  }
+
+  /**
+   * What the store keeps of the released entries, when it knows better (retention took whole pages of them), or
+   * for a source that starts released (its entries paged in the store when the index was loaded).
+   */
+  releasedAs (outside: Released, later: E[] = this.later): void {
+    this.table = null
+    this.starts = []
+    this.outside = outside
+    this.later = later
+    this.bytes = outside.bytes + later.reduce((n, e) => n + e.length, 0)
+  }
+
+  /** Drops the first `n` entries added while released: the store now keeps them with the rest. */
+  forget (n: number, outside: Released): void {
+    if (this.table === null) this.releasedAs(outside, this.later.slice(n))
+  }
+
+  /**
+   * Takes the entries back: `entries`, the released ones that retention kept, in cursor order; those added since
+   * go on after them, but for the ones `paged` says are among `entries`.
+   */
+  restore (entries: E[], paged: (e: E) => boolean = () => false): void {
+    if (this.table !== null) return
+    const later = this.later.filter(e => !paged(e))
+    this.table = entries
+    this.later = []
+    this.outside = { count: 0, bytes: 0, first: null, next: null }
+    this.reindex()
+    for (const e of later) this.add(e)
+  }
+
+  add (e: E): void {
+    if (this.table === null) {
+      // Released: kept aside until the table is back, with the totals a listing shows kept up to date.
+      this.later.push(e)
+      this.bytes += e.length
+      this.high.set(e.gen, Math.max(this.high.get(e.gen) ?? 0, e.offset + e.length))
+      this.lastWrite = Math.max(this.lastWrite, e.timestamp)
+      return
+    }
+    const x = this.table
     let i = x.length
     while (i > 0 && before(e, x[i - 1])) i--
     // Nearly always at the end: a store opening adds every entry, and push costs far less than splice.
@@ -144,17 +210,21 @@ export class SourceIndex<E extends Extent = Extent> {
 
   /** Drops the extents `keep` rejects (retention). */
   retain (keep: (e: E) => boolean): void {
-    const kept = this.extents.filter(keep)
-    if (kept.length === this.extents.length) return
-    this.extents.splice(0, this.extents.length, ...kept)
+    // In place: a walk holding the table sees what retention left.
+    const x = this.extents
+    let k = 0
+    for (const e of x) if (keep(e)) x[k++] = e
+    if (k === x.length) return
+    x.length = k
     this.reindex()
     this.dropped++
   }
 
   private reindex (): void {
-    this.starts = []
+    const x = this.table!
+    this.starts = new Array<number>(x.length)
     let n = 0
-    for (const e of this.extents) { this.starts.push(n); n += e.length }
+    for (let i = 0; i < x.length; i++) { this.starts[i] = n; n += x[i].length }
     this.bytes = n
   }
 

@@ -2,7 +2,8 @@
 // bytes are read from the segment files the store holds open.
 import fs from 'node:fs'
 import { promisify } from 'node:util'
-import type { Extent, ExtentReader, Pieces, SourceIndex } from '../source'
+import type { Extent, ExtentReader, SourceIndex } from '../source'
+import type { Pieces } from '../pieces'
 import type { Segment } from './segments'
 
 export interface SegmentExtent extends Extent {
