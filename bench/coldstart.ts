@@ -5,7 +5,11 @@
 // Each time: until it listened, until it answered /v1/sources, its RSS then and after a query round (sources,
 // every source's tail and first page, a grep of a rare token in one source), and whether its answers equal the
 // first gateway's. (A grep of the whole store fetches every message: lib/jetstream/README.md, "Not here".)
-// The index's cost per message is the started gateway's RSS less an idle gateway's, over the messages it lists.
+// With the snapshot it starts twice more: as it comes (the sources' older entries are in index pages, which it
+// does not fetch until a query walks the source) and with --index-entries 0 (it lets go of paged entries as soon
+// as no query uses them): the sources it holds released, and the pages the query round fetched, say what paging
+// saved. The index's cost per message is the gateway that read every header's RSS less an idle gateway's, over
+// the messages it lists.
 import { connect } from '@nats-io/transport-node'
 import { Objm } from '@nats-io/obj'
 import { TOKEN, fail, get, machineLine, saveResults, start, until, type Started } from './harness'
@@ -31,6 +35,10 @@ interface Gateway { p: Started, port: number }
 
 interface ColdStart {
   snapshot: boolean
+  /** The gateway's --index-entries, when given. */
+  held: string
+  releasedAtStart: number
+  pagesFetched: number
   listenMs: number
   sourcesMs: number
   loadedMessages: number
@@ -103,16 +111,20 @@ async function queryRound (g: Gateway): Promise<{ answers: string, ms: number }>
   return { answers: JSON.stringify(parts), ms: Date.now() - t0 }
 }
 
-async function coldStart (args: string[], snapshot: boolean, expected: string): Promise<ColdStart> {
+async function coldStart (args: string[], snapshot: boolean, expected: string, held = ''): Promise<ColdStart> {
   const t0 = Date.now()
-  const g = await gateway(args)
+  const g = await gateway(held === '' ? args : [...args, '--index-entries', held])
   const listenMs = Date.now() - t0
   await get(g.port, '/v1/sources')
   const sourcesMs = Date.now() - t0
   const rssStart = await metric(g, 'process_resident_memory_bytes')
+  const releasedAtStart = await metric(g, 'logfs_jetstream_index_released_sources')
   const round = await queryRound(g)
   const result = {
     snapshot,
+    held,
+    releasedAtStart,
+    pagesFetched: await metric(g, 'logfs_jetstream_index_pages_fetched_total'),
     listenMs,
     sourcesMs,
     loadedMessages: await metric(g, 'logfs_jetstream_snapshot_loaded_messages'),
@@ -154,10 +166,12 @@ async function main (): Promise<void> {
     await nc.close()
     process.stderr.write('bench: a fresh gateway, with the snapshot\n')
     const withSnapshot = await coldStart(base, true, expected)
+    process.stderr.write('bench: a fresh gateway, with the snapshot, --index-entries 0\n')
+    const releasing = await coldStart(base, true, expected, '0')
     await stop(first)
 
-    const rows = [without, withSnapshot]
-    const indexBytesPerMessage = Math.round((withSnapshot.rssStartMiB * 2 ** 20 - rssIdle) / messages)
+    const rows = [without, withSnapshot, releasing]
+    const indexBytesPerMessage = Math.round((without.rssStartMiB * 2 ** 20 - rssIdle) / messages)
     if (JSON_OUT) {
       process.stdout.write(JSON.stringify({ machine: machineLine(), messages, sizeMB: SIZE_MB, fillS, writeS,
         snapshotBytes, rssIdleMiB: mib(rssIdle), indexBytesPerMessage, rows }) + '\n')
@@ -168,14 +182,16 @@ async function main (): Promise<void> {
       `${machineLine()}\nEverything (3 nats-servers, the gateways, the load) shares this machine. Filled in ` +
       `${fillS.toFixed(0)} s; a gateway that read the stream wrote its snapshot (${snapshotBytes} bytes) ` +
       `${writeS.toFixed(0)} s after it was started.\n\n` +
-      '| index snapshot | listened ms | answered /v1/sources ms | messages loaded | messages replayed | ' +
-      'RSS then MiB | query round ms | RSS after MiB | answers = first gateway |\n' +
-      '|---|---|---|---|---|---|---|---|---|\n' +
-      rows.map(r => `| ${r.snapshot ? 'yes' : 'no'} | ${r.listenMs} | ${r.sourcesMs} | ${r.loadedMessages} | ` +
-        `${r.replayedMessages} | ${r.rssStartMiB} | ${r.queryRoundMs} | ${r.rssQueriedMiB} | ${r.same} |`)
+      '| index snapshot | --index-entries | listened ms | answered /v1/sources ms | messages loaded | ' +
+      'messages replayed | sources released | RSS then MiB | query round ms | pages fetched | RSS after MiB | ' +
+      'answers = first gateway |\n' +
+      '|---|---|---|---|---|---|---|---|---|---|---|---|\n' +
+      rows.map(r => `| ${r.snapshot ? 'yes' : 'no'} | ${r.held || 'default'} | ${r.listenMs} | ${r.sourcesMs} | ` +
+        `${r.loadedMessages} | ${r.replayedMessages} | ${r.releasedAtStart} | ${r.rssStartMiB} | ${r.queryRoundMs} | ` +
+        `${r.pagesFetched} | ${r.rssQueriedMiB} | ${r.same} |`)
         .join('\n') + '\n\n' +
       `An idle gateway: RSS ${mib(rssIdle)} MiB. The index costs about ${indexBytesPerMessage} bytes of RSS per ` +
-      'message (a started gateway less an idle one, over the messages).\n'
+      'message (the gateway that read every header less an idle one, over the messages).\n'
     process.stdout.write('\n' + text)
     saveResults('coldstart', text)
   } finally {

@@ -20,8 +20,10 @@ const LOAD_PARALLEL = 4
 
 type Source = SourceIndex<MessageExtent>
 
+const NONE: readonly PageRef[] = []
+
 /** What the released entries of `pages` amount to. */
-function summary (pages: PageRef[]): Released {
+function summary (pages: readonly PageRef[]): Released {
   return {
     count: pages.reduce((n, p) => n + p.count, 0),
     bytes: pages.reduce((n, p) => n + p.bytes, 0),
@@ -42,7 +44,8 @@ export class IndexPages {
   constructor (private readonly bucket: () => Promise<ObjectStore>, private readonly held: number,
     private readonly firstOf: (stream: string) => number) {}
 
-  of (s: Source): PageRef[] { return this.refs.get(s) ?? [] }
+  /** The pages of `s` (one list object until they change: a reader compares it to know they did not). */
+  of (s: Source): readonly PageRef[] { return this.refs.get(s) ?? NONE }
 
   /** The pages a loaded snapshot lists for `s`. */
   adopt (s: Source, pages: PageRef[]): void { this.refs.set(s, pages) }
@@ -67,7 +70,7 @@ export class IndexPages {
     const held = s.heldEntries
     const x = held ?? s.addedSince
     const from = held !== null ? this.pagedPrefix(s, held) : 0
-    if (from === null || this.sealing.has(s)) return
+    if (from === null || this.sealing.has(s) || this.loading.has(s)) return
     const pages = [...this.of(s)]
     let end = from
     while (end < x.length && x[end].seq <= seq && x[end].stream === stream) end++
@@ -130,15 +133,23 @@ export class IndexPages {
   }
 
   private async fetchAll (s: Source): Promise<void> {
-    if (s.held) return
     const stream = streamName(s.tenant)
-    const pages = this.of(s)
     const bucket = await this.bucket()
-    const parts: MessageExtent[][] = new Array(pages.length)
-    const todo = pages.map((ref, i) => ({ ref, i }))
-    await Promise.all(Array.from({ length: LOAD_PARALLEL }, async () => {
-      for (let t = todo.pop(); t !== undefined; t = todo.pop()) parts[t.i] = await this.fetch(bucket, stream, s, t.ref)
-    }))
+    let pages: readonly PageRef[]
+    let parts: MessageExtent[][]
+    do {
+      if (s.held) return
+      // A snapshot that paged some of the entries added since, or retention, may change the pages meanwhile: the
+      // entries are then fetched again by the new list, never restored from an old one.
+      pages = this.of(s)
+      parts = new Array<MessageExtent[]>(pages.length)
+      const todo = pages.map((ref, i) => ({ ref, i }))
+      await Promise.all(Array.from({ length: LOAD_PARALLEL }, async () => {
+        for (let t = todo.pop(); t !== undefined; t = todo.pop()) {
+          parts[t.i] = await this.fetch(bucket, stream, s, t.ref)
+        }
+      }))
+    } while (this.of(s) !== pages)
     if (s.held) return
     const first = this.firstOf(stream)
     const last = pages.length > 0 ? pages[pages.length - 1].last : 0

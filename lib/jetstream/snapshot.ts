@@ -53,7 +53,7 @@ export interface Snapshot {
 export interface SnapshotIndex {
   sources: () => Iterable<SourceIndex<MessageExtent>>
   lastSeq: (source: string) => number
-  pagesOf: (s: SourceIndex<MessageExtent>) => PageRef[]
+  pagesOf: (s: SourceIndex<MessageExtent>) => readonly PageRef[]
 }
 
 /**
@@ -76,7 +76,7 @@ export function capture (stream: string, created: string, seq: number, first: nu
     for (const [gen, offset] of s.high) high.push(gen, offset)
     out.push({
       name: s.source, high, gapBytes: s.gapBytes, lastSeq: index.lastSeq(s.source), lastWrite: s.lastWrite,
-      pages, extents: columnsOf(mine),
+      pages: [...pages], extents: columnsOf(mine),
     })
   }
   return { version: SNAPSHOT_VERSION, stream, created, seq, first, sources: out }

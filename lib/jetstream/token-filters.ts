@@ -186,11 +186,17 @@ export function previousIn (source: (name: string) => SourceIndex<MessageExtent>
   payloads: Payloads, hold: (s: SourceIndex<MessageExtent>) => Promise<void>): Previous {
   return async m => {
     const s = source(m.source)
-    if (s !== undefined && !s.held) await hold(s)
-    const x = s?.heldEntries ?? []
-    let e: MessageExtent | undefined
-    for (let i = x.length - 1; i >= 0 && e === undefined; i--) {
-      if (x[i].gen === m.gen && x[i].offset + x[i].length === m.offset) e = x[i]
+    const find = (x: readonly MessageExtent[]): MessageExtent | undefined => {
+      for (let i = x.length - 1; i >= 0; i--) {
+        if (x[i].gen === m.gen && x[i].offset + x[i].length === m.offset) return x[i]
+      }
+      return undefined
+    }
+    // A released source's latest entries stay in memory: its pages are fetched only for an older one.
+    let e = s === undefined ? undefined : find(s.heldEntries ?? s.addedSince)
+    if (e === undefined && s !== undefined && !s.held) {
+      await hold(s)
+      e = find(s.heldEntries ?? [])
     }
     if (e === undefined) return null
     const data = await payloads.fetch(e).catch(() => null)

@@ -210,8 +210,9 @@ export class SourceIndex<E extends Extent = Extent> {
 
   /** Drops the extents `keep` rejects (retention). */
   retain (keep: (e: E) => boolean): void {
-    // In place: a walk holding the table sees what retention left.
-    const x = this.extents
+    // In place: a walk holding the table sees what retention left. Not a use: retention is no reader.
+    const x = this.table
+    if (x === null) throw new NotHeld([this])
     let k = 0
     for (const e of x) if (keep(e)) x[k++] = e
     if (k === x.length) return
