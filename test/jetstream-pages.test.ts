@@ -1,12 +1,16 @@
 // Index pages (lib/jetstream/page.ts, pages.ts): a gateway keeps a source's older entries in pages in the cluster
 // and lets go of them when it holds more than --index-entries. On a real 3-node JetStream cluster: a gateway that
 // starts from a snapshot with pages holds none of them, answers as the gateway that wrote everything, lets go of
-// the entries again once no query uses them, and still takes appends and refuses resends of the released sources.
+// the entries again once no query uses them, and still takes appends and refuses resends of the released sources;
+// retention (the stream's first sequence moving) drops whole pages of a released source, a page it cut through is
+// exact once the source is restored, and the next snapshot deletes the page objects retention passed.
 // In process: a released index keeps its totals and takes appends; restored, it is the index it was; a page reads
 // back as written, and a page that is not the one its reference names is an error.
 import t from 'tap'
 import { pack } from 'msgpackr'
-import { readSource, sources, waitFor } from './helpers/cluster'
+import { connect } from '@nats-io/transport-node'
+import { jetstreamManager } from '@nats-io/jetstream'
+import { readSource, sources, waitFor, type Server, type SourceRow } from './helpers/cluster'
 import { answers, bucket, cluster, gateway, linkTo, metric } from './helpers/gateways'
 import { NotHeld, SourceIndex, type ExtentReader } from '../lib/store/source'
 import type { MessageExtent } from '../lib/jetstream/payloads'
@@ -140,4 +144,54 @@ t.test('a gateway started from a snapshot with pages holds none of them, answers
   t.equal(a.split('\n').length - 1, count + 3, 'every line, the paged ones and the new')
   t.match(a.slice(-40), /line 004198 haystk-004198\n$/, 'the new bytes last')
   t.same(await sources(g3), await sources(g1), 'both gateways list the same')
+})
+
+t.test('retention of a released source: whole pages dropped, a page cut through is exact once restored, resends ' +
+  'stay duplicates, and the next snapshot deletes the pages retention passed', async t => {
+  const nats = await cluster(t)
+  const g1 = await gateway(t, nats, ['--index-snapshot', '0'])
+  const la = linkTo(g1)
+  const ls = linkTo(g1)
+  t.teardown(() => { la.close(); ls.close() })
+  const count = PAGE_ENTRIES + 100
+  await write(la, 'a.log', 0, count)
+  await write(ls, 's.log', 0, 10)
+  const g2 = await gateway(t, nats, ['--index-snapshot', '1', '--index-entries', '0'])
+  const objects = await bucket(t, nats)
+  const pageNames = async (): Promise<string[]> =>
+    (await objects.list()).filter(o => o.name.startsWith(`${STREAM}.page.`)).map(o => o.name)
+  await waitFor('a page of a.log', async () => (await pageNames()).length === 1, 60_000)
+  await waitFor('a.log let go of', async () => await metric(g2, 'logfs_jetstream_index_released_sources') === 1,
+    20_000)
+
+  // Retention, as JetStream applies it: the stream's first sequence moves (here by a purge, at once).
+  const nc = await connect({ servers: nats.url.replace('nats://', '').split(',') })
+  t.teardown(() => nc.close())
+  const jsm = await jetstreamManager(nc)
+  await jsm.streams.purge(STREAM, { seq: 2001 })
+  const aOn = async (g: Server): Promise<SourceRow | undefined> =>
+    (await sources(g)).find(s => s.source === 'na/paged/a.log')
+  const L = lineOf('a.log', 0).length
+  await waitFor('retention on the first gateway', async () => (await aOn(g1))?.bytes === (count - 2000) * L, 20_000)
+  t.equal((await aOn(g2))?.bytes, count * L, 'released, a.log counts the page retention cut through whole')
+  const a = (await readSource(g2, 'na/paged/a.log')).toString()
+  t.equal(a.split('\n')[0], lineOf('a.log', 2000).toString().trimEnd(), 'read, it starts at the first kept line')
+  t.same(await aOn(g2), await aOn(g1), 'and once restored it lists exactly what is left')
+  const resend = await linkTo(g2).send({ node: 'na', tenant: TENANT, gen: 1,
+    recs: [[`${TENANT}/a.log`, 0, Date.now(), lineOf('a.log', 0)]] })
+  t.match(resend.ack, { stored: 0, duplicate: L }, 'a resend of bytes retention removed is a duplicate')
+
+  // Past the page: it is dropped, and the next snapshot of the stream (a new message makes one due) deletes it.
+  await waitFor('a.log let go of again', async () => await metric(g2, 'logfs_jetstream_index_released_sources') === 1,
+    20_000)
+  await jsm.streams.purge(STREAM, { seq: PAGE_ENTRIES + 50 })
+  const left = (count - PAGE_ENTRIES - 49) * L
+  await waitFor('retention on the first gateway', async () => (await aOn(g1))?.bytes === left, 20_000)
+  await waitFor('retention on the second', async () => (await aOn(g2))?.bytes === left, 20_000)
+  t.pass('a released source that retention took every page of lists exactly what is left')
+  await write(ls, 's.log', 10, 1)
+  await waitFor('the page object deleted', async () => (await pageNames()).length === 0, 60_000)
+  t.pass('the next snapshot deleted the page object')
+  const g3 = await gateway(t, nats, ['--index-snapshot', '0'])
+  t.same(await answers(g3), await answers(g1), 'a gateway started from that snapshot answers as the first')
 })
