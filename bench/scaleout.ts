@@ -40,6 +40,8 @@ interface Result {
   serverCpuMsPerMB: number
   /** CPU the three nats-servers spent per MB taken in the closed loop, in ms (0 for the embedded store). */
   natsCpuMsPerMB: number
+  /** Log bytes the gateways fetched back from the cluster in both phases (the filter builder's misses), in MB. */
+  fetchedMB: number
 }
 
 /** A gateway started over what the cluster already holds: until it answered, and how much it indexed. */
@@ -171,6 +173,7 @@ function medians (samples: Result[]): Result[] {
     conflicts: rs.reduce((n, r) => n + r.conflicts, 0),
     serverCpuMsPerMB: median(rs.map(r => r.serverCpuMsPerMB)),
     natsCpuMsPerMB: median(rs.map(r => r.natsCpuMsPerMB)),
+    fetchedMB: median(rs.map(r => r.fetchedMB)),
     retries: rs.reduce((n, r) => n + r.retries, 0),
   }))
 }
@@ -240,10 +243,13 @@ async function main (): Promise<void> {
           const steady = await load(target.urls, streams, `${tag}s`, RATE_MBS)
           const conflicts = await counter(target.ports, 'logfs_jetstream_conflicts_total')
           const retries = await counter(target.ports, 'logfs_jetstream_publish_retries_total')
+          const fetchedMB = Math.round(await counter(target.ports, 'logfs_jetstream_fetched_bytes_total') / 1e6)
           await target.stop()
           if (target.coldStart && round === ROUNDS && streams === 4) cold = await target.coldStart()
           const { name } = target
-          samples.push({ target: name, streams, ceiling, steady, conflicts, retries, serverCpuMsPerMB, natsCpuMsPerMB })
+          samples.push({
+            target: name, streams, ceiling, steady, conflicts, retries, serverCpuMsPerMB, natsCpuMsPerMB, fetchedMB,
+          })
         }
       }
     }
@@ -259,7 +265,7 @@ async function main (): Promise<void> {
   const base = new Map(results.filter(r => r.target === 'embedded store').map(r => [r.streams, r.ceiling.mbs]))
   const rows = results.map(r => `| ${r.target} | ${r.streams} | ${r.ceiling.mbs} | ` +
     `${(r.ceiling.mbs / (base.get(r.streams) ?? NaN)).toFixed(2)} | ${r.ceiling.p50ms} | ${r.ceiling.p99ms} | ` +
-    `${r.serverCpuMsPerMB} | ${r.natsCpuMsPerMB} | ` +
+    `${r.serverCpuMsPerMB} | ${r.natsCpuMsPerMB} | ${r.fetchedMB} | ` +
     `${r.steady.mbs} | ${r.steady.p50ms} | ${r.steady.p99ms} | ${r.conflicts} | ${r.retries} | ` +
     `${r.ceiling.nacks + r.steady.nacks} |`)
   const c = cold
@@ -279,8 +285,9 @@ async function main (): Promise<void> {
     `${machineLine()}\n` +
     'Everything (3 nats-servers, the logfs servers, the load) shares this machine.\n\n' +
     '| target | tenant streams | ceiling MB/s | × embedded | ack p50 ms | ack p99 ms | logfs CPU ms/MB | ' +
-    'nats CPU ms/MB | steady MB/s | steady ack p50 ms | steady ack p99 ms | conflicts | retries | nacks |\n' +
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n' + rows.join('\n') + '\n' + filtersLine + coldLine
+    'nats CPU ms/MB | fetched back MB | steady MB/s | steady ack p50 ms | steady ack p99 ms | conflicts | retries | ' +
+    'nacks |\n' +
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n' + rows.join('\n') + '\n' + filtersLine + coldLine
   process.stdout.write('\n' + text)
   saveResults('scaleout', text)
 }

@@ -347,15 +347,15 @@ export class ClusterStore extends EventEmitter implements LogStore {
       ({ name, help, type: 'gauge', value, labels })
     const counter = (name: string, help: string, value: () => number): StoreMetric =>
       ({ name, help, type: 'counter', value })
-    const bytes = (): number => { let n = 0; for (const s of this.sources.values()) n += s.bytes; return n }
+    const total = (of: (s: SourceIndex<MessageExtent>) => number) => (): number => {
+      let n = 0
+      for (const s of this.sources.values()) n += of(s)
+      return n
+    }
     return [
       gauge('logfs_store_sources', 'Sources known to the store.', () => this.sources.size),
-      gauge('logfs_jetstream_bytes', 'Log bytes the gateway index lists, over every tenant stream.', bytes),
-      gauge('logfs_jetstream_messages', 'Messages the gateway index lists.', () => {
-        let n = 0
-        for (const s of this.sources.values()) n += s.count
-        return n
-      }),
+      gauge('logfs_jetstream_bytes', 'Log bytes the gateway index lists, over every stream.', total(s => s.bytes)),
+      gauge('logfs_jetstream_messages', 'Messages the gateway index lists.', total(s => s.count)),
       gauge('logfs_jetstream_streams', 'Tenant streams the gateway follows.', () => this.mirrors.size),
       gauge('logfs_jetstream_stream_max_bytes',
         "A tenant stream's max_bytes as this gateway set it up: --retention-size, or less where it did not fit.",
