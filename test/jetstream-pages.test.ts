@@ -10,7 +10,7 @@ import t from 'tap'
 import { pack } from 'msgpackr'
 import { connect } from '@nats-io/transport-node'
 import { jetstreamManager } from '@nats-io/jetstream'
-import { readSource, sources, waitFor, type Server, type SourceRow } from './helpers/cluster'
+import { cli, readSource, sources, waitFor, type Server, type SourceRow } from './helpers/cluster'
 import { answers, bucket, cluster, gateway, linkTo, metric } from './helpers/gateways'
 import { NotHeld, SourceIndex, type ExtentReader } from '../lib/store/source'
 import type { MessageExtent } from '../lib/jetstream/payloads'
@@ -194,4 +194,10 @@ t.test('retention of a released source: whole pages dropped, a page cut through 
   t.pass('the next snapshot deleted the page object')
   const g3 = await gateway(t, nats, ['--index-snapshot', '0'])
   t.same(await answers(g3), await answers(g1), 'a gateway started from that snapshot answers as the first')
+})
+
+t.test('a bad --index-entries: a clear message and exit 2, before the cluster is dialled', async t => {
+  const r = await cli(['server', '--listen', '127.0.0.1:0', '--store', 'nats://127.0.0.1:1', '--index-entries', '1k'])
+  t.equal(r.code, 2)
+  t.match(r.stderr, /--index-entries: '1k' must be a whole number from 0 to/)
 })
