@@ -273,13 +273,12 @@ export class ClusterStore extends EventEmitter implements LogStore {
       if (streamName(s.tenant) !== stream) continue
       const before = s.count
       this.pages.retained(s, first)
+      // Held (a released source that lost every entry is held again, empty): retention cuts its entries in place.
       const x = s.heldEntries
       if (x !== null) s.retain(e => e.seq >= first)
       if (s.count === before) continue
       // The subject's last message may be gone too: the next publish must expect what is left (0 for nothing).
-      if (x !== null || s.count === 0) {
-        this.lastSeqs.set(s.source, (s.heldEntries ?? []).reduce((m, e) => Math.max(m, e.seq), 0))
-      }
+      if (x !== null) this.lastSeqs.set(s.source, x.reduce((m, e) => Math.max(m, e.seq), 0))
       if (s.count === 0) this.marks?.save(s.source, s.high)
     }
     this.payloads.dropBelow(stream, first)

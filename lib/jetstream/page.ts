@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto'
 import { promisify } from 'node:util'
 import zlib from 'node:zlib'
 import { pack, unpack } from 'msgpackr'
-import type { Cursor } from '../store/source'
+import type { Cursor, Released } from '../store/source'
 import type { MessageExtent } from './payloads'
 import { CorruptColumns, check, columnsOf, deltas, undo, type Columns } from './columns'
 
@@ -27,6 +27,16 @@ export interface PageRef {
   /** Its first extent's cursor and time, and the cursor after its last. */
   at: Cursor & { timestamp: number }
   next: Cursor
+}
+
+/** What the released entries of `pages` amount to. */
+export function pagesSummary (pages: readonly PageRef[]): Released {
+  return {
+    count: pages.reduce((n, p) => n + p.count, 0),
+    bytes: pages.reduce((n, p) => n + p.bytes, 0),
+    first: pages[0]?.at ?? null,
+    next: pages[pages.length - 1]?.next ?? null,
+  }
 }
 
 /** A page that cannot be used: corrupt, of another format, or not the page its reference names. */

@@ -6,10 +6,10 @@
 // objects are deleted once the stream's first sequence is past them.
 import type { ObjectStore } from '@nats-io/obj'
 import type { StoreMetric } from '../store/log-store'
-import type { Released, SourceIndex } from '../store/source'
+import type { SourceIndex } from '../store/source'
 import type { MessageExtent } from './payloads'
 import { extentsOf } from './columns'
-import { PAGE_VERSION, PageError, decodePage, encodePage, pageRef, type PageRef } from './page'
+import { PAGE_VERSION, PageError, decodePage, encodePage, pageRef, pagesSummary, type PageRef } from './page'
 import { streamName } from './subjects'
 
 /** Extents per page: a page of runs of about 256 KiB covers about 1 GiB of a source. */
@@ -21,16 +21,6 @@ const LOAD_PARALLEL = 4
 type Source = SourceIndex<MessageExtent>
 
 const NONE: readonly PageRef[] = []
-
-/** What the released entries of `pages` amount to. */
-function summary (pages: readonly PageRef[]): Released {
-  return {
-    count: pages.reduce((n, p) => n + p.count, 0),
-    bytes: pages.reduce((n, p) => n + p.bytes, 0),
-    first: pages[0]?.at ?? null,
-    next: pages[pages.length - 1]?.next ?? null,
-  }
-}
 
 export class IndexPages {
   private readonly refs = new Map<Source, PageRef[]>()
@@ -95,7 +85,9 @@ export class IndexPages {
     this.refs.set(s, pages)
     // Released: the entries just paged leave memory, if they are still the first added (retention may have cut).
     const later = s.addedSince
-    if (held === null && later[0] === x[from] && later[k - from - 1] === x[k - 1]) s.forget(k - from, summary(pages))
+    if (held === null && later[0] === x[from] && later[k - from - 1] === x[k - 1]) {
+      s.forget(k - from, pagesSummary(pages))
+    }
   }
 
   /** Lets go of the entries of sources no walk used since the last look, while more than `held` are held. */
@@ -182,7 +174,7 @@ export class IndexPages {
     if (s.held) return
     const later = s.addedSince.filter(e => e.seq >= first)
     if (kept.length === pages.length && later.length === s.addedSince.length) return
-    s.releasedAs(summary(kept), later)
+    s.releasedAs(pagesSummary(kept), later)
     if (kept.length === 0) s.restore([])
   }
 

@@ -11,7 +11,7 @@ import type { SourceIndex } from '../store/source'
 import type { MessageExtent } from './payloads'
 import { streamName } from './subjects'
 import { CorruptColumns, check, columnsOf, deltas, extentsOf, isCount, undo, type Columns } from './columns'
-import type { PageRef } from './page'
+import { pagesSummary, type PageRef } from './page'
 
 export const SNAPSHOT_VERSION = 2
 
@@ -149,17 +149,14 @@ export function applySnapshot (s: Snapshot, sourceOf: (name: string) => SourceIn
   for (const x of s.sources) {
     const src = sourceOf(x.name)
     const later = extentsOf(x.extents, s.stream, src)
+    const paged = pagesSummary(x.pages)
     if (x.pages.length > 0) {
       adopt(src, x.pages)
-      const last = x.pages[x.pages.length - 1]
-      src.releasedAs({
-        count: x.pages.reduce((k, p) => k + p.count, 0), bytes: x.pages.reduce((k, p) => k + p.bytes, 0),
-        first: x.pages[0].at, next: last.next,
-      }, later)
+      src.releasedAs(paged, later)
     } else {
       for (const e of later) src.add(e)
     }
-    n += later.length + x.pages.reduce((k, p) => k + p.count, 0)
+    n += later.length + paged.count
     for (let i = 0; i < x.high.length; i += 2) {
       src.high.set(x.high[i], Math.max(src.high.get(x.high[i]) ?? 0, x.high[i + 1]))
     }
