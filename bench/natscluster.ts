@@ -8,6 +8,9 @@ import path from 'node:path'
 import { connect } from '@nats-io/transport-node'
 import { jetstreamManager } from '@nats-io/jetstream'
 
+/** The stream `ready` places on every node and deletes; not a logfs stream (those are LOGFS_*). */
+const READY_PROBE = 'natscluster-ready'
+
 interface Node {
   name: string
   client: number
@@ -69,15 +72,22 @@ export class NatsCluster {
     return cluster
   }
 
-  /** Resolves once JetStream answers (the nodes have elected a meta leader). */
+  /**
+   * Resolves once JetStream answers (the nodes have elected a meta leader) and can place a stream on every running
+   * node: a meta leader that answers may not have heard from all its peers yet, and a replicated stream created
+   * before then waits (or times out) for them.
+   */
   async ready (timeoutMs = 30000): Promise<void> {
-    const nc = await connect({ servers: this.nodes.filter(n => n.proc).map(n => `127.0.0.1:${n.client}`) })
+    const running = this.nodes.filter(n => n.proc)
+    const nc = await connect({ servers: running.map(n => `127.0.0.1:${n.client}`) })
     try {
       const jsm = await jetstreamManager(nc, { checkAPI: false })
       const deadline = Date.now() + timeoutMs
       for (;;) {
         try {
           await jsm.getAccountInfo()
+          await jsm.streams.add({ name: READY_PROBE, subjects: [READY_PROBE], num_replicas: running.length })
+          await jsm.streams.delete(READY_PROBE)
           return
         } catch (err) {
           if (Date.now() > deadline) throw new Error(`JetStream did not come up: ${(err as Error).message}`)

@@ -2,7 +2,7 @@
 import { connect } from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/nats-core'
 import type { JetStreamAccountStats, JetStreamManager } from '@nats-io/jetstream'
-import { log } from '../util/log'
+import { retry } from './retry'
 
 const READY_MS = 60_000
 
@@ -23,17 +23,7 @@ export async function connectCluster (servers: string[]): Promise<NatsConnection
  * Waits for the cluster's JetStream to answer: a cluster that has just started (or lost a node) answers nothing
  * until its nodes have elected a meta leader.
  */
-export async function ready (jsm: JetStreamManager, servers: string[]): Promise<JetStreamAccountStats> {
-  const deadline = Date.now() + READY_MS
-  for (let tries = 1; ; tries++) {
-    try {
-      return await jsm.getAccountInfo()
-    } catch (err) {
-      if (Date.now() > deadline) throw err
-      if (tries % 10 === 1) {
-        log('info', 'jetstream', `waiting for JetStream at ${servers.join(', ')}: ${(err as Error).message}`)
-      }
-      await new Promise(resolve => setTimeout(resolve, 500))
-    }
-  }
+export function ready (jsm: JetStreamManager, servers: string[]): Promise<JetStreamAccountStats> {
+  return retry({ what: `waiting for JetStream at ${servers.join(', ')}`, forMs: READY_MS, everyMs: 500 },
+    () => jsm.getAccountInfo())
 }

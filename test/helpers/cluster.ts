@@ -73,7 +73,9 @@ export async function startServer (
   const listen = `127.0.0.1:${opts.port ?? 0}`
   const p = run(['server', '--json', '--data-dir', dataDir, '--listen', listen, ...(opts.args ?? [])])
   t.teardown(() => { p.proc.kill('SIGKILL') })
-  const ev = await event(p, 'listening')
+  // A gateway on a cluster listens once it has set up the cluster's buckets, each tried for up to 30 s while the
+  // cluster elects their leaders: on a loaded machine that takes longer than a standalone server's start.
+  const ev = await event(p, 'listening', opts.args?.includes('--store') === true ? 90_000 : 20_000)
   const port = ev.port as number
   return Object.assign(p, { port, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}`, dataDir })
 }
