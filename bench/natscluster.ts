@@ -10,6 +10,8 @@ import { jetstreamManager } from '@nats-io/jetstream'
 
 /** The stream `ready` places on every node and deletes; not a logfs stream (those are LOGFS_*). */
 const READY_PROBE = 'natscluster-ready'
+/** Tries at a cluster's start, each on new ports. */
+const PORT_ATTEMPTS = 3
 
 interface Node {
   name: string
@@ -20,16 +22,27 @@ interface Node {
   log: string
 }
 
+/**
+ * Ports picked by chance, below Linux's default range for ephemeral ports (32768–60999): a port found free there
+ * can be taken by any process's outgoing connection before the server meant for it binds it.
+ */
+const PORTS_FROM = 20000
+const PORTS_TO = 32767
+
+function bindable (port: number): Promise<boolean> {
+  return new Promise(resolve => {
+    const srv = net.createServer()
+    srv.once('error', () => resolve(false))
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)))
+  })
+}
+
 /** A loopback port nobody listens on right now. */
 export async function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port
-      srv.close(() => resolve(port))
-    })
-  })
+  for (;;) {
+    const port = PORTS_FROM + Math.floor(Math.random() * (PORTS_TO - PORTS_FROM + 1))
+    if (await bindable(port)) return port
+  }
 }
 
 function listening (port: number): Promise<boolean> {
@@ -48,6 +61,23 @@ export class NatsCluster {
    * null leaves nats-server's own limits (75% of the disk's free space for files).
    */
   static async start (size = 3, opts: { maxFileStore?: string | null } = {}): Promise<NatsCluster> {
+    for (let attempt = 1; ; attempt++) {
+      const cluster = await NatsCluster.configure(size, opts)
+      try {
+        await Promise.all(cluster.nodes.map((_, i) => cluster.startNode(i)))
+        await cluster.ready()
+        return cluster
+      } catch (err) {
+        // The nodes that did start must not outlive the failure (they would hold the caller's process open).
+        await cluster.stop()
+        // A port found free can be taken by another process before nats-server binds it: new ports, once more.
+        if (attempt >= PORT_ATTEMPTS || !/address already in use/.test((err as Error).message)) throw err
+      }
+    }
+  }
+
+  /** A new directory with each node's configuration, on ports free now. */
+  private static async configure (size: number, opts: { maxFileStore?: string | null }): Promise<NatsCluster> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'logfs-nats-'))
     const nodes: Node[] = []
     for (let i = 1; i <= size; i++) {
@@ -66,10 +96,7 @@ export class NatsCluster {
         '',
       ].join('\n'))
     }
-    const cluster = new NatsCluster(dir, nodes)
-    await Promise.all(nodes.map((_, i) => cluster.startNode(i)))
-    await cluster.ready()
-    return cluster
+    return new NatsCluster(dir, nodes)
   }
 
   /**
