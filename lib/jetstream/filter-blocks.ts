@@ -6,11 +6,13 @@
 // RSS after 1 GB of ingest, for no ingest gained within this machine's noise (bench:scaleout).
 import { MAX_TOKEN, WORD, tokenHash } from '../store/tokens'
 import { tokenizer } from '../store/tokenizer'
-import { LEVEL_HASHES, LEVEL_OF } from '../store/levels'
 import type { FilteredBlock } from './filter-format'
 
 /** As the embedded store's blocks: a false positive costs one short read. */
 export const BLOCK_BYTES = 256 * 1024
+
+const NO_LEVELS = new Uint32Array(0)
+const NO_LEVEL_OF = new Uint8Array(0)
 
 /** One message as the builder reads it: its run's place in its source, and its bytes. */
 export interface RunMessage { seq: number, source: string, gen: number, offset: number, data: Uint8Array }
@@ -73,11 +75,12 @@ export class BlockCutter {
   cut (): FilteredBlock | null {
     const ms = this.messages
     if (ms.length === 0) return null
-    const data = Buffer.allocUnsafe(this.bytes)
+    // A block of one message (an agent's full batch, the common case at high ingest) is tokenized where it lies.
+    const data = ms.length === 1 ? ms[0].data : Buffer.allocUnsafe(this.bytes)
     const pieces = new Int32Array(4 * ms.length)
     let at = 0
     for (const [i, m] of ms.entries()) {
-      data.set(m.data, at)
+      if (data !== m.data) data.set(m.data, at)
       const end = at + m.data.length
       // A token that went on from the source's previous message was joined above; its rest is not a token.
       let skip = at
@@ -85,7 +88,8 @@ export class BlockCutter {
       pieces.set([at, skip, end, end], 4 * i)
       at = end
     }
-    const { hashes } = tokenizer().blockTokens(data, pieces, LEVEL_HASHES, LEVEL_OF)
+    // No level words: a filter holds tokens only, and the lines per level are the index's (not counted here).
+    const { hashes } = tokenizer().blockTokens(data, pieces, NO_LEVELS, NO_LEVEL_OF)
     const all = this.joined.length === 0 ? hashes : Uint32Array.from(new Set([...hashes, ...this.joined])).sort()
     const block = { last: ms[ms.length - 1].seq, unfiltered: this.unfiltered, hashes: all, bytes: this.bytes }
     this.messages = []
