@@ -9,7 +9,8 @@
 // Both with 1 tenant stream and with 4 (JetStream scales by streams: each has its own Raft leader). All servers, the
 // cluster and the load share this machine's cores: the ratios say what one machine gives, not what a cluster of
 // machines gives; docs/benchmarks.md projects that from the per-stream figures. Rounds interleave the targets; every
-// row starts after a `sync`, and the rows with and without token filters take turns following the embedded store's.
+// row starts after a `sync`, the embedded store's data is deleted after its row, and the rows with and without token
+// filters end each round, taking turns to come first; their ratio is printed per round too.
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -34,6 +35,8 @@ interface Phase { mbs: number, p50ms: number, p99ms: number, batches: number, na
 interface Result {
   target: string
   streams: number
+  /** The round of a sample; a median over rounds has none. */
+  round?: number
   ceiling: Phase
   steady: Phase
   conflicts: number
@@ -195,9 +198,15 @@ async function main (): Promise<void> {
       // No cluster runs beside the embedded store: its CPU would be counted, and it would take the cores.
       await nats?.stop()
       nats = null
-      const s = await server(['--data-dir', path.join(tmp, `data-${streams}`), '--retention-size', '4GiB'])
+      const dataDir = path.join(tmp, `data-${streams}`)
+      const s = await server(['--data-dir', dataDir, '--retention-size', '4GiB'])
       const name = 'embedded store'
-      return { name, urls: [s.url], ports: [s.port], pids: [s.p.proc.pid!], stop: () => stopAll([s.p]) }
+      // Its data goes with it: gigabytes left in the page cache would weigh on the rows after it.
+      const stop = async (): Promise<void> => {
+        await stopAll([s.p])
+        fs.rmSync(dataDir, { recursive: true, force: true })
+      }
+      return { name, urls: [s.url], ports: [s.port], pids: [s.p.proc.pid!], stop }
     },
     ...[[], ['--no-token-filters']].map(flags => async (): Promise<Target> => {
       const g = await server([...await cluster(), ...flags])
@@ -229,9 +238,9 @@ async function main (): Promise<void> {
   let cold: ColdStart | null = null
   try {
     for (let round = 1; round <= ROUNDS; round++) {
-      // The two one-gateway rows swap places every other round: the row after the embedded store's would otherwise
-      // always be the one that shares the disk with its writeback.
-      const order = round % 2 === 0 ? [0, 2, 1, 3] : [0, 1, 2, 3]
+      // The two one-gateway rows come last, after a JetStream row, and swap places every other round: the row
+      // right after the embedded store's shares the disk with the end of its writeback and the freeing of its data.
+      const order = round % 2 === 0 ? [0, 3, 2, 1] : [0, 3, 1, 2]
       for (const i of order) {
         const make = targets[i]
         for (const streams of [1, 4]) {
@@ -256,7 +265,8 @@ async function main (): Promise<void> {
           if (target.coldStart && round === ROUNDS && streams === 4) cold = await target.coldStart()
           const { name } = target
           samples.push({
-            target: name, streams, ceiling, steady, conflicts, retries, serverCpuMsPerMB, natsCpuMsPerMB, fetchedMB,
+            target: name, streams, round, ceiling, steady, conflicts, retries, serverCpuMsPerMB, natsCpuMsPerMB,
+            fetchedMB,
           })
         }
       }
@@ -280,10 +290,19 @@ async function main (): Promise<void> {
   // Ingest with token filters against without, same run, same rounds: the builder reads the stream it indexes.
   const ceilingOf = (target: string, streams: number): number =>
     results.find(r => r.target === target && r.streams === streams)?.ceiling.mbs ?? NaN
-  const filtersLine = '\nIngest ceiling of one gateway with token filters over without (`--no-token-filters`): ' +
-    [1, 4].map(n => `${(ceilingOf('1 gateway, JetStream R3', n) /
-      ceilingOf('1 gateway, JetStream R3, no token filters', n)).toFixed(2)} (${n} stream${n > 1 ? 's' : ''})`)
-      .join(', ') + '; target ≥ 0.90.\n'
+  const WITH = '1 gateway, JetStream R3'
+  const WITHOUT = '1 gateway, JetStream R3, no token filters'
+  const ratio = (a: number, b: number): string => (a / b).toFixed(2)
+  // Each round's two rows ran one after the other, in turn first: a round's ratio compares like with like.
+  const perRound = (n: number): string => Array.from({ length: ROUNDS }, (_, k) => {
+    const of = (target: string): number =>
+      samples.find(r => r.target === target && r.streams === n && r.round === k + 1)?.ceiling.mbs ?? NaN
+    return ratio(of(WITH), of(WITHOUT))
+  }).join(', ')
+  const filtersLine = '\nIngest ceiling of one gateway with token filters over without (`--no-token-filters`), ' +
+    'medians (each round): ' +
+    [1, 4].map(n => `${ratio(ceilingOf(WITH, n), ceilingOf(WITHOUT, n))} (${perRound(n)}) with ${n} stream` +
+      (n > 1 ? 's' : '')).join('; ') + '; target ≥ 0.90.\n'
   const coldLine = c === null ? ''
     : `\nA third gateway started over the cluster's ${c.messages} messages (${c.megabytes} MB) listened, its index ` +
       `caught up, after ${c.ms} ms.\n`
