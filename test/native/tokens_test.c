@@ -54,4 +54,15 @@ void block_tokens(void) {
   CHECK(has_hash(hashes, got, fnv_lower(cut)), "a long token hashed by its first 64 bytes");
   free(hashes);
   free(data);
+  // A long token that ends where its allocation does, at lengths around the 16-byte steps that pass over its bytes
+  // beyond the 64 hashed: none of them reads past the end (AddressSanitizer would stop here).
+  for (int32_t len = LF_MAX_TOKEN; len <= LF_MAX_TOKEN + 40; len++) {
+    uint8_t *exact = malloc((size_t) len);
+    memset(exact, 'k', (size_t) len);
+    const struct lf_piece whole[] = { { 0, 0, len, len } };
+    got = lf_block_tokens(exact, whole, 1, levels, level_of, 3, &hashes, stats);
+    CHECK(got == 1 && hashes[0] == fnv_lower(cut), "a token to the very end is one token, its first 64 bytes");
+    free(hashes);
+    free(exact);
+  }
 }
