@@ -100,9 +100,8 @@ export class NatsCluster {
   }
 
   /**
-   * Resolves once JetStream answers (the nodes have elected a meta leader) and can place a stream on every running
-   * node: a meta leader that answers may not have heard from all its peers yet, and a replicated stream created
-   * before then waits (or times out) for them.
+   * Resolves once JetStream can place a stream on every running node: that takes a meta leader, and one that has
+   * heard from all its peers (a replicated stream created before then waits, or times out, for them).
    */
   async ready (timeoutMs = 30000): Promise<void> {
     const running = this.nodes.filter(n => n.proc)
@@ -112,7 +111,6 @@ export class NatsCluster {
       const deadline = Date.now() + timeoutMs
       for (;;) {
         try {
-          await jsm.getAccountInfo()
           await jsm.streams.add({ name: READY_PROBE, subjects: [READY_PROBE], num_replicas: running.length })
           await jsm.streams.delete(READY_PROBE)
           return
