@@ -1,4 +1,4 @@
-// Scale-out: `npm run bench:scaleout` (about 9 minutes; `-- --seconds N` per phase, `-- --rounds N`, `-- --json`).
+// Scale-out: `npm run bench:scaleout` (about 13 minutes; `-- --seconds N` per phase, `-- --rounds N`, `-- --json`).
 // In one run, side by side: the embedded store (one `logfs server`), one gateway over a 3-node JetStream cluster
 // (R3), the same without token filters (`--no-token-filters`: the ingest they cost), and two gateways over such a
 // cluster with the load split between them (a new cluster for each JetStream row). Each target takes, from this
@@ -9,8 +9,9 @@
 // Both with 1 tenant stream and with 4 (JetStream scales by streams: each has its own Raft leader). All servers, the
 // cluster and the load share this machine's cores: the ratios say what one machine gives, not what a cluster of
 // machines gives; docs/benchmarks.md projects that from the per-stream figures. Rounds interleave the targets; every
-// row starts after a `sync`, the embedded store's data is deleted after its row, and the rows with and without token
-// filters end each round, taking turns to come first; their ratio is printed per round too.
+// row is warmed (WARM_SECONDS) and starts after a `sync`, the embedded store's data is deleted after its row, and
+// the rows with and without token filters end each round, taking turns to come first; their ratio is printed per
+// round too.
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -29,6 +30,15 @@ const SENDERS = 8
 const BATCH = 256 * 1024
 const RATE_MBS = 8
 const RATE_BATCH = 64 * 1024
+/**
+ * Every row is warmed before it is measured: a closed loop this long makes the tenant streams (and, with token
+ * filters, their buckets: R3 streams of their own, whose creation and leader elections take the cluster a second
+ * or more on these cores) and warms the processes' JIT. The load then stops for SETTLE_MS, past the filter
+ * builder's idle cut, so that a builder starts the measured phase with nothing pending, as in a cluster that has
+ * been running. What is measured is steady ingest, not making streams.
+ */
+const WARM_SECONDS = 2
+const SETTLE_MS = 6000
 
 /** `nacks`: batches the server answered `unavailable`, sent again. */
 interface Phase { mbs: number, p50ms: number, p99ms: number, batches: number, nacks: number }
@@ -74,6 +84,8 @@ interface Target {
   ports: number[]
   pids: number[]
   stop: () => Promise<void>
+  /** Its gateways build token filters: the settle waits until they cover what the warm-up wrote. */
+  filters?: boolean
   coldStart?: () => Promise<ColdStart>
 }
 
@@ -104,14 +116,15 @@ async function stopAll (ps: Started[]): Promise<void> {
  * SENDERS connections spread over the target's URLs, each its own node; sender k writes tenant k % streams, so
  * every tenant stream gets the same load. Closed loop when `rateMBs` is null, else paced to that total.
  */
-async function load (urls: string[], streams: number, tag: string, rateMBs: number | null): Promise<Phase> {
+async function load (urls: string[], streams: number, tag: string, rateMBs: number | null,
+  seconds = SECONDS): Promise<Phase> {
   const batch = rateMBs === null ? BATCH : RATE_BATCH
   const data = Buffer.alloc(batch, 'x')
   for (let i = 199; i < batch; i += 200) data[i] = 0x0a
   const lat: number[] = []
   let bytes = 0
   let nacks = 0
-  const until = Date.now() + SECONDS * 1000
+  const until = Date.now() + seconds * 1000
   const links = Array.from({ length: SENDERS },
     (_, k) => new ServerLink({ urls: [urls[k % urls.length]], token: TOKEN, timeoutMs: 30_000, compress: false }))
   const perSenderGapMs = rateMBs === null ? 0 : (batch * SENDERS) / (rateMBs * 1e6) * 1000
@@ -143,12 +156,26 @@ async function load (urls: string[], streams: number, tag: string, rateMBs: numb
       bytes += batch
     }
   }))
-  const seconds = (Date.now() - t0) / 1000
+  const took = (Date.now() - t0) / 1000
   for (const l of links) l.close()
   lat.sort((a, b) => a - b)
   const round = (n: number): number => Number(n.toFixed(1))
-  const mbs = round(bytes / 1e6 / seconds)
+  const mbs = round(bytes / 1e6 / took)
   return { mbs, p50ms: round(quantile(lat, 0.5)), p99ms: round(quantile(lat, 0.99)), batches: lat.length, nacks }
+}
+
+/** The warm-up and settle before a row's measured phases (WARM_SECONDS). */
+async function warm (target: Target, streams: number, tag: string): Promise<void> {
+  await load(target.urls, streams, tag, null, WARM_SECONDS)
+  await new Promise(resolve => setTimeout(resolve, SETTLE_MS))
+  if (target.filters !== true) return
+  // Every gateway lists every stream and knows every group: the sums compare like with like.
+  await until(async () => {
+    const covered = await counter(target.ports, 'logfs_jetstream_filtered_bytes') >=
+      await counter(target.ports, 'logfs_jetstream_bytes')
+    if (!covered) await new Promise(resolve => setTimeout(resolve, 500))
+    return covered ? true : undefined
+  }, 'token filters over the warm-up', 30_000)
 }
 
 function median (xs: number[]): number {
@@ -211,7 +238,10 @@ async function main (): Promise<void> {
     ...[[], ['--no-token-filters']].map(flags => async (): Promise<Target> => {
       const g = await server([...await cluster(), ...flags])
       const name = `1 gateway, JetStream R3${flags.length > 0 ? ', no token filters' : ''}`
-      return { name, urls: [g.url], ports: [g.port], pids: [g.p.proc.pid!], stop: () => stopAll([g.p]) }
+      return {
+        name, urls: [g.url], ports: [g.port], pids: [g.p.proc.pid!], stop: () => stopAll([g.p]),
+        filters: flags.length === 0,
+      }
     }),
     async () => {
       const args = await cluster()
@@ -222,6 +252,7 @@ async function main (): Promise<void> {
         ports: [g1.port, g2.port],
         pids: [g1.p.proc.pid!, g2.p.proc.pid!],
         stop: () => stopAll([g1.p, g2.p]),
+        filters: true,
         coldStart: async () => {
           const t0 = Date.now()
           const g3 = await server(args)
@@ -245,6 +276,7 @@ async function main (): Promise<void> {
         const make = targets[i]
         for (const streams of [1, 4]) {
           const target = await make(streams)
+          await warm(target, streams, `${round}r${i}s${streams}w`)
           // What earlier rows wrote goes to the disk before this one is measured, not under it.
           execFileSync('sync')
           const tag = `${round}r${i}s${streams}`

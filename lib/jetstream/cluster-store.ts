@@ -84,7 +84,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
     const maxRun = Math.max(HEADER_ROOM, nc.info!.max_payload - HEADER_ROOM)
     // A stream must hold a few of the largest messages, or retention would drop a run as it is stored.
     this.floorBytes = Math.max(MIN_STREAM_BYTES, 4 * nc.info!.max_payload)
-    this.publisher = new Publisher(js, this, { maxRun, deadlineMs: 10_000 })
+    this.publisher = new Publisher(js, this, this.payloads, { maxRun, deadlineMs: 10_000 })
     this.pages = new IndexPages(() => this.snapshots.open(), options.heldEntries ?? HELD_ENTRIES,
       stream => this.mirrors.get(stream)?.first ?? 0)
     this.snapshots = new IndexSnapshots(js, jsm, { replicas: options.replicas, every: options.snapshotEvery }, {
@@ -190,7 +190,7 @@ export class ClusterStore extends EventEmitter implements LogStore {
       m = new StreamMirror(this.js, this.jsm, stream, d => this.deliver(d), (s, first) => this.trim(s, first))
       this.mirrors.set(stream, m)
       m.start(from)
-      this.filters?.follow(stream)
+      this.filters?.follow(stream, m)
     }
     return m
   }

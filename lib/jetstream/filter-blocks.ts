@@ -6,6 +6,7 @@
 // RSS after 1 GB of ingest, for no ingest gained within this machine's noise (bench:scaleout).
 import { MAX_TOKEN, WORD, tokenHash } from '../store/tokens'
 import { tokenizer } from '../store/tokenizer'
+import { holdsAll } from '../store/blockfilter'
 import type { FilteredBlock } from './filter-format'
 
 /** As the embedded store's blocks: a false positive costs one short read. */
@@ -90,7 +91,7 @@ export class BlockCutter {
     }
     // No level words: a filter holds tokens only, and the lines per level are the index's (not counted here).
     const { hashes } = tokenizer().blockTokens(data, pieces, NO_LEVELS, NO_LEVEL_OF)
-    const all = this.joined.length === 0 ? hashes : Uint32Array.from(new Set([...hashes, ...this.joined])).sort()
+    const all = this.joined.length === 0 ? hashes : withHashes(hashes, this.joined)
     const block = { last: ms[ms.length - 1].seq, unfiltered: this.unfiltered, hashes: all, bytes: this.bytes }
     this.messages = []
     this.inToken = []
@@ -106,4 +107,17 @@ function lastBytes (data: Uint8Array, tail: Tail | undefined): Uint8Array {
   if (data.length >= MAX_TOKEN || tail === undefined) return Uint8Array.prototype.slice.call(data.subarray(-MAX_TOKEN))
   const both = Buffer.concat([tail.bytes, data])
   return Uint8Array.prototype.slice.call(both.subarray(-MAX_TOKEN))
+}
+
+/**
+ * `sorted` (ascending, distinct: the tokenizer's) with `more` added, ascending and distinct. Most blocks end inside
+ * a line, so most have a joined token or two: they are looked up, not spread with the block's thousands into a Set.
+ */
+function withHashes (sorted: Uint32Array, more: number[]): Uint32Array {
+  const extra = [...new Set(more)].filter(h => !holdsAll(sorted, [h]))
+  if (extra.length === 0) return sorted
+  const all = new Uint32Array(sorted.length + extra.length)
+  all.set(sorted)
+  all.set(extra, sorted.length)
+  return all.sort()
 }

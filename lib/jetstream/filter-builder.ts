@@ -1,16 +1,20 @@
 // Builds one tenant stream's token filters, on whichever gateway holds the bucket's lease (filter-lease.ts). It
-// reads the stream's messages with their bytes from `next` (the first sequence in no group), cuts blocks
-// (filter-blocks.ts), and writes a group of up to GROUP_BLOCKS blocks at a time: its partitions, then its
-// descriptor with create (a descriptor that exists was committed by another builder: this one stops), then `next`
-// with compare-and-set. A builder killed at any point leaves `next` where a new holder redoes its work from.
+// reads the stream's messages from `next` (the first sequence in no group): their headers from a consumer of its own
+// until it reaches what the stream's mirror delivers, then from the mirror's tap (mirror-tap.ts); their bytes from
+// the gateway's message cache. It cuts blocks (filter-blocks.ts), and writes a group of up to GROUP_BLOCKS blocks at
+// a time: its partitions, then its descriptor with create (a descriptor that exists was committed by another
+// builder: this one stops), then `next` with compare-and-set. A builder killed at any point leaves `next` where a
+// new holder redoes its work from.
 import crypto from 'node:crypto'
-import type { JetStreamClient, JetStreamManager, Consumer, JsMsg } from '@nats-io/jetstream'
+import type { JetStreamClient, JetStreamManager, Consumer } from '@nats-io/jetstream'
 import type { KV } from '@nats-io/kv'
 import { DeliverPolicy } from '@nats-io/jetstream'
 import { log } from '../util/log'
-import { readRun } from './message'
+import { msgIdOf, readRun } from './message'
 import { Gone, type Payloads } from './payloads'
 import { sourceOfSubject } from './subjects'
+import type { Delivered } from './mirror'
+import type { Feed } from './mirror-tap'
 import { BlockCutter, type Previous } from './filter-blocks'
 import { Lease, RENEW_MS } from './filter-lease'
 import {
@@ -35,6 +39,14 @@ const FETCH_MESSAGES = 16
 const FETCH_EXPIRES_MS = 1000
 const RETRY_MS = 2000
 
+/** One batch of a consumer's messages, as the mirror delivers them. */
+async function fetchHeaders (consumer: Consumer, stream: string): Promise<Delivered[]> {
+  const batch = await consumer.fetch({ max_messages: FETCH_MESSAGES, expires: FETCH_EXPIRES_MS })
+  const out: Delivered[] = []
+  for await (const m of batch) out.push({ stream, seq: m.seq, subject: m.subject, headers: m.headers })
+  return out
+}
+
 /** The lease was lost, or another builder committed the group: this session stops. */
 class Lost extends Error {}
 
@@ -50,7 +62,8 @@ export class FilterBuilder {
   /** `groups` are the descriptors the gateway's view of the bucket holds, for retention. */
   constructor (private readonly js: JetStreamClient, private readonly jsm: JetStreamManager,
     private readonly kv: KV, private readonly bucket: string, readonly stream: string,
-    private readonly payloads: Payloads, private readonly previous: Previous, private readonly groups: () => Group[]) {
+    private readonly payloads: Payloads, private readonly previous: Previous, private readonly groups: () => Group[],
+    private readonly feed: Feed<Delivered>) {
     this.lease = new Lease(kv, this.id)
   }
 
@@ -84,48 +97,66 @@ export class FilterBuilder {
     const cutter = new BlockCutter(this.previous)
     let blocks: FilteredBlock[] = []
     let first = start.next
-    // Headers only: the bytes come from the gateway's cache where it published them (the cluster need not send
-    // them again; measured: delivering every payload to the builder cost the cluster as much CPU per MB as the
-    // builder itself), else by direct get.
-    const consumer = await this.js.consumers.get(this.stream, {
-      deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start.next, headers_only: true,
-    })
+    // The messages' headers come from the stream's mirror (the index's consumer) once this builder has read up to
+    // where its tap starts; before that, from a headers-only consumer of its own. The bytes come from the
+    // gateway's cache where it published them (the cluster need not send them again; measured: delivering every
+    // payload to the builder cost the cluster as much CPU per MB as the builder itself), else by direct get.
+    const tap = this.feed.tap()
+    let consumer: Consumer | null = null
+    /** The last sequence read. */
+    let read = start.next - 1
     let lastMessage = Date.now()
     let lastPrune = 0
     /** When the oldest block waiting for its group was cut. */
     let waitingSince = Infinity
-    while (!this.stopped && this.lease.held) {
-      const before = blocks.length
-      const got = await this.fetchInto(consumer, cutter, blocks)
-      if (got > 0) lastMessage = Date.now()
-      const idle = got === 0 && Date.now() - lastMessage >= IDLE_MS
-      if (idle) {
-        const b = cutter.cut()
-        if (b !== null) blocks.push(b)
+    try {
+      while (!this.stopped && this.lease.held) {
+        const before = blocks.length
+        if (read >= tap.from && consumer !== null) {
+          void consumer.delete().catch(() => {})
+          consumer = null
+        }
+        if (read < tap.from) {
+          consumer ??= await this.js.consumers.get(this.stream, {
+            deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: read + 1, headers_only: true,
+          })
+        }
+        const messages = consumer !== null ? await fetchHeaders(consumer, this.stream)
+          : await tap.take(FETCH_MESSAGES, FETCH_EXPIRES_MS)
+        const fresh = messages.filter(m => m.seq > read)
+        if (fresh.length > 0) read = fresh[fresh.length - 1].seq
+        const got = await this.cutInto(fresh, cutter, blocks)
+        if (got > 0) lastMessage = Date.now()
+        const idle = got === 0 && Date.now() - lastMessage >= IDLE_MS
+        if (idle) {
+          const b = cutter.cut()
+          if (b !== null) blocks.push(b)
+        }
+        if (before === 0 && blocks.length > 0) waitingSince = Date.now()
+        const due = blocks.length > 0 && (idle || Date.now() - waitingSince >= IDLE_MS)
+        while (blocks.length >= GROUP_BLOCKS || (due && blocks.length > 0)) {
+          const group = blocks.slice(0, GROUP_BLOCKS)
+          blocks = blocks.slice(group.length)
+          revision = await this.commit(first, group, revision)
+          first = group[group.length - 1].last + 1
+          waitingSince = blocks.length > 0 ? Date.now() : Infinity
+        }
+        if (Date.now() - lastPrune > IDLE_MS) {
+          lastPrune = Date.now()
+          await this.prune()
+        }
       }
-      if (before === 0 && blocks.length > 0) waitingSince = Date.now()
-      const due = blocks.length > 0 && (idle || Date.now() - waitingSince >= IDLE_MS)
-      while (blocks.length >= GROUP_BLOCKS || (due && blocks.length > 0)) {
-        const group = blocks.slice(0, GROUP_BLOCKS)
-        blocks = blocks.slice(group.length)
-        revision = await this.commit(first, group, revision)
-        first = group[group.length - 1].last + 1
-        waitingSince = blocks.length > 0 ? Date.now() : Infinity
-      }
-      if (Date.now() - lastPrune > IDLE_MS) {
-        lastPrune = Date.now()
-        await this.prune()
-      }
+    } finally {
+      tap.close()
+      void consumer?.delete().catch(() => {})
     }
   }
 
-  /** Reads one batch of messages into the cutter; the number read. */
-  private async fetchInto (consumer: Consumer, cutter: BlockCutter, blocks: FilteredBlock[]): Promise<number> {
-    const batch = await consumer.fetch({ max_messages: FETCH_MESSAGES, expires: FETCH_EXPIRES_MS })
-    const messages: JsMsg[] = []
-    for await (const m of batch) messages.push(m)
+  /** Adds messages to the cutter, with their bytes; how many. */
+  private async cutInto (messages: Delivered[], cutter: BlockCutter, blocks: FilteredBlock[]): Promise<number> {
     // A message retention removed meanwhile holds no token any search could still find.
-    const payloads = await Promise.all(messages.map(m => this.payloads.fetch({ stream: this.stream, seq: m.seq })
+    const payloads = await Promise.all(messages.map(m => this.payloads.fetch({ stream: this.stream, seq: m.seq },
+      msgIdOf(m.headers))
       .catch((err: Error) => { if (err instanceof Gone) return new Uint8Array(0); throw err })))
     for (const [i, m] of messages.entries()) {
       const data = payloads[i]

@@ -31,6 +31,9 @@ export function runId (subject: string, m: RunMeta, length: number): string {
   return `${subject.slice(subject.lastIndexOf('.') + 1)}:${m.gen}:${m.offset}:${length}`
 }
 
+/** A delivered message's Nats-Msg-Id (its run's, as runId made it); '' when it has none. */
+export function msgIdOf (h: MsgHdrs | undefined): string { return h?.get('Nats-Msg-Id') ?? '' }
+
 function count (h: MsgHdrs, name: string): number {
   const text = h.get(name)
   if (!/^\d{1,16}$/.test(text)) throw new MessageError(`header ${name} is '${text}', not a whole number`)

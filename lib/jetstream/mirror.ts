@@ -5,6 +5,7 @@
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager, type ConsumerMessages } from '@nats-io/jetstream'
 import type { MsgHdrs } from '@nats-io/nats-core'
 import { log } from '../util/log'
+import { Tap } from './mirror-tap'
 
 /** One message as the consumer delivered it: headers, and no bytes but the payload's size in Nats-Msg-Size. */
 export interface Delivered { stream: string, seq: number, subject: string, headers: MsgHdrs | undefined }
@@ -29,6 +30,7 @@ export class StreamMirror {
   first = 0
   /** Messages the consumer delivered and the index took: what a snapshot spared is not among them. */
   replayed = 0
+  private readonly taps = new Set<Tap<Delivered>>()
 
   constructor (
     private readonly js: JetStreamClient,
@@ -54,10 +56,12 @@ export class StreamMirror {
         for await (const m of this.messages) {
           if (this.stopped) break
           if (m.seq <= this.applied) continue
+          const d = { stream: this.stream, seq: m.seq, subject: m.subject, headers: m.headers }
           if (!this.early.delete(m.seq)) {
             this.replayed++
-            this.apply({ stream: this.stream, seq: m.seq, subject: m.subject, headers: m.headers })
+            this.apply(d)
           }
+          for (const t of this.taps) t.push(d)
           this.advance(m.seq)
         }
       } catch (err) {
@@ -74,6 +78,13 @@ export class StreamMirror {
     const ready = this.waiters.filter(w => w.seq <= seq)
     this.waiters = this.waiters.filter(w => w.seq > seq)
     for (const w of ready) w.resolve()
+  }
+
+  /** Every message the consumer delivers from now on (after `applied`), in sequence order, until closed. */
+  tap (): Tap<Delivered> {
+    const t: Tap<Delivered> = new Tap(this.applied, () => this.taps.delete(t))
+    this.taps.add(t)
+    return t
   }
 
   /** Records a message this gateway published, applied to the index ahead of the consumer. */

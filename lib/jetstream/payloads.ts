@@ -40,6 +40,11 @@ export class Payloads implements ExtentReader<MessageExtent> {
   private cachedBytes = 0
   fetchedBytes = 0
   fetches = 0
+  /**
+   * Bytes of this gateway's publishes not yet acknowledged, by message id: the stream may deliver a message to a
+   * follower (the filter builder) before its acknowledgement comes back and its bytes are put in the cache.
+   */
+  private readonly unacked = new Map<string, Uint8Array>()
 
   constructor (private readonly jsm: JetStreamManager, private readonly maxBytes: number,
     private readonly onGone: (m: MessageAt) => void) {}
@@ -82,9 +87,10 @@ export class Payloads implements ExtentReader<MessageExtent> {
     }
   }
 
-  fetch (m: MessageAt): Promise<Uint8Array> {
+  /** A message's bytes: cached, published under `id` and not yet acknowledged, or fetched. */
+  fetch (m: MessageAt, id = ''): Promise<Uint8Array> {
     const k = key(m)
-    const data = this.cache.get(k)
+    const data = this.cache.get(k) ?? this.unacked.get(id)
     if (data !== undefined) return Promise.resolve(data)
     let p = this.inflight.get(k)
     if (!p) {
@@ -111,6 +117,11 @@ export class Payloads implements ExtentReader<MessageExtent> {
     this.keep(key(at), data)
     return data
   }
+
+  /** A publish of `data` under message id `id` is under way (until `sent`). */
+  sending (id: string, data: Uint8Array): void { this.unacked.set(id, data) }
+
+  sent (id: string): void { this.unacked.delete(id) }
 
   /** Bytes this gateway just published: a follower of the source reads them without a round trip. */
   put (m: MessageAt, data: Uint8Array): void { this.keep(key(m), Uint8Array.prototype.slice.call(data)) }

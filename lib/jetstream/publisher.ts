@@ -12,6 +12,7 @@ import { log } from '../util/log'
 import { runHeaders, runId, type RunMeta } from './message'
 import { sourceSubject } from './subjects'
 import type { StreamMirror } from './mirror'
+import type { Payloads } from './payloads'
 import { NoRoom } from './room'
 
 /** What the publisher asks of the gateway's index. */
@@ -76,8 +77,9 @@ export class Publisher {
   /** Per source, the publish under way: a source's runs go out one after another, in cursor order. */
   private readonly queues = new Map<string, Promise<unknown>>()
 
+  /** `payloads` holds each publish's bytes until it is acknowledged, for the filter builder. */
   constructor (private readonly js: JetStreamClient, private readonly ledger: Ledger,
-    private readonly options: PublisherOptions) {}
+    private readonly payloads: Pick<Payloads, 'sending' | 'sent'>, private readonly options: PublisherOptions) {}
 
   async append (entries: Entry[]): Promise<AppendResult> {
     const bySource = new Map<string, Entry[]>()
@@ -152,11 +154,11 @@ export class Publisher {
       const skip = Math.max(0, high - run.offset)
       const meta = { ...run, offset: run.offset + skip }
       const bytes = data.subarray(skip)
+      const id = runId(subject, meta, bytes.length)
       try {
+        this.payloads.sending(id, bytes)
         const ack = await this.js.publish(subject, bytes, {
-          msgID: runId(subject, meta, bytes.length),
-          headers: runHeaders(meta),
-          expect: { lastSubjectSequence: this.ledger.lastSeq(source) },
+          msgID: id, headers: runHeaders(meta), expect: { lastSubjectSequence: this.ledger.lastSeq(source) },
         })
         if (ack.duplicate) return { stored: 0, duplicate: data.length }
         this.ledger.published(mirror, ack.seq, source, meta, bytes)
@@ -175,6 +177,8 @@ export class Publisher {
         // Either way the index may lack what the stream holds (another gateway's message, or this one's own whose
         // acknowledgement was lost): it catches up before the run is weighed again.
         await mirror.settle().catch(() => {})
+      } finally {
+        this.payloads.sent(id)
       }
     }
   }

@@ -13,6 +13,8 @@ import { FilterBuilder } from './filter-builder'
 import { FilterView } from './filter-view'
 import { openBucket } from './buckets'
 import type { Previous } from './filter-blocks'
+import type { Delivered } from './mirror'
+import type { Feed } from './mirror-tap'
 import { FILTERS_BUCKET_PREFIX, blockOfSeq, groupMayHold, partitionKey, partitionOf, type Group } from './filter-format'
 
 /** Partition bytes a gateway keeps for searches (at least what one search needs). */
@@ -27,7 +29,7 @@ export class FiltersMissing extends Error {
   }
 }
 
-interface Followed { view: FilterView, builder?: FilterBuilder }
+interface Followed { view: FilterView, feed: Feed<Delivered>, builder?: FilterBuilder }
 
 export class TokenFilters {
   private readonly streams = new Map<string, Followed>()
@@ -40,13 +42,13 @@ export class TokenFilters {
   constructor (private readonly js: JetStreamClient, private readonly jsm: JetStreamManager,
     private readonly replicas: number, private readonly payloads: Payloads, private readonly previous: Previous) {}
 
-  /** Starts following (and building) the filters of `stream`. */
-  follow (stream: string): void {
+  /** Starts following (and building) the filters of `stream`, whose messages `feed` delivers. */
+  follow (stream: string, feed: Feed<Delivered>): void {
     if (this.streams.has(stream)) return
     const bucket = FILTERS_BUCKET_PREFIX + streamBucketKey(stream)
     const view = new FilterView(bucket, () => openBucket(this.js, bucket, this.replicas))
     view.start()
-    const followed: Followed = { view }
+    const followed: Followed = { view, feed }
     this.streams.set(stream, followed)
     void this.startBuilder(stream, followed)
   }
@@ -55,7 +57,7 @@ export class TokenFilters {
     const kv = await this.bucketOf(f.view)
     if (kv === null) return
     f.builder = new FilterBuilder(this.js, this.jsm, kv, f.view.bucket, stream, this.payloads, this.previous,
-      () => f.view.groups)
+      () => f.view.groups, f.feed)
     f.builder.start()
   }
 
