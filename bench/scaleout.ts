@@ -1,4 +1,5 @@
-// Scale-out: `npm run bench:scaleout` (about 13 minutes; `-- --seconds N` per phase, `-- --rounds N`, `-- --json`).
+// Scale-out: `npm run bench:scaleout` (about 13 minutes; `-- --seconds N` per phase, `-- --rounds N`, `-- --json`,
+// `-- --filters`: the token filters' cost to ingest only, both rows at once, about 8 minutes).
 // In one run, side by side: the embedded store (one `logfs server`), one gateway over a 3-node JetStream cluster
 // (R3), the same without token filters (`--no-token-filters`: the ingest they cost), and two gateways over such a
 // cluster with the load split between them (a new cluster for each JetStream row). Each target takes, from this
@@ -16,20 +17,23 @@ import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { TOKEN, fail, machineLine, start, until, type Started, saveResults } from './harness'
+import { fail, machineLine, start, until, type Started, saveResults } from './harness'
 import { NatsCluster } from './natscluster'
-import { ServerLink } from '../lib/ship/link'
+import { BATCH, RATE_BATCH, RATE_MBS, SENDERS, counter, cpuSeconds, load, type Phase } from './ingestload'
 
 const secondsArg = process.argv.indexOf('--seconds')
 const SECONDS = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 8
 const roundsArg = process.argv.indexOf('--rounds')
+/**
+ * `--filters`: only the two one-gateway rows, with and without token filters, run at the same time, each over a
+ * cluster of its own with a load of its own, 6 rounds unless `--rounds` says, no steady phase. Whatever else takes
+ * the cores during those seconds takes from both, so their ratio holds where one after the other it moved by ±15 %
+ * from one round to the next; each gets about half the machine.
+ */
+const FILTERS_ONLY = process.argv.includes('--filters')
 /** Rounds of every row, interleaved; each figure printed is the median over them (this machine is noisy). */
-const ROUNDS = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 3
+const ROUNDS = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : FILTERS_ONLY ? 6 : 3
 const JSON_OUT = process.argv.includes('--json')
-const SENDERS = 8
-const BATCH = 256 * 1024
-const RATE_MBS = 8
-const RATE_BATCH = 64 * 1024
 /**
  * Every row is warmed before it is measured: a closed loop this long makes the tenant streams (and, with token
  * filters, their buckets: R3 streams of their own, whose creation and leader elections take the cluster a second
@@ -40,15 +44,14 @@ const RATE_BATCH = 64 * 1024
 const WARM_SECONDS = 2
 const SETTLE_MS = 6000
 
-/** `nacks`: batches the server answered `unavailable`, sent again. */
-interface Phase { mbs: number, p50ms: number, p99ms: number, batches: number, nacks: number }
 interface Result {
   target: string
   streams: number
   /** The round of a sample; a median over rounds has none. */
   round?: number
   ceiling: Phase
-  steady: Phase
+  /** None with `--filters`. */
+  steady?: Phase
   conflicts: number
   retries: number
   /** CPU the logfs servers spent per MB taken in the closed loop, in ms. */
@@ -62,21 +65,6 @@ interface Result {
 /** A gateway started over what the cluster already holds: until it answered, and how much it indexed. */
 interface ColdStart { ms: number, messages: number, megabytes: number }
 
-/** CPU seconds (user + system) of processes so far, from /proc. */
-function cpuSeconds (pids: number[]): number {
-  let ticks = 0
-  for (const pid of pids) {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    ticks += Number(fields[11]) + Number(fields[12])
-  }
-  return ticks / 100
-}
-
-function quantile (sorted: number[], q: number): number {
-  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
-}
-
 /** One target's servers (their ingest URLs and HTTP ports), started; `stop` ends them. */
 interface Target {
   name: string
@@ -86,6 +74,8 @@ interface Target {
   stop: () => Promise<void>
   /** Its gateways build token filters: the settle waits until they cover what the warm-up wrote. */
   filters?: boolean
+  /** The JetStream cluster it runs over, stopped after its row (and the cold start). */
+  cluster?: NatsCluster
   coldStart?: () => Promise<ColdStart>
 }
 
@@ -97,71 +87,33 @@ async function server (args: string[]): Promise<Server> {
   return { p, url: `ws://127.0.0.1:${port}/v1/ingest`, port }
 }
 
-/** A counter summed over the target's servers (0 where a server does not have it). */
-async function counter (ports: number[], name: string): Promise<number> {
-  let n = 0
-  for (const port of ports) {
-    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
-    n += Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0)
-  }
-  return n
-}
-
 async function stopAll (ps: Started[]): Promise<void> {
   for (const p of ps) p.proc.kill('SIGTERM')
   await Promise.all(ps.map(p => p.exited))
 }
 
-/**
- * SENDERS connections spread over the target's URLs, each its own node; sender k writes tenant k % streams, so
- * every tenant stream gets the same load. Closed loop when `rateMBs` is null, else paced to that total.
- */
-async function load (urls: string[], streams: number, tag: string, rateMBs: number | null,
-  seconds = SECONDS): Promise<Phase> {
-  const batch = rateMBs === null ? BATCH : RATE_BATCH
-  const data = Buffer.alloc(batch, 'x')
-  for (let i = 199; i < batch; i += 200) data[i] = 0x0a
-  const lat: number[] = []
-  let bytes = 0
-  let nacks = 0
-  const until = Date.now() + seconds * 1000
-  const links = Array.from({ length: SENDERS },
-    (_, k) => new ServerLink({ urls: [urls[k % urls.length]], token: TOKEN, timeoutMs: 30_000, compress: false }))
-  const perSenderGapMs = rateMBs === null ? 0 : (batch * SENDERS) / (rateMBs * 1e6) * 1000
-  const t0 = Date.now()
-  await Promise.all(links.map(async (link, k) => {
-    let offset = 0
-    let next = Date.now() + (perSenderGapMs * k) / SENDERS
-    while (Date.now() < until) {
-      if (perSenderGapMs > 0) {
-        const wait = next - Date.now()
-        if (wait > 0) await new Promise(resolve => setTimeout(resolve, wait))
-        next += perSenderGapMs
-      }
-      const sent = process.hrtime.bigint()
-      const tenant = `t${k % streams}`
-      // As an agent does: a batch the server could not store now is sent again, and counted.
-      const send = (): ReturnType<ServerLink['send']> => link.send({
-        node: `${tag}-${k}`, tenant, gen: 1, recs: [[`${tenant}/app.log`, offset, Date.now(), data]],
-      }).catch(async (err: Error) => {
-        if (!/cannot store now/.test(err.message)) throw err
-        nacks++
-        await new Promise(resolve => setTimeout(resolve, 100))
-        return await send()
-      })
-      const { ack } = await send()
-      lat.push(Number(process.hrtime.bigint() - sent) / 1e6)
-      if (ack.stored !== batch) throw new Error(`sender ${k}: stored ${ack.stored} of ${batch} bytes`)
-      offset += batch
-      bytes += batch
-    }
-  }))
-  const took = (Date.now() - t0) / 1000
-  for (const l of links) l.close()
-  lat.sort((a, b) => a - b)
-  const round = (n: number): number => Number(n.toFixed(1))
-  const mbs = round(bytes / 1e6 / took)
-  return { mbs, p50ms: round(quantile(lat, 0.5)), p99ms: round(quantile(lat, 0.99)), batches: lat.length, nacks }
+/** One warmed row: its closed loop and (but with `--filters`) its steady phase; its servers stopped after. */
+async function measure (target: Target, streams: number, round: number, tag: string): Promise<Result> {
+  // What earlier rows wrote goes to the disk before this one is measured, not under it.
+  execFileSync('sync')
+  const what = `bench: round ${round}/${ROUNDS}: ${target.name}, ${streams} stream(s)`
+  process.stderr.write(`${what}: closed loop for ${SECONDS} s\n`)
+  const natsPids = target.cluster?.nodes.map(n => n.proc!.pid!) ?? []
+  const cpu0 = [cpuSeconds(target.pids), cpuSeconds(natsPids)]
+  const ceiling = await load(target.urls, streams, `${tag}s${streams}c`, null, SECONDS)
+  const megabytes = ceiling.mbs * SECONDS
+  const serverCpuMsPerMB = Number(((cpuSeconds(target.pids) - cpu0[0]) * 1000 / megabytes).toFixed(2))
+  const natsCpuMsPerMB = Number(((cpuSeconds(natsPids) - cpu0[1]) * 1000 / megabytes).toFixed(2))
+  if (!FILTERS_ONLY) process.stderr.write(`${what}: ${RATE_MBS} MB/s for ${SECONDS} s\n`)
+  const steady = FILTERS_ONLY ? undefined : await load(target.urls, streams, `${tag}s${streams}s`, RATE_MBS, SECONDS)
+  const conflicts = await counter(target.ports, 'logfs_jetstream_conflicts_total')
+  const retries = await counter(target.ports, 'logfs_jetstream_publish_retries_total')
+  const fetchedMB = Math.round(await counter(target.ports, 'logfs_jetstream_fetched_bytes_total') / 1e6)
+  await target.stop()
+  return {
+    target: target.name, streams, round, ceiling, steady, conflicts, retries, serverCpuMsPerMB, natsCpuMsPerMB,
+    fetchedMB,
+  }
 }
 
 /** The warm-up and settle before a row's measured phases (WARM_SECONDS). */
@@ -201,7 +153,7 @@ function medians (samples: Result[]): Result[] {
     target: rs[0].target,
     streams: rs[0].streams,
     ceiling: phase(rs.map(r => r.ceiling)),
-    steady: phase(rs.map(r => r.steady)),
+    steady: rs[0].steady === undefined ? undefined : phase(rs.map(r => r.steady!)),
     conflicts: rs.reduce((n, r) => n + r.conflicts, 0),
     serverCpuMsPerMB: median(rs.map(r => r.serverCpuMsPerMB)),
     natsCpuMsPerMB: median(rs.map(r => r.natsCpuMsPerMB)),
@@ -214,17 +166,14 @@ async function main (): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'logfs-scaleout-'))
   // Each JetStream row gets a cluster of its own: streams filled by an earlier row would make this one pay for
   // their retention.
-  let nats: NatsCluster | null = null
-  const cluster = async (): Promise<string[]> => {
-    await nats?.stop()
-    nats = await NatsCluster.start(3, { maxFileStore: '8G' })
-    return ['--store', nats.url, '--replicas', '3', '--retention-size', '1GiB']
+  const clusters = new Set<NatsCluster>()
+  const cluster = async (): Promise<{ nats: NatsCluster, args: string[] }> => {
+    const nats = await NatsCluster.start(3, { maxFileStore: '8G' })
+    clusters.add(nats)
+    return { nats, args: ['--store', nats.url, '--replicas', '3', '--retention-size', '1GiB'] }
   }
   const targets: Array<(streams: number) => Promise<Target>> = [
     async (streams) => {
-      // No cluster runs beside the embedded store: its CPU would be counted, and it would take the cores.
-      await nats?.stop()
-      nats = null
       const dataDir = path.join(tmp, `data-${streams}`)
       const s = await server(['--data-dir', dataDir, '--retention-size', '4GiB'])
       const name = 'embedded store'
@@ -236,15 +185,16 @@ async function main (): Promise<void> {
       return { name, urls: [s.url], ports: [s.port], pids: [s.p.proc.pid!], stop }
     },
     ...[[], ['--no-token-filters']].map(flags => async (): Promise<Target> => {
-      const g = await server([...await cluster(), ...flags])
+      const { nats, args } = await cluster()
+      const g = await server([...args, ...flags])
       const name = `1 gateway, JetStream R3${flags.length > 0 ? ', no token filters' : ''}`
       return {
         name, urls: [g.url], ports: [g.port], pids: [g.p.proc.pid!], stop: () => stopAll([g.p]),
-        filters: flags.length === 0,
+        filters: flags.length === 0, cluster: nats,
       }
     }),
     async () => {
-      const args = await cluster()
+      const { nats, args } = await cluster()
       const [g1, g2] = await Promise.all([server(args), server(args)])
       return {
         name: '2 gateways, JetStream R3',
@@ -253,6 +203,7 @@ async function main (): Promise<void> {
         pids: [g1.p.proc.pid!, g2.p.proc.pid!],
         stop: () => stopAll([g1.p, g2.p]),
         filters: true,
+        cluster: nats,
         coldStart: async () => {
           const t0 = Date.now()
           const g3 = await server(args)
@@ -265,46 +216,38 @@ async function main (): Promise<void> {
       }
     },
   ]
+  const stopCluster = async (t: Target): Promise<void> => {
+    if (t.cluster === undefined) return
+    await t.cluster.stop()
+    clusters.delete(t.cluster)
+  }
   const samples: Result[] = []
   let cold: ColdStart | null = null
   try {
     for (let round = 1; round <= ROUNDS; round++) {
       // The two one-gateway rows come last, after a JetStream row, and swap places every other round: the row
       // right after the embedded store's shares the disk with the end of its writeback and the freeing of its data.
-      const order = round % 2 === 0 ? [0, 3, 2, 1] : [0, 3, 1, 2]
-      for (const i of order) {
-        const make = targets[i]
-        for (const streams of [1, 4]) {
-          const target = await make(streams)
+      const order = FILTERS_ONLY ? [1, 2] : round % 2 === 0 ? [0, 3, 2, 1] : [0, 3, 1, 2]
+      for (const streams of [1, 4]) {
+        if (FILTERS_ONLY) {
+          // Both at once, each over its cluster: whatever else takes the cores in these seconds takes from both.
+          const pair = await Promise.all(order.map(i => targets[i](streams)))
+          await Promise.all(pair.map((t, k) => warm(t, streams, `${round}r${order[k]}s${streams}w`)))
+          samples.push(...await Promise.all(pair.map((t, k) => measure(t, streams, round, `${round}r${order[k]}`))))
+          for (const t of pair) await stopCluster(t)
+          continue
+        }
+        for (const i of order) {
+          const target = await targets[i](streams)
           await warm(target, streams, `${round}r${i}s${streams}w`)
-          // What earlier rows wrote goes to the disk before this one is measured, not under it.
-          execFileSync('sync')
-          const tag = `${round}r${i}s${streams}`
-          const what = `bench: round ${round}/${ROUNDS}: ${target.name}, ${streams} stream(s)`
-          process.stderr.write(`${what}: closed loop for ${SECONDS} s\n`)
-          const natsPids = (nats as NatsCluster | null)?.nodes.map(n => n.proc!.pid!) ?? []
-          const cpu0 = [cpuSeconds(target.pids), cpuSeconds(natsPids)]
-          const ceiling = await load(target.urls, streams, `${tag}c`, null)
-          const megabytes = ceiling.mbs * SECONDS
-          const serverCpuMsPerMB = Number(((cpuSeconds(target.pids) - cpu0[0]) * 1000 / megabytes).toFixed(2))
-          const natsCpuMsPerMB = Number(((cpuSeconds(natsPids) - cpu0[1]) * 1000 / megabytes).toFixed(2))
-          process.stderr.write(`${what}: ${RATE_MBS} MB/s for ${SECONDS} s\n`)
-          const steady = await load(target.urls, streams, `${tag}s`, RATE_MBS)
-          const conflicts = await counter(target.ports, 'logfs_jetstream_conflicts_total')
-          const retries = await counter(target.ports, 'logfs_jetstream_publish_retries_total')
-          const fetchedMB = Math.round(await counter(target.ports, 'logfs_jetstream_fetched_bytes_total') / 1e6)
-          await target.stop()
+          samples.push(await measure(target, streams, round, `${round}r${i}`))
           if (target.coldStart && round === ROUNDS && streams === 4) cold = await target.coldStart()
-          const { name } = target
-          samples.push({
-            target: name, streams, round, ceiling, steady, conflicts, retries, serverCpuMsPerMB, natsCpuMsPerMB,
-            fetchedMB,
-          })
+          await stopCluster(target)
         }
       }
     }
   } finally {
-    await (nats as NatsCluster | null)?.stop()
+    for (const nats of clusters) await nats.stop()
     fs.rmSync(tmp, { recursive: true, force: true })
   }
   const results = medians(samples)
@@ -314,10 +257,11 @@ async function main (): Promise<void> {
   }
   const base = new Map(results.filter(r => r.target === 'embedded store').map(r => [r.streams, r.ceiling.mbs]))
   const rows = results.map(r => `| ${r.target} | ${r.streams} | ${r.ceiling.mbs} | ` +
-    `${(r.ceiling.mbs / (base.get(r.streams) ?? NaN)).toFixed(2)} | ${r.ceiling.p50ms} | ${r.ceiling.p99ms} | ` +
+    `${base.has(r.streams) ? (r.ceiling.mbs / base.get(r.streams)!).toFixed(2) : '–'} | ${r.ceiling.p50ms} | ` +
+    `${r.ceiling.p99ms} | ` +
     `${r.serverCpuMsPerMB} | ${r.natsCpuMsPerMB} | ${r.fetchedMB} | ` +
-    `${r.steady.mbs} | ${r.steady.p50ms} | ${r.steady.p99ms} | ${r.conflicts} | ${r.retries} | ` +
-    `${r.ceiling.nacks + r.steady.nacks} |`)
+    `${r.steady?.mbs ?? '–'} | ${r.steady?.p50ms ?? '–'} | ${r.steady?.p99ms ?? '–'} | ${r.conflicts} | ` +
+    `${r.retries} | ${r.ceiling.nacks + (r.steady?.nacks ?? 0)} |`)
   const c = cold
   // Ingest with token filters against without, same run, same rounds: the builder reads the stream it indexes.
   const ceilingOf = (target: string, streams: number): number =>
@@ -340,7 +284,9 @@ async function main (): Promise<void> {
       `caught up, after ${c.ms} ms.\n`
   const text = `logfs scale-out: ${SENDERS} agent connections, ${SECONDS} s per phase, median of ${ROUNDS} ` +
     'interleaved rounds (conflicts, retries, nacks: summed); closed loop of ' +
-    `${BATCH / 1024} KiB batches, then ${RATE_MBS} MB/s offered in ${RATE_BATCH / 1024} KiB batches\n` +
+    `${BATCH / 1024} KiB batches` +
+    (FILTERS_ONLY ? ' (`--filters`: one gateway, with and without token filters, only)\n'
+      : `, then ${RATE_MBS} MB/s offered in ${RATE_BATCH / 1024} KiB batches\n`) +
     `${machineLine()}\n` +
     'Everything (3 nats-servers, the logfs servers, the load) shares this machine.\n\n' +
     '| target | tenant streams | ceiling MB/s | × embedded | ack p50 ms | ack p99 ms | logfs CPU ms/MB | ' +
