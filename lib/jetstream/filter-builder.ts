@@ -112,14 +112,13 @@ export class FilterBuilder {
     try {
       while (!this.stopped && this.lease.held) {
         const before = blocks.length
-        if (read >= tap.from && consumer !== null) {
-          void consumer.delete().catch(() => {})
-          consumer = null
-        }
         if (read < tap.from) {
           consumer ??= await this.js.consumers.get(this.stream, {
             deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: read + 1, headers_only: true,
           })
+        } else if (consumer !== null) {
+          void consumer.delete().catch(() => {})
+          consumer = null
         }
         const messages = consumer !== null ? await fetchHeaders(consumer, this.stream)
           : await tap.take(FETCH_MESSAGES, FETCH_EXPIRES_MS)

@@ -41,8 +41,9 @@ export class Payloads implements ExtentReader<MessageExtent> {
   fetchedBytes = 0
   fetches = 0
   /**
-   * Bytes of this gateway's publishes not yet acknowledged, by message id: the stream may deliver a message to a
-   * follower (the filter builder) before its acknowledgement comes back and its bytes are put in the cache.
+   * Bytes of this gateway's publishes not yet acknowledged, by stream and message id (a message id names a source's
+   * run, and two tenants' streams may hold sources of one name): the stream may deliver a message to a follower (the
+   * filter builder) before its acknowledgement comes back and its bytes are put in the cache.
    */
   private readonly unacked = new Map<string, Uint8Array>()
 
@@ -90,7 +91,7 @@ export class Payloads implements ExtentReader<MessageExtent> {
   /** A message's bytes: cached, published under `id` and not yet acknowledged, or fetched. */
   fetch (m: MessageAt, id = ''): Promise<Uint8Array> {
     const k = key(m)
-    const data = this.cache.get(k) ?? this.unacked.get(id)
+    const data = this.cache.get(k) ?? this.unacked.get(`${m.stream}\n${id}`)
     if (data !== undefined) return Promise.resolve(data)
     let p = this.inflight.get(k)
     if (!p) {
@@ -118,10 +119,10 @@ export class Payloads implements ExtentReader<MessageExtent> {
     return data
   }
 
-  /** A publish of `data` under message id `id` is under way (until `sent`). */
-  sending (id: string, data: Uint8Array): void { this.unacked.set(id, data) }
+  /** A publish of `data` to `stream` under message id `id` is under way (until `sent`). */
+  sending (stream: string, id: string, data: Uint8Array): void { this.unacked.set(`${stream}\n${id}`, data) }
 
-  sent (id: string): void { this.unacked.delete(id) }
+  sent (stream: string, id: string): void { this.unacked.delete(`${stream}\n${id}`) }
 
   /** Bytes this gateway just published: a follower of the source reads them without a round trip. */
   put (m: MessageAt, data: Uint8Array): void { this.keep(key(m), Uint8Array.prototype.slice.call(data)) }

@@ -156,7 +156,7 @@ export class Publisher {
       const bytes = data.subarray(skip)
       const id = runId(subject, meta, bytes.length)
       try {
-        this.payloads.sending(id, bytes)
+        this.payloads.sending(mirror.stream, id, bytes)
         const ack = await this.js.publish(subject, bytes, {
           msgID: id, headers: runHeaders(meta), expect: { lastSubjectSequence: this.ledger.lastSeq(source) },
         })
@@ -178,7 +178,7 @@ export class Publisher {
         // acknowledgement was lost): it catches up before the run is weighed again.
         await mirror.settle().catch(() => {})
       } finally {
-        this.payloads.sent(id)
+        this.payloads.sent(mirror.stream, id)
       }
     }
   }
