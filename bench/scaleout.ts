@@ -94,8 +94,6 @@ async function stopAll (ps: Started[]): Promise<void> {
 
 /** One warmed row: its closed loop and (but with `--filters`) its steady phase; its servers stopped after. */
 async function measure (target: Target, streams: number, round: number, tag: string): Promise<Result> {
-  // What earlier rows wrote goes to the disk before this one is measured, not under it.
-  execFileSync('sync')
   const what = `bench: round ${round}/${ROUNDS}: ${target.name}, ${streams} stream(s)`
   process.stderr.write(`${what}: closed loop for ${SECONDS} s\n`)
   const natsPids = target.cluster?.nodes.map(n => n.proc!.pid!) ?? []
@@ -118,16 +116,20 @@ async function measure (target: Target, streams: number, round: number, tag: str
 
 /** The warm-up and settle before a row's measured phases (WARM_SECONDS). */
 async function warm (target: Target, streams: number, tag: string): Promise<void> {
-  await load(target.urls, streams, tag, null, WARM_SECONDS)
+  await load(target.urls, streams, `${tag}s${streams}w`, null, WARM_SECONDS)
   await new Promise(resolve => setTimeout(resolve, SETTLE_MS))
-  if (target.filters !== true) return
-  // Every gateway lists every stream and knows every group: the sums compare like with like.
-  await until(async () => {
-    const covered = await counter(target.ports, 'logfs_jetstream_filtered_bytes') >=
-      await counter(target.ports, 'logfs_jetstream_bytes')
-    if (!covered) await new Promise(resolve => setTimeout(resolve, 500))
-    return covered ? true : undefined
-  }, 'token filters over the warm-up', 30_000)
+  if (target.filters === true) {
+    // Every gateway lists every stream and knows every group: the sums compare like with like.
+    await until(async () => {
+      const covered = await counter(target.ports, 'logfs_jetstream_filtered_bytes') >=
+        await counter(target.ports, 'logfs_jetstream_bytes')
+      if (!covered) await new Promise(resolve => setTimeout(resolve, 500))
+      return covered ? true : undefined
+    }, 'token filters over the warm-up', 30_000)
+  }
+  // What earlier rows (and the warm-up) wrote goes to the disk before this one is measured, not under it; here
+  // rather than in `measure`, so that two rows measured at once both start after it.
+  execFileSync('sync')
 }
 
 function median (xs: number[]): number {
@@ -232,14 +234,14 @@ async function main (): Promise<void> {
         if (FILTERS_ONLY) {
           // Both at once, each over its cluster: whatever else takes the cores in these seconds takes from both.
           const pair = await Promise.all(order.map(i => targets[i](streams)))
-          await Promise.all(pair.map((t, k) => warm(t, streams, `${round}r${order[k]}s${streams}w`)))
+          await Promise.all(pair.map((t, k) => warm(t, streams, `${round}r${order[k]}`)))
           samples.push(...await Promise.all(pair.map((t, k) => measure(t, streams, round, `${round}r${order[k]}`))))
           for (const t of pair) await stopCluster(t)
           continue
         }
         for (const i of order) {
           const target = await targets[i](streams)
-          await warm(target, streams, `${round}r${i}s${streams}w`)
+          await warm(target, streams, `${round}r${i}`)
           samples.push(await measure(target, streams, round, `${round}r${i}`))
           if (target.coldStart && round === ROUNDS && streams === 4) cold = await target.coldStart()
           await stopCluster(target)
